@@ -1,0 +1,113 @@
+"""Column names and polars schemas of every table acctgraph reads or writes.
+
+This module is the single place where column names live. Every other module
+refers to them through the constants below, never through string literals.
+
+Examples
+--------
+>>> from acctgraph import schema as S
+>>> S.ACCOUNT_ID
+'account_id'
+>>> S.ACCOUNTS_SCHEMA[S.CREATED_AT]
+Datetime(time_unit='us', time_zone='UTC')
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+TIME = pl.Datetime("us", "UTC")
+
+# --- accounts table -------------------------------------------------------
+ACCOUNT_ID = "account_id"
+CREATED_AT = "created_at"
+EMAIL = "email"
+PAYMENT_FINGERPRINT = "payment_fingerprint"
+SIGNUP_IP = "signup_ip"
+DEVICE_ID = "device_id"
+COUNTRY = "country"
+ORG_ID = "org_id"
+DISPLAY_NAME = "display_name"
+
+ACCOUNTS_SCHEMA: dict[str, pl.DataType] = {
+    ACCOUNT_ID: pl.String(),
+    CREATED_AT: TIME,
+    EMAIL: pl.String(),
+    PAYMENT_FINGERPRINT: pl.String(),
+    SIGNUP_IP: pl.String(),
+    DEVICE_ID: pl.String(),
+    COUNTRY: pl.String(),
+    ORG_ID: pl.String(),
+    DISPLAY_NAME: pl.String(),
+}
+ACCOUNTS_REQUIRED = (ACCOUNT_ID,)
+
+# --- exchanges table ------------------------------------------------------
+TIMESTAMP = "timestamp"
+IP = "ip"
+PROMPT = "prompt"
+USER_AGENT = "user_agent"
+MODEL = "model"
+INPUT_TOKENS = "input_tokens"
+OUTPUT_TOKENS = "output_tokens"
+
+EXCHANGES_SCHEMA: dict[str, pl.DataType] = {
+    ACCOUNT_ID: pl.String(),
+    TIMESTAMP: TIME,
+    IP: pl.String(),
+    PROMPT: pl.String(),
+    USER_AGENT: pl.String(),
+    MODEL: pl.String(),
+    INPUT_TOKENS: pl.Int64(),
+    OUTPUT_TOKENS: pl.Int64(),
+}
+EXCHANGES_REQUIRED = (ACCOUNT_ID, TIMESTAMP)
+
+# --- labels table (ground truth, evaluation only) -------------------------
+OPERATOR_ID = "operator_id"
+KIND = "kind"
+
+LABELS_SCHEMA: dict[str, pl.DataType] = {
+    ACCOUNT_ID: pl.String(),
+    OPERATOR_ID: pl.String(),
+    KIND: pl.String(),
+}
+LABELS_REQUIRED = (ACCOUNT_ID, OPERATOR_ID)
+
+# --- members table (detector output, evaluator input) ---------------------
+CLUSTER_ID = "cluster_id"
+CLUSTER_SCORE = "cluster_score"
+FLAGGED = "flagged"
+
+MEMBERS_SCHEMA: dict[str, pl.DataType] = {
+    ACCOUNT_ID: pl.String(),
+    CLUSTER_ID: pl.Int64(),
+    CLUSTER_SCORE: pl.Float64(),
+    FLAGGED: pl.Boolean(),
+}
+MEMBERS_REQUIRED = (ACCOUNT_ID, CLUSTER_ID, FLAGGED)
+
+# --- long attribute table (features → graph) ------------------------------
+ATTRIBUTE_KIND = "attribute_kind"
+VALUE = "value"
+N_EVENTS = "n_events"
+
+ATTRIBUTES_SCHEMA: dict[str, pl.DataType] = {
+    ACCOUNT_ID: pl.String(),
+    ATTRIBUTE_KIND: pl.String(),
+    VALUE: pl.String(),
+    N_EVENTS: pl.UInt32(),
+}
+
+# --- table and file names -------------------------------------------------
+ACCOUNTS = "accounts"
+EXCHANGES = "exchanges"
+LABELS = "labels"
+MEMBERS = "members"
+CLUSTERS = "clusters"
+EVIDENCE = "evidence"
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
+
+# Labels: the kinds the simulator writes. Legitimate kinds first.
+LEGIT_KINDS = ("individual", "family", "organisation", "automation", "developer")
