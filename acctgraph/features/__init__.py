@@ -1,0 +1,61 @@
+"""Attribute kinds: one small declarative class per kind of shared value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.features.kinds import (
+    DEFAULT_FEATURES,
+    AccountColumn,
+    CoActivity,
+    Device,
+    Email,
+    EmailDomain,
+    EmailShape,
+    ExactIp,
+    ExtraColumn,
+    Feature,
+    IpRange,
+    Payment,
+    PromptTemplate,
+    SignupBurst,
+)
+from acctgraph.features.usage import Usage, compute_usage
+
+__all__ = [
+    "DEFAULT_FEATURES", "AccountColumn", "CoActivity", "Device", "Email", "EmailDomain",
+    "EmailShape", "ExactIp", "ExtraColumn", "Feature", "IpRange", "Payment", "PromptTemplate",
+    "SignupBurst", "Usage", "attribute_table", "compute_usage", "default_features",
+]
+
+
+def default_features() -> tuple[Feature, ...]:
+    """One instance of every built-in kind with its documented defaults."""
+    return tuple(cls() for cls in DEFAULT_FEATURES)
+
+
+def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
+    """The long attribute table ``(account_id, attribute_kind, value, n_events)``.
+
+    Rows are unique per (account, kind, value) and sorted, so the graph built
+    from them does not depend on input order.
+    """
+    frames = [
+        feature.values(usage).with_columns(pl.lit(feature.kind).alias(S.ATTRIBUTE_KIND))
+        for feature in features
+        if feature.enabled
+    ]
+    if not frames:
+        return pl.DataFrame(schema=S.ATTRIBUTES_SCHEMA)
+    return (
+        pl.concat(frames, how="vertical")
+        .group_by(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
+        .agg(pl.col(S.N_EVENTS).sum())
+        .select(list(S.ATTRIBUTES_SCHEMA))
+        .cast(S.ATTRIBUTES_SCHEMA)
+        .collect()
+        .sort(S.ATTRIBUTE_KIND, S.VALUE, S.ACCOUNT_ID)
+    )

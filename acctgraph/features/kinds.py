@@ -1,0 +1,288 @@
+"""The attribute kinds: small declarative classes, one per kind of shared value.
+
+Every kind turns the validated inputs into rows of the long attribute table
+``(account_id, attribute_kind, value, n_events)``. Each has
+
+- ``enabled``: switch the kind off entirely;
+- ``weight``: how much one shared value of this kind is worth as evidence
+  (before the graph layer discounts it by how many accounts share it);
+- ``hub_cap``: values held by more accounts than this are dropped from the
+  graph and listed in ``run.json`` (a carrier's NAT range, gmail.com, a VPN exit).
+
+Kinds read from :class:`~acctgraph.features.usage.Usage`, the per-account
+aggregates computed in one streaming pass over the exchanges, and from the
+accounts table; none of them touches raw exchanges again.
+
+Examples
+--------
+>>> IpRange(weight=0.3).kind
+'ip_range'
+>>> PromptTemplate(band_words=6).band_words
+6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.errors import ConfigError
+from acctgraph.features import email as email_rules
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acctgraph.features.usage import Usage
+
+LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]
+
+
+def _long(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    return frame.lazy().select(
+        pl.col(S.ACCOUNT_ID).cast(pl.String),
+        pl.col(S.VALUE).cast(pl.String),
+        pl.col(S.N_EVENTS).cast(pl.UInt32),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    """Base of every attribute kind."""
+
+    kind: ClassVar[str] = ""
+    enabled: bool = True
+    weight: float = 1.0
+    hub_cap: int = 100
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.weight <= 100.0):
+            raise ConfigError(f"{self.kind}.weight must be in [0, 100], got {self.weight}")
+        if self.hub_cap < 2:
+            raise ConfigError(f"{self.kind}.hub_cap must be at least 2, got {self.hub_cap}")
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        """Rows ``(account_id, value, n_events)`` for this kind."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountColumn(Feature):
+    """A value taken as is from a column of the accounts table (trimmed, empty = missing)."""
+
+    column: ClassVar[str] = ""
+
+    def source_column(self) -> str:
+        return self.column
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        col = self.source_column()
+        if col not in usage.accounts.columns:
+            return _long(pl.DataFrame(schema={c: pl.String for c in LONG}))
+        return _long(
+            usage.accounts.lazy()
+            .select(S.ACCOUNT_ID, pl.col(col).cast(pl.String).str.strip_chars().alias(S.VALUE))
+            .filter(pl.col(S.VALUE).is_not_null() & (pl.col(S.VALUE) != ""))
+            .with_columns(pl.lit(1).alias(S.N_EVENTS))
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payment(AccountColumn):
+    """The opaque payment fingerprint: a card or wallet used by several accounts."""
+
+    kind: ClassVar[str] = "payment"
+    column: ClassVar[str] = S.PAYMENT_FINGERPRINT
+    weight: float = 1.0
+    hub_cap: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class Device(AccountColumn):
+    """The client device fingerprint recorded at signup."""
+
+    kind: ClassVar[str] = "device"
+    column: ClassVar[str] = S.DEVICE_ID
+    weight: float = 0.8
+    hub_cap: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtraColumn(AccountColumn):
+    """A user-declared accounts column used as a further kind (``--attribute COLUMN``)."""
+
+    name: str = ""
+    weight: float = 0.5
+    hub_cap: int = 50
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return f"column:{self.name}"
+
+    def source_column(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExactIp(Feature):
+    """A global IP address seen at signup or on an exchange (invalid ones excluded, counted)."""
+
+    kind: ClassVar[str] = "ip"
+    weight: float = 0.5
+    hub_cap: int = 30
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.ip_usage.lazy().select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
+                     .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class IpRange(Feature):
+    """The network holding an address: IPv4 /24, IPv6 /64 and (as a wider value) /48."""
+
+    kind: ClassVar[str] = "ip_range"
+    weight: float = 0.25
+    hub_cap: int = 60
+    include_v6_48: bool = True
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        ranges = [pl.col("ip_range")]
+        if self.include_v6_48:
+            ranges.append(pl.col("ip_range_wide"))
+        frame = usage.ip_usage.lazy().select(
+            S.ACCOUNT_ID, pl.concat_list(ranges).alias(S.VALUE), S.N_EVENTS
+        ).explode(S.VALUE).drop_nulls(S.VALUE)
+        return _long(frame.group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Email(Feature):
+    """The normalised address (trim, case, Gmail dots, plus tags): one mailbox, several accounts."""
+
+    kind: ClassVar[str] = "email"
+    weight: float = 1.0
+    hub_cap: int = 20
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.emails.lazy().select(
+            S.ACCOUNT_ID, pl.col("email_normalised").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
+        ).drop_nulls(S.VALUE))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailDomain(Feature):
+    """The email domain; large free-mail providers carry no linking weight and are skipped."""
+
+    kind: ClassVar[str] = "email_domain"
+    weight: float = 0.3
+    hub_cap: int = 300
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        free = list(email_rules.FREE_MAIL_DOMAINS)
+        return _long(usage.emails.lazy().select(
+            S.ACCOUNT_ID, pl.col("email_domain").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
+        ).filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(free)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailShape(Feature):
+    """Local-part shape with its domain (``a6d4@gmail.com``): generated address patterns."""
+
+    kind: ClassVar[str] = "email_shape"
+    weight: float = 0.15
+    hub_cap: int = 300
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.emails.lazy().select(
+            S.ACCOUNT_ID, pl.col("email_shape").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
+        ).drop_nulls(S.VALUE))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptTemplate(Feature):
+    """Template bands of prompts (see :mod:`acctgraph.features.prompt`).
+
+    An account holds a band when it sent it at least ``min_events`` times, so a
+    one-off coincidence between two people's chats does not link them.
+    """
+
+    kind: ClassVar[str] = "prompt_template"
+    weight: float = 0.5
+    hub_cap: int = 400
+    max_chars: int = 160
+    min_word: int = 3
+    band_words: int = 8
+    n_bands: int = 2
+    min_events: int = 2
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.templates.lazy().filter(pl.col(S.N_EVENTS) >= self.min_events))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignupBurst(Feature):
+    """Accounts created in the same time window, kept only where the window is a burst.
+
+    A window is a burst when it holds at least ``min_accounts`` signups and at
+    least ``min_ratio`` times the median signups per window of its day. Two
+    staggered grids (offset by half a window) catch bursts across a boundary.
+    """
+
+    kind: ClassVar[str] = "signup_burst"
+    weight: float = 0.3
+    hub_cap: int = 400
+    window_minutes: int = 30
+    min_accounts: int = 5
+    min_ratio: float = 5.0
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        created = usage.accounts.lazy().select(S.ACCOUNT_ID, S.CREATED_AT).drop_nulls(S.CREATED_AT)
+        window = f"{self.window_minutes}m"
+        half = self.window_minutes * 30  # seconds
+        frames = []
+        for grid, offset in (("a", 0), ("b", half)):
+            bucket = (pl.col(S.CREATED_AT) + pl.duration(seconds=offset)).dt.truncate(window)
+            frames.append(created.select(
+                S.ACCOUNT_ID,
+                (pl.lit(grid + ":") + bucket.dt.strftime("%Y-%m-%dT%H:%M")).alias(S.VALUE),
+                bucket.dt.date().alias("_day"),
+            ))
+        frame = pl.concat(frames)
+        counts = frame.group_by(S.VALUE, "_day").agg(pl.len().alias("_n"))
+        per_day = counts.group_by("_day").agg(pl.col("_n").median().alias("_median"))
+        # Windows with no signup count as 0 in the day's median, so a quiet day's baseline is low.
+        windows_per_day = 24 * 60 / self.window_minutes
+        per_day = per_day.join(counts.group_by("_day").agg(pl.len().alias("_k")), on="_day").with_columns(
+            pl.when(pl.col("_k") < windows_per_day / 2).then(pl.lit(1.0)).otherwise(pl.col("_median")).alias("_median")
+        )
+        bursts = counts.join(per_day, on="_day").filter(
+            (pl.col("_n") >= self.min_accounts) & (pl.col("_n") >= self.min_ratio * pl.col("_median"))
+        ).select(S.VALUE)
+        return _long(frame.join(bursts, on=S.VALUE, how="semi").select(
+            S.ACCOUNT_ID, pl.concat_str([pl.col(S.VALUE).str.slice(2), pl.lit("/"), pl.lit(window)]).alias(S.VALUE),
+            pl.lit(1).alias(S.N_EVENTS),
+        ).unique([S.ACCOUNT_ID, S.VALUE]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoActivity(Feature):
+    """Active from the same IP range in the same time window.
+
+    Value: ``range@window-start``. Operators running many accounts through one
+    proxy pool share many such windows; neighbours behind a carrier's NAT share
+    windows too, but those values are hubs and are capped.
+    """
+
+    kind: ClassVar[str] = "co_activity"
+    weight: float = 0.05
+    hub_cap: int = 40
+    window_hours: int = 1
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.co_activity.lazy())
+
+
+DEFAULT_FEATURES: tuple[type[Feature], ...] = (
+    Payment, Device, ExactIp, IpRange, Email, EmailDomain, EmailShape, PromptTemplate,
+    SignupBurst, CoActivity,
+)

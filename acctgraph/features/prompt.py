@@ -1,0 +1,84 @@
+"""Prompt template fingerprints and capability classes, as polars expressions.
+
+A scripted operator sends one template thousands of times with variables
+filled in and small perturbations. The fingerprint keeps the template's
+skeleton and drops what varies:
+
+1. keep the first ``max_chars`` characters (appended variables fall off);
+2. drop identifiers (``snake_case``, ``camelCase``, anything holding a digit)
+   before lower-casing, so numbers, ids and renumbering do not matter;
+3. lower-case, turn punctuation into spaces, drop words shorter than
+   ``min_word`` letters and collapse whitespace (case and spacing noise vanish);
+4. cut the remaining words into bands of ``band_words`` words; each band is a
+   separate value, so a typo or an appended variable breaks one band, not all.
+
+Ordinary chat does not collide: two people rarely write the same eight
+content words in the same order. Popular phrasings do collide, and are handled
+downstream like any other hub value (weighted by specificity, capped).
+
+Examples
+--------
+>>> import polars as pl
+>>> frame = pl.DataFrame({"prompt": [
+...     "Step 1: Write a Python function parse_config_v2() that reads 3 YAML files and returns a dict",
+...     "step 7:  write a python  function loadUserData() that reads 12 yaml files and returns a dict",
+... ]})
+>>> frame.select(template_bands("prompt", band_words=6).alias("t"))["t"].to_list()
+[['step write python function that reads', 'yaml files and returns dict'], ['step write python function that reads', 'yaml files and returns dict']]
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Identifiers: snake_case, camelCase, dotted paths, and any token holding a digit.
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*_[A-Za-z0-9_]*|[a-z]+[A-Z][A-Za-z0-9]*|[A-Za-z_]*[0-9][A-Za-z0-9_.]*"
+
+CODING = "coding"
+AGENTIC = "agentic"
+REASONING = "reasoning"
+OTHER = "other"
+CAPABILITIES = (CODING, AGENTIC, REASONING, OTHER)
+
+_CAPABILITY_PATTERNS = {
+    AGENTIC: r"\b(?:tool|tools|tool_call|function call|function_call|agent|agents|agentic|json schema|"
+    r"execute|browser|shell|terminal|api call|plan the steps|next action|observation)\b",
+    REASONING: r"step by step|step-by-step|chain of thought|think through|reasoning|show your work|"
+    r"explain each step|\bprove\b|derive|think carefully",
+    CODING: r"\b(?:python|javascript|typescript|rust|golang|java|c\+\+|sql|code|function|class|"
+    r"refactor|debug|bug|compile|unit test|unit tests|regex|algorithm|implement|script|repository)\b",
+}
+
+
+def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -> pl.Expr:
+    """The template skeleton of a prompt: masked, lower-cased, content words only."""
+    text = pl.col(column).str.slice(0, max_chars)
+    text = text.str.replace_all(_IDENTIFIER, " ")
+    text = text.str.to_lowercase()
+    text = text.str.replace_all(r"[^a-z]+", " ")
+    if min_word > 1:
+        text = text.str.replace_all(rf"\b[a-z]{{1,{min_word - 1}}}\b", " ")
+    return text.str.replace_all(r" +", " ").str.strip_chars()
+
+
+def template_bands(
+    column: str, *, max_chars: int = 160, min_word: int = 3, band_words: int = 8, n_bands: int = 2
+) -> pl.Expr:
+    """List of template band strings per prompt; bands of fewer than half ``band_words`` words are dropped."""
+    words = normalised_prompt(column, max_chars=max_chars, min_word=min_word).str.split(" ")
+    bands = [
+        words.list.slice(i * band_words, band_words).list.join(" ") for i in range(n_bands)
+    ]
+    out = pl.concat_list(bands)
+    return out.list.eval(
+        pl.element().filter(pl.element().str.count_matches(" ") >= band_words // 2 - 1)
+    )
+
+
+def capability(column: str) -> pl.Expr:
+    """Capability class of a prompt: agentic, reasoning, coding or other (first match wins)."""
+    text = pl.col(column).str.slice(0, 400).str.to_lowercase()
+    expr = pl.lit(OTHER)
+    for name in (CODING, REASONING, AGENTIC):  # reversed: the last `when` applied wins
+        expr = pl.when(text.str.contains(_CAPABILITY_PATTERNS[name])).then(pl.lit(name)).otherwise(expr)
+    return expr

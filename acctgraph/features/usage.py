@@ -1,0 +1,219 @@
+"""Per-account aggregates of the exchanges, computed once and shared by every kind.
+
+The exchanges are the big table (tens of millions of rows). They are reduced
+here, in streaming group-bys, to small per-account tables; no later stage
+reads raw exchanges again:
+
+- ``ip_usage``: (account, canonical ip, ranges, n_events) from exchange and
+  signup addresses; malformed and non-global addresses excluded and counted;
+- ``templates``: (account, template band, n_events);
+- ``co_activity``: (account, ip_range@window, n_events);
+- ``activity``: one row per account of behaviour figures used by scoring;
+- ``hours``: (account, hour of day UTC, n_events).
+
+Examples
+--------
+>>> import datetime as dt, polars as pl
+>>> from acctgraph.diagnostics import WarningLog
+>>> from acctgraph.load import Dataset
+>>> t = dt.datetime(2026, 5, 1, 12, tzinfo=dt.timezone.utc)
+>>> accounts = pl.DataFrame({"account_id": ["a", "b"]}).with_columns(
+...     pl.lit(None, pl.Datetime("us", "UTC")).alias("created_at"), pl.lit(None, pl.String).alias("email"),
+...     pl.lit(None, pl.String).alias("signup_ip"))
+>>> exchanges = pl.LazyFrame({"account_id": ["a", "a", "b"], "timestamp": [t, t, t],
+...     "ip": ["81.2.69.1", "10.0.0.1", "81.2.69.2"], "prompt": ["hi", "hi", "hello"]})
+>>> usage = compute_usage(Dataset(accounts, exchanges, WarningLog()))
+>>> usage.ip_usage.select("account_id", "ip", "n_events").rows()
+[('a', '81.2.69.1', 1), ('b', '81.2.69.2', 1)]
+>>> usage.warnings.count("ip_not_global")
+1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.diagnostics import WarningLog
+from acctgraph.features import email as email_rules
+from acctgraph.features import ip as ip_rules
+from acctgraph.features.kinds import CoActivity, PromptTemplate
+from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
+from acctgraph.load import Dataset
+
+HOUR = "hour"
+N_EXCHANGES = "n_exchanges"
+FIRST_SEEN = "first_seen"
+LAST_SEEN = "last_seen"
+ACTIVE_DAYS = "active_days"
+ACTIVE_HOURS = "active_hours"
+OUTPUT_TOKENS_TOTAL = "output_tokens_total"
+
+
+@dataclass
+class Usage:
+    """Per-account reductions of the inputs (see the module docstring)."""
+
+    accounts: pl.DataFrame
+    emails: pl.DataFrame
+    ip_usage: pl.DataFrame
+    templates: pl.DataFrame
+    co_activity: pl.DataFrame
+    activity: pl.DataFrame
+    hours: pl.DataFrame
+    warnings: WarningLog
+
+
+def _exchange_columns(exchanges: pl.LazyFrame) -> set[str]:
+    return set(exchanges.collect_schema().names())
+
+
+def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
+    raw = accounts.select(S.ACCOUNT_ID, S.EMAIL) if S.EMAIL in accounts.columns else \
+        accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
+    distinct = raw.select(S.EMAIL).drop_nulls().unique().sort(S.EMAIL)
+    rows = []
+    for (value,) in distinct.iter_rows():
+        normalised = email_rules.normalise_email(value)
+        if normalised is None:
+            rows.append((value, None, None, None))
+            continue
+        local, _, domain = normalised.rpartition("@")
+        rows.append((value, normalised, domain, f"{email_rules.email_shape(local)}@{domain}"))
+    table = pl.DataFrame(
+        rows, schema={S.EMAIL: pl.String, "email_normalised": pl.String,
+                      "email_domain": pl.String, "email_shape": pl.String}, orient="row")
+    return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
+
+
+def compute_usage(
+    dataset: Dataset,
+    *,
+    prompt: PromptTemplate | None = None,
+    co_activity: CoActivity | None = None,
+) -> Usage:
+    """Reduce the dataset's exchanges to per-account tables (streaming).
+
+    Parameters
+    ----------
+    dataset
+        Output of :func:`acctgraph.load.load_dataset`.
+    prompt, co_activity
+        The kinds whose parameters shape the reductions (defaults if None).
+    """
+    prompt = prompt or PromptTemplate()
+    co_activity = co_activity or CoActivity()
+    warnings = dataset.warnings
+    accounts = dataset.accounts
+    exchanges = dataset.exchanges
+    columns = _exchange_columns(exchanges)
+    ts = pl.col(S.TIMESTAMP)
+
+    # --- IP usage: exchange addresses, per account and (for co-activity) per window.
+    window = f"{co_activity.window_hours}h"
+    if S.IP in columns:
+        ip_windows = (
+            exchanges.select(S.ACCOUNT_ID, S.IP, ts.dt.truncate(window).alias("_window"))
+            .drop_nulls(S.IP)
+            .group_by(S.ACCOUNT_ID, S.IP, "_window").agg(pl.len().alias(S.N_EVENTS))
+        )
+    else:
+        ip_windows = pl.LazyFrame(schema={S.ACCOUNT_ID: pl.String, S.IP: pl.String,
+                                          "_window": S.TIME, S.N_EVENTS: pl.UInt32})
+    ip_windows = ip_windows.collect().sort(S.ACCOUNT_ID, S.IP, "_window")
+    exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
+    signup = (
+        accounts.select(S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS))
+        .drop_nulls(S.IP)
+        if S.SIGNUP_IP in accounts.columns else exchange_ips.clear()
+    )
+    raw_ips = pl.concat([exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)), signup])
+    lookup = ip_rules.classify_ips(raw_ips[S.IP])
+    _count_bad_ips(raw_ips, lookup, warnings)
+    good = lookup.filter(pl.col("ip_status") == ip_rules.OK).rename({"raw": S.IP})
+    ip_usage = (
+        raw_ips.join(good, on=S.IP, how="inner")
+        .group_by(S.ACCOUNT_ID, "ip_canonical")
+        .agg(pl.col(S.N_EVENTS).sum(), pl.col("ip_range").first(), pl.col("ip_range_wide").first())
+        .rename({"ip_canonical": S.IP})
+        .sort(S.ACCOUNT_ID, S.IP)
+    )
+    co = (
+        ip_windows.join(good.select(S.IP, "ip_range"), on=S.IP, how="inner")
+        .group_by(S.ACCOUNT_ID, "ip_range", "_window").agg(pl.col(S.N_EVENTS).sum())
+        .select(
+            S.ACCOUNT_ID,
+            pl.concat_str([pl.col("ip_range"), pl.lit("@"),
+                           pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M")]).alias(S.VALUE),
+            S.N_EVENTS,
+        )
+        .sort(S.ACCOUNT_ID, S.VALUE)
+    )
+
+    # --- Prompt templates and per-account behaviour.
+    has_prompt = S.PROMPT in columns
+    if has_prompt:
+        templates = (
+            exchanges.select(S.ACCOUNT_ID, template_bands(
+                S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
+                band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
+            .explode(S.VALUE).drop_nulls(S.VALUE)
+            .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
+            .collect().sort(S.ACCOUNT_ID, S.VALUE)
+        )
+    else:
+        templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
+
+    aggs = [
+        pl.len().alias(N_EXCHANGES),
+        ts.min().alias(FIRST_SEEN),
+        ts.max().alias(LAST_SEEN),
+        ts.dt.date().n_unique().alias(ACTIVE_DAYS),
+        ts.dt.hour().n_unique().alias(ACTIVE_HOURS),
+    ]
+    if has_prompt:
+        cap = capability(S.PROMPT)
+        aggs += [(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES]
+    if S.OUTPUT_TOKENS in columns:
+        aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
+    activity = exchanges.group_by(S.ACCOUNT_ID).agg(aggs).collect()
+    for name in CAPABILITIES:
+        if f"n_{name}" not in activity.columns:
+            activity = activity.with_columns(pl.lit(0, pl.UInt32).alias(f"n_{name}"))
+    if OUTPUT_TOKENS_TOTAL not in activity.columns:
+        activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
+    activity = (
+        accounts.select(S.ACCOUNT_ID).join(activity, on=S.ACCOUNT_ID, how="left")
+        .with_columns(pl.col(N_EXCHANGES).fill_null(0))
+        .sort(S.ACCOUNT_ID)
+    )
+    hours = (
+        exchanges.group_by(S.ACCOUNT_ID, ts.dt.hour().alias(HOUR)).agg(pl.len().alias(S.N_EVENTS))
+        .collect().sort(S.ACCOUNT_ID, HOUR)
+    )
+    return Usage(
+        accounts=accounts,
+        emails=_emails(accounts),
+        ip_usage=ip_usage,
+        templates=templates,
+        co_activity=co,
+        activity=activity,
+        hours=hours,
+        warnings=warnings,
+    )
+
+
+def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: WarningLog) -> None:
+    bad = raw_ips.join(lookup.rename({"raw": S.IP}), on=S.IP, how="inner").filter(
+        pl.col("ip_status") != ip_rules.OK
+    )
+    for status, code, message in (
+        (ip_rules.MALFORMED, "ip_malformed", "IP value is not an IP address; treated as missing for linking"),
+        (ip_rules.NOT_GLOBAL, "ip_not_global",
+         "IP is private, loopback, link-local, CGNAT, documentation or reserved; treated as missing for linking"),
+    ):
+        rows = bad.filter(pl.col("ip_status") == status)
+        examples = rows.select(S.IP).unique().sort(S.IP).head(5)[S.IP].to_list()
+        warnings.add(code, message, count=int(rows[S.N_EVENTS].sum() or 0), examples=examples, column=S.IP)
