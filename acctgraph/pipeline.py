@@ -1,0 +1,188 @@
+"""The one module that knows the order of the stages.
+
+load → usage (exchange reductions) → attributes → graph → detect → score → write
+
+Each stage is also public on its own (see the README's Python section), so a
+notebook can run them one by one and look at every intermediate table.
+
+Examples
+--------
+>>> from acctgraph.simulate import simulate_frames
+>>> from acctgraph.load import dataset_from_frames
+>>> accounts, exchanges, labels = simulate_frames("tiny", seed=3)
+>>> result = run_pipeline(dataset_from_frames(accounts, exchanges))
+>>> result.scored.members.height == result.dataset.accounts.height
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from acctgraph import __version__
+from acctgraph import schema as S
+from acctgraph.config import Config
+from acctgraph.detect import Communities, detect_communities
+from acctgraph.features import Usage, attribute_table, compute_usage
+from acctgraph.graph import AccountGraph, build_graph
+from acctgraph.load import Dataset
+from acctgraph.report.tables import write_json, write_table
+from acctgraph.score import Scored, score_clusters
+
+Progress = Callable[[str], None]
+LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
+
+
+@dataclass
+class RunResult:
+    """Every intermediate of a run, for notebooks and for writing."""
+
+    config: Config
+    dataset: Dataset
+    usage: Usage
+    attributes: pl.DataFrame
+    graph: AccountGraph
+    communities: Communities
+    scored: Scored
+    timings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Stages:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.timings: list[dict[str, Any]] = []
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.progress:
+            self.progress(name)
+        start = time.perf_counter()
+        value = fn()
+        self.timings.append(
+            {"stage": name, "seconds": round(time.perf_counter() - start, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+        )
+        return value
+
+
+def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None) -> RunResult:
+    """Run every stage after loading on an already loaded dataset."""
+    config = config or Config()
+    stage = _Stages(progress)
+    usage = stage("usage", lambda: compute_usage(
+        dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity")))
+    attributes = stage("attributes", lambda: attribute_table(usage, config.features))
+    graph = stage("graph", lambda: build_graph(
+        attributes, weights=config.weights, hub_caps=config.hub_caps, params=config.graph,
+        account_ids=dataset.accounts[S.ACCOUNT_ID]))
+    communities = stage("detect", lambda: detect_communities(
+        graph.to_igraph(), params=config.detect, seed=config.seed))
+    scored = stage("score", lambda: score_clusters(
+        communities.membership, graph, attributes, usage, params=config.score))
+    return RunResult(config, dataset, usage, attributes, graph, communities, scored, stage.timings)
+
+
+def versions() -> dict[str, str]:
+    """acctgraph, Python and library versions."""
+    out = {"acctgraph": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_record(result: RunResult) -> dict[str, Any]:
+    """The content of ``run.json``: everything needed to cite and reproduce the run."""
+    scored = result.scored
+    return {
+        "tool": "acctgraph",
+        "versions": versions(),
+        "parameters": result.config.to_dict(),
+        "seed": result.config.seed,
+        "inputs": [vars(f) for f in result.dataset.inputs],
+        "rows": {
+            "accounts_in": result.dataset.accounts.height,
+            "attribute_rows": result.attributes.height,
+            "graph_values": result.graph.values.height,
+            "graph_edges": result.graph.edges.height,
+            "members_out": scored.members.height,
+            "clusters_out": scored.clusters.height,
+            "flagged_clusters": int(scored.clusters[S.FLAGGED].sum()),
+            "flagged_accounts": int(scored.members[S.FLAGGED].sum()),
+        },
+        "hubs": {
+            "note": "values held by more accounts than their kind's hub_cap: 'ring' = linked sparsely, 'dropped' = not linked",
+            "count": result.graph.hubs.height,
+            "values": result.graph.hubs.head(200).to_dicts(),
+        },
+        "detect": {"resplit": result.communities.resplit},
+        "warnings": result.dataset.warnings.as_records(),
+        "timing": result.timings,
+    }
+
+
+def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
+    """Write members, clusters, evidence, contributions and, last, run.json into ``out``.
+
+    The time spent writing is added to ``result.timings`` before run.json is written.
+    """
+    out = Path(out)
+    start = time.perf_counter()
+    paths: list[Path] = []
+    scored = result.scored
+    paths += write_table(scored.members, out, S.MEMBERS)
+    paths += write_table(scored.clusters, out, S.CLUSTERS)
+    paths += write_table(scored.evidence, out, S.EVIDENCE)
+    paths += write_table(scored.contributions, out, "contributions")
+    result.timings.append({"stage": "write", "seconds": round(time.perf_counter() - start, 3),
+                           "peak_rss_mb": round(_peak_rss_mb(), 1)})
+    paths.append(write_json(run_record(result), out / "run.json"))
+    return paths
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_and_write(
+    input_dir: str | Path | None = None,
+    *,
+    accounts: str | Path | None = None,
+    exchanges: str | Path | None = None,
+    out: str | Path,
+    config: Config | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does)."""
+    from acctgraph.load import load_dataset
+
+    config = config or Config()
+    stage = _Stages(progress)
+    dataset = stage("load", lambda: load_dataset(
+        input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)))
+    result = run_pipeline(dataset, config=config, progress=progress)
+    result.timings = stage.timings + result.timings
+    if progress:
+        progress("write")
+    write_outputs(result, out)
+    return result
