@@ -1,0 +1,410 @@
+"""World specifications: every knob of the simulator, validated, and the presets.
+
+See docs/simulator.md for what each knob does to the world.
+
+Examples
+--------
+>>> spec = PRESETS["tiny"]
+>>> spec.n_accounts, spec.n_operators
+(2000, 4)
+>>> WorldSpec(n_accounts=2000, fraud_account_share=2.0)
+Traceback (most recent call last):
+...
+acctgraph.errors.ConfigError: WorldSpec.fraud_account_share must be in (0, 0.5), got 2.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+from acctgraph.errors import ConfigError
+
+IP_TRADECRAFTS = ("residential_proxy", "proxy_reseller", "datacenter", "mobile_proxy")
+PAYMENT_TRADECRAFTS = ("reused", "virtual", "none")
+DEVICE_TRADECRAFTS = ("reused", "random")
+EMAIL_TRADECRAFTS = ("random_alnum", "name_number", "catchall", "legit_like", "gmail_variants")
+SIGNUP_TRADECRAFTS = ("burst", "spread")
+VOLUME_TRADECRAFTS = ("high", "low_slow")
+USER_AGENT_TRADECRAFTS = ("script", "sdk", "spoofed_browser")
+PROMPT_FOCUSES = ("coding", "agentic", "reasoning", "mixed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tradecraft:
+    """How one operator works. Each field picks one option; see docs/simulator.md.
+
+    Parameters
+    ----------
+    ip
+        ``residential_proxy`` (sticky exits from a pool of residential /24s shared with
+        real homes), ``proxy_reseller`` (a commercial VPN/proxy network that legitimate
+        people also use), ``datacenter`` (VMs in the cloud /24s that developers and
+        automation also use), ``mobile_proxy`` (carrier-grade NAT pools of mobile carriers).
+    payment
+        ``reused`` (one card per batch of 5-20 accounts), ``virtual`` (one card per
+        account, no link), ``none``.
+    device
+        ``reused`` (a few VM images shared by many accounts) or ``random`` per account.
+    email
+        ``random_alnum`` (``[a-z]{6}[0-9]{4}@freemail``), ``name_number``
+        (``first.last.NNNN@gmail.com``), ``catchall`` (any name at the operator's
+        domain), ``legit_like`` (same generator as real people), ``gmail_variants``
+        (dots and plus-tags of a few gmail mailboxes).
+    signup
+        ``burst`` (batches of dozens within minutes to hours) or ``spread`` (over weeks).
+    volume
+        ``high`` (24/7 automation) or ``low_slow`` (daytime, few exchanges, about
+        ``WorldSpec.camouflage_share`` of them ordinary chat).
+    user_agent
+        ``script`` (HTTP libraries), ``sdk`` (official SDKs), ``spoofed_browser``
+        (one common browser string).
+    prompt_focus
+        ``coding``, ``agentic``, ``reasoning`` or ``mixed`` templates.
+    n_templates
+        Number of prompt templates (10-40).
+    """
+
+    ip: str
+    payment: str
+    device: str
+    email: str
+    signup: str
+    volume: str
+    user_agent: str
+    prompt_focus: str
+    n_templates: int = 20
+
+    def __post_init__(self) -> None:
+        choices = {
+            "ip": IP_TRADECRAFTS,
+            "payment": PAYMENT_TRADECRAFTS,
+            "device": DEVICE_TRADECRAFTS,
+            "email": EMAIL_TRADECRAFTS,
+            "signup": SIGNUP_TRADECRAFTS,
+            "volume": VOLUME_TRADECRAFTS,
+            "user_agent": USER_AGENT_TRADECRAFTS,
+            "prompt_focus": PROMPT_FOCUSES,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"Tradecraft.{name} must be one of {allowed}, got {value!r}")
+        if not 1 <= self.n_templates <= 200:
+            raise ConfigError(f"Tradecraft.n_templates must be in [1, 200], got {self.n_templates}")
+
+    def describe(self) -> str:
+        """One line listing every choice, for READMEs and summaries."""
+        return (
+            ", ".join(
+                f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name != "n_templates"
+            )
+            + f", n_templates={self.n_templates}"
+        )
+
+
+ARCHETYPES: tuple[Tradecraft, ...] = (
+    Tradecraft(
+        ip="residential_proxy",
+        payment="reused",
+        device="reused",
+        email="random_alnum",
+        signup="burst",
+        volume="high",
+        user_agent="script",
+        prompt_focus="coding",
+        n_templates=30,
+    ),
+    Tradecraft(
+        ip="proxy_reseller",
+        payment="virtual",
+        device="random",
+        email="legit_like",
+        signup="spread",
+        volume="low_slow",
+        user_agent="spoofed_browser",
+        prompt_focus="reasoning",
+        n_templates=15,
+    ),
+    Tradecraft(
+        ip="datacenter",
+        payment="none",
+        device="reused",
+        email="catchall",
+        signup="burst",
+        volume="high",
+        user_agent="sdk",
+        prompt_focus="agentic",
+        n_templates=25,
+    ),
+    Tradecraft(
+        ip="residential_proxy",
+        payment="virtual",
+        device="random",
+        email="name_number",
+        signup="spread",
+        volume="high",
+        user_agent="spoofed_browser",
+        prompt_focus="mixed",
+        n_templates=40,
+    ),
+    Tradecraft(
+        ip="mobile_proxy",
+        payment="reused",
+        device="random",
+        email="gmail_variants",
+        signup="burst",
+        volume="low_slow",
+        user_agent="sdk",
+        prompt_focus="coding",
+        n_templates=12,
+    ),
+    Tradecraft(
+        ip="residential_proxy",
+        payment="none",
+        device="reused",
+        email="legit_like",
+        signup="burst",
+        volume="high",
+        user_agent="sdk",
+        prompt_focus="reasoning",
+        n_templates=20,
+    ),
+    Tradecraft(
+        ip="datacenter",
+        payment="reused",
+        device="random",
+        email="name_number",
+        signup="spread",
+        volume="low_slow",
+        user_agent="script",
+        prompt_focus="agentic",
+        n_templates=10,
+    ),
+    Tradecraft(
+        ip="proxy_reseller",
+        payment="reused",
+        device="reused",
+        email="catchall",
+        signup="spread",
+        volume="high",
+        user_agent="spoofed_browser",
+        prompt_focus="coding",
+        n_templates=35,
+    ),
+)
+"""Eight operator archetypes; operator *i* uses archetype *i* unless ``tradecrafts`` is set."""
+
+WINDOW_START = datetime(2026, 4, 22, 0, 0, tzinfo=UTC)
+WINDOW_END = datetime(2026, 6, 5, 23, 59, 59, tzinfo=UTC)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorldSpec:
+    """Every knob of a simulated world. Defaults describe a mid-sized platform.
+
+    Sizes
+        ``n_accounts`` (all accounts, fraudulent included), ``fraud_account_share``,
+        ``n_operators``, ``operator_size_exponent`` (operator *i* gets a share of the
+        fraudulent accounts proportional to 1/i**exponent), ``tradecrafts`` (None: the
+        archetypes in order, cycling).
+    Legitimate mix (shares of legitimate accounts, summing to 1)
+        ``individual_share``, ``family_share``, ``organisation_share``,
+        ``automation_share``, ``developer_share``.
+    Volume
+        ``legit_exchanges_per_account`` and ``fraud_exchanges_per_account`` (means over
+        every legitimate / fraudulent account), ``dormant_share`` (legitimate accounts
+        that send nothing in the window).
+    Time
+        ``window_start``/``window_end`` (every exchange falls inside), ``history_days``
+        (legitimate accounts were created up to this long before the window),
+        ``new_signup_share`` (legitimate accounts created during the window).
+    Behaviour
+        ``no_card_share`` (individuals without a card), ``popular_prompt_share``
+        (ordinary prompts taken from the shared popular phrasings), ``camouflage_share``
+        (share of a low-and-slow operator's traffic that is ordinary chat).
+    Dirt (shares of rows or accounts)
+        ``dropped_account_share``, ``duplicate_exchange_share``, ``missing_value_share``,
+        ``malformed_ip_share``, ``private_ip_share``, ``bad_created_at_share``,
+        ``messy_email_share``, ``hostile_display_name_share``, ``hostile_prompt_share``.
+    Output
+        ``chunk_exchanges`` (exchange rows generated per chunk: bounds memory, does not
+        change the output), ``row_group_rows`` (Parquet row group size),
+        ``compression_level`` (zstd level of exchanges.parquet).
+    """
+
+    name: str = "custom"
+    n_accounts: int
+    fraud_account_share: float = 0.03
+    n_operators: int = 7
+    operator_size_exponent: float = 1.0
+    tradecrafts: tuple[Tradecraft, ...] | None = None
+    individual_share: float = 0.72
+    family_share: float = 0.10
+    organisation_share: float = 0.13
+    automation_share: float = 0.005
+    developer_share: float = 0.045
+    legit_exchanges_per_account: float = 5.5
+    fraud_exchanges_per_account: float = 330.0
+    dormant_share: float = 0.3
+    window_start: datetime = WINDOW_START
+    window_end: datetime = WINDOW_END
+    history_days: int = 730
+    new_signup_share: float = 0.05
+    no_card_share: float = 0.4
+    popular_prompt_share: float = 0.08
+    camouflage_share: float = 0.5
+    dropped_account_share: float = 0.005
+    duplicate_exchange_share: float = 0.002
+    missing_value_share: float = 0.01
+    malformed_ip_share: float = 0.001
+    private_ip_share: float = 0.001
+    bad_created_at_share: float = 0.001
+    messy_email_share: float = 0.02
+    hostile_display_name_share: float = 0.003
+    hostile_prompt_share: float = 0.0005
+    chunk_exchanges: int = 500_000
+    row_group_rows: int = 262_144
+    compression_level: int = 3
+
+    def __post_init__(self) -> None:
+        _check(
+            isinstance(self.n_accounts, int) and self.n_accounts >= 200,
+            f"WorldSpec.n_accounts must be an integer >= 200, got {self.n_accounts!r}",
+        )
+        _check(
+            0 < self.fraud_account_share < 0.5,
+            f"WorldSpec.fraud_account_share must be in (0, 0.5), got {self.fraud_account_share}",
+        )
+        _check(
+            1 <= self.n_operators <= 99,
+            f"WorldSpec.n_operators must be in [1, 99], got {self.n_operators}",
+        )
+        _check(
+            round(self.n_accounts * self.fraud_account_share) >= 3 * self.n_operators,
+            "WorldSpec: too few fraudulent accounts for the operators "
+            f"({self.n_accounts} * {self.fraud_account_share} < 3 * {self.n_operators}); "
+            "raise n_accounts or fraud_account_share, or lower n_operators",
+        )
+        _check(
+            0 <= self.operator_size_exponent <= 4,
+            f"WorldSpec.operator_size_exponent must be in [0, 4], got {self.operator_size_exponent}",
+        )
+        if self.tradecrafts is not None:
+            _check(
+                len(self.tradecrafts) == self.n_operators,
+                f"WorldSpec.tradecrafts has {len(self.tradecrafts)} entries, "
+                f"expected n_operators={self.n_operators}",
+            )
+            _check(
+                all(isinstance(t, Tradecraft) for t in self.tradecrafts),
+                "WorldSpec.tradecrafts must hold Tradecraft instances",
+            )
+        mix = (
+            self.individual_share,
+            self.family_share,
+            self.organisation_share,
+            self.automation_share,
+            self.developer_share,
+        )
+        _check(
+            all(m >= 0 for m in mix) and abs(sum(mix) - 1) < 1e-6,
+            f"WorldSpec legitimate shares must be >= 0 and sum to 1, got {mix} (sum {sum(mix)})",
+        )
+        _check(
+            self.legit_exchanges_per_account > 0 and self.fraud_exchanges_per_account > 0,
+            "WorldSpec exchanges per account must be positive",
+        )
+        _check(
+            self.window_start.tzinfo is not None and self.window_end.tzinfo is not None,
+            "WorldSpec.window_start and window_end must be timezone-aware (UTC)",
+        )
+        _check(
+            (self.window_end - self.window_start).total_seconds() >= 3 * 86400,
+            "WorldSpec window must span at least three days",
+        )
+        _check(
+            30 <= self.history_days <= 20 * 365,
+            f"WorldSpec.history_days must be in [30, 7300], got {self.history_days}",
+        )
+        for name in (
+            "dormant_share",
+            "new_signup_share",
+            "no_card_share",
+            "popular_prompt_share",
+            "camouflage_share",
+        ):
+            value = getattr(self, name)
+            _check(0 <= value < 1, f"WorldSpec.{name} must be in [0, 1), got {value}")
+        for name in (
+            "dropped_account_share",
+            "duplicate_exchange_share",
+            "missing_value_share",
+            "malformed_ip_share",
+            "private_ip_share",
+            "bad_created_at_share",
+            "messy_email_share",
+            "hostile_display_name_share",
+            "hostile_prompt_share",
+        ):
+            value = getattr(self, name)
+            _check(0 <= value <= 0.2, f"WorldSpec.{name} must be in [0, 0.2], got {value}")
+        _check(
+            self.chunk_exchanges >= 1000,
+            f"WorldSpec.chunk_exchanges must be >= 1000, got {self.chunk_exchanges}",
+        )
+        _check(
+            self.row_group_rows >= 1000,
+            f"WorldSpec.row_group_rows must be >= 1000, got {self.row_group_rows}",
+        )
+        _check(
+            1 <= self.compression_level <= 22,
+            f"WorldSpec.compression_level must be in [1, 22], got {self.compression_level}",
+        )
+
+    @property
+    def n_fraud_accounts(self) -> int:
+        """Number of fraudulent accounts."""
+        return round(self.n_accounts * self.fraud_account_share)
+
+    def tradecraft(self, index: int) -> Tradecraft:
+        """The tradecraft of operator ``index`` (0-based)."""
+        if self.tradecrafts is not None:
+            return self.tradecrafts[index]
+        return ARCHETYPES[index % len(ARCHETYPES)]
+
+
+PRESETS: dict[str, WorldSpec] = {
+    "tiny": WorldSpec(
+        name="tiny",
+        n_accounts=2_000,
+        n_operators=4,
+        legit_exchanges_per_account=5.5,
+        fraud_exchanges_per_account=330.0,
+        dropped_account_share=0.006,
+        hostile_display_name_share=0.006,
+        hostile_prompt_share=0.001,
+        bad_created_at_share=0.003,
+    ),
+    "sample": WorldSpec(
+        name="sample",
+        n_accounts=20_000,
+        n_operators=7,
+        legit_exchanges_per_account=5.3,
+        fraud_exchanges_per_account=330.0,
+        compression_level=9,
+    ),
+    "bench": WorldSpec(
+        name="bench",
+        n_accounts=200_000,
+        n_operators=8,
+        legit_exchanges_per_account=9.0,
+        fraud_exchanges_per_account=540.0,
+    ),
+}
+"""Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing)."""
