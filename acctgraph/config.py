@@ -86,6 +86,14 @@ class Config:
     def hub_caps(self) -> dict[str, int]:
         return {f.kind: f.hub_cap for f in self.features}
 
+    @property
+    def similarities(self) -> dict[str, str]:
+        return {f.kind: f.similarity for f in self.features}
+
+    @property
+    def infrastructure(self) -> frozenset[str]:
+        return frozenset(f.kind for f in self.features if f.infrastructure)
+
     def with_overrides(
         self,
         *,

@@ -62,13 +62,20 @@ class DetectParams:
         Clusters above this size are re-split at a higher resolution.
     beta
         Leiden's randomness in the refinement step.
+    min_member_strength
+        After detection, a member whose summed link weight to the rest of its
+        cluster is below this fraction of the cluster's median member is
+        detached (left unclustered). Accounts that merely brush an operation
+        (a customer of the same VPN, a developer in the same cloud range) hold a
+        link or two; members of the operation hold many.
     """
 
     objective: str = "CPM"
-    resolution: float = 0.05
+    resolution: float = 0.005
     n_iterations: int = -1
     max_cluster_size: int = 5000
     beta: float = 0.01
+    min_member_strength: float = 0.25
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -87,6 +94,7 @@ class Communities:
     params: DetectParams
     seed: int
     resplit: list[dict[str, object]] = field(default_factory=list)
+    detached: int = 0
     quality: float | None = None
 
 
@@ -161,4 +169,35 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
                 membership[vertex] = next_label
             next_label += 1
             queue.append((part_members, new_resolution))
-    return Communities(membership=_canonical(membership), params=params, seed=seed, resplit=resplit)
+    detached = _detach_weak_members(graph, membership, params.min_member_strength, next_label)
+    return Communities(
+        membership=_canonical(membership), params=params, seed=seed, resplit=resplit, detached=detached
+    )
+
+
+def _detach_weak_members(graph: ig.Graph, membership: list[int], fraction: float, next_label: int) -> int:
+    """Give weakly attached members a label of their own; returns how many were detached."""
+    if fraction <= 0 or graph.ecount() == 0:
+        return 0
+    weights = graph.es["weight"] if "weight" in graph.es.attributes() else [1.0] * graph.ecount()
+    strength = [0.0] * graph.vcount()
+    for (source, target), weight in zip(graph.get_edgelist(), weights):
+        if membership[source] == membership[target]:
+            strength[source] += weight
+            strength[target] += weight
+    groups: dict[int, list[int]] = {}
+    for vertex, label in enumerate(membership):
+        groups.setdefault(label, []).append(vertex)
+    detached = 0
+    for label in sorted(groups):
+        members = groups[label]
+        if len(members) < 3:
+            continue
+        ordered = sorted(strength[v] for v in members)
+        median = ordered[len(ordered) // 2]
+        for vertex in members:
+            if strength[vertex] < fraction * median:
+                membership[vertex] = next_label
+                next_label += 1
+                detached += 1
+    return detached

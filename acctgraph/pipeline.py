@@ -86,7 +86,9 @@ def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Pr
         dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity")))
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
     graph = stage("graph", lambda: build_graph(
-        attributes, weights=config.weights, hub_caps=config.hub_caps, params=config.graph,
+        attributes, weights=config.weights, hub_caps=config.hub_caps, similarities=config.similarities,
+        infrastructure=config.infrastructure,
+        params=config.graph,
         account_ids=dataset.accounts[S.ACCOUNT_ID]))
     communities = stage("detect", lambda: detect_communities(
         graph.to_igraph(), params=config.detect, seed=config.seed))

@@ -18,7 +18,8 @@ signal                      what it measures
 ``volume``                  median exchanges per member per active day (log scale)
 ``round_the_clock``         share of the cluster's traffic in its quietest eight
                             hours of the day (people sleep; scripts do not)
-``template_concentration``  share of traffic in prompt templates shared by members
+``template_concentration``  share of members' (sampled) prompt bands that other
+                            members also sent
 ``capability_targeting``    share of traffic eliciting code, agentic tool use or
                             step-by-step reasoning (what distillation harvests)
 ``proxy_rotation``          median distinct IP ranges per member (residential
@@ -47,7 +48,7 @@ from acctgraph.features.usage import (
     ACTIVE_DAYS, FIRST_SEEN, HOUR, LAST_SEEN, N_EXCHANGES, Usage,
 )
 from acctgraph.graph.build import (
-    ACCOUNT_INDEX, N_ACCOUNTS, PAIR_WEIGHT, SOURCE, TARGET, WEIGHT, AccountGraph,
+    ACCOUNT_INDEX, SOURCE, TARGET, VALUE_WEIGHT, WEIGHT, AccountGraph,
 )
 
 LABEL = "_label"
@@ -64,13 +65,13 @@ SUMMARY = "summary"
 MIN_ACCOUNT = "_min_account"
 
 SIGNAL_WEIGHTS: dict[str, float] = {
-    "evidence": 0.15,
+    "evidence": 0.10,
     "new_accounts": 0.15,
-    "signup_burst": 0.10,
+    "signup_burst": 0.05,
     "volume": 0.10,
-    "round_the_clock": 0.10,
+    "round_the_clock": 0.15,
     "template_concentration": 0.15,
-    "capability_targeting": 0.15,
+    "capability_targeting": 0.20,
     "proxy_rotation": 0.10,
     "declared_organisation": -0.6,
 }
@@ -82,7 +83,7 @@ class ScoreParams:
     """Scoring parameters; ``weights`` maps each signal to its weight."""
 
     weights: dict[str, float] = field(default_factory=lambda: dict(SIGNAL_WEIGHTS))
-    flag_threshold: float = 0.5
+    flag_threshold: float = 0.42
     min_flag_size: int = 3
     new_account_days: float = 30.0
     burst_hours: float = 24.0
@@ -298,9 +299,10 @@ def _signals(
     shared_templates = templates.group_by(LABEL, S.VALUE).agg(
         pl.len().alias("_holders"), pl.col(S.N_EVENTS).sum().alias("_events")
     ).filter(pl.col("_holders") >= 2)
+    all_band_events = templates.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
     template_share = shared_templates.group_by(LABEL).agg(pl.col("_events").sum().alias("_shared")).join(
-        per_cluster.select(LABEL, "_n"), on=LABEL
-    ).select(LABEL, (pl.col("_shared") / (2.0 * pl.col("_n"))).clip(0.0, 1.0).alias("template_concentration"))
+        all_band_events, on=LABEL
+    ).select(LABEL, (pl.col("_shared") / pl.col("_all")).clip(0.0, 1.0).alias("template_concentration"))
 
     rotation = (
         usage.ip_usage.join(by_label, on=S.ACCOUNT_ID)
@@ -341,7 +343,7 @@ def _evidence(
         .agg(pl.len().alias(ACCOUNTS_IN_CLUSTER), pl.col(S.N_EVENTS).sum().alias(S.N_EVENTS))
         .filter(pl.col(ACCOUNTS_IN_CLUSTER) >= 2)
         .join(holders_total, on=[S.ATTRIBUTE_KIND, S.VALUE])
-        .join(graph.values.select(S.ATTRIBUTE_KIND, S.VALUE, PAIR_WEIGHT, "hub_action"),
+        .join(graph.values.select(S.ATTRIBUTE_KIND, S.VALUE, VALUE_WEIGHT, "hub_action"),
               on=[S.ATTRIBUTE_KIND, S.VALUE], how="left")
         .with_columns((pl.col("_total") - pl.col(ACCOUNTS_IN_CLUSTER)).alias(ACCOUNTS_OUTSIDE))
         .drop("_total")
@@ -349,7 +351,7 @@ def _evidence(
     )
     return inside.filter(
         pl.int_range(pl.len()).over(LABEL, S.ATTRIBUTE_KIND) < params.evidence_max_per_kind
-    ).rename({PAIR_WEIGHT: WEIGHT})
+    ).rename({VALUE_WEIGHT: WEIGHT})
 
 
 _KIND_PHRASES = {

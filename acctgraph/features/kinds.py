@@ -7,7 +7,18 @@ Every kind turns the validated inputs into rows of the long attribute table
 - ``weight``: how much one shared value of this kind is worth as evidence
   (before the graph layer discounts it by how many accounts share it);
 - ``hub_cap``: values held by more accounts than this are dropped from the
-  graph and listed in ``run.json`` (a carrier's NAT range, gmail.com, a VPN exit).
+  graph and listed in ``run.json`` (a carrier's NAT range, gmail.com, a VPN exit);
+- ``similarity``: how two holders of values of this kind are compared.
+  ``"shared"`` (identity kinds: a card, a device, a mailbox): each shared value
+  adds ``weight / (holders - 1) ** alpha``. ``"cosine"`` (behavioural kinds
+  with many values per account: templates, co-activity windows): the pair adds
+  ``weight × cosine`` of the two accounts' TF-IDF profiles, so two accounts
+  link in proportion to how much of their behaviour overlaps, not to how many
+  values they happen to share;
+- ``infrastructure``: addresses, ranges and co-activity are infrastructure.
+  Families, offices, VPN customers and cloud tenants share it honestly, so
+  the graph layer lets infrastructure only *corroborate* other evidence (see
+  :class:`~acctgraph.graph.GraphParams`).
 
 Kinds read from :class:`~acctgraph.features.usage.Usage`, the per-account
 aggregates computed in one streaming pass over the exchanges, and from the
@@ -51,6 +62,8 @@ class Feature:
     """Base of every attribute kind."""
 
     kind: ClassVar[str] = ""
+    similarity: ClassVar[str] = "shared"
+    infrastructure: ClassVar[bool] = False
     enabled: bool = True
     weight: float = 1.0
     hub_cap: int = 100
@@ -128,7 +141,9 @@ class ExactIp(Feature):
     """A global IP address seen at signup or on an exchange (invalid ones excluded, counted)."""
 
     kind: ClassVar[str] = "ip"
-    weight: float = 0.5
+    infrastructure: ClassVar[bool] = True
+    similarity: ClassVar[str] = "cosine"
+    weight: float = 1.0
     hub_cap: int = 30
 
     def values(self, usage: Usage) -> pl.LazyFrame:
@@ -141,6 +156,7 @@ class IpRange(Feature):
     """The network holding an address: IPv4 /24, IPv6 /64 and (as a wider value) /48."""
 
     kind: ClassVar[str] = "ip_range"
+    infrastructure: ClassVar[bool] = True
     weight: float = 0.25
     hub_cap: int = 60
     include_v6_48: bool = True
@@ -202,21 +218,27 @@ class EmailShape(Feature):
 class PromptTemplate(Feature):
     """Template bands of prompts (see :mod:`acctgraph.features.prompt`).
 
-    An account holds a band when it sent it at least ``min_events`` times, so a
-    one-off coincidence between two people's chats does not link them.
+    Compared by cosine similarity of TF-IDF profiles: every band an account
+    sent counts (one-off chats included, so that a person whose traffic is
+    diverse is not tied to another by one popular phrasing). A profile is
+    estimated from at most ``max_per_account`` of the account's exchanges,
+    picked by a deterministic hash of (account, timestamp): a scripted
+    account's template mix is clear from a few dozen prompts, and this bounds
+    the costliest text work to ``accounts × max_per_account`` rows.
     """
 
     kind: ClassVar[str] = "prompt_template"
-    weight: float = 0.5
+    similarity: ClassVar[str] = "cosine"
+    weight: float = 1.5
     hub_cap: int = 400
     max_chars: int = 160
     min_word: int = 3
     band_words: int = 8
     n_bands: int = 2
-    min_events: int = 2
+    max_per_account: int = 64
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.templates.lazy().filter(pl.col(S.N_EVENTS) >= self.min_events))
+        return _long(usage.templates.lazy())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,7 +296,9 @@ class CoActivity(Feature):
     """
 
     kind: ClassVar[str] = "co_activity"
-    weight: float = 0.05
+    infrastructure: ClassVar[bool] = True
+    similarity: ClassVar[str] = "cosine"
+    weight: float = 1.0
     hub_cap: int = 40
     window_hours: int = 1
 

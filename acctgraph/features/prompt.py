@@ -5,10 +5,14 @@ filled in and small perturbations. The fingerprint keeps the template's
 skeleton and drops what varies:
 
 1. keep the first ``max_chars`` characters (appended variables fall off);
-2. drop identifiers (``snake_case``, ``camelCase``, anything holding a digit)
-   before lower-casing, so numbers, ids and renumbering do not matter;
-3. lower-case, turn punctuation into spaces, drop words shorter than
-   ``min_word`` letters and collapse whitespace (case and spacing noise vanish);
+2. keep plain words only: identifiers (``snake_case``, ``camelCase``,
+   anything holding a digit), numbers and punctuation fall out, so ids,
+   variables and renumbering do not matter;
+3. lower-case, drop words shorter than ``min_word`` letters and common
+   filler words (``please``, ``the``,
+   ``could``, greetings), and collapse whitespace: case, spacing and
+   politeness noise vanish, and a prefix like "hi, please:" no longer shifts
+   the words that follow;
 4. cut the remaining words into bands of ``band_words`` words; each band is a
    separate value, so a typo or an appended variable breaks one band, not all.
 
@@ -24,15 +28,22 @@ Examples
 ...     "step 7:  write a python  function loadUserData() that reads 12 yaml files and returns a dict",
 ... ]})
 >>> frame.select(template_bands("prompt", band_words=6).alias("t"))["t"].to_list()
-[['step write python function that reads', 'yaml files and returns dict'], ['step write python function that reads', 'yaml files and returns dict']]
+[['step write python function reads yaml', 'files returns dict'], ['step write python function reads yaml', 'files returns dict']]
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-# Identifiers: snake_case, camelCase, dotted paths, and any token holding a digit.
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*_[A-Za-z0-9_]*|[a-z]+[A-Z][A-Za-z0-9]*|[A-Za-z_]*[0-9][A-Za-z0-9_.]*"
+
+FILLER_WORDS = (
+    "the", "and", "for", "with", "this", "that", "these", "those", "you", "your", "are", "can",
+    "could", "would", "should", "please", "pls", "plz", "hey", "hello", "thanks", "thank", "quick",
+    "question", "from", "into", "about", "then", "than", "will", "just", "some", "any", "also",
+    "very", "all", "but", "not", "was", "were", "has", "have", "had", "its", "our", "out", "there",
+    "here", "what", "which", "who", "how", "why", "when", "where", "now", "okay", "yes", "hii",
+)
+_FILLER = r"(?-u:\b)(?:" + "|".join(FILLER_WORDS) + r")(?-u:\b)"
 
 CODING = "coding"
 AGENTIC = "agentic"
@@ -51,14 +62,15 @@ _CAPABILITY_PATTERNS = {
 
 
 def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -> pl.Expr:
-    """The template skeleton of a prompt: masked, lower-cased, content words only."""
-    text = pl.col(column).str.slice(0, max_chars)
-    text = text.str.replace_all(_IDENTIFIER, " ")
-    text = text.str.to_lowercase()
-    text = text.str.replace_all(r"[^a-z]+", " ")
-    if min_word > 1:
-        text = text.str.replace_all(rf"\b[a-z]{{1,{min_word - 1}}}\b", " ")
-    return text.str.replace_all(r" +", " ").str.strip_chars()
+    """The template skeleton of a prompt: plain content words, lower-cased, in order.
+
+    One regex pass keeps plain words (``word``, ``Word``, ``WORD``) of at least
+    ``min_word`` letters; tokens holding digits, underscores or inner capitals
+    (identifiers, numbers, ``camelCase``) are not words and fall out.
+    """
+    word = rf"(?-u:\b)(?:[A-Z]?[a-z]{{{min_word - 1},}}|[A-Z]{{{min_word},}})(?-u:\b)"
+    text = pl.col(column).str.slice(0, max_chars).str.extract_all(word).list.join(" ").str.to_lowercase()
+    return text.str.replace_all(_FILLER, "").str.replace_all(" +", " ").str.strip_chars()
 
 
 def template_bands(
@@ -71,7 +83,7 @@ def template_bands(
     ]
     out = pl.concat_list(bands)
     return out.list.eval(
-        pl.element().filter(pl.element().str.count_matches(" ") >= band_words // 2 - 1)
+        pl.element().filter(pl.element().str.count_matches(" ", literal=True) >= band_words // 2 - 1)
     )
 
 

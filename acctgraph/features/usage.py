@@ -152,20 +152,8 @@ def compute_usage(
         .sort(S.ACCOUNT_ID, S.VALUE)
     )
 
-    # --- Prompt templates and per-account behaviour.
+    # --- Per-account behaviour, then prompt templates on a bounded sample per account.
     has_prompt = S.PROMPT in columns
-    if has_prompt:
-        templates = (
-            exchanges.select(S.ACCOUNT_ID, template_bands(
-                S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
-                band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
-            .explode(S.VALUE).drop_nulls(S.VALUE)
-            .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
-            .collect().sort(S.ACCOUNT_ID, S.VALUE)
-        )
-    else:
-        templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
-
     aggs = [
         pl.len().alias(N_EXCHANGES),
         ts.min().alias(FIRST_SEEN),
@@ -184,6 +172,24 @@ def compute_usage(
             activity = activity.with_columns(pl.lit(0, pl.UInt32).alias(f"n_{name}"))
     if OUTPUT_TOKENS_TOTAL not in activity.columns:
         activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
+
+    if has_prompt:
+        rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(None, 1.0)
+        picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(pl.Float64) / float(1 << 24)
+        templates = (
+            exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
+            .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
+            .filter(picked < rate)
+            .select(S.ACCOUNT_ID, template_bands(
+                S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
+                band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
+            .explode(S.VALUE).drop_nulls(S.VALUE)
+            .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
+            .collect().sort(S.ACCOUNT_ID, S.VALUE)
+        )
+    else:
+        templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
+
     activity = (
         accounts.select(S.ACCOUNT_ID).join(activity, on=S.ACCOUNT_ID, how="left")
         .with_columns(pl.col(N_EXCHANGES).fill_null(0))

@@ -53,6 +53,12 @@ ACCOUNT_INDEX = "account_index"
 VALUE_INDEX = "value_index"
 N_ACCOUNTS = "n_accounts"
 PAIR_WEIGHT = "pair_weight"
+VALUE_WEIGHT = "value_weight"
+KIND_WEIGHT = "kind_weight"
+STRENGTH = "strength"
+INFRASTRUCTURE = "infrastructure"
+SHARED = "shared"
+COSINE = "cosine"
 HUB_ACTION = "hub_action"
 SOURCE = "source"
 TARGET = "target"
@@ -76,12 +82,27 @@ class GraphParams:
         For hub values, each holder links to this many others (each side).
     drop_factor
         Values held by more than ``drop_factor * hub_cap`` accounts are dropped.
+    corroboration_base, corroboration_factor
+        Infrastructure kinds (IPs, ranges, co-activity) only corroborate: a
+        pair's infrastructure weight counts up to ``corroboration_base +
+        corroboration_factor × (its other evidence)``. Two strangers behind one
+        VPN exit or cloud gateway get at most the base, below the edge
+        threshold; two accounts that share a card or templates *and* a proxy
+        pool keep most of both.
+    cosine_prior
+        Shrinkage of cosine kinds: every profile's norm gets an extra component of
+        ``cosine_prior × ln(holders of the kind)``, as if each account also held
+        a private value. An account seen a handful of times cannot look identical
+        to another; one with hundreds of events is barely affected.
     """
 
     alpha: float = 0.5
     min_edge_weight: float = 0.3
     ring_neighbours: int = 3
     drop_factor: float = 10.0
+    cosine_prior: float = 1.0
+    corroboration_base: float = 0.25
+    corroboration_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 2.0:
@@ -90,6 +111,8 @@ class GraphParams:
             raise ConfigError("graph.min_edge_weight must be non-negative")
         if self.ring_neighbours < 1:
             raise ConfigError("graph.ring_neighbours must be at least 1")
+        if self.cosine_prior < 0:
+            raise ConfigError("graph.cosine_prior must be non-negative")
         if self.drop_factor < 1:
             raise ConfigError("graph.drop_factor must be at least 1")
 
@@ -103,10 +126,13 @@ class AccountGraph:
     account_ids
         Sorted account ids; position = vertex id.
     values
-        ``value_index, attribute_kind, value, n_accounts, pair_weight, hub_action``
-        for every value held by two or more accounts.
+        ``value_index, attribute_kind, value, n_accounts, kind_weight, value_weight,
+        hub_action`` for every value held by two or more accounts. ``value_weight``
+        is the kind weight discounted by the value's specificity (shared kinds:
+        ``(holders - 1) ** -alpha``; cosine kinds: IDF relative to its maximum).
     incidence
-        ``account_index, value_index, n_events``: the bipartite edges.
+        ``account_index, value_index, n_events, strength``: the bipartite edges;
+        a pair's contribution from a value is ``kind_weight × strength_a × strength_b``.
     edges
         ``source, target, weight`` with ``source < target``: the projection.
     hubs
@@ -148,6 +174,8 @@ def build_graph(
     weights: Mapping[str, float],
     hub_caps: Mapping[str, int],
     params: GraphParams,
+    similarities: Mapping[str, str] | None = None,
+    infrastructure: frozenset[str] | set[str] = frozenset(),
     account_ids: pl.Series | None = None,
 ) -> AccountGraph:
     """Build the account graph from the long attribute table.
@@ -162,71 +190,103 @@ def build_graph(
         Holders above which a value of that kind is a hub (absent: 100).
     params
         :class:`GraphParams`.
+    similarities
+        ``"shared"`` or ``"cosine"`` per kind (absent: shared); see
+        :mod:`acctgraph.features.kinds`.
+    infrastructure
+        Kinds whose weight only corroborates other evidence.
     account_ids
         The account universe; defaults to the accounts present in ``attributes``.
     """
+    similarities = similarities or {}
     if account_ids is None:
         account_ids = attributes[S.ACCOUNT_ID].unique()
     account_ids = account_ids.cast(pl.String).unique().sort().rename(S.ACCOUNT_ID)
     account_table = account_ids.to_frame().with_row_index(ACCOUNT_INDEX)
 
-    kind_table = pl.DataFrame(
-        {
-            S.ATTRIBUTE_KIND: sorted(set(attributes[S.ATTRIBUTE_KIND].unique().to_list())),
-        },
-        schema={S.ATTRIBUTE_KIND: pl.String},
-    ).with_columns(
+    kinds = sorted(set(attributes[S.ATTRIBUTE_KIND].unique().to_list()))
+    kind_table = pl.DataFrame({S.ATTRIBUTE_KIND: kinds}, schema={S.ATTRIBUTE_KIND: pl.String}).with_columns(
         pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(weights), default=1.0, return_dtype=pl.Float64).alias("_kind_weight"),
         pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(hub_caps), default=100, return_dtype=pl.Int64).alias("_hub_cap"),
+        (pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(similarities), default=SHARED, return_dtype=pl.String)
+         == COSINE).alias("_cosine"),
+        pl.col(S.ATTRIBUTE_KIND).is_in(sorted(infrastructure)).alias(INFRASTRUCTURE),
     )
-
+    holders = attributes.group_by(S.ATTRIBUTE_KIND).agg(pl.col(S.ACCOUNT_ID).n_unique().alias("_kind_holders"))
     counts = (
-        attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE)
-        .agg(pl.len().alias(N_ACCOUNTS))
-        .filter(pl.col(N_ACCOUNTS) >= 2)
+        attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias(N_ACCOUNTS))
         .join(kind_table, on=S.ATTRIBUTE_KIND, how="left")
-        .sort(S.ATTRIBUTE_KIND, S.VALUE)
-        .with_row_index(VALUE_INDEX)
+        .join(holders, on=S.ATTRIBUTE_KIND, how="left")
     )
     n = pl.col(N_ACCOUNTS).cast(pl.Float64)
-    values = counts.with_columns(
-        (pl.col("_kind_weight") / (n - 1.0).pow(params.alpha)).alias(PAIR_WEIGHT),
-        pl.when(n > pl.col("_hub_cap") * params.drop_factor).then(pl.lit(DROPPED))
-        .when(n > pl.col("_hub_cap")).then(pl.lit(RING))
-        .otherwise(pl.lit(None, pl.String)).alias(HUB_ACTION),
+    idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
+    counts = counts.with_columns(
+        idf.alias("_idf"),
+        pl.when(pl.col("_cosine"))
+        .then(pl.col("_kind_weight") * idf / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None))
+        .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(params.alpha))
+        .alias(VALUE_WEIGHT),
+    )
+
+    # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
+    rows = attributes.join(counts.select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders"),
+                           on=[S.ATTRIBUTE_KIND, S.VALUE])
+    tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
+    prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
+    rows = rows.with_columns(tfidf.alias("_x")).with_columns(
+        (pl.col("_x").pow(2).sum().over(S.ACCOUNT_ID, S.ATTRIBUTE_KIND) + prior).sqrt().alias("_norm")
+    ).with_columns(
+        pl.when(pl.col("_cosine"))
+        .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
+        .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-params.alpha / 2.0))
+        .alias(STRENGTH)
+    ).filter(pl.col(N_ACCOUNTS) >= 2)
+
+    values = (
+        counts.filter(pl.col(N_ACCOUNTS) >= 2)
+        .sort(S.ATTRIBUTE_KIND, S.VALUE)
+        .with_row_index(VALUE_INDEX)
+        .with_columns(
+            pl.when(n > pl.col("_hub_cap") * params.drop_factor).then(pl.lit(DROPPED))
+            .when(n > pl.col("_hub_cap")).then(pl.lit(RING))
+            .otherwise(pl.lit(None, pl.String)).alias(HUB_ACTION),
+        )
     )
     hubs = (
         values.filter(pl.col(HUB_ACTION).is_not_null())
         .select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, pl.col("_hub_cap").alias("hub_cap"), HUB_ACTION)
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
-    values = values.drop("_kind_weight", "_hub_cap")
-
     incidence = (
-        attributes.join(values.select(S.ATTRIBUTE_KIND, S.VALUE, VALUE_INDEX), on=[S.ATTRIBUTE_KIND, S.VALUE])
+        rows.join(values.select(S.ATTRIBUTE_KIND, S.VALUE, VALUE_INDEX), on=[S.ATTRIBUTE_KIND, S.VALUE])
         .join(account_table, on=S.ACCOUNT_ID)
-        .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS)
+        .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH)
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )
+    values = values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS,
+                           pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
     edges = _project(incidence, values, params)
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
 
 def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams) -> pl.DataFrame:
-    """Sum pair contributions of every value; cliques for ordinary values, rings for hubs."""
-    holders = incidence.select(ACCOUNT_INDEX, VALUE_INDEX).join(
-        values.select(VALUE_INDEX, PAIR_WEIGHT, HUB_ACTION), on=VALUE_INDEX
+    """Sum pair contributions (kind weight × both strengths): cliques for ordinary values, rings for hubs."""
+    holders = incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
+        values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
     )
-    ordinary = holders.filter(pl.col(HUB_ACTION).is_null()).select(ACCOUNT_INDEX, VALUE_INDEX, PAIR_WEIGHT)
+    contribution = (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_s_other")).alias(PAIR_WEIGHT)
+    ordinary = holders.filter(pl.col(HUB_ACTION).is_null()).drop(HUB_ACTION).lazy()
     clique = (
-        ordinary.lazy()
-        .join(ordinary.lazy().select(pl.col(ACCOUNT_INDEX).alias("_other"), VALUE_INDEX), on=VALUE_INDEX)
+        ordinary.join(
+            ordinary.select(pl.col(ACCOUNT_INDEX).alias("_other"), VALUE_INDEX, pl.col(STRENGTH).alias("_s_other")),
+            on=VALUE_INDEX,
+        )
         .filter(pl.col(ACCOUNT_INDEX) < pl.col("_other"))
-        .select(pl.col(ACCOUNT_INDEX).alias(SOURCE), pl.col("_other").alias(TARGET), PAIR_WEIGHT)
+        .select(pl.col(ACCOUNT_INDEX).alias(SOURCE), pl.col("_other").alias(TARGET), contribution, INFRASTRUCTURE)
     )
     # Hubs: order holders pseudo-randomly but deterministically (a multiplicative hash of
     # the ids), then link each to its next `k` holders around the ring.
-    ring = holders.filter(pl.col(HUB_ACTION) == RING)
+    ring = holders.filter(pl.col(HUB_ACTION) == RING).drop(HUB_ACTION)
     ring = ring.with_columns(
         ((pl.col(ACCOUNT_INDEX).cast(pl.UInt64) * 2654435761 + pl.col(VALUE_INDEX).cast(pl.UInt64) * 40503)
          % 4294967291).alias("_order")
@@ -234,29 +294,37 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
         pl.int_range(pl.len()).over(VALUE_INDEX).alias("_pos"),
         pl.len().over(VALUE_INDEX).alias("_size"),
     )
-    ring_edges = []
-    for step in range(1, params.ring_neighbours + 1):
-        shifted = ring.select(
-            VALUE_INDEX, pl.col("_pos").alias("_p"), pl.col(ACCOUNT_INDEX).alias("_other")
+    shifted = ring.lazy().select(
+        VALUE_INDEX, pl.col("_pos").alias("_p"), pl.col(ACCOUNT_INDEX).alias("_other"),
+        pl.col(STRENGTH).alias("_s_other"),
+    )
+    ring_edges = [
+        ring.lazy().with_columns(((pl.col("_pos") + step) % pl.col("_size")).alias("_p"))
+        .join(shifted, on=[VALUE_INDEX, "_p"])
+        .select(
+            VALUE_INDEX,
+            pl.min_horizontal(ACCOUNT_INDEX, "_other").alias(SOURCE),
+            pl.max_horizontal(ACCOUNT_INDEX, "_other").alias(TARGET),
+            contribution,
+            INFRASTRUCTURE,
         )
-        ring_edges.append(
-            ring.lazy().with_columns(((pl.col("_pos") + step) % pl.col("_size")).alias("_p"))
-            .join(shifted.lazy(), on=[VALUE_INDEX, "_p"])
-            .select(
-                VALUE_INDEX,
-                pl.min_horizontal(ACCOUNT_INDEX, "_other").alias(SOURCE),
-                pl.max_horizontal(ACCOUNT_INDEX, "_other").alias(TARGET),
-                PAIR_WEIGHT,
-            )
-        )
-    if ring_edges:  # a pair reached twice around a small ring counts once per value
-        ring_pairs = pl.concat(ring_edges).unique([VALUE_INDEX, SOURCE, TARGET]).drop(VALUE_INDEX)
-        pairs = pl.concat([clique, ring_pairs])
-    else:
-        pairs = clique
+        for step in range(1, params.ring_neighbours + 1)
+    ]
+    # A pair reached twice around a small ring counts once per value.
+    ring_pairs = pl.concat(ring_edges).unique([VALUE_INDEX, SOURCE, TARGET]).drop(VALUE_INDEX)
     return (
-        pairs.filter(pl.col(SOURCE) != pl.col(TARGET))
-        .group_by(SOURCE, TARGET).agg(pl.col(PAIR_WEIGHT).sum().alias(WEIGHT))
+        pl.concat([clique, ring_pairs])
+        .filter(pl.col(SOURCE) != pl.col(TARGET))
+        .group_by(SOURCE, TARGET).agg(
+            pl.col(PAIR_WEIGHT).filter(pl.col(INFRASTRUCTURE)).sum().alias("_infra"),
+            pl.col(PAIR_WEIGHT).filter(~pl.col(INFRASTRUCTURE)).sum().alias("_other"),
+        )
+        .select(
+            SOURCE, TARGET,
+            (pl.col("_other") + pl.min_horizontal(
+                "_infra", params.corroboration_base + params.corroboration_factor * pl.col("_other"))
+             ).alias(WEIGHT),
+        )
         .filter(pl.col(WEIGHT) >= params.min_edge_weight)
         .collect()
         .sort(SOURCE, TARGET)
