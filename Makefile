@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/acctgraph demo --out $(OUT)
+	$(BIN)/acctgraph run data/sample --out $(OUT)
+	$(BIN)/acctgraph evaluate --members $(OUT)/members.parquet --labels data/sample/labels.csv --json $(OUT)/evaluation.json
+	@echo
+	@echo "Results in $(OUT)/: members, clusters, evidence, contributions (.parquet/.csv), run.json, evaluation.json"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -32,7 +35,7 @@ sample: $(STAMP)
 	$(BIN)/acctgraph simulate --preset sample --seed 7 --out data/sample --format csv
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_run.py
 
 # Refresh the lock file from pyproject.toml (needs the registry).
 lock:

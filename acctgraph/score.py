@@ -152,7 +152,11 @@ def score_clusters(
     weights = params.weights
     contributions = signals.unpivot(index=LABEL, variable_name=SIGNAL, value_name=SIGNAL_VALUE).with_columns(
         pl.col(SIGNAL).replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias(WEIGHT),
-    ).with_columns((pl.col(WEIGHT) * pl.col(SIGNAL_VALUE)).alias(CONTRIBUTION))
+    ).with_columns(
+        pl.col(SIGNAL_VALUE).round(6),
+        (pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6).alias(CONTRIBUTION),
+    )
+    # The score is the sum of the contributions exactly as stored (so the table adds up).
     totals = contributions.group_by(LABEL).agg(
         pl.col(CONTRIBUTION).sum().clip(0.0, 1.0).round(6).alias(S.CLUSTER_SCORE)
     )
@@ -191,7 +195,7 @@ def score_clusters(
     )
     contributions = (
         contributions.join(ids, on=LABEL)
-        .select(S.CLUSTER_ID, SIGNAL, pl.col(SIGNAL_VALUE).round(6), WEIGHT, pl.col(CONTRIBUTION).round(6))
+        .select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE, WEIGHT, CONTRIBUTION)
         .sort(S.CLUSTER_ID, pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99))
     )
     evidence = _evidence(clustered, attributes, graph, params).join(ids, on=LABEL).drop(LABEL)

@@ -53,7 +53,7 @@ def split_email(raw: str | None) -> tuple[str, str] | None:
         return None
     text = raw.strip().lower()
     local, sep, domain = text.rpartition("@")
-    if not sep or not local or not _LOCAL_OK.match(local) or not _DOMAIN_OK.match(domain):
+    if not sep or not local or not _LOCAL_OK.fullmatch(local) or not _DOMAIN_OK.fullmatch(domain):
         return None
     return local, domain
 

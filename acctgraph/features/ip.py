@@ -35,7 +35,8 @@ MALFORMED = "malformed"
 NOT_GLOBAL = "not_global"
 
 # IANA IPv4 special-purpose registry: ranges that are not globally reachable,
-# plus multicast and the reserved 240/4 block (ipaddress.is_global agrees).
+# plus multicast and the reserved 240/4 block. (Python 3.11's ipaddress still calls most of
+# 192.0.0.0/24 global; the registry, and newer Pythons, do not.)
 _IPV4_NOT_GLOBAL = (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16",
@@ -75,7 +76,8 @@ def _classify_v4(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows whose trimmed value looks like dotted-quad IPv4 (no leading zeros)."""
     octets = [pl.col("_v").str.extract(_V4_PATTERN, i).cast(pl.Int64) for i in range(1, 5)]
     frame = frame.with_columns(*(o.alias(f"_o{i}") for i, o in enumerate(octets)))
-    valid = pl.all_horizontal(*(pl.col(f"_o{i}") <= 255 for i in range(4)))
+    # A value that is digits and dots but not a quad ("1.2.3", "01.2.3.4") has null octets.
+    valid = pl.all_horizontal(*(pl.col(f"_o{i}") <= 255 for i in range(4))).fill_null(False)
     u32 = (
         pl.col("_o0") * 16777216 + pl.col("_o1") * 65536 + pl.col("_o2") * 256 + pl.col("_o3")
     )

@@ -6,8 +6,10 @@ Every kind turns the validated inputs into rows of the long attribute table
 - ``enabled``: switch the kind off entirely;
 - ``weight``: how much one shared value of this kind is worth as evidence
   (before the graph layer discounts it by how many accounts share it);
-- ``hub_cap``: values held by more accounts than this are dropped from the
-  graph and listed in ``run.json`` (a carrier's NAT range, gmail.com, a VPN exit);
+- ``hub_cap``: values held by more accounts than this are hubs: linked
+  sparsely rather than as a clique, and dropped when held by a large share of
+  all accounts (a carrier's NAT range, a popular phrasing); see
+  :mod:`acctgraph.graph`. What was capped is listed in ``run.json``;
 - ``similarity``: how two holders of values of this kind are compared.
   ``"shared"`` (identity kinds: a card, a device, a mailbox): each shared value
   adds ``weight / (holders - 1) ** alpha``. ``"cosine"`` (behavioural kinds
@@ -144,11 +146,11 @@ class ExactIp(Feature):
     infrastructure: ClassVar[bool] = True
     similarity: ClassVar[str] = "cosine"
     weight: float = 1.0
-    hub_cap: int = 30
+    hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return _long(usage.ip_usage.lazy().select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
-                     .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
+                     .drop_nulls(S.VALUE).group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +160,7 @@ class IpRange(Feature):
     kind: ClassVar[str] = "ip_range"
     infrastructure: ClassVar[bool] = True
     weight: float = 0.25
-    hub_cap: int = 60
+    hub_cap: int = 40
     include_v6_48: bool = True
 
     def values(self, usage: Usage) -> pl.LazyFrame:
@@ -177,7 +179,7 @@ class Email(Feature):
 
     kind: ClassVar[str] = "email"
     weight: float = 1.0
-    hub_cap: int = 20
+    hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return _long(usage.emails.lazy().select(
@@ -191,7 +193,7 @@ class EmailDomain(Feature):
 
     kind: ClassVar[str] = "email_domain"
     weight: float = 0.3
-    hub_cap: int = 300
+    hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         free = list(email_rules.FREE_MAIL_DOMAINS)
@@ -206,7 +208,7 @@ class EmailShape(Feature):
 
     kind: ClassVar[str] = "email_shape"
     weight: float = 0.15
-    hub_cap: int = 300
+    hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return _long(usage.emails.lazy().select(
@@ -230,7 +232,7 @@ class PromptTemplate(Feature):
     kind: ClassVar[str] = "prompt_template"
     similarity: ClassVar[str] = "cosine"
     weight: float = 1.5
-    hub_cap: int = 400
+    hub_cap: int = 40
     max_chars: int = 160
     min_word: int = 3
     band_words: int = 8
@@ -252,7 +254,7 @@ class SignupBurst(Feature):
 
     kind: ClassVar[str] = "signup_burst"
     weight: float = 0.3
-    hub_cap: int = 400
+    hub_cap: int = 40
     window_minutes: int = 30
     min_accounts: int = 5
     min_ratio: float = 5.0
@@ -300,7 +302,7 @@ class CoActivity(Feature):
     similarity: ClassVar[str] = "cosine"
     weight: float = 1.0
     hub_cap: int = 40
-    window_hours: int = 1
+    window_hours: int = 6
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return _long(usage.co_activity.lazy())

@@ -68,7 +68,7 @@ def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -
     ``min_word`` letters; tokens holding digits, underscores or inner capitals
     (identifiers, numbers, ``camelCase``) are not words and fall out.
     """
-    word = rf"(?-u:\b)(?:[A-Z]?[a-z]{{{min_word - 1},}}|[A-Z]{{{min_word},}})(?-u:\b)"
+    word = rf"(?-u:\b)(?:[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}})(?-u:\b)"
     text = pl.col(column).str.slice(0, max_chars).str.extract_all(word).list.join(" ").str.to_lowercase()
     return text.str.replace_all(_FILLER, "").str.replace_all(" +", " ").str.strip_chars()
 

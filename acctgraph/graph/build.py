@@ -12,12 +12,17 @@ Steps, each a polars expression over integer ids:
    specificity. The default 0.5 sits between: a card shared by ten accounts
    still binds strongly, a /24 shared by sixty barely.
 3. **Hubs.** Per kind, values held by more than ``hub_cap`` accounts are not
-   expanded into all their pairs: each holder is linked to ``ring_neighbours``
-   others in a deterministic pseudo-random ring, at the same per-pair weight,
-   so the work and the edges grow linearly with the hub's degree, never with
-   its square. Values held by more than ``drop_factor × hub_cap`` accounts are
-   dropped entirely (a carrier's NAT, gmail.com, a popular phrasing). Both
-   lists are kept in :attr:`AccountGraph.hubs` and written to ``run.json``.
+   expanded into all their pairs. Their holders are laid out in
+   ``ring_orders`` pseudo-random orders that depend on the *account only*
+   (a multiplicative hash of its index), and each holder is linked to the
+   next ``ring_neighbours`` holders in each order. Because the orders are the
+   same for every value, two members of a 5,000-account operation that share
+   fifty hub values are neighbours for all fifty, and the contributions add up
+   on the same pair as they would in the full clique; the work grows linearly
+   with the hub's degree, never with its square. Values held by more than
+   ``drop_share`` of the accounts that have the kind at all are dropped
+   entirely (a carrier's NAT, a popular phrasing). Both lists are kept in
+   :attr:`AccountGraph.hubs` and written to ``run.json``.
 4. **Projection.** Pair contributions are summed per account pair; pairs below
    ``min_edge_weight`` are dropped. The bipartite incidence stays available for
    explanations and views.
@@ -65,6 +70,8 @@ TARGET = "target"
 WEIGHT = "weight"
 
 RING = "ring"
+# Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
+_MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 DROPPED = "dropped"
 
 
@@ -79,9 +86,12 @@ class GraphParams:
     min_edge_weight
         Account pairs with a summed weight below this are not linked.
     ring_neighbours
-        For hub values, each holder links to this many others (each side).
-    drop_factor
-        Values held by more than ``drop_factor * hub_cap`` accounts are dropped.
+        For hub values, each holder links to the next this-many holders in each order.
+    ring_orders
+        Number of independent account orders used for hub rings.
+    drop_share
+        Hub values held by more than this share of the accounts having the
+        kind are dropped.
     corroboration_base, corroboration_factor
         Infrastructure kinds (IPs, ranges, co-activity) only corroborate: a
         pair's infrastructure weight counts up to ``corroboration_base +
@@ -98,8 +108,9 @@ class GraphParams:
 
     alpha: float = 0.5
     min_edge_weight: float = 0.3
-    ring_neighbours: int = 3
-    drop_factor: float = 10.0
+    ring_neighbours: int = 5
+    ring_orders: int = 2
+    drop_share: float = 0.05
     cosine_prior: float = 1.0
     corroboration_base: float = 0.25
     corroboration_factor: float = 2.0
@@ -113,8 +124,10 @@ class GraphParams:
             raise ConfigError("graph.ring_neighbours must be at least 1")
         if self.cosine_prior < 0:
             raise ConfigError("graph.cosine_prior must be non-negative")
-        if self.drop_factor < 1:
-            raise ConfigError("graph.drop_factor must be at least 1")
+        if self.ring_orders < 1:
+            raise ConfigError("graph.ring_orders must be at least 1")
+        if not 0.0 < self.drop_share <= 1.0:
+            raise ConfigError("graph.drop_share must be in (0, 1]")
 
 
 @dataclass
@@ -247,7 +260,8 @@ def build_graph(
         .sort(S.ATTRIBUTE_KIND, S.VALUE)
         .with_row_index(VALUE_INDEX)
         .with_columns(
-            pl.when(n > pl.col("_hub_cap") * params.drop_factor).then(pl.lit(DROPPED))
+            pl.when((n > pl.col("_hub_cap")) & (n > params.drop_share * pl.col("_kind_holders").cast(pl.Float64)))
+            .then(pl.lit(DROPPED))
             .when(n > pl.col("_hub_cap")).then(pl.lit(RING))
             .otherwise(pl.lit(None, pl.String)).alias(HUB_ACTION),
         )
@@ -269,12 +283,59 @@ def build_graph(
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
 
+FIXED_POINT = 1_000_000  # pair weights are summed as integers (micro-units): exact and order-free
+
+
 def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams) -> pl.DataFrame:
-    """Sum pair contributions (kind weight × both strengths): cliques for ordinary values, rings for hubs."""
+    """Sum pair contributions (kind weight × both strengths), one kind at a time.
+
+    Ordinary values expand into cliques, hubs into account-ordered rings. Each
+    kind's pairs are aggregated before the next kind is expanded, so peak memory
+    is set by the largest kind, not by all of them; within a kind, pair totals
+    below ``min_edge_weight / 20`` are dropped (ten kinds of such crumbs cannot
+    lift a pair over the threshold). Sums are exact integers, so the result
+    does not depend on the order in which a parallel engine adds them.
+    """
     holders = incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
-        values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
+        values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
     )
-    contribution = (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_s_other")).alias(PAIR_WEIGHT)
+    crumb = int(params.min_edge_weight / 20 * FIXED_POINT)
+    per_kind = []
+    for (kind,), part in sorted(holders.partition_by(S.ATTRIBUTE_KIND, as_dict=True).items()):
+        infrastructure = bool(part[INFRASTRUCTURE][0])
+        pairs = _kind_pairs(part.drop(S.ATTRIBUTE_KIND, INFRASTRUCTURE), params)
+        per_kind.append(
+            pairs.group_by(SOURCE, TARGET).agg(pl.col(PAIR_WEIGHT).sum())
+            .filter(pl.col(PAIR_WEIGHT) >= crumb)
+            .with_columns(pl.lit(infrastructure).alias(INFRASTRUCTURE))
+            .collect()
+        )
+    if not per_kind:
+        return pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
+    other = pl.col(PAIR_WEIGHT).filter(~pl.col(INFRASTRUCTURE)).sum()
+    infra = pl.col(PAIR_WEIGHT).filter(pl.col(INFRASTRUCTURE)).sum()
+    base = int(params.corroboration_base * FIXED_POINT)
+    return (
+        pl.concat(per_kind)
+        .group_by(SOURCE, TARGET)
+        .agg(other.alias("_other"), infra.alias("_infra"))
+        .select(
+            pl.col(SOURCE).cast(pl.Int64), pl.col(TARGET).cast(pl.Int64),
+            (pl.col("_other") + pl.min_horizontal(
+                "_infra", pl.lit(base) + (pl.col("_other").cast(pl.Float64) * params.corroboration_factor).cast(pl.Int64))
+             ).alias("_w"),
+        )
+        .filter(pl.col("_w") >= int(params.min_edge_weight * FIXED_POINT))
+        .select(SOURCE, TARGET, (pl.col("_w").cast(pl.Float64) / FIXED_POINT).alias(WEIGHT))
+        .sort(SOURCE, TARGET)
+    )
+
+
+def _kind_pairs(holders: pl.DataFrame, params: GraphParams) -> pl.LazyFrame:
+    """Pair contributions of one kind's values (lazy): cliques and rings."""
+    contribution = (
+        (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_s_other") * FIXED_POINT).round().cast(pl.Int64)
+    ).alias(PAIR_WEIGHT)
     ordinary = holders.filter(pl.col(HUB_ACTION).is_null()).drop(HUB_ACTION).lazy()
     clique = (
         ordinary.join(
@@ -282,51 +343,38 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
             on=VALUE_INDEX,
         )
         .filter(pl.col(ACCOUNT_INDEX) < pl.col("_other"))
-        .select(pl.col(ACCOUNT_INDEX).alias(SOURCE), pl.col("_other").alias(TARGET), contribution, INFRASTRUCTURE)
+        .select(pl.col(ACCOUNT_INDEX).alias(SOURCE), pl.col("_other").alias(TARGET), contribution)
     )
-    # Hubs: order holders pseudo-randomly but deterministically (a multiplicative hash of
-    # the ids), then link each to its next `k` holders around the ring.
+    # Hubs: holders in `ring_orders` account-only pseudo-random orders, each linked to the
+    # next `ring_neighbours` holders (cyclically), so contributions of many hub values
+    # shared by the same accounts accumulate on the same pairs.
     ring = holders.filter(pl.col(HUB_ACTION) == RING).drop(HUB_ACTION)
-    ring = ring.with_columns(
-        ((pl.col(ACCOUNT_INDEX).cast(pl.UInt64) * 2654435761 + pl.col(VALUE_INDEX).cast(pl.UInt64) * 40503)
-         % 4294967291).alias("_order")
-    ).sort(VALUE_INDEX, "_order", ACCOUNT_INDEX).with_columns(
-        pl.int_range(pl.len()).over(VALUE_INDEX).alias("_pos"),
-        pl.len().over(VALUE_INDEX).alias("_size"),
-    )
-    shifted = ring.lazy().select(
-        VALUE_INDEX, pl.col("_pos").alias("_p"), pl.col(ACCOUNT_INDEX).alias("_other"),
-        pl.col(STRENGTH).alias("_s_other"),
-    )
-    ring_edges = [
-        ring.lazy().with_columns(((pl.col("_pos") + step) % pl.col("_size")).alias("_p"))
-        .join(shifted, on=[VALUE_INDEX, "_p"])
-        .select(
-            VALUE_INDEX,
-            pl.min_horizontal(ACCOUNT_INDEX, "_other").alias(SOURCE),
-            pl.max_horizontal(ACCOUNT_INDEX, "_other").alias(TARGET),
-            contribution,
-            INFRASTRUCTURE,
+    if ring.height == 0:
+        return clique
+    ring_edges = []
+    for order in range(params.ring_orders):
+        ranked = ring.with_columns(
+            ((pl.col(ACCOUNT_INDEX).cast(pl.UInt64) + 1) * _MULTIPLIERS[order % len(_MULTIPLIERS)]
+             % 4294967311).alias("_order")
+        ).sort(VALUE_INDEX, "_order").with_columns(
+            pl.int_range(pl.len()).over(VALUE_INDEX).alias("_pos"),
+            pl.len().over(VALUE_INDEX).alias("_size"),
+        ).lazy()
+        shifted = ranked.select(
+            VALUE_INDEX, pl.col("_pos").alias("_p"), pl.col(ACCOUNT_INDEX).alias("_other"),
+            pl.col(STRENGTH).alias("_s_other"),
         )
-        for step in range(1, params.ring_neighbours + 1)
-    ]
-    # A pair reached twice around a small ring counts once per value.
+        for step in range(1, params.ring_neighbours + 1):
+            ring_edges.append(
+                ranked.with_columns(((pl.col("_pos") + step) % pl.col("_size")).alias("_p"))
+                .join(shifted, on=[VALUE_INDEX, "_p"])
+                .select(
+                    VALUE_INDEX,
+                    pl.min_horizontal(ACCOUNT_INDEX, "_other").alias(SOURCE),
+                    pl.max_horizontal(ACCOUNT_INDEX, "_other").alias(TARGET),
+                    contribution,
+                )
+            )
+    # A pair reached twice for one value (several orders, small rings) counts once.
     ring_pairs = pl.concat(ring_edges).unique([VALUE_INDEX, SOURCE, TARGET]).drop(VALUE_INDEX)
-    return (
-        pl.concat([clique, ring_pairs])
-        .filter(pl.col(SOURCE) != pl.col(TARGET))
-        .group_by(SOURCE, TARGET).agg(
-            pl.col(PAIR_WEIGHT).filter(pl.col(INFRASTRUCTURE)).sum().alias("_infra"),
-            pl.col(PAIR_WEIGHT).filter(~pl.col(INFRASTRUCTURE)).sum().alias("_other"),
-        )
-        .select(
-            SOURCE, TARGET,
-            (pl.col("_other") + pl.min_horizontal(
-                "_infra", params.corroboration_base + params.corroboration_factor * pl.col("_other"))
-             ).alias(WEIGHT),
-        )
-        .filter(pl.col(WEIGHT) >= params.min_edge_weight)
-        .collect()
-        .sort(SOURCE, TARGET)
-        .with_columns(pl.col(SOURCE).cast(pl.Int64), pl.col(TARGET).cast(pl.Int64))
-    )
+    return pl.concat([clique, ring_pairs])

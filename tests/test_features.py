@@ -1,0 +1,573 @@
+"""Attribute kinds: email, IP and prompt rules (units and properties), and the long table."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+
+import polars as pl
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from acctgraph import schema as S
+from acctgraph.features import attribute_table, compute_usage, default_features
+from acctgraph.features.email import (
+    FREE_MAIL_DOMAINS,
+    PLUS_TAG_DOMAINS,
+    email_domain,
+    email_shape,
+    normalise_email,
+)
+from acctgraph.features.ip import MALFORMED, NOT_GLOBAL, OK, classify_ips
+from acctgraph.features.prompt import (
+    AGENTIC,
+    CODING,
+    OTHER,
+    REASONING,
+    capability,
+    normalised_prompt,
+    template_bands,
+)
+from acctgraph.load import dataset_from_frames
+
+# =============================================================================
+# Email
+# =============================================================================
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  J.Smith+promo@GoogleMail.com ", "jsmith@gmail.com"),
+        ("j.s.m.i.t.h@gmail.com", "jsmith@gmail.com"),
+        ("jsmith+a+b@gmail.com", "jsmith@gmail.com"),
+        ("JSMITH@GMAIL.COM", "jsmith@gmail.com"),
+        ("j.smith@googlemail.com", "jsmith@gmail.com"),
+        # plus tags dropped for listed providers, dots kept outside Gmail
+        ("j.smith+news@outlook.com", "j.smith@outlook.com"),
+        ("j.smith+news@icloud.com", "j.smith@icloud.com"),
+        ("j.smith+news@fastmail.com", "j.smith@fastmail.com"),
+        # providers not in the list keep the tag: it may be part of the mailbox
+        ("j.smith+news@yahoo.com", "j.smith+news@yahoo.com"),
+        ("j.smith+news@acme-corp.com", "j.smith+news@acme-corp.com"),
+        ("\tAlice@Example.ORG\n", "alice@example.org"),
+        ("a@b.co", "a@b.co"),
+    ],
+)
+def test_normalise_email_rules(raw: str, expected: str) -> None:
+    assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None, "", "   ", "not an email", "alice", "@example.com", "alice@", "alice@example",
+        "alice@example..com", "alice@-example.com", "alice@example-.com", "ali ce@example.com",
+        "alice@exa mple.com", "alice@@example.com", "alice@example.com.", "+tag@gmail.com",
+        "...@gmail.com", ".+x@googlemail.com", "alice@ex_ample.com",
+    ],
+)
+def test_normalise_email_malformed_is_none(raw: str | None) -> None:
+    assert normalise_email(raw) is None
+    assert email_domain(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["abc\n@example.com", "j.smith\n@gmail.com"])
+def test_normalise_email_rejects_whitespace_anywhere_in_local_part(raw: str) -> None:
+    assert normalise_email(raw) is None
+
+
+def test_plus_tag_rule_only_for_listed_providers() -> None:
+    for domain in sorted(PLUS_TAG_DOMAINS):
+        assert normalise_email(f"x.y+tag@{domain}").split("@")[0].endswith("y")
+    for domain in ("yahoo.com", "aol.com", "gmx.de", "example.com"):
+        assert domain not in PLUS_TAG_DOMAINS
+        assert normalise_email(f"x.y+tag@{domain}") == f"x.y+tag@{domain}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+@example("J.Smith+promo@GoogleMail.com")
+@example("a+b@gmail.com+c@gmail.com")
+@example(".a.@gmail.com")
+@example("İ@example.com")
+def test_normalise_email_total_and_idempotent(raw: str) -> None:
+    once = normalise_email(raw)
+    if once is not None:
+        assert normalise_email(once) == once
+        assert once == once.strip()
+        assert once.count("@") == 1
+
+
+_EMAILISH = st.builds(
+    lambda local, domain: f"{local}@{domain}",
+    st.text(alphabet="abcXYZ019._+-", min_size=0, max_size=12),
+    st.sampled_from(sorted(FREE_MAIL_DOMAINS | {"googlemail.com", "acme-corp.com", "Example.COM"})),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EMAILISH)
+def test_normalise_email_idempotent_on_address_like_text(raw: str) -> None:
+    once = normalise_email(raw)
+    if once is not None:
+        assert normalise_email(once) == once
+        local, _, domain = once.rpartition("@")
+        assert domain != "googlemail.com"
+        if domain == "gmail.com":
+            assert "." not in local and "+" not in local
+        if domain in PLUS_TAG_DOMAINS:
+            assert "+" not in local
+
+
+@pytest.mark.parametrize(
+    ("local", "shape"),
+    [
+        ("jsmith1987", "a6d4"),
+        ("john.smith99", "a4.a5d2"),
+        ("qwerty0042", "a6d4"),
+        ("a_b-c+d", "a1_a1-a1+a1"),
+        ("007", "d3"),
+        ("x!y", "a1?a1"),
+        ("", ""),
+    ],
+)
+def test_email_shape_examples(local: str, shape: str) -> None:
+    assert email_shape(local) == shape
+
+
+_SHAPE = re.compile(r"^(?:a[0-9]+|d[0-9]+|[._+\-]|\?)*$")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+@example("é²!\u202e")
+@example("ABC")
+def test_email_shape_total_and_alphabet(local: str) -> None:
+    shape = email_shape(local)
+    assert set(shape) <= set("ad0123456789._-+?")
+    assert _SHAPE.match(shape)
+
+
+# =============================================================================
+# IP addresses
+# =============================================================================
+
+# IANA marks all of 192.0.0.0/24 not globally reachable except 192.0.0.9 and 192.0.0.10.
+# acctgraph follows the registry (as CPython >= 3.12.4 does); this Python (3.11.7)
+# still carries the older table (only 192.0.0.0/29 and 192.0.0.170/31), so the
+# oracle below applies that one correction to ipaddress.
+_IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")
+_IETF_GLOBAL = {ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10")}
+
+
+def _oracle(value: str) -> tuple[str, str | None, str | None, str | None]:
+    """(status, canonical, range, wide range) from the standard library."""
+    try:
+        address = ipaddress.ip_address(value.strip(" \t\n"))
+    except ValueError:
+        return MALFORMED, None, None, None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    is_global = address.is_global and not address.is_multicast
+    if address.version == 4 and address in _IETF_PROTOCOL and address not in _IETF_GLOBAL:
+        is_global = False
+    if not is_global:
+        return NOT_GLOBAL, None, None, None
+    if address.version == 4:
+        return OK, str(address), str(ipaddress.ip_network(f"{address}/24", strict=False)), None
+    return (
+        OK,
+        str(address),
+        str(ipaddress.ip_network(f"{address}/64", strict=False)),
+        str(ipaddress.ip_network(f"{address}/48", strict=False)),
+    )
+
+
+def _classified(values: list[str | None]) -> dict[str, tuple]:
+    table = classify_ips(pl.Series(values, dtype=pl.String))
+    return {row[0]: row[1:] for row in table.iter_rows()}
+
+
+def _assert_agrees(values: list[str]) -> None:
+    got = _classified(values)
+    for value in values:
+        assert got[value] == _oracle(value), value
+
+
+_OCTET = st.integers(0, 255)
+_QUAD = st.builds(lambda *o: ".".join(map(str, o)), _OCTET, _OCTET, _OCTET, _OCTET)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_QUAD, min_size=1, max_size=40))
+def test_ipv4_dotted_quads_agree_with_ipaddress(values: list[str]) -> None:
+    _assert_agrees(values)
+
+
+def _boundaries() -> list[str]:
+    """First, last, and the neighbours outside, of every special-purpose IPv4 block."""
+    cidrs = (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.0.0/29", "192.0.0.8/32", "192.0.0.9/32",
+        "192.0.0.10/32", "192.0.0.170/31", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
+        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    )
+    out = set()
+    for cidr in cidrs:
+        net = ipaddress.ip_network(cidr)
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        for n in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1):
+            if 0 <= n < 2**32:
+                out.add(str(ipaddress.IPv4Address(n)))
+    return sorted(out)
+
+
+def test_ipv4_special_block_boundaries_agree_with_ipaddress() -> None:
+    _assert_agrees(_boundaries())
+
+
+def test_ipv4_ietf_protocol_block_follows_iana() -> None:
+    got = _classified(["192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200"])
+    assert [got[v][0] for v in ("192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200")] == [
+        NOT_GLOBAL, OK, OK, NOT_GLOBAL, NOT_GLOBAL,
+    ]
+
+
+_NOT_QUADS = ["1.2.3", "1.2.3.4.5", "01.2.3.4", "1.02.3.4", "1..2.3", "...", "192.168.1", "1.2.3.", ".1.2.3"]
+
+
+def test_digits_and_dots_that_are_not_quads_are_malformed() -> None:
+    got = _classified(_NOT_QUADS)
+    assert {v: got[v][0] for v in _NOT_QUADS} == {v: MALFORMED for v in _NOT_QUADS}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.", min_size=0, max_size=16), min_size=1, max_size=20))
+@example(["1.2.3"])
+def test_ipv4_like_strings_agree_with_ipaddress(values: list[str]) -> None:
+    _assert_agrees(values)
+
+
+def test_status_ok_always_has_canonical_and_range_on_valid_quads() -> None:
+    table = classify_ips(pl.Series(["8.8.8.8", "81.2.69.160", "2a00:1450:4001:81c::200e"]))
+    assert table.filter(pl.col("ip_status") == OK)["ip_canonical"].null_count() == 0
+    assert table.filter(pl.col("ip_status") == OK)["ip_range"].null_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2a00:1450:4001:81c::200e",
+         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
+        ("2A00:1450:4001:081C:0000:0000:0000:200E",
+         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
+        ("2001:4860:4860::8888",
+         (OK, "2001:4860:4860::8888", "2001:4860:4860::/64", "2001:4860:4860::/48")),
+        ("fe80::1", (NOT_GLOBAL, None, None, None)),
+        ("::1", (NOT_GLOBAL, None, None, None)),
+        ("::", (NOT_GLOBAL, None, None, None)),
+        ("fc00::1", (NOT_GLOBAL, None, None, None)),
+        ("fd12:3456:789a::1", (NOT_GLOBAL, None, None, None)),
+        ("2001:db8::1", (NOT_GLOBAL, None, None, None)),
+        ("ff0e::1", (NOT_GLOBAL, None, None, None)),
+        ("::ffff:8.8.8.8", (OK, "8.8.8.8", "8.8.8.0/24", None)),
+        ("::ffff:10.0.0.1", (NOT_GLOBAL, None, None, None)),
+        ("::g", (MALFORMED, None, None, None)),
+        ("2001:4860::8888::1", (MALFORMED, None, None, None)),
+        ("8.8.8.8", (OK, "8.8.8.8", "8.8.8.0/24", None)),
+        ("  8.8.8.8\t", (OK, "8.8.8.8", "8.8.8.0/24", None)),
+        ("\n81.2.69.160 ", (OK, "81.2.69.160", "81.2.69.0/24", None)),
+        (" 2a00:1450:4001:81c::200e ",
+         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
+        ("224.0.0.1", (NOT_GLOBAL, None, None, None)),
+        ("100.64.0.9", (NOT_GLOBAL, None, None, None)),
+        ("255.255.255.255", (NOT_GLOBAL, None, None, None)),
+        ("256.1.1.1", (MALFORMED, None, None, None)),
+        ("1.2.3.4, 5.6.7.8", (MALFORMED, None, None, None)),
+        ("not-an-ip", (MALFORMED, None, None, None)),
+        ("", (MALFORMED, None, None, None)),
+        ("   ", (MALFORMED, None, None, None)),
+    ],
+)
+def test_classify_examples(raw: str, expected: tuple) -> None:
+    assert _classified([raw])[raw] == expected
+
+
+def test_classify_ignores_nulls_and_collapses_duplicates() -> None:
+    table = classify_ips(pl.Series([None, "8.8.8.8", None, "8.8.8.8", " 8.8.8.8"]))
+    assert table["raw"].to_list() == [" 8.8.8.8", "8.8.8.8"]
+    assert table.columns == ["raw", "ip_status", "ip_canonical", "ip_range", "ip_range_wide"]
+    empty = classify_ips(pl.Series([None, None], dtype=pl.String))
+    assert empty.height == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text()), min_size=0, max_size=20))
+@example(["\x00", "\u202e1.1.1.1", "fe80::1%eth0", "::ffff:1.2.3.4%1", "1" * 500])
+def test_classify_never_raises(values: list[str | None]) -> None:
+    table = classify_ips(pl.Series(values, dtype=pl.String))
+    distinct = {v for v in values if v is not None}
+    assert table.height == len(distinct)
+    assert set(table["ip_status"].to_list()) <= {OK, MALFORMED, NOT_GLOBAL}
+
+
+# =============================================================================
+# Prompts
+# =============================================================================
+
+
+def _normalised(text: str | None) -> str | None:
+    return pl.DataFrame({"p": [text]}, schema={"p": pl.String}).select(normalised_prompt("p"))["p"][0]
+
+
+def _bands(text: str) -> list[str]:
+    return pl.DataFrame({"p": [text]}).select(template_bands("p").alias("t"))["t"][0].to_list()
+
+
+def _capability(text: str) -> str:
+    return pl.DataFrame({"p": [text]}).select(capability("p").alias("c"))["c"][0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+@example("Please, WRITE a Python function parse_config_v2() that reads YAML files")
+@example("\u202eevil\u202c reversed \u2066isolate\u2069 text")
+@example("hi " * 200)
+@example("can't won't shouldn't theThe THE the")
+def test_normalised_prompt_total_and_idempotent(text: str) -> None:
+    once = _normalised(text)
+    assert once is not None
+    assert _normalised(once) == once
+    assert once == once.strip()
+    assert "  " not in once
+    assert once == once.lower()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.text(min_size=2000, max_size=6000))
+def test_normalised_prompt_long_text(text: str) -> None:
+    once = _normalised(text)
+    assert once is not None and len(once) <= 160
+
+
+def test_normalised_prompt_null_stays_null() -> None:
+    assert _normalised(None) is None
+
+
+
+BASE = (
+    "Write a Python function parse_config_v2 that reads 3 YAML files and returns a dictionary "
+    "of settings keyed by section name"
+)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        BASE.upper(),
+        BASE.lower(),
+        BASE.title(),
+        BASE.replace(" ", "  "),
+        BASE.replace(" ", " \t "),
+        "  " + BASE + "\n",
+        BASE.replace("parse_config_v2", "load_user_data"),
+        BASE.replace("parse_config_v2", "loadUserData"),
+        BASE.replace("3", "12"),
+        "please " + BASE,
+        "Please, " + BASE,
+        "hi " + BASE,
+        "Hi! please: " + BASE,
+        "Q: " + BASE,
+        "hey, could you " + BASE,
+    ],
+)
+def test_template_bands_ignore_noise(variant: str) -> None:
+    expected = _bands(BASE)
+    assert expected, "the base prompt must give at least one band"
+    assert _bands(variant) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "of by hi an",
+        "Of By Hi An",
+        "OF BY HI AN",
+        "go to an ox",
+    ],
+)
+def test_words_shorter_than_min_word_are_dropped_whatever_their_case(text: str) -> None:
+    assert _normalised(text) == ""
+
+
+def test_template_bands_separate_unrelated_sentences() -> None:
+    first = _bands("Summarise the history of the Roman empire focusing on trade routes and coinage reforms")
+    second = _bands("Recommend a vegetarian dinner recipe using mushrooms lentils spinach and roasted garlic")
+    assert first and second
+    assert not set(first) & set(second)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write a Python function that parses JSON and add unit tests", CODING),
+        ("Refactor this JavaScript class to remove the bug", CODING),
+        ("You are an agent with shell access. Choose the next action and emit a tool_call", AGENTIC),
+        ("Given the observation below, plan the steps and call the browser tool", AGENTIC),
+        ("Think step by step and prove that the square root of 2 is irrational", REASONING),
+        ("Explain each step of your reasoning for this riddle", REASONING),
+        ("What is a good name for a golden retriever puppy?", OTHER),
+        ("Tell me a joke about cats", OTHER),
+    ],
+)
+def test_capability_classes(text: str, expected: str) -> None:
+    assert _capability(text) == expected
+
+
+def test_capability_first_match_wins_agentic_over_coding() -> None:
+    assert _capability("Use the shell tool to run this Python script") == AGENTIC
+    assert _capability("Think step by step about this Python code") == REASONING
+
+
+# =============================================================================
+# Usage and the long attribute table on a hand-made dataset
+# =============================================================================
+
+
+@pytest.fixture(scope="module")
+def hand_dataset():
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a1", "a2", "a3"],
+            S.CREATED_AT: ["2026-05-01T10:00:00Z", "2026-05-01T10:05:00Z", "2026-05-01T10:09:00Z"],
+            S.EMAIL: [" Bob.Smith+x@GoogleMail.com", "alice@acme-corp.com", "carol@Acme-Corp.com"],
+            S.PAYMENT_FINGERPRINT: ["card-1", "card-1", None],
+            S.DEVICE_ID: [None, "dev-9", "dev-9"],
+            S.SIGNUP_IP: ["10.0.0.5", "999.1.1.1", "81.2.69.10"],
+        }
+    )
+    t = "2026-05-02T12:{:02d}:00Z"
+    exchanges = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a1", "a1", "a2", "a2", "a3", "a3", "a3"],
+            S.TIMESTAMP: [t.format(i) for i in range(7)],
+            S.IP: ["81.2.69.11", "192.168.1.1", "not-an-ip", "2a00:1450:4001:81c::200e",
+                   "fe80::1", "81.2.69.10", None],
+            S.PROMPT: ["Write a Python function that reads YAML files and returns a dictionary"] * 7,
+        }
+    )
+    return dataset_from_frames(accounts, exchanges)
+
+
+@pytest.fixture(scope="module")
+def hand_usage(hand_dataset):
+    return compute_usage(hand_dataset)
+
+
+@pytest.fixture(scope="module")
+def hand_attributes(hand_usage):
+    return attribute_table(hand_usage, default_features())
+
+
+def _values(attributes: pl.DataFrame, kind: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for account, value in attributes.filter(pl.col(S.ATTRIBUTE_KIND) == kind).select(
+        S.ACCOUNT_ID, S.VALUE
+    ).iter_rows():
+        out.setdefault(account, set()).add(value)
+    return out
+
+
+def test_ip_values_exclude_malformed_and_private(hand_attributes) -> None:
+    assert _values(hand_attributes, "ip") == {
+        "a1": {"81.2.69.11"},
+        "a2": {"2a00:1450:4001:81c::200e"},
+        "a3": {"81.2.69.10"},
+    }
+    assert _values(hand_attributes, "ip_range") == {
+        "a1": {"81.2.69.0/24"},
+        "a2": {"2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"},
+        "a3": {"81.2.69.0/24"},
+    }
+    a3_ip = hand_attributes.filter(
+        (pl.col(S.ACCOUNT_ID) == "a3") & (pl.col(S.ATTRIBUTE_KIND) == "ip")
+    )[S.N_EVENTS].to_list()
+    assert a3_ip == [2]  # signup address and one exchange
+
+
+def test_bad_ips_counted_in_warnings(hand_usage) -> None:
+    warnings = hand_usage.warnings
+    assert warnings.count("ip_malformed") == 2  # 999.1.1.1 at signup, not-an-ip on an exchange
+    assert warnings.count("ip_not_global") == 3  # 10.0.0.5, 192.168.1.1, fe80::1
+    records = {w["code"]: w for w in warnings.as_records()}
+    assert set(records["ip_malformed"]["examples"]) == {"999.1.1.1", "not-an-ip"}
+    assert set(records["ip_not_global"]["examples"]) == {"10.0.0.5", "192.168.1.1", "fe80::1"}
+
+
+def test_email_kinds(hand_attributes) -> None:
+    assert _values(hand_attributes, "email") == {
+        "a1": {"bobsmith@gmail.com"},
+        "a2": {"alice@acme-corp.com"},
+        "a3": {"carol@acme-corp.com"},
+    }
+    # gmail.com is free mail: no linking value at all
+    assert _values(hand_attributes, "email_domain") == {"a2": {"acme-corp.com"}, "a3": {"acme-corp.com"}}
+    assert _values(hand_attributes, "email_shape") == {
+        "a1": {"a8@gmail.com"}, "a2": {"a5@acme-corp.com"}, "a3": {"a5@acme-corp.com"},
+    }
+
+
+def test_account_columns(hand_attributes) -> None:
+    assert _values(hand_attributes, "payment") == {"a1": {"card-1"}, "a2": {"card-1"}}
+    assert _values(hand_attributes, "device") == {"a2": {"dev-9"}, "a3": {"dev-9"}}
+
+
+def test_attribute_table_contract(hand_attributes) -> None:
+    assert dict(hand_attributes.schema) == S.ATTRIBUTES_SCHEMA
+    keys = hand_attributes.select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
+    assert keys.is_unique().all()
+    assert hand_attributes.null_count().sum_horizontal()[0] == 0
+    assert hand_attributes.equals(hand_attributes.sort(S.ATTRIBUTE_KIND, S.VALUE, S.ACCOUNT_ID))
+    assert (hand_attributes[S.N_EVENTS] >= 1).all()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["payment", "device", "ip", "ip_range", "email", "email_domain", "email_shape", "prompt_template",
+     "co_activity"],
+)
+def test_disabling_a_kind_removes_its_rows(hand_usage, hand_attributes, kind: str) -> None:
+    assert hand_attributes.filter(pl.col(S.ATTRIBUTE_KIND) == kind).height > 0
+    features = tuple(
+        dataclasses.replace(f, enabled=False) if f.kind == kind else f for f in default_features()
+    )
+    table = attribute_table(hand_usage, features)
+    assert table.filter(pl.col(S.ATTRIBUTE_KIND) == kind).height == 0
+    others = hand_attributes.filter(pl.col(S.ATTRIBUTE_KIND) != kind)
+    assert table.equals(others)
+
+
+def test_all_kinds_disabled_gives_empty_table(hand_usage) -> None:
+    table = attribute_table(hand_usage, [dataclasses.replace(f, enabled=False) for f in default_features()])
+    assert table.height == 0
+    assert dict(table.schema) == S.ATTRIBUTES_SCHEMA
+
+
+def test_digits_and_dots_garbage_is_malformed_not_a_shared_null_value() -> None:
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["x1", "x2", "x3"]})
+    exchanges = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["x1", "x2", "x3"],
+            S.TIMESTAMP: ["2026-05-02T12:00:00Z"] * 3,
+            S.IP: ["1.2.3", "01.2.3.4", "1.2.3.4.5"],
+        }
+    )
+    dataset = dataset_from_frames(accounts, exchanges)
+    usage = compute_usage(dataset)
+    attributes = attribute_table(usage, default_features())
+    assert attributes[S.VALUE].null_count() == 0
+    assert attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(["ip", "ip_range", "co_activity"])).height == 0
+    assert usage.warnings.count("ip_malformed") == 3
