@@ -84,7 +84,7 @@ class DetectParams:
     n_iterations: int = -1
     max_cluster_size: int = 5000
     beta: float = 0.01
-    min_member_strength: float = 0.25
+    min_member_strength: float = 0.1
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -29,8 +29,14 @@ signal                      what it measures
 ==========================  ======================================================
 
 ``cluster_score = clip(Σ weight × signal, 0, 1)``; ``flagged`` when the score
-reaches ``flag_threshold`` and the cluster has at least ``min_flag_size``
-members. The contributions are a table (:attr:`Scored.contributions`) that
+reaches ``flag_threshold``, the cluster has at least ``min_flag_size``
+members, and it behaves like automation: at least one of ``volume``,
+``round_the_clock`` and ``template_concentration`` reaches
+``min_automation``. An operation at scale must automate; a family of new
+accounts that writes code, or an office onboarded in one morning, does not.
+``template_concentration`` is shrunk towards 0 when the cluster's sampled
+prompt bands number fewer than ``min_template_events``: repetition needs
+traffic to be evidence. The contributions are a table (:attr:`Scored.contributions`) that
 every view renders; nothing downstream recomputes them.
 """
 
@@ -85,6 +91,8 @@ class ScoreParams:
     weights: dict[str, float] = field(default_factory=lambda: dict(SIGNAL_WEIGHTS))
     flag_threshold: float = 0.42
     min_flag_size: int = 3
+    min_automation: float = 0.3
+    min_template_events: int = 50
     new_account_days: float = 30.0
     burst_hours: float = 24.0
     evidence_per_member: float = 2.0
@@ -173,9 +181,13 @@ def score_clusters(
             on=LABEL, how="left",
         )
         .with_columns(pl.col(S.CLUSTER_SCORE).fill_null(0.0))
+        .join(signals.select(LABEL, pl.max_horizontal("volume", "round_the_clock", "template_concentration")
+                             .alias("_automation")), on=LABEL, how="left")
         .with_columns(
-            ((pl.col(S.CLUSTER_SCORE) >= params.flag_threshold) & (pl.col(SIZE) >= params.min_flag_size)).alias(S.FLAGGED)
+            ((pl.col(S.CLUSTER_SCORE) >= params.flag_threshold) & (pl.col(SIZE) >= params.min_flag_size)
+             & (pl.col("_automation").fill_null(0.0) >= params.min_automation)).alias(S.FLAGGED)
         )
+        .drop("_automation")
         .sort([S.CLUSTER_SCORE, SIZE, MIN_ACCOUNT], descending=[True, True, False])
         .with_row_index(S.CLUSTER_ID, offset=1)
         .with_columns(pl.col(S.CLUSTER_ID).cast(pl.Int64))
@@ -306,7 +318,11 @@ def _signals(
     all_band_events = templates.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
     template_share = shared_templates.group_by(LABEL).agg(pl.col("_events").sum().alias("_shared")).join(
         all_band_events, on=LABEL
-    ).select(LABEL, (pl.col("_shared") / pl.col("_all")).clip(0.0, 1.0).alias("template_concentration"))
+    ).select(
+        LABEL,
+        (pl.col("_shared") / pl.col("_all") * (pl.col("_all") / params.min_template_events).clip(None, 1.0))
+        .clip(0.0, 1.0).alias("template_concentration"),
+    )
 
     rotation = (
         usage.ip_usage.join(by_label, on=S.ACCOUNT_ID)

@@ -43,7 +43,7 @@ FILLER_WORDS = (
     "very", "all", "but", "not", "was", "were", "has", "have", "had", "its", "our", "out", "there",
     "here", "what", "which", "who", "how", "why", "when", "where", "now", "okay", "yes", "hii",
 )
-_FILLER = r"(?-u:\b)(?:" + "|".join(FILLER_WORDS) + r")(?-u:\b)"
+_FILLER_AND_SPACE = r"(?-u:\b)(?:" + "|".join(FILLER_WORDS) + r") "
 
 CODING = "coding"
 AGENTIC = "agentic"
@@ -61,6 +61,13 @@ _CAPABILITY_PATTERNS = {
 }
 
 
+def _normalised_with_space(column: str, *, max_chars: int, min_word: int) -> pl.Expr:
+    """Normalised words, each followed by one space (``"write python function "``)."""
+    word = rf"(?-u:\b)(?:[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}})(?-u:\b)"
+    words = pl.col(column).str.slice(0, max_chars).str.extract_all(word).list.join(" ").str.to_lowercase()
+    return pl.concat_str([words, pl.lit(" ")]).str.replace_all(_FILLER_AND_SPACE, "")
+
+
 def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -> pl.Expr:
     """The template skeleton of a prompt: plain content words, lower-cased, in order.
 
@@ -68,23 +75,21 @@ def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -
     ``min_word`` letters; tokens holding digits, underscores or inner capitals
     (identifiers, numbers, ``camelCase``) are not words and fall out.
     """
-    word = rf"(?-u:\b)(?:[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}})(?-u:\b)"
-    text = pl.col(column).str.slice(0, max_chars).str.extract_all(word).list.join(" ").str.to_lowercase()
-    return text.str.replace_all(_FILLER, "").str.replace_all(" +", " ").str.strip_chars()
+    return _normalised_with_space(column, max_chars=max_chars, min_word=min_word).str.strip_chars_end(" ")
 
 
 def template_bands(
     column: str, *, max_chars: int = 160, min_word: int = 3, band_words: int = 8, n_bands: int = 2
 ) -> pl.Expr:
     """List of template band strings per prompt; bands of fewer than half ``band_words`` words are dropped."""
-    words = normalised_prompt(column, max_chars=max_chars, min_word=min_word).str.split(" ")
+    text = _normalised_with_space(column, max_chars=max_chars, min_word=min_word)
+    least = max(1, band_words // 2)
     bands = [
-        words.list.slice(i * band_words, band_words).list.join(" ") for i in range(n_bands)
+        text.str.extract(rf"^(?:[a-z]+ ){{{i * band_words}}}((?:[a-z]+ ){{{least},{band_words}}})", 1)
+        .str.strip_chars_end(" ")
+        for i in range(n_bands)
     ]
-    out = pl.concat_list(bands)
-    return out.list.eval(
-        pl.element().filter(pl.element().str.count_matches(" ", literal=True) >= band_words // 2 - 1)
-    )
+    return pl.concat_list(bands).list.drop_nulls()
 
 
 def capability(column: str) -> pl.Expr:

@@ -241,23 +241,30 @@ def build_graph(
         .alias(VALUE_WEIGHT),
     )
 
+    # Integer ids first: every value (singletons included, they count in cosine norms) gets
+    # `_vid`; the strength computation then runs on integers only.
+    counts = counts.sort(S.ATTRIBUTE_KIND, S.VALUE).with_row_index("_vid")
+    rows = (
+        attributes.select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE, S.N_EVENTS)
+        .join(counts.select(S.ATTRIBUTE_KIND, S.VALUE, "_vid"), on=[S.ATTRIBUTE_KIND, S.VALUE])
+        .join(account_table, on=S.ACCOUNT_ID)
+        .select(ACCOUNT_INDEX, "_vid", S.N_EVENTS)
+        .join(counts.select("_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders"), on="_vid")
+    )
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
-    rows = attributes.join(counts.select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders"),
-                           on=[S.ATTRIBUTE_KIND, S.VALUE])
     tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     rows = rows.with_columns(tfidf.alias("_x")).with_columns(
-        (pl.col("_x").pow(2).sum().over(S.ACCOUNT_ID, S.ATTRIBUTE_KIND) + prior).sqrt().alias("_norm")
+        (pl.col("_x").pow(2).sum().over(ACCOUNT_INDEX, S.ATTRIBUTE_KIND) + prior).sqrt().alias("_norm")
     ).with_columns(
         pl.when(pl.col("_cosine"))
         .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
         .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-params.alpha / 2.0))
         .alias(STRENGTH)
-    ).filter(pl.col(N_ACCOUNTS) >= 2)
+    ).filter(pl.col(N_ACCOUNTS) >= 2).select(ACCOUNT_INDEX, "_vid", S.N_EVENTS, STRENGTH)
 
     values = (
         counts.filter(pl.col(N_ACCOUNTS) >= 2)
-        .sort(S.ATTRIBUTE_KIND, S.VALUE)
         .with_row_index(VALUE_INDEX)
         .with_columns(
             pl.when((n > pl.col("_hub_cap")) & (n > params.drop_share * pl.col("_kind_holders").cast(pl.Float64)))
@@ -272,8 +279,7 @@ def build_graph(
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
     incidence = (
-        rows.join(values.select(S.ATTRIBUTE_KIND, S.VALUE, VALUE_INDEX), on=[S.ATTRIBUTE_KIND, S.VALUE])
-        .join(account_table, on=S.ACCOUNT_ID)
+        rows.join(values.select("_vid", VALUE_INDEX), on="_vid")
         .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH)
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )

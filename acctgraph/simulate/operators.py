@@ -86,7 +86,9 @@ def _emails(
         return frame.select(pl.concat_str(["l", pl.lit("@"), "d"])).to_series()
     # gmail_variants: dots and plus-tags of a few real mailboxes (one per ~15 accounts)
     n_base = max(1, ceil(n / 15))
+    # The operator's own mailboxes: a name shape plus four digits, so no real person has the same inbox.
     base = local_parts(rng, first.head(n_base), last.head(n_base), rng.choice([0, 1, 3, 8], n_base))
+    base = base + pl.Series(rng.integers(1000, 10000, n_base)).cast(pl.String)
     local = (
         base.gather(rng.integers(0, n_base, n))
         .str.replace_all(".", "", literal=True)

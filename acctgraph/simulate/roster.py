@@ -182,10 +182,16 @@ def assemble(world: World, fragments: list[pl.DataFrame]) -> pl.DataFrame:
         salt=".signup",
     )
     roster = roster.with_columns(format_ips(*ips).alias(S.SIGNUP_IP))
-    # addresses are unique, case-insensitively: a later duplicate gets a number
+    # addresses are unique by mailbox (case-insensitive; Gmail ignores dots and +tags):
+    # a later duplicate gets a number, as a real provider would never hand out one inbox twice
     roster = roster.sort(S.ACCOUNT_ID)
-    lower = pl.col(S.EMAIL).str.to_lowercase()
-    rank = pl.int_range(pl.len()).over(lower)
+    lower = pl.col(S.EMAIL).str.to_lowercase().str.strip_chars()
+    local, domain = lower.str.split_exact("@", 1).struct.field("field_0"), lower.str.split_exact("@", 1).struct.field("field_1")
+    is_gmail = domain.is_in(["gmail.com", "googlemail.com"])
+    mailbox = pl.when(is_gmail).then(
+        pl.concat_str([local.str.replace(r"\+.*$", "").str.replace_all(".", "", literal=True), pl.lit("@gmail.com")])
+    ).otherwise(lower)
+    rank = pl.int_range(pl.len()).over(mailbox)
     roster = roster.with_columns(
         pl.when(pl.col(S.EMAIL).is_not_null() & (rank > 0))
         .then(
