@@ -116,7 +116,7 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output directory.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="acctgraph.toml with parameters (see docs/configuration.md).")
+              default=None, help="acctgraph.toml with parameters (layout in the README and acctgraph/config.py).")
 @click.option("--map", "maps", multiple=True, metavar="NAME=COLUMN",
               help="Map a contract column to your column name, e.g. --map account_id=user_id (repeatable).")
 @click.option("--attribute", "attributes", multiple=True, metavar="COLUMN",

@@ -91,6 +91,10 @@ class Config:
         return {f.kind: f.similarity for f in self.features}
 
     @property
+    def alphas(self) -> dict[str, float]:
+        return {f.kind: f.alpha for f in self.features if f.alpha is not None}
+
+    @property
     def infrastructure(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.features if f.infrastructure)
 

@@ -87,7 +87,7 @@ def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Pr
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
     graph = stage("graph", lambda: build_graph(
         attributes, weights=config.weights, hub_caps=config.hub_caps, similarities=config.similarities,
-        infrastructure=config.infrastructure,
+        infrastructure=config.infrastructure, alphas=config.alphas,
         params=config.graph,
         account_ids=dataset.accounts[S.ACCOUNT_ID]))
     communities = stage("detect", lambda: detect_communities(
@@ -128,9 +128,16 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "flagged_accounts": int(scored.members[S.FLAGGED].sum()),
         },
         "hubs": {
-            "note": "values held by more accounts than their kind's hub_cap: 'ring' = linked sparsely, 'dropped' = not linked",
+            "note": "values held by more accounts than their kind's hub_cap: 'ring' = linked sparsely, "
+                    "'dropped' = not linked; 'values' lists the largest 200, 'by_kind' counts all",
             "count": result.graph.hubs.height,
-            "values": result.graph.hubs.head(200).to_dicts(),
+            "by_kind": {
+                f"{kind}/{action}": n
+                for kind, action, n in result.graph.hubs.group_by("attribute_kind", "hub_action")
+                .agg(pl.len()).sort("attribute_kind", "hub_action").iter_rows()
+            },
+            "values": result.graph.hubs.sort("n_accounts", "attribute_kind", "value", descending=[True, False, False])
+            .head(200).to_dicts(),
         },
         "detect": {"resplit": result.communities.resplit},
         "warnings": result.dataset.warnings.as_records(),

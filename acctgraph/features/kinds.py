@@ -17,6 +17,10 @@ Every kind turns the validated inputs into rows of the long attribute table
   ``weight × cosine`` of the two accounts' TF-IDF profiles, so two accounts
   link in proportion to how much of their behaviour overlaps, not to how many
   values they happen to share;
+- ``alpha`` (shared kinds): how fast a value's pair weight falls with the
+  number of holders (``weight / (holders - 1) ** alpha``; None = the graph's
+  default). Sharing a card or a mailbox is rarely coincidental, so they fall
+  slowly; stock device fingerprints are shared by strangers, so they do not;
 - ``infrastructure``: addresses, ranges and co-activity are infrastructure.
   Families, offices, VPN customers and cloud tenants share it honestly, so
   the graph layer lets infrastructure only *corroborate* other evidence (see
@@ -69,8 +73,11 @@ class Feature:
     enabled: bool = True
     weight: float = 1.0
     hub_cap: int = 100
+    alpha: float | None = None
 
     def __post_init__(self) -> None:
+        if self.alpha is not None and not 0.0 <= self.alpha <= 2.0:
+            raise ConfigError(f"{self.kind}.alpha must be in [0, 2], got {self.alpha}")
         if not (0.0 <= self.weight <= 100.0):
             raise ConfigError(f"{self.kind}.weight must be in [0, 100], got {self.weight}")
         if self.hub_cap < 2:
@@ -109,7 +116,8 @@ class Payment(AccountColumn):
     kind: ClassVar[str] = "payment"
     column: ClassVar[str] = S.PAYMENT_FINGERPRINT
     weight: float = 1.0
-    hub_cap: int = 50
+    hub_cap: int = 300
+    alpha: float | None = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,46 +182,48 @@ class IpRange(Feature):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Email(Feature):
+class EmailPart(Feature):
+    """A part of the email address, read from :attr:`Usage.emails` column ``part``."""
+
+    part: ClassVar[str] = ""
+    excluded: ClassVar[frozenset[str]] = frozenset()
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        return _long(usage.emails.lazy().select(
+            S.ACCOUNT_ID, pl.col(self.part).alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
+        ).filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(sorted(self.excluded))))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Email(EmailPart):
     """The normalised address (trim, case, Gmail dots, plus tags): one mailbox, several accounts."""
 
     kind: ClassVar[str] = "email"
+    part: ClassVar[str] = "email_normalised"
     weight: float = 1.0
     hub_cap: int = 40
-
-    def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.emails.lazy().select(
-            S.ACCOUNT_ID, pl.col("email_normalised").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
-        ).drop_nulls(S.VALUE))
+    alpha: float | None = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class EmailDomain(Feature):
+class EmailDomain(EmailPart):
     """The email domain; large free-mail providers carry no linking weight and are skipped."""
 
     kind: ClassVar[str] = "email_domain"
+    part: ClassVar[str] = "email_domain"
+    excluded: ClassVar[frozenset[str]] = email_rules.FREE_MAIL_DOMAINS
     weight: float = 0.3
     hub_cap: int = 40
 
-    def values(self, usage: Usage) -> pl.LazyFrame:
-        free = list(email_rules.FREE_MAIL_DOMAINS)
-        return _long(usage.emails.lazy().select(
-            S.ACCOUNT_ID, pl.col("email_domain").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
-        ).filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(free)))
-
 
 @dataclass(frozen=True, kw_only=True)
-class EmailShape(Feature):
+class EmailShape(EmailPart):
     """Local-part shape with its domain (``a6d4@gmail.com``): generated address patterns."""
 
     kind: ClassVar[str] = "email_shape"
+    part: ClassVar[str] = "email_shape"
     weight: float = 0.15
     hub_cap: int = 40
-
-    def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.emails.lazy().select(
-            S.ACCOUNT_ID, pl.col("email_shape").alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
-        ).drop_nulls(S.VALUE))
 
 
 @dataclass(frozen=True, kw_only=True)

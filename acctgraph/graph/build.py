@@ -189,6 +189,7 @@ def build_graph(
     params: GraphParams,
     similarities: Mapping[str, str] | None = None,
     infrastructure: frozenset[str] | set[str] = frozenset(),
+    alphas: Mapping[str, float] | None = None,
     account_ids: pl.Series | None = None,
 ) -> AccountGraph:
     """Build the account graph from the long attribute table.
@@ -208,6 +209,8 @@ def build_graph(
         :mod:`acctgraph.features.kinds`.
     infrastructure
         Kinds whose weight only corroborates other evidence.
+    alphas
+        Specificity exponent per shared kind (absent: ``params.alpha``).
     account_ids
         The account universe; defaults to the accounts present in ``attributes``.
     """
@@ -224,6 +227,8 @@ def build_graph(
         (pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(similarities), default=SHARED, return_dtype=pl.String)
          == COSINE).alias("_cosine"),
         pl.col(S.ATTRIBUTE_KIND).is_in(sorted(infrastructure)).alias(INFRASTRUCTURE),
+        pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(alphas or {}), default=params.alpha,
+                                                return_dtype=pl.Float64).alias("_alpha"),
     )
     holders = attributes.group_by(S.ATTRIBUTE_KIND).agg(pl.col(S.ACCOUNT_ID).n_unique().alias("_kind_holders"))
     counts = (
@@ -237,7 +242,7 @@ def build_graph(
         idf.alias("_idf"),
         pl.when(pl.col("_cosine"))
         .then(pl.col("_kind_weight") * idf / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None))
-        .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(params.alpha))
+        .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(pl.col("_alpha")))
         .alias(VALUE_WEIGHT),
     )
 
@@ -249,7 +254,8 @@ def build_graph(
         .join(counts.select(S.ATTRIBUTE_KIND, S.VALUE, "_vid"), on=[S.ATTRIBUTE_KIND, S.VALUE])
         .join(account_table, on=S.ACCOUNT_ID)
         .select(ACCOUNT_INDEX, "_vid", S.N_EVENTS)
-        .join(counts.select("_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders"), on="_vid")
+        .join(counts.select("_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders", "_alpha"),
+              on="_vid")
     )
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
     tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
@@ -259,7 +265,7 @@ def build_graph(
     ).with_columns(
         pl.when(pl.col("_cosine"))
         .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
-        .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-params.alpha / 2.0))
+        .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-pl.col("_alpha") / 2.0))
         .alias(STRENGTH)
     ).filter(pl.col(N_ACCOUNTS) >= 2).select(ACCOUNT_INDEX, "_vid", S.N_EVENTS, STRENGTH)
 
