@@ -34,8 +34,11 @@ test-all: $(STAMP)
 sample: $(STAMP)
 	$(BIN)/acctgraph simulate --preset sample --seed 7 --out data/sample --format csv
 
+# Detector benchmark on a held-out sample and bench world (generated once into out/worlds).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_run.py
+	test -d out/worlds/sample11 || $(BIN)/acctgraph simulate --preset sample --seed 11 --out out/worlds/sample11
+	test -d out/worlds/bench21 || $(BIN)/acctgraph simulate --preset bench --seed 21 --out out/worlds/bench21
+	$(BIN)/python benchmarks/bench_run.py out/worlds/sample11 out/worlds/bench21
 
 # Refresh the lock file from pyproject.toml (needs the registry).
 lock:
