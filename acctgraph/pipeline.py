@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import resource
 import sys
@@ -162,15 +161,6 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
                            "peak_rss_mb": round(_peak_rss_mb(), 1)})
     paths.append(write_json(run_record(result), out / "run.json"))
     return paths
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_and_write(

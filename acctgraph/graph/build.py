@@ -313,7 +313,7 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
     )
     crumb = int(params.min_edge_weight / 20 * FIXED_POINT)
     per_kind = []
-    for (kind,), part in sorted(holders.partition_by(S.ATTRIBUTE_KIND, as_dict=True).items()):
+    for (_kind,), part in sorted(holders.partition_by(S.ATTRIBUTE_KIND, as_dict=True).items()):
         infrastructure = bool(part[INFRASTRUCTURE][0])
         pairs = _kind_pairs(part.drop(S.ATTRIBUTE_KIND, INFRASTRUCTURE), params)
         per_kind.append(
