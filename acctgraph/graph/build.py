@@ -291,6 +291,7 @@ def build_graph(
     )
     values = values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS,
                            pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
+    del rows, counts  # the per-row strength table is the largest frame here; free it before projecting
     edges = _project(incidence, values, params)
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
@@ -313,7 +314,8 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
     )
     crumb = int(params.min_edge_weight / 20 * FIXED_POINT)
     per_kind = []
-    for (_kind,), part in sorted(holders.partition_by(S.ATTRIBUTE_KIND, as_dict=True).items()):
+    for kind in sorted(holders[S.ATTRIBUTE_KIND].unique().to_list()):
+        part = holders.filter(pl.col(S.ATTRIBUTE_KIND) == kind)
         infrastructure = bool(part[INFRASTRUCTURE][0])
         pairs = _kind_pairs(part.drop(S.ATTRIBUTE_KIND, INFRASTRUCTURE), params)
         per_kind.append(
