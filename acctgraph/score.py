@@ -162,7 +162,8 @@ def score_clusters(
         pl.col(SIGNAL).replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias(WEIGHT),
     ).with_columns(
         pl.col(SIGNAL_VALUE).round(6),
-        (pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6).alias(CONTRIBUTION),
+        pl.when(pl.col(SIGNAL_VALUE).round(6) == 0).then(0.0)  # a zero, never -0.0
+        .otherwise((pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6)).alias(CONTRIBUTION),
     )
     # The score is the sum of the contributions exactly as stored (so the table adds up).
     totals = contributions.group_by(LABEL).agg(
@@ -211,7 +212,9 @@ def score_clusters(
         .sort(S.CLUSTER_ID, pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99))
     )
     evidence = _evidence(clustered, attributes, graph, params).join(ids, on=LABEL).drop(LABEL)
-    evidence = evidence.select(S.CLUSTER_ID, *[c for c in evidence.columns if c != S.CLUSTER_ID]).sort(
+    evidence = evidence.select(
+        S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE, ACCOUNTS_IN_CLUSTER, ACCOUNTS_OUTSIDE, WEIGHT, "hub_action", S.N_EVENTS
+    ).sort(
         S.CLUSTER_ID, S.ATTRIBUTE_KIND, ACCOUNTS_IN_CLUSTER, S.VALUE, descending=[False, False, True, False]
     )
     wide = contributions.pivot(on=SIGNAL, index=S.CLUSTER_ID, values=SIGNAL_VALUE)
@@ -221,6 +224,8 @@ def score_clusters(
         .join(_summaries(evidence, contributions, cluster_table), on=S.CLUSTER_ID, how="left")
         .sort(S.CLUSTER_ID)
     )
+    leading = [S.CLUSTER_ID, SIZE, S.CLUSTER_SCORE, S.FLAGGED, EXCHANGES, FIRST_ACTIVITY, LAST_ACTIVITY, SUMMARY]
+    clusters = clusters.select(*leading, *[c for c in clusters.columns if c not in leading])
     return Scored(members=members, clusters=clusters, contributions=contributions, evidence=evidence)
 
 
