@@ -247,7 +247,7 @@ class PromptTemplate(Feature):
     min_word: int = 3
     band_words: int = 8
     n_bands: int = 2
-    max_per_account: int = 64
+    max_per_account: int = 256
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return _long(usage.templates.lazy())
