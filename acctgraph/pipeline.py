@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import resource
 import sys
@@ -84,6 +85,9 @@ def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Pr
     usage = stage("usage", lambda: compute_usage(
         dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity")))
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
+    # From here on the attribute table holds the template and co-activity rows; drop the
+    # copies in `usage` so that the two largest per-account tables are not held twice.
+    usage = dataclasses.replace(usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear())
     graph = stage("graph", lambda: build_graph(
         attributes, weights=config.weights, hub_caps=config.hub_caps, similarities=config.similarities,
         infrastructure=config.infrastructure, alphas=config.alphas,

@@ -49,6 +49,7 @@ import polars as pl
 
 from acctgraph import schema as S
 from acctgraph.errors import ConfigError
+from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import AGENTIC, CODING, REASONING
 from acctgraph.features.usage import (
     ACTIVE_DAYS, FIRST_SEEN, HOUR, LAST_SEEN, N_EXCHANGES, Usage,
@@ -58,6 +59,7 @@ from acctgraph.graph.build import (
 )
 
 LABEL = "_label"
+PROMPT_TEMPLATE_KIND = PromptTemplate.kind
 SIZE = "size"
 SIGNAL = "signal"
 SIGNAL_VALUE = "signal_value"
@@ -316,7 +318,11 @@ def _signals(
         schema={LABEL: pl.Int64, "round_the_clock": pl.Float64},
     )
 
-    templates = usage.templates.join(by_label, on=S.ACCOUNT_ID)
+    # Template rows come from the attribute table (the prompt_template kind), which holds
+    # the same (account, band, n_events) rows as Usage.templates.
+    templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(
+        S.ACCOUNT_ID, S.VALUE, S.N_EVENTS
+    ).join(by_label, on=S.ACCOUNT_ID)
     shared_templates = templates.group_by(LABEL, S.VALUE).agg(
         pl.len().alias("_holders"), pl.col(S.N_EVENTS).sum().alias("_events")
     ).filter(pl.col("_holders") >= 2)
