@@ -49,15 +49,11 @@ from typing import Any
 
 from acctgraph.detect import DetectParams
 from acctgraph.errors import ConfigError
-from acctgraph.features import DEFAULT_FEATURES, ExtraColumn, Feature
+from acctgraph.features import ExtraColumn, Feature, default_features
 from acctgraph.graph import GraphParams
 from acctgraph.score import ScoreParams
 
 DEFAULT_SEED = 42
-
-
-def _default_features() -> tuple[Feature, ...]:
-    return tuple(cls() for cls in DEFAULT_FEATURES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +61,7 @@ class Config:
     """Everything that determines a run's output besides its inputs."""
 
     seed: int = DEFAULT_SEED
-    features: tuple[Feature, ...] = field(default_factory=_default_features)
+    features: tuple[Feature, ...] = field(default_factory=default_features)
     graph: GraphParams = field(default_factory=GraphParams)
     detect: DetectParams = field(default_factory=DetectParams)
     score: ScoreParams = field(default_factory=ScoreParams)

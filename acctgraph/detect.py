@@ -104,7 +104,6 @@ class Communities:
     seed: int
     resplit: list[dict[str, object]] = field(default_factory=list)
     detached: int = 0
-    quality: float | None = None
 
 
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:

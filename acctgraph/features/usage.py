@@ -48,7 +48,6 @@ N_EXCHANGES = "n_exchanges"
 FIRST_SEEN = "first_seen"
 LAST_SEEN = "last_seen"
 ACTIVE_DAYS = "active_days"
-ACTIVE_HOURS = "active_hours"
 OUTPUT_TOKENS_TOTAL = "output_tokens_total"
 
 
@@ -159,7 +158,6 @@ def compute_usage(
         ts.min().alias(FIRST_SEEN),
         ts.max().alias(LAST_SEEN),
         ts.dt.date().n_unique().alias(ACTIVE_DAYS),
-        ts.dt.hour().n_unique().alias(ACTIVE_HOURS),
     ]
     if has_prompt:
         cap = capability(S.PROMPT)
