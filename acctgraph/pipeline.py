@@ -38,6 +38,7 @@ from acctgraph.features import Usage, attribute_table, compute_usage
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.load import Dataset
 from acctgraph.report.tables import write_json, write_table
+from acctgraph.runs import write_run_tables
 from acctgraph.score import Scored, score_clusters
 
 Progress = Callable[[str], None]
@@ -149,7 +150,8 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
-    """Write members, clusters, evidence, contributions and, last, run.json into ``out``.
+    """Write members, clusters, evidence, contributions, the graph and profile tables
+    (:mod:`acctgraph.runs`) and, last, run.json into ``out``.
 
     The time spent writing is added to ``result.timings`` before run.json is written.
     """
@@ -161,6 +163,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_table(scored.clusters, out, S.CLUSTERS)
     paths += write_table(scored.evidence, out, S.EVIDENCE)
     paths += write_table(scored.contributions, out, "contributions")
+    paths += write_run_tables(result, out)
     result.timings.append({"stage": "write", "seconds": round(time.perf_counter() - start, 3),
                            "peak_rss_mb": round(_peak_rss_mb(), 1)})
     paths.append(write_json(run_record(result), out / "run.json"))

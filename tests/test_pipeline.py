@@ -214,8 +214,9 @@ def test_two_runs_give_identical_bytes(world_dir: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     run_and_write(world_dir, out=first, config=Config())
     run_and_write(world_dir, out=second, config=Config())
-    names = sorted(p.name for p in first.iterdir())
-    assert names == sorted(p.name for p in second.iterdir())
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(second)) for p in second.rglob("*") if p.is_file())
+    assert "graph/incidence.parquet" in names and "profiles/daily.parquet" in names
     for name in ("members.parquet", "members.csv", "clusters.parquet", "clusters.csv",
                  "evidence.parquet", "evidence.csv", "run.json"):
         assert name in names

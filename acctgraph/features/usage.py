@@ -9,7 +9,8 @@ reads raw exchanges again:
 - ``templates``: (account, template band, n_events);
 - ``co_activity``: (account, ip_range@window, n_events);
 - ``activity``: one row per account of behaviour figures used by scoring;
-- ``hours``: (account, hour of day UTC, n_events).
+- ``hours``: (account, hour of day UTC, n_events);
+- ``daily``: (account, day UTC, n_events).
 
 Examples
 --------
@@ -44,6 +45,7 @@ from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
 from acctgraph.load import Dataset
 
 HOUR = "hour"
+DAY = "day"
 N_EXCHANGES = "n_exchanges"
 FIRST_SEEN = "first_seen"
 LAST_SEEN = "last_seen"
@@ -62,6 +64,7 @@ class Usage:
     co_activity: pl.DataFrame
     activity: pl.DataFrame
     hours: pl.DataFrame
+    daily: pl.DataFrame
     warnings: WarningLog
 
 
@@ -197,6 +200,10 @@ def compute_usage(
         exchanges.group_by(S.ACCOUNT_ID, ts.dt.hour().alias(HOUR)).agg(pl.len().alias(S.N_EVENTS))
         .collect().sort(S.ACCOUNT_ID, HOUR)
     )
+    daily = (
+        exchanges.group_by(S.ACCOUNT_ID, ts.dt.date().alias(DAY)).agg(pl.len().alias(S.N_EVENTS))
+        .collect().sort(S.ACCOUNT_ID, DAY)
+    )
     return Usage(
         accounts=accounts,
         emails=_emails(accounts),
@@ -205,6 +212,7 @@ def compute_usage(
         co_activity=co,
         activity=activity,
         hours=hours,
+        daily=daily,
         warnings=warnings,
     )
 

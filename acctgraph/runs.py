@@ -1,0 +1,180 @@
+"""A finished run's output folder, written once and read back without recomputing the world.
+
+Layout of ``OUT/`` (every table Parquet; the four investigator tables also CSV):
+
+- ``members``, ``clusters``, ``evidence``, ``contributions``: the detector's
+  answer (see the README);
+- ``run.json``: versions, parameters, seed, inputs, rows, hubs, warnings, timing;
+- ``graph/``: the weighted bipartite graph with integer ids, so that
+  ``explain``, ``expand`` and the graph views need not rebuild it:
+  ``accounts`` (account_index, account_id), ``values`` (value_index,
+  attribute_kind, value, n_accounts, kind_weight, value_weight, hub_action,
+  infrastructure), ``incidence`` (account_index, value_index, n_events,
+  strength), ``edges`` (source, target, weight: the account projection) and
+  ``hubs``;
+- ``profiles/``: per-account behaviour: ``accounts`` (the validated accounts
+  table joined with per-account activity figures), ``hours`` (account_id, hour,
+  n_events) and ``daily`` (account_id, day, n_events).
+
+Examples
+--------
+>>> from acctgraph.simulate import simulate_frames
+>>> from acctgraph.load import dataset_from_frames
+>>> from acctgraph.pipeline import run_pipeline, write_outputs
+>>> import tempfile
+>>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+>>> out = tempfile.mkdtemp()
+>>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+>>> run = load_run(out)
+>>> run.members.height == run.profile_accounts.height == run.graph_accounts.height
+True
+>>> run.graph().edges.columns
+['source', 'target', 'weight']
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acctgraph.graph import AccountGraph
+    from acctgraph.pipeline import RunResult
+
+GRAPH_DIR = "graph"
+PROFILES_DIR = "profiles"
+RUN_JSON = "run.json"
+CONTRIBUTIONS = "contributions"
+
+
+def write_run_tables(result: RunResult, out: Path) -> list[Path]:
+    """Write ``graph/`` and ``profiles/`` (Parquet only) for a finished run; returns the paths."""
+    from acctgraph.graph.build import ACCOUNT_INDEX
+
+    graph = result.graph
+    usage = result.usage
+    tables = {
+        (GRAPH_DIR, "accounts"): graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX),
+        (GRAPH_DIR, "values"): graph.values,
+        (GRAPH_DIR, "incidence"): graph.incidence,
+        (GRAPH_DIR, "edges"): graph.edges,
+        (GRAPH_DIR, "hubs"): graph.hubs,
+        (PROFILES_DIR, "accounts"): usage.accounts.join(usage.activity, on=S.ACCOUNT_ID, how="left")
+        .sort(S.ACCOUNT_ID),
+        (PROFILES_DIR, "hours"): usage.hours,
+        (PROFILES_DIR, "daily"): usage.daily,
+    }
+    paths = []
+    for (folder, name), frame in tables.items():
+        path = out / folder / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, compression="zstd", statistics=False)
+        paths.append(path)
+    return paths
+
+
+class Run:
+    """Read access to a finished run folder; every table is read on first use and cached.
+
+    Parameters
+    ----------
+    path
+        The ``--out`` folder of ``acctgraph run``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not (self.path / RUN_JSON).is_file():
+            raise InputError("is not a finished acctgraph run (no run.json); run `acctgraph run` first",
+                             path=str(self.path))
+
+    def _read(self, *parts: str) -> pl.DataFrame:
+        path = self.path.joinpath(*parts[:-1], parts[-1] + ".parquet")
+        if not path.is_file():
+            raise InputError("is missing from the run folder (written by a newer acctgraph run)",
+                             path=str(path))
+        return pl.read_parquet(path)
+
+    @cached_property
+    def record(self) -> dict[str, Any]:
+        """The parsed ``run.json``."""
+        return json.loads((self.path / RUN_JSON).read_text(encoding="utf-8"))
+
+    @cached_property
+    def members(self) -> pl.DataFrame:
+        return self._read(S.MEMBERS)
+
+    @cached_property
+    def clusters(self) -> pl.DataFrame:
+        return self._read(S.CLUSTERS)
+
+    @cached_property
+    def evidence(self) -> pl.DataFrame:
+        return self._read(S.EVIDENCE)
+
+    @cached_property
+    def contributions(self) -> pl.DataFrame:
+        return self._read(CONTRIBUTIONS)
+
+    @cached_property
+    def graph_accounts(self) -> pl.DataFrame:
+        """``account_index, account_id`` (position = vertex id of the projection)."""
+        return self._read(GRAPH_DIR, "accounts")
+
+    @cached_property
+    def values(self) -> pl.DataFrame:
+        return self._read(GRAPH_DIR, "values")
+
+    @cached_property
+    def incidence(self) -> pl.DataFrame:
+        return self._read(GRAPH_DIR, "incidence")
+
+    @cached_property
+    def edges(self) -> pl.DataFrame:
+        return self._read(GRAPH_DIR, "edges")
+
+    @cached_property
+    def hubs(self) -> pl.DataFrame:
+        return self._read(GRAPH_DIR, "hubs")
+
+    @cached_property
+    def profile_accounts(self) -> pl.DataFrame:
+        """The accounts table joined with activity figures (n_exchanges, first/last seen, ...)."""
+        return self._read(PROFILES_DIR, "accounts")
+
+    @cached_property
+    def hours(self) -> pl.DataFrame:
+        return self._read(PROFILES_DIR, "hours")
+
+    @cached_property
+    def daily(self) -> pl.DataFrame:
+        return self._read(PROFILES_DIR, "daily")
+
+    def graph(self) -> AccountGraph:
+        """The run's :class:`~acctgraph.graph.AccountGraph`, as built (not recomputed)."""
+        from acctgraph.graph import AccountGraph
+
+        return AccountGraph(
+            account_ids=self.graph_accounts[S.ACCOUNT_ID],
+            values=self.values,
+            incidence=self.incidence,
+            edges=self.edges,
+            hubs=self.hubs,
+        )
+
+    def __repr__(self) -> str:
+        rows = self.record.get("rows", {})
+        return (f"Run({str(self.path)!r}: {rows.get('accounts_in', '?')} accounts, "
+                f"{rows.get('clusters_out', '?')} clusters, {rows.get('flagged_clusters', '?')} flagged)")
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a finished run folder (see the module docstring for what it holds)."""
+    return Run(path)
