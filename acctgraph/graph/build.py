@@ -53,6 +53,7 @@ import polars as pl
 
 from acctgraph import schema as S
 from acctgraph.errors import ConfigError
+from acctgraph.graph.project import KIND_CODE, project
 
 ACCOUNT_INDEX = "account_index"
 VALUE_INDEX = "value_index"
@@ -70,8 +71,6 @@ TARGET = "target"
 WEIGHT = "weight"
 
 RING = "ring"
-# Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
-_MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 DROPPED = "dropped"
 
 
@@ -296,99 +295,29 @@ def build_graph(
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
 
-FIXED_POINT = 1_000_000  # pair weights are summed as integers (micro-units): exact and order-free
-
-
 def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams) -> pl.DataFrame:
-    """Sum pair contributions (kind weight × both strengths), one kind at a time.
-
-    Ordinary values expand into cliques, hubs into account-ordered rings. Each
-    kind's pairs are aggregated before the next kind is expanded, so peak memory
-    is set by the largest kind, not by all of them; within a kind, pair totals
-    below ``min_edge_weight / 20`` are dropped (ten kinds of such crumbs cannot
-    lift a pair over the threshold). Sums are exact integers, so the result
-    does not depend on the order in which a parallel engine adds them.
-    """
+    """Sum pair contributions (kind weight × both strengths); see :mod:`acctgraph.graph.project`."""
+    kinds = sorted(values[S.ATTRIBUTE_KIND].unique().to_list())
+    per_kind = (
+        values.group_by(S.ATTRIBUTE_KIND)
+        .agg(pl.col(KIND_WEIGHT).first(), pl.col(INFRASTRUCTURE).first())
+        .sort(S.ATTRIBUTE_KIND)
+    )
     holders = incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
-        values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
+        values.filter(pl.col(HUB_ACTION).is_null() | (pl.col(HUB_ACTION) == RING)).select(
+            VALUE_INDEX, HUB_ACTION,
+            pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.Int64)
+            .alias(KIND_CODE)),
+        on=VALUE_INDEX,
     )
-    crumb = int(params.min_edge_weight / 20 * FIXED_POINT)
-    per_kind = []
-    for kind in sorted(holders[S.ATTRIBUTE_KIND].unique().to_list()):
-        part = holders.filter(pl.col(S.ATTRIBUTE_KIND) == kind)
-        infrastructure = bool(part[INFRASTRUCTURE][0])
-        pairs = _kind_pairs(part.drop(S.ATTRIBUTE_KIND, INFRASTRUCTURE), params)
-        per_kind.append(
-            pairs.group_by(SOURCE, TARGET).agg(pl.col(PAIR_WEIGHT).sum())
-            .filter(pl.col(PAIR_WEIGHT) >= crumb)
-            .with_columns(pl.lit(infrastructure).alias(INFRASTRUCTURE))
-            .collect()
-        )
-    if not per_kind:
-        return pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
-    other = pl.col(PAIR_WEIGHT).filter(~pl.col(INFRASTRUCTURE)).sum()
-    infra = pl.col(PAIR_WEIGHT).filter(pl.col(INFRASTRUCTURE)).sum()
-    base = int(params.corroboration_base * FIXED_POINT)
-    return (
-        pl.concat(per_kind)
-        .group_by(SOURCE, TARGET)
-        .agg(other.alias("_other"), infra.alias("_infra"))
-        .select(
-            pl.col(SOURCE).cast(pl.Int64), pl.col(TARGET).cast(pl.Int64),
-            (pl.col("_other") + pl.min_horizontal(
-                "_infra", pl.lit(base) + (pl.col("_other").cast(pl.Float64) * params.corroboration_factor).cast(pl.Int64))
-             ).alias("_w"),
-        )
-        .filter(pl.col("_w") >= int(params.min_edge_weight * FIXED_POINT))
-        .select(SOURCE, TARGET, (pl.col("_w").cast(pl.Float64) / FIXED_POINT).alias(WEIGHT))
-        .sort(SOURCE, TARGET)
+    return project(
+        holders,
+        n_accounts=int(incidence[ACCOUNT_INDEX].max() or 0) + 1 if incidence.height else 0,
+        kind_weights=per_kind[KIND_WEIGHT].to_list(),
+        infrastructure=per_kind[INFRASTRUCTURE].to_list(),
+        min_edge_weight=params.min_edge_weight,
+        corroboration_base=params.corroboration_base,
+        corroboration_factor=params.corroboration_factor,
+        ring_neighbours=params.ring_neighbours,
+        ring_orders=params.ring_orders,
     )
-
-
-def _kind_pairs(holders: pl.DataFrame, params: GraphParams) -> pl.LazyFrame:
-    """Pair contributions of one kind's values (lazy): cliques and rings."""
-    contribution = (
-        (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_s_other") * FIXED_POINT).round().cast(pl.Int64)
-    ).alias(PAIR_WEIGHT)
-    ordinary = holders.filter(pl.col(HUB_ACTION).is_null()).drop(HUB_ACTION).lazy()
-    clique = (
-        ordinary.join(
-            ordinary.select(pl.col(ACCOUNT_INDEX).alias("_other"), VALUE_INDEX, pl.col(STRENGTH).alias("_s_other")),
-            on=VALUE_INDEX,
-        )
-        .filter(pl.col(ACCOUNT_INDEX) < pl.col("_other"))
-        .select(pl.col(ACCOUNT_INDEX).alias(SOURCE), pl.col("_other").alias(TARGET), contribution)
-    )
-    # Hubs: holders in `ring_orders` account-only pseudo-random orders, each linked to the
-    # next `ring_neighbours` holders (cyclically), so contributions of many hub values
-    # shared by the same accounts accumulate on the same pairs.
-    ring = holders.filter(pl.col(HUB_ACTION) == RING).drop(HUB_ACTION)
-    if ring.height == 0:
-        return clique
-    ring_edges = []
-    for order in range(params.ring_orders):
-        ranked = ring.with_columns(
-            ((pl.col(ACCOUNT_INDEX).cast(pl.UInt64) + 1) * _MULTIPLIERS[order % len(_MULTIPLIERS)]
-             % 4294967311).alias("_order")
-        ).sort(VALUE_INDEX, "_order").with_columns(
-            pl.int_range(pl.len()).over(VALUE_INDEX).alias("_pos"),
-            pl.len().over(VALUE_INDEX).alias("_size"),
-        ).lazy()
-        shifted = ranked.select(
-            VALUE_INDEX, pl.col("_pos").alias("_p"), pl.col(ACCOUNT_INDEX).alias("_other"),
-            pl.col(STRENGTH).alias("_s_other"),
-        )
-        for step in range(1, params.ring_neighbours + 1):
-            ring_edges.append(
-                ranked.with_columns(((pl.col("_pos") + step) % pl.col("_size")).alias("_p"))
-                .join(shifted, on=[VALUE_INDEX, "_p"])
-                .select(
-                    VALUE_INDEX,
-                    pl.min_horizontal(ACCOUNT_INDEX, "_other").alias(SOURCE),
-                    pl.max_horizontal(ACCOUNT_INDEX, "_other").alias(TARGET),
-                    contribution,
-                )
-            )
-    # A pair reached twice for one value (several orders, small rings) counts once.
-    ring_pairs = pl.concat(ring_edges).unique([VALUE_INDEX, SOURCE, TARGET]).drop(VALUE_INDEX)
-    return pl.concat([clique, ring_pairs])
