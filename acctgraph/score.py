@@ -55,7 +55,7 @@ from acctgraph.features.usage import (
     ACTIVE_DAYS, FIRST_SEEN, HOUR, LAST_SEEN, N_EXCHANGES, Usage,
 )
 from acctgraph.graph.build import (
-    ACCOUNT_INDEX, SOURCE, TARGET, VALUE_WEIGHT, WEIGHT, AccountGraph,
+    ACCOUNT_INDEX, N_ACCOUNTS, SOURCE, TARGET, VALUE_INDEX, VALUE_WEIGHT, WEIGHT, AccountGraph,
 )
 
 LABEL = "_label"
@@ -158,7 +158,8 @@ def score_clusters(
     )
     clustered = labels.filter(pl.col(LABEL).is_not_null()).select(S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL)
 
-    signals = _signals(clustered, graph, attributes, usage, params)
+    shared = _shared_values(clustered, graph)
+    signals = _signals(clustered, graph, attributes, shared, usage, params)
     weights = params.weights
     contributions = signals.unpivot(index=LABEL, variable_name=SIGNAL, value_name=SIGNAL_VALUE).with_columns(
         pl.col(SIGNAL).replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias(WEIGHT),
@@ -213,7 +214,7 @@ def score_clusters(
         .select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE, WEIGHT, CONTRIBUTION)
         .sort(S.CLUSTER_ID, pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99))
     )
-    evidence = _evidence(clustered, attributes, graph, params).join(ids, on=LABEL).drop(LABEL)
+    evidence = _evidence(shared, graph, params).join(ids, on=LABEL).drop(LABEL)
     evidence = evidence.select(
         S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE, ACCOUNTS_IN_CLUSTER, ACCOUNTS_OUTSIDE, WEIGHT, "hub_action", S.N_EVENTS
     ).sort(
@@ -235,6 +236,7 @@ def _signals(
     clustered: pl.DataFrame,
     graph: AccountGraph,
     attributes: pl.DataFrame,
+    shared: pl.DataFrame,
     usage: Usage,
     params: ScoreParams,
 ) -> pl.DataFrame:
@@ -250,11 +252,10 @@ def _signals(
         .filter(pl.col(LABEL) == pl.col("_l2"))
         .group_by(LABEL).agg(pl.col(WEIGHT).sum().alias("_w"))
     )
-    held = attributes.join(by_label, on=S.ACCOUNT_ID).group_by(LABEL, S.ATTRIBUTE_KIND, S.VALUE).agg(
-        pl.len().alias("_holders")
-    ).join(size, on=LABEL)
     diversity = (
-        held.filter((pl.col("_holders") >= 2) & (pl.col("_holders") * 2 >= pl.col(SIZE)))
+        shared.join(size, on=LABEL)
+        .filter(pl.col(ACCOUNTS_IN_CLUSTER) * 2 >= pl.col(SIZE))
+        .join(graph.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX)
         .group_by(LABEL).agg(pl.col(S.ATTRIBUTE_KIND).n_unique().alias("_kinds"))
     )
     evidence = size.join(internal, on=LABEL, how="left").join(diversity, on=LABEL, how="left").select(
@@ -320,14 +321,16 @@ def _signals(
 
     # Template rows come from the attribute table (the prompt_template kind), which holds
     # the same (account, band, n_events) rows as Usage.templates.
-    templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(
-        S.ACCOUNT_ID, S.VALUE, S.N_EVENTS
-    ).join(by_label, on=S.ACCOUNT_ID)
-    shared_templates = templates.group_by(LABEL, S.VALUE).agg(
-        pl.len().alias("_holders"), pl.col(S.N_EVENTS).sum().alias("_events")
-    ).filter(pl.col("_holders") >= 2)
-    all_band_events = templates.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
-    template_share = shared_templates.group_by(LABEL).agg(pl.col("_events").sum().alias("_shared")).join(
+    template_values = graph.values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(VALUE_INDEX)
+    shared_templates = shared.join(template_values, on=VALUE_INDEX)
+    all_band_events = (
+        attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
+        .group_by(S.ACCOUNT_ID).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
+        .join(by_label.lazy(), on=S.ACCOUNT_ID)
+        .group_by(LABEL).agg(pl.col("_all").sum())
+        .collect()
+    )
+    template_share = shared_templates.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_shared")).join(
         all_band_events, on=LABEL
     ).select(
         LABEL,
@@ -363,26 +366,43 @@ def _signals(
     return out
 
 
-def _evidence(
-    clustered: pl.DataFrame, attributes: pl.DataFrame, graph: AccountGraph, params: ScoreParams
-) -> pl.DataFrame:
-    """Values held by two or more members of a cluster, with how many outside hold them."""
-    holders_total = attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias("_total"))
-    inside = (
-        attributes.join(clustered.select(S.ACCOUNT_ID, LABEL), on=S.ACCOUNT_ID)
-        .group_by(LABEL, S.ATTRIBUTE_KIND, S.VALUE)
+def _shared_values(clustered: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame:
+    """``LABEL, value_index, accounts_in_cluster, n_events`` for values two or more members hold.
+
+    Read from the graph's integer incidence (values held by a single account are
+    not in it, and cannot be shared inside a cluster anyway).
+    """
+    return (
+        graph.incidence.lazy().select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS)
+        .join(clustered.lazy().select(ACCOUNT_INDEX, LABEL), on=ACCOUNT_INDEX)
+        .group_by(LABEL, VALUE_INDEX)
         .agg(pl.len().alias(ACCOUNTS_IN_CLUSTER), pl.col(S.N_EVENTS).sum().alias(S.N_EVENTS))
         .filter(pl.col(ACCOUNTS_IN_CLUSTER) >= 2)
-        .join(holders_total, on=[S.ATTRIBUTE_KIND, S.VALUE])
-        .join(graph.values.select(S.ATTRIBUTE_KIND, S.VALUE, VALUE_WEIGHT, "hub_action"),
-              on=[S.ATTRIBUTE_KIND, S.VALUE], how="left")
-        .with_columns((pl.col("_total") - pl.col(ACCOUNTS_IN_CLUSTER)).alias(ACCOUNTS_OUTSIDE))
-        .drop("_total")
-        .sort(LABEL, S.ATTRIBUTE_KIND, ACCOUNTS_IN_CLUSTER, S.VALUE, descending=[False, False, True, False])
+        .collect()
     )
-    return inside.filter(
-        pl.int_range(pl.len()).over(LABEL, S.ATTRIBUTE_KIND) < params.evidence_max_per_kind
-    ).rename({VALUE_WEIGHT: WEIGHT})
+
+
+def _evidence(shared: pl.DataFrame, graph: AccountGraph, params: ScoreParams) -> pl.DataFrame:
+    """Values held by two or more members of a cluster, with how many outside hold them.
+
+    Value ids follow (kind, value) order, so sorting by id is sorting by value.
+    """
+    values = graph.values.select(
+        VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, VALUE_WEIGHT, "hub_action",
+        pl.col(S.ATTRIBUTE_KIND).rank("dense").alias("_kind"),
+    )
+    inside = (
+        shared.join(values.select(VALUE_INDEX, "_kind"), on=VALUE_INDEX)
+        .sort(LABEL, "_kind", ACCOUNTS_IN_CLUSTER, VALUE_INDEX, descending=[False, False, True, False])
+        .filter(pl.int_range(pl.len()).over(LABEL, "_kind") < params.evidence_max_per_kind)
+        .drop("_kind")
+    )
+    return (
+        inside.join(values.drop("_kind"), on=VALUE_INDEX)
+        .with_columns((pl.col(N_ACCOUNTS) - pl.col(ACCOUNTS_IN_CLUSTER)).alias(ACCOUNTS_OUTSIDE))
+        .drop(N_ACCOUNTS, VALUE_INDEX)
+        .rename({VALUE_WEIGHT: WEIGHT})
+    )
 
 
 _KIND_PHRASES = {

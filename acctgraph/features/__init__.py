@@ -40,8 +40,11 @@ def default_features() -> tuple[Feature, ...]:
 def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
     """The long attribute table ``(account_id, attribute_kind, value, n_events)``.
 
-    Rows are unique per (account, kind, value) and sorted, so the graph built
-    from them does not depend on input order.
+    Each kind yields at most one row per (account, value) (see
+    :meth:`Feature.values`), so the table needs no global grouping. Row order
+    is unspecified (sorting millions of string rows costs more than the rest of
+    the stage); everything downstream assigns ids from sorted dictionaries, so
+    results do not depend on it. Sort it yourself to read it.
     """
     frames = [
         feature.values(usage).with_columns(pl.lit(feature.kind).alias(S.ATTRIBUTE_KIND))
@@ -52,10 +55,7 @@ def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
         return pl.DataFrame(schema=S.ATTRIBUTES_SCHEMA)
     return (
         pl.concat(frames, how="vertical")
-        .group_by(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
-        .agg(pl.col(S.N_EVENTS).sum())
         .select(list(S.ATTRIBUTES_SCHEMA))
         .cast(S.ATTRIBUTES_SCHEMA)
         .collect()
-        .sort(S.ATTRIBUTE_KIND, S.VALUE, S.ACCOUNT_ID)
     )

@@ -84,7 +84,7 @@ class Feature:
             raise ConfigError(f"{self.kind}.hub_cap must be at least 2, got {self.hub_cap}")
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        """Rows ``(account_id, value, n_events)`` for this kind."""
+        """Rows ``(account_id, value, n_events)`` for this kind, at most one per (account, value)."""
         raise NotImplementedError
 
 

@@ -229,9 +229,22 @@ def build_graph(
         pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(alphas or {}), default=params.alpha,
                                                 return_dtype=pl.Float64).alias("_alpha"),
     )
-    holders = attributes.group_by(S.ATTRIBUTE_KIND).agg(pl.col(S.ACCOUNT_ID).n_unique().alias("_kind_holders"))
+    # Values and accounts are keyed by 64-bit hashes for the heavy grouping and joins (two
+    # independent hashes for values, so a collision would need both to collide: ~n²/2^129);
+    # ids are then assigned from sorted dictionaries, so they do not depend on the hashes.
+    value_key = [pl.struct(S.ATTRIBUTE_KIND, S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)]
+    account_key = pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
+    account_table = account_table.with_columns(account_key)
+    if account_table["_account_key"].n_unique() < account_table.height:  # pragma: no cover - 2^-64 odds
+        raise AssertionError("account id hash collision; please report")
+    lazy = attributes.lazy()
+    holders = (
+        lazy.group_by(S.ATTRIBUTE_KIND).agg(account_key.n_unique().alias("_kind_holders")).collect()
+    )
     counts = (
-        attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias(N_ACCOUNTS))
+        lazy.group_by(value_key)
+        .agg(pl.col(S.ATTRIBUTE_KIND).first(), pl.col(S.VALUE).first(), pl.len().alias(N_ACCOUNTS))
+        .collect()
         .join(kind_table, on=S.ATTRIBUTE_KIND, how="left")
         .join(holders, on=S.ATTRIBUTE_KIND, how="left")
     )
@@ -246,16 +259,23 @@ def build_graph(
     )
 
     # Integer ids first: every value (singletons included, they count in cosine norms) gets
-    # `_vid`; the strength computation then runs on integers only.
-    counts = counts.sort(S.ATTRIBUTE_KIND, S.VALUE).with_row_index("_vid")
-    rows = (
-        attributes.select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE, S.N_EVENTS)
-        .join(counts.select(S.ATTRIBUTE_KIND, S.VALUE, "_vid"), on=[S.ATTRIBUTE_KIND, S.VALUE])
-        .join(account_table, on=S.ACCOUNT_ID)
-        .select(ACCOUNT_INDEX, "_vid", S.N_EVENTS)
-        .join(counts.select("_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine", "_kind_holders", "_alpha"),
-              on="_vid")
+    # `_vid` in (kind, value) order (one concatenated key sorts far faster than two string
+    # columns); the strength computation then runs on integers only.
+    counts = (
+        counts.with_columns(pl.concat_str(S.ATTRIBUTE_KIND, pl.lit("\x00"), S.VALUE).alias("_order"))
+        .sort("_order").drop("_order").with_row_index("_vid")
     )
+    rows = (
+        lazy.select(account_key, *value_key, S.N_EVENTS)
+        .join(counts.lazy().select("_k1", "_k2", "_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine",
+                                   "_kind_holders", "_alpha"), on=["_k1", "_k2"])
+        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
+        .select(ACCOUNT_INDEX, "_vid", S.N_EVENTS, S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine",
+                "_kind_holders", "_alpha")
+        .collect()
+        .sort(ACCOUNT_INDEX, "_vid")  # fixed order inside each norm's float sum: same bytes every run
+    )
+    counts = counts.drop("_k1", "_k2")
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
     tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
