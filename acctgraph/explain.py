@@ -1,0 +1,789 @@
+"""Why an account is where it is, and what links two accounts: read from a finished run.
+
+Everything here works from a run folder (:func:`acctgraph.runs.load_run`): the
+bipartite incidence (account, value, strength), the value table (kind, kind
+weight, holders, hub status), the projection edges and the members and
+clusters tables. Nothing is recomputed from the inputs.
+
+A value shared by accounts ``a`` and ``b`` contributes ``kind_weight ×
+strength_a × strength_b`` to their link, exactly as in
+:mod:`acctgraph.graph.build`; a hub value that the graph layer *dropped* (held
+by too large a share of the accounts) contributes nothing and is shown as
+such. The projection's edge weight can differ from the sum of contributions:
+infrastructure kinds (IP, range, co-activity) only corroborate other evidence,
+hub values are linked through rings, and pairs below the edge threshold are
+not linked.
+
+Paths. When two accounts share nothing that counts, :func:`explain_pair` finds
+the shortest weighted path through the bipartite graph (account → value →
+account …). An account–value edge costs ``-ln(strength × sqrt(kind_weight /
+max_kind_weight))``, so one hop account → value → account costs
+``-ln(contribution / max_kind_weight)``: the path found maximises the product
+of the hops' (normalised) contributions. This was chosen over ``1 /
+contribution`` because it splits exactly over the two edges of a hop, is never
+negative (strengths are at most 1) and makes a chain of strong, specific links
+beat a single weak one only when it is strong enough at every hop. Dropped hub
+values are not crossed.
+
+Examples
+--------
+Five accounts: ``a`` and ``b`` share a card, ``b`` and ``c`` a device, ``c``
+and ``d`` another card; ``e`` shares nothing.
+
+>>> import polars as pl, tempfile
+>>> from acctgraph.load import dataset_from_frames
+>>> from acctgraph.pipeline import run_pipeline, write_outputs
+>>> from acctgraph.runs import load_run
+>>> accounts = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e"],
+...     "payment_fingerprint": ["card1", "card1", "card2", "card2", None],
+...     "device_id": [None, "dev1", "dev1", None, None]})
+>>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e"], "timestamp": [1776852000] * 5})
+>>> out = tempfile.mkdtemp()
+>>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+>>> run = load_run(out)
+>>> explain_account(run, "a").ties.select("attribute_kind", "value").rows()
+[('payment', 'card1')]
+>>> pair = explain_account(run, "a", with_account="d")
+>>> pair.shared.height, pair.path.select("account_id", "value", "next_account_id").rows()
+(0, [('a', 'card1', 'b'), ('b', 'dev1', 'c'), ('c', 'card2', 'd')])
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import igraph as ig
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.errors import ConfigError, InputError
+from acctgraph.graph.build import (
+    ACCOUNT_INDEX, DROPPED, HUB_ACTION, INFRASTRUCTURE, KIND_WEIGHT, N_ACCOUNTS, SOURCE, STRENGTH,
+    TARGET, VALUE_INDEX, VALUE_WEIGHT, WEIGHT,
+)
+from acctgraph.runs import Run
+from acctgraph.score import ACCOUNTS_IN_CLUSTER, ACCOUNTS_OUTSIDE, CONTRIBUTION, SIZE, SUMMARY
+from acctgraph.textsafe import cap, visible
+
+OTHER_ACCOUNT_ID = "other_account_id"
+OTHER_CLUSTER_ID = "other_cluster_id"
+SAME_CLUSTER = "same_cluster"
+CLUSTER_SIZE = "cluster_size"
+CONTRIBUTION_IN_CLUSTER = "contribution_in_cluster"
+CONTRIBUTION_OUTSIDE = "contribution_outside"
+N_SHARED = "n_shared"
+VALUES_HELD = "values_held"
+SHARED_IN_CLUSTER = "shared_in_cluster"
+CLUSTER_VALUES = "cluster_values"
+MEMBERS_SHARING = "members_sharing"
+STRENGTH_A = "strength_a"
+STRENGTH_B = "strength_b"
+HOP = "hop"
+NEXT_ACCOUNT_ID = "next_account_id"
+NEXT_CLUSTER_ID = "next_cluster_id"
+LINKED_ACCOUNTS = "linked_accounts"
+
+DEFAULT_TOP = 10
+_ROUND = 6
+_VALUE_WIDTH = 48
+
+
+# =============================================================================
+# Looking accounts up
+# =============================================================================
+
+
+def account_table(run: Run) -> pl.DataFrame:
+    """``account_index, account_id, cluster_id, cluster_score, flagged`` for every account of a run.
+
+    Examples
+    --------
+    >>> import polars as pl, tempfile
+    >>> from acctgraph.load import dataset_from_frames
+    >>> from acctgraph.pipeline import run_pipeline, write_outputs
+    >>> from acctgraph.runs import load_run
+    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
+    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+    >>> account_table(load_run(out)).select("account_index", "account_id", "cluster_id").rows()
+    [(0, 'a', 1), (1, 'b', 1), (2, 'c', None)]
+    """
+    return (
+        run.graph_accounts.join(
+            run.members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED), on=S.ACCOUNT_ID, how="left"
+        )
+        .with_columns(pl.col(S.FLAGGED).fill_null(False))
+        .sort(ACCOUNT_INDEX)
+    )
+
+
+def find_accounts(run: Run, account_ids: Sequence[str]) -> pl.DataFrame:
+    """Rows of :func:`account_table` for ``account_ids`` (in the order given); unknown ids raise.
+
+    Raises
+    ------
+    InputError
+        Naming the first few ids that are not accounts of the run (ids match exactly).
+    """
+    wanted = pl.DataFrame({S.ACCOUNT_ID: list(account_ids)}, schema={S.ACCOUNT_ID: pl.String}).with_row_index("_order")
+    found = wanted.join(account_table(run), on=S.ACCOUNT_ID, how="left").sort("_order")
+    missing = found.filter(pl.col(ACCOUNT_INDEX).is_null())[S.ACCOUNT_ID].to_list()
+    if missing:
+        listed = ", ".join(repr(cap(visible(str(m)), 80)) for m in missing[:5])
+        raise InputError(
+            f"account id {listed} is not in this run ({run.graph_accounts.height:,} accounts); "
+            "ids must match exactly, including case",
+            path=str(run.path),
+        )
+    return found.drop("_order")
+
+
+def _check_top(top: int | None) -> None:
+    if top is not None and top < 1:
+        raise ConfigError(f"top must be at least 1 (or None for everything), got {top}")
+
+
+def _head(frame: pl.DataFrame, top: int | None) -> pl.DataFrame:
+    return frame if top is None else frame.head(top)
+
+
+def _contribution(strength_a: str, strength_b: str) -> pl.Expr:
+    """``kind_weight × strength_a × strength_b``; 0 for dropped hub values."""
+    return (
+        pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED).then(0.0)
+        .otherwise(pl.col(KIND_WEIGHT) * pl.col(strength_a) * pl.col(strength_b))
+        .round(_ROUND)
+    )
+
+
+def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows of a frame (raw values; floats rounded to 6 places). Shared with :mod:`acctgraph.expand`.
+
+    Examples
+    --------
+    >>> frame_records(pl.DataFrame({"value": ["\\u202ex"], "weight": [1 / 3]}))
+    [{'value': '\\u202ex', 'weight': 0.333333}]
+    """
+    return [
+        {k: (round(v, _ROUND) if isinstance(v, float) else v) for k, v in row.items()}
+        for row in frame.to_dicts()
+    ]
+
+
+def shown(text: object, width: int = _VALUE_WIDTH) -> str:
+    """Attacker-written text for the terminal: invisible characters escaped, long text capped.
+
+    Examples
+    --------
+    >>> print(shown("\\u202eevil\\u202c reversed" * 5, 20))
+    \\u202eevil\\u202c re…
+    """
+    return cap(visible("" if text is None else str(text)), width)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
+    """A plain-text table: columns padded to their widest cell; ``right`` = right-aligned columns.
+
+    Cells must already be made safe (:func:`shown`). Shared with :mod:`acctgraph.expand`.
+
+    Examples
+    --------
+    >>> print("\\n".join(text_table(["kind", "n"], [["payment", "12"], ["ip", "3"]], right=[1])))
+      kind      n
+      payment  12
+      ip        3
+    """
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  " + "  ".join(parts).rstrip()
+
+    return [line(headers)] + [line(r) for r in rows]
+
+
+def _cluster_phrase(cluster_id: int | None, flagged: bool | None, score: float | None = None,
+                    size: int | None = None) -> str:
+    if cluster_id is None:
+        return "no cluster"
+    parts = [f"cluster {cluster_id}"]
+    if size is not None:
+        parts.append(f"{size} accounts")
+    if score is not None:
+        parts.append(f"score {score:.2f}")
+    parts.append("flagged" if flagged else "not flagged")
+    return parts[0] + " (" + ", ".join(parts[1:]) + ")"
+
+
+# =============================================================================
+# One account
+# =============================================================================
+
+
+@dataclass(frozen=True)
+class AccountExplanation:
+    """Why an account is where it is (every field a table; :meth:`to_text` renders them).
+
+    Attributes
+    ----------
+    account
+        One row: ``account_id, cluster_id, cluster_size, cluster_score, flagged,
+        summary, values_held, linked_accounts`` (cluster fields null when the
+        account is in no cluster of two or more).
+    ties
+        Values the account holds with at least one other member of its cluster:
+        ``attribute_kind, value, accounts_in_cluster`` (this account included),
+        ``accounts_outside, n_accounts, value_weight, strength,
+        contribution_in_cluster`` (summed over the other members holding it),
+        ``contribution_outside, hub_action, infrastructure``; strongest first.
+    unshared
+        Values it holds that no other member holds (shared only with accounts
+        outside its cluster), same columns, by ``contribution_outside``.
+    kinds
+        Per attribute kind: ``values_held``, ``shared_in_cluster`` (of those),
+        ``cluster_values`` (values of the kind held by two or more members) and
+        ``members_sharing`` (members holding one of them). A kind with
+        ``cluster_values > 0`` and ``shared_in_cluster == 0`` is evidence the
+        cluster has and this account lacks.
+    links
+        Its strongest projection edges: ``other_account_id, weight,
+        other_cluster_id, same_cluster, n_shared, contribution`` (sum of the
+        shared values' contributions).
+    link_values
+        The shared values making each link: ``other_account_id,
+        attribute_kind, value, n_accounts, contribution, hub_action,
+        infrastructure``.
+    min_edge_weight
+        The run's edge threshold (pairs below it are not linked), from run.json.
+    """
+
+    account: pl.DataFrame
+    ties: pl.DataFrame
+    unshared: pl.DataFrame
+    kinds: pl.DataFrame
+    links: pl.DataFrame
+    link_values: pl.DataFrame
+    min_edge_weight: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
+        return {
+            "account": frame_records(self.account)[0],
+            "ties": frame_records(self.ties),
+            "unshared": frame_records(self.unshared),
+            "kinds": frame_records(self.kinds),
+            "links": frame_records(self.links),
+            "link_values": frame_records(self.link_values),
+            "min_edge_weight": self.min_edge_weight,
+        }
+
+    def to_text(self, *, values_per_link: int = 3) -> str:
+        """Plain text for the terminal; attacker-written values are escaped and capped."""
+        a = self.account.row(0, named=True)
+        lines = [f"account {shown(a[S.ACCOUNT_ID], 80)}"]
+        clustered = a[S.CLUSTER_ID] is not None
+        lines.append("  " + _cluster_phrase(a[S.CLUSTER_ID], a[S.FLAGGED], a[S.CLUSTER_SCORE], a[CLUSTER_SIZE]))
+        if clustered and a[SUMMARY]:
+            lines.append(f"  cluster summary: {shown(a[SUMMARY], 200)}")
+        lines.append(f"  holds {a[VALUES_HELD]} value(s) shared with other accounts; "
+                     f"linked to {a[LINKED_ACCOUNTS]} account(s) in the projection")
+        lines.append("")
+        if clustered:
+            lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
+            lines += _value_rows(self.ties, CONTRIBUTION_IN_CLUSTER) if self.ties.height else ["  (none)"]
+            lines.append("")
+        threshold = "" if self.min_edge_weight is None else f"; edge threshold {self.min_edge_weight:g}"
+        lines.append(f"Strongest links ({self.links.height} shown{threshold})")
+        if self.links.height:
+            rows = []
+            for link in self.links.iter_rows(named=True):
+                values = self.link_values.filter(pl.col(OTHER_ACCOUNT_ID) == link[OTHER_ACCOUNT_ID])
+                described = [f"{shown(k, 16)}={shown(v, 32)} ({c:.2f})"
+                             for k, v, c in values.select(S.ATTRIBUTE_KIND, S.VALUE, CONTRIBUTION)
+                             .head(values_per_link).iter_rows()]
+                if values.height > values_per_link:
+                    described.append(f"+{values.height - values_per_link} more")
+                other = link[OTHER_CLUSTER_ID]
+                rows.append([shown(link[OTHER_ACCOUNT_ID], 40), f"{link[WEIGHT]:.2f}",
+                             "same" if link[SAME_CLUSTER] else ("-" if other is None else str(other)),
+                             "; ".join(described)])
+            lines += text_table(["account", "weight", "cluster", "shared values (contribution)"], rows, right=[1])
+        else:
+            lines.append("  (none: with every account, what it shares stays below the threshold; "
+                         "infrastructure values count only as corroboration of other evidence)")
+        lines.append("")
+        lines.append("What it does not share" if clustered else "What it shares, and why that is not enough")
+        lines += self._not_shared_lines(clustered)
+        return "\n".join(lines) + "\n"
+
+    def _not_shared_lines(self, clustered: bool) -> list[str]:
+        a = self.account.row(0, named=True)
+        lines = []
+        if clustered:
+            lacking = self.kinds.filter((pl.col(CLUSTER_VALUES) > 0) & (pl.col(SHARED_IN_CLUSTER) == 0))
+            for kind, n_values, n_members in lacking.select(S.ATTRIBUTE_KIND, CLUSTER_VALUES,
+                                                            MEMBERS_SHARING).iter_rows():
+                lines.append(f"  {shown(kind, 24)}: the cluster shares {n_values} value(s) (held by {n_members} of "
+                             f"{a[CLUSTER_SIZE]} members); this account holds none of them")
+            if not lines:
+                lines.append("  it holds a shared value of every kind its cluster shares")
+        elif a[LINKED_ACCOUNTS]:
+            lines.append("  it is linked to other accounts, but community detection left it out of their "
+                         "clusters (weakly attached accounts are detached)")
+        if self.unshared.height:
+            lines.append(f"  values it holds that no other member of its cluster holds ({self.unshared.height} shown):"
+                         if clustered else f"  values it shares with other accounts ({self.unshared.height} shown):")
+            lines += _value_rows(self.unshared, CONTRIBUTION_OUTSIDE, in_cluster=clustered)
+        elif not a[VALUES_HELD]:
+            lines.append("  it holds no value that any other account holds")
+        return lines
+
+
+def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = True) -> list[str]:
+    rows = []
+    for row in frame.iter_rows(named=True):
+        notes = []
+        if row[HUB_ACTION]:
+            notes.append(f"hub: {row[HUB_ACTION]}")
+        if row[INFRASTRUCTURE]:
+            notes.append("infrastructure: corroborates only")
+        rows.append([shown(row[S.ATTRIBUTE_KIND], 20), shown(row[S.VALUE]), str(row[ACCOUNTS_IN_CLUSTER]),
+                     str(row[ACCOUNTS_OUTSIDE]), f"{row[VALUE_WEIGHT]:.2f}", f"{row[contribution]:.2f}",
+                     "; ".join(notes)])
+    headers = ["kind", "value", "in cluster", "outside", "weight", "contribution (sum)", "note"]
+    if not in_cluster:  # an account in no cluster: every other holder is outside
+        headers[3] = "other holders"
+        headers.pop(2)
+        rows = [r[:2] + r[3:] for r in rows]
+        return text_table(headers, rows, right=[2, 3, 4])
+    return text_table(headers, rows, right=[2, 3, 4, 5])
+
+
+def explain_account(
+    run: Run, account_id: str, *, with_account: str | None = None, top: int | None = DEFAULT_TOP
+) -> AccountExplanation | PairExplanation:
+    """Why ``account_id`` is in its cluster (or in none); with ``with_account``, what links the two.
+
+    Parameters
+    ----------
+    run
+        A finished run (:func:`acctgraph.runs.load_run`).
+    account_id
+        The account to explain (matched exactly).
+    with_account
+        Another account: return :func:`explain_pair`'s answer instead.
+    top
+        At most this many rows in ``ties``, ``unshared`` and ``links``
+        (``None``: all). ``kinds`` is always complete.
+
+    Returns
+    -------
+    AccountExplanation or PairExplanation
+
+    Raises
+    ------
+    InputError
+        If an account id is not in the run.
+
+    Examples
+    --------
+    >>> import polars as pl, tempfile
+    >>> from acctgraph.load import dataset_from_frames
+    >>> from acctgraph.pipeline import run_pipeline, write_outputs
+    >>> from acctgraph.runs import load_run
+    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"],
+    ...     "payment_fingerprint": ["card1", "card1", "card1"], "device_id": ["d1", "d1", None]})
+    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+    >>> why = explain_account(load_run(out), "c")
+    >>> why.ties.select("attribute_kind", "value", "accounts_in_cluster").rows()
+    [('payment', 'card1', 3)]
+    >>> why.kinds.filter(pl.col("shared_in_cluster") == 0).select("attribute_kind", "members_sharing").rows()
+    [('device', 2)]
+    """
+    if with_account is not None:
+        return explain_pair(run, account_id, with_account, top=top)
+    _check_top(top)
+    me = find_accounts(run, [account_id]).row(0, named=True)
+    index, cluster = me[ACCOUNT_INDEX], me[S.CLUSTER_ID]
+    accounts = account_table(run).select(ACCOUNT_INDEX, S.ACCOUNT_ID, S.CLUSTER_ID)
+    values = run.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, VALUE_WEIGHT,
+                               HUB_ACTION, INFRASTRUCTURE)
+    incidence = run.incidence
+    own = incidence.filter(pl.col(ACCOUNT_INDEX) == index).select(VALUE_INDEX, pl.col(STRENGTH).alias("_self"))
+    same = (pl.col(S.CLUSTER_ID) == cluster).fill_null(False) if cluster is not None else pl.lit(False)
+    co = (
+        incidence.filter(pl.col(ACCOUNT_INDEX) != index)
+        .join(own, on=VALUE_INDEX)
+        .join(accounts, on=ACCOUNT_INDEX)
+        .join(values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION), on=VALUE_INDEX)
+        .with_columns(_contribution(STRENGTH, "_self").alias(CONTRIBUTION), same.alias(SAME_CLUSTER))
+    )
+    per_value = co.group_by(VALUE_INDEX).agg(
+        pl.col(SAME_CLUSTER).sum().alias("_in"),
+        (~pl.col(SAME_CLUSTER)).sum().alias(ACCOUNTS_OUTSIDE),
+        pl.col(CONTRIBUTION).filter(pl.col(SAME_CLUSTER)).sum().round(_ROUND).alias(CONTRIBUTION_IN_CLUSTER),
+        pl.col(CONTRIBUTION).filter(~pl.col(SAME_CLUSTER)).sum().round(_ROUND).alias(CONTRIBUTION_OUTSIDE),
+    )
+    held = (
+        own.join(values, on=VALUE_INDEX)
+        .join(per_value, on=VALUE_INDEX, how="left")
+        .select(
+            S.ATTRIBUTE_KIND, S.VALUE,
+            (pl.col("_in").fill_null(0) + 1).cast(pl.UInt32).alias(ACCOUNTS_IN_CLUSTER),
+            pl.col(ACCOUNTS_OUTSIDE).fill_null(0).cast(pl.UInt32),
+            N_ACCOUNTS, VALUE_WEIGHT, pl.col("_self").round(_ROUND).alias(STRENGTH),
+            pl.col(CONTRIBUTION_IN_CLUSTER).fill_null(0.0), pl.col(CONTRIBUTION_OUTSIDE).fill_null(0.0),
+            HUB_ACTION, INFRASTRUCTURE,
+        )
+    )
+    ties = held.filter(pl.col(ACCOUNTS_IN_CLUSTER) >= 2).sort(
+        [CONTRIBUTION_IN_CLUSTER, ACCOUNTS_IN_CLUSTER, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, True, False, False]
+    )
+    unshared = held.filter(pl.col(ACCOUNTS_IN_CLUSTER) == 1).sort(
+        [CONTRIBUTION_OUTSIDE, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, False, False]
+    )
+
+    # Projection edges of this account.
+    edges = run.edges.filter((pl.col(SOURCE) == index) | (pl.col(TARGET) == index)).select(
+        pl.when(pl.col(SOURCE) == index).then(pl.col(TARGET)).otherwise(pl.col(SOURCE))
+        .cast(pl.UInt32).alias(ACCOUNT_INDEX),
+        WEIGHT,
+    )
+    link_sums = co.group_by(ACCOUNT_INDEX).agg(pl.len().alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND))
+    links_all = (
+        edges.join(accounts, on=ACCOUNT_INDEX)
+        .join(link_sums, on=ACCOUNT_INDEX, how="left")
+        .select(
+            ACCOUNT_INDEX, pl.col(S.ACCOUNT_ID).alias(OTHER_ACCOUNT_ID), pl.col(WEIGHT).round(_ROUND),
+            pl.col(S.CLUSTER_ID).alias(OTHER_CLUSTER_ID), same.alias(SAME_CLUSTER),
+            pl.col(N_SHARED).fill_null(0).cast(pl.UInt32), pl.col(CONTRIBUTION).fill_null(0.0),
+        )
+        .sort([WEIGHT, OTHER_ACCOUNT_ID], descending=[True, False])
+    )
+    links = _head(links_all, top)
+    link_values = (
+        co.join(links.select(ACCOUNT_INDEX, OTHER_ACCOUNT_ID, pl.int_range(pl.len()).alias("_rank")), on=ACCOUNT_INDEX)
+        .join(values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, INFRASTRUCTURE), on=VALUE_INDEX)
+        .sort(["_rank", CONTRIBUTION, S.ATTRIBUTE_KIND, S.VALUE], descending=[False, True, False, False])
+        .select(OTHER_ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, CONTRIBUTION, HUB_ACTION, INFRASTRUCTURE)
+    )
+
+    kinds = _kinds(run, held, accounts, values, cluster)
+    cluster_row: dict[str, Any] = {CLUSTER_SIZE: None, SUMMARY: None}
+    if cluster is not None:
+        found = run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster)
+        if found.height:
+            cluster_row = {CLUSTER_SIZE: int(found[SIZE][0]), SUMMARY: found[SUMMARY][0]}
+    account = pl.DataFrame(
+        [{S.ACCOUNT_ID: me[S.ACCOUNT_ID], S.CLUSTER_ID: cluster, **cluster_row,
+          S.CLUSTER_SCORE: me[S.CLUSTER_SCORE], S.FLAGGED: bool(me[S.FLAGGED]),
+          VALUES_HELD: held.height, LINKED_ACCOUNTS: edges.height}],
+        schema={S.ACCOUNT_ID: pl.String, S.CLUSTER_ID: pl.Int64, CLUSTER_SIZE: pl.Int64, S.CLUSTER_SCORE: pl.Float64,
+                S.FLAGGED: pl.Boolean, SUMMARY: pl.String, VALUES_HELD: pl.Int64, LINKED_ACCOUNTS: pl.Int64},
+    )
+    return AccountExplanation(
+        account=account,
+        ties=_head(ties, top),
+        unshared=_head(unshared, top),
+        kinds=kinds,
+        links=links.drop(ACCOUNT_INDEX),
+        link_values=link_values,
+        min_edge_weight=run.record.get("parameters", {}).get("graph", {}).get("min_edge_weight"),
+    )
+
+
+def _kinds(run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame,
+           cluster: int | None) -> pl.DataFrame:
+    """Per kind: what the account holds and shares, and what its cluster shares."""
+    mine = held.group_by(S.ATTRIBUTE_KIND).agg(
+        pl.len().cast(pl.UInt32).alias(VALUES_HELD),
+        (pl.col(ACCOUNTS_IN_CLUSTER) >= 2).sum().cast(pl.UInt32).alias(SHARED_IN_CLUSTER),
+    )
+    if cluster is None:
+        theirs = pl.DataFrame(schema={S.ATTRIBUTE_KIND: pl.String, CLUSTER_VALUES: pl.UInt32,
+                                      MEMBERS_SHARING: pl.UInt32})
+    else:
+        members = accounts.filter(pl.col(S.CLUSTER_ID) == cluster).select(ACCOUNT_INDEX)
+        member_rows = run.incidence.join(members, on=ACCOUNT_INDEX).select(ACCOUNT_INDEX, VALUE_INDEX)
+        shared_values = member_rows.group_by(VALUE_INDEX).agg(pl.len().alias("_n")).filter(pl.col("_n") >= 2)
+        theirs = (
+            member_rows.join(shared_values.select(VALUE_INDEX), on=VALUE_INDEX)
+            .join(values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX)
+            .group_by(S.ATTRIBUTE_KIND)
+            .agg(pl.col(VALUE_INDEX).n_unique().cast(pl.UInt32).alias(CLUSTER_VALUES),
+                 pl.col(ACCOUNT_INDEX).n_unique().cast(pl.UInt32).alias(MEMBERS_SHARING))
+        )
+    return (
+        mine.join(theirs, on=S.ATTRIBUTE_KIND, how="full", coalesce=True)
+        .with_columns(pl.col(VALUES_HELD, SHARED_IN_CLUSTER, CLUSTER_VALUES, MEMBERS_SHARING).fill_null(0))
+        .select(S.ATTRIBUTE_KIND, VALUES_HELD, SHARED_IN_CLUSTER, CLUSTER_VALUES, MEMBERS_SHARING)
+        .sort(S.ATTRIBUTE_KIND)
+    )
+
+
+# =============================================================================
+# Two accounts
+# =============================================================================
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """The evidence between two accounts.
+
+    Attributes
+    ----------
+    accounts
+        Two rows (``a`` then ``b``): ``account_id, cluster_id, cluster_score, flagged``.
+    shared
+        Values both hold: ``attribute_kind, value, n_accounts, kind_weight,
+        strength_a, strength_b, contribution, hub_action, infrastructure``,
+        largest contribution first (at most ``top`` rows).
+    by_kind
+        Every shared value counted per kind: ``attribute_kind, n_shared,
+        contribution``, largest contribution first.
+    edge_weight
+        Their projection edge weight, or ``None`` when they are not linked.
+    path
+        When they share nothing that counts: the shortest weighted path through
+        the bipartite graph, one row per hop (``hop, account_id,
+        attribute_kind, value, next_account_id, next_cluster_id, n_accounts,
+        contribution, hub_action, infrastructure``). Empty when they share a
+        value directly, or when no path exists (see ``connected``).
+    connected
+        Whether any chain of shared (not dropped) values joins them.
+    """
+
+    accounts: pl.DataFrame
+    shared: pl.DataFrame
+    by_kind: pl.DataFrame
+    edge_weight: float | None
+    path: pl.DataFrame
+    connected: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
+        return {
+            "accounts": frame_records(self.accounts),
+            "shared": frame_records(self.shared),
+            "by_kind": frame_records(self.by_kind),
+            "edge_weight": self.edge_weight,
+            "path": frame_records(self.path),
+            "connected": self.connected,
+        }
+
+    def to_text(self) -> str:
+        """Plain text for the terminal; attacker-written values are escaped and capped."""
+        a, b = self.accounts.iter_rows(named=True)
+        lines = [f"evidence between {shown(a[S.ACCOUNT_ID], 60)} and {shown(b[S.ACCOUNT_ID], 60)}"]
+        for row in (a, b):
+            lines.append(f"  {shown(row[S.ACCOUNT_ID], 60)}: "
+                         + _cluster_phrase(row[S.CLUSTER_ID], row[S.FLAGGED], row[S.CLUSTER_SCORE]))
+        same = a[S.CLUSTER_ID] is not None and a[S.CLUSTER_ID] == b[S.CLUSTER_ID]
+        lines.append(f"  same cluster: {'yes' if same else 'no'}; projection edge: "
+                     + (f"weight {self.edge_weight:.2f}" if self.edge_weight is not None else "none"))
+        lines.append("")
+        if self.shared.height:
+            total_values = int(self.by_kind[N_SHARED].sum())
+            total = float(self.by_kind[CONTRIBUTION].sum())
+            lines.append(f"Shared values: {total_values}, total contribution {total:.3f} "
+                         "(contribution = kind weight × strength a × strength b)")
+            lines.append("  by kind: " + "; ".join(
+                f"{shown(kind, 20)} {n} ({c:.3f})" for kind, n, c in self.by_kind.iter_rows()))
+            lines.append(f"  strongest {self.shared.height}:")
+            rows = []
+            for row in self.shared.iter_rows(named=True):
+                notes = []
+                if row[HUB_ACTION]:
+                    notes.append(f"hub: {row[HUB_ACTION]}" + (" (not counted)" if row[HUB_ACTION] == DROPPED else ""))
+                if row[INFRASTRUCTURE]:
+                    notes.append("infrastructure: corroborates only")
+                rows.append([shown(row[S.ATTRIBUTE_KIND], 20), shown(row[S.VALUE]), str(row[N_ACCOUNTS]),
+                             f"{row[KIND_WEIGHT]:.2f}", f"{row[STRENGTH_A]:.2f}", f"{row[STRENGTH_B]:.2f}",
+                             f"{row[CONTRIBUTION]:.3f}", "; ".join(notes)])
+            lines += text_table(["kind", "value", "holders", "kind weight", "strength a", "strength b", "contribution",
+                                 "note"], rows, right=[2, 3, 4, 5, 6])
+        else:
+            lines.append("They share no value directly.")
+        if self.path.height:
+            lines.append("")
+            weakest = float(self.path[CONTRIBUTION].min())
+            lines.append(f"Shortest weighted path through shared values ({self.path.height} hops; "
+                         f"weakest hop {weakest:.3f})")
+            rows = []
+            for row in self.path.iter_rows(named=True):
+                nxt = row[NEXT_CLUSTER_ID]
+                rows.append([str(row[HOP]), shown(row[S.ACCOUNT_ID], 40),
+                             f"{shown(row[S.ATTRIBUTE_KIND], 20)}={shown(row[S.VALUE], 40)}", str(row[N_ACCOUNTS]),
+                             f"{row[CONTRIBUTION]:.3f}", shown(row[NEXT_ACCOUNT_ID], 40),
+                             "-" if nxt is None else str(nxt)])
+            lines += text_table(["hop", "from", "shared value", "holders", "contribution", "to", "to's cluster"], rows,
+                                right=[0, 3, 4])
+        elif not self.shared.filter(pl.col(CONTRIBUTION) > 0).height and not self.connected:
+            lines.append("No chain of shared values joins them.")
+        return "\n".join(lines) + "\n"
+
+
+def bipartite_graph(run: Run) -> tuple[ig.Graph, pl.DataFrame]:
+    """The run's bipartite graph as igraph: vertices ``0..A-1`` accounts, ``A + value_index`` values.
+
+    Dropped hub values and zero-strength links are left out. Returns the graph
+    and its edge table (``account_index, value_index, kind_weight, strength,
+    infrastructure``, in the graph's edge order: sorted by value then account).
+
+    Examples
+    --------
+    >>> import polars as pl, tempfile
+    >>> from acctgraph.load import dataset_from_frames
+    >>> from acctgraph.pipeline import run_pipeline, write_outputs
+    >>> from acctgraph.runs import load_run
+    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
+    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+    >>> graph, edges = bipartite_graph(load_run(out))
+    >>> graph.vcount(), graph.get_edgelist()
+    (4, [(0, 3), (1, 3)])
+    """
+    n_accounts = run.graph_accounts.height
+    table = (
+        run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
+        .join(run.values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX)
+        .filter((pl.col(HUB_ACTION).fill_null("") != DROPPED) & (pl.col(STRENGTH) > 0) & (pl.col(KIND_WEIGHT) > 0))
+        .select(ACCOUNT_INDEX, VALUE_INDEX, KIND_WEIGHT, STRENGTH, INFRASTRUCTURE)
+        .sort(VALUE_INDEX, ACCOUNT_INDEX)
+    )
+    edges = list(zip(table[ACCOUNT_INDEX].to_list(), (table[VALUE_INDEX] + n_accounts).to_list()))
+    graph = ig.Graph(n=n_accounts + run.values.height, edges=edges)
+    return graph, table
+
+
+def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """Shortest weighted bipartite path from account ``a`` to ``b`` (see the module docstring)."""
+    graph, table = bipartite_graph(run)
+    max_weight = float(table[KIND_WEIGHT].max()) if table.height else 1.0
+    cost = table.select(
+        (-(pl.col(STRENGTH) * (pl.col(KIND_WEIGHT) / max_weight).sqrt()).log()).clip(0.0, None)
+    ).to_series().to_list()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # igraph warns when the target is unreachable
+        vertices = graph.get_shortest_path(a, b, weights=cost, output="vpath")
+    empty = _path_empty()
+    if len(vertices) < 3:
+        return empty, False
+    n_accounts = run.graph_accounts.height
+    hops = pl.DataFrame(
+        {HOP: list(range(1, len(vertices) // 2 + 1)),
+         "_from": vertices[0:-1:2], "_value": [v - n_accounts for v in vertices[1::2]], "_to": vertices[2::2]},
+        schema={HOP: pl.Int64, "_from": pl.UInt32, "_value": pl.UInt32, "_to": pl.UInt32},
+    )
+    strength = table.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
+    names = accounts.select(ACCOUNT_INDEX, S.ACCOUNT_ID, S.CLUSTER_ID)
+    path = (
+        hops.join(strength.rename({ACCOUNT_INDEX: "_from", VALUE_INDEX: "_value", STRENGTH: STRENGTH_A}),
+                  on=["_from", "_value"])
+        .join(strength.rename({ACCOUNT_INDEX: "_to", VALUE_INDEX: "_value", STRENGTH: STRENGTH_B}),
+              on=["_to", "_value"])
+        .join(run.values.rename({VALUE_INDEX: "_value"}), on="_value")
+        .join(names.select(pl.col(ACCOUNT_INDEX).alias("_from"), S.ACCOUNT_ID), on="_from")
+        .join(names.select(pl.col(ACCOUNT_INDEX).alias("_to"), pl.col(S.ACCOUNT_ID).alias(NEXT_ACCOUNT_ID),
+                           pl.col(S.CLUSTER_ID).alias(NEXT_CLUSTER_ID)), on="_to")
+        .with_columns(_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION))
+        .sort(HOP)
+        .select(empty.columns)
+    )
+    return path, True
+
+
+def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = DEFAULT_TOP) -> PairExplanation:
+    """The evidence between two accounts: the values they share, or the path that joins them.
+
+    Parameters
+    ----------
+    run
+        A finished run (:func:`acctgraph.runs.load_run`).
+    account_a, account_b
+        Account ids (matched exactly).
+    top
+        At most this many rows in ``shared`` (``None``: all); ``by_kind`` counts every one.
+
+    Returns
+    -------
+    PairExplanation
+        Shared values with their contributions (``kind_weight × strength_a ×
+        strength_b``); when none counts, the shortest weighted path through the
+        bipartite graph (module docstring).
+
+    Raises
+    ------
+    InputError
+        If an account id is not in the run.
+
+    Examples
+    --------
+    >>> import polars as pl, tempfile
+    >>> from acctgraph.load import dataset_from_frames
+    >>> from acctgraph.pipeline import run_pipeline, write_outputs
+    >>> from acctgraph.runs import load_run
+    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"],
+    ...     "payment_fingerprint": ["card1", "card1", None], "device_id": [None, "d1", "d1"]})
+    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+    >>> run = load_run(out)
+    >>> explain_pair(run, "a", "b").shared.select("value", "contribution").rows()
+    [('card1', 1.0)]
+    >>> explain_pair(run, "a", "c").path.select("hop", "account_id", "value", "next_account_id").rows()
+    [(1, 'a', 'card1', 'b'), (2, 'b', 'd1', 'c')]
+    """
+    _check_top(top)
+    if account_a == account_b:
+        raise InputError(f"explain a pair of two different accounts, got {cap(visible(account_a), 80)!r} twice")
+    found = find_accounts(run, [account_a, account_b])
+    a, b = found[ACCOUNT_INDEX].to_list()
+    accounts = account_table(run)
+    values = run.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, HUB_ACTION,
+                               INFRASTRUCTURE)
+    incidence = run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
+    shared = (
+        incidence.filter(pl.col(ACCOUNT_INDEX) == a).select(VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_A))
+        .join(incidence.filter(pl.col(ACCOUNT_INDEX) == b).select(VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_B)),
+              on=VALUE_INDEX)
+        .join(values, on=VALUE_INDEX)
+        .with_columns(_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION),
+                      pl.col(STRENGTH_A, STRENGTH_B).round(_ROUND))
+        .select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, STRENGTH_A, STRENGTH_B, CONTRIBUTION, HUB_ACTION,
+                INFRASTRUCTURE)
+        .sort([CONTRIBUTION, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, False, False])
+    )
+    lo, hi = min(a, b), max(a, b)
+    edge = run.edges.filter((pl.col(SOURCE) == lo) & (pl.col(TARGET) == hi))
+    edge_weight = round(float(edge[WEIGHT][0]), _ROUND) if edge.height else None
+    counted = shared.filter(pl.col(CONTRIBUTION) > 0).height > 0
+    by_kind = shared.group_by(S.ATTRIBUTE_KIND).agg(
+        pl.len().cast(pl.UInt32).alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND)
+    ).sort([CONTRIBUTION, S.ATTRIBUTE_KIND], descending=[True, False])
+    if counted:
+        path, connected = _path_empty(), True
+    else:
+        path, connected = _path(run, a, b, accounts)
+    return PairExplanation(
+        accounts=found.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED),
+        shared=_head(shared, top),
+        by_kind=by_kind,
+        edge_weight=edge_weight,
+        path=path,
+        connected=connected,
+    )
+
+
+def _path_empty() -> pl.DataFrame:
+    return pl.DataFrame(schema={HOP: pl.Int64, S.ACCOUNT_ID: pl.String, S.ATTRIBUTE_KIND: pl.String,
+                                S.VALUE: pl.String, NEXT_ACCOUNT_ID: pl.String, NEXT_CLUSTER_ID: pl.Int64,
+                                N_ACCOUNTS: pl.UInt32, CONTRIBUTION: pl.Float64, HUB_ACTION: pl.String,
+                                INFRASTRUCTURE: pl.Boolean})
