@@ -1,15 +1,20 @@
 """Writing tables: Parquet keeps every value; CSV is made safe to open in a spreadsheet.
 
 CSV cells that a spreadsheet would run as a formula (starting with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with an
-apostrophe. Only text columns are touched; numbers stay numbers. The Parquet
-file keeps the original value.
+``+``, ``-``, ``@``, a tab, a carriage return, a line feed or a NUL) are
+prefixed with an apostrophe. So are cells where whitespace comes before
+``=``, ``+``, ``-`` or ``@`` (``" =1+1"``): spreadsheets that trim spaces
+on import (LibreOffice's "trim spaces", some paste paths) would otherwise
+see a formula. Only text columns are touched; numbers stay numbers. The
+Parquet file keeps the original value.
 
 Examples
 --------
 >>> import polars as pl
 >>> safe_for_spreadsheet(pl.DataFrame({"name": ["=HYPERLINK(1)", "alice", "-2+3"], "n": [-1, 2, 3]})).rows()
 [("'=HYPERLINK(1)", -1), ('alice', 2), ("'-2+3", 3)]
+>>> safe_for_spreadsheet(pl.DataFrame({"name": ["  =1+1", "a = b", "\\x00x"]}))["name"].to_list()
+["'  =1+1", 'a = b', "'\\x00x"]
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-FORMULA_START = r"^[=+\-@\t\r]"
+FORMULA_START = r"^(?:[=+\-@\t\r\n\x00]|\s+[=+\-@])"
 
 
 def safe_for_spreadsheet(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,231 @@
+"""Template figures and raw example prompts of carded clusters, written while the run's inputs are at hand.
+
+A run folder holds no raw prompts, so :func:`write_template_samples` (called by
+:func:`acctgraph.pipeline.write_outputs`) writes two small tables into
+``profiles/``: ``cluster_templates`` (:func:`cluster_templates`) and
+``template_samples`` (:func:`template_samples`), which the cards then read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.cards.model import (
+    _SAMPLES_SCHEMA,
+    CLUSTER_TEMPLATES,
+    SAMPLE_RANK,
+    SHARE,
+    TEMPLATE_EVENTS,
+    TEMPLATE_RANK,
+    TEMPLATE_SAMPLES,
+    CardParams,
+    carded_clusters,
+)
+from acctgraph.features.prompt import template_bands
+from acctgraph.features.usage import N_EXCHANGES
+from acctgraph.runs import PROFILES_DIR
+from acctgraph.score import ACCOUNTS_IN_CLUSTER, PROMPT_TEMPLATE_KIND
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acctgraph.pipeline import RunResult
+
+def cluster_templates(
+    members: pl.DataFrame, attributes: pl.DataFrame, carded: pl.DataFrame, *, top: int
+) -> pl.DataFrame:
+    """Top prompt template bands of each carded cluster, from the long attribute table.
+
+    ``share`` is the band's part of all the sampled prompt bands the cluster's
+    members sent (one-off bands included; a prompt gives up to ``n_bands``
+    bands), so a cluster that sends one script has shares near 1 / ``n_bands``
+    per band, and a group of people chatting has small ones.
+
+    Examples
+    --------
+    >>> members = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [1, 1, None]})
+    >>> attributes = pl.DataFrame({"account_id": ["a", "a", "b", "c"],
+    ...     "attribute_kind": ["prompt_template"] * 4,
+    ...     "value": ["write python", "one off", "write python", "write python"],
+    ...     "n_events": [6, 2, 2, 9]})
+    >>> cluster_templates(members, attributes, pl.DataFrame({"cluster_id": [1]}), top=5).rows()
+    [(1, 1, 'write python', 2, 8, 10, 0.8), (1, 2, 'one off', 1, 2, 10, 0.2)]
+    """
+    in_cards = members.select(S.ACCOUNT_ID, S.CLUSTER_ID).join(carded.select(S.CLUSTER_ID), on=S.CLUSTER_ID,
+                                                               how="semi")
+    rows = (
+        attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
+        .select(S.ACCOUNT_ID, S.VALUE, pl.col(S.N_EVENTS).cast(pl.Int64))
+        .join(in_cards, on=S.ACCOUNT_ID)
+    )
+    totals = rows.group_by(S.CLUSTER_ID).agg(pl.col(S.N_EVENTS).sum().alias(TEMPLATE_EVENTS))
+    return (
+        rows.group_by(S.CLUSTER_ID, S.VALUE)
+        .agg(pl.len().cast(pl.Int64).alias(ACCOUNTS_IN_CLUSTER), pl.col(S.N_EVENTS).sum())
+        .join(totals, on=S.CLUSTER_ID)
+        .sort(S.CLUSTER_ID, S.N_EVENTS, ACCOUNTS_IN_CLUSTER, S.VALUE, descending=[False, True, True, False])
+        .with_columns((pl.int_range(pl.len()).over(S.CLUSTER_ID) + 1).cast(pl.Int64).alias(TEMPLATE_RANK))
+        .filter(pl.col(TEMPLATE_RANK) <= top)
+        .select(S.CLUSTER_ID, TEMPLATE_RANK, S.VALUE, ACCOUNTS_IN_CLUSTER, S.N_EVENTS, TEMPLATE_EVENTS,
+                (pl.col(S.N_EVENTS) / pl.col(TEMPLATE_EVENTS)).round(6).alias(SHARE))
+    )
+
+
+def template_holders(
+    members: pl.DataFrame, attributes: pl.DataFrame, templates: pl.DataFrame, *, per_template: int
+) -> pl.DataFrame:
+    """``account_id, cluster_id``: for each top template, the ``per_template`` members that sent it most.
+
+    These are the accounts :func:`template_samples` reads (ties by account id).
+
+    Examples
+    --------
+    >>> members = pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [1, 1, 1]})
+    >>> attributes = pl.DataFrame({"account_id": ["a", "b", "c"], "attribute_kind": ["prompt_template"] * 3,
+    ...     "value": ["t"] * 3, "n_events": [1, 5, 5]})
+    >>> templates = pl.DataFrame({"cluster_id": [1], "template_rank": [1], "value": ["t"]})
+    >>> template_holders(members, attributes, templates, per_template=2).rows()
+    [('b', 1), ('c', 1)]
+    """
+    return (
+        attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
+        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
+        .join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        .join(templates.select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK), on=[S.CLUSTER_ID, S.VALUE])
+        .sort(S.CLUSTER_ID, TEMPLATE_RANK, S.N_EVENTS, S.ACCOUNT_ID, descending=[False, False, True, False])
+        .filter(pl.int_range(pl.len()).over(S.CLUSTER_ID, TEMPLATE_RANK) < per_template)
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID).unique().sort(S.ACCOUNT_ID)
+    )
+
+
+def template_samples(
+    exchanges: pl.LazyFrame,
+    members: pl.DataFrame,
+    templates: pl.DataFrame,
+    activity: pl.DataFrame,
+    *,
+    prompt: Any,
+    per_template: int = CardParams.samples_per_template,
+    rows_per_account: int = CardParams.sample_rows_per_account,
+) -> pl.DataFrame:
+    """Raw example prompts of each (cluster, template band), each from a different account.
+
+    Reads only the exchanges of ``members`` (in a run, the few accounts that
+    sent each template most, :func:`template_holders`) and, of those, about
+    ``rows_per_account`` per account (a deterministic hash of account and
+    timestamp), so the cost is bounded by the number of cards, not by the
+    size of the world; bands them with
+    :func:`~acctgraph.features.prompt.template_bands` using the run's
+    ``prompt`` parameters; keeps, per (cluster, band), each account's earliest
+    matching prompt and then the ``per_template`` earliest accounts (ties by
+    account id, then prompt).
+
+    Parameters
+    ----------
+    exchanges
+        The run's exchanges (lazy; streamed).
+    members
+        ``account_id, cluster_id`` of the accounts to read.
+    templates
+        Output of :func:`cluster_templates`.
+    activity
+        ``account_id, n_exchanges`` (to bound the rows read per account).
+    prompt
+        The run's :class:`~acctgraph.features.kinds.PromptTemplate`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``cluster_id, template_rank, sample_rank, account_id, timestamp, prompt``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from acctgraph.features.kinds import PromptTemplate
+    >>> t = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    >>> exchanges = pl.LazyFrame({"account_id": ["b", "a", "b"], "timestamp": [t, t, t + dt.timedelta(hours=1)],
+    ...     "prompt": ["write a Python function that parses YAML files!", "hello there",
+    ...                "Write a python function that parses yaml files"]})
+    >>> members = pl.DataFrame({"account_id": ["a", "b"], "cluster_id": [1, 1]})
+    >>> templates = pl.DataFrame({"cluster_id": [1], "template_rank": [1],
+    ...                           "value": ["write python function parses yaml files"]})
+    >>> activity = pl.DataFrame({"account_id": ["a", "b"], "n_exchanges": [1, 2]})
+    >>> template_samples(exchanges, members, templates, activity, prompt=PromptTemplate()).select(
+    ...     "sample_rank", "account_id", "prompt").rows()
+    [(1, 'b', 'write a Python function that parses YAML files!')]
+    """
+    if S.PROMPT not in exchanges.collect_schema().names() or templates.is_empty():
+        return pl.DataFrame(schema=_SAMPLES_SCHEMA)
+    accounts = (
+        members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
+        .join(templates.select(S.CLUSTER_ID).unique(), on=S.CLUSTER_ID, how="semi")
+        .join(activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")
+        .with_columns((float(rows_per_account) / pl.col(N_EXCHANGES).cast(pl.Float64).fill_null(1.0).clip(1.0, None))
+                      .clip(None, 1.0).alias("_rate"))
+        .sort(S.ACCOUNT_ID)
+    )
+    # Filters before any join: `is_in` is pushed into the scan (prompts of other accounts are
+    # never decoded), then the account's sampling rate against a hash of (account, timestamp).
+    rate = pl.col(S.ACCOUNT_ID).replace_strict(accounts[S.ACCOUNT_ID], accounts["_rate"], default=None,
+                                               return_dtype=pl.Float64)
+    picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(pl.Float64) / float(1 << 24)
+    bands = template_bands(S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
+                           band_words=prompt.band_words, n_bands=prompt.n_bands)
+    found = (
+        exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
+        .filter(pl.col(S.ACCOUNT_ID).is_in(accounts[S.ACCOUNT_ID].implode()))
+        .filter(picked < rate)
+        .drop_nulls(S.PROMPT)
+        .join(accounts.lazy().select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        .with_columns(bands.alias(S.VALUE))
+        .explode(S.VALUE)
+        .join(templates.lazy().select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK), on=[S.CLUSTER_ID, S.VALUE])
+        .group_by(S.CLUSTER_ID, TEMPLATE_RANK, S.ACCOUNT_ID)
+        .agg(pl.col(S.TIMESTAMP).min(), pl.col(S.PROMPT).sort_by(S.TIMESTAMP, S.PROMPT).first())
+        .collect()
+    )
+    return (
+        found.sort(S.CLUSTER_ID, TEMPLATE_RANK, S.TIMESTAMP, S.ACCOUNT_ID, S.PROMPT)
+        .with_columns((pl.int_range(pl.len()).over(S.CLUSTER_ID, TEMPLATE_RANK) + 1).cast(pl.Int64)
+                      .alias(SAMPLE_RANK))
+        .filter(pl.col(SAMPLE_RANK) <= per_template)
+        .select(*_SAMPLES_SCHEMA)
+        .cast(_SAMPLES_SCHEMA)
+    )
+
+
+def write_template_samples(result: RunResult, out: str | Path, *, params: CardParams | None = None) -> list[Path]:
+    """Write ``profiles/cluster_templates.parquet`` and ``profiles/template_samples.parquet``.
+
+    Called by :func:`acctgraph.pipeline.write_outputs` while the run's inputs
+    are at hand (a run folder holds no raw prompts): the top template bands of
+    every carded cluster (:func:`cluster_templates`) and up to
+    ``samples_per_template`` raw prompts for each (:func:`template_samples`).
+    Returns the paths written.
+    """
+    params = params or CardParams()
+    out = Path(out)
+    scored = result.scored
+    carded = carded_clusters(scored.clusters, top=params.top_clusters)
+    members = scored.members.drop_nulls(S.CLUSTER_ID)
+    templates = cluster_templates(members, result.attributes, carded, top=params.top_templates)
+    try:
+        prompt = result.config.feature(PROMPT_TEMPLATE_KIND)
+    except KeyError:  # pragma: no cover - the kind is always configured, maybe disabled
+        prompt = None
+    holders = template_holders(members, result.attributes, templates, per_template=params.sample_accounts)
+    samples = (
+        template_samples(result.dataset.exchanges, holders, templates, result.usage.activity, prompt=prompt,
+                         per_template=params.samples_per_template,
+                         rows_per_account=params.sample_rows_per_account)
+        if prompt is not None else pl.DataFrame(schema=_SAMPLES_SCHEMA)
+    )
+    paths = []
+    for name, frame in ((CLUSTER_TEMPLATES, templates), (TEMPLATE_SAMPLES, samples)):
+        path = out / PROFILES_DIR / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, compression="zstd", statistics=False)
+        paths.append(path)
+    return paths

@@ -1,0 +1,417 @@
+"""The investigation report: ``report.html`` and ``report.md`` from a finished run and its cards.
+
+:func:`write_report` renders one view (:func:`report_view`) with two Jinja
+templates in ``acctgraph/templates/``. The view is built from the run folder
+and the evidence cards (:mod:`acctgraph.cards`) only; nothing is recomputed.
+Contents:
+
+- the run summary: inputs with size and SHA-256, row counts, warnings with
+  counts and examples, parameters, seed, versions, capped hub values;
+- clusters ranked by score (every flagged one and the ``ranked_rows`` best),
+  linking to each carded cluster's section and, when
+  ``OUT/graphs/cluster_<id>.html`` exists, to its graph page;
+- one section per carded cluster (``id="cluster-<id>"``; flagged ones open,
+  the others collapsed): the score as its signals, what the members share,
+  behaviour figures and charts (signups, exchanges per day, hour of day) as
+  inline SVG, the capability mix, the top prompt templates with sample
+  prompts, and the first members.
+
+The HTML file makes no request: no script, no external URL, inline SVG and
+CSS, and a Content-Security-Policy of ``default-src 'none'`` as a second
+line of defence. Attacker-written text passes through
+:func:`acctgraph.report.display.shown` and the format's escaping (see that
+module). No wall-clock time is rendered, so two runs on the same input give
+byte-identical reports.
+
+Examples
+--------
+>>> from acctgraph.simulate import simulate_frames
+>>> from acctgraph.load import dataset_from_frames
+>>> from acctgraph.pipeline import run_pipeline, write_outputs
+>>> from acctgraph.runs import load_run
+>>> import tempfile, pathlib
+>>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+>>> paths = write_report(load_run(out), out)
+>>> [p.name for p in paths]
+['report.html', 'report.md']
+>>> 'id="cluster-1"' in (out / "report.html").read_text(encoding="utf-8")
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.cards import Cards, load_cards
+from acctgraph.report.charts import Chart, hour_chart, time_chart
+from acctgraph.report.display import TEXT_LIMIT, markdown_escape, shown, shown_lines
+from acctgraph.runs import Run
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+HTML_TEMPLATE = "report.html.j2"
+MARKDOWN_TEMPLATE = "report.md.j2"
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
+GRAPHS_DIR = "graphs"
+OVERVIEW_PAGE = "overview.html"
+
+_SIGNAL_TEXT = {
+    "evidence": "what members share (strength and diversity)",
+    "new_accounts": "accounts first active soon after creation",
+    "signup_burst": "accounts created close together",
+    "volume": "exchanges per account per active day",
+    "round_the_clock": "traffic in the quietest hours",
+    "template_concentration": "prompt templates sent by several members",
+    "capability_targeting": "coding, agentic and reasoning traffic",
+    "proxy_rotation": "IP ranges per account",
+    "declared_organisation": "members of one declared organisation (discount)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportParams:
+    """How much the report shows (the tables and cards hold the rest).
+
+    Parameters
+    ----------
+    ranked_rows
+        Clusters in the ranked table besides flagged ones (best scores first).
+    ranked_open
+        Rows of the ranked table shown before the rest is collapsed.
+    members_shown
+        Members listed per cluster section (the cards keep up to 100).
+    text_limit
+        Characters shown of any value (names, emails, attribute values).
+    prompt_limit
+        Characters shown of a sample prompt.
+    """
+
+    ranked_rows: int = 200
+    ranked_open: int = 25
+    members_shown: int = 50
+    text_limit: int = TEXT_LIMIT
+    prompt_limit: int = 600
+
+
+# =============================================================================
+# Formatting
+# =============================================================================
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _fixed(value: Any, digits: int = 2) -> str:
+    return "—" if value is None else f"{float(value):.{digits}f}"
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{100.0 * float(value):.1f}%"
+
+
+def _time(value: Any) -> str:
+    """ISO 8601 (as in the cards) → ``2026-04-22 00:00 UTC``."""
+    if value is None:
+        return "—"
+    text = str(value)
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+
+
+def _parse(value: str) -> dt.datetime | dt.date:
+    return dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict) and value:
+        rows = []
+        for key in sorted(value):
+            rows += _flatten(f"{prefix}.{key}" if prefix else str(key), value[key])
+        return rows
+    return [(prefix, json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str)
+             else value)]
+
+
+# =============================================================================
+# The view
+# =============================================================================
+
+
+def _graph_pages(out: Path) -> set[int]:
+    folder = out / GRAPHS_DIR
+    ids = set()
+    if folder.is_dir():
+        for path in folder.glob("cluster_*.html"):
+            number = path.stem.removeprefix("cluster_")
+            if number.isdigit():
+                ids.add(int(number))
+    return ids
+
+
+def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]:
+    limit = params.text_limit
+    rows = record.get("rows", {})
+    hubs = record.get("hubs", {})
+    hub_values = hubs.get("values", [])
+    return {
+        "tool_version": shown(record.get("versions", {}).get("acctgraph"), limit=limit),
+        "seed": shown(record.get("seed"), limit=limit),
+        "headline": [
+            ("accounts", _count(rows.get("accounts_in"))),
+            ("clusters", _count(rows.get("clusters_out"))),
+            ("flagged clusters", _count(rows.get("flagged_clusters"))),
+            ("flagged accounts", _count(rows.get("flagged_accounts"))),
+        ],
+        "inputs": [
+            {"table": shown(item.get("table"), limit=limit), "path": shown(item.get("path"), limit=limit),
+             "rows": _count(item.get("rows")), "size": _count(item.get("size_bytes")),
+             "sha256": shown(item.get("sha256"), limit=limit)}
+            for item in record.get("inputs", [])
+        ],
+        "rows": [(shown(name, limit=limit), _count(value)) for name, value in sorted(rows.items())],
+        "warnings": [
+            {"code": shown(w.get("code"), limit=limit), "count": _count(w.get("count")),
+             "message": shown(w.get("message"), limit=limit),
+             "where": shown(" / ".join(str(x) for x in (w.get("path"), w.get("column")) if x), limit=limit),
+             "examples": [shown(x, limit=limit) for x in w.get("examples", [])]}
+            for w in record.get("warnings", [])
+        ],
+        "parameters": [(shown(k, limit=limit), shown(v, limit=limit))
+                       for k, v in _flatten("", record.get("parameters", {}))],
+        "versions": [(shown(k, limit=limit), shown(v, limit=limit))
+                     for k, v in sorted(record.get("versions", {}).items())],
+        "detect": [(shown(k, limit=limit), shown(v, limit=limit)) for k, v in _flatten("", record.get("detect", {}))],
+        "hubs": {
+            "note": shown(hubs.get("note"), limit=limit),
+            "count": _count(hubs.get("count")),
+            "by_kind": [(shown(k, limit=limit), _count(v)) for k, v in sorted(hubs.get("by_kind", {}).items())],
+            "top": [
+                {"kind": shown(h.get("attribute_kind"), limit=limit), "value": shown(h.get("value"), limit=limit),
+                 "accounts": _count(h.get("n_accounts")), "cap": _count(h.get("hub_cap")),
+                 "action": shown(h.get("hub_action"), limit=limit)}
+                for h in hub_values[:20]
+            ],
+            "more": _count(n_more) if (n_more := int(hubs.get("count", 0) or 0) - min(20, len(hub_values))) > 0
+            else "",
+        },
+    }
+
+
+def _ranked(clusters: pl.DataFrame, carded: set[int], graphs: set[int], params: ReportParams) -> dict[str, Any]:
+    chosen = clusters.sort(S.CLUSTER_ID).filter(
+        pl.col(S.FLAGGED) | (pl.int_range(pl.len()) < params.ranked_rows)
+    )
+    rows = [
+        {"id": int(row[S.CLUSTER_ID]), "size": _count(row["size"]), "score": _fixed(row[S.CLUSTER_SCORE]),
+         "flagged": bool(row[S.FLAGGED]), "exchanges": _count(row["exchanges"]),
+         "summary": shown(row["summary"], limit=params.text_limit),
+         "section": int(row[S.CLUSTER_ID]) in carded, "graph": int(row[S.CLUSTER_ID]) in graphs}
+        for row in chosen.select(S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "exchanges", "summary")
+        .iter_rows(named=True)
+    ]
+    return {"open": rows[: params.ranked_open], "collapsed": rows[params.ranked_open:],
+            "shown": len(rows), "total": clusters.height, "more": clusters.height - len(rows),
+            "flagged": int(clusters[S.FLAGGED].sum())}
+
+
+def _charts(card: dict[str, Any]) -> list[Chart]:
+    charts = []
+    signups = card["signups"]
+    if signups:
+        unit = signups[0]["bin"]
+        charts.append(time_chart([_parse(r["bin_start"]) for r in signups], [r["n_accounts"] for r in signups],
+                                 bin=unit, title=f"accounts created per {unit} (UTC)", unit="accounts"))
+    daily = card["daily"]
+    if daily:
+        charts.append(time_chart([_parse(r["day"]) for r in daily], [r["exchanges"] for r in daily],
+                                 bin="day", title="exchanges per day (UTC)", unit="exchanges"))
+    hours = card["hours"]
+    if hours:
+        charts.append(hour_chart([r["n_events"] for r in hours], title="exchanges by hour of day (UTC)"))
+    return charts
+
+
+def _figures(card: dict[str, Any], burst_hours: float) -> list[tuple[str, str]]:
+    size = card["size"]
+    figures = [
+        ("accounts created", (f"{_time(card['created_first'])} to {_time(card['created_last'])} "
+                              f"({card['accounts_with_created_at'] or 0:,} of {size:,} with a creation time)")),
+        (f"largest signup burst (within {burst_hours:g} h)",
+         f"{card['burst_accounts']:,} accounts, {_time(card['burst_start'])} to {_time(card['burst_end'])}"
+         if card["burst_accounts"] else "—"),
+        ("median account age at first activity",
+         "—" if card["median_age_days"] is None else f"{card['median_age_days']:.1f} days"),
+        ("exchanges per account per active day",
+         (f"median {_fixed(card['median_exchanges_per_active_day'], 1)}, "
+          f"max {_fixed(card['max_exchanges_per_active_day'], 1)}")),
+        ("accounts with exchanges", f"{card['active_accounts'] or 0:,} of {size:,}"),
+        ("days with activity", _count(card["active_days"])),
+        ("exchanges", _count(card["exchanges"])),
+        ("first and last activity", f"{_time(card['first_activity'])} to {_time(card['last_activity'])}"),
+    ]
+    if card["templates"]:
+        figures.append((f"top {len(card['templates'])} templates' share of sampled prompt bands",
+                        _percent(card["top_templates_share"])))
+    return figures
+
+
+def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst_hours: float) -> dict[str, Any]:
+    limit = params.text_limit
+    cid = int(card[S.CLUSTER_ID])
+    top_contribution = max((abs(s["contribution"]) for s in card["signals"]), default=0.0)
+    samples: dict[int, list[dict[str, Any]]] = {}
+    for sample in card["samples"]:
+        samples.setdefault(sample["template_rank"], []).append({
+            "account": shown(sample[S.ACCOUNT_ID], limit=limit), "time": _time(sample[S.TIMESTAMP]),
+            "lines": shown_lines(sample[S.PROMPT], limit=params.prompt_limit),
+            "text": shown(sample[S.PROMPT], limit=params.prompt_limit),
+        })
+    members = card["members"][: params.members_shown]
+    kind_order = {k["attribute_kind"]: i for i, k in enumerate(card["kinds"])}  # strongest kind first
+    return {
+        "id": cid,
+        "flagged": bool(card[S.FLAGGED]),
+        "carded_because": card["carded_because"],
+        "graph": cid in graphs,
+        "size": _count(card["size"]),
+        "score": _fixed(card[S.CLUSTER_SCORE]),
+        "summary": shown(card["summary"], limit=limit),
+        "signals": [
+            {"name": shown(s["signal"], limit=limit), "meaning": _SIGNAL_TEXT.get(s["signal"], ""),
+             "value": _fixed(s["signal_value"]), "weight": _fixed(s["weight"]),
+             "contribution": _fixed(s["contribution"], 3),
+             "bar": round(100.0 * abs(s["contribution"]) / top_contribution, 1) if top_contribution else 0.0,
+             "negative": s["contribution"] < 0}
+            for s in card["signals"]
+        ],
+        "kinds": [
+            {"kind": shown(k["attribute_kind"], limit=limit), "kind_weight": _fixed(k["kind_weight"]),
+             "n_values": _count(k["n_values"]), "top": _count(k["top_accounts_in_cluster"]),
+             "top_share": _percent(k["top_share_of_members"]), "outside": _count(k["top_accounts_outside"]),
+             "half": bool(k["held_by_half"]), "share": _percent(k["link_share"]),
+             "contribution": _fixed(k["kind_contribution"], 3)}
+            for k in card["kinds"]
+        ],
+        "shared": [
+            {"kind": shown(v["attribute_kind"], limit=limit), "value": shown(v["value"], limit=limit),
+             "inside": _count(v["accounts_in_cluster"]), "outside": _count(v["accounts_outside"]),
+             "weight": _fixed(v["weight"], 3), "hub": shown(v["hub_action"] or "", limit=limit)}
+            for v in sorted(card["values"], key=lambda v: kind_order.get(v["attribute_kind"], len(kind_order)))
+        ],
+        "figures": _figures(card, burst_hours),
+        "charts": _charts(card),
+        "ages": [(a["age_bin"], _count(a["n_accounts"])) for a in card["ages"]],
+        "capabilities": [(c["capability"], _count(c["n_exchanges"]), _percent(c["share"]))
+                         for c in card["capabilities"]],
+        "templates": [
+            {"rank": t["template_rank"], "value": shown(t["value"], limit=limit),
+             "accounts": _count(t["accounts_in_cluster"]), "events": _count(t["n_events"]),
+             "share": _percent(t["share"]), "samples": samples.get(t["template_rank"], [])}
+            for t in card["templates"]
+        ],
+        "members": [
+            {"account": shown(m[S.ACCOUNT_ID], limit=limit), "created": _time(m[S.CREATED_AT]),
+             "first_seen": _time(m["first_seen"]), "exchanges": _count(m["n_exchanges"]),
+             "name": shown(m[S.DISPLAY_NAME], limit=limit), "email": shown(m[S.EMAIL], limit=limit),
+             "country": shown(m[S.COUNTRY], limit=limit), "org": shown(m[S.ORG_ID], limit=limit)}
+            for m in members
+        ],
+        "members_more": int(card["size"]) - len(members),
+    }
+
+
+def report_view(run: Run, cards: Cards, *, out: Path | None = None,
+                params: ReportParams | None = None) -> dict[str, Any]:
+    """Everything the report templates render, as plain values (text already :func:`shown`)."""
+    params = params or ReportParams()
+    out = Path(out) if out is not None else run.path
+    record = run.record
+    parameters = record.get("parameters", {})
+    burst_hours = float(parameters.get("score", {}).get("burst_hours", 24.0))
+    prompt = parameters.get("features", {}).get("prompt_template", {})
+    graphs = _graph_pages(out)
+    carded = set(cards.clusters[S.CLUSTER_ID].to_list())
+    sections = [_section(card, graphs, params, burst_hours) for card in cards.to_dicts()]
+    return {
+        "title": "acctgraph investigation report",
+        "run": _run_summary(record, params),
+        "ranked": _ranked(run.clusters, carded, graphs, params),
+        "sections": sections,
+        "n_flagged_sections": sum(1 for s in sections if s["flagged"]),
+        "n_other_sections": sum(1 for s in sections if not s["flagged"]),
+        "template_note": (f"share of the cluster's sampled prompt bands (at most "
+                          f"{prompt.get('max_per_account', '?')} prompts per account are sampled; each gives up "
+                          f"to {prompt.get('n_bands', '?')} bands of {prompt.get('band_words', '?')} words)"),
+        "members_shown": params.members_shown,
+        "text_limit": params.text_limit,
+        "overview": (out / GRAPHS_DIR / OVERVIEW_PAGE).is_file(),
+    }
+
+
+# =============================================================================
+# Rendering
+# =============================================================================
+
+
+def _markdown_finalize(value: Any) -> Any:
+    """Every expression of the Markdown template is escaped (numbers and booleans pass as text)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    return markdown_escape(value)
+
+
+def _environment(markdown: bool) -> jinja2.Environment:
+    options: dict[str, Any] = {
+        "loader": jinja2.FileSystemLoader(TEMPLATES), "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
+    }
+    if markdown:
+        return jinja2.Environment(autoescape=False, finalize=_markdown_finalize, **options)
+    return jinja2.Environment(autoescape=True, **options)
+
+
+def render_report(view: dict[str, Any]) -> tuple[str, str]:
+    """The HTML and Markdown texts of a :func:`report_view`."""
+    html = _environment(markdown=False).get_template(HTML_TEMPLATE).render(view)
+    markdown = _environment(markdown=True).get_template(MARKDOWN_TEMPLATE).render(view)
+    return html, markdown
+
+
+def write_report(run: Run, out: str | Path | None = None, *, params: ReportParams | None = None,
+                 cards: Cards | None = None) -> list[Path]:
+    """Write ``report.html`` and ``report.md`` for a finished run; returns their paths.
+
+    Parameters
+    ----------
+    run
+        A finished run (:func:`acctgraph.runs.load_run`).
+    out
+        Folder to write into (default: the run folder). Links to graph pages
+        (``graphs/cluster_<id>.html``) are made for the pages that exist there.
+    params
+        :class:`ReportParams`.
+    cards
+        The run's cards (default: read from ``cards/``, or computed if the
+        run has none).
+    """
+    out = Path(out) if out is not None else run.path
+    cards = cards if cards is not None else load_cards(run)
+    html, markdown = render_report(report_view(run, cards, out=out, params=params))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / REPORT_HTML, out / REPORT_MD]
+    for path, text in zip(paths, (html, markdown)):
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    return paths
