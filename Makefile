@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: demo test test-all install lock clean sample bench
+.PHONY: demo test test-all install lock clean sample bench browser
 
 install: $(STAMP)
 
@@ -23,11 +23,18 @@ demo: $(STAMP)
 	$(BIN)/acctgraph evaluate --members $(OUT)/members.parquet --labels data/sample/labels.csv --json $(OUT)/evaluation.json
 	@echo
 	@echo "Results in $(OUT)/: members, clusters, evidence, contributions (.parquet/.csv), run.json, evaluation.json"
+	@echo "Graph pages (open in a browser, they work offline): $(OUT)/graphs/overview.html and" \
+		"$$(ls $(OUT)/graphs/cluster_*.html | wc -l) cluster pages, e.g. $(OUT)/graphs/cluster_1.html"
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (CI runs on a fresh machine, as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+		|| { echo "the browser tests need Chromium: run 'apt-get install chromium' as root"; exit 1; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # Regenerate the bundled sample world (deterministic: same seed, same bytes).

@@ -1,0 +1,463 @@
+"""What a cluster page draws, as plain data: nodes, edges, legend, facts and what was collapsed.
+
+A :class:`Drawing` is built from a finished run's tables (:mod:`acctgraph.runs`),
+never by recomputing the graph, and rendered by :mod:`acctgraph.viz.pages`
+(HTML files, or inline in a notebook through :mod:`acctgraph.viz.export`). Every
+string in it that came from the data has been passed through
+:func:`acctgraph.textsafe.visible` and capped: tooltips are plain text. The
+overview's drawing is in :mod:`acctgraph.viz.overview`.
+
+Cluster drawings are bipartite: the cluster's accounts and the attribute values
+held by at least two of them, an edge where an account holds a value. The
+values are those of the evidence table (at most ``evidence_max_per_kind`` per
+kind, the most shared first), ranked so that kinds take turns. Above the node or
+edge budget, the lowest-ranked values are left out and accounts with the same
+*signature* (the set of drawn values they hold) are drawn as one group node; the
+largest number of values is kept such that groups + values and the edges fit
+both budgets. The drawing's notes say what was collapsed.
+
+Examples
+--------
+>>> from acctgraph.viz.drawing import select_clusters
+>>> import polars as pl
+>>> clusters = pl.DataFrame({"cluster_id": [1, 2, 3, 4], "cluster_score": [0.9, 0.8, 0.4, 0.3],
+...                          "flagged": [True, True, False, False]})
+>>> select_clusters(clusters, top=3)
+[1, 2, 3]
+>>> select_clusters(clusters, top=1)
+[1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from acctgraph import schema as S
+from acctgraph.errors import InputError
+from acctgraph.features.kinds import PromptTemplate
+from acctgraph.graph.build import (
+    ACCOUNT_INDEX,
+    DROPPED,
+    HUB_ACTION,
+    INFRASTRUCTURE,
+    KIND_WEIGHT,
+    N_ACCOUNTS,
+    RING,
+    STRENGTH,
+    VALUE_INDEX,
+    VALUE_WEIGHT,
+)
+from acctgraph.textsafe import cap, visible
+
+if TYPE_CHECKING:  # pragma: no cover
+    from acctgraph.runs import Run
+
+#: Most nodes a cluster page draws; above it accounts are grouped and values trimmed.
+NODE_BUDGET = 1500
+#: Most edges a cluster page draws.
+EDGE_BUDGET = 8000
+
+#: Weights are summed as integers in these units, so sums do not depend on row order.
+FIXED_POINT = 1_000_000
+ACCOUNT = "account"
+ACCOUNT_GROUP = "account_group"
+IN_CLUSTER = "in_cluster"
+RANK = "_rank"
+PROMPT_TEMPLATE_KIND = PromptTemplate.kind
+
+LABEL_CHARS = 28
+TITLE_CHARS = 240
+
+
+def plain(text: object, limit: int = TITLE_CHARS) -> str:
+    """Attacker-written text made safe to show as plain text: invisible characters escaped, capped."""
+    if text is None:
+        return "—"
+    return cap(visible(str(text)), limit)
+
+
+def format_when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "unknown"
+
+
+def format_number(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+@dataclass
+class Drawing:
+    """One page's content.
+
+    Attributes
+    ----------
+    title
+        Page heading (plain text).
+    nodes
+        One dict per node: ``id`` (int), ``label``, ``group`` (an attribute kind,
+        ``account`` or ``account_group``; for the overview ``cluster``), ``title``
+        (tooltip, plain text), ``value`` (size), optional ``color`` and ``page``.
+    edges
+        One dict per edge: ``from``, ``to`` (node ids), ``value`` (width), ``title``.
+    legend
+        ``(group, label, count)`` per group drawn, in display order.
+    facts
+        ``(label, text)`` pairs for the page header.
+    notes
+        What was collapsed or left out to stay within the budget (empty when nothing was).
+    counts
+        Figures for tests and callers: ``nodes``, ``edges`` and the totals before
+        collapsing (``accounts``, ``values``, ``links`` or ``clusters``, ``pairs``).
+    cluster_id
+        The cluster drawn, or ``None`` for the overview.
+    """
+
+    title: str
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    legend: list[tuple[str, str, int]]
+    facts: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    cluster_id: int | None = None
+    contributions: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.notes)
+
+
+def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
+    """Every flagged cluster, then the highest-scoring others until ``top`` clusters are chosen.
+
+    Ties in score are broken by cluster id, so the choice is deterministic.
+    """
+    ordered = clusters.sort([S.CLUSTER_SCORE, S.CLUSTER_ID], descending=[True, False])
+    flagged = ordered.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
+    others = ordered.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].head(max(0, top - len(flagged))).to_list()
+    return [int(c) for c in flagged + others]
+
+
+# =============================================================================
+# Cluster drawing
+# =============================================================================
+
+
+def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
+    """The cluster's row of the clusters table; an :class:`~acctgraph.errors.InputError` if there is none."""
+    rows = run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)
+    if rows.height == 0:
+        ids = run.clusters[S.CLUSTER_ID]
+        span = f"{ids.min()}..{ids.max()}" if len(ids) else "none"
+        raise InputError(f"has no cluster {cluster_id} (cluster ids in this run: {span})",
+                         path=str(run.path / f"{S.CLUSTERS}.parquet"))
+    return rows.row(0, named=True)
+
+
+def _signature_fit(links: pl.DataFrame, accounts: pl.DataFrame, k: int) -> tuple[int, int]:
+    """(groups, edges) when only the ``k`` best-ranked values are drawn."""
+    signatures = (
+        links.filter(pl.col(RANK) < k).group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig"))
+    )
+    per_account = accounts.select(ACCOUNT_INDEX).join(signatures, on=ACCOUNT_INDEX, how="left")
+    groups = per_account.select(pl.col("_sig").fill_null([]).unique()).to_series()
+    return groups.len(), int(groups.list.len().sum() or 0)
+
+
+def _largest_fit(links: pl.DataFrame, accounts: pl.DataFrame, n_values: int,
+                 node_budget: int, edge_budget: int) -> int:
+    """Largest ``k`` such that groups(k) + k ≤ node_budget and edges(k) ≤ edge_budget (both grow with k)."""
+    low, high = 0, min(n_values, node_budget - 1)
+    while low < high:
+        mid = (low + high + 1) // 2
+        groups, edges = _signature_fit(links, accounts, mid)
+        if groups + mid <= node_budget and edges <= edge_budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _top_templates(incidence: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """Per account, its most used shared prompt template: ``account_index, top_template, top_template_events``.
+
+    Ties go to the smaller value index, i.e. the alphabetically first template (values are
+    numbered in (kind, value) order).
+    """
+    templates = values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(VALUE_INDEX, S.VALUE)
+    best = (
+        incidence.join(templates.select(VALUE_INDEX), on=VALUE_INDEX, how="semi")
+        .group_by(ACCOUNT_INDEX)
+        .agg(pl.col(VALUE_INDEX, S.N_EVENTS).sort_by([S.N_EVENTS, VALUE_INDEX], descending=[True, False]).first())
+    )
+    return best.join(templates, on=VALUE_INDEX).select(
+        ACCOUNT_INDEX, pl.col(S.VALUE).alias("top_template"), pl.col(S.N_EVENTS).alias("top_template_events"))
+
+
+def _account_title(row: dict[str, Any], as_of: datetime | None, n_shared: int) -> str:
+    created = row.get(S.CREATED_AT)
+    age = f" ({(as_of - created).days:,} days before the data's last activity)" if created and as_of else ""
+    lines = [
+        f"account {plain(row[S.ACCOUNT_ID], 80)}",
+        f"display name: {plain(row.get(S.DISPLAY_NAME), 80)}",
+        f"created: {format_when(created)}{age}",
+        (f"exchanges: {format_number(row.get('n_exchanges'))} on {format_number(row.get('active_days'))} days, "
+         f"{format_when(row.get('first_seen'))} to {format_when(row.get('last_seen'))}"
+         if row.get("n_exchanges") else "exchanges: none seen"),
+        f"country: {plain(row.get(S.COUNTRY), 40)}; org: {plain(row.get(S.ORG_ID), 40)}",
+        f"top template: {plain(row.get('top_template'), 120)}"
+        + (f" ({row['top_template_events']:,} events)" if row.get("top_template_events") else ""),
+        f"holds {n_shared:,} of the values drawn here",
+    ]
+    return "\n".join(lines)
+
+
+def _group_facts(accounts: pl.DataFrame, node_of: pl.DataFrame) -> dict[int, dict[str, Any]]:
+    """Per group node: size, exchanges (sum, median), creation span and the first five account ids."""
+    exchanges = pl.col("n_exchanges").fill_null(0)
+    facts = (
+        accounts.join(node_of, on=ACCOUNT_INDEX)
+        .group_by("_node")
+        .agg(pl.len().alias("n"), exchanges.sum().alias("exchanges"), exchanges.median().alias("median"),
+             pl.col(S.CREATED_AT).min().alias("first"), pl.col(S.CREATED_AT).max().alias("last"),
+             pl.col(S.ACCOUNT_ID).sort().head(5).alias("ids"))
+    )
+    return {row.pop("_node"): row for row in facts.iter_rows(named=True)}
+
+
+def _group_title(facts: dict[str, Any], n_values: int) -> str:
+    n, ids = facts["n"], facts["ids"]
+    lines = [
+        f"group of {n:,} accounts holding the same {n_values:,} drawn values"
+        if n_values else f"group of {n:,} accounts holding none of the drawn values",
+        f"exchanges: {int(facts['exchanges'] or 0):,} in all, median {float(facts['median'] or 0):,.0f}",
+        f"created: {format_when(facts['first'])} to {format_when(facts['last'])}" if facts["first"] else "created: unknown",
+        "e.g. " + ", ".join(plain(i, 40) for i in ids) + (", …" if n > len(ids) else ""),
+    ]
+    return "\n".join(lines)
+
+
+_HUB_NOTES = {
+    RING: "hub: held by more accounts than its kind's cap, linked sparsely (ring)",
+    DROPPED: "hub: held by too many accounts, not used for linking (dropped)",
+}
+
+
+def _value_title(row: dict[str, Any]) -> str:
+    outside = row[N_ACCOUNTS] - row[IN_CLUSTER]
+    lines = [
+        f"{row[S.ATTRIBUTE_KIND]}: {plain(row[S.VALUE])}",
+        f"held by {row[IN_CLUSTER]:,} accounts in this cluster and {outside:,} outside "
+        f"({row[N_ACCOUNTS]:,} in all)",
+        f"weight {row[VALUE_WEIGHT]:.3f} (kind weight {row[KIND_WEIGHT]:.2f})",
+    ]
+    if row.get(INFRASTRUCTURE):
+        lines.append("infrastructure kind: only corroborates other evidence")
+    if row.get(HUB_ACTION) in _HUB_NOTES:
+        lines.append(_HUB_NOTES[row[HUB_ACTION]])
+    return "\n".join(lines)
+
+
+def _kind_counts(frame: pl.DataFrame, *, most: bool = False) -> str:
+    counts = (frame.group_by(S.ATTRIBUTE_KIND).agg(pl.len(), pl.col(IN_CLUSTER).max().alias("_most"))
+              .sort(["len", S.ATTRIBUTE_KIND], descending=[True, False]))
+    return ", ".join(f"{kind} {n:,}" + (f" (≤{m:,})" if most else "") for kind, n, m in counts.iter_rows())
+
+
+def evidence_per_kind(run: Run) -> int:
+    """The run's ``score.evidence_max_per_kind`` (values listed per cluster and kind), default 50."""
+    return int(run.record.get("parameters", {}).get("score", {}).get("evidence_max_per_kind", 50))
+
+
+def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET,
+                    edge_budget: int = EDGE_BUDGET, per_kind: int | None = None) -> Drawing:
+    """The bipartite drawing of one cluster: its accounts and the values at least two of them hold.
+
+    Parameters
+    ----------
+    run
+        A finished run (:func:`acctgraph.runs.load_run`).
+    cluster_id
+        A ``cluster_id`` of the run's clusters table.
+    node_budget, edge_budget
+        Above either, accounts are grouped by signature and the least shared
+        values are left out (see the module docstring); the drawing's ``notes``
+        say what was collapsed.
+    per_kind
+        Values drawn per kind at most, the most shared first: by default the run's
+        ``evidence_max_per_kind``, so that the page draws the values of the evidence table.
+    """
+    per_kind = evidence_per_kind(run) if per_kind is None else per_kind
+    if node_budget < 2 or edge_budget < 1:
+        raise ValueError("node_budget must be at least 2 and edge_budget at least 1")
+    cluster = cluster_row(run, cluster_id)
+    profiles = run.profile_accounts
+    accounts = (
+        run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id).select(S.ACCOUNT_ID)
+        .join(run.graph_accounts, on=S.ACCOUNT_ID, how="inner")
+        .join(profiles, on=S.ACCOUNT_ID, how="left")
+        .sort(S.ACCOUNT_ID)
+    )
+    incidence = run.incidence.join(accounts.select(ACCOUNT_INDEX), on=ACCOUNT_INDEX, how="semi")
+    values = (
+        incidence.group_by(VALUE_INDEX).agg(pl.len().alias(IN_CLUSTER)).filter(pl.col(IN_CLUSTER) >= 2)
+        .join(run.values, on=VALUE_INDEX, how="inner")
+        # value_index numbers values in (kind, value) order, so it breaks ties as the evidence
+        # table does (most cluster holders first, then by value) without sorting strings.
+        .sort([IN_CLUSTER, VALUE_INDEX], descending=[True, False])
+        .with_columns(pl.int_range(pl.len()).over(S.ATTRIBUTE_KIND).alias("_kind_rank"))
+        # Kinds take turns (each kind's most shared value, then each kind's second, ...), so that
+        # a few cards or devices are not crowded out by thousands of template or co-activity values.
+        .sort(["_kind_rank", IN_CLUSTER, VALUE_INDEX], descending=[False, True, False])
+        .with_row_index(RANK)
+    )
+    n_shared = values.height
+    values = values.filter(pl.col("_kind_rank") < per_kind)  # ranks stay 0..n-1: kind rank sorts first
+    links = incidence.join(values.select(VALUE_INDEX, RANK, S.ATTRIBUTE_KIND, KIND_WEIGHT), on=VALUE_INDEX)
+    last_seen = profiles["last_seen"].max() if "last_seen" in profiles.columns else None
+    as_of = last_seen if isinstance(last_seen, datetime) else None
+
+    n_accounts, n_values = accounts.height, values.height
+    over_budget = n_accounts + n_values > node_budget or links.height > edge_budget
+    keep = _largest_fit(links, accounts, n_values, node_budget, edge_budget) if over_budget else n_values
+    drawn_values = values.filter(pl.col(RANK) < keep)
+    drawn_links = links.filter(pl.col(RANK) < keep)
+
+    signatures = (
+        accounts.select(ACCOUNT_INDEX)
+        .join(drawn_links.group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig")),
+              on=ACCOUNT_INDEX, how="left")
+        .with_columns(pl.col("_sig").fill_null([]))
+    )
+    # Accounts sharing a signature are indistinguishable in the drawing; group them only
+    # when over budget (otherwise every account is its own node). Account indexes follow
+    # account ids, so sorting by the first member orders the nodes by account id.
+    if over_budget:
+        groups = (
+            signatures.group_by("_sig").agg(pl.col(ACCOUNT_INDEX).sort().alias("_members"))
+            .with_columns(pl.col("_members").list.first().alias("_first"))
+        )
+    else:
+        groups = signatures.select(pl.col("_sig"), pl.concat_list(ACCOUNT_INDEX).alias("_members"),
+                                   pl.col(ACCOUNT_INDEX).alias("_first"))
+    groups = groups.sort("_first").with_row_index("_node")
+    node_of = groups.select("_node", pl.col("_members").alias(ACCOUNT_INDEX)).explode(ACCOUNT_INDEX)
+    account_node_of = dict(node_of.select(ACCOUNT_INDEX, "_node").iter_rows())
+    # Facts: per single account, its profile and top template; per group, aggregates.
+    singles = groups.filter(pl.col("_members").list.len() == 1).select(pl.col("_first").alias(ACCOUNT_INDEX))
+    top = _top_templates(incidence.join(singles, on=ACCOUNT_INDEX, how="semi"), run.values)
+    by_index = {row[ACCOUNT_INDEX]: row for row in
+                accounts.join(singles, on=ACCOUNT_INDEX, how="semi").join(top, on=ACCOUNT_INDEX, how="left")
+                .iter_rows(named=True)}
+    group_facts = _group_facts(accounts, node_of.join(
+        groups.filter(pl.col("_members").list.len() > 1).select("_node"), on="_node", how="semi"))
+
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    value_node: dict[int, int] = {}
+    n_group_nodes = 0
+    for node_id, sig, members, first in groups.iter_rows():
+        if len(members) == 1:
+            row = by_index[first]
+            nodes.append({"id": node_id, "label": plain(row[S.ACCOUNT_ID], LABEL_CHARS), "group": ACCOUNT,
+                          "title": _account_title(row, as_of, len(sig)), "value": 1})
+        else:
+            n_group_nodes += 1
+            nodes.append({"id": node_id, "label": f"{len(members):,} accounts", "group": ACCOUNT_GROUP,
+                          "title": _group_title(group_facts[node_id], len(sig)), "value": len(members)})
+    for row in drawn_values.iter_rows(named=True):
+        node_id = len(nodes)
+        value_node[row[RANK]] = node_id
+        label = plain(row[S.VALUE], LABEL_CHARS)
+        node = {"id": node_id, "label": label, "group": row[S.ATTRIBUTE_KIND], "title": _value_title(row),
+                "value": row[IN_CLUSTER]}
+        if row[HUB_ACTION]:
+            node.update(shape="diamond", label=f"{label} ({row[IN_CLUSTER]:,}/{row[N_ACCOUNTS]:,})")
+        nodes.append(node)
+
+    value_rows = {row[RANK]: row for row in drawn_values.iter_rows(named=True)}
+    edge_frame = (
+        drawn_links.with_columns(
+            pl.col(ACCOUNT_INDEX).replace_strict(account_node_of, return_dtype=pl.Int64).alias("_from"),
+            # Summed in integer micro-units: exact, whatever order the engine adds rows in.
+            (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * FIXED_POINT).round().cast(pl.Int64).alias("_w"),
+        )
+        .group_by("_from", RANK)
+        .agg(pl.len().alias("_n"), pl.col("_w").sum(), pl.col(S.N_EVENTS).sum(),
+             pl.col(ACCOUNT_INDEX).first().alias("_account"))
+        .sort("_from", RANK)
+    )
+    for source, rank, n, weight, n_events, account in edge_frame.iter_rows():
+        value = value_rows[rank]
+        who = (f"{n:,} accounts hold" if n > 1 else plain(by_index[account][S.ACCOUNT_ID], 60) + " holds")
+        edges.append({
+            "from": source, "to": value_node[rank], "value": round(weight / FIXED_POINT, 4),
+            "title": f"{who} {value[S.ATTRIBUTE_KIND]} {plain(value[S.VALUE], 60)} "
+                     f"({n_events:,} events)",
+        })
+
+    notes = []
+    if n_group_nodes:
+        n_single = len(groups) - n_group_nodes
+        largest = int(groups["_members"].list.len().max() or 0)
+        notes.append(
+            f"{n_accounts:,} accounts are drawn as {len(groups):,} nodes: {n_single:,} single accounts and "
+            f"{n_group_nodes:,} groups of accounts that hold exactly the same drawn values "
+            f"(largest group {largest:,} accounts); hover a group for its size and example ids."
+        )
+    if keep < n_values:
+        hidden = values.filter(pl.col(RANK) >= keep)
+        notes.append(
+            f"{n_values - keep:,} of {n_values:,} shared values are not drawn (each kind's least shared "
+            f"values; by kind, with the most cluster accounts any of them has): "
+            f"{_kind_counts(hidden, most=True)}. The run's evidence table lists them."
+        )
+    n_hubs = drawn_values.filter(pl.col(HUB_ACTION).is_not_null()).height
+
+    legend = _legend(nodes)
+    score = cluster[S.CLUSTER_SCORE]
+    facts = [
+        ("accounts", f"{cluster['size']:,}"),
+        ("score", f"{score:.2f}" + (" (flagged)" if cluster[S.FLAGGED] else "")),
+        ("exchanges", format_number(cluster.get("exchanges"))),
+        ("active", f"{format_when(cluster.get('first_activity'))} to {format_when(cluster.get('last_activity'))}"),
+        ("shared values", f"{n_shared:,} held by two or more of its accounts; the evidence table keeps the "
+                          f"{n_values:,} most shared (at most {per_kind:,} per kind): {_kind_counts(values)}"
+                          + (f"; {keep:,} of them are drawn" if keep < n_values else ", all drawn")
+                          if n_shared else "none"),
+        ("summary", plain(cluster.get("summary"), 600)),
+    ]
+    if n_hubs:
+        facts.append(("hubs", f"{n_hubs:,} drawn values are hubs (diamonds, labelled with their holders in "
+                              f"the cluster / in all): held by more accounts than their kind's cap, linked "
+                              f"sparsely or not at all"))
+    contributions = [
+        (row["signal"], f"{row['signal_value']:.2f}", f"{row['weight']:.2f}", f"{row['contribution']:+.3f}")
+        for row in run.contributions.filter(pl.col(S.CLUSTER_ID) == cluster_id)
+        .sort(["contribution", "signal"], descending=[True, False]).iter_rows(named=True)
+    ]
+    return Drawing(
+        title=f"Cluster {cluster_id}: {cluster['size']:,} accounts, score {score:.2f}",
+        nodes=nodes, edges=edges, legend=legend, facts=facts, notes=notes,
+        counts={"nodes": len(nodes), "edges": len(edges), "accounts": n_accounts, "values": n_values,
+                "shared_values": n_shared,
+                "links": links.height, "values_drawn": keep, "account_nodes": len(groups)},
+        cluster_id=cluster_id, contributions=contributions,
+    )
+
+
+def _legend(nodes: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["group"]] = counts.get(node["group"], 0) + 1
+    names = {ACCOUNT: "account", ACCOUNT_GROUP: "group of accounts (same drawn values)"}
+    order = [g for g in (ACCOUNT, ACCOUNT_GROUP) if g in counts] + sorted(
+        g for g in counts if g not in (ACCOUNT, ACCOUNT_GROUP))
+    return [(group, names.get(group, group.replace("_", " ")), counts[group]) for group in order]
