@@ -184,3 +184,126 @@ def main() -> None:
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="A finished run folder (the --out of `acctgraph run`).")
+@click.option("--cluster", "cluster_ids", type=int, multiple=True, metavar="ID",
+              help="Draw this cluster (repeatable); default: every flagged cluster, then the best scores.")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Without --cluster: draw flagged clusters, then others by score until this many.")
+def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
+    """Write interactive graph pages: RUN/graphs/cluster_<id>.html and RUN/graphs/overview.html.
+
+    Pages are self-contained HTML (open them offline in any browser). A cluster
+    page draws its accounts and the values linking them; big clusters are
+    collapsed to a node budget and the page says what was collapsed.
+
+    \b
+    Examples:
+      acctgraph viz --run out/sample
+      acctgraph viz --run out/sample --cluster 3 --cluster 7
+    """
+    from acctgraph.runs import load_run
+    from acctgraph.viz import write_graph_pages
+
+    pages = write_graph_pages(load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top)
+    click.echo(pages.to_text())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="A finished run folder (the --out of `acctgraph run`).")
+def report(run_dir: Path) -> None:
+    """(Re)write RUN/report.html and RUN/report.md from a finished run.
+
+    The report renders the run's tables and evidence cards (RUN/cards/, or
+    computed on the fly for a run written before cards existed) and links the
+    graph pages in RUN/graphs/ that exist. It opens offline and makes no request.
+
+    \b
+    Example:
+      acctgraph report --run out/sample
+    """
+    from acctgraph.report.document import write_report
+    from acctgraph.runs import load_run
+
+    for path in write_report(load_run(run_dir), run_dir):
+        click.echo(f"wrote {path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("account_id")
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="A finished run folder (the --out of `acctgraph run`).")
+@click.option("--with", "with_account", default=None, metavar="OTHER_ID",
+              help="Show the evidence between ACCOUNT_ID and this account: shared values, or the shortest "
+                   "weighted path through shared values.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Rows per section (values, links, shared values).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (raw values, non-ASCII escaped) instead of text.")
+def explain(account_id: str, run_dir: Path, with_account: str | None, top: int, as_json: bool) -> None:
+    """Say why an account is in its cluster (or in none), or what links two accounts.
+
+    Reads the run's graph tables; nothing is recomputed. Shows the account's
+    cluster, the values tying it to the other members, its strongest links and
+    what it does not share. Values are attacker-written: control and bidi
+    characters are shown as escapes (\\u202e) and long values are cut.
+
+    \b
+    Examples:
+      acctgraph explain acct_0042 --run out/sample
+      acctgraph explain acct_0042 --run out/sample --with acct_0077
+      acctgraph explain acct_0042 --run out/sample --json > why.json
+    """
+    from acctgraph.explain import explain_account
+    from acctgraph.runs import load_run
+
+    result = explain_account(load_run(run_dir), account_id, with_account=with_account, top=top)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str))
+    else:
+        click.echo(result.to_text(), nl=False)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="A finished run folder (the --out of `acctgraph run`).")
+@click.option("--seeds", "seeds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Known-bad accounts: CSV, Parquet or NDJSON with an account_id column (or see --column).")
+@click.option("--column", default=None,
+              help="Column of the seeds file holding the ids (default: account_id, else the first column).")
+@click.option("--top", type=click.IntRange(min=1), default=100, show_default=True, help="Candidates to return.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the ranked candidates to FILE.csv (spreadsheet formulas neutralised) or FILE.parquet.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (raw values, non-ASCII escaped) instead of text.")
+def expand(run_dir: Path, seeds_path: Path, column: str | None, top: int, out_path: Path | None,
+           as_json: bool) -> None:
+    """Rank accounts by how strongly they are linked to known-bad seed accounts.
+
+    Personalised PageRank from the seeds over the run's account projection and
+    bipartite graph (see acctgraph/expand.py), with the values each candidate
+    shares with the seeds, its cluster and whether that cluster was flagged.
+    Seeds not in the run are counted and listed; it fails only if none is found.
+
+    \b
+    Examples:
+      acctgraph expand --run out/sample --seeds known_bad.csv
+      acctgraph expand --run out/sample --seeds banned.parquet --column user --top 50 --out who_else.csv
+    """
+    from acctgraph.expand import expand_from_seeds, read_seeds
+    from acctgraph.runs import load_run
+
+    if out_path is not None and out_path.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter("expected a .csv or .parquet file name", param_hint="--out")
+    result = expand_from_seeds(load_run(run_dir), read_seeds(seeds_path, column=column), top=top)
+    if out_path is not None:
+        result.write(out_path)
+        click.echo(f"wrote {out_path}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str))
+    else:
+        click.echo(result.to_text(), nl=False)

@@ -32,14 +32,17 @@ import polars as pl
 
 from acctgraph import __version__
 from acctgraph import schema as S
+from acctgraph.cards import compute_cards, write_cards, write_template_samples
 from acctgraph.config import Config
 from acctgraph.detect import Communities, detect_communities
 from acctgraph.features import Usage, attribute_table, compute_usage
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.load import Dataset
+from acctgraph.report.document import write_report
 from acctgraph.report.tables import write_json, write_table
-from acctgraph.runs import write_run_tables
+from acctgraph.runs import load_run, write_run_tables
 from acctgraph.score import Scored, score_clusters
+from acctgraph.viz import write_graph_pages
 
 Progress = Callable[[str], None]
 LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
@@ -151,9 +154,13 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     """Write members, clusters, evidence, contributions, the graph and profile tables
-    (:mod:`acctgraph.runs`) and, last, run.json into ``out``.
+    (:mod:`acctgraph.runs`), template samples, run.json, the evidence cards
+    (:mod:`acctgraph.cards`), the graph pages (``out/graphs/``,
+    :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` / ``report.md``
+    (:func:`acctgraph.report.document.write_report`) into ``out``.
 
-    The time spent writing is added to ``result.timings`` before run.json is written.
+    The time of each writing step is added to ``result.timings``; run.json is written
+    once before the cards (which read the run folder) and again at the end, with every timing.
     """
     out = Path(out)
     start = time.perf_counter()
@@ -166,7 +173,27 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_run_tables(result, out)
     result.timings.append({"stage": "write", "seconds": round(time.perf_counter() - start, 3),
                            "peak_rss_mb": round(_peak_rss_mb(), 1)})
+    # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
+    paths += _timed(result, "template_samples", lambda: write_template_samples(result, out))
     paths.append(write_json(run_record(result), out / "run.json"))
+    # Cards, graph pages and the report read the run folder just written, exactly as
+    # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
+    run = load_run(out)
+    paths += _timed(result, "cards", lambda: write_cards(compute_cards(run), out))
+    paths += _timed(result, "graph_pages",
+                    lambda: write_graph_pages(run, out / "graphs", clean=True).paths)
+    # Last, the report (it links the graph pages that exist), then run.json again with its timing.
+    paths += _timed(result, "report", lambda: write_report(run, out))
+    write_json(run_record(result), out / "run.json")
+    return paths
+
+
+def _timed(result: RunResult, stage: str, fn: Callable[[], list[Path]]) -> list[Path]:
+    """Run one writing step and append its time and peak memory to ``result.timings``."""
+    start = time.perf_counter()
+    paths = fn()
+    result.timings.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3),
+                           "peak_rss_mb": round(_peak_rss_mb(), 1)})
     return paths
 
 

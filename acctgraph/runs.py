@@ -14,7 +14,12 @@ Layout of ``OUT/`` (every table Parquet; the four investigator tables also CSV):
   ``hubs``;
 - ``profiles/``: per-account behaviour: ``accounts`` (the validated accounts
   table joined with per-account activity figures), ``hours`` (account_id, hour,
-  n_events) and ``daily`` (account_id, day, n_events).
+  n_events) and ``daily`` (account_id, day, n_events); ``cluster_templates`` and
+  ``template_samples`` (top templates per carded cluster with sample prompts,
+  :mod:`acctgraph.cards`);
+- ``cards/`` and ``cards.json``: the evidence cards (:mod:`acctgraph.cards`);
+- ``graphs/``: interactive graph pages (:mod:`acctgraph.viz`);
+- ``report.html`` and ``report.md``: the investigation report.
 
 Examples
 --------

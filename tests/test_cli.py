@@ -106,7 +106,8 @@ def test_run_json_records_provenance(run_dir: Path, world_dir: Path) -> None:
     assert record["rows"]["flagged_accounts"] == int(members[S.FLAGGED].sum())
     assert {w["code"] for w in record["warnings"]} >= {"ip_malformed", "ip_not_global"}
     stages = [t["stage"] for t in record["timing"]]
-    assert stages[0] == "load" and stages[-1] == "write"
+    assert stages[0] == "load" and stages[-1] == "report"
+    assert {"usage", "graph", "detect", "score", "write", "cards", "graph_pages"} <= set(stages)
     assert all(t["seconds"] >= 0 for t in record["timing"])
 
 
