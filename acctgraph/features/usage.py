@@ -154,20 +154,35 @@ def compute_usage(
         .sort(S.ACCOUNT_ID, S.VALUE)
     )
 
-    # --- Per-account behaviour, then prompt templates on a bounded sample per account.
+    # --- Per-account behaviour from one group-by to (account, hour): activity, hours of day
+    # and days all follow from that much smaller table.
     has_prompt = S.PROMPT in columns
-    aggs = [
-        pl.len().alias(N_EXCHANGES),
-        ts.min().alias(FIRST_SEEN),
-        ts.max().alias(LAST_SEEN),
-        ts.dt.date().n_unique().alias(ACTIVE_DAYS),
-    ]
+    hour_aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
     if has_prompt:
         cap = capability(S.PROMPT)
-        aggs += [(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES]
+        hour_aggs += [(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES]
     if S.OUTPUT_TOKENS in columns:
-        aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
-    activity = exchanges.group_by(S.ACCOUNT_ID).agg(aggs).collect()
+        hour_aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
+    hourly = exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour")).agg(hour_aggs).collect()
+    activity_aggs = [
+        pl.col(S.N_EVENTS).sum().alias(N_EXCHANGES),
+        pl.col(FIRST_SEEN).min(),
+        pl.col(LAST_SEEN).max(),
+        pl.col("_hour").dt.date().n_unique().alias(ACTIVE_DAYS),
+    ]
+    activity_aggs += [pl.col(f"n_{name}").sum() for name in CAPABILITIES if has_prompt]
+    if S.OUTPUT_TOKENS in columns:
+        activity_aggs.append(pl.col(OUTPUT_TOKENS_TOTAL).sum())
+    activity = hourly.group_by(S.ACCOUNT_ID).agg(activity_aggs)
+    hours = (
+        hourly.group_by(S.ACCOUNT_ID, pl.col("_hour").dt.hour().alias(HOUR))
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort(S.ACCOUNT_ID, HOUR)
+    )
+    daily = (
+        hourly.group_by(S.ACCOUNT_ID, pl.col("_hour").dt.date().alias(DAY))
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort(S.ACCOUNT_ID, DAY)
+    )
+    del hourly
     for name in CAPABILITIES:
         if f"n_{name}" not in activity.columns:
             activity = activity.with_columns(pl.lit(0, pl.UInt32).alias(f"n_{name}"))
@@ -195,14 +210,6 @@ def compute_usage(
         accounts.select(S.ACCOUNT_ID).join(activity, on=S.ACCOUNT_ID, how="left")
         .with_columns(pl.col(N_EXCHANGES).fill_null(0))
         .sort(S.ACCOUNT_ID)
-    )
-    hours = (
-        exchanges.group_by(S.ACCOUNT_ID, ts.dt.hour().alias(HOUR)).agg(pl.len().alias(S.N_EVENTS))
-        .collect().sort(S.ACCOUNT_ID, HOUR)
-    )
-    daily = (
-        exchanges.group_by(S.ACCOUNT_ID, ts.dt.date().alias(DAY)).agg(pl.len().alias(S.N_EVENTS))
-        .collect().sort(S.ACCOUNT_ID, DAY)
     )
     return Usage(
         accounts=accounts,
