@@ -230,68 +230,73 @@ def build_graph(
                                                 return_dtype=pl.Float64).alias("_alpha"),
     )
     # Values and accounts are keyed by 64-bit hashes for the heavy grouping and joins (two
-    # independent hashes for values, so a collision would need both to collide: ~n²/2^129);
-    # ids are then assigned from sorted dictionaries, so they do not depend on the hashes.
-    value_key = [pl.struct(S.ATTRIBUTE_KIND, S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)]
-    account_key = pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
-    account_table = account_table.with_columns(account_key)
+    # independent hashes for values, so a collision would need both to collide: ~n²/2^129).
+    # Grouping touches integers only; the text of a value is gathered once, for values held
+    # by two or more accounts, and ids come from sorting those (kind, value) texts, so they
+    # do not depend on the hashes.
+    kind_code = {kind: code for code, kind in enumerate(kinds)}
+    keyed = attributes.select(
+        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
+        *[pl.struct(S.ATTRIBUTE_KIND, S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)],
+        pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE),
+        S.N_EVENTS,
+    ).with_row_index("_row")
+    account_table = account_table.with_columns(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"))
     if account_table["_account_key"].n_unique() < account_table.height:  # pragma: no cover - 2^-64 odds
         raise AssertionError("account id hash collision; please report")
-    lazy = attributes.lazy()
-    holders = (
-        lazy.group_by(S.ATTRIBUTE_KIND).agg(account_key.n_unique().alias("_kind_holders")).collect()
+    kind_props = kind_table.with_columns(
+        pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE)
+    ).join(
+        keyed.group_by(KIND_CODE).agg(pl.col("_account_key").n_unique().alias("_kind_holders")), on=KIND_CODE
     )
     counts = (
-        lazy.group_by(value_key)
-        .agg(pl.col(S.ATTRIBUTE_KIND).first(), pl.col(S.VALUE).first(), pl.len().alias(N_ACCOUNTS))
-        .collect()
-        .join(kind_table, on=S.ATTRIBUTE_KIND, how="left")
-        .join(holders, on=S.ATTRIBUTE_KIND, how="left")
+        keyed.group_by("_k1", "_k2")
+        .agg(pl.len().alias(N_ACCOUNTS), pl.col(KIND_CODE).first(), pl.col("_row").first())
+        .join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
+        .with_row_index("_group")
     )
     n = pl.col(N_ACCOUNTS).cast(pl.Float64)
     idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
-    counts = counts.with_columns(
-        idf.alias("_idf"),
-        pl.when(pl.col("_cosine"))
-        .then(pl.col("_kind_weight") * idf / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None))
-        .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(pl.col("_alpha")))
-        .alias(VALUE_WEIGHT),
-    )
+    counts = counts.with_columns(idf.alias("_idf"))
 
-    # Integer ids first: every value (singletons included, they count in cosine norms) gets
-    # `_vid` in (kind, value) order (one concatenated key sorts far faster than two string
-    # columns); the strength computation then runs on integers only.
-    counts = (
-        counts.with_columns(pl.concat_str(S.ATTRIBUTE_KIND, pl.lit("\x00"), S.VALUE).alias("_order"))
-        .sort("_order").drop("_order").with_row_index("_vid")
-    )
     rows = (
-        lazy.select(account_key, *value_key, S.N_EVENTS)
-        .join(counts.lazy().select("_k1", "_k2", "_vid", S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine",
+        keyed.lazy().select("_account_key", "_k1", "_k2", S.N_EVENTS)
+        .join(counts.lazy().select("_k1", "_k2", "_group", KIND_CODE, N_ACCOUNTS, "_idf", "_cosine",
                                    "_kind_holders", "_alpha"), on=["_k1", "_k2"])
         .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select(ACCOUNT_INDEX, "_vid", S.N_EVENTS, S.ATTRIBUTE_KIND, N_ACCOUNTS, "_idf", "_cosine",
+        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS, "_idf", "_cosine",
                 "_kind_holders", "_alpha")
         .collect()
-        .sort(ACCOUNT_INDEX, "_vid")  # fixed order inside each norm's float sum: same bytes every run
+        .sort(ACCOUNT_INDEX, "_group")  # fixed order inside each norm's float sum: same bytes every run
     )
-    counts = counts.drop("_k1", "_k2")
+    del keyed
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
     tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     rows = rows.with_columns(tfidf.alias("_x")).with_columns(
-        (pl.col("_x").pow(2).sum().over(ACCOUNT_INDEX, S.ATTRIBUTE_KIND) + prior).sqrt().alias("_norm")
+        (pl.col("_x").pow(2).sum().over(ACCOUNT_INDEX, KIND_CODE) + prior).sqrt().alias("_norm")
     ).with_columns(
         pl.when(pl.col("_cosine"))
         .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
         .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-pl.col("_alpha") / 2.0))
         .alias(STRENGTH)
-    ).filter(pl.col(N_ACCOUNTS) >= 2).select(ACCOUNT_INDEX, "_vid", S.N_EVENTS, STRENGTH)
+    ).filter(pl.col(N_ACCOUNTS) >= 2).select(ACCOUNT_INDEX, "_group", S.N_EVENTS, STRENGTH)
 
+    # The dictionary of shared values: text gathered from one representative row each.
+    shared = counts.filter(pl.col(N_ACCOUNTS) >= 2)
     values = (
-        counts.filter(pl.col(N_ACCOUNTS) >= 2)
+        shared.with_columns(
+            attributes[S.ATTRIBUTE_KIND].gather(shared["_row"]).alias(S.ATTRIBUTE_KIND),
+            attributes[S.VALUE].gather(shared["_row"]).alias(S.VALUE),
+        )
+        .with_columns(pl.concat_str(S.ATTRIBUTE_KIND, pl.lit("\x00"), S.VALUE).alias("_order"))
+        .sort("_order").drop("_order")
         .with_row_index(VALUE_INDEX)
         .with_columns(
+            pl.when(pl.col("_cosine"))
+            .then(pl.col("_kind_weight") * idf / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None))
+            .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(pl.col("_alpha")))
+            .alias(VALUE_WEIGHT),
             pl.when((n > pl.col("_hub_cap")) & (n > params.drop_share * pl.col("_kind_holders").cast(pl.Float64)))
             .then(pl.lit(DROPPED))
             .when(n > pl.col("_hub_cap")).then(pl.lit(RING))
@@ -304,7 +309,7 @@ def build_graph(
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
     incidence = (
-        rows.join(values.select("_vid", VALUE_INDEX), on="_vid")
+        rows.join(values.select("_group", VALUE_INDEX), on="_group")
         .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH)
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )
