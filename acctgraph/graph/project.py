@@ -211,51 +211,57 @@ class _Rings:
     def __init__(self, holders: pl.DataFrame, *, ring_neighbours: int, ring_orders: int) -> None:
         self.k = ring_neighbours
         holders = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)  # a value's rows contiguous: local gathers
-        value = holders[VALUE_INDEX].to_numpy().astype(np.int64)
+        value = holders[VALUE_INDEX].to_numpy()
         self.account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int64)
         self.kind = holders[KIND_CODE].to_numpy().astype(np.int64)
         self.strength = holders[STRENGTH].to_numpy().astype(np.float64)
-        self.orders = []  # per order: (perm, start, size, pos) in sorted order; position of each row
-        self.position = []
-        for order in range(ring_orders if len(value) else 0):
+        count = len(value)
+        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if count else np.zeros(0, np.int64)
+        sizes = np.diff(np.r_[starts, count])
+        group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
+        self.start = np.repeat(starts, sizes).astype(np.int32)
+        self.size = np.repeat(sizes, sizes).astype(np.int32)
+        # Within one order no pair repeats when every ring is longer than twice the neighbours.
+        self.simple = bool(count == 0 or sizes.min() > 2 * ring_neighbours)
+        self.orders = []  # per order: row at each sorted position, and each row's position
+        for order in range(ring_orders if count else 0):
             rank = ((self.account.astype(np.uint64) + np.uint64(1))
                     * np.uint64(_MULTIPLIERS[order % len(_MULTIPLIERS)]) % np.uint64(_RING_MODULUS))
-            perm = np.lexsort((self.account, rank, value))
-            v = value[perm]
-            starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
-            sizes = np.diff(np.r_[starts, len(v)])
-            start = np.repeat(starts, sizes)
-            size = np.repeat(sizes, sizes)
-            pos = np.arange(len(v)) - start
-            position = np.empty_like(pos)
-            position[perm] = pos
-            self.orders.append((perm, start, size, pos))
-            self.position.append(position)
+            # Ranks are distinct per account (a bijection below the prime modulus): no ties.
+            perm = np.argsort((group.astype(np.uint64) << np.uint64(33)) | rank).astype(np.int32)
+            position = np.empty(count, dtype=np.int32)
+            position[perm] = np.arange(count, dtype=np.int32) - self.start
+            self.orders.append((perm, position))
         steps = list(self._steps())
         self.first = np.concatenate([f for f, _ in steps]) if steps else np.zeros(0, np.int32)
         self.second = np.concatenate([s for _, s in steps]) if steps else np.zeros(0, np.int32)
-        keep = self.account[self.first] != self.account[self.second]
-        self.first, self.second = self.first[keep], self.second[keep]
         self.source = self.account[self.first]
-        del self.orders, self.position
+        del self.orders
 
     def _steps(self):
-        """(row, other row) arrays in original row numbering, each pair once."""
-        for o, (perm, start, size, pos) in enumerate(self.orders):
+        """(first, second) row arrays (first holds the smaller account), each pair once."""
+        start, size = self.start, self.size  # in sorted order == row order (values contiguous)
+        pos = np.arange(len(start), dtype=np.int32) - start
+        for o, (perm, _) in enumerate(self.orders):
             for step in range(1, self.k + 1):
-                forward = step % size
-                keep = (forward == step) & (forward != 0) & (
-                    (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
-                row = perm[keep]
-                other = perm[(start + (pos + forward) % size)[keep]]
-                sz = size[keep]
+                target = start + (pos + step) % size
+                if self.simple:
+                    row, other, sz = perm, perm[target], size
+                else:
+                    forward = step % size
+                    keep = (forward == step) & (forward != 0) & (
+                        (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
+                    row, other, sz = perm[keep], perm[target[keep]], size[keep]
                 for q in range(o):  # already linked in an earlier order?
-                    d = (self.position[q][other] - self.position[q][row]) % sz
-                    seen = (d != 0) & (np.minimum(d, sz - d) <= self.k)
-                    row, other = row[~seen], other[~seen]
-                    sz = sz[~seen]
+                    position = self.orders[q][1]
+                    d = (position[other] - position[row]) % sz
+                    fresh = (d == 0) | (np.minimum(d, sz - d) > self.k)
+                    row, other, sz = row[fresh], other[fresh], sz[fresh]
                 a, b = self.account[row], self.account[other]
-                yield np.where(a < b, row, other).astype(np.int32), np.where(a < b, other, row).astype(np.int32)
+                distinct = a != b
+                smaller = a < b
+                yield (np.where(smaller, row, other)[distinct].astype(np.int32),
+                       np.where(smaller, other, row)[distinct].astype(np.int32))
 
     def pairs_per_source(self, n_accounts: int) -> np.ndarray:
         return np.bincount(self.source, minlength=n_accounts)[:n_accounts].astype(np.float64)
