@@ -265,9 +265,12 @@ def build_graph(
                                    "_kind_holders", "_alpha"), on=["_k1", "_k2"])
         .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
         .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS, "_idf", "_cosine",
-                "_kind_holders", "_alpha")
+                "_kind_holders", "_alpha", "_k1", "_k2")
         .collect()
-        .sort(ACCOUNT_INDEX, "_group")  # fixed order inside each norm's float sum: same bytes every run
+        # A fixed order inside each norm's float sum (group numbers are not fixed: group_by
+        # output is unordered), so that every run gives the same bytes.
+        .sort(ACCOUNT_INDEX, "_k1", "_k2")
+        .drop("_k1", "_k2")
     )
     del keyed
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
