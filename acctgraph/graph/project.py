@@ -50,7 +50,7 @@ KIND_BITS = 6  # up to 64 kinds share one 64-bit (pair, kind) key
 # Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 _RING_MODULUS = 4294967311
-DEFAULT_PAIR_BUDGET = 24_000_000
+DEFAULT_PAIR_BUDGET = 12_000_000
 
 
 def project(
@@ -96,34 +96,37 @@ def project(
                    ring_orders=ring_orders)
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
     bounds = _chunk_bounds(per_source, pair_budget)
+    rings.group_by_chunk(bounds, n_kinds=len(kind_weight))
 
     crumb = int(min_edge_weight / 20 * FIXED_POINT)
     threshold = int(min_edge_weight * FIXED_POINT)
     base = int(corroboration_base * FIXED_POINT)
     sources, targets, weights = [], [], []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        parts = [*clique.pairs(lo, hi), *rings.pairs(lo, hi)]
-        if not parts:
-            continue
-        source = np.concatenate([p[0] for p in parts]).astype(np.int32) - np.int32(lo)
-        target = np.concatenate([p[1] for p in parts]).astype(np.int32)
-        kind = np.concatenate([p[2] for p in parts]).astype(np.uint8)
-        product = np.concatenate([p[3] for p in parts])
-        del parts
-        # ((kind weight × s_source) × s_target) × FIXED_POINT, rounded half to even.
-        weight = np.rint(kind_weight[kind] * product * FIXED_POINT).astype(np.int64)
-        del product
-        by_kind = np.argsort(kind, kind="stable")
-        edges = np.searchsorted(kind[by_kind], np.arange(len(kind_weight) + 1))
+    for chunk, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        clique_first, clique_second = clique.pairs(lo, hi)  # sorted by first row, hence by kind
+        clique_kind = clique.kind[clique_first]
+        clique_edges = np.searchsorted(clique_kind, np.arange(len(kind_weight) + 1))
         shape = (hi - lo, n_accounts)
         other = sparse.csr_array(shape, dtype=np.int64)
         infra_sum = sparse.csr_array(shape, dtype=np.int64)
         for code in range(len(kind_weight)):
-            rows = by_kind[edges[code]:edges[code + 1]]
-            if len(rows) == 0:
+            part = slice(clique_edges[code], clique_edges[code + 1])
+            ring_first, ring_second = rings.pairs(chunk, code)
+            if part.stop == part.start and len(ring_first) == 0:
                 continue
+            source = np.concatenate([clique.account[clique_first[part]], rings.account[ring_first]]) - lo
+            target = np.concatenate([clique.account[clique_second[part]], rings.account[ring_second]])
+            product = np.concatenate([
+                clique.strength[clique_first[part]] * clique.strength[clique_second[part]],
+                rings.strength[ring_first] * rings.strength[ring_second],
+            ])
+            # ((kind weight × s_source) × s_target) × FIXED_POINT, rounded half to even.
+            weight = np.rint(kind_weight[code] * product * FIXED_POINT).astype(np.int64)
+            del product
             # Sum the kind's contributions per pair (duplicates summed in C), drop crumbs.
-            summed = sparse.coo_array((weight[rows], (source[rows], target[rows])), shape=shape).tocsr()
+            summed = sparse.coo_array((weight, (source.astype(np.int32), target.astype(np.int32))),
+                                      shape=shape).tocsr()
+            del source, target, weight
             summed.sum_duplicates()
             summed.data[summed.data < crumb] = 0
             summed.eliminate_zeros()
@@ -131,7 +134,7 @@ def project(
                 infra_sum = infra_sum + summed
             else:
                 other = other + summed
-        del source, target, kind, weight, by_kind
+        del clique_first, clique_second, clique_kind
         pair_source, pair_target, w = _corroborate(other, infra_sum, base=base,
                                                    factor=corroboration_factor, threshold=threshold)
         sources.append(pair_source + lo)
@@ -191,15 +194,13 @@ class _Cliques:
     def pairs_per_source(self, n_accounts: int) -> np.ndarray:
         return np.bincount(self.account, weights=self.partners, minlength=n_accounts)[:n_accounts]
 
-    def pairs(self, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
+    def pairs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row pairs (first, second) whose source account is in ``[lo, hi)``, sorted by first."""
         rows = np.flatnonzero((self.account >= lo) & (self.account < hi) & (self.partners > 0))
-        if len(rows) == 0:
-            return []
         counts = self.partners[rows]
         first = np.repeat(rows, counts)
         second = first + 1 + (np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts))
-        return [(self.account[first], self.account[second], self.kind[first],
-                 self.strength[first] * self.strength[second])]
+        return first, second
 
 
 class _Rings:
@@ -235,8 +236,8 @@ class _Rings:
         steps = list(self._steps())
         self.first = np.concatenate([f for f, _ in steps]) if steps else np.zeros(0, np.int32)
         self.second = np.concatenate([s for _, s in steps]) if steps else np.zeros(0, np.int32)
-        self.source = self.account[self.first]
-        del self.orders
+        del self.orders, steps
+        self.offsets = np.zeros((1, 1), dtype=np.int64)
 
     def _steps(self):
         """(first, second) row arrays (first holds the smaller account), each pair once."""
@@ -264,15 +265,29 @@ class _Rings:
                        np.where(smaller, other, row)[distinct].astype(np.int32))
 
     def pairs_per_source(self, n_accounts: int) -> np.ndarray:
-        return np.bincount(self.source, minlength=n_accounts)[:n_accounts].astype(np.float64)
+        source = self.account[self.first] if len(self.first) else np.zeros(0, np.int64)
+        return np.bincount(source, minlength=n_accounts)[:n_accounts].astype(np.float64)
 
-    def pairs(self, lo: int, hi: int) -> list[tuple[np.ndarray, ...]]:
-        if len(self.source) == 0:
-            return []
-        keep = (self.source >= lo) & (self.source < hi)
-        first, second = self.first[keep], self.second[keep]
-        return [(self.account[first], self.account[second], self.kind[first],
-                 self.strength[first] * self.strength[second])]
+    def group_by_chunk(self, bounds: list[int], *, n_kinds: int) -> None:
+        """Order the pairs by (source chunk, kind) so that each is one contiguous slice."""
+        if len(self.first) == 0:
+            self.offsets = np.zeros((len(bounds), n_kinds + 1), dtype=np.int64)
+            return
+        chunk = np.searchsorted(np.asarray(bounds[1:-1]), self.account[self.first], side="right")
+        key = (chunk * n_kinds + self.kind[self.first]).astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        self.first, self.second = self.first[order], self.second[order]
+        edges = np.searchsorted(key[order], np.arange((len(bounds) - 1) * n_kinds + 1))
+        self.offsets = edges
+        self.n_kinds = n_kinds
+
+    def pairs(self, chunk: int, code: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row pairs of one source chunk and kind."""
+        if len(self.first) == 0:
+            return self.first, self.second
+        at = chunk * self.n_kinds + code
+        part = slice(self.offsets[at], self.offsets[at + 1])
+        return self.first[part], self.second[part]
 
 
 def _chunk_bounds(per_source: np.ndarray, budget: int) -> list[int]:
