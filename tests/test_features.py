@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from acctgraph import schema as S
 from acctgraph.features import attribute_table, compute_usage, default_features
 from acctgraph.features.email import (
+    email_table,
     FREE_MAIL_DOMAINS,
     PLUS_TAG_DOMAINS,
     email_domain,
@@ -571,3 +572,23 @@ def test_digits_and_dots_garbage_is_malformed_not_a_shared_null_value() -> None:
     assert attributes[S.VALUE].null_count() == 0
     assert attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(["ip", "ip_range", "co_activity"])).height == 0
     assert usage.warnings.count("ip_malformed") == 3
+
+
+_EMAIL_PIECES = st.sampled_from(list("abcXYZ019.+-_@ \t\n\x1c") + [
+    "gmail.com", "googlemail.com", "outlook.com", "ex-ample.org", "é", "\u202e", "@@", "a.b+c"])
+_EMAILISH = st.lists(_EMAIL_PIECES, max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_EMAILISH, max_size=20))
+def test_vectorised_email_table_agrees_with_the_reference_rules(values: list[str]) -> None:
+    table = email_table(pl.Series(values, dtype=pl.String))
+    for raw, normalised, domain, shape in table.iter_rows():
+        expected = normalise_email(raw)
+        assert normalised == expected, raw
+        if expected is not None:
+            local, _, expected_domain = expected.rpartition("@")
+            assert domain == expected_domain
+            assert shape == f"{email_shape(local)}@{expected_domain}"
+        else:
+            assert domain is None and shape is None

@@ -75,18 +75,7 @@ def _exchange_columns(exchanges: pl.LazyFrame) -> set[str]:
 def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
     raw = accounts.select(S.ACCOUNT_ID, S.EMAIL) if S.EMAIL in accounts.columns else \
         accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
-    distinct = raw.select(S.EMAIL).drop_nulls().unique().sort(S.EMAIL)
-    rows = []
-    for (value,) in distinct.iter_rows():
-        normalised = email_rules.normalise_email(value)
-        if normalised is None:
-            rows.append((value, None, None, None))
-            continue
-        local, _, domain = normalised.rpartition("@")
-        rows.append((value, normalised, domain, f"{email_rules.email_shape(local)}@{domain}"))
-    table = pl.DataFrame(
-        rows, schema={S.EMAIL: pl.String, "email_normalised": pl.String,
-                      "email_domain": pl.String, "email_shape": pl.String}, orient="row")
+    table = email_rules.email_table(raw[S.EMAIL])
     return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
 
 
