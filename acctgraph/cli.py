@@ -57,24 +57,39 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--preset", type=click.Choice(["tiny", "sample", "bench"]), default="tiny", show_default=True,
-              help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges.")
+@click.option("--preset", type=click.Choice(["tiny", "sample", "bench", "incident"]), default="tiny",
+              show_default=True,
+              help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges, "
+                   "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB).")
+@click.option("--scale", default="1", show_default=True, metavar="FACTOR",
+              help="Multiply the preset's accounts (and so its exchanges), e.g. 1/8 or 0.5.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write accounts, exchanges, labels and a README into.")
 @click.option("--format", "accounts_format", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True, help="Format of the accounts table (exchanges are always Parquet).")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
-def simulate(preset: str, seed: int, out: Path, accounts_format: str, quiet: bool) -> None:
+def simulate(preset: str, scale: str, seed: int, out: Path, accounts_format: str, quiet: bool) -> None:
     """Write a simulated world with planted operators and ground-truth labels.
 
     \b
-    Example:
+    Examples:
       acctgraph simulate --preset sample --seed 7 --out world/
+      acctgraph simulate --preset incident --scale 1/8 --seed 1 --out incident_8/
     """
     from acctgraph.simulate import simulate as run_simulation
+    from acctgraph.simulate.spec import parse_scale
 
-    summary = run_simulation(preset, seed=seed, out=out, accounts_format=accounts_format)
+    started, shown = time.perf_counter(), [-1]
+
+    def report(done: int, planned: int) -> None:  # every tenth of the exchanges, on stderr
+        tenth = 10 * done // max(planned, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            click.echo(f"{time.perf_counter() - started:7.1f}s {done:,} of {planned:,} exchanges", err=True)
+
+    summary = run_simulation(preset, seed=seed, out=out, accounts_format=accounts_format,
+                             scale=parse_scale(scale), progress=None if quiet else report)
     click.echo(
         f"wrote {out}: {summary.n_accounts:,} accounts ({summary.n_fraud_accounts:,} fraudulent, "
         f"{len(summary.operators)} operators), {summary.n_exchanges:,} exchanges"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
 from acctgraph import schema as S
+from acctgraph.cli import cli
 from acctgraph.errors import ConfigError
 from acctgraph.simulate import (
     DIRT_KINDS,
@@ -25,6 +28,8 @@ from acctgraph.simulate import (
 )
 from acctgraph.simulate.dirt import BAD_CREATED_AT
 from acctgraph.simulate.network import MALFORMED_IPS, PRIVATE_IPS
+from acctgraph.simulate.output import _RowGroupWriter
+from acctgraph.simulate.spec import parse_scale, scale_label
 
 WINDOW_START = PRESETS["tiny"].window_start
 WINDOW_END = PRESETS["tiny"].window_end
@@ -293,6 +298,7 @@ def test_unknown_preset_and_format_are_refused(tmp_path):
 def test_progress_is_reported(tmp_path):
     calls = []
     simulate("tiny", seed=1, out=tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, calls[0][1])  # accounts and labels written, no exchange yet
     assert calls and calls[-1][0] == calls[-1][1]
 
 
@@ -303,3 +309,151 @@ def test_bench_world_streams(tmp_path):
     assert 4_500_000 <= summary.n_exchanges <= 5_500_000
     metadata = pq.read_metadata(tmp_path / "exchanges.parquet")
     assert metadata.num_row_groups > 10
+
+
+# --- the incident preset, scaling and the streaming writer ------------------------------
+INCIDENT_LIKE = 0.002  # 2,000 accounts, 50 of them fraudulent in 8 operators, ~80k exchanges
+
+
+def test_incident_preset_is_the_incident():
+    spec = PRESETS["incident"]
+    assert spec.n_accounts == 1_000_000
+    assert spec.n_fraud_accounts == 25_000
+    assert 8 <= spec.n_operators <= 12
+    assert {spec.tradecraft(i).ip for i in range(spec.n_operators)} >= {
+        "residential_proxy", "proxy_reseller", "datacenter", "mobile_proxy"}
+    legit, fraud = spec.expected_exchanges()
+    duplicated = 1 + spec.duplicate_exchange_share
+    assert 28.7e6 <= fraud * duplicated <= 28.9e6
+    assert 39e6 <= (legit + fraud) * duplicated <= 41e6
+
+
+def test_scaled_spec_keeps_everything_but_the_size():
+    spec = PRESETS["incident"]
+    eighth = spec.scaled(1 / 8)
+    assert (eighth.n_accounts, eighth.n_fraud_accounts) == (125_000, 3_125)
+    assert eighth.name == "incident at scale 1/8"
+    assert replace(eighth, name=spec.name, n_accounts=spec.n_accounts) == spec
+    ratios = [x / y for x, y in zip(eighth.expected_exchanges(), spec.expected_exchanges())]
+    assert [round(r, 6) for r in ratios] == [0.125, 0.125]
+    assert spec.scaled(1) is spec
+    with pytest.raises(ConfigError, match="at least 200"):
+        PRESETS["tiny"].scaled(0.01)
+    with pytest.raises(ConfigError, match="positive"):
+        spec.scaled(0)
+    with pytest.raises(ConfigError, match="fraudulent"):
+        spec.scaled(0.0005)  # 500 accounts: 12 fraudulent, too few for 8 operators
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "label"),
+    [("1/8", 0.125, "1/8"), ("0.25", 0.25, "1/4"), ("1", 1.0, "1"), (" 3/4 ", 0.75, "0.75"),
+     ("0.002", 0.002, "1/500"), ("2", 2.0, "2"), ("1/3", 1 / 3, "1/3")],
+)
+def test_scales_parse_and_print(text, value, label):
+    assert parse_scale(text) == value
+    assert scale_label(value) == label
+
+
+@pytest.mark.parametrize("text", ["0", "-1/8", "x", "1/0", "inf", "nan", ""])
+def test_bad_scales_are_refused(text):
+    with pytest.raises(ConfigError, match="scale"):
+        parse_scale(text)
+
+
+def test_row_groups_do_not_depend_on_how_rows_arrive(tmp_path, tiny):
+    exchanges = tiny[1]
+    whole, pieces = tmp_path / "whole.parquet", tmp_path / "pieces.parquet"
+    writer = _RowGroupWriter(whole, 4_096, 3)
+    writer.write(exchanges)
+    writer.close()
+    writer = _RowGroupWriter(pieces, 4_096, 3)
+    start = 0
+    for size in (1, 0, 4_095, 4_097, 3, 9_000, 10**9):  # empty, exact, straddling, remainder
+        writer.write(exchanges.slice(start, size))
+        start += size
+    writer.close()
+    assert whole.read_bytes() == pieces.read_bytes()
+    metadata = pq.read_metadata(pieces)
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert sizes[:-1] == [4_096] * (len(sizes) - 1) and 0 < sizes[-1] <= 4_096
+    assert sum(sizes) == exchanges.height
+    assert_frame_equal(pl.read_parquet(pieces), exchanges)
+
+
+def test_incident_like_world_streams_deterministically(tmp_path):
+    """A small incident written in many chunks and row groups: same spec, same bytes;
+    the chunk size changes neither the rows nor the other files."""
+    spec = replace(
+        PRESETS["incident"].scaled(INCIDENT_LIKE), chunk_exchanges=3_000, row_group_rows=8_192
+    )
+    summary = simulate(spec, seed=3, out=tmp_path / "a")
+    simulate(spec, seed=3, out=tmp_path / "b")
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    one_chunk = simulate(replace(spec, chunk_exchanges=500_000), seed=3, out=tmp_path / "one")
+    assert_frame_equal(
+        pl.read_parquet(tmp_path / "a" / "exchanges.parquet"),
+        pl.read_parquet(tmp_path / "one" / "exchanges.parquet"),
+    )
+    for name in ("accounts.csv", "labels.csv", "README.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+    assert summary == replace(one_chunk, out_dir=summary.out_dir)
+    assert summary.n_accounts == 2_000 and summary.n_fraud_accounts == 50
+    assert len(summary.operators) == 8 and all(op["n_exchanges"] > 0 for op in summary.operators)
+    assert 0.68 <= summary.n_fraud_exchanges / summary.n_exchanges <= 0.76
+    metadata = pq.read_metadata(tmp_path / "a" / "exchanges.parquet")
+    assert metadata.num_rows == summary.n_exchanges
+    assert metadata.num_row_groups == math.ceil(summary.n_exchanges / 8_192)
+    readme = (tmp_path / "a" / "README.md").read_text()
+    assert readme.startswith("# Simulated world: incident at scale 1/500, seed 3")
+
+
+def test_simulate_frames_and_files_agree_at_a_scale(tmp_path):
+    accounts, exchanges, labels = simulate_frames("incident", seed=4, scale=INCIDENT_LIKE)
+    summary = simulate("incident", seed=4, out=tmp_path, scale=INCIDENT_LIKE)
+    assert labels.height == summary.n_accounts == 2_000
+    assert accounts.height == summary.n_accounts_in_table
+    assert exchanges.height == summary.n_exchanges
+    assert_frame_equal(pl.read_parquet(tmp_path / "exchanges.parquet"), exchanges)
+
+
+def test_cli_simulates_a_scaled_incident(tmp_path):
+    out = tmp_path / "world"
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "--preset", "incident", "--scale", "1/500", "--seed", "2", "--out", str(out)],
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "2,000 accounts (50 fraudulent, 8 operators)" in result.stdout
+    assert "exchanges" in result.stderr  # progress, unless --quiet
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("# Simulated world: incident at scale 1/500, seed 2")
+    quiet = CliRunner().invoke(
+        cli,
+        ["simulate", "--preset", "tiny", "--seed", "2", "--out", str(tmp_path / "q"), "--quiet"],
+    )
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    refused = CliRunner().invoke(
+        cli, ["simulate", "--preset", "tiny", "--scale", "1/100", "--out", str(tmp_path / "no")]
+    )
+    assert isinstance(refused.exception, ConfigError) and not (tmp_path / "no").exists()
+
+
+def test_the_bundled_sample_is_what_the_simulator_makes():
+    """data/sample must not drift: regenerate it (make sample) only on purpose."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    accounts, exchanges, labels = simulate_frames("sample", seed=7)
+    assert_frame_equal(pl.read_parquet(sample / "exchanges.parquet"), exchanges)
+    assert_frame_equal(pl.read_csv(sample / "accounts.csv", infer_schema=False), accounts)
+    assert_frame_equal(pl.read_csv(sample / "labels.csv", infer_schema=False), labels)
+
+
+@pytest.mark.slow
+def test_incident_fraction_has_the_incident_proportions(tmp_path):
+    summary = simulate("incident", seed=1, out=tmp_path, scale=1 / 40)
+    assert summary.n_accounts == 25_000 and summary.n_fraud_accounts == 625
+    assert 0.97e6 <= summary.n_exchanges <= 1.03e6
+    assert 0.70 <= summary.n_fraud_exchanges / summary.n_exchanges <= 0.75
+    metadata = pq.read_metadata(tmp_path / "exchanges.parquet")
+    row_group_rows = PRESETS["incident"].row_group_rows
+    assert metadata.num_row_groups == math.ceil(summary.n_exchanges / row_group_rows)

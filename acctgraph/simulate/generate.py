@@ -19,12 +19,12 @@ from acctgraph.simulate.spec import PRESETS, WorldSpec
 from acctgraph.simulate.world import World, build_world, user_agent_series
 
 
-def resolve_spec(spec: WorldSpec | str) -> WorldSpec:
-    """A spec, or the preset of that name."""
+def resolve_spec(spec: WorldSpec | str, scale: float = 1.0) -> WorldSpec:
+    """A spec, or the preset of that name, at ``scale`` times its accounts."""
     if isinstance(spec, WorldSpec):
-        return spec
+        return spec.scaled(scale)
     if spec in PRESETS:
-        return PRESETS[spec]
+        return PRESETS[spec].scaled(scale)
     raise ConfigError(f"unknown world preset {spec!r}; expected one of {sorted(PRESETS)}")
 
 

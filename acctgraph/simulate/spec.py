@@ -15,8 +15,10 @@ acctgraph.errors.ConfigError: WorldSpec.fraud_account_share must be in (0, 0.5),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from fractions import Fraction
+from numbers import Real
 
 from acctgraph.errors import ConfigError
 
@@ -234,7 +236,8 @@ class WorldSpec:
         ``messy_email_share``, ``hostile_display_name_share``, ``hostile_prompt_share``.
     Output
         ``chunk_exchanges`` (exchange rows generated per chunk: bounds memory, does not
-        change the output), ``row_group_rows`` (Parquet row group size),
+        change any row; Parquet pages follow the chunks, so it is part of what makes
+        files byte-identical), ``row_group_rows`` (Parquet row group size),
         ``compression_level`` (zstd level of exchanges.parquet).
     """
 
@@ -378,6 +381,85 @@ class WorldSpec:
             return self.tradecrafts[index]
         return ARCHETYPES[index % len(ARCHETYPES)]
 
+    def scaled(self, factor: float) -> WorldSpec:
+        """The same world with ``factor`` times the accounts (rounded).
+
+        Every other knob is kept: shares, exchanges per account, operators and their
+        tradecraft, dirt. Infrastructure (ISP ranges, cloud and business /24s) is
+        sized from ``n_accounts``, so densities stay the same and the exchanges grow
+        in proportion. A factor of 1 returns the spec itself; otherwise the name
+        records the scale (``incident at scale 1/8``).
+
+        Examples
+        --------
+        >>> small = PRESETS["incident"].scaled(1 / 8)
+        >>> small.name, small.n_accounts, small.n_fraud_accounts, small.n_operators
+        ('incident at scale 1/8', 125000, 3125, 8)
+        """
+        if isinstance(factor, bool) or not isinstance(factor, Real) or not factor > 0:
+            raise ConfigError(f"scale must be a positive number, got {factor!r}")
+        factor = float(factor)
+        if factor == 1:
+            return self
+        n_accounts = round(self.n_accounts * factor)
+        if n_accounts < 200:
+            raise ConfigError(
+                f"scale {factor:g} leaves {n_accounts} of the {self.n_accounts:,} accounts of "
+                f"world {self.name!r}; a world needs at least 200 (raise the scale)"
+            )
+        name = f"{self.name} at scale {scale_label(factor)}"
+        return replace(self, name=name, n_accounts=n_accounts)
+
+    def expected_exchanges(self) -> tuple[float, float]:
+        """Planned (legitimate, fraudulent) exchange rows before dirt (duplicates add ~0.2%).
+
+        Examples
+        --------
+        >>> legit, fraud = PRESETS["incident"].expected_exchanges()
+        >>> round(legit / 1e6, 1), round(fraud / 1e6, 2)
+        (11.0, 28.75)
+        """
+        n_fraud = self.n_fraud_accounts
+        return (
+            (self.n_accounts - n_fraud) * self.legit_exchanges_per_account,
+            n_fraud * self.fraud_exchanges_per_account,
+        )
+
+
+def scale_label(factor: float) -> str:
+    """``1/8`` for 0.125, ``2`` for 2.0, otherwise the number itself.
+
+    Examples
+    --------
+    >>> scale_label(0.125), scale_label(0.002), scale_label(2.0), scale_label(0.75)
+    ('1/8', '1/500', '2', '0.75')
+    """
+    inverse = 1 / factor
+    if factor < 1 and abs(inverse - round(inverse)) < 1e-9 * inverse:
+        return f"1/{round(inverse)}"
+    return f"{factor:g}"
+
+
+def parse_scale(text: str | float) -> float:
+    """A scale factor from ``"1/8"``, ``"0.125"`` or a number; positive.
+
+    Examples
+    --------
+    >>> parse_scale("1/8"), parse_scale("0.25"), parse_scale(1)
+    (0.125, 0.25, 1.0)
+    >>> parse_scale("0")
+    Traceback (most recent call last):
+    ...
+    acctgraph.errors.ConfigError: scale must be a positive number such as 1/8 or 0.125, got '0'
+    """
+    try:
+        value = float(Fraction(str(text).strip()))
+    except (ValueError, ZeroDivisionError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"scale must be a positive number such as 1/8 or 0.125, got {text!r}")
+    return value
+
 
 PRESETS: dict[str, WorldSpec] = {
     "tiny": WorldSpec(
@@ -406,5 +488,20 @@ PRESETS: dict[str, WorldSpec] = {
         legit_exchanges_per_account=9.0,
         fraud_exchanges_per_account=540.0,
     ),
+    # The incident acctgraph was built for: 25,000 fake accounts of eight operators (one per
+    # archetype: residential and mobile proxies, the reseller network shared with legitimate
+    # VPN users, datacenter VMs, batched cards, signup bursts, scripted templates) sending
+    # 28.8M exchanges over the six-week window, among 975,000 legitimate accounts sending ~11M.
+    # 1,150 per fraudulent account: with the 0.2% duplicate rows, 28.8M fraudulent rows.
+    "incident": WorldSpec(
+        name="incident",
+        n_accounts=1_000_000,
+        fraud_account_share=0.025,
+        n_operators=8,
+        legit_exchanges_per_account=11.3,
+        fraud_exchanges_per_account=1_150.0,
+    ),
 }
-"""Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing)."""
+"""Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing),
+``incident`` (1M accounts, ~40M exchanges: the scale target; ``WorldSpec.scaled`` for
+fractions of it)."""
