@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: demo test test-all install lock clean sample bench browser
+.PHONY: demo test test-all install lock clean sample bench browser notebook
 
 install: $(STAMP)
 
@@ -36,6 +36,15 @@ test: $(STAMP) browser
 
 test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# JupyterLab on the investigator notebooks, in the project's environment (its python3 kernel).
+# JupyterLab is installed on first use: about 50 packages the tests do not need, so it is not in
+# requirements.lock. jupytext (locked) pairs each .ipynb with its .py on every save.
+JUPYTERLAB ?= jupyterlab>=4.4,<5
+notebook: $(STAMP)
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check '$(JUPYTERLAB)'
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_quickstart.ipynb
 
 # Regenerate the bundled sample world (deterministic: same seed, same bytes).
 sample: $(STAMP)

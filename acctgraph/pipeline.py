@@ -4,6 +4,8 @@ load → usage (exchange reductions) → attributes → graph → detect → sco
 
 Each stage is also public on its own (see the README's Python section), so a
 notebook can run them one by one and look at every intermediate table.
+:func:`run_from_usage` runs the stages after the one pass over the exchanges,
+so that many configurations can share that pass (:mod:`acctgraph.tuning`).
 
 Examples
 --------
@@ -86,8 +88,40 @@ def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Pr
     """Run every stage after loading on an already loaded dataset."""
     config = config or Config()
     stage = _Stages(progress)
-    usage = stage("usage", lambda: compute_usage(
-        dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity")))
+    # Passed straight on, not kept in a local: run_from_usage then holds the only reference and
+    # can free the template and co-activity tables once they are in the attribute table.
+    result = run_from_usage(dataset, stage("usage", lambda: compute_usage(
+        dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity"))),
+        config=config, progress=progress)
+    result.timings = stage.timings + result.timings
+    return result
+
+
+def run_from_usage(dataset: Dataset, usage: Usage, *, config: Config | None = None,
+                   progress: Progress | None = None) -> RunResult:
+    """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
+
+    ``usage`` must be ``compute_usage(dataset, prompt=..., co_activity=...)`` with
+    this configuration's ``prompt_template`` and ``co_activity`` features (their
+    ``enabled``, ``weight``, ``hub_cap`` and ``alpha`` act later and may differ);
+    the result is then the same as :func:`run_pipeline`'s. ``usage`` is not
+    modified, so one reduction serves many configurations (the expensive pass
+    over the exchanges is done once; :mod:`acctgraph.tuning` relies on this).
+
+    Examples
+    --------
+    >>> from acctgraph.simulate import simulate_frames
+    >>> from acctgraph.load import dataset_from_frames
+    >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+    >>> dataset = dataset_from_frames(accounts, exchanges)
+    >>> usage = compute_usage(dataset)             # the defaults' prompt_template and co_activity
+    >>> coarse, fine = (run_from_usage(dataset, usage, config=Config.from_dict({"detect": {"resolution": r}}))
+    ...                 for r in (0.5, 2.0))
+    >>> coarse.scored.members.height == fine.scored.members.height == dataset.accounts.height
+    True
+    """
+    config = config or Config()
+    stage = _Stages(progress)
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
     # From here on the attribute table holds the template and co-activity rows; drop the
     # copies in `usage` so that the two largest per-account tables are not held twice.
