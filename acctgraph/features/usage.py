@@ -113,7 +113,7 @@ def compute_usage(
     else:
         ip_windows = pl.LazyFrame(schema={S.ACCOUNT_ID: pl.String, S.IP: pl.String,
                                           "_window": S.TIME, S.N_EVENTS: pl.UInt32})
-    ip_windows = ip_windows.collect().sort(S.ACCOUNT_ID, S.IP, "_window")
+    ip_windows = ip_windows.collect()
     exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
     signup = (
         accounts.select(S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS))
@@ -131,16 +131,20 @@ def compute_usage(
         .rename({"ip_canonical": S.IP})
         .sort(S.ACCOUNT_ID, S.IP)
     )
+    # Window labels are formatted once per distinct window, not once per row. Row order of
+    # this table (and of the template table) is unspecified: sorting millions of string
+    # rows is costly and nothing downstream depends on it.
+    windows = ip_windows.select("_window").unique()
+    windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
     co = (
         ip_windows.join(good.select(S.IP, "ip_range"), on=S.IP, how="inner")
         .group_by(S.ACCOUNT_ID, "ip_range", "_window").agg(pl.col(S.N_EVENTS).sum())
+        .join(windows, on="_window")
         .select(
             S.ACCOUNT_ID,
-            pl.concat_str([pl.col("ip_range"), pl.lit("@"),
-                           pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M")]).alias(S.VALUE),
+            pl.concat_str([pl.col("ip_range"), pl.lit("@"), pl.col("_label")]).alias(S.VALUE),
             S.N_EVENTS,
         )
-        .sort(S.ACCOUNT_ID, S.VALUE)
     )
 
     # --- Per-account behaviour from one group-by to (account, hour): activity, hours of day
@@ -190,7 +194,7 @@ def compute_usage(
                 band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
             .explode(S.VALUE).drop_nulls(S.VALUE)
             .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
-            .collect().sort(S.ACCOUNT_ID, S.VALUE)
+            .collect()
         )
     else:
         templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
