@@ -72,6 +72,7 @@ WEIGHT = "weight"
 
 RING = "ring"
 DROPPED = "dropped"
+_NORM_SCALE = float(1 << 32)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,25 +260,27 @@ def build_graph(
     idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
     counts = counts.with_columns(idf.alias("_idf"))
 
+    # One narrow row per (account, value): ids, the value's holders and the TF-IDF term.
+    # Per-kind constants are applied afterwards from the small kind table.
     rows = (
         keyed.lazy().select("_account_key", "_k1", "_k2", S.N_EVENTS)
-        .join(counts.lazy().select("_k1", "_k2", "_group", KIND_CODE, N_ACCOUNTS, "_idf", "_cosine",
-                                   "_kind_holders", "_alpha"), on=["_k1", "_k2"])
+        .join(counts.lazy().select("_k1", "_k2", "_group", KIND_CODE, N_ACCOUNTS, "_idf"), on=["_k1", "_k2"])
         .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS, "_idf", "_cosine",
-                "_kind_holders", "_alpha", "_k1", "_k2")
+        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS,
+                (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"))
         .collect()
-        # A fixed order inside each norm's float sum (group numbers are not fixed: group_by
-        # output is unordered), so that every run gives the same bytes.
-        .sort(ACCOUNT_INDEX, "_k1", "_k2")
-        .drop("_k1", "_k2")
     )
     del keyed
     # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
-    tfidf = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf"))
+    # Cosine norms sum x² in fixed point (2^-32 units): an exact integer sum is the same in
+    # any row order, so the bytes do not depend on how the engine ordered the rows.
+    squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
-    rows = rows.with_columns(tfidf.alias("_x")).with_columns(
-        (pl.col("_x").pow(2).sum().over(ACCOUNT_INDEX, KIND_CODE) + prior).sqrt().alias("_norm")
+    constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
+    rows = rows.with_columns(
+        squares.sum().over(ACCOUNT_INDEX, KIND_CODE).alias("_squares")
+    ).join(constants, on=KIND_CODE).with_columns(
+        (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt().alias("_norm")
     ).with_columns(
         pl.when(pl.col("_cosine"))
         .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
