@@ -1,0 +1,58 @@
+"""Giant handling in detect: split only parts that are separated from the rest."""
+
+from __future__ import annotations
+
+import itertools
+
+import igraph as ig
+import pytest
+
+from acctgraph.detect import DetectParams, detect_communities
+from acctgraph.errors import ConfigError
+
+
+def _cliques(sizes: list[int], bridge: float) -> ig.Graph:
+    edges, weights, offset, firsts = [], [], 0, []
+    for size in sizes:
+        firsts.append(offset)
+        for a, b in itertools.combinations(range(offset, offset + size), 2):
+            edges.append((a, b))
+            weights.append(1.0)
+        offset += size
+    for a, b in zip(firsts, firsts[1:]):  # one weak bridge between consecutive cliques
+        edges.append((a, b))
+        weights.append(bridge)
+    graph = ig.Graph(n=offset, edges=edges)
+    graph.es["weight"] = weights
+    return graph
+
+
+def test_a_giant_chaining_separate_groups_is_split() -> None:
+    graph = _cliques([10, 10, 10], bridge=0.5)
+    # A tiny resolution makes the first pass merge everything into one 30-account giant.
+    params = DetectParams(resolution=0.01, max_cluster_size=12)
+    result = detect_communities(graph, params=params, seed=3)
+    assert len(set(result.membership)) == 3
+    assert all(len({result.membership[v] for v in range(i, i + 10)}) == 1 for i in (0, 10, 20))
+    assert result.resplit and all(entry["parts"] >= 2 for entry in result.resplit)
+    assert all(part["conductance"] <= params.split_conductance for part in result.resplit[0]["separated"])
+
+
+def test_a_well_linked_giant_stays_whole() -> None:
+    graph = _cliques([30], bridge=0.0)
+    result = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
+    assert len(set(result.membership)) == 1
+    assert result.resplit == [{"size": 30, "kept": "no separated part", "max_resolution": 64.0}]
+
+
+def test_same_seed_same_partition() -> None:
+    graph = _cliques([12, 9, 14, 7], bridge=0.5)
+    params = DetectParams(resolution=0.01, max_cluster_size=15)
+    first = detect_communities(graph, params=params, seed=5)
+    second = detect_communities(graph, params=params, seed=5)
+    assert first.membership == second.membership and first.resplit == second.resplit
+
+
+def test_split_conductance_is_validated() -> None:
+    with pytest.raises(ConfigError):
+        DetectParams(split_conductance=1.5)
