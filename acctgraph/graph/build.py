@@ -334,15 +334,16 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
         .agg(pl.col(KIND_WEIGHT).first(), pl.col(INFRASTRUCTURE).first())
         .sort(S.ATTRIBUTE_KIND)
     )
-    holders = incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
-        values.filter(pl.col(HUB_ACTION).is_null() | (pl.col(HUB_ACTION) == RING)).select(
-            VALUE_INDEX, HUB_ACTION,
-            pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.Int64)
-            .alias(KIND_CODE)),
-        on=VALUE_INDEX,
-    )
+    # The holders table is built in the call, so that project() holds its only reference
+    # and can free it once the clique and ring arrays are made.
     return project(
-        holders,
+        incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
+            values.filter(pl.col(HUB_ACTION).is_null() | (pl.col(HUB_ACTION) == RING)).select(
+                VALUE_INDEX, HUB_ACTION,
+                pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.Int64)
+                .alias(KIND_CODE)),
+            on=VALUE_INDEX,
+        ),
         n_accounts=int(incidence[ACCOUNT_INDEX].max() or 0) + 1 if incidence.height else 0,
         kind_weights=per_kind[KIND_WEIGHT].to_list(),
         infrastructure=per_kind[INFRASTRUCTURE].to_list(),

@@ -94,6 +94,7 @@ def project(
     clique = _Cliques(holders.filter(pl.col(HUB_ACTION).is_null()))
     rings = _Rings(holders.filter(pl.col(HUB_ACTION) == RING), ring_neighbours=ring_neighbours,
                    ring_orders=ring_orders)
+    del holders  # the arrays above hold everything the projection needs
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
     bounds = _chunk_bounds(per_source, pair_budget)
     rings.group_by_chunk(bounds, n_kinds=len(kind_weight))
@@ -182,8 +183,8 @@ class _Cliques:
 
     def __init__(self, holders: pl.DataFrame) -> None:
         rows = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)
-        self.account = rows[ACCOUNT_INDEX].to_numpy().astype(np.int64)
-        self.kind = rows[KIND_CODE].to_numpy().astype(np.int64)
+        self.account = rows[ACCOUNT_INDEX].to_numpy().astype(np.int32)
+        self.kind = rows[KIND_CODE].to_numpy().astype(np.int8)
         self.strength = rows[STRENGTH].to_numpy().astype(np.float64)
         value = rows[VALUE_INDEX].to_numpy()
         size = len(value)
@@ -213,8 +214,8 @@ class _Rings:
         self.k = ring_neighbours
         holders = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)  # a value's rows contiguous: local gathers
         value = holders[VALUE_INDEX].to_numpy()
-        self.account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int64)
-        self.kind = holders[KIND_CODE].to_numpy().astype(np.int64)
+        self.account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int32)
+        self.kind = holders[KIND_CODE].to_numpy().astype(np.int8)
         self.strength = holders[STRENGTH].to_numpy().astype(np.float64)
         count = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if count else np.zeros(0, np.int64)
