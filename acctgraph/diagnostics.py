@@ -68,6 +68,33 @@ class WarningLog:
             if text not in item.examples:
                 item.examples.append(text)
 
+    def put(
+        self,
+        code: str,
+        message: str,
+        *,
+        count: int,
+        examples: Iterable[object] = (),
+        column: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Record the *total* for ``code``, replacing any earlier record of it.
+
+        For problems counted in one pass over a whole table (the usage stage's
+        address checks): running that pass again on the same dataset must not
+        double the count.
+
+        Examples
+        --------
+        >>> log = WarningLog()
+        >>> for _ in range(2):
+        ...     log.put("ip_not_global", "private address", count=4)
+        >>> log.count("ip_not_global")
+        4
+        """
+        self._items.pop(code, None)
+        self.add(code, message, count=count, examples=examples, column=column, path=path)
+
     def __len__(self) -> int:
         return len(self._items)
 

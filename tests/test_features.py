@@ -592,3 +592,15 @@ def test_vectorised_email_table_agrees_with_the_reference_rules(values: list[str
             assert shape == f"{email_shape(local)}@{expected_domain}"
         else:
             assert domain is None and shape is None
+
+
+def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["a", "b"]})
+    exchanges = pl.DataFrame({S.ACCOUNT_ID: ["a", "b", "b"], S.TIMESTAMP: [1776852000] * 3,
+                              S.IP: ["10.0.0.1", "not-an-ip", "81.2.69.1"]})
+    dataset = dataset_from_frames(accounts, exchanges)
+    compute_usage(dataset)
+    first = {w["code"]: w["count"] for w in dataset.warnings.as_records()}
+    compute_usage(dataset)
+    assert {w["code"]: w["count"] for w in dataset.warnings.as_records()} == first
+    assert first["ip_not_global"] == 1 and first["ip_malformed"] == 1

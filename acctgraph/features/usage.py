@@ -228,4 +228,5 @@ def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: Warnin
     ):
         rows = bad.filter(pl.col("ip_status") == status)
         examples = rows.select(S.IP).unique().sort(S.IP).head(5)[S.IP].to_list()
-        warnings.add(code, message, count=int(rows[S.N_EVENTS].sum() or 0), examples=examples, column=S.IP)
+        # A total over the whole dataset: computing usage twice must not double it.
+        warnings.put(code, message, count=int(rows[S.N_EVENTS].sum() or 0), examples=examples, column=S.IP)
