@@ -1,7 +1,9 @@
 """Email addresses: normalised address, domain, and local-part shape.
 
-Account-level, so these run once per distinct address in plain Python (a
-million accounts take about a second) and are joined back.
+Account-level, so these run once per distinct address and are joined back:
+:func:`email_table` applies the rules below as polars expressions to ASCII
+addresses and calls the Python functions for the rest (a property test checks
+that both agree).
 
 - :func:`normalise_email` trims, lower-cases, and applies provider rules:
   Gmail ignores dots and ``+tags`` (and ``googlemail.com`` is ``gmail.com``);
@@ -23,6 +25,8 @@ True
 from __future__ import annotations
 
 import re
+
+import polars as pl
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 PLUS_TAG_DOMAINS = frozenset(
@@ -100,7 +104,7 @@ _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _SEPARATORS = [".", "_", "-", "+"]
 
 
-def email_table(values: "pl.Series") -> "pl.DataFrame":
+def email_table(values: pl.Series) -> pl.DataFrame:
     """Normalised address, domain and shape for each distinct value (polars, vectorised).
 
     ASCII values (nearly all) go through polars expressions that follow
@@ -119,8 +123,6 @@ def email_table(values: "pl.Series") -> "pl.DataFrame":
     >>> email_table(pl.Series(["J.Smith+x@GoogleMail.com", "bad", "zoë@example.com"])).rows()
     [('J.Smith+x@GoogleMail.com', 'jsmith@gmail.com', 'gmail.com', 'a6@gmail.com'), ('bad', None, None, None), ('zoë@example.com', 'zoë@example.com', 'example.com', 'a2?@example.com')]
     """
-    import polars as pl
-
     frame = pl.DataFrame({"email": values.cast(pl.String)}).drop_nulls().unique().sort("email")
     ascii_rows = pl.col("email").str.contains(r"^[\x00-\x7f]*$")
     fast, slow = frame.filter(ascii_rows), frame.filter(~ascii_rows)

@@ -53,24 +53,16 @@ import polars as pl
 
 from acctgraph import schema as S
 from acctgraph.errors import ConfigError
-from acctgraph.graph.project import KIND_CODE, project
+from acctgraph.graph.project import (  # column names shared with the projection, defined there
+    ACCOUNT_INDEX, HUB_ACTION, KIND_CODE, RING, SOURCE, STRENGTH, TARGET, VALUE_INDEX, WEIGHT, project,
+)
 
-ACCOUNT_INDEX = "account_index"
-VALUE_INDEX = "value_index"
 N_ACCOUNTS = "n_accounts"
-PAIR_WEIGHT = "pair_weight"
 VALUE_WEIGHT = "value_weight"
 KIND_WEIGHT = "kind_weight"
-STRENGTH = "strength"
 INFRASTRUCTURE = "infrastructure"
 SHARED = "shared"
 COSINE = "cosine"
-HUB_ACTION = "hub_action"
-SOURCE = "source"
-TARGET = "target"
-WEIGHT = "weight"
-
-RING = "ring"
 DROPPED = "dropped"
 _NORM_SCALE = float(1 << 32)
 
@@ -324,11 +316,11 @@ def build_graph(
     values = values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS,
                            pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
     del rows, counts  # the per-row strength table is the largest frame here; free it before projecting
-    edges = _project(incidence, values, params)
+    edges = _project(incidence, values, params, n_accounts=len(account_ids))
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
 
-def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams) -> pl.DataFrame:
+def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams, *, n_accounts: int) -> pl.DataFrame:
     """Sum pair contributions (kind weight × both strengths); see :mod:`acctgraph.graph.project`."""
     kinds = sorted(values[S.ATTRIBUTE_KIND].unique().to_list())
     per_kind = (
@@ -346,7 +338,7 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams)
                 .alias(KIND_CODE)),
             on=VALUE_INDEX,
         ),
-        n_accounts=int(incidence[ACCOUNT_INDEX].max() or 0) + 1 if incidence.height else 0,
+        n_accounts=n_accounts,
         kind_weights=per_kind[KIND_WEIGHT].to_list(),
         infrastructure=per_kind[INFRASTRUCTURE].to_list(),
         min_edge_weight=params.min_edge_weight,

@@ -46,7 +46,6 @@ TARGET = "target"
 WEIGHT = "weight"
 
 FIXED_POINT = 1_000_000  # micro-units: exact, order-free integer sums
-KIND_BITS = 6  # up to 64 kinds share one 64-bit (pair, kind) key
 # Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 _RING_MODULUS = 4294967311
@@ -82,14 +81,11 @@ def project(
     pair_budget
         Upper bound on raw pairs generated at once (memory ≈ 40 bytes each).
     """
-    if len(kind_weights) > 1 << KIND_BITS:
-        raise ValueError(f"at most {1 << KIND_BITS} attribute kinds")
     empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
     if holders.height == 0:
         return empty
     kind_weight = np.asarray(kind_weights, dtype=np.float64)
     infra = np.asarray(infrastructure, dtype=bool)
-    n = np.uint64(max(n_accounts, 1))
 
     clique = _Cliques(holders.filter(pl.col(HUB_ACTION).is_null()))
     rings = _Rings(holders.filter(pl.col(HUB_ACTION) == RING), ring_neighbours=ring_neighbours,
@@ -121,7 +117,7 @@ def project(
                 clique.strength[clique_first[part]] * clique.strength[clique_second[part]],
                 rings.strength[ring_first] * rings.strength[ring_second],
             ])
-            # ((kind weight × s_source) × s_target) × FIXED_POINT, rounded half to even.
+            # kind weight × (s_source × s_target) in micro-units, rounded half to even.
             weight = np.rint(kind_weight[code] * product * FIXED_POINT).astype(np.int64)
             del product
             # Sum the kind's contributions per pair (duplicates summed in C), drop crumbs.
@@ -238,7 +234,6 @@ class _Rings:
         self.first = np.concatenate([f for f, _ in steps]) if steps else np.zeros(0, np.int32)
         self.second = np.concatenate([s for _, s in steps]) if steps else np.zeros(0, np.int32)
         del self.orders, steps
-        self.offsets = np.zeros((1, 1), dtype=np.int64)
 
     def _steps(self):
         """(first, second) row arrays (first holds the smaller account), each pair once."""
@@ -271,21 +266,15 @@ class _Rings:
 
     def group_by_chunk(self, bounds: list[int], *, n_kinds: int) -> None:
         """Order the pairs by (source chunk, kind) so that each is one contiguous slice."""
-        if len(self.first) == 0:
-            self.offsets = np.zeros((len(bounds), n_kinds + 1), dtype=np.int64)
-            return
         chunk = np.searchsorted(np.asarray(bounds[1:-1]), self.account[self.first], side="right")
         key = (chunk * n_kinds + self.kind[self.first]).astype(np.int64)
         order = np.argsort(key, kind="stable")
         self.first, self.second = self.first[order], self.second[order]
-        edges = np.searchsorted(key[order], np.arange((len(bounds) - 1) * n_kinds + 1))
-        self.offsets = edges
+        self.offsets = np.searchsorted(key[order], np.arange((len(bounds) - 1) * n_kinds + 1))
         self.n_kinds = n_kinds
 
     def pairs(self, chunk: int, code: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row pairs of one source chunk and kind."""
-        if len(self.first) == 0:
-            return self.first, self.second
+        """Row pairs of one source chunk and kind (after :meth:`group_by_chunk`)."""
         at = chunk * self.n_kinds + code
         part = slice(self.offsets[at], self.offsets[at + 1])
         return self.first[part], self.second[part]
