@@ -333,8 +333,8 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams,
     return project(
         incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
             values.filter(pl.col(HUB_ACTION).is_null() | (pl.col(HUB_ACTION) == RING)).select(
-                VALUE_INDEX, HUB_ACTION,
-                pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.Int64)
+                VALUE_INDEX, pl.col(HUB_ACTION).cast(pl.Enum([RING])),  # one byte a row, not a string
+                pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.UInt8)
                 .alias(KIND_CODE)),
             on=VALUE_INDEX,
         ),

@@ -8,12 +8,15 @@ are contiguous and sorted by account, so the partners of row ``i`` are simply
 rows ``i+1 … end-1`` of its value, and each pair is made once (source < target).
 
 Work is split into chunks of *source* accounts so that no chunk generates more
-than ``pair_budget`` raw pairs. Chunks partition the pairs, so each chunk's
-edges are final: per kind, pair totals below ``min_edge_weight / 20`` are
-dropped (ten kinds of such crumbs cannot lift a pair over the threshold);
-infrastructure kinds only corroborate other evidence; pairs below
-``min_edge_weight`` are dropped. Weights are summed as integers in micro-units,
-so the result does not depend on chunking or on the order of additions.
+than ``pair_budget`` raw pairs; chunks run on ``workers`` threads. Chunks
+partition the pairs, so each chunk's edges are final: contributions are summed
+per (pair, kind) in one sparse matrix (column = target × kinds + kind), totals
+below ``min_edge_weight / 20`` are dropped (ten kinds of such crumbs cannot
+lift a pair over the threshold); infrastructure kinds only corroborate other
+evidence; pairs below ``min_edge_weight`` are dropped. Weights are summed as
+integers in micro-units, so the result does not depend on chunking, threads or
+the order of additions (tests/test_project.py checks it against a brute-force
+reference).
 
 Examples
 --------
@@ -30,6 +33,8 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -50,6 +55,7 @@ FIXED_POINT = 1_000_000  # micro-units: exact, order-free integer sums
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 _RING_MODULUS = 4294967311
 DEFAULT_PAIR_BUDGET = 12_000_000
+_BLOCK = 1 << 24
 
 
 def project(
@@ -64,6 +70,7 @@ def project(
     ring_neighbours: int,
     ring_orders: int,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
+    workers: int = 2,
 ) -> pl.DataFrame:
     """Weighted account pairs ``source, target, weight`` (source < target), sorted.
 
@@ -79,7 +86,9 @@ def project(
     kind_weights, infrastructure
         Per kind code: the evidence weight and whether the kind only corroborates.
     pair_budget
-        Upper bound on raw pairs generated at once (memory ≈ 40 bytes each).
+        Upper bound on raw pairs generated at once per worker (memory ≈ 60 bytes each).
+    workers
+        Threads projecting chunks at once (the output does not depend on it).
     """
     empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
     if holders.height == 0:
@@ -89,88 +98,84 @@ def project(
 
     clique = _Cliques(holders.filter(pl.col(HUB_ACTION).is_null()))
     rings = _Rings(holders.filter(pl.col(HUB_ACTION) == RING), ring_neighbours=ring_neighbours,
-                   ring_orders=ring_orders)
+                   ring_orders=ring_orders, workers=workers)
     del holders  # the arrays above hold everything the projection needs
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
     bounds = _chunk_bounds(per_source, pair_budget)
-    rings.group_by_chunk(bounds, n_kinds=len(kind_weight))
+    rings.group_by_chunk(bounds)
 
-    crumb = int(min_edge_weight / 20 * FIXED_POINT)
-    threshold = int(min_edge_weight * FIXED_POINT)
-    base = int(corroboration_base * FIXED_POINT)
-    sources, targets, weights = [], [], []
-    for chunk, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        clique_first, clique_second = clique.pairs(lo, hi)  # sorted by first row, hence by kind
-        clique_kind = clique.kind[clique_first]
-        clique_edges = np.searchsorted(clique_kind, np.arange(len(kind_weight) + 1))
-        shape = (hi - lo, n_accounts)
-        other = sparse.csr_array(shape, dtype=np.int64)
-        infra_sum = sparse.csr_array(shape, dtype=np.int64)
-        for code in range(len(kind_weight)):
-            part = slice(clique_edges[code], clique_edges[code + 1])
-            ring_first, ring_second = rings.pairs(chunk, code)
-            if part.stop == part.start and len(ring_first) == 0:
-                continue
-            source = np.concatenate([clique.account[clique_first[part]], rings.account[ring_first]]) - lo
-            target = np.concatenate([clique.account[clique_second[part]], rings.account[ring_second]])
-            product = np.concatenate([
-                clique.strength[clique_first[part]] * clique.strength[clique_second[part]],
-                rings.strength[ring_first] * rings.strength[ring_second],
-            ])
-            # kind weight × (s_source × s_target) in micro-units, rounded half to even.
-            weight = np.rint(kind_weight[code] * product * FIXED_POINT).astype(np.int64)
-            del product
-            # Sum the kind's contributions per pair (duplicates summed in C), drop crumbs.
-            summed = sparse.coo_array((weight, (source.astype(np.int32), target.astype(np.int32))),
-                                      shape=shape).tocsr()
-            del source, target, weight
-            summed.sum_duplicates()
-            summed.data[summed.data < crumb] = 0
-            summed.eliminate_zeros()
-            if infra[code]:
-                infra_sum = infra_sum + summed
-            else:
-                other = other + summed
-        del clique_first, clique_second, clique_kind
-        pair_source, pair_target, w = _corroborate(other, infra_sum, base=base,
-                                                   factor=corroboration_factor, threshold=threshold)
-        sources.append(pair_source + lo)
-        targets.append(pair_target)
-        weights.append(w)
-    if not sources:
+    crumb = max(1, int(min_edge_weight / 20 * FIXED_POINT))
+    settings = _Settings(
+        kind_weight=kind_weight, infra=infra, crumb=crumb, threshold=int(min_edge_weight * FIXED_POINT),
+        base=int(corroboration_base * FIXED_POINT), factor=corroboration_factor, n_accounts=n_accounts)
+    # Chunks are independent and their edges final: two threads (numpy and scipy release the
+    # GIL in their loops) and results concatenated in chunk order, so the output is the same.
+    parts = _in_threads(
+        lambda chunk: _chunk_edges(clique, rings, chunk, bounds[chunk], bounds[chunk + 1], settings),
+        range(len(bounds) - 1), workers)
+    parts = [part for part in parts if len(part[0])]
+    if not parts:
         return empty
     return pl.DataFrame({
-        SOURCE: np.concatenate(sources).astype(np.int64),
-        TARGET: np.concatenate(targets).astype(np.int64),
-        WEIGHT: np.concatenate(weights).astype(np.float64) / FIXED_POINT,
+        SOURCE: np.concatenate([source for source, _, _ in parts]).astype(np.int64),
+        TARGET: np.concatenate([target for _, target, _ in parts]).astype(np.int64),
+        WEIGHT: np.concatenate([w for _, _, w in parts]).astype(np.float64) / FIXED_POINT,
     })
 
 
-def _corroborate(
-    other: sparse.csr_array, infra: sparse.csr_array, *, base: int, factor: float, threshold: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs with ``other + min(infra, base + factor × other) >= threshold``, row-major sorted."""
-    other = other.tocoo()
-    infra = infra.tocoo()
-    n = other.shape[1]
-    other_key = other.row.astype(np.int64) * n + other.col
-    infra_key = infra.row.astype(np.int64) * n + infra.col
-    keys = other_key if base < threshold else np.union1d(other_key, infra_key)
-    # Infrastructure alone never reaches the threshold when base < threshold: skip those pairs.
-    other_w = _lookup(other_key, other.data, keys)
-    infra_w = _lookup(infra_key, infra.data, keys)
-    w = other_w + np.minimum(infra_w, base + (other_w.astype(np.float64) * factor).astype(np.int64))
-    keep = w >= threshold
-    keys, w = keys[keep], w[keep]
-    return keys // n, keys % n, w
+@dataclass(frozen=True)
+class _Settings:
+    kind_weight: np.ndarray
+    infra: np.ndarray
+    crumb: int
+    threshold: int
+    base: int
+    factor: float
+    n_accounts: int
 
 
-def _lookup(keys: np.ndarray, data: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """``data`` at ``wanted`` keys (0 where absent); ``keys`` sorted ascending."""
-    if len(keys) == 0:
-        return np.zeros(len(wanted), dtype=np.int64)
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    return np.where(keys[at] == wanted, data[at], 0).astype(np.int64)
+def _chunk_edges(clique: _Cliques, rings: _Rings, chunk: int, lo: int, hi: int,
+                 s: _Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final edges ``(source, target, weight)`` of the source accounts ``[lo, hi)``, row-major sorted.
+
+    Contributions are summed per (pair, kind) in one sparse matrix whose column is
+    ``target × kinds + kind``: after conversion to CSR a pair's kinds are adjacent, so
+    crumbs are dropped per kind and the kinds then summed per pair in one pass.
+    """
+    n_kinds = len(s.kind_weight)
+    clique_first, clique_second = clique.pairs(lo, hi)
+    ring_first, ring_second = rings.pairs(chunk)
+    source = np.concatenate([clique.account[clique_first], rings.account[ring_first]]) - lo
+    kind = np.concatenate([clique.kind[clique_first], rings.kind[ring_first]]).astype(np.int64)
+    column = np.concatenate([clique.account[clique_second], rings.account[ring_second]]) * np.int64(n_kinds) + kind
+    product = np.concatenate([
+        clique.strength[clique_first] * clique.strength[clique_second],
+        rings.strength[ring_first] * rings.strength[ring_second],
+    ])
+    del clique_first, clique_second, ring_first, ring_second
+    # kind weight × (s_source × s_target) in micro-units, rounded half to even.
+    weight = np.rint(s.kind_weight[kind] * product * FIXED_POINT).astype(np.int64)
+    del product, kind
+    summed = sparse.coo_array((weight, (source, column)), shape=(hi - lo, s.n_accounts * n_kinds)).tocsr()
+    del source, column, weight
+    summed.sum_duplicates()  # also sorts each row's columns
+    row = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(summed.indptr))
+    keep = summed.data >= s.crumb  # per (pair, kind): crumbs and zeros dropped
+    row, column, data = row[keep], summed.indices[keep].astype(np.int64), summed.data[keep]
+    del summed, keep
+    pair = row * s.n_accounts + column // n_kinds
+    infra = s.infra[column % n_kinds]
+    del row, column
+    if len(pair) == 0:
+        return pair, pair, pair
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    other = np.add.reduceat(np.where(infra, 0, data), starts)
+    infra_w = np.add.reduceat(np.where(infra, data, 0), starts)
+    # Infrastructure only corroborates: it counts up to base + factor × the other evidence.
+    w = other + np.minimum(infra_w, s.base + (other.astype(np.float64) * s.factor).astype(np.int64))
+    keep = w >= s.threshold
+    keys, w = pair[starts][keep], w[keep]
+    return keys // s.n_accounts + lo, keys % s.n_accounts, w
 
 
 class _Cliques:
@@ -184,7 +189,7 @@ class _Cliques:
         self.strength = rows[STRENGTH].to_numpy().astype(np.float64)
         value = rows[VALUE_INDEX].to_numpy()
         size = len(value)
-        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if size else np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])  # [0] when empty: no group
         ends = np.r_[starts[1:], size].astype(np.int64)
         self.partners = np.repeat(ends, np.diff(np.r_[starts, size])) - np.arange(size) - 1
 
@@ -206,7 +211,7 @@ class _Rings:
     many hub values shared by the same accounts land on the same pairs. A pair reached
     twice for one value (in two orders, or both ways round a small ring) counts once."""
 
-    def __init__(self, holders: pl.DataFrame, *, ring_neighbours: int, ring_orders: int) -> None:
+    def __init__(self, holders: pl.DataFrame, *, ring_neighbours: int, ring_orders: int, workers: int = 1) -> None:
         self.k = ring_neighbours
         holders = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)  # a value's rows contiguous: local gathers
         value = holders[VALUE_INDEX].to_numpy()
@@ -216,68 +221,107 @@ class _Rings:
         count = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if count else np.zeros(0, np.int64)
         sizes = np.diff(np.r_[starts, count])
-        group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
+        self.group = np.repeat(np.arange(len(starts), dtype=np.uint64), sizes)
         self.start = np.repeat(starts, sizes).astype(np.int32)
         self.size = np.repeat(sizes, sizes).astype(np.int32)
+        del value, starts
         # Within one order no pair repeats when every ring is longer than twice the neighbours.
         self.simple = bool(count == 0 or sizes.min() > 2 * ring_neighbours)
-        self.orders = []  # per order: row at each sorted position, and each row's position
-        for order in range(ring_orders if count else 0):
-            rank = ((self.account.astype(np.uint64) + np.uint64(1))
-                    * np.uint64(_MULTIPLIERS[order % len(_MULTIPLIERS)]) % np.uint64(_RING_MODULUS))
-            # Ranks are distinct per account (a bijection below the prime modulus): no ties.
-            perm = np.argsort((group.astype(np.uint64) << np.uint64(33)) | rank).astype(np.int32)
-            position = np.empty(count, dtype=np.int32)
-            position[perm] = np.arange(count, dtype=np.int32) - self.start
-            self.orders.append((perm, position))
-        steps = list(self._steps())
-        self.first = np.concatenate([f for f, _ in steps]) if steps else np.zeros(0, np.int32)
-        self.second = np.concatenate([s for _, s in steps]) if steps else np.zeros(0, np.int32)
-        del self.orders, steps
+        n_orders = ring_orders if count else 0
+        # Per order: the row at each sorted position, and each row's position.
+        self.orders = _in_threads(self._order, range(n_orders), workers)
+        del self.group
+        # Each (order, step) makes at most one pair per row: fill a slot of `count` rows each
+        # (in threads), then close the gaps. Pair order is irrelevant (sums are order-free).
+        jobs = [(o, step) for o in range(n_orders) for step in range(1, self.k + 1)]
+        self.first = np.empty(len(jobs) * count, dtype=np.int32)
+        self.second = np.empty(len(jobs) * count, dtype=np.int32)
 
-    def _steps(self):
-        """(first, second) row arrays (first holds the smaller account), each pair once."""
+        def fill(job: int) -> int:
+            first, second = self._step(*jobs[job])
+            at = job * count
+            self.first[at:at + len(first)] = first
+            self.second[at:at + len(second)] = second
+            return len(first)
+
+        end = 0
+        for job, made in enumerate(_in_threads(fill, range(len(jobs)), workers)):
+            at = job * count
+            if at != end:  # overlapping moves are safe: numpy copies through a buffer
+                self.first[end:end + made] = self.first[at:at + made]
+                self.second[end:end + made] = self.second[at:at + made]
+            end += made
+        self.first, self.second = self.first[:end], self.second[:end]
+        if end < 0.75 * len(jobs) * count:  # many small rings: give back the unused slots
+            self.first, self.second = self.first.copy(), self.second.copy()
+        del self.orders
+
+    def _order(self, order: int) -> tuple[np.ndarray, np.ndarray]:
+        rank = ((self.account.astype(np.uint64) + np.uint64(1))
+                * np.uint64(_MULTIPLIERS[order % len(_MULTIPLIERS)]) % np.uint64(_RING_MODULUS))
+        # Ranks are distinct per account (a bijection below the prime modulus): no ties.
+        perm = np.argsort((self.group << np.uint64(33)) | rank).astype(np.int32)
+        del rank
+        position = np.empty(len(perm), dtype=np.int32)
+        position[perm] = np.arange(len(perm), dtype=np.int32) - self.start
+        return perm, position
+
+    def _step(self, o: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first, second) rows linked by ``step`` in order ``o`` (first holds the smaller
+        account), without pairs an earlier order already made for the same value."""
         start, size = self.start, self.size  # in sorted order == row order (values contiguous)
+        perm = self.orders[o][0]
         pos = np.arange(len(start), dtype=np.int32) - start
-        for o, (perm, _) in enumerate(self.orders):
-            for step in range(1, self.k + 1):
-                target = start + (pos + step) % size
-                if self.simple:
-                    row, other, sz = perm, perm[target], size
-                else:
-                    forward = step % size
-                    keep = (forward == step) & (forward != 0) & (
-                        (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
-                    row, other, sz = perm[keep], perm[target[keep]], size[keep]
-                for q in range(o):  # already linked in an earlier order?
-                    position = self.orders[q][1]
-                    d = (position[other] - position[row]) % sz
-                    fresh = (d == 0) | (np.minimum(d, sz - d) > self.k)
-                    row, other, sz = row[fresh], other[fresh], sz[fresh]
-                a, b = self.account[row], self.account[other]
-                distinct = a != b
-                smaller = a < b
-                yield (np.where(smaller, row, other)[distinct].astype(np.int32),
-                       np.where(smaller, other, row)[distinct].astype(np.int32))
+        target = start + (pos + step) % size
+        if self.simple:
+            row, other, sz = perm, perm[target], size
+        else:
+            forward = step % size
+            keep = (forward == step) & (forward != 0) & (
+                (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
+            row, other, sz = perm[keep], perm[target[keep]], size[keep]
+        del target, pos
+        for q in range(o):  # already linked in an earlier order?
+            position = self.orders[q][1]
+            d = (position[other] - position[row]) % sz
+            fresh = (d == 0) | (np.minimum(d, sz - d) > self.k)
+            row, other, sz = row[fresh], other[fresh], sz[fresh]
+        a, b = self.account[row], self.account[other]
+        distinct = a != b
+        smaller = a < b
+        return (np.where(smaller, row, other)[distinct].astype(np.int32),
+                np.where(smaller, other, row)[distinct].astype(np.int32))
 
     def pairs_per_source(self, n_accounts: int) -> np.ndarray:
-        source = self.account[self.first] if len(self.first) else np.zeros(0, np.int64)
-        return np.bincount(source, minlength=n_accounts)[:n_accounts].astype(np.float64)
+        """Pairs per source account (the source of a pair is its smaller account)."""
+        self.source = np.empty(len(self.first), dtype=np.int32)
+        for at in range(0, len(self.first), _BLOCK):
+            part = slice(at, at + _BLOCK)
+            self.source[part] = self.account[self.first[part]]
+        return np.bincount(self.source, minlength=n_accounts)[:n_accounts].astype(np.float64)
 
-    def group_by_chunk(self, bounds: list[int], *, n_kinds: int) -> None:
-        """Order the pairs by (source chunk, kind) so that each is one contiguous slice."""
-        chunk = np.searchsorted(np.asarray(bounds[1:-1]), self.account[self.first], side="right")
-        key = (chunk * n_kinds + self.kind[self.first]).astype(np.int64)
-        order = np.argsort(key, kind="stable")
-        self.first, self.second = self.first[order], self.second[order]
-        self.offsets = np.searchsorted(key[order], np.arange((len(bounds) - 1) * n_kinds + 1))
-        self.n_kinds = n_kinds
+    def group_by_chunk(self, bounds: list[int]) -> None:
+        """Number each pair's source chunk (after :meth:`pairs_per_source`)."""
+        inner = np.asarray(bounds[1:-1])
+        self.chunk = np.empty(len(self.first), dtype=np.int16 if len(bounds) < 1 << 15 else np.int32)
+        for at in range(0, len(self.first), _BLOCK):  # blockwise: no pair-sized 64-bit temporaries
+            part = slice(at, at + _BLOCK)
+            self.chunk[part] = np.searchsorted(inner, self.source[part], side="right")
+        del self.source
 
-    def pairs(self, chunk: int, code: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row pairs of one source chunk and kind (after :meth:`group_by_chunk`)."""
-        at = chunk * self.n_kinds + code
-        part = slice(self.offsets[at], self.offsets[at + 1])
-        return self.first[part], self.second[part]
+    def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row pairs whose source account is in one chunk (after :meth:`group_by_chunk`)."""
+        rows = np.flatnonzero(self.chunk == chunk)
+        return self.first[rows], self.second[rows]
+
+
+def _in_threads(fn, items, workers: int) -> list:
+    """``[fn(item) for item in items]``, on up to ``workers`` threads (numpy releases the GIL)."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _chunk_bounds(per_source: np.ndarray, budget: int) -> list[int]:
