@@ -26,6 +26,7 @@ from acctgraph.cards.model import (
     carded_clusters,
 )
 from acctgraph.features.prompt import template_bands
+from acctgraph.frames import owned
 from acctgraph.features.usage import N_EXCHANGES
 from acctgraph.runs import PROFILES_DIR
 from acctgraph.score import ACCOUNTS_IN_CLUSTER, PROMPT_TEMPLATE_KIND
@@ -176,6 +177,9 @@ def template_samples(
     found = (
         exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
         .filter(pl.col(S.ACCOUNT_ID).is_in(accounts[S.ACCOUNT_ID].implode()))
+        # Copy the prompts kept at once: filtered strings would otherwise keep every decoded
+        # page of the scan alive (gigabytes at incident size).
+        .with_columns(owned(S.PROMPT), owned(S.ACCOUNT_ID))
         .filter(picked < rate)
         .drop_nulls(S.PROMPT)
         .join(accounts.lazy().select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from acctgraph import schema as S
@@ -42,6 +43,7 @@ from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
 from acctgraph.features.kinds import CoActivity, PromptTemplate
 from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
+from acctgraph.frames import owned
 from acctgraph.load import Dataset
 
 HOUR = "hour"
@@ -109,6 +111,7 @@ def compute_usage(
             exchanges.select(S.ACCOUNT_ID, S.IP, ts.dt.truncate(window).alias("_window"))
             .drop_nulls(S.IP)
             .group_by(S.ACCOUNT_ID, S.IP, "_window").agg(pl.len().alias(S.N_EVENTS))
+            .with_columns(owned(S.ACCOUNT_ID), owned(S.IP))  # keys would pin the scan's pages
         )
     else:
         ip_windows = pl.LazyFrame(schema={S.ACCOUNT_ID: pl.String, S.IP: pl.String,
@@ -151,19 +154,18 @@ def compute_usage(
     # and days all follow from that much smaller table.
     has_prompt = S.PROMPT in columns
     hour_aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
-    if has_prompt:
-        cap = capability(S.PROMPT)
-        hour_aggs += [(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES]
     if S.OUTPUT_TOKENS in columns:
         hour_aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
-    hourly = exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour")).agg(hour_aggs).collect()
+    hourly = (
+        exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour")).agg(hour_aggs)
+        .with_columns(owned(S.ACCOUNT_ID)).collect()
+    )
     activity_aggs = [
         pl.col(S.N_EVENTS).sum().alias(N_EXCHANGES),
         pl.col(FIRST_SEEN).min(),
         pl.col(LAST_SEEN).max(),
         pl.col("_hour").dt.date().n_unique().alias(ACTIVE_DAYS),
     ]
-    activity_aggs += [pl.col(f"n_{name}").sum() for name in CAPABILITIES if has_prompt]
     if S.OUTPUT_TOKENS in columns:
         activity_aggs.append(pl.col(OUTPUT_TOKENS_TOTAL).sum())
     activity = hourly.group_by(S.ACCOUNT_ID).agg(activity_aggs)
@@ -176,32 +178,44 @@ def compute_usage(
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort(S.ACCOUNT_ID, DAY)
     )
     del hourly
-    for name in CAPABILITIES:
-        if f"n_{name}" not in activity.columns:
-            activity = activity.with_columns(pl.lit(0, pl.UInt32).alias(f"n_{name}"))
     if OUTPUT_TOKENS_TOTAL not in activity.columns:
         activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
 
+    # --- Prompts: a deterministic sample of at most `max_per_account` per account (a hash of
+    # account and timestamp), read once for two reductions: template bands per account, and
+    # the capability mix. A script's template mix and its capability shares are clear from a
+    # few hundred prompts; this bounds the costliest text work to accounts × max_per_account.
     if has_prompt:
         rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(None, 1.0)
         picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(pl.Float64) / float(1 << 24)
-        templates = (
+        sampled = (
             exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
             .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
             .filter(picked < rate)
-            .select(S.ACCOUNT_ID, template_bands(
+        )
+        cap = capability(S.PROMPT)
+        templates, capabilities = (query.collect() for query in (
+            sampled.select(S.ACCOUNT_ID, template_bands(
                 S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
                 band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
             .explode(S.VALUE).drop_nulls(S.VALUE)
             .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
-            .collect()
-        )
+            .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE)),
+            sampled.group_by(S.ACCOUNT_ID).agg(
+                pl.len().alias("_sampled"), pl.col(N_EXCHANGES).first(),
+                *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
+            ).with_columns(owned(S.ACCOUNT_ID)),
+        ))
+        activity = activity.join(_scaled_capabilities(capabilities), on=S.ACCOUNT_ID, how="left").with_columns(
+            *[pl.col(f"n_{name}").fill_null(0) for name in CAPABILITIES])
     else:
         templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
+        activity = activity.with_columns(*[pl.lit(0, pl.UInt32).alias(f"n_{name}") for name in CAPABILITIES])
 
     activity = (
         accounts.select(S.ACCOUNT_ID).join(activity, on=S.ACCOUNT_ID, how="left")
-        .with_columns(pl.col(N_EXCHANGES).fill_null(0))
+        .select(S.ACCOUNT_ID, pl.col(N_EXCHANGES).fill_null(0), FIRST_SEEN, LAST_SEEN, ACTIVE_DAYS,
+                *[f"n_{name}" for name in CAPABILITIES], OUTPUT_TOKENS_TOTAL)
         .sort(S.ACCOUNT_ID)
     )
     return Usage(
@@ -215,6 +229,33 @@ def compute_usage(
         daily=daily,
         warnings=warnings,
     )
+
+
+def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, n_<capability>…``: the sample's class counts scaled to the account's exchanges.
+
+    Exact where every prompt was read; otherwise each class gets the floor of its
+    share × exchanges and the remainder goes to the largest fractional parts
+    (ties: class order), so the four always add up to ``n_exchanges``.
+
+    >>> t = pl.DataFrame({"account_id": ["a", "b"], "_sampled": [3, 4], "n_exchanges": [3, 10],
+    ...                   "n_coding": [1, 1], "n_agentic": [1, 1], "n_reasoning": [1, 1], "n_other": [0, 1]})
+    >>> _scaled_capabilities(t).rows()
+    [('a', 1, 1, 1, 0), ('b', 3, 3, 2, 2)]
+    """
+    columns = [f"n_{name}" for name in CAPABILITIES]
+    counts = sampled.select(columns).to_numpy().astype(np.int64)
+    total = sampled[N_EXCHANGES].to_numpy().astype(np.int64)
+    read = np.maximum(sampled["_sampled"].to_numpy().astype(np.int64), 1)
+    exact = counts * total[:, None] / read[:, None]
+    estimate = np.floor(exact).astype(np.int64)
+    remainder = total - estimate.sum(axis=1)
+    order = np.argsort(-(exact - estimate), axis=1, kind="stable")  # largest fraction first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(len(columns))[None, :].repeat(len(order), axis=0), axis=1)
+    estimate += rank < remainder[:, None]
+    return sampled.select(S.ACCOUNT_ID).with_columns(
+        pl.Series(name, estimate[:, i], dtype=pl.UInt32) for i, name in enumerate(columns))
 
 
 def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: WarningLog) -> None:

@@ -253,35 +253,6 @@ def build_graph(
     idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
     counts = counts.with_columns(idf.alias("_idf"))
 
-    # One narrow row per (account, value): ids, the value's holders and the TF-IDF term.
-    # Per-kind constants are applied afterwards from the small kind table.
-    rows = (
-        keyed.lazy().select("_account_key", KIND_CODE, "_k1", "_k2", S.N_EVENTS)
-        .join(counts.lazy().select(KIND_CODE, "_k1", "_k2", "_group", N_ACCOUNTS, "_idf"),
-              on=[KIND_CODE, "_k1", "_k2"])
-        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS,
-                (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"))
-        .collect()
-    )
-    del keyed
-    # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
-    # Cosine norms sum x² in fixed point (2^-32 units): an exact integer sum is the same in
-    # any row order, so the bytes do not depend on how the engine ordered the rows.
-    squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
-    prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
-    constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
-    rows = rows.with_columns(
-        squares.sum().over(ACCOUNT_INDEX, KIND_CODE).alias("_squares")
-    ).join(constants, on=KIND_CODE).with_columns(
-        (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt().alias("_norm")
-    ).with_columns(
-        pl.when(pl.col("_cosine"))
-        .then(pl.when(pl.col("_norm") > 0).then(pl.col("_x") / pl.col("_norm")).otherwise(0.0))
-        .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-pl.col("_alpha") / 2.0))
-        .alias(STRENGTH)
-    ).filter(pl.col(N_ACCOUNTS) >= 2).select(ACCOUNT_INDEX, "_group", S.N_EVENTS, STRENGTH)
-
     # The dictionary of shared values: text gathered from one representative row each.
     shared = counts.filter(pl.col(N_ACCOUNTS) >= 2)
     values = (
@@ -303,19 +274,52 @@ def build_graph(
             .otherwise(pl.lit(None, pl.String)).alias(HUB_ACTION),
         )
     )
+    del shared
     hubs = (
         values.filter(pl.col(HUB_ACTION).is_not_null())
         .select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, pl.col("_hub_cap").alias("hub_cap"), HUB_ACTION)
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
+
+    # One narrow row per (account, value): ids, the value's holders and the TF-IDF term.
+    rows = (
+        keyed.lazy().select("_account_key", KIND_CODE, "_k1", "_k2", S.N_EVENTS)
+        .join(counts.lazy().select(KIND_CODE, "_k1", "_k2", "_group", N_ACCOUNTS, "_idf"),
+              on=[KIND_CODE, "_k1", "_k2"])
+        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
+        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS,
+                (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"))
+        .collect()
+    )
+    del keyed, counts
+    # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
+    # Cosine norms (over all of an account's values of the kind, private ones included) sum
+    # x² in fixed point (2^-32 units): an exact integer sum is the same in any row order, so
+    # the bytes do not depend on how the engine ordered the rows. Per-kind constants come
+    # from the small kind table; only rows of shared values are kept.
+    squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
+    norms = rows.lazy().group_by(ACCOUNT_INDEX, KIND_CODE).agg(squares.sum().alias("_squares")).collect()
+    prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
+    norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
+    constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
     incidence = (
-        rows.join(values.select("_group", VALUE_INDEX), on="_group")
-        .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH)
+        rows.lazy().filter(pl.col(N_ACCOUNTS) >= 2)
+        .join(values.lazy().select("_group", VALUE_INDEX), on="_group")
+        .join(norms.lazy(), on=[ACCOUNT_INDEX, KIND_CODE])
+        .join(constants.lazy(), on=KIND_CODE)
+        .select(
+            ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS,
+            pl.when(pl.col("_cosine"))
+            .then(pl.when(norm > 0).then(pl.col("_x") / norm).otherwise(0.0))
+            .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-pl.col("_alpha") / 2.0))
+            .alias(STRENGTH),
+        )
+        .collect()
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )
+    del rows, norms  # the per-row table is the largest frame here; free it before projecting
     values = values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS,
                            pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
-    del rows, counts  # the per-row strength table is the largest frame here; free it before projecting
     edges = _project(incidence, values, params, n_accounts=len(account_ids))
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
 
