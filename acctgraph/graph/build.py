@@ -229,23 +229,31 @@ def build_graph(
     # by two or more accounts, and ids come from sorting those (kind, value) texts, so they
     # do not depend on the hashes.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
-    keyed = attributes.select(
+    # Lazy (streamed in morsels) and kind codes via an Enum: replace_strict over 35.8M strings
+    # held ~3 GB of temporaries. Enum codes are positions in the sorted kinds, as kind_code.
+    keyed = attributes.lazy().select(
         pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
         *[pl.col(S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)],
-        pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE),
+        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
         S.N_EVENTS,
-    ).with_row_index("_row")
+    ).with_row_index("_row").collect()
     account_table = account_table.with_columns(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"))
     if account_table["_account_key"].n_unique() < account_table.height:  # pragma: no cover - 2^-64 odds
         raise AssertionError("account id hash collision; please report")
+    # Both group-bys run on hash partitions of the rows (equal keys share a partition), which
+    # bounds their hash tables to a quarter of the table: at 35.8M rows this saves ~3 GB.
+    holders = pl.concat([
+        part.group_by(KIND_CODE).agg(pl.col("_account_key").n_unique().alias("_kind_holders"))
+        for part in _partitions(keyed, "_account_key")
+    ]).group_by(KIND_CODE).agg(pl.col("_kind_holders").sum())
     kind_props = kind_table.with_columns(
         pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE)
-    ).join(
-        keyed.group_by(KIND_CODE).agg(pl.col("_account_key").n_unique().alias("_kind_holders")), on=KIND_CODE
-    )
+    ).join(holders, on=KIND_CODE)
     counts = (
-        keyed.group_by(KIND_CODE, "_k1", "_k2")
-        .agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
+        pl.concat([
+            part.group_by(KIND_CODE, "_k1", "_k2").agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
+            for part in _partitions(keyed, "_k1")
+        ])
         .join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
         .with_row_index("_group")
     )
@@ -322,6 +330,12 @@ def build_graph(
                            pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
     edges = _project(incidence, values, params, n_accounts=len(account_ids))
     return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
+
+
+def _partitions(frame: pl.DataFrame, key: str, parts: int = 4):
+    """``frame``'s rows split by ``key % parts`` (a 64-bit hash), one part at a time."""
+    for part in range(parts):
+        yield frame.filter(pl.col(key) % parts == part)
 
 
 def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams, *, n_accounts: int) -> pl.DataFrame:

@@ -96,10 +96,12 @@ def project(
     kind_weight = np.asarray(kind_weights, dtype=np.float64)
     infra = np.asarray(infrastructure, dtype=bool)
 
-    clique = _Cliques(holders.filter(pl.col(HUB_ACTION).is_null()))
-    rings = _Rings(holders.filter(pl.col(HUB_ACTION) == RING), ring_neighbours=ring_neighbours,
-                   ring_orders=ring_orders, workers=workers)
-    del holders  # the arrays above hold everything the projection needs
+    # Arrays sorted by (value, account), the table freed before the memory-hungry ring steps.
+    clique_rows = _sorted_arrays(holders.filter(pl.col(HUB_ACTION).is_null()))
+    ring_rows = _sorted_arrays(holders.filter(pl.col(HUB_ACTION) == RING))
+    del holders
+    clique = _Cliques(clique_rows)
+    rings = _Rings(ring_rows, ring_neighbours=ring_neighbours, ring_orders=ring_orders, workers=workers)
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
     bounds = _chunk_bounds(per_source, pair_budget)
     rings.group_by_chunk(bounds)
@@ -178,16 +180,28 @@ def _chunk_edges(clique: _Cliques, rings: _Rings, chunk: int, lo: int, hi: int,
     return keys // s.n_accounts + lo, keys % s.n_accounts, w
 
 
+def _sorted_arrays(holders: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Numpy columns of ``holders`` in (value, account) order (sorted only if not already)."""
+    value = holders[VALUE_INDEX].to_numpy()
+    account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int32)
+    columns = {KIND_CODE: holders[KIND_CODE].to_numpy().astype(np.int8),
+               STRENGTH: holders[STRENGTH].to_numpy().astype(np.float64)}
+    ordered = bool(np.all((value[1:] > value[:-1]) | ((value[1:] == value[:-1]) & (account[1:] > account[:-1]))))
+    if not ordered:
+        order = np.lexsort((account, value))
+        value, account = value[order], account[order]
+        columns = {name: column[order] for name, column in columns.items()}
+    return {VALUE_INDEX: value, ACCOUNT_INDEX: account, **columns}
+
+
 class _Cliques:
     """Ordinary values: every pair of holders. Rows sorted by (value, account), so the
     partners of row ``i`` are rows ``i+1 … end-1`` of its value and each pair is made once."""
 
-    def __init__(self, holders: pl.DataFrame) -> None:
-        rows = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)
-        self.account = rows[ACCOUNT_INDEX].to_numpy().astype(np.int32)
-        self.kind = rows[KIND_CODE].to_numpy().astype(np.int8)
-        self.strength = rows[STRENGTH].to_numpy().astype(np.float64)
-        value = rows[VALUE_INDEX].to_numpy()
+    def __init__(self, rows: dict[str, np.ndarray]) -> None:
+        """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here)."""
+        value = rows.pop(VALUE_INDEX)
+        self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
         size = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])  # [0] when empty: no group
         ends = np.r_[starts[1:], size].astype(np.int64)
@@ -211,13 +225,13 @@ class _Rings:
     many hub values shared by the same accounts land on the same pairs. A pair reached
     twice for one value (in two orders, or both ways round a small ring) counts once."""
 
-    def __init__(self, holders: pl.DataFrame, *, ring_neighbours: int, ring_orders: int, workers: int = 1) -> None:
+    def __init__(self, rows: dict[str, np.ndarray], *, ring_neighbours: int, ring_orders: int,
+                 workers: int = 1) -> None:
+        """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here); a value's rows are
+        contiguous, so the gathers below stay local."""
         self.k = ring_neighbours
-        holders = holders.sort(VALUE_INDEX, ACCOUNT_INDEX)  # a value's rows contiguous: local gathers
-        value = holders[VALUE_INDEX].to_numpy()
-        self.account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int32)
-        self.kind = holders[KIND_CODE].to_numpy().astype(np.int8)
-        self.strength = holders[STRENGTH].to_numpy().astype(np.float64)
+        value = rows.pop(VALUE_INDEX)
+        self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
         count = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if count else np.zeros(0, np.int64)
         sizes = np.diff(np.r_[starts, count])
