@@ -24,6 +24,7 @@ from acctgraph.features.email import (
 from acctgraph.features.ip import MALFORMED, NOT_GLOBAL, OK, classify_ips
 from acctgraph.features.prompt import (
     AGENTIC,
+    CAPABILITIES,
     CODING,
     OTHER,
     REASONING,
@@ -604,3 +605,26 @@ def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
     compute_usage(dataset)
     assert {w["code"]: w["count"] for w in dataset.warnings.as_records()} == first
     assert first["ip_not_global"] == 1 and first["ip_malformed"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 300), min_size=4, max_size=4), st.integers(0, 5000)),
+                min_size=1, max_size=20))
+def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(rows) -> None:
+    from acctgraph.features.usage import _scaled_capabilities
+
+    table = pl.DataFrame({
+        "account_id": [f"a{i}" for i in range(len(rows))],
+        "_sampled": [sum(counts) for counts, _ in rows],
+        "n_exchanges": [sum(counts) + extra for counts, extra in rows],
+        **{f"n_{name}": [counts[i] for counts, _ in rows] for i, name in enumerate(CAPABILITIES)},
+    }).filter(pl.col("_sampled") > 0)
+    scaled = _scaled_capabilities(table)
+    columns = [f"n_{name}" for name in CAPABILITIES]
+    assert scaled.select(pl.sum_horizontal(columns)).to_series().to_list() == table["n_exchanges"].to_list()
+    exact = table.filter(pl.col("_sampled") == pl.col("n_exchanges"))
+    assert scaled.join(exact.select("account_id"), on="account_id").select(columns).equals(exact.select(columns))
+    # Each estimate is within one of the share scaled to the account's exchanges.
+    share = table.select((pl.col(c) * pl.col("n_exchanges") / pl.col("_sampled")).alias(c) for c in columns)
+    assert ((scaled.select(columns).cast(pl.Float64) - share).select(pl.all().abs().max()).max_horizontal()
+            .item() or 0) < 1.0

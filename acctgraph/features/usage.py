@@ -8,9 +8,17 @@ reads raw exchanges again:
   signup addresses; malformed and non-global addresses excluded and counted;
 - ``templates``: (account, template band, n_events);
 - ``co_activity``: (account, ip_range@window, n_events);
-- ``activity``: one row per account of behaviour figures used by scoring;
+- ``activity``: one row per account of behaviour figures used by scoring
+  (``n_exchanges``, first and last seen, active days, output tokens, and the
+  capability mix ``n_coding`` … ``n_other``, classified on the same sample of
+  at most ``max_per_account`` prompts as the templates and scaled to the
+  account's exchanges: exact for accounts with fewer exchanges than that);
 - ``hours``: (account, hour of day UTC, n_events);
 - ``daily``: (account, day UTC, n_events).
+
+String columns that survive a filter or a group-by are copied
+(:func:`acctgraph.frames.owned`), so that these small tables do not keep the
+scan's decoded pages alive.
 
 Examples
 --------
