@@ -259,8 +259,7 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
     estimate = np.floor(exact).astype(np.int64)
     remainder = total - estimate.sum(axis=1)
     order = np.argsort(-(exact - estimate), axis=1, kind="stable")  # largest fraction first
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(len(columns))[None, :].repeat(len(order), axis=0), axis=1)
+    rank = np.argsort(order, axis=1)  # each class's place in that order
     estimate += rank < remainder[:, None]
     return sampled.select(S.ACCOUNT_ID).with_columns(
         pl.Series(name, estimate[:, i], dtype=pl.UInt32) for i, name in enumerate(columns))

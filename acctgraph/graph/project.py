@@ -104,7 +104,7 @@ def project(
     rings = _Rings(ring_rows, ring_neighbours=ring_neighbours, ring_orders=ring_orders, workers=workers)
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
     bounds = _chunk_bounds(per_source, pair_budget)
-    rings.group_by_chunk(bounds)
+    rings.assign_chunks(bounds)
 
     crumb = max(1, int(min_edge_weight / 20 * FIXED_POINT))
     settings = _Settings(
@@ -233,7 +233,7 @@ class _Rings:
         value = rows.pop(VALUE_INDEX)
         self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
         count = len(value)
-        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]]) if count else np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])  # [0] when empty: no group
         sizes = np.diff(np.r_[starts, count])
         self.group = np.repeat(np.arange(len(starts), dtype=np.uint64), sizes)
         self.start = np.repeat(starts, sizes).astype(np.int32)
@@ -298,7 +298,7 @@ class _Rings:
         for q in range(o):  # already linked in an earlier order?
             position = self.orders[q][1]
             d = (position[other] - position[row]) % sz
-            fresh = (d == 0) | (np.minimum(d, sz - d) > self.k)
+            fresh = np.minimum(d, sz - d) > self.k  # d is never 0: row and other differ
             row, other, sz = row[fresh], other[fresh], sz[fresh]
         a, b = self.account[row], self.account[other]
         distinct = a != b
@@ -314,7 +314,7 @@ class _Rings:
             self.source[part] = self.account[self.first[part]]
         return np.bincount(self.source, minlength=n_accounts)[:n_accounts].astype(np.float64)
 
-    def group_by_chunk(self, bounds: list[int]) -> None:
+    def assign_chunks(self, bounds: list[int]) -> None:
         """Number each pair's source chunk (after :meth:`pairs_per_source`)."""
         inner = np.asarray(bounds[1:-1])
         self.chunk = np.empty(len(self.first), dtype=np.int16 if len(bounds) < 1 << 15 else np.int32)
@@ -324,7 +324,7 @@ class _Rings:
         del self.source
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row pairs whose source account is in one chunk (after :meth:`group_by_chunk`)."""
+        """Row pairs whose source account is in one chunk (after :meth:`assign_chunks`)."""
         rows = np.flatnonzero(self.chunk == chunk)
         return self.first[rows], self.second[rows]
 
