@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import acctgraph.graph.project as project_module
 from acctgraph.graph.project import (
     _MULTIPLIERS, _RING_MODULUS, ACCOUNT_INDEX, FIXED_POINT, HUB_ACTION, KIND_CODE, RING, STRENGTH,
     VALUE_INDEX, project,
@@ -98,7 +99,7 @@ def test_projection_matches_the_reference(table, k: int, orders: int, budget: in
     assert edges.equals(edges.sort("source", "target"))
 
 
-def test_chunks_and_threads_do_not_change_a_bit() -> None:
+def test_chunks_threads_and_blocks_do_not_change_a_bit(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(5)
     n_accounts, rows = 3_000, []
     for value in range(600):
@@ -113,6 +114,9 @@ def test_chunks_and_threads_do_not_change_a_bit() -> None:
     for budget, workers in ((5_000, 1), (5_000, 2), (777, 2)):
         assert run(holders, n_accounts, ring_neighbours=5, ring_orders=2, pair_budget=budget,
                    workers=workers).equals(one)
+    # Ring pairs are made in blocks of positions; blocks that cut through rings change nothing.
+    monkeypatch.setattr(project_module, "_BLOCK", 97)
+    assert run(holders, n_accounts, ring_neighbours=5, ring_orders=2, pair_budget=777, workers=2).equals(one)
 
 
 def test_a_hub_shared_by_an_operation_links_its_members_through_every_value() -> None:

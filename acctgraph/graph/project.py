@@ -54,8 +54,8 @@ FIXED_POINT = 1_000_000  # micro-units: exact, order-free integer sums
 # Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
 _RING_MODULUS = 4294967311
-DEFAULT_PAIR_BUDGET = 12_000_000
-_BLOCK = 1 << 24
+DEFAULT_PAIR_BUDGET = 8_000_000
+_BLOCK = 1 << 22  # ring positions per step block: ~40 bytes of temporaries each
 
 
 def project(
@@ -101,8 +101,9 @@ def project(
     ring_rows = _sorted_arrays(holders.filter(pl.col(HUB_ACTION) == RING))
     del holders
     clique = _Cliques(clique_rows)
-    rings = _Rings(ring_rows, ring_neighbours=ring_neighbours, ring_orders=ring_orders, workers=workers)
-    per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source(n_accounts)
+    rings = _Rings(ring_rows, ring_neighbours=ring_neighbours, ring_orders=ring_orders, n_accounts=n_accounts,
+                   workers=workers)
+    per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source()
     bounds = _chunk_bounds(per_source, pair_budget)
     rings.assign_chunks(bounds)
 
@@ -223,13 +224,20 @@ class _Rings:
     """Hub values: holders laid out in ``ring_orders`` account-only pseudo-random orders,
     each linked to the next ``ring_neighbours`` holders (cyclically), so contributions of
     many hub values shared by the same accounts land on the same pairs. A pair reached
-    twice for one value (in two orders, or both ways round a small ring) counts once."""
+    twice for one value (in two orders, or both ways round a small ring) counts once.
+
+    Pairs are made per job (an order and a step), in blocks of ring positions so that
+    temporaries stay small, into one slot per job; each slot is then reordered by source
+    chunk (:meth:`assign_chunks`), so a chunk's pairs are one slice per job and no
+    per-pair chunk or source array is kept.
+    """
 
     def __init__(self, rows: dict[str, np.ndarray], *, ring_neighbours: int, ring_orders: int,
-                 workers: int = 1) -> None:
+                 n_accounts: int, workers: int = 1) -> None:
         """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here); a value's rows are
         contiguous, so the gathers below stay local."""
         self.k = ring_neighbours
+        self.workers = workers
         value = rows.pop(VALUE_INDEX)
         self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
         count = len(value)
@@ -246,25 +254,34 @@ class _Rings:
         self.orders = _in_threads(self._order, range(n_orders), workers)
         del self.group
         # Each (order, step) makes at most one pair per row: fill a slot of `count` rows each
-        # (in threads), then close the gaps. Pair order is irrelevant (sums are order-free).
+        # (in threads), counting pairs per source account, then close the gaps.
         jobs = [(o, step) for o in range(n_orders) for step in range(1, self.k + 1)]
         self.first = np.empty(len(jobs) * count, dtype=np.int32)
         self.second = np.empty(len(jobs) * count, dtype=np.int32)
 
-        def fill(job: int) -> int:
-            first, second = self._step(*jobs[job])
+        def fill(job: int) -> tuple[int, np.ndarray]:
             at = job * count
-            self.first[at:at + len(first)] = first
-            self.second[at:at + len(second)] = second
-            return len(first)
+            per_source = np.zeros(n_accounts, dtype=np.int64)
+            for lo in range(0, count, _BLOCK):
+                first, second = self._step(*jobs[job], lo, min(lo + _BLOCK, count))
+                self.first[at:at + len(first)] = first
+                self.second[at:at + len(second)] = second
+                per_source += np.bincount(self.account[first], minlength=n_accounts)[:n_accounts]
+                at += len(first)
+            return at - job * count, per_source
 
-        end = 0
-        for job, made in enumerate(_in_threads(fill, range(len(jobs)), workers)):
-            at = job * count
+        self.per_source = np.zeros(n_accounts, dtype=np.float64)
+        self.job_sources: list[np.ndarray] = []  # pairs per source account, per job
+        self.slots = [0]  # job j's pairs are rows slots[j] … slots[j+1]-1
+        for job, (made, per_source) in enumerate(_in_threads(fill, range(len(jobs)), workers)):
+            self.job_sources.append(per_source)
+            at, end = job * count, self.slots[-1]
             if at != end:  # overlapping moves are safe: numpy copies through a buffer
                 self.first[end:end + made] = self.first[at:at + made]
                 self.second[end:end + made] = self.second[at:at + made]
-            end += made
+            self.slots.append(end + made)
+            self.per_source += per_source
+        end = self.slots[-1]
         self.first, self.second = self.first[:end], self.second[:end]
         if end < 0.75 * len(jobs) * count:  # many small rings: give back the unused slots
             self.first, self.second = self.first.copy(), self.second.copy()
@@ -280,20 +297,21 @@ class _Rings:
         position[perm] = np.arange(len(perm), dtype=np.int32) - self.start
         return perm, position
 
-    def _step(self, o: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """(first, second) rows linked by ``step`` in order ``o`` (first holds the smaller
-        account), without pairs an earlier order already made for the same value."""
-        start, size = self.start, self.size  # in sorted order == row order (values contiguous)
+    def _step(self, o: int, step: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first, second) rows linked by ``step`` in order ``o`` from sorted positions
+        ``[lo, hi)`` (first holds the smaller account), without pairs an earlier order
+        already made for the same value."""
+        start, size = self.start[lo:hi], self.size[lo:hi]  # in sorted order == row order
         perm = self.orders[o][0]
-        pos = np.arange(len(start), dtype=np.int32) - start
+        pos = np.arange(lo, hi, dtype=np.int32) - start
         target = start + (pos + step) % size
         if self.simple:
-            row, other, sz = perm, perm[target], size
+            row, other, sz = perm[lo:hi], perm[target], size
         else:
             forward = step % size
             keep = (forward == step) & (forward != 0) & (
                 (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
-            row, other, sz = perm[keep], perm[target[keep]], size[keep]
+            row, other, sz = perm[lo:hi][keep], perm[target[keep]], size[keep]
         del target, pos
         for q in range(o):  # already linked in an earlier order?
             position = self.orders[q][1]
@@ -306,27 +324,39 @@ class _Rings:
         return (np.where(smaller, row, other)[distinct].astype(np.int32),
                 np.where(smaller, other, row)[distinct].astype(np.int32))
 
-    def pairs_per_source(self, n_accounts: int) -> np.ndarray:
+    def pairs_per_source(self) -> np.ndarray:
         """Pairs per source account (the source of a pair is its smaller account)."""
-        self.source = np.empty(len(self.first), dtype=np.int32)
-        for at in range(0, len(self.first), _BLOCK):
-            part = slice(at, at + _BLOCK)
-            self.source[part] = self.account[self.first[part]]
-        return np.bincount(self.source, minlength=n_accounts)[:n_accounts].astype(np.float64)
+        return self.per_source
 
     def assign_chunks(self, bounds: list[int]) -> None:
-        """Number each pair's source chunk (after :meth:`pairs_per_source`)."""
-        inner = np.asarray(bounds[1:-1])
-        self.chunk = np.empty(len(self.first), dtype=np.int16 if len(bounds) < 1 << 15 else np.int32)
-        for at in range(0, len(self.first), _BLOCK):  # blockwise: no pair-sized 64-bit temporaries
-            part = slice(at, at + _BLOCK)
-            self.chunk[part] = np.searchsorted(inner, self.source[part], side="right")
-        del self.source
+        """Reorder each job's pairs by source chunk; ``self.offsets[j, c]`` is where chunk
+        ``c`` starts in job ``j``'s slot (in threads, one job at a time each)."""
+        n_chunks = len(bounds) - 1
+        # Chunk of each account (a lookup table: cheaper than a search per pair).
+        chunk_of = np.repeat(np.arange(n_chunks, dtype=np.int16 if n_chunks < 1 << 15 else np.int32),
+                             np.diff(bounds))
+        self.offsets = np.zeros((len(self.slots) - 1, n_chunks + 1), dtype=np.int64)
+
+        def reorder(job: int) -> None:
+            part = slice(self.slots[job], self.slots[job + 1])
+            if self.slots[job + 1] > self.slots[job]:
+                order = np.argsort(chunk_of[self.account[self.first[part]]], kind="stable")  # radix: 16-bit keys
+                self.first[part] = self.first[part][order]
+                self.second[part] = self.second[part][order]
+                # Where each chunk starts: pairs of the accounts before its first account.
+                self.offsets[job] = np.r_[0, np.cumsum(self.job_sources[job])][bounds]
+            self.offsets[job] += self.slots[job]
+
+        _in_threads(reorder, range(len(self.slots) - 1), self.workers)
+        del self.per_source, self.job_sources
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs whose source account is in one chunk (after :meth:`assign_chunks`)."""
-        rows = np.flatnonzero(self.chunk == chunk)
-        return self.first[rows], self.second[rows]
+        parts = [slice(lo, hi) for lo, hi in self.offsets[:, chunk:chunk + 2] if hi > lo]
+        if not parts:
+            return self.first[:0], self.second[:0]
+        return (np.concatenate([self.first[part] for part in parts]),
+                np.concatenate([self.second[part] for part in parts]))
 
 
 def _in_threads(fn, items, workers: int) -> list:
