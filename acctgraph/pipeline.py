@@ -68,6 +68,19 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _timing(name: str, start: float, cpu: tuple[float, float]) -> dict[str, Any]:
+    """One stage's wall seconds, CPU seconds (user and kernel, all threads) and peak RSS so far."""
+    user, system = _cpu()
+    return {"stage": name, "seconds": round(time.perf_counter() - start, 3),
+            "cpu_user_seconds": round(user - cpu[0], 2), "cpu_system_seconds": round(system - cpu[1], 2),
+            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
 class _Stages:
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
@@ -76,11 +89,9 @@ class _Stages:
     def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
         if self.progress:
             self.progress(name)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         value = fn()
-        self.timings.append(
-            {"stage": name, "seconds": round(time.perf_counter() - start, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
-        )
+        self.timings.append(_timing(name, start, cpu))
         return value
 
 
@@ -197,7 +208,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     once before the cards (which read the run folder) and again at the end, with every timing.
     """
     out = Path(out)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     paths: list[Path] = []
     scored = result.scored
     paths += write_table(scored.members, out, S.MEMBERS)
@@ -205,8 +216,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_table(scored.evidence, out, S.EVIDENCE)
     paths += write_table(scored.contributions, out, "contributions")
     paths += write_run_tables(result, out)
-    result.timings.append({"stage": "write", "seconds": round(time.perf_counter() - start, 3),
-                           "peak_rss_mb": round(_peak_rss_mb(), 1)})
+    result.timings.append(_timing("write", start, cpu))
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
     paths += _timed(result, "template_samples", lambda: write_template_samples(result, out))
     paths.append(write_json(run_record(result), out / "run.json"))
@@ -224,10 +234,9 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
 
 def _timed(result: RunResult, stage: str, fn: Callable[[], list[Path]]) -> list[Path]:
     """Run one writing step and append its time and peak memory to ``result.timings``."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     paths = fn()
-    result.timings.append({"stage": stage, "seconds": round(time.perf_counter() - start, 3),
-                           "peak_rss_mb": round(_peak_rss_mb(), 1)})
+    result.timings.append(_timing(stage, start, cpu))
     return paths
 
 

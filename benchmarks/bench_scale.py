@@ -267,7 +267,8 @@ def measure_run(world: Path, out: Path, *, timeout: float, memory_bytes: int | N
         return figures
     record = json.loads((out / "run.json").read_text())
     figures["stages"] = [
-        {"stage": t["stage"], "seconds": t.get("seconds"), "peak_rss_mb": t.get("peak_rss_mb")}
+        {"stage": t["stage"], "seconds": t.get("seconds"), "peak_rss_mb": t.get("peak_rss_mb"),
+         "cpu_user_seconds": t.get("cpu_user_seconds"), "cpu_system_seconds": t.get("cpu_system_seconds")}
         for t in record.get("timing", [])
     ]
     result = evaluate(load_members(out / "members.parquet"), load_labels(world / "labels.csv")).to_dict()
@@ -385,6 +386,16 @@ def markdown(report: dict) -> str:
             f"| {_cell(sim.get('wall'))}{sim_note if sim.get('wall') else ''} "
             f"| {_cell(sim.get('peak_rss_mib'), '{:,.0f}')} | {size['exchanges_parquet_mib']:,.0f} |"
         )
+    largest = next((size for size in reversed(sizes) if size.get("run", {}).get("status") == "ok"), None)
+    if largest and any(t.get("cpu_user_seconds") is not None for t in largest["run"]["stages"]):
+        lines += ["", (f"CPU per stage at size {largest['scale']} (user and kernel seconds over all threads; "
+                       "cores = CPU seconds / wall seconds):"), "",
+                  "| stage | wall s | user s | system s | cores |", "|---|---:|---:|---:|---:|"]
+        for t in largest["run"]["stages"]:
+            cpu = (t.get("cpu_user_seconds") or 0) + (t.get("cpu_system_seconds") or 0)
+            lines.append(f"| {t['stage']} | {_cell(t['seconds'])} | {_cell(t.get('cpu_user_seconds'))} "
+                         f"| {_cell(t.get('cpu_system_seconds'))} "
+                         f"| {_cell(cpu / t['seconds'] if t['seconds'] else None, '{:.2f}')} |")
     growth = report.get("growth", {})
     if any(value is not None for value in growth.values()):
         lines += ["", "Growth exponents (least-squares slope of log cost against log exchanges; 1 = linear):", ""]

@@ -6,8 +6,11 @@ import itertools
 
 import igraph as ig
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from acctgraph.detect import DetectParams, detect_communities
+import acctgraph.detect as detect_module
+from acctgraph.detect import DetectParams, conductance_lower_bound, detect_communities
 from acctgraph.errors import ConfigError
 
 
@@ -38,11 +41,45 @@ def test_a_giant_chaining_separate_groups_is_split() -> None:
     assert all(part["conductance"] <= params.split_conductance for part in result.resplit[0]["separated"])
 
 
-def test_a_well_linked_giant_stays_whole() -> None:
+def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     graph = _cliques([30], bridge=0.0)
     result = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
     assert len(set(result.membership)) == 1
-    assert result.resplit == [{"size": 30, "kept": "no separated part", "max_resolution": 64.0}]
+    # K30: λ₂ = 30/29, so no set has conductance below 15/29; no Leiden sweep is needed.
+    assert result.resplit == [{"size": 30, "kept": "no separated part", "conductance_at_least": 0.5172}]
+    # Without the bound, the sweep runs every resolution and reaches the same answer.
+    monkeypatch.setattr(detect_module, "conductance_lower_bound", lambda graph: 0.0)
+    swept = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
+    assert swept.membership == result.membership
+    assert swept.resplit == [{"size": 30, "kept": "no separated part", "max_resolution": 64.0}]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 9).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.05, 5.0)),
+                         min_size=1, max_size=30))))
+def test_the_bound_holds_for_every_vertex_set(case) -> None:
+    n, raw = case
+    edges = {}
+    for a, b, w in raw:
+        if a != b:
+            edges[min(a, b), max(a, b)] = w
+    graph = ig.Graph(n=n, edges=list(edges))
+    graph.es["weight"] = list(edges.values())
+    bound = conductance_lower_bound(graph)
+    degree = [0.0] * n
+    for (a, b), w in edges.items():
+        degree[a] += w
+        degree[b] += w
+    total = sum(degree)
+    for size in range(1, n):
+        for subset in itertools.combinations(range(n), size):
+            inside = set(subset)
+            cut = sum(w for (a, b), w in edges.items() if (a in inside) != (b in inside))
+            volume = sum(degree[v] for v in inside)
+            smaller = min(volume, total - volume)
+            if smaller > 0:
+                assert bound <= cut / smaller + 1e-9
 
 
 def test_same_seed_same_partition() -> None:
