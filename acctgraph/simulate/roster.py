@@ -182,29 +182,50 @@ def assemble(world: World, fragments: list[pl.DataFrame]) -> pl.DataFrame:
         salt=".signup",
     )
     roster = roster.with_columns(format_ips(*ips).alias(S.SIGNUP_IP))
-    # addresses are unique by mailbox (case-insensitive; Gmail ignores dots and +tags):
-    # a later duplicate gets a number, as a real provider would never hand out one inbox twice
-    roster = roster.sort(S.ACCOUNT_ID)
-    lower = pl.col(S.EMAIL).str.to_lowercase().str.strip_chars()
-    local, domain = lower.str.split_exact("@", 1).struct.field("field_0"), lower.str.split_exact("@", 1).struct.field("field_1")
-    is_gmail = domain.is_in(["gmail.com", "googlemail.com"])
-    mailbox = pl.when(is_gmail).then(
-        pl.concat_str([local.str.replace(r"\+.*$", "").str.replace_all(".", "", literal=True), pl.lit("@gmail.com")])
-    ).otherwise(lower)
-    rank = pl.int_range(pl.len()).over(mailbox)
-    roster = roster.with_columns(
-        pl.when(pl.col(S.EMAIL).is_not_null() & (rank > 0))
-        .then(
-            pl.col(S.EMAIL).str.replace(
-                "@", pl.concat_str([pl.lit("."), rank.cast(pl.String), pl.lit("@")]), literal=True
-            )
-        )
-        .otherwise(pl.col(S.EMAIL))
-        .alias(S.EMAIL)
-    )
+    roster = _unique_mailboxes(roster.sort(S.ACCOUNT_ID))
     return roster
 
 
 def day_start(t_us: np.ndarray) -> np.ndarray:
     """Midnight UTC of each instant."""
     return (t_us // DAY_US) * DAY_US
+
+
+def _unique_mailboxes(roster: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
+    """One inbox, one owner: a provider never hands out the same mailbox to two people.
+
+    The mailbox is the address under the providers' own rules (case, Gmail's dots,
+    ``+tags`` where the provider supports them: :func:`acctgraph.features.email.email_table`).
+    Accounts of one owner (an operator, or a single legitimate account) may share a
+    mailbox on purpose, e.g. an operator's dot and ``+tag`` variants of one Gmail inbox.
+    When owners collide, the owner of the lowest account id keeps the mailbox; each
+    other owner gets a number in the local part *before* any ``+tag`` (after it, the
+    provider would drop it again), the same number for all of that owner's accounts.
+    Repeated until no mailbox has two owners (a renamed address can, rarely, hit another).
+
+    >>> r = pl.DataFrame({"account_id": ["a1", "a2", "a3", "a4"], "operator_id": [None, None, "op1", "op1"],
+    ...                   "email": ["jo.ann@gmail.com", "joann+x@gmail.com", "j.oann@gmail.com", "joann+y@gmail.com"]})
+    >>> _unique_mailboxes(r)["email"].to_list()
+    ['jo.ann@gmail.com', 'joann.1+x@gmail.com', 'j.oann.2@gmail.com', 'joann.2+y@gmail.com']
+    """
+    from acctgraph.features.email import email_table  # the providers' rules, shared with the loader
+
+    owner = pl.coalesce(pl.col(S.OPERATOR_ID), pl.col(S.ACCOUNT_ID))
+    for _ in range(rounds):
+        mailbox = email_table(roster[S.EMAIL]).select(S.EMAIL, pl.col("email_normalised").alias("_mailbox"))
+        keyed = roster.select(S.ACCOUNT_ID, S.EMAIL, owner.alias("_owner")).join(mailbox, on=S.EMAIL, how="left")
+        first = pl.col(S.ACCOUNT_ID).min().over("_mailbox", "_owner")
+        rank = keyed.select(
+            pl.when(pl.col("_mailbox").is_not_null()).then(first.rank("dense").over("_mailbox") - 1)
+            .otherwise(0).alias("_rank")
+        )["_rank"]
+        if int(rank.max() or 0) == 0:
+            return roster
+        parts = pl.col(S.EMAIL).str.extract_groups(r"^([^+@]*)([^@]*)@(.*)$")
+        renamed = pl.concat_str([parts.struct.field("1"), pl.lit("."), pl.col("_rank").cast(pl.String),
+                                 parts.struct.field("2"), pl.lit("@"), parts.struct.field("3")])
+        roster = roster.with_columns(rank.alias("_rank")).with_columns(
+            pl.when(pl.col("_rank") > 0).then(pl.coalesce(renamed, pl.col(S.EMAIL))).otherwise(pl.col(S.EMAIL))
+            .alias(S.EMAIL)
+        ).drop("_rank")
+    raise AssertionError("mailboxes still shared after renaming; please report")  # pragma: no cover
