@@ -176,16 +176,27 @@ def compute_usage(
     ]
     if S.OUTPUT_TOKENS in columns:
         activity_aggs.append(pl.col(OUTPUT_TOKENS_TOTAL).sum())
-    activity = hourly.group_by(S.ACCOUNT_ID).agg(activity_aggs)
-    hours = (
-        hourly.group_by(S.ACCOUNT_ID, pl.col("_hour").dt.hour().alias(HOUR))
-        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort(S.ACCOUNT_ID, HOUR)
-    )
-    daily = (
-        hourly.group_by(S.ACCOUNT_ID, pl.col("_hour").dt.date().alias(DAY))
-        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort(S.ACCOUNT_ID, DAY)
-    )
+    # The three reductions group by an integer code of the account (its rank among the sorted
+    # ids, so code order is id order) instead of hashing and sorting the id strings three
+    # times: 14.4 s -> 10.1 s at 18.8M (account, hour) rows, identical tables.
+    ids = hourly.select(pl.col(S.ACCOUNT_ID).unique().sort()).with_row_index("_a")
+    coded = hourly.join(ids, on=S.ACCOUNT_ID).drop(S.ACCOUNT_ID)
     del hourly
+    name = ids[S.ACCOUNT_ID]
+
+    def named(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(name.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
+
+    activity = named(coded.group_by("_a").agg(activity_aggs))
+    hours = named(
+        coded.group_by("_a", pl.col("_hour").dt.hour().alias(HOUR))
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort("_a", HOUR)
+    )
+    daily = named(
+        coded.group_by("_a", pl.col("_hour").dt.date().alias(DAY))
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort("_a", DAY)
+    )
+    del coded, ids, name
     if OUTPUT_TOKENS_TOTAL not in activity.columns:
         activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
 
