@@ -214,11 +214,15 @@ def _unique_mailboxes(roster: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
     for _ in range(rounds):
         mailbox = email_table(roster[S.EMAIL]).select(S.EMAIL, pl.col("email_normalised").alias("_mailbox"))
         keyed = roster.select(S.ACCOUNT_ID, S.EMAIL, owner.alias("_owner")).join(mailbox, on=S.EMAIL, how="left")
-        first = pl.col(S.ACCOUNT_ID).min().over("_mailbox", "_owner")
-        rank = keyed.select(
-            pl.when(pl.col("_mailbox").is_not_null()).then(first.rank("dense").over("_mailbox") - 1)
-            .otherwise(0).alias("_rank")
-        )["_rank"]
+        # Owners of each mailbox in order of their first account; (mailbox, owner) pairs are
+        # unique here, so a position after sorting is a dense rank.
+        owners = (
+            keyed.drop_nulls("_mailbox").group_by("_mailbox", "_owner").agg(pl.col(S.ACCOUNT_ID).min().alias("_first"))
+            .sort("_mailbox", "_first")
+            .with_columns(pl.int_range(pl.len()).over("_mailbox").alias("_rank"))
+        )
+        rank = keyed.join(owners, on=["_mailbox", "_owner"], how="left", maintain_order="left")[
+            "_rank"].fill_null(0)
         if int(rank.max() or 0) == 0:
             return roster
         parts = pl.col(S.EMAIL).str.extract_groups(r"^([^+@]*)([^@]*)@(.*)$")
