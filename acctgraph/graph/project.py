@@ -270,7 +270,7 @@ class _Rings:
                 at += len(first)
             return at - job * count, per_source
 
-        self.per_source = np.zeros(n_accounts, dtype=np.float64)
+        self.n_accounts = n_accounts
         self.job_sources: list[np.ndarray] = []  # pairs per source account, per job
         self.slots = [0]  # job j's pairs are rows slots[j] … slots[j+1]-1
         for job, (made, per_source) in enumerate(_in_threads(fill, range(len(jobs)), workers)):
@@ -280,7 +280,6 @@ class _Rings:
                 self.first[end:end + made] = self.first[at:at + made]
                 self.second[end:end + made] = self.second[at:at + made]
             self.slots.append(end + made)
-            self.per_source += per_source
         end = self.slots[-1]
         self.first, self.second = self.first[:end], self.second[:end]
         if end < 0.75 * len(jobs) * count:  # many small rings: give back the unused slots
@@ -326,7 +325,8 @@ class _Rings:
 
     def pairs_per_source(self) -> np.ndarray:
         """Pairs per source account (the source of a pair is its smaller account)."""
-        return self.per_source
+        return np.sum(self.job_sources, axis=0, dtype=np.float64) if self.job_sources \
+            else np.zeros(self.n_accounts)
 
     def assign_chunks(self, bounds: list[int]) -> None:
         """Reorder each job's pairs by source chunk; ``self.offsets[j, c]`` is where chunk
@@ -339,16 +339,14 @@ class _Rings:
 
         def reorder(job: int) -> None:
             part = slice(self.slots[job], self.slots[job + 1])
-            if self.slots[job + 1] > self.slots[job]:
-                order = np.argsort(chunk_of[self.account[self.first[part]]], kind="stable")  # radix: 16-bit keys
-                self.first[part] = self.first[part][order]
-                self.second[part] = self.second[part][order]
-                # Where each chunk starts: pairs of the accounts before its first account.
-                self.offsets[job] = np.r_[0, np.cumsum(self.job_sources[job])][bounds]
-            self.offsets[job] += self.slots[job]
+            order = np.argsort(chunk_of[self.account[self.first[part]]], kind="stable")  # radix: 16-bit keys
+            self.first[part] = self.first[part][order]
+            self.second[part] = self.second[part][order]
+            # Where each chunk starts: the slot's start plus the pairs of the accounts before it.
+            self.offsets[job] = self.slots[job] + np.r_[0, np.cumsum(self.job_sources[job])][bounds]
 
         _in_threads(reorder, range(len(self.slots) - 1), self.workers)
-        del self.per_source, self.job_sources
+        del self.job_sources
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs whose source account is in one chunk (after :meth:`assign_chunks`)."""
