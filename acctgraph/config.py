@@ -2,7 +2,8 @@
 
 Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
-:class:`~acctgraph.detect.DetectParams`, :class:`~acctgraph.score.ScoreParams`),
+:class:`~acctgraph.detect.DetectParams`, :class:`~acctgraph.attach.AttachParams`,
+:class:`~acctgraph.score.ScoreParams`),
 next to the code that reads them; this module assembles them into one
 :class:`Config`, validates a TOML file against them, and writes the resolved
 values back out so that ``run.json`` records every parameter.
@@ -24,6 +25,8 @@ TOML layout (every key optional)::
     min_edge_weight = 0.3
     [detect]
     resolution = 0.05
+    [attach]
+    min_similarity = 0.3
     [score]
     flag_threshold = 0.5
     [score.weights]
@@ -47,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acctgraph.attach import AttachParams
 from acctgraph.detect import DetectParams
 from acctgraph.errors import ConfigError
 from acctgraph.features import ExtraColumn, Feature, default_features
@@ -64,6 +68,7 @@ class Config:
     features: tuple[Feature, ...] = field(default_factory=default_features)
     graph: GraphParams = field(default_factory=GraphParams)
     detect: DetectParams = field(default_factory=DetectParams)
+    attach: AttachParams = field(default_factory=AttachParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     mapping: tuple[tuple[str, str], ...] = ()
 
@@ -93,6 +98,11 @@ class Config:
     @property
     def infrastructure(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.features if f.infrastructure)
+
+    @property
+    def behaviour_kinds(self) -> list[str]:
+        """Enabled cosine kinds that are not infrastructure: what attachment compares on."""
+        return sorted(f.kind for f in self.features if f.enabled and f.similarity == "cosine" and not f.infrastructure)
 
     def with_overrides(
         self,
@@ -132,6 +142,7 @@ class Config:
             "features": {k: {kk: vv for kk, vv in v.items() if kk != "name"} for k, v in features.items()},
             "graph": dataclasses.asdict(self.graph),
             "detect": dataclasses.asdict(self.detect),
+            "attach": dataclasses.asdict(self.attach),
             "score": dataclasses.asdict(self.score),
         }
 
@@ -139,7 +150,7 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Build and validate a configuration from a (TOML-shaped) mapping."""
         data = dict(data)
-        allowed = {"seed", "attributes", "map", "features", "graph", "detect", "score"}
+        allowed = {"seed", "attributes", "map", "features", "graph", "detect", "attach", "score"}
         unknown = set(data) - allowed
         if unknown:
             raise ConfigError(f"unknown configuration keys {sorted(unknown)}; expected some of {sorted(allowed)}")
@@ -157,6 +168,7 @@ class Config:
             features=tuple(by_kind[f.kind] for f in base.features),
             graph=_replace(GraphParams(), data.get("graph", {}), "graph"),
             detect=_replace(DetectParams(), data.get("detect", {}), "detect"),
+            attach=_replace(AttachParams(), data.get("attach", {}), "attach"),
             score=_replace(ScoreParams(), data.get("score", {}), "score"),
             mapping=tuple(sorted(mapping.items())),
         )

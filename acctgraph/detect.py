@@ -129,6 +129,7 @@ class Communities:
     seed: int
     resplit: list[dict[str, object]] = field(default_factory=list)
     detached: int = 0
+    attached: int = 0  # set by the pipeline after :func:`acctgraph.attach.attach_unlinked`
 
 
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:

@@ -34,6 +34,7 @@ import polars as pl
 
 from acctgraph import __version__
 from acctgraph import schema as S
+from acctgraph.attach import ACCOUNT_INDEX, attach_unlinked
 from acctgraph.cards import compute_cards, write_cards, write_template_samples
 from acctgraph.config import Config
 from acctgraph.detect import Communities, detect_communities
@@ -62,6 +63,7 @@ class RunResult:
     communities: Communities
     scored: Scored
     timings: list[dict[str, Any]] = field(default_factory=list)
+    attached: pl.DataFrame | None = None  # accounts attached to a cluster by behaviour (acctgraph.attach)
 
 
 def _peak_rss_mb() -> float:
@@ -144,9 +146,27 @@ def run_from_usage(dataset: Dataset, usage: Usage, *, config: Config | None = No
         account_ids=dataset.accounts[S.ACCOUNT_ID]))
     communities = stage("detect", lambda: detect_communities(
         graph.to_igraph(), params=config.detect, seed=config.seed))
+    membership, attached = stage("attach", lambda: attach_unlinked(
+        communities.membership, graph.incidence, graph.values, n_accounts=len(graph.account_ids),
+        kinds=config.behaviour_kinds, params=config.attach))
+    communities = dataclasses.replace(communities, membership=membership, attached=attached.height)
     scored = stage("score", lambda: score_clusters(
         communities.membership, graph, attributes, usage, params=config.score))
-    return RunResult(config, dataset, usage, attributes, graph, communities, scored, stage.timings)
+    return RunResult(config, dataset, usage, attributes, graph, communities, scored, stage.timings,
+                     attached=_attached_table(attached, graph, scored))
+
+
+def _attached_table(attached: pl.DataFrame, graph: AccountGraph, scored: Scored) -> pl.DataFrame:
+    """The attachments keyed by account and final cluster id (see :mod:`acctgraph.attach`)."""
+    ids = graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX).with_columns(
+        pl.col(ACCOUNT_INDEX).cast(pl.Int64))
+    return (
+        attached.join(ids, on=ACCOUNT_INDEX)
+        .join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID, *[c for c in attached.columns if not c.startswith("_")
+                                              and c != ACCOUNT_INDEX])
+        .sort(S.CLUSTER_ID, S.ACCOUNT_ID)
+    )
 
 
 def versions() -> dict[str, str]:
@@ -191,7 +211,8 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "values": result.graph.hubs.sort("n_accounts", "attribute_kind", "value", descending=[True, False, False])
             .head(200).to_dicts(),
         },
-        "detect": {"resplit": result.communities.resplit},
+        "detect": {"resplit": result.communities.resplit, "detached": result.communities.detached,
+                   "attached": result.communities.attached},
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
     }
@@ -215,6 +236,8 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_table(scored.clusters, out, S.CLUSTERS)
     paths += write_table(scored.evidence, out, S.EVIDENCE)
     paths += write_table(scored.contributions, out, "contributions")
+    if result.attached is not None:
+        paths += write_table(result.attached, out, "attached")
     paths += write_run_tables(result, out)
     result.timings.append(_timing("write", start, cpu))
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).

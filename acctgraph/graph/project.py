@@ -113,7 +113,7 @@ def project(
         base=int(corroboration_base * FIXED_POINT), factor=corroboration_factor, n_accounts=n_accounts)
     # Chunks are independent and their edges final: two threads (numpy and scipy release the
     # GIL in their loops) and results concatenated in chunk order, so the output is the same.
-    parts = _in_threads(
+    parts = in_threads(
         lambda chunk: _chunk_edges(clique, rings, chunk, bounds[chunk], bounds[chunk + 1], settings),
         range(len(bounds) - 1), workers)
     parts = [part for part in parts if len(part[0])]
@@ -251,7 +251,7 @@ class _Rings:
         self.simple = bool(count == 0 or sizes.min() > 2 * ring_neighbours)
         n_orders = ring_orders if count else 0
         # Per order: the row at each sorted position, and each row's position.
-        self.orders = _in_threads(self._order, range(n_orders), workers)
+        self.orders = in_threads(self._order, range(n_orders), workers)
         del self.group
         # Each (order, step) makes at most one pair per row: fill a slot of `count` rows each
         # (in threads), counting pairs per source account, then close the gaps.
@@ -273,7 +273,7 @@ class _Rings:
         self.n_accounts = n_accounts
         self.job_sources: list[np.ndarray] = []  # pairs per source account, per job
         self.slots = [0]  # job j's pairs are rows slots[j] … slots[j+1]-1
-        for job, (made, per_source) in enumerate(_in_threads(fill, range(len(jobs)), workers)):
+        for job, (made, per_source) in enumerate(in_threads(fill, range(len(jobs)), workers)):
             self.job_sources.append(per_source)
             at, end = job * count, self.slots[-1]
             if at != end:  # overlapping moves are safe: numpy copies through a buffer
@@ -345,7 +345,7 @@ class _Rings:
             # Where each chunk starts: the slot's start plus the pairs of the accounts before it.
             self.offsets[job] = self.slots[job] + np.r_[0, np.cumsum(self.job_sources[job])][bounds]
 
-        _in_threads(reorder, range(len(self.slots) - 1), self.workers)
+        in_threads(reorder, range(len(self.slots) - 1), self.workers)
         del self.job_sources
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
@@ -357,7 +357,7 @@ class _Rings:
                 np.concatenate([self.second[part] for part in parts]))
 
 
-def _in_threads(fn, items, workers: int) -> list:
+def in_threads(fn, items, workers: int) -> list:
     """``[fn(item) for item in items]``, on up to ``workers`` threads (numpy releases the GIL)."""
     items = list(items)
     if workers <= 1 or len(items) <= 1:

@@ -1,0 +1,95 @@
+"""Attachment of unlinked accounts to clusters by broad behavioural overlap (acctgraph.attach)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from acctgraph.attach import SHARED_VALUES, SIMILARITY, AttachParams, attach_unlinked
+from acctgraph.config import Config
+from acctgraph.errors import ConfigError
+from acctgraph.graph.build import ACCOUNT_INDEX, HUB_ACTION, STRENGTH, VALUE_INDEX
+
+KIND = "prompt_template"
+PARAMS = AttachParams(min_cluster_size=10, min_values=20, min_shared=10, min_similarity=0.25)
+
+
+def _world(seed: int = 0):
+    """40 operator accounts (cluster 0) drawing 30 of 60 template values each; account 40 does
+    the same but is unlinked; 41 holds 25 values of its own plus 2 of the operator's; 42 holds
+    one operator value only; 43-52 another cluster with its own values; 53 unlinked like 40 but
+    already in cluster 1 (it must not move)."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, int]] = []
+    for account in list(range(41)) + [53]:
+        rows += [(account, int(v)) for v in rng.choice(60, 30, replace=False)]
+    rows += [(41, v) for v in range(100, 125)] + [(41, 0), (41, 1)]
+    rows += [(42, 0)]
+    for account in range(43, 53):
+        rows += [(account, int(v)) for v in rng.choice(np.arange(200, 240), 25, replace=False)]
+    rows += [(account, 100 + (account % 25)) for account in range(43, 53)]  # 41's values are shared
+    incidence = pl.DataFrame({ACCOUNT_INDEX: [a for a, _ in rows], VALUE_INDEX: [v for _, v in rows]})
+    incidence = incidence.with_columns(pl.lit(1.0 / np.sqrt(30)).alias(STRENGTH)).sort(VALUE_INDEX, ACCOUNT_INDEX)
+    values = pl.DataFrame({VALUE_INDEX: range(240), "attribute_kind": [KIND] * 240,
+                           HUB_ACTION: pl.Series([None] * 240, dtype=pl.String)})
+    membership = [0] * 40 + [2, 3, 4] + [1] * 10 + [1]
+    return membership, incidence, values
+
+
+def test_broad_overlap_attaches_and_nothing_else_moves() -> None:
+    membership, incidence, values = _world()
+    new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS)
+    assert attached[ACCOUNT_INDEX].to_list() == [40]
+    assert new[40] == 0
+    changed = [i for i, (a, b) in enumerate(zip(membership, new)) if a != b]
+    assert changed == [40]  # 41 (two shared values), 42 (one) and 53 (already clustered) stay
+    row = attached.row(0, named=True)
+    assert row[SHARED_VALUES] >= 10 and row[SIMILARITY] >= 0.25
+
+
+def test_disabled_or_no_kinds_changes_nothing() -> None:
+    membership, incidence, values = _world()
+    for params, kinds in ((AttachParams(enabled=False), [KIND]), (PARAMS, [])):
+        new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=kinds, params=params)
+        assert new == membership and attached.height == 0
+
+
+def test_other_kinds_and_dropped_values_are_not_compared() -> None:
+    membership, incidence, values = _world()
+    new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=["co_activity"],
+                                    params=PARAMS)
+    assert new == membership and attached.height == 0
+    dropped = values.with_columns(pl.lit("dropped").alias(HUB_ACTION))
+    new, attached = attach_unlinked(membership, incidence, dropped, n_accounts=54, kinds=[KIND], params=PARAMS)
+    assert new == membership and attached.height == 0
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_result_does_not_depend_on_batch_size(batch: int) -> None:
+    membership, incidence, values = _world(seed=5)
+    reference = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS)
+    other = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND],
+                            params=AttachParams(**{**PARAMS.__dict__, "batch": batch}))
+    assert other[0] == reference[0]
+    assert other[1].equals(reference[1])
+
+
+def test_thresholds_gate_attachment() -> None:
+    membership, incidence, values = _world()
+    strict = AttachParams(**{**PARAMS.__dict__, "min_shared": 31})  # more than 40 holds
+    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
+    strict = AttachParams(**{**PARAMS.__dict__, "min_similarity": 0.99})
+    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
+    small = AttachParams(**{**PARAMS.__dict__, "min_cluster_size": 41})  # no cluster has a profile
+    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=small)[1].height == 0
+
+
+def test_config_section_round_trips_and_validates() -> None:
+    config = Config.from_dict({"attach": {"min_similarity": 0.4, "enabled": False}})
+    assert config.attach.min_similarity == 0.4 and not config.attach.enabled
+    assert Config.from_dict(config.to_dict()) == config
+    assert Config().behaviour_kinds == ["prompt_template"]
+    for bad in ({"min_similarity": 0.0}, {"min_cluster_size": 1}, {"profile_share": 2.0}, {"batch": 0}):
+        with pytest.raises(ConfigError):
+            Config.from_dict({"attach": bad})
