@@ -11,9 +11,10 @@ bands with the operation. The evidence is there, but it is collective.
 After detection, every cluster of at least ``min_cluster_size`` accounts gets a
 *profile* per behavioural kind (cosine kinds that are not infrastructure, by
 default the prompt templates): the mean of its members' TF-IDF strengths over
-the values held by at least ``profile_share`` of its members, normalised. An
-account linked to no one (a singleton after detection) joins the cluster whose
-profile is most similar to its own when all of these hold:
+the values held by at least two and at least ``profile_share`` of its members,
+normalised. An account linked to no one (a singleton after detection) joins,
+among the clusters it is close enough to (below), the one whose profile is most
+similar to its own, when all of these hold:
 
 - it holds at least ``min_values`` shared values of the kind (one popular
   phrasing is not behaviour);
@@ -201,13 +202,19 @@ def attach_unlinked(
         del mine, account, column, strength
         starts = range(0, len(candidates), params.batch)
         # Batches are independent: two threads (scipy's products release the GIL), results in order.
-        best = in_threads(lambda lo: _row_best(sparse.csr_array(matrix[lo:lo + params.batch] @ transposed)),
-                           starts, workers)
-        for lo, (target, value) in zip(starts, best):
+        floor = np.maximum(params.min_similarity, params.relative_similarity * median)  # per profile
+
+        def closest(lo: int) -> tuple[np.ndarray, np.ndarray]:
+            """Per candidate of the batch: the most similar profile among those it is close enough to."""
+            similarity = sparse.csr_array(matrix[lo:lo + params.batch] @ transposed)
+            similarity.data[similarity.data < floor[similarity.indices]] = 0.0
+            similarity.eliminate_zeros()
+            return _row_best(similarity)
+
+        for lo, (target, value) in zip(starts, in_threads(closest, starts, workers)):
             part = matrix[lo:lo + params.batch]
             batch = candidates[lo:lo + params.batch]
-            ok = ((value >= np.maximum(params.min_similarity, params.relative_similarity * median[target]))
-                  & (value > best_sim[batch]))
+            ok = (value > 0) & (value > best_sim[batch])
             if not ok.any():
                 continue
             # Breadth, for the few that pass: how many of their values are in the profile.
@@ -239,13 +246,15 @@ def attach_unlinked(
 def _profiles(cluster: np.ndarray, column: np.ndarray, strength: np.ndarray, sizes: np.ndarray,
               n_columns: int, params: AttachParams) -> sparse.csr_array:
     """Unit-norm profile per cluster (row = profile code): members' strengths summed over the
-    values that at least ``profile_share`` of the members hold (sorted indices)."""
+    values that at least two and at least ``profile_share`` of the members hold (sorted indices)."""
     inside = cluster >= 0
     rows, columns = cluster[inside], column[inside]
     shape = (len(sizes), n_columns)
     totals = sparse.csr_array((strength[inside], (rows, columns)), shape=shape)
     holders = sparse.csr_array((np.ones(len(rows)), (rows, columns)), shape=shape)
-    common = sparse.csr_array(holders.multiply(1.0 / sizes[:, None]) >= params.profile_share)
+    # Held by at least two members and by profile_share of them: one member is not the cluster.
+    common = sparse.csr_array(
+        (holders >= 2).multiply(holders.multiply(1.0 / sizes[:, None]) >= params.profile_share))
     centroid = sparse.csr_array(totals.multiply(common))
     centroid.eliminate_zeros()
     norm = np.sqrt(np.asarray(centroid.multiply(centroid).sum(axis=1)).ravel())

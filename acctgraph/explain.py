@@ -259,6 +259,10 @@ class AccountExplanation:
         infrastructure``.
     min_edge_weight
         The run's edge threshold (pairs below it are not linked), from run.json.
+    attachment
+        When the account joined its cluster by behaviour rather than by links
+        (:mod:`acctgraph.attach`): its row of ``attached`` (kind, similarity,
+        members' median similarity, profile values shared); else None.
     """
 
     account: pl.DataFrame
@@ -268,6 +272,7 @@ class AccountExplanation:
     links: pl.DataFrame
     link_values: pl.DataFrame
     min_edge_weight: float | None
+    attachment: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
@@ -279,6 +284,7 @@ class AccountExplanation:
             "links": frame_records(self.links),
             "link_values": frame_records(self.link_values),
             "min_edge_weight": self.min_edge_weight,
+            "attachment": self.attachment,
         }
 
     def to_text(self, *, values_per_link: int = 3) -> str:
@@ -291,6 +297,12 @@ class AccountExplanation:
             lines.append(f"  cluster summary: {shown(a[SUMMARY], 200)}")
         lines.append(f"  holds {a[VALUES_HELD]} value(s) shared with other accounts; "
                      f"linked to {a[LINKED_ACCOUNTS]} account(s) in the projection")
+        if self.attachment is not None:
+            t = self.attachment
+            lines.append(f"  attached by behaviour: its {shown(t[S.ATTRIBUTE_KIND], 24)} profile has cosine "
+                         f"{t['similarity']:.3f} with the cluster's (members' median {t['members_similarity']:.3f}) "
+                         f"and holds {t['shared_values']} of the cluster's profile values; no link of its own "
+                         f"cleared the edge threshold")
         lines.append("")
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
@@ -495,7 +507,17 @@ def explain_account(
         links=links.drop(ACCOUNT_INDEX),
         link_values=link_values,
         min_edge_weight=run.record.get("parameters", {}).get("graph", {}).get("min_edge_weight"),
+        attachment=_attachment(run, me[S.ACCOUNT_ID]),
     )
+
+
+def _attachment(run: Run, account_id: str) -> dict[str, Any] | None:
+    """The account's row of the run's ``attached`` table (floats rounded), or None."""
+    table = run.attached
+    if table is None:
+        return None
+    found = table.filter(pl.col(S.ACCOUNT_ID) == account_id)
+    return frame_records(found)[0] if found.height else None
 
 
 def _kinds(run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame,

@@ -57,6 +57,7 @@ GRAPH_DIR = "graph"
 PROFILES_DIR = "profiles"
 RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
+ATTACHED = "attached"
 
 
 def write_run_tables(result: RunResult, out: Path) -> list[Path]:
@@ -127,6 +128,14 @@ class Run:
     @cached_property
     def contributions(self) -> pl.DataFrame:
         return self._read(CONTRIBUTIONS)
+
+    @cached_property
+    def attached(self) -> pl.DataFrame | None:
+        """Accounts attached to a cluster by behaviour (:mod:`acctgraph.attach`); None for runs
+        made before attachment existed."""
+        if not (self.path / f"{ATTACHED}.parquet").is_file():
+            return None
+        return self._read(ATTACHED)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

@@ -93,3 +93,55 @@ def test_config_section_round_trips_and_validates() -> None:
     for bad in ({"min_similarity": 0.0}, {"min_cluster_size": 1}, {"profile_share": 2.0}, {"batch": 0}):
         with pytest.raises(ConfigError):
             Config.from_dict({"attach": bad})
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+LOOSE = {"attach": {"min_cluster_size": 3, "min_values": 3, "min_shared": 2, "min_similarity": 0.1,
+                    "relative_similarity": 0.5}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory):
+    from acctgraph.load import dataset_from_frames
+    from acctgraph.pipeline import run_pipeline, write_outputs
+    from acctgraph.simulate import simulate_frames
+
+    accounts, exchanges, _ = simulate_frames("tiny", seed=5)
+    dataset = dataset_from_frames(accounts, exchanges)
+    plain = run_pipeline(dataset, config=Config.from_dict({"attach": {"enabled": False}}))
+    loose = run_pipeline(dataset, config=Config.from_dict(LOOSE))
+    out = tmp_path_factory.mktemp("attach_run")
+    write_outputs(loose, out)
+    return plain, loose, out
+
+
+def test_attachments_only_add_unlinked_accounts_to_clusters(runs) -> None:
+    plain, loose, _ = runs
+    attached = loose.attached
+    assert attached is not None and attached.height > 0, "the loose settings should attach someone"
+    before = plain.scored.members.select("account_id", pl.col("cluster_id").alias("before"))
+    after = loose.scored.members.join(before, on="account_id")
+    moved = after.filter(pl.col("cluster_id").is_null() != pl.col("before").is_null())
+    # Only attached accounts changed from unclustered to clustered; nobody left a cluster.
+    assert moved.filter(pl.col("cluster_id").is_null()).height == 0
+    assert sorted(moved["account_id"].to_list()) == sorted(attached["account_id"].to_list())
+    listed = attached.join(loose.scored.members, on="account_id", suffix="_m")
+    assert (listed["cluster_id"] == listed["cluster_id_m"]).all()
+    assert (attached[SIMILARITY] >= 0.1).all() and (attached[SHARED_VALUES] >= 2).all()
+    assert loose.communities.attached == attached.height
+
+
+def test_attached_table_and_explanation_are_written(runs) -> None:
+    from acctgraph.explain import explain_account
+    from acctgraph.runs import load_run
+
+    _, loose, out = runs
+    assert (out / "attached.parquet").is_file() and (out / "attached.csv").is_file()
+    run = load_run(out)
+    assert run.attached is not None and run.attached.equals(loose.attached)
+    account = loose.attached["account_id"][0]
+    why = explain_account(run, account)
+    assert why.attachment is not None and why.attachment["account_id"] == account
+    assert "attached by behaviour" in why.to_text()
+    assert run.record["detect"]["attached"] == loose.attached.height
