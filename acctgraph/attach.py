@@ -28,9 +28,10 @@ similar to its own, when all of these hold:
 Infrastructure kinds never attach (neighbours share it honestly), accounts
 already in a cluster are never moved, and each attachment is recorded with its
 similarity, the members' median and the number of profile values shared, so an
-investigator can check it. On the incident world this recovered 879 of the 891
-accounts of that operator left alone, attached no legitimate account, and took
-a few seconds (docs/benchmarks.md).
+investigator can check it. On the incident world this attached 763 of the 775
+accounts of that operator left alone (900 accounts in all, every one an
+operator's), attached no legitimate account, and took 4.6 s (docs/benchmarks.md,
+"Scale").
 
 Examples
 --------
