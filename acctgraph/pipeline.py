@@ -219,7 +219,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
-    """Write members, clusters, evidence, contributions, the graph and profile tables
+    """Write members, clusters, evidence, contributions, attached, the graph and profile tables
     (:mod:`acctgraph.runs`), template samples, run.json, the evidence cards
     (:mod:`acctgraph.cards`), the graph pages (``out/graphs/``,
     :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` / ``report.md``
