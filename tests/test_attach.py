@@ -145,3 +145,21 @@ def test_attached_table_and_explanation_are_written(runs) -> None:
     assert why.attachment is not None and why.attachment["account_id"] == account
     assert "attached by behaviour" in why.to_text()
     assert run.record["detect"]["attached"] == loose.attached.height
+
+
+def test_report_counts_attached_members_of_carded_clusters(runs) -> None:
+    from acctgraph.cards import load_cards
+    from acctgraph.report.document import _attached_counts, render_report, report_view
+    from acctgraph.runs import load_run
+
+    _, loose, out = runs
+    run = load_run(out)
+    expected = {int(c): n for c, n in loose.attached.group_by("cluster_id").len().iter_rows()}
+    assert _attached_counts(run) == expected
+    view = report_view(run, load_cards(run), out=out)
+    for section in view["sections"]:
+        assert section["attached"] == (f"{expected[section['id']]:,}" if section["id"] in expected else None)
+    # A carded cluster with attached members says so, in both formats.
+    view["sections"][0]["attached"] = "7"
+    html, markdown = render_report(view)
+    assert "7 of them joined by behaviour" in html and "7 of them joined by behaviour" in markdown
