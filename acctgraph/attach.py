@@ -3,8 +3,8 @@
 The projection keeps a pair only when *its* evidence clears the edge threshold,
 and hub values reach only ring neighbours. An operator whose scripted prompts
 are heavily varied can then fall below the threshold pair by pair: at incident
-size one operator (1,149 accounts) had a median template similarity of 0.19
-per pair (threshold 0.3), so only a core of it was linked and 78% of its
+size one operator (1,149 accounts) had a median template evidence of 0.19
+per pair (edge threshold 0.3), so only a core of it was linked and 78% of its
 accounts were left alone, although each of them shares hundreds of template
 bands with the operation. The evidence is there, but it is collective.
 
@@ -67,13 +67,13 @@ from scipy import sparse
 
 from acctgraph import schema as S
 from acctgraph.errors import ConfigError
-from acctgraph.graph.project import ACCOUNT_INDEX, HUB_ACTION, STRENGTH, VALUE_INDEX, in_threads
+from acctgraph.graph.build import ACCOUNT_INDEX, DROPPED, HUB_ACTION, STRENGTH, VALUE_INDEX
+from acctgraph.graph.project import in_threads
 
 SIMILARITY = "similarity"
 MEMBERS_SIMILARITY = "members_similarity"
 SHARED_VALUES = "shared_values"
 _LABEL = "_label"
-_DROPPED = "dropped"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,7 +124,7 @@ class AttachParams:
             raise ConfigError("attach.batch must be at least 1")
 
 
-def empty_attachments() -> pl.DataFrame:
+def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema={ACCOUNT_INDEX: pl.Int64, _LABEL: pl.Int64, S.ATTRIBUTE_KIND: pl.String,
                                 SIMILARITY: pl.Float64, MEMBERS_SIMILARITY: pl.Float64,
                                 SHARED_VALUES: pl.Int64})
@@ -161,87 +161,96 @@ def attach_unlinked(
     """
     labels = np.asarray(membership, dtype=np.int64)
     if not params.enabled or not kinds or len(labels) == 0:
-        return list(membership), empty_attachments()
+        return list(membership), _empty()
     sizes = np.bincount(labels)
     big = np.flatnonzero(sizes >= params.min_cluster_size)
     unlinked = sizes[labels] == 1
     if len(big) == 0 or not unlinked.any():
-        return list(membership), empty_attachments()
+        return list(membership), _empty()
     code = np.full(len(sizes), -1, dtype=np.int64)
     code[big] = np.arange(len(big))
     cluster = code[labels]  # profile row of each account's cluster, -1 if none
 
-    best_sim = np.zeros(n_accounts)
+    best_sim = np.zeros(n_accounts)  # each account's best similarity so far (over kinds)
     rows: list[pl.DataFrame] = []
     value_index = incidence[VALUE_INDEX].to_numpy()
+    last_value = int(values[VALUE_INDEX].max()) + 1
     for kind in sorted(kinds):
         kind_values = values.filter(
-            (pl.col(S.ATTRIBUTE_KIND) == kind) & (pl.col(HUB_ACTION).fill_null("") != _DROPPED)
+            (pl.col(S.ATTRIBUTE_KIND) == kind) & (pl.col(HUB_ACTION).fill_null("") != DROPPED)
         )[VALUE_INDEX].to_numpy()
         if len(kind_values) == 0:
             continue
-        local = np.full(int(values[VALUE_INDEX].max()) + 1, -1, dtype=np.int64)
+        local = np.full(last_value, -1, dtype=np.int64)
         local[kind_values] = np.arange(len(kind_values))
         taken = np.flatnonzero(local[value_index] >= 0)  # this kind's incidence rows
-        account = incidence[ACCOUNT_INDEX].to_numpy()[taken]
-        column = local[value_index[taken]]
-        strength = incidence[STRENGTH].to_numpy()[taken]
-        del taken
-        centroid = _profiles(cluster[account], column, strength, sizes[big], len(kind_values), params)
-        median = _members_median(centroid, cluster, account, column, strength, n_accounts)
-        support = centroid.copy()
-        support.data = np.ones_like(support.data)
-        transposed = sparse.csc_array(centroid.T)
-        # Candidates: unlinked accounts holding enough values of the kind, one matrix row each.
-        held = np.bincount(account, minlength=n_accounts)[:n_accounts]
-        candidates = np.flatnonzero(unlinked & (held >= params.min_values))
-        row_of = np.full(n_accounts, -1, dtype=np.int64)
-        row_of[candidates] = np.arange(len(candidates))
-        mine = row_of[account] >= 0
-        matrix = sparse.csr_array((strength[mine], (row_of[account[mine]], column[mine])),
-                                  shape=(len(candidates), len(kind_values)))
-        del mine, account, column, strength
-        starts = range(0, len(candidates), params.batch)
-        # Batches are independent: two threads (scipy's products release the GIL), results in order.
-        floor = np.maximum(params.min_similarity, params.relative_similarity * median)  # per profile
-
-        def closest(lo: int) -> tuple[np.ndarray, np.ndarray]:
-            """Per candidate of the batch: the most similar profile among those it is close enough to."""
-            similarity = sparse.csr_array(matrix[lo:lo + params.batch] @ transposed)
-            similarity.data[similarity.data < floor[similarity.indices]] = 0.0
-            similarity.eliminate_zeros()
-            return _row_best(similarity)
-
-        for lo, (target, value) in zip(starts, in_threads(closest, starts, workers)):
-            part = matrix[lo:lo + params.batch]
-            batch = candidates[lo:lo + params.batch]
-            ok = (value > 0) & (value > best_sim[batch])
-            if not ok.any():
-                continue
-            # Breadth, for the few that pass: how many of their values are in the profile.
-            close = np.flatnonzero(ok)
-            shared = np.zeros(len(batch), dtype=np.int64)
-            binary = part[close]
-            binary.data = np.ones_like(binary.data)
-            shared[close] = np.asarray(binary.multiply(support[target[close]]).sum(axis=1)).ravel()
-            ok &= shared >= params.min_shared
-            if not ok.any():
-                continue
-            chosen = batch[ok]
-            best_sim[chosen] = value[ok]
-            rows.append(pl.DataFrame({
-                ACCOUNT_INDEX: chosen.astype(np.int64), _LABEL: big[target[ok]].astype(np.int64),
-                S.ATTRIBUTE_KIND: [kind] * len(chosen), SIMILARITY: value[ok].round(6),
-                MEMBERS_SIMILARITY: median[target[ok]].round(6), SHARED_VALUES: shared[ok],
-            }))
+        rows += _attach_by_kind(
+            kind, incidence[ACCOUNT_INDEX].to_numpy()[taken], local[value_index[taken]],
+            incidence[STRENGTH].to_numpy()[taken], len(kind_values),
+            cluster=cluster, big=big, sizes=sizes, unlinked=unlinked, best_sim=best_sim, params=params,
+            workers=workers)
     if not rows:
-        return list(membership), empty_attachments()
+        return list(membership), _empty()
     # A later kind with a higher similarity wins (best_sim only grows): keep each account's last row.
     attachments = (pl.concat(rows).unique(ACCOUNT_INDEX, keep="last", maintain_order=True)
                    .sort(ACCOUNT_INDEX))
     new = labels.copy()
     new[attachments[ACCOUNT_INDEX].to_numpy()] = attachments[_LABEL].to_numpy()
     return new.tolist(), attachments
+
+
+def _attach_by_kind(kind: str, account: np.ndarray, column: np.ndarray, strength: np.ndarray, n_columns: int, *,
+                    cluster: np.ndarray, big: np.ndarray, sizes: np.ndarray, unlinked: np.ndarray,
+                    best_sim: np.ndarray, params: AttachParams, workers: int) -> list[pl.DataFrame]:
+    """Attachments on one kind (incidence rows ``account, column, strength``, columns local to
+    the kind); raises ``best_sim`` for the accounts attached."""
+    n_accounts = len(cluster)
+    centroid = _profiles(cluster[account], column, strength, sizes[big], n_columns, params)
+    median = _members_median(centroid, cluster, account, column, strength, n_accounts)
+    floor = np.maximum(params.min_similarity, params.relative_similarity * median)  # per profile
+    support = centroid.copy()
+    support.data = np.ones_like(support.data)
+    transposed = sparse.csc_array(centroid.T)
+    # Candidates: unlinked accounts holding enough values of the kind, one matrix row each.
+    held = np.bincount(account, minlength=n_accounts)[:n_accounts]
+    candidates = np.flatnonzero(unlinked & (held >= params.min_values))
+    row_of = np.full(n_accounts, -1, dtype=np.int64)
+    row_of[candidates] = np.arange(len(candidates))
+    mine = row_of[account] >= 0
+    matrix = sparse.csr_array((strength[mine], (row_of[account[mine]], column[mine])),
+                              shape=(len(candidates), n_columns))
+
+    def closest(lo: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate of the batch: the most similar profile among those it is close enough to."""
+        similarity = sparse.csr_array(matrix[lo:lo + params.batch] @ transposed)
+        similarity.data[similarity.data < floor[similarity.indices]] = 0.0
+        similarity.eliminate_zeros()
+        return _row_best(similarity)
+
+    rows = []
+    starts = range(0, len(candidates), params.batch)
+    # Batches are independent: two threads (scipy's products release the GIL), results in order.
+    for lo, (target, value) in zip(starts, in_threads(closest, starts, workers)):
+        batch = candidates[lo:lo + params.batch]
+        ok = (value > 0) & (value > best_sim[batch])
+        # Breadth, for the few that pass: how many of their values are in the profile.
+        close = np.flatnonzero(ok)
+        shared = np.zeros(len(batch), dtype=np.int64)
+        if len(close):
+            binary = matrix[lo:lo + params.batch][close]
+            binary.data = np.ones_like(binary.data)
+            shared[close] = np.asarray(binary.multiply(support[target[close]]).sum(axis=1)).ravel()
+        ok &= shared >= params.min_shared
+        if not ok.any():
+            continue
+        chosen = batch[ok]
+        best_sim[chosen] = value[ok]
+        rows.append(pl.DataFrame({
+            ACCOUNT_INDEX: chosen.astype(np.int64), _LABEL: big[target[ok]].astype(np.int64),
+            S.ATTRIBUTE_KIND: [kind] * len(chosen), SIMILARITY: value[ok].round(6),
+            MEMBERS_SIMILARITY: median[target[ok]].round(6), SHARED_VALUES: shared[ok],
+        }))
+    return rows
 
 
 def _profiles(cluster: np.ndarray, column: np.ndarray, strength: np.ndarray, sizes: np.ndarray,

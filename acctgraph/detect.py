@@ -217,6 +217,14 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
     )
 
 
+def _edge_arrays(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """Edge ends (``m × 2``) and weights (1.0 when the graph has none) as numpy arrays."""
+    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    weight = np.asarray(graph.es["weight"], dtype=np.float64) if "weight" in graph.es.attributes() \
+        else np.ones(len(ends))
+    return ends, weight
+
+
 _BOUND_MARGIN = 1e-6  # far above the eigensolver's error (tol 1e-10 on eigenvalues of size ~1)
 
 
@@ -240,9 +248,7 @@ def conductance_lower_bound(graph: ig.Graph) -> float:
     n = graph.vcount()
     if n < 3 or graph.ecount() == 0:
         return 0.0
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(graph.es["weight"], dtype=np.float64) if "weight" in graph.es.attributes() \
-        else np.ones(len(ends))
+    ends, weight = _edge_arrays(graph)
     rows, cols = np.r_[ends[:, 0], ends[:, 1]], np.r_[ends[:, 1], ends[:, 0]]
     adjacency = sparse.csr_array((np.r_[weight, weight], (rows, cols)), shape=(n, n))
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
@@ -273,9 +279,7 @@ def _separated_parts(
     k = int(part.max()) + 1 if len(part) else 0
     if k <= 1:
         return None
-    ends = np.asarray(sub.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(sub.es["weight"], dtype=np.float64) if "weight" in sub.es.attributes() \
-        else np.ones(len(ends))
+    ends, weight = _edge_arrays(sub)
     a, b = part[ends[:, 0]], part[ends[:, 1]]
     volume = np.bincount(np.r_[a, b], weights=np.r_[weight, weight], minlength=k)
     crossing = a != b
@@ -308,9 +312,7 @@ def _detach_weak_members(graph: ig.Graph, membership: list[int], fraction: float
         return 0
     n = graph.vcount()
     labels = np.asarray(membership, dtype=np.int64)
-    ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(graph.es["weight"], dtype=np.float64) if "weight" in graph.es.attributes() \
-        else np.ones(len(ends))
+    ends, weight = _edge_arrays(graph)
     inside = labels[ends[:, 0]] == labels[ends[:, 1]]
     strength = np.bincount(ends[inside].ravel(), weights=np.repeat(weight[inside], 2), minlength=n)[:n]
     # Upper median of each label's strengths: sort by (label, strength), take position size // 2.

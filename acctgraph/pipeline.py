@@ -34,12 +34,13 @@ import polars as pl
 
 from acctgraph import __version__
 from acctgraph import schema as S
-from acctgraph.attach import ACCOUNT_INDEX, attach_unlinked
+from acctgraph.attach import attach_unlinked
 from acctgraph.cards import compute_cards, write_cards, write_template_samples
 from acctgraph.config import Config
 from acctgraph.detect import Communities, detect_communities
 from acctgraph.features import Usage, attribute_table, compute_usage
 from acctgraph.graph import AccountGraph, build_graph
+from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.load import Dataset
 from acctgraph.report.document import write_report
 from acctgraph.report.tables import write_json, write_table
@@ -163,8 +164,7 @@ def _attached_table(attached: pl.DataFrame, graph: AccountGraph, scored: Scored)
     return (
         attached.join(ids, on=ACCOUNT_INDEX)
         .join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
-        .select(S.ACCOUNT_ID, S.CLUSTER_ID, *[c for c in attached.columns if not c.startswith("_")
-                                              and c != ACCOUNT_INDEX])
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID, pl.exclude(S.ACCOUNT_ID, S.CLUSTER_ID, ACCOUNT_INDEX, "^_.*$"))
         .sort(S.CLUSTER_ID, S.ACCOUNT_ID)
     )
 

@@ -77,7 +77,7 @@ def test_result_does_not_depend_on_batch_size(batch: int) -> None:
 
 def test_thresholds_gate_attachment() -> None:
     membership, incidence, values = _world()
-    strict = AttachParams(**{**PARAMS.__dict__, "min_shared": 31})  # more than 40 holds
+    strict = AttachParams(**{**PARAMS.__dict__, "min_shared": 31})  # more than account 40 holds (30)
     assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
     strict = AttachParams(**{**PARAMS.__dict__, "min_similarity": 0.99})
     assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
@@ -147,7 +147,7 @@ def test_attached_table_and_explanation_are_written(runs) -> None:
     assert run.record["detect"]["attached"] == loose.attached.height
 
 
-def test_report_counts_attached_members_of_carded_clusters(runs) -> None:
+def test_report_counts_attached_members(runs) -> None:
     from acctgraph.cards import load_cards
     from acctgraph.report.document import _attached_counts, render_report, report_view
     from acctgraph.runs import load_run

@@ -344,7 +344,8 @@ def report_view(run: Run, cards: Cards, *, out: Path | None = None,
     sections = [_section(card, graphs, params, burst_hours) for card in cards.to_dicts()]
     attached = _attached_counts(run)
     for section in sections:
-        section["attached"] = _count(attached.get(section["id"], 0)) if attached.get(section["id"]) else None
+        count = attached.get(section["id"])
+        section["attached"] = _count(count) if count else None
     return {
         "title": "acctgraph investigation report",
         "run": _run_summary(record, params),
@@ -423,6 +424,6 @@ def write_report(run: Run, out: str | Path | None = None, *, params: ReportParam
 def _attached_counts(run: Run) -> dict[int, int]:
     """Members per cluster that joined by behaviour (:mod:`acctgraph.attach`); empty for older runs."""
     table = run.attached
-    if table is None or table.height == 0:
+    if table is None:
         return {}
     return {int(c): int(n) for c, n in table.group_by(S.CLUSTER_ID).len().iter_rows()}
