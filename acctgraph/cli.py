@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from acctgraph import __version__
-from acctgraph.errors import AcctGraphError, ConfigError
+from acctgraph.core.errors import AcctGraphError, ConfigError
+from acctgraph.core.version import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -110,7 +110,7 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
     Example:
       acctgraph evaluate --members out/sample/members.parquet --labels data/sample/labels.csv
     """
-    from acctgraph.evaluate import evaluate as run_evaluation
+    from acctgraph.evaluation.metrics import evaluate as run_evaluation
     from acctgraph.load import load_labels, load_members
 
     result = run_evaluation(load_members(members), load_labels(labels))
@@ -131,7 +131,7 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output directory.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="acctgraph.toml with parameters (layout in the README and acctgraph/config.py).")
+              default=None, help="acctgraph.toml with parameters (layout in the README and acctgraph/run/config.py).")
 @click.option("--map", "maps", multiple=True, metavar="NAME=COLUMN",
               help="Map a contract column to your column name, e.g. --map account_id=user_id (repeatable).")
 @click.option("--attribute", "attributes", multiple=True, metavar="COLUMN",
@@ -148,8 +148,8 @@ def run(input_dir: Path | None, accounts: Path | None, exchanges: Path | None, o
       acctgraph run data/sample --out out/sample
       acctgraph run --accounts users.csv --exchanges logs.parquet --map account_id=user_id --out out/case42
     """
-    from acctgraph.config import Config
-    from acctgraph.pipeline import run_and_write
+    from acctgraph.run.config import Config
+    from acctgraph.run.pipeline import run_and_write
 
     if input_dir is None and (accounts is None or exchanges is None):
         raise click.UsageError("give INPUT_DIR, or both --accounts and --exchanges")
@@ -164,7 +164,7 @@ def _print_top(result, out: Path, limit: int = 10) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from acctgraph import schema as S
+    from acctgraph.core import schema as S
 
     clusters = result.scored.clusters
     table = Table(title=f"Top clusters ({int(clusters[S.FLAGGED].sum())} flagged of {clusters.height})")
@@ -220,7 +220,7 @@ def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
       acctgraph viz --run out/sample
       acctgraph viz --run out/sample --cluster 3 --cluster 7
     """
-    from acctgraph.runs import load_run
+    from acctgraph.runfolder import load_run
     from acctgraph.viz import write_graph_pages
 
     pages = write_graph_pages(load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top)
@@ -242,7 +242,7 @@ def report(run_dir: Path) -> None:
       acctgraph report --run out/sample
     """
     from acctgraph.report.document import write_report
-    from acctgraph.runs import load_run
+    from acctgraph.runfolder import load_run
 
     for path in write_report(load_run(run_dir), run_dir):
         click.echo(f"wrote {path}")
@@ -273,8 +273,8 @@ def explain(account_id: str, run_dir: Path, with_account: str | None, top: int, 
       acctgraph explain acct_0042 --run out/sample --with acct_0077
       acctgraph explain acct_0042 --run out/sample --json > why.json
     """
-    from acctgraph.explain import explain_account
-    from acctgraph.runs import load_run
+    from acctgraph.investigate.explain import explain_account
+    from acctgraph.runfolder import load_run
 
     result = explain_account(load_run(run_dir), account_id, with_account=with_account, top=top)
     if as_json:
@@ -300,7 +300,7 @@ def expand(run_dir: Path, seeds_path: Path, column: str | None, top: int, out_pa
     """Rank accounts by how strongly they are linked to known-bad seed accounts.
 
     Personalised PageRank from the seeds over the run's account projection and
-    bipartite graph (see acctgraph/expand.py), with the values each candidate
+    bipartite graph (see acctgraph/investigate/expand.py), with the values each candidate
     shares with the seeds, its cluster and whether that cluster was flagged.
     Seeds not in the run are counted and listed; it fails only if none is found.
 
@@ -309,8 +309,8 @@ def expand(run_dir: Path, seeds_path: Path, column: str | None, top: int, out_pa
       acctgraph expand --run out/sample --seeds known_bad.csv
       acctgraph expand --run out/sample --seeds banned.parquet --column user --top 50 --out who_else.csv
     """
-    from acctgraph.expand import expand_from_seeds, read_seeds
-    from acctgraph.runs import load_run
+    from acctgraph.investigate.expand import expand_from_seeds, read_seeds
+    from acctgraph.runfolder import load_run
 
     if out_path is not None and out_path.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter("expected a .csv or .parquet file name", param_hint="--out")

@@ -1,7 +1,7 @@
 """Benchmark the connected-components baseline on simulated worlds.
 
-Runs :func:`acctgraph.baseline.connected_components_baseline` on each world,
-scores it with :func:`acctgraph.evaluate.evaluate` and prints one Markdown
+Runs :func:`acctgraph.evaluation.baseline.connected_components_baseline` on each world,
+scores it with :func:`acctgraph.evaluation.metrics.evaluate` and prints one Markdown
 table row per world: accounts, exchanges, baseline seconds, peak RSS of the
 process, account-level precision / recall / F1, B-cubed F1 and the number of
 legitimate organisation/automation accounts flagged (target 0).
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.baseline import connected_components_baseline
-from acctgraph.evaluate import evaluate
+from acctgraph.core import schema as S
+from acctgraph.evaluation.baseline import connected_components_baseline
+from acctgraph.evaluation.metrics import evaluate
 
 HEADER = (
     "| world | accounts | exchanges | seconds | peak RSS (MiB) | precision | recall | F1 "

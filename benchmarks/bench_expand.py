@@ -24,7 +24,7 @@ Usage::
         --configs combined projection bipartite cluster [--per-operator]
 
 A configuration is ``METHOD[:DAMPING[:INFRASTRUCTURE_WEIGHT[:BIPARTITE_SHARE]]]``
-(unset parts take :func:`acctgraph.expand.expand_from_seeds`'s defaults), e.g.
+(unset parts take :func:`acctgraph.investigate.expand.expand_from_seeds`'s defaults), e.g.
 ``combined``, ``projection:0.5``, ``bipartite:0.85:0.3``, or ``cluster``.
 """
 
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.expand import SeedExpander
+from acctgraph.core import schema as S
+from acctgraph.investigate.expand import SeedExpander
 from acctgraph.load import load_labels
-from acctgraph.runs import load_run
+from acctgraph.runfolder import load_run
 
 ACCTGRAPH = str(Path(sys.executable).with_name("acctgraph"))
 

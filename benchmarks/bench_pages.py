@@ -33,8 +33,8 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.runs import GRAPH_DIR, PROFILES_DIR, RUN_JSON, load_run
+from acctgraph.core import schema as S
+from acctgraph.runfolder import GRAPH_DIR, PROFILES_DIR, RUN_JSON, load_run
 from acctgraph.viz import write_graph_pages
 
 CHROMIUM = "/usr/lib/chromium/chromium"

@@ -2,7 +2,7 @@
 
 Each world runs in a fresh process (``acctgraph run WORLD --out TMP --quiet``);
 wall time and peak RSS are measured for that child process, per-stage times are
-read from its run.json, and quality from ``acctgraph.evaluate`` against the
+read from its run.json, and quality from ``acctgraph.evaluation.metrics`` against the
 world's labels. Prints one markdown row per world.
 
 Usage::
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph.evaluate import evaluate
+from acctgraph.evaluation.metrics import evaluate
 from acctgraph.load import load_labels, load_members
 
 ACCTGRAPH = str(Path(sys.executable).with_name("acctgraph"))

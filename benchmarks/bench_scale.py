@@ -17,9 +17,9 @@ For each size, in one go and each in its own fresh child process:
    reads them right after).
 3. **run**: ``acctgraph run WORLD --out WORLDS/scale_runs/NAME --quiet``: wall time, peak
    RSS of that child (``os.wait4`` rusage), per-stage seconds and peak RSS from its
-   run.json, quality from ``acctgraph.evaluate`` against the world's labels. The run
+   run.json, quality from ``acctgraph.evaluation.metrics`` against the world's labels. The run
    gets a time limit and an address-space cap too (``--run-timeout``, ``--run-memory-gb``).
-4. **baseline**: the naive connected-components baseline (``acctgraph.baseline``, read
+4. **baseline**: the naive connected-components baseline (``acctgraph.evaluation.baseline``, read
    and scored as in ``benchmarks/bench_baseline.py``), with a time limit and an
    address-space cap (``RLIMIT_AS``) so that "ran out of time / memory at size X" is
    recorded instead of taking the machine down.
@@ -68,7 +68,7 @@ ACCTGRAPH = str(Path(sys.executable).with_name("acctgraph"))
 PRESET = "incident"
 SCALES = ("1/8", "1/4", "1/2", "1")
 FLOOR_COLUMNS = ("account_id", "timestamp", "ip", "prompt", "output_tokens")
-"""Exchange columns `acctgraph run` reads (acctgraph/features/usage.py)."""
+"""Exchange columns `acctgraph run` reads (acctgraph/features/reduce.py)."""
 GIB = 1024**3
 MIB = 1024**2
 
@@ -167,8 +167,8 @@ def baseline_child(world: Path) -> None:
     import polars as pl
     from bench_baseline import read_world
 
-    from acctgraph.baseline import connected_components_baseline
-    from acctgraph.evaluate import evaluate
+    from acctgraph.evaluation.baseline import connected_components_baseline
+    from acctgraph.evaluation.metrics import evaluate
 
     start = time.perf_counter()
     accounts, exchanges, labels = read_world(world)
@@ -253,7 +253,7 @@ def world_counts(world: Path) -> dict:
 
 def measure_run(world: Path, out: Path, *, timeout: float, memory_bytes: int | None) -> dict:
     """`acctgraph run` in a fresh child: wall, peak RSS, run.json stages, quality."""
-    from acctgraph.evaluate import evaluate
+    from acctgraph.evaluation.metrics import evaluate
     from acctgraph.load import load_labels, load_members
 
     if out.exists():

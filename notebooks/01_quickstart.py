@@ -38,15 +38,11 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph.config import Config
-from acctgraph.detect import detect_communities
-from acctgraph.evaluate import evaluate
+from acctgraph import (
+    Config, build_graph, detect_communities, evaluate, load_dataset, load_labels, load_run,
+    run_and_write, score_clusters,
+)
 from acctgraph.features import attribute_table, compute_usage
-from acctgraph.graph import build_graph
-from acctgraph.load import load_dataset, load_labels
-from acctgraph.pipeline import run_and_write
-from acctgraph.runs import load_run
-from acctgraph.score import score_clusters
 from acctgraph.viz import show_cluster
 
 pl.Config.set_tbl_rows(12)

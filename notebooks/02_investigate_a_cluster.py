@@ -28,12 +28,10 @@ import networkx as nx
 import polars as pl
 
 from acctgraph.cards import load_cards
-from acctgraph.explain import explain_account, explain_pair
-from acctgraph.pipeline import run_and_write
-from acctgraph.report.charts import BIN_SECONDS
-from acctgraph.report.display import shown
-from acctgraph.report.tables import safe_for_spreadsheet
-from acctgraph.runs import load_run
+from acctgraph import (
+    document_text, explain_account, explain_pair, load_run, run_and_write,
+    safe_for_spreadsheet,
+)
 from acctgraph.viz import show_cluster, to_graphml
 
 pl.Config.set_tbl_rows(12)
@@ -111,7 +109,7 @@ cards.values.filter(in_cluster, pl.col("attribute_kind") == "ip_range")
 #
 # Template bands (prompts lowercased, digits masked, cut to a few words) most sent by the
 # cluster, then sample prompts from different accounts. Prompts are written by the adversary:
-# `shown` makes invisible and bidi characters visible, caps long text and defangs URLs.
+# `document_text` makes invisible and bidi characters visible, caps long text and defangs URLs.
 
 # %%
 cards.templates.filter(in_cluster).select(
@@ -121,7 +119,7 @@ cards.templates.filter(in_cluster).select(
 # %%
 cards.samples.filter(in_cluster).select(
     "template_rank", "account_id", "timestamp",
-    pl.col("prompt").map_elements(shown, return_dtype=pl.String),
+    pl.col("prompt").map_elements(document_text, return_dtype=pl.String),
 )
 
 # %% [markdown]
@@ -135,7 +133,8 @@ cards.samples.filter(in_cluster).select(
 signups = cards.signups.filter(in_cluster)
 hours = cards.hours.filter(in_cluster)
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.5))
-left.bar(signups["bin_start"], signups["n_accounts"], width=BIN_SECONDS[signups["bin"][0]] / 86400, align="edge")
+bin_days = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30.44}[signups["bin"][0]]  # bar width in days
+left.bar(signups["bin_start"], signups["n_accounts"], width=bin_days, align="edge")
 burst_start, burst_end = card["burst_start"][0], card["burst_end"][0]
 left.axvspan(burst_start, burst_end, facecolor="tab:red", edgecolor="tab:red", alpha=0.3,
              label=f"largest burst: {card['burst_accounts'][0]} accounts, "

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph.expand import expand_from_seeds, read_seeds
-from acctgraph.explain import explain_account
-from acctgraph.load import load_labels
-from acctgraph.pipeline import run_and_write
-from acctgraph.runs import load_run
+from acctgraph import (
+    expand_from_seeds, explain_account, load_labels, load_run, read_seeds, run_and_write,
+)
 
 pl.Config.set_tbl_rows(15)
 pl.Config.set_fmt_str_lengths(160)

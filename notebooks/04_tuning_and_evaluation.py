@@ -16,8 +16,8 @@
 #   hub cap) and plots account precision, recall and B-cubed F1 at every point;
 # - switches each attribute kind off in turn (an ablation) to show what each contributes.
 #
-# Every point is a complete detector run scored with `acctgraph.evaluate`; only the one pass
-# over the exchanges is shared between points (`acctgraph.tuning`), so a point costs a fraction
+# Every point is a complete detector run scored with `acctgraph.evaluation.metrics`; only the one pass
+# over the exchanges is shared between points (`acctgraph.evaluation.tuning`), so a point costs a fraction
 # of a second here. About 15 seconds.
 #
 # Read the figures with care: a world that was tuned on flatters its parameters. Check a
@@ -28,9 +28,9 @@
 import matplotlib.pyplot as plt
 import polars as pl
 
-from acctgraph.load import dataset_from_frames
+from acctgraph import dataset_from_frames
 from acctgraph.simulate import simulate_frames
-from acctgraph.tuning import Experiment, with_parameters
+from acctgraph.evaluation.tuning import Experiment, with_parameters
 
 # %% [markdown]
 # ## A labelled world

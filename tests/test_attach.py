@@ -1,4 +1,4 @@
-"""Attachment of unlinked accounts to clusters by broad behavioural overlap (acctgraph.attach)."""
+"""Attachment of unlinked accounts to clusters by broad behavioural overlap (acctgraph.cluster.attach)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from acctgraph.attach import SHARED_VALUES, SIMILARITY, AttachParams, attach_unlinked
-from acctgraph.config import Config
-from acctgraph.errors import ConfigError
+from acctgraph.cluster.attach import SHARED_VALUES, SIMILARITY, AttachParams, attach_unlinked
+from acctgraph.core.errors import ConfigError
 from acctgraph.graph.build import ACCOUNT_INDEX, HUB_ACTION, STRENGTH, VALUE_INDEX
+from acctgraph.run.config import Config
 
 KIND = "prompt_template"
 PARAMS = AttachParams(min_cluster_size=10, min_values=20, min_shared=10, min_similarity=0.25)
@@ -104,7 +104,8 @@ LOOSE = {"attach": {"min_cluster_size": 3, "min_values": 3, "min_shared": 2, "mi
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory):
     from acctgraph.load import dataset_from_frames
-    from acctgraph.pipeline import run_pipeline, write_outputs
+    from acctgraph.run.pipeline import run_pipeline
+    from acctgraph.run.write import write_outputs
     from acctgraph.simulate import simulate_frames
 
     accounts, exchanges, _ = simulate_frames("tiny", seed=5)
@@ -133,8 +134,8 @@ def test_attachments_only_add_unlinked_accounts_to_clusters(runs) -> None:
 
 
 def test_attached_table_and_explanation_are_written(runs) -> None:
-    from acctgraph.explain import explain_account
-    from acctgraph.runs import load_run
+    from acctgraph.investigate.explain import explain_account
+    from acctgraph.runfolder import load_run
 
     _, loose, out = runs
     assert (out / "attached.parquet").is_file() and (out / "attached.csv").is_file()
@@ -150,7 +151,7 @@ def test_attached_table_and_explanation_are_written(runs) -> None:
 def test_report_counts_attached_members(runs) -> None:
     from acctgraph.cards import load_cards
     from acctgraph.report.document import _attached_counts, render_report, report_view
-    from acctgraph.runs import load_run
+    from acctgraph.runfolder import load_run
 
     _, loose, out = runs
     run = load_run(out)

@@ -1,4 +1,4 @@
-"""Tests of acctgraph.baseline: known answers, invariants, determinism."""
+"""Tests of acctgraph.evaluation.baseline: known answers, invariants, determinism."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from acctgraph import schema as S
-from acctgraph.baseline import connected_components_baseline
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
+from acctgraph.evaluation.baseline import connected_components_baseline
 
 ACCOUNT_COLUMNS = {S.ACCOUNT_ID: pl.String, S.PAYMENT_FINGERPRINT: pl.String,
                    S.DEVICE_ID: pl.String, S.SIGNUP_IP: pl.String}

@@ -20,15 +20,15 @@ from typing import Any
 
 import polars as pl
 import pytest
+from test_graphs import SEED, expected_cluster, expected_overview_pairs, hostile_run
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_pipeline, write_outputs
-from acctgraph.runs import load_run
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import load_run
 from acctgraph.simulate import simulate_frames
 from acctgraph.viz import select_clusters, write_graph_pages
-
-from test_graphs import SEED, expected_cluster, expected_overview_pairs, hostile_run
 
 pytestmark = pytest.mark.browser
 

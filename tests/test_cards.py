@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from acctgraph import schema as S
 from acctgraph.cards import (
     CARDS_DIR,
     CARDS_JSON,
@@ -20,11 +19,14 @@ from acctgraph.cards import (
     compute_cards,
     load_cards,
 )
-from acctgraph.config import Config
+from acctgraph.core import schema as S
 from acctgraph.features.prompt import template_bands
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import RunResult, run_pipeline, write_outputs
-from acctgraph.runs import Run, load_run
+from acctgraph.run.config import Config
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.result import RunResult
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import Run, load_run
 from acctgraph.simulate import simulate_frames
 
 SEED = 5

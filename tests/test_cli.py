@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from acctgraph import schema as S
 from acctgraph.cli import cli
+from acctgraph.core import schema as S
 from acctgraph.simulate import simulate
 
 ACCTGRAPH = Path(sys.executable).parent / "acctgraph"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import acctgraph.detect as detect_module
-from acctgraph.detect import DetectParams, conductance_lower_bound, detect_communities
-from acctgraph.errors import ConfigError
+import acctgraph.cluster.detect as detect_module
+from acctgraph.cluster.detect import DetectParams, conductance_lower_bound, detect_communities
+from acctgraph.core.errors import ConfigError
 
 
 def _cliques(sizes: list[int], bridge: float) -> ig.Graph:
@@ -125,7 +125,7 @@ def _detach_reference(graph, membership, fraction, next_label):
 def test_detach_matches_the_reference_loop() -> None:
     import random
 
-    from acctgraph.detect import _canonical, _detach_weak_members
+    from acctgraph.cluster.detect import _canonical, _detach_weak_members
 
     rng = random.Random(1)
     for _ in range(200):

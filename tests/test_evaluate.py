@@ -1,4 +1,4 @@
-"""Tests of acctgraph.evaluate: hand-computed cases, invariants, sklearn cross-checks."""
+"""Tests of acctgraph.evaluation.metrics: hand-computed cases, invariants, sklearn cross-checks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from acctgraph import schema as S
-from acctgraph.errors import InputError
-from acctgraph.evaluate import Evaluation, evaluate
+from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
+from acctgraph.evaluation.metrics import Evaluation, evaluate
 
 # --- a small world computed by hand ---------------------------------------
 #

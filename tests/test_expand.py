@@ -10,15 +10,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError, InputError
-from acctgraph.expand import METHODS, SeedExpander, expand_from_seeds, read_seeds
-from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_pipeline, write_outputs
-from acctgraph.runs import Run, load_run
-from acctgraph.simulate import HOSTILE_STRINGS, simulate_frames
 from test_explain import BIDI, FORMULA, HOSTILE_ID, make_run
+
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError, InputError
+from acctgraph.investigate.expand import METHODS, SeedExpander, expand_from_seeds, read_seeds
+from acctgraph.load import dataset_from_frames
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import Run, load_run
+from acctgraph.simulate import HOSTILE_STRINGS, simulate_frames
 
 ACCTGRAPH = Path(sys.executable).parent / "acctgraph"
 TINY_SEED = 3

@@ -18,11 +18,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from acctgraph.errors import ConfigError, InputError
-from acctgraph.explain import AccountExplanation, PairExplanation, explain_account, explain_pair
+from acctgraph.core.errors import ConfigError, InputError
+from acctgraph.investigate.explain import (
+    AccountExplanation,
+    PairExplanation,
+    explain_account,
+    explain_pair,
+)
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_pipeline, write_outputs
-from acctgraph.runs import Run, load_run
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import Run, load_run
 
 ACCTGRAPH = Path(sys.executable).parent / "acctgraph"
 BIDI = "\u202eevil\u202c reversed"

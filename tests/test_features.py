@@ -11,14 +11,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.features import attribute_table, compute_usage, default_features
 from acctgraph.features.email import (
-    email_table,
     FREE_MAIL_DOMAINS,
     PLUS_TAG_DOMAINS,
     email_domain,
     email_shape,
+    email_table,
     normalise_email,
 )
 from acctgraph.features.ip import MALFORMED, NOT_GLOBAL, OK, classify_ips
@@ -611,7 +611,7 @@ def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
 @given(st.lists(st.tuples(st.lists(st.integers(0, 300), min_size=4, max_size=4), st.integers(0, 5000)),
                 min_size=1, max_size=20))
 def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(rows) -> None:
-    from acctgraph.features.usage import _scaled_capabilities
+    from acctgraph.features.reduce import _scaled_capabilities
 
     table = pl.DataFrame({
         "account_id": [f"a{i}" for i in range(len(rows))],

@@ -20,14 +20,15 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acctgraph import schema as S
 from acctgraph.cli import cli
-from acctgraph.errors import InputError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
+from acctgraph.core.textsafe import visible
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_pipeline, write_outputs
-from acctgraph.runs import load_run
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import load_run
 from acctgraph.simulate import HOSTILE_STRINGS, simulate_frames
-from acctgraph.textsafe import visible
 from acctgraph.viz import (
     cluster_drawing,
     graph_for_export,

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from acctgraph import schema as S
-from acctgraph.diagnostics import WarningLog
-from acctgraph.errors import ConfigError, InputError
+from acctgraph.core import schema as S
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError, InputError
 from acctgraph.load import (
     OUTPUT_SCHEMAS,
     Dataset,

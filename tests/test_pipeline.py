@@ -12,12 +12,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from acctgraph import schema as S
-from acctgraph.config import Config
-from acctgraph.errors import ConfigError
-from acctgraph.evaluate import evaluate
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
+from acctgraph.evaluation.metrics import evaluate
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import RunResult, run_and_write, run_pipeline, write_outputs
+from acctgraph.run.config import Config
+from acctgraph.run.pipeline import run_and_write, run_pipeline
+from acctgraph.run.result import RunResult
+from acctgraph.run.write import write_outputs
 from acctgraph.simulate import FRAUD_KIND, simulate, simulate_frames
 
 SEED = 5

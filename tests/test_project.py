@@ -20,8 +20,16 @@ from hypothesis import strategies as st
 
 import acctgraph.graph.project as project_module
 from acctgraph.graph.project import (
-    _MULTIPLIERS, _RING_MODULUS, ACCOUNT_INDEX, FIXED_POINT, HUB_ACTION, KIND_CODE, RING, STRENGTH,
-    VALUE_INDEX, project,
+    _MULTIPLIERS,
+    _RING_MODULUS,
+    ACCOUNT_INDEX,
+    FIXED_POINT,
+    HUB_ACTION,
+    KIND_CODE,
+    RING,
+    STRENGTH,
+    VALUE_INDEX,
+    project,
 )
 
 KIND_WEIGHTS = [1.0, 0.8, 1.5, 0.25]

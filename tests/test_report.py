@@ -12,16 +12,17 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from acctgraph import schema as S
 from acctgraph.cards import CARDS_DIR, CARDS_JSON, TABLES, Cards, load_cards
 from acctgraph.cli import cli
-from acctgraph.config import Config
+from acctgraph.core import schema as S
+from acctgraph.core.tables import safe_for_spreadsheet
 from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_pipeline, write_outputs
-from acctgraph.report.display import markdown_escape, shown
+from acctgraph.report.display import document_text, markdown_escape
 from acctgraph.report.document import ReportParams, render_report, report_view, write_report
-from acctgraph.report.tables import safe_for_spreadsheet
-from acctgraph.runs import Run, load_run
+from acctgraph.run.config import Config
+from acctgraph.run.pipeline import run_pipeline
+from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import Run, load_run
 from acctgraph.simulate import FRAUD_KIND, HOSTILE_STRINGS, simulate_frames
 
 SEED = 5
@@ -304,7 +305,7 @@ def test_each_hostile_string_is_escaped_everywhere(plain_run: Run, two_cards: Ca
     html, markdown = _render(plain_run, cards, ReportParams(ranked_rows=5))
     assert_safe_html(html)
     assert_safe_markdown(markdown)
-    visible = shown(text)
+    visible = document_text(text)
     assert markdown_escape(visible) in markdown
     if len(text) > 300:
         assert text not in html and text not in markdown
@@ -313,21 +314,21 @@ def test_each_hostile_string_is_escaped_everywhere(plain_run: Run, two_cards: Ca
 
 @pytest.mark.parametrize("char", list(BIDI))
 def test_bidi_controls_are_made_visible(char: str) -> None:
-    value = shown(f"abc{char}def")
+    value = document_text(f"abc{char}def")
     assert char not in value
     assert f"\\u{ord(char):04x}" in value
 
 
 def test_long_strings_are_capped_with_a_count() -> None:
     long = HOSTILE_STRINGS[-1]
-    value = shown(long, limit=300)
+    value = document_text(long, limit=300)
     assert value.startswith(long[:300])
     assert value.endswith(f"… ({len(long) - 300:,} more characters)")
 
 
 def test_urls_are_defanged() -> None:
-    assert shown('=HYPERLINK("http://x","y")') == '=HYPERLINK("http[:]//x","y")'
-    assert shown("go to www.evil.example") == "go to www[.]evil.example"
+    assert document_text('=HYPERLINK("http://x","y")') == '=HYPERLINK("http[:]//x","y")'
+    assert document_text("go to www.evil.example") == "go to www[.]evil.example"
 
 
 @pytest.mark.parametrize("text", HOSTILE_STRINGS, ids=lambda s: repr(s[:24]))

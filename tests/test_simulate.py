@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
-from acctgraph import schema as S
 from acctgraph.cli import cli
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.simulate import (
     DIRT_KINDS,
     FRAUD_KIND,

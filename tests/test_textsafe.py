@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acctgraph.core.textsafe import ELLIPSIS, ESCAPED_CATEGORIES, cap, visible
 from acctgraph.simulate import HOSTILE_STRINGS
-from acctgraph.textsafe import ELLIPSIS, ESCAPED_CATEGORIES, cap, visible
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 

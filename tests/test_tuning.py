@@ -1,4 +1,4 @@
-"""Tests of acctgraph.tuning: a point is a full run, sweeps and ablations are tables of evaluated runs."""
+"""Tests of acctgraph.evaluation.tuning: a point is a full run, sweeps and ablations are tables of evaluated runs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from acctgraph.config import Config
-from acctgraph.errors import ConfigError
-from acctgraph.evaluate import evaluate
-from acctgraph.load import dataset_from_frames
-from acctgraph.pipeline import run_from_usage, run_pipeline
-from acctgraph.simulate import simulate_frames
-from acctgraph.tuning import (
+from acctgraph.core.errors import ConfigError
+from acctgraph.evaluation.metrics import evaluate
+from acctgraph.evaluation.tuning import (
     CHANGES,
     METRICS,
     SWITCHED_OFF,
@@ -22,6 +18,10 @@ from acctgraph.tuning import (
     sweep,
     with_parameters,
 )
+from acctgraph.load import dataset_from_frames
+from acctgraph.run.config import Config
+from acctgraph.run.pipeline import run_from_usage, run_pipeline
+from acctgraph.simulate import simulate_frames
 
 
 @pytest.fixture(scope="module")

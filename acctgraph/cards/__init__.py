@@ -1,7 +1,7 @@
 """Evidence cards: per cluster, everything an investigator reads, as tables computed once.
 
 A card is data, not prose. :func:`compute_cards` reads a finished run
-(:func:`acctgraph.runs.load_run`) and builds a few small tables keyed by
+(:func:`acctgraph.runfolder.load_run`) and builds a few small tables keyed by
 ``cluster_id``; :func:`write_cards` stores them in ``OUT/cards/*.parquet`` and
 ``OUT/cards.json``. The report, the JSON and notebooks render these tables
 (:func:`load_cards`) and never recompute them.
@@ -52,8 +52,8 @@ Examples
 --------
 >>> from acctgraph.simulate import simulate_frames
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
->>> from acctgraph.runs import load_run
+>>> from acctgraph import run_pipeline, write_outputs
+>>> from acctgraph.runfolder import load_run
 >>> import tempfile
 >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
 >>> out = tempfile.mkdtemp()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph import schema as S
 from acctgraph.cards.model import (
     _SAMPLES_SCHEMA,
     _TEMPLATES_SCHEMA,
@@ -53,11 +52,7 @@ from acctgraph.cards.model import (
     Cards,
     carded_clusters,
 )
-from acctgraph.features.prompt import CAPABILITIES
-from acctgraph.features.usage import ACTIVE_DAYS, DAY, FIRST_SEEN, HOUR, N_EXCHANGES
-from acctgraph.report.tables import write_json
-from acctgraph.runs import PROFILES_DIR, Run
-from acctgraph.score import (
+from acctgraph.cluster.score import (
     ACCOUNTS_IN_CLUSTER,
     ACCOUNTS_OUTSIDE,
     CONTRIBUTION,
@@ -68,6 +63,11 @@ from acctgraph.score import (
     SIZE,
     SUMMARY,
 )
+from acctgraph.core import schema as S
+from acctgraph.core.tables import write_json
+from acctgraph.features.base import ACTIVE_DAYS, DAY, FIRST_SEEN, HOUR, N_EXCHANGES
+from acctgraph.features.prompt import CAPABILITIES
+from acctgraph.runfolder import PROFILES_DIR, Run
 
 
 def _scan(run: Run, *parts: str) -> pl.LazyFrame | None:
@@ -81,7 +81,7 @@ def compute_cards(run: Run, *, params: CardParams | None = None) -> Cards:
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     params
         :class:`CardParams` (defaults: every flagged cluster and the 50 best others).
     """

@@ -9,9 +9,9 @@ from typing import Any
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.features.usage import FIRST_SEEN, LAST_SEEN, N_EXCHANGES
-from acctgraph.score import ACCOUNTS_IN_CLUSTER
+from acctgraph.cluster.score import ACCOUNTS_IN_CLUSTER
+from acctgraph.core import schema as S
+from acctgraph.features.base import FIRST_SEEN, LAST_SEEN, N_EXCHANGES
 
 CARDS_DIR = "cards"
 CARDS_JSON = "cards.json"
@@ -94,7 +94,7 @@ class CardParams:
         sent it most (so the search costs the same in a world of any size).
     sample_rows_per_account
         Of those accounts, at most about this many exchanges each are banded
-        (a deterministic hash sample, as in :mod:`acctgraph.features.usage`).
+        (a deterministic hash sample, as in :mod:`acctgraph.features.reduce`).
     members
         Accounts listed per card (the full list is ``members.csv``).
     """

@@ -1,7 +1,7 @@
 """Template figures and raw example prompts of carded clusters, written while the run's inputs are at hand.
 
 A run folder holds no raw prompts, so :func:`write_template_samples` (called by
-:func:`acctgraph.pipeline.write_outputs`) writes two small tables into
+:func:`acctgraph.run.write.write_outputs`) writes two small tables into
 ``profiles/``: ``cluster_templates`` (:func:`cluster_templates`) and
 ``template_samples`` (:func:`template_samples`), which the cards then read.
 """
@@ -9,11 +9,9 @@ A run folder holds no raw prompts, so :func:`write_template_samples` (called by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from acctgraph import schema as S
 from acctgraph.cards.model import (
     _SAMPLES_SCHEMA,
     CLUSTER_TEMPLATES,
@@ -25,14 +23,14 @@ from acctgraph.cards.model import (
     CardParams,
     carded_clusters,
 )
+from acctgraph.cluster.score import ACCOUNTS_IN_CLUSTER, PROMPT_TEMPLATE_KIND
+from acctgraph.core import schema as S
+from acctgraph.core.frames import owned
+from acctgraph.features.base import N_EXCHANGES
+from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import template_bands
-from acctgraph.frames import owned
-from acctgraph.features.usage import N_EXCHANGES
-from acctgraph.runs import PROFILES_DIR
-from acctgraph.score import ACCOUNTS_IN_CLUSTER, PROMPT_TEMPLATE_KIND
+from acctgraph.runfolder import PROFILES_DIR
 
-if TYPE_CHECKING:  # pragma: no cover
-    from acctgraph.pipeline import RunResult
 
 def cluster_templates(
     members: pl.DataFrame, attributes: pl.DataFrame, carded: pl.DataFrame, *, top: int
@@ -107,7 +105,7 @@ def template_samples(
     templates: pl.DataFrame,
     activity: pl.DataFrame,
     *,
-    prompt: Any,
+    prompt: PromptTemplate,
     per_template: int = CardParams.samples_per_template,
     rows_per_account: int = CardParams.sample_rows_per_account,
 ) -> pl.DataFrame:
@@ -200,28 +198,35 @@ def template_samples(
     )
 
 
-def write_template_samples(result: RunResult, out: str | Path, *, params: CardParams | None = None) -> list[Path]:
+def write_template_samples(
+    out: str | Path,
+    *,
+    members: pl.DataFrame,
+    clusters: pl.DataFrame,
+    attributes: pl.DataFrame,
+    exchanges: pl.LazyFrame,
+    activity: pl.DataFrame,
+    prompt: PromptTemplate | None,
+    params: CardParams | None = None,
+) -> list[Path]:
     """Write ``profiles/cluster_templates.parquet`` and ``profiles/template_samples.parquet``.
 
-    Called by :func:`acctgraph.pipeline.write_outputs` while the run's inputs
+    Called by :func:`acctgraph.run.write.write_outputs` while the run's inputs
     are at hand (a run folder holds no raw prompts): the top template bands of
     every carded cluster (:func:`cluster_templates`) and up to
     ``samples_per_template`` raw prompts for each (:func:`template_samples`).
-    Returns the paths written.
+    ``members`` and ``clusters`` are the scoring stage's tables, ``attributes``
+    the long attribute table, ``activity`` the reductions' per-account figures and
+    ``prompt`` the run's prompt-template kind (None: no samples). Returns the paths written.
     """
     params = params or CardParams()
     out = Path(out)
-    scored = result.scored
-    carded = carded_clusters(scored.clusters, top=params.top_clusters)
-    members = scored.members.drop_nulls(S.CLUSTER_ID)
-    templates = cluster_templates(members, result.attributes, carded, top=params.top_templates)
-    try:
-        prompt = result.config.feature(PROMPT_TEMPLATE_KIND)
-    except KeyError:  # pragma: no cover - the kind is always configured, maybe disabled
-        prompt = None
-    holders = template_holders(members, result.attributes, templates, per_template=params.sample_accounts)
+    carded = carded_clusters(clusters, top=params.top_clusters)
+    members = members.drop_nulls(S.CLUSTER_ID)
+    templates = cluster_templates(members, attributes, carded, top=params.top_templates)
+    holders = template_holders(members, attributes, templates, per_template=params.sample_accounts)
     samples = (
-        template_samples(result.dataset.exchanges, holders, templates, result.usage.activity, prompt=prompt,
+        template_samples(exchanges, holders, templates, activity, prompt=prompt,
                          per_template=params.samples_per_template,
                          rows_per_account=params.sample_rows_per_account)
         if prompt is not None else pl.DataFrame(schema=_SAMPLES_SCHEMA)

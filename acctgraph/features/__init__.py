@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
+from acctgraph.features.base import Usage
 from acctgraph.features.kinds import (
     DEFAULT_FEATURES,
     AccountColumn,
@@ -23,7 +24,7 @@ from acctgraph.features.kinds import (
     PromptTemplate,
     SignupBurst,
 )
-from acctgraph.features.usage import Usage, compute_usage
+from acctgraph.features.reduce import compute_usage
 
 __all__ = [
     "DEFAULT_FEATURES", "AccountColumn", "CoActivity", "Device", "Email", "EmailDomain",

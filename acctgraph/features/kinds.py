@@ -26,7 +26,7 @@ Every kind turns the validated inputs into rows of the long attribute table
   the graph layer lets infrastructure only *corroborate* other evidence (see
   :class:`~acctgraph.graph.GraphParams`).
 
-Kinds read from :class:`~acctgraph.features.usage.Usage`, the per-account
+Kinds read from :class:`~acctgraph.features.reduce.Usage`, the per-account
 aggregates computed in one streaming pass over the exchanges, and from the
 accounts table; none of them touches raw exchanges again.
 
@@ -41,51 +41,13 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
 from acctgraph.features import email as email_rules
-
-if TYPE_CHECKING:  # pragma: no cover
-    from acctgraph.features.usage import Usage
-
-LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]
-
-
-def _long(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    return frame.lazy().select(
-        pl.col(S.ACCOUNT_ID).cast(pl.String),
-        pl.col(S.VALUE).cast(pl.String),
-        pl.col(S.N_EVENTS).cast(pl.UInt32),
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Feature:
-    """Base of every attribute kind."""
-
-    kind: ClassVar[str] = ""
-    similarity: ClassVar[str] = "shared"
-    infrastructure: ClassVar[bool] = False
-    enabled: bool = True
-    weight: float = 1.0
-    hub_cap: int = 100
-    alpha: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.alpha is not None and not 0.0 <= self.alpha <= 2.0:
-            raise ConfigError(f"{self.kind}.alpha must be in [0, 2], got {self.alpha}")
-        if not (0.0 <= self.weight <= 100.0):
-            raise ConfigError(f"{self.kind}.weight must be in [0, 100], got {self.weight}")
-        if self.hub_cap < 2:
-            raise ConfigError(f"{self.kind}.hub_cap must be at least 2, got {self.hub_cap}")
-
-    def values(self, usage: Usage) -> pl.LazyFrame:
-        """Rows ``(account_id, value, n_events)`` for this kind, at most one per (account, value)."""
-        raise NotImplementedError
+from acctgraph.features.base import LONG, Feature, Usage, long_rows
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,8 +62,8 @@ class AccountColumn(Feature):
     def values(self, usage: Usage) -> pl.LazyFrame:
         col = self.source_column()
         if col not in usage.accounts.columns:
-            return _long(pl.DataFrame(schema={c: pl.String for c in LONG}))
-        return _long(
+            return long_rows(pl.DataFrame(schema={c: pl.String for c in LONG}))
+        return long_rows(
             usage.accounts.lazy()
             .select(S.ACCOUNT_ID, pl.col(col).cast(pl.String).str.strip_chars().alias(S.VALUE))
             .filter(pl.col(S.VALUE).is_not_null() & (pl.col(S.VALUE) != ""))
@@ -157,7 +119,7 @@ class ExactIp(Feature):
     hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.ip_usage.lazy().select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
+        return long_rows(usage.ip_usage.lazy().select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
                      .drop_nulls(S.VALUE).group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
 
 
@@ -178,7 +140,7 @@ class IpRange(Feature):
         frame = usage.ip_usage.lazy().select(
             S.ACCOUNT_ID, pl.concat_list(ranges).alias(S.VALUE), S.N_EVENTS
         ).explode(S.VALUE).drop_nulls(S.VALUE)
-        return _long(frame.group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
+        return long_rows(frame.group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,7 +151,7 @@ class EmailPart(Feature):
     excluded: ClassVar[frozenset[str]] = frozenset()
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.emails.lazy().select(
+        return long_rows(usage.emails.lazy().select(
             S.ACCOUNT_ID, pl.col(self.part).alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
         ).filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(sorted(self.excluded))))
 
@@ -250,7 +212,7 @@ class PromptTemplate(Feature):
     max_per_account: int = 256
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.templates.lazy())
+        return long_rows(usage.templates.lazy())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,7 +254,7 @@ class SignupBurst(Feature):
         bursts = counts.join(per_day, on="_day").filter(
             (pl.col("_n") >= self.min_accounts) & (pl.col("_n") >= self.min_ratio * pl.col("_median"))
         ).select(S.VALUE)
-        return _long(frame.join(bursts, on=S.VALUE, how="semi").select(
+        return long_rows(frame.join(bursts, on=S.VALUE, how="semi").select(
             S.ACCOUNT_ID, pl.concat_str([pl.col(S.VALUE).str.slice(2), pl.lit("/"), pl.lit(window)]).alias(S.VALUE),
             pl.lit(1).alias(S.N_EVENTS),
         ).unique([S.ACCOUNT_ID, S.VALUE]))
@@ -315,7 +277,7 @@ class CoActivity(Feature):
     window_hours: int = 6
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return _long(usage.co_activity.lazy())
+        return long_rows(usage.co_activity.lazy())
 
 
 DEFAULT_FEATURES: tuple[type[Feature], ...] = (

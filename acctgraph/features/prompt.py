@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import polars as pl
 
-
 FILLER_WORDS = (
     "the", "and", "for", "with", "this", "that", "these", "those", "you", "your", "are", "can",
     "could", "would", "should", "please", "pls", "plz", "hey", "hello", "thanks", "thank", "quick",

@@ -51,10 +51,19 @@ from dataclasses import dataclass
 import igraph as ig
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.graph.project import (  # column names shared with the projection, defined there
-    ACCOUNT_INDEX, HUB_ACTION, KIND_CODE, RING, SOURCE, STRENGTH, TARGET, VALUE_INDEX, WEIGHT, project,
+    ACCOUNT_INDEX,
+    HUB_ACTION,
+    KIND_CODE,
+    RING,
+    SOURCE,
+    STRENGTH,
+    TARGET,
+    VALUE_INDEX,
+    WEIGHT,
+    project,
 )
 
 N_ACCOUNTS = "n_accounts"
@@ -189,7 +198,7 @@ def build_graph(
     Parameters
     ----------
     attributes
-        ``account_id, attribute_kind, value, n_events`` (see :mod:`acctgraph.schema`).
+        ``account_id, attribute_kind, value, n_events`` (see :mod:`acctgraph.core.schema`).
     weights
         Evidence weight per kind (kinds absent here weigh 1.0).
     hub_caps

@@ -5,9 +5,9 @@ by the adversary. Before any of them is shown in a report:
 
 1. invisible characters (controls, bidi overrides and isolates, zero-width and
    other format characters) become visible escapes (``\\u202e``) with
-   :func:`acctgraph.textsafe.visible`, so that text cannot reorder or hide
+   :func:`acctgraph.core.textsafe.visible`, so that text cannot reorder or hide
    what follows it;
-2. long text is capped (:func:`shown`: ``… (N more characters)``); the full
+2. long text is capped (:func:`document_text`: ``… (N more characters)``); the full
    value stays in the Parquet tables;
 3. URLs are defanged (``http[:]//x``, ``www[.]x``), the convention of threat
    reports, so that no viewer turns them into links or requests;
@@ -17,11 +17,11 @@ by the adversary. Before any of them is shown in a report:
 
 Examples
 --------
->>> shown("\\u202eevil\\u202c reversed")
+>>> document_text("\\u202eevil\\u202c reversed")
 '\\\\u202eevil\\\\u202c reversed'
->>> shown("x" * 310, limit=300)[-25:]
+>>> document_text("x" * 310, limit=300)[-25:]
 'xxx… (10 more characters)'
->>> shown('=HYPERLINK("http://x","y")')
+>>> document_text('=HYPERLINK("http://x","y")')
 '=HYPERLINK("http[:]//x","y")'
 >>> markdown_escape("<script>alert(1)</script> | *x* _y_ account_id")
 '\\\\<script\\\\>alert(1)\\\\</script\\\\> \\\\| \\\\*x\\\\* \\\\_y\\\\_ account_id'
@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 
-from acctgraph.textsafe import visible
+from acctgraph.core.textsafe import visible
 
-TEXT_LIMIT = 300
+DOCUMENT_TEXT_LIMIT = 300
 """Default cap, in characters, of a shown value."""
 
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*):(//)")
@@ -53,7 +53,7 @@ def defang(text: str) -> str:
     return _WWW.sub(r"\1[.]", _SCHEME.sub(r"\1[:]\2", text))
 
 
-def shown(text: object, *, limit: int = TEXT_LIMIT) -> str:
+def document_text(text: object, *, limit: int = DOCUMENT_TEXT_LIMIT) -> str:
     """A value as it may be shown to a person: visible, capped at ``limit`` characters, defanged.
 
     ``None`` becomes the empty string; other non-strings are converted with ``str``.
@@ -62,9 +62,9 @@ def shown(text: object, *, limit: int = TEXT_LIMIT) -> str:
 
     Examples
     --------
-    >>> shown(None), shown(12)
+    >>> document_text(None), document_text(12)
     ('', '12')
-    >>> shown("line one\\nline two")
+    >>> document_text("line one\\nline two")
     'line one\\\\nline two'
     """
     if text is None:
@@ -76,12 +76,12 @@ def shown(text: object, *, limit: int = TEXT_LIMIT) -> str:
     return defang(value)
 
 
-def shown_lines(text: object, *, limit: int = TEXT_LIMIT) -> list[str]:
-    """Like :func:`shown`, but line breaks (``\\n``) kept as separate lines (for prompts).
+def document_lines(text: object, *, limit: int = DOCUMENT_TEXT_LIMIT) -> list[str]:
+    """Like :func:`document_text`, but line breaks (``\\n``) kept as separate lines (for prompts).
 
     Examples
     --------
-    >>> shown_lines("first\\r\\nsecond\\u202e")
+    >>> document_lines("first\\r\\nsecond\\u202e")
     ['first\\\\r', 'second\\\\u202e']
     """
     if text is None:
@@ -102,7 +102,7 @@ def markdown_escape(text: object) -> str:
     and ``_`` unless inside a word, where it cannot emphasise), and a leading
     ``-``, ``+``, ``=`` or ``1. `` that would start a list or heading. A
     parenthesis cannot make a link once ``[`` and ``]`` are escaped. Line
-    breaks must already be visible (:func:`shown`).
+    breaks must already be visible (:func:`document_text`).
 
     Examples
     --------

@@ -19,7 +19,7 @@ Contents:
 The HTML file makes no request: no script, no external URL, inline SVG and
 CSS, and a Content-Security-Policy of ``default-src 'none'`` as a second
 line of defence. Attacker-written text passes through
-:func:`acctgraph.report.display.shown` and the format's escaping (see that
+:func:`acctgraph.report.display.document_text` and the format's escaping (see that
 module). No wall-clock time is rendered, so two runs on the same input give
 byte-identical reports.
 
@@ -27,8 +27,8 @@ Examples
 --------
 >>> from acctgraph.simulate import simulate_frames
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
->>> from acctgraph.runs import load_run
+>>> from acctgraph import run_pipeline, write_outputs
+>>> from acctgraph.runfolder import load_run
 >>> import tempfile, pathlib
 >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
 >>> out = pathlib.Path(tempfile.mkdtemp())
@@ -51,11 +51,16 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from acctgraph import schema as S
 from acctgraph.cards import Cards, load_cards
+from acctgraph.core import schema as S
 from acctgraph.report.charts import Chart, hour_chart, time_chart
-from acctgraph.report.display import TEXT_LIMIT, markdown_escape, shown, shown_lines
-from acctgraph.runs import Run
+from acctgraph.report.display import (
+    DOCUMENT_TEXT_LIMIT,
+    document_lines,
+    document_text,
+    markdown_escape,
+)
+from acctgraph.runfolder import Run
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "report.html.j2"
@@ -99,7 +104,7 @@ class ReportParams:
     ranked_rows: int = 200
     ranked_open: int = 25
     members_shown: int = 50
-    text_limit: int = TEXT_LIMIT
+    text_limit: int = DOCUMENT_TEXT_LIMIT
     prompt_limit: int = 600
 
 
@@ -164,8 +169,8 @@ def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]
     hubs = record.get("hubs", {})
     hub_values = hubs.get("values", [])
     return {
-        "tool_version": shown(record.get("versions", {}).get("acctgraph"), limit=limit),
-        "seed": shown(record.get("seed"), limit=limit),
+        "tool_version": document_text(record.get("versions", {}).get("acctgraph"), limit=limit),
+        "seed": document_text(record.get("seed"), limit=limit),
         "headline": [
             ("accounts", _count(rows.get("accounts_in"))),
             ("clusters", _count(rows.get("clusters_out"))),
@@ -173,32 +178,32 @@ def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]
             ("flagged accounts", _count(rows.get("flagged_accounts"))),
         ],
         "inputs": [
-            {"table": shown(item.get("table"), limit=limit), "path": shown(item.get("path"), limit=limit),
+            {"table": document_text(item.get("table"), limit=limit), "path": document_text(item.get("path"), limit=limit),
              "rows": _count(item.get("rows")), "size": _count(item.get("size_bytes")),
-             "sha256": shown(item.get("sha256"), limit=limit)}
+             "sha256": document_text(item.get("sha256"), limit=limit)}
             for item in record.get("inputs", [])
         ],
-        "rows": [(shown(name, limit=limit), _count(value)) for name, value in sorted(rows.items())],
+        "rows": [(document_text(name, limit=limit), _count(value)) for name, value in sorted(rows.items())],
         "warnings": [
-            {"code": shown(w.get("code"), limit=limit), "count": _count(w.get("count")),
-             "message": shown(w.get("message"), limit=limit),
-             "where": shown(" / ".join(str(x) for x in (w.get("path"), w.get("column")) if x), limit=limit),
-             "examples": [shown(x, limit=limit) for x in w.get("examples", [])]}
+            {"code": document_text(w.get("code"), limit=limit), "count": _count(w.get("count")),
+             "message": document_text(w.get("message"), limit=limit),
+             "where": document_text(" / ".join(str(x) for x in (w.get("path"), w.get("column")) if x), limit=limit),
+             "examples": [document_text(x, limit=limit) for x in w.get("examples", [])]}
             for w in record.get("warnings", [])
         ],
-        "parameters": [(shown(k, limit=limit), shown(v, limit=limit))
+        "parameters": [(document_text(k, limit=limit), document_text(v, limit=limit))
                        for k, v in _flatten("", record.get("parameters", {}))],
-        "versions": [(shown(k, limit=limit), shown(v, limit=limit))
+        "versions": [(document_text(k, limit=limit), document_text(v, limit=limit))
                      for k, v in sorted(record.get("versions", {}).items())],
-        "detect": [(shown(k, limit=limit), shown(v, limit=limit)) for k, v in _flatten("", record.get("detect", {}))],
+        "detect": [(document_text(k, limit=limit), document_text(v, limit=limit)) for k, v in _flatten("", record.get("detect", {}))],
         "hubs": {
-            "note": shown(hubs.get("note"), limit=limit),
+            "note": document_text(hubs.get("note"), limit=limit),
             "count": _count(hubs.get("count")),
-            "by_kind": [(shown(k, limit=limit), _count(v)) for k, v in sorted(hubs.get("by_kind", {}).items())],
+            "by_kind": [(document_text(k, limit=limit), _count(v)) for k, v in sorted(hubs.get("by_kind", {}).items())],
             "top": [
-                {"kind": shown(h.get("attribute_kind"), limit=limit), "value": shown(h.get("value"), limit=limit),
+                {"kind": document_text(h.get("attribute_kind"), limit=limit), "value": document_text(h.get("value"), limit=limit),
                  "accounts": _count(h.get("n_accounts")), "cap": _count(h.get("hub_cap")),
-                 "action": shown(h.get("hub_action"), limit=limit)}
+                 "action": document_text(h.get("hub_action"), limit=limit)}
                 for h in hub_values[:20]
             ],
             "more": _count(n_more) if (n_more := int(hubs.get("count", 0) or 0) - min(20, len(hub_values))) > 0
@@ -214,7 +219,7 @@ def _ranked(clusters: pl.DataFrame, carded: set[int], graphs: set[int], params: 
     rows = [
         {"id": int(row[S.CLUSTER_ID]), "size": _count(row["size"]), "score": _fixed(row[S.CLUSTER_SCORE]),
          "flagged": bool(row[S.FLAGGED]), "exchanges": _count(row["exchanges"]),
-         "summary": shown(row["summary"], limit=params.text_limit),
+         "summary": document_text(row["summary"], limit=params.text_limit),
          "section": int(row[S.CLUSTER_ID]) in carded, "graph": int(row[S.CLUSTER_ID]) in graphs}
         for row in chosen.select(S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "exchanges", "summary")
         .iter_rows(named=True)
@@ -272,9 +277,9 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
     samples: dict[int, list[dict[str, Any]]] = {}
     for sample in card["samples"]:
         samples.setdefault(sample["template_rank"], []).append({
-            "account": shown(sample[S.ACCOUNT_ID], limit=limit), "time": _time(sample[S.TIMESTAMP]),
-            "lines": shown_lines(sample[S.PROMPT], limit=params.prompt_limit),
-            "text": shown(sample[S.PROMPT], limit=params.prompt_limit),
+            "account": document_text(sample[S.ACCOUNT_ID], limit=limit), "time": _time(sample[S.TIMESTAMP]),
+            "lines": document_lines(sample[S.PROMPT], limit=params.prompt_limit),
+            "text": document_text(sample[S.PROMPT], limit=params.prompt_limit),
         })
     members = card["members"][: params.members_shown]
     kind_order = {k["attribute_kind"]: i for i, k in enumerate(card["kinds"])}  # strongest kind first
@@ -285,9 +290,9 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
         "graph": cid in graphs,
         "size": _count(card["size"]),
         "score": _fixed(card[S.CLUSTER_SCORE]),
-        "summary": shown(card["summary"], limit=limit),
+        "summary": document_text(card["summary"], limit=limit),
         "signals": [
-            {"name": shown(s["signal"], limit=limit), "meaning": _SIGNAL_TEXT.get(s["signal"], ""),
+            {"name": document_text(s["signal"], limit=limit), "meaning": _SIGNAL_TEXT.get(s["signal"], ""),
              "value": _fixed(s["signal_value"]), "weight": _fixed(s["weight"]),
              "contribution": _fixed(s["contribution"], 3),
              "bar": round(100.0 * abs(s["contribution"]) / top_contribution, 1) if top_contribution else 0.0,
@@ -295,7 +300,7 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
             for s in card["signals"]
         ],
         "kinds": [
-            {"kind": shown(k["attribute_kind"], limit=limit), "kind_weight": _fixed(k["kind_weight"]),
+            {"kind": document_text(k["attribute_kind"], limit=limit), "kind_weight": _fixed(k["kind_weight"]),
              "n_values": _count(k["n_values"]), "top": _count(k["top_accounts_in_cluster"]),
              "top_share": _percent(k["top_share_of_members"]), "outside": _count(k["top_accounts_outside"]),
              "half": bool(k["held_by_half"]), "share": _percent(k["link_share"]),
@@ -303,9 +308,9 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
             for k in card["kinds"]
         ],
         "shared": [
-            {"kind": shown(v["attribute_kind"], limit=limit), "value": shown(v["value"], limit=limit),
+            {"kind": document_text(v["attribute_kind"], limit=limit), "value": document_text(v["value"], limit=limit),
              "inside": _count(v["accounts_in_cluster"]), "outside": _count(v["accounts_outside"]),
-             "weight": _fixed(v["weight"], 3), "hub": shown(v["hub_action"] or "", limit=limit)}
+             "weight": _fixed(v["weight"], 3), "hub": document_text(v["hub_action"] or "", limit=limit)}
             for v in sorted(card["values"], key=lambda v: kind_order.get(v["attribute_kind"], len(kind_order)))
         ],
         "figures": _figures(card, burst_hours),
@@ -314,16 +319,16 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
         "capabilities": [(c["capability"], _count(c["n_exchanges"]), _percent(c["share"]))
                          for c in card["capabilities"]],
         "templates": [
-            {"rank": t["template_rank"], "value": shown(t["value"], limit=limit),
+            {"rank": t["template_rank"], "value": document_text(t["value"], limit=limit),
              "accounts": _count(t["accounts_in_cluster"]), "events": _count(t["n_events"]),
              "share": _percent(t["share"]), "samples": samples.get(t["template_rank"], [])}
             for t in card["templates"]
         ],
         "members": [
-            {"account": shown(m[S.ACCOUNT_ID], limit=limit), "created": _time(m[S.CREATED_AT]),
+            {"account": document_text(m[S.ACCOUNT_ID], limit=limit), "created": _time(m[S.CREATED_AT]),
              "first_seen": _time(m["first_seen"]), "exchanges": _count(m["n_exchanges"]),
-             "name": shown(m[S.DISPLAY_NAME], limit=limit), "email": shown(m[S.EMAIL], limit=limit),
-             "country": shown(m[S.COUNTRY], limit=limit), "org": shown(m[S.ORG_ID], limit=limit)}
+             "name": document_text(m[S.DISPLAY_NAME], limit=limit), "email": document_text(m[S.EMAIL], limit=limit),
+             "country": document_text(m[S.COUNTRY], limit=limit), "org": document_text(m[S.ORG_ID], limit=limit)}
             for m in members
         ],
         "members_more": int(card["size"]) - len(members),
@@ -332,7 +337,7 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
 
 def report_view(run: Run, cards: Cards, *, out: Path | None = None,
                 params: ReportParams | None = None) -> dict[str, Any]:
-    """Everything the report templates render, as plain values (text already :func:`shown`)."""
+    """Everything the report templates render, as plain values (text already :func:`document_text`)."""
     params = params or ReportParams()
     out = Path(out) if out is not None else run.path
     record = run.record
@@ -400,7 +405,7 @@ def write_report(run: Run, out: str | Path | None = None, *, params: ReportParam
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     out
         Folder to write into (default: the run folder). Links to graph pages
         (``graphs/cluster_<id>.html``) are made for the pages that exist there.
@@ -422,7 +427,7 @@ def write_report(run: Run, out: str | Path | None = None, *, params: ReportParam
 
 
 def _attached_counts(run: Run) -> dict[int, int]:
-    """Members per cluster that joined by behaviour (:mod:`acctgraph.attach`); empty for older runs."""
+    """Members per cluster that joined by behaviour (:mod:`acctgraph.cluster.attach`); empty for older runs."""
     table = run.attached
     if table is None:
         return {}

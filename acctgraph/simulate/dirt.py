@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.simulate.network import MALFORMED_IPS, PRIVATE_IPS
 from acctgraph.simulate.randomness import Draws
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.simulate import dirt
 from acctgraph.simulate import vocabulary as V
 from acctgraph.simulate.network import Channels, format_ips, resolve

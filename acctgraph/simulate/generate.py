@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.simulate import dirt
 from acctgraph.simulate.exchanges import generate as generate_exchanges
 from acctgraph.simulate.legit import BUILDERS

@@ -12,7 +12,7 @@ from math import log
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.simulate import vocabulary as V
 from acctgraph.simulate.identity import (
     display_names,

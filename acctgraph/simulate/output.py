@@ -12,9 +12,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from acctgraph import __version__
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
+from acctgraph.core.version import __version__
 from acctgraph.simulate import dirt
 from acctgraph.simulate.generate import (
     build_roster,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.simulate.identity import account_ids
 from acctgraph.simulate.network import Channels, format_ips, resolve
 from acctgraph.simulate.randomness import Draws

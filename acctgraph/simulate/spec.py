@@ -10,7 +10,7 @@ Examples
 >>> WorldSpec(n_accounts=2000, fraud_account_share=2.0)
 Traceback (most recent call last):
 ...
-acctgraph.errors.ConfigError: WorldSpec.fraud_account_share must be in (0, 0.5), got 2.0
+acctgraph.core.errors.ConfigError: WorldSpec.fraud_account_share must be in (0, 0.5), got 2.0
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from numbers import Real
 
-from acctgraph.errors import ConfigError
+from acctgraph.core.errors import ConfigError
 
 IP_TRADECRAFTS = ("residential_proxy", "proxy_reseller", "datacenter", "mobile_proxy")
 PAYMENT_TRADECRAFTS = ("reused", "virtual", "none")
@@ -450,7 +450,7 @@ def parse_scale(text: str | float) -> float:
     >>> parse_scale("0")
     Traceback (most recent call last):
     ...
-    acctgraph.errors.ConfigError: scale must be a positive number such as 1/8 or 0.125, got '0'
+    acctgraph.core.errors.ConfigError: scale must be a positive number such as 1/8 or 0.125, got '0'
     """
     try:
         value = float(Fraction(str(text).strip()))

@@ -1,6 +1,6 @@
 """Interactive graph views of a finished run: HTML pages, notebook display, GraphML/GEXF export.
 
-Everything here reads a run folder (:func:`acctgraph.runs.load_run`) and never
+Everything here reads a run folder (:func:`acctgraph.runfolder.load_run`) and never
 recomputes the graph.
 
 - :func:`write_graph_pages` writes ``OUT/graphs/cluster_<id>.html`` (the
@@ -35,7 +35,14 @@ from acctgraph.viz.export import (
     to_graphml,
 )
 from acctgraph.viz.overview import overview_drawing
-from acctgraph.viz.pages import DEFAULT_TOP, GraphPages, PageInfo, page_name, render, write_graph_pages
+from acctgraph.viz.pages import (
+    DEFAULT_TOP,
+    GraphPages,
+    PageInfo,
+    page_name,
+    render,
+    write_graph_pages,
+)
 
 __all__ = [
     "DEFAULT_TOP", "EDGE_BUDGET", "NODE_BUDGET", "Drawing", "GraphPages", "GraphView", "PageInfo",

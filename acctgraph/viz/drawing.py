@@ -1,10 +1,10 @@
 """What a cluster page draws, as plain data: nodes, edges, legend, facts and what was collapsed.
 
-A :class:`Drawing` is built from a finished run's tables (:mod:`acctgraph.runs`),
+A :class:`Drawing` is built from a finished run's tables (:mod:`acctgraph.runfolder`),
 never by recomputing the graph, and rendered by :mod:`acctgraph.viz.pages`
 (HTML files, or inline in a notebook through :mod:`acctgraph.viz.export`). Every
 string in it that came from the data has been passed through
-:func:`acctgraph.textsafe.visible` and capped: tooltips are plain text. The
+:func:`acctgraph.core.textsafe.visible` and capped: tooltips are plain text. The
 overview's drawing is in :mod:`acctgraph.viz.overview`.
 
 Cluster drawings are bipartite: the cluster's accounts and the attribute values
@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import InputError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
+from acctgraph.core.textsafe import cap, visible
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.graph.build import (
     ACCOUNT_INDEX,
@@ -51,10 +52,9 @@ from acctgraph.graph.build import (
     VALUE_INDEX,
     VALUE_WEIGHT,
 )
-from acctgraph.textsafe import cap, visible
 
 if TYPE_CHECKING:  # pragma: no cover
-    from acctgraph.runs import Run
+    from acctgraph.runfolder import Run
 
 #: Most nodes a cluster page draws; above it accounts are grouped and values trimmed.
 NODE_BUDGET = 1500
@@ -151,7 +151,7 @@ def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
 
 
 def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
-    """The cluster's row of the clusters table; an :class:`~acctgraph.errors.InputError` if there is none."""
+    """The cluster's row of the clusters table; an :class:`~acctgraph.core.errors.InputError` if there is none."""
     rows = run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)
     if rows.height == 0:
         ids = run.clusters[S.CLUSTER_ID]
@@ -283,7 +283,7 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     cluster_id
         A ``cluster_id`` of the run's clusters table.
     node_budget, edge_budget

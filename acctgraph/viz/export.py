@@ -8,15 +8,15 @@ Exports hold every value linking the chosen accounts (no node budget), with
 attributes on nodes (accounts: cluster, score, flagged, profile facts; values:
 kind, value, holders in the cluster and in all, hub status) and edges (events,
 strength, weight). Strings drawn from the data go through
-:func:`acctgraph.textsafe.visible`, which also removes the characters XML
+:func:`acctgraph.core.textsafe.visible`, which also removes the characters XML
 cannot hold (NUL and other controls), so the files always read back.
 
 Examples
 --------
 >>> from acctgraph.simulate import simulate_frames
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
->>> from acctgraph.runs import load_run
+>>> from acctgraph import run_pipeline, write_outputs
+>>> from acctgraph.runfolder import load_run
 >>> import tempfile, pathlib, networkx as nx
 >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
 >>> out = pathlib.Path(tempfile.mkdtemp())
@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
+from acctgraph.core.textsafe import cap, visible
 from acctgraph.graph.build import (
     ACCOUNT_INDEX,
     HUB_ACTION,
@@ -52,8 +53,7 @@ from acctgraph.graph.build import (
     VALUE_INDEX,
     VALUE_WEIGHT,
 )
-from acctgraph.runs import Run, load_run
-from acctgraph.textsafe import cap, visible
+from acctgraph.runfolder import Run, load_run
 from acctgraph.viz.drawing import (
     EDGE_BUDGET,
     IN_CLUSTER,
@@ -68,7 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 View = Literal["bipartite", "accounts"]
-TEXT_LIMIT = 2000
+EXPORT_TEXT_LIMIT = 2000
 PROFILE_COLUMNS = (S.DISPLAY_NAME, S.EMAIL, S.COUNTRY, S.ORG_ID, S.CREATED_AT, "n_exchanges", "active_days",
                    "first_seen", "last_seen")
 
@@ -139,7 +139,7 @@ def _attribute(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        return cap(visible(value), TEXT_LIMIT)
+        return cap(visible(value), EXPORT_TEXT_LIMIT)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, float) and value != value:  # NaN

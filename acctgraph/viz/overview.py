@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from acctgraph import schema as S
+from acctgraph.core import schema as S
 from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX, VALUE_WEIGHT
-from acctgraph.viz.drawing import FIXED_POINT, Drawing, format_number, format_when, plain, select_clusters
+from acctgraph.viz.drawing import (
+    FIXED_POINT,
+    Drawing,
+    format_number,
+    format_when,
+    plain,
+    select_clusters,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from acctgraph.runs import Run
+    from acctgraph.runfolder import Run
 
 #: Most clusters the overview draws (flagged first, then by score).
 OVERVIEW_BUDGET = 1000

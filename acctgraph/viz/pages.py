@@ -40,8 +40,8 @@ from typing import Any
 import igraph as ig
 import jinja2
 
-from acctgraph import __version__
-from acctgraph.runs import Run, load_run
+from acctgraph.core.version import __version__
+from acctgraph.runfolder import Run, load_run
 from acctgraph.viz.drawing import (
     ACCOUNT,
     ACCOUNT_GROUP,
@@ -312,7 +312,7 @@ def write_graph_pages(
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`) or its folder.
+        A finished run (:func:`acctgraph.runfolder.load_run`) or its folder.
     out_dir
         Where to write (``OUT/graphs`` by convention; pages link to ``../report.html``).
     clusters
@@ -332,7 +332,7 @@ def write_graph_pages(
     --------
     >>> from acctgraph.simulate import simulate_frames
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
+    >>> from acctgraph import run_pipeline, write_outputs
     >>> import tempfile, pathlib
     >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
     >>> out = pathlib.Path(tempfile.mkdtemp())

@@ -39,8 +39,8 @@ shares nothing.
 
 >>> import polars as pl, tempfile
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
->>> from acctgraph.runs import load_run
+>>> from acctgraph import run_pipeline, write_outputs
+>>> from acctgraph.runfolder import load_run
 >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e"],
 ...     "payment_fingerprint": ["card1", "card1", "card1", None, None],
 ...     "device_id": [None, None, "dev1", "dev1", None]})
@@ -64,20 +64,34 @@ from typing import Any
 import igraph as ig
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError, InputError
-from acctgraph.explain import (
-    CLUSTER_SIZE, frame_records, text_table, shown, account_table, bipartite_graph,
-)
+from acctgraph.cluster.score import CONTRIBUTION, SIZE
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError, InputError
+from acctgraph.core.tables import safe_for_spreadsheet
+from acctgraph.core.textsafe import cap, visible
 from acctgraph.graph.build import (
-    ACCOUNT_INDEX, DROPPED, HUB_ACTION, INFRASTRUCTURE, KIND_WEIGHT, N_ACCOUNTS, SOURCE, STRENGTH, TARGET,
-    VALUE_INDEX, WEIGHT,
+    ACCOUNT_INDEX,
+    DROPPED,
+    HUB_ACTION,
+    INFRASTRUCTURE,
+    KIND_WEIGHT,
+    N_ACCOUNTS,
+    SOURCE,
+    STRENGTH,
+    TARGET,
+    VALUE_INDEX,
+    WEIGHT,
+)
+from acctgraph.investigate.explain import (
+    CLUSTER_SIZE,
+    account_table,
+    bipartite_graph,
+    frame_records,
+    terminal_text,
+    text_table,
 )
 from acctgraph.load import table_format
-from acctgraph.report.tables import safe_for_spreadsheet
-from acctgraph.runs import Run
-from acctgraph.score import CONTRIBUTION, SIZE
-from acctgraph.textsafe import cap, visible
+from acctgraph.runfolder import Run
 
 RANK = "rank"
 SCORE = "score"
@@ -197,7 +211,7 @@ class Expansion:
         lines = [f"seeds: {self.n_found} of {self.n_seeds} found in the run"
                  + (f", {unlinked} of them share nothing with anyone" if unlinked else "")]
         if missing:
-            listed = ", ".join(shown(m, 40) for m in missing[:5])
+            listed = ", ".join(terminal_text(m, 40) for m in missing[:5])
             lines.append(f"  not found ({len(missing)}): {listed}" + (", …" if len(missing) > 5 else ""))
         p = self.parameters
         walk = {"combined": "the projection and the bipartite graph", "projection": "the projection",
@@ -211,14 +225,14 @@ class Expansion:
         rows = []
         for c in self.candidates.iter_rows(named=True):
             values = self.evidence.filter(pl.col(S.ACCOUNT_ID) == c[S.ACCOUNT_ID])
-            described = [f"{shown(k, 16)}={shown(v, 32)} ({n} seed{'' if n == 1 else 's'})"
+            described = [f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({n} seed{'' if n == 1 else 's'})"
                          for k, v, n in values.select(S.ATTRIBUTE_KIND, S.VALUE, SEEDS_HOLDING)
                          .head(values_per_candidate).iter_rows()]
             if not described:
                 described = ["(through other accounts)"]
             cluster = "-" if c[S.CLUSTER_ID] is None else (
                 f"{c[S.CLUSTER_ID]}{' flagged' if c[S.FLAGGED] else ''}{' (seed)' if c[SEED_CLUSTER] else ''}")
-            rows.append([str(c[RANK]), shown(c[S.ACCOUNT_ID], 40), f"{c[SCORE]:.3g}", cluster,
+            rows.append([str(c[RANK]), terminal_text(c[S.ACCOUNT_ID], 40), f"{c[SCORE]:.3g}", cluster,
                          str(c[SEEDS_SHARING]), "; ".join(described)])
         lines += text_table(["rank", "account", "score", "cluster", "seeds sharing", "shared with the seeds"], rows,
                             right=[0, 2, 4])
@@ -336,8 +350,8 @@ class SeedExpander:
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "x", "y"],
     ...     "payment_fingerprint": ["card1", "card1", "card2", "card2"]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "x", "y"], "timestamp": [1776852000] * 4})
@@ -462,7 +476,7 @@ def expand_from_seeds(
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     seeds
         Known-bad account ids; duplicates and ids not in the run are allowed
         (reported in :attr:`Expansion.seeds`).
@@ -493,8 +507,8 @@ def expand_from_seeds(
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c", "x", "y"],
     ...     "payment_fingerprint": ["card1", "card1", "card1", "card2", "card2"]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c", "x", "y"], "timestamp": [1776852000] * 5})

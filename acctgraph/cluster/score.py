@@ -47,15 +47,27 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
+from acctgraph.features.base import (
+    ACTIVE_DAYS,
+    FIRST_SEEN,
+    HOUR,
+    LAST_SEEN,
+    N_EXCHANGES,
+    Usage,
+)
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import AGENTIC, CODING, REASONING
-from acctgraph.features.usage import (
-    ACTIVE_DAYS, FIRST_SEEN, HOUR, LAST_SEEN, N_EXCHANGES, Usage,
-)
 from acctgraph.graph.build import (
-    ACCOUNT_INDEX, N_ACCOUNTS, SOURCE, TARGET, VALUE_INDEX, VALUE_WEIGHT, WEIGHT, AccountGraph,
+    ACCOUNT_INDEX,
+    N_ACCOUNTS,
+    SOURCE,
+    TARGET,
+    VALUE_INDEX,
+    VALUE_WEIGHT,
+    WEIGHT,
+    AccountGraph,
 )
 
 LABEL = "_label"
@@ -139,7 +151,7 @@ def score_clusters(
     Parameters
     ----------
     membership
-        Community label per vertex of ``graph`` (from :mod:`acctgraph.detect`).
+        Community label per vertex of ``graph`` (from :mod:`acctgraph.cluster.detect`).
     graph
         The :class:`~acctgraph.graph.AccountGraph` the communities were found on.
     attributes

@@ -2,8 +2,8 @@
 
 Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
-:class:`~acctgraph.detect.DetectParams`, :class:`~acctgraph.attach.AttachParams`,
-:class:`~acctgraph.score.ScoreParams`),
+:class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
+:class:`~acctgraph.cluster.score.ScoreParams`),
 next to the code that reads them; this module assembles them into one
 :class:`Config`, validates a TOML file against them, and writes the resolved
 values back out so that ``run.json`` records every parameter.
@@ -50,12 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acctgraph.attach import AttachParams
-from acctgraph.detect import DetectParams
-from acctgraph.errors import ConfigError
+from acctgraph.cluster.attach import AttachParams
+from acctgraph.cluster.detect import DetectParams
+from acctgraph.cluster.score import ScoreParams
+from acctgraph.core.errors import ConfigError
 from acctgraph.features import ExtraColumn, Feature, default_features
 from acctgraph.graph import GraphParams
-from acctgraph.score import ScoreParams
 
 DEFAULT_SEED = 42
 

@@ -17,13 +17,13 @@ reads raw exchanges again:
 - ``daily``: (account, day UTC, n_events).
 
 String columns that survive a filter or a group-by are copied
-(:func:`acctgraph.frames.owned`), so that these small tables do not keep the
+(:func:`acctgraph.core.frames.owned`), so that these small tables do not keep the
 scan's decoded pages alive.
 
 Examples
 --------
 >>> import datetime as dt, polars as pl
->>> from acctgraph.diagnostics import WarningLog
+>>> from acctgraph.core.diagnostics import WarningLog
 >>> from acctgraph.load import Dataset
 >>> t = dt.datetime(2026, 5, 1, 12, tzinfo=dt.timezone.utc)
 >>> accounts = pl.DataFrame({"account_id": ["a", "b"]}).with_columns(
@@ -40,42 +40,27 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.diagnostics import WarningLog
+from acctgraph.core import schema as S
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.frames import owned
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
+from acctgraph.features.base import (
+    ACTIVE_DAYS,
+    DAY,
+    FIRST_SEEN,
+    HOUR,
+    LAST_SEEN,
+    N_EXCHANGES,
+    OUTPUT_TOKENS_TOTAL,
+    Usage,
+)
 from acctgraph.features.kinds import CoActivity, PromptTemplate
 from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
-from acctgraph.frames import owned
 from acctgraph.load import Dataset
-
-HOUR = "hour"
-DAY = "day"
-N_EXCHANGES = "n_exchanges"
-FIRST_SEEN = "first_seen"
-LAST_SEEN = "last_seen"
-ACTIVE_DAYS = "active_days"
-OUTPUT_TOKENS_TOTAL = "output_tokens_total"
-
-
-@dataclass
-class Usage:
-    """Per-account reductions of the inputs (see the module docstring)."""
-
-    accounts: pl.DataFrame
-    emails: pl.DataFrame
-    ip_usage: pl.DataFrame
-    templates: pl.DataFrame
-    co_activity: pl.DataFrame
-    activity: pl.DataFrame
-    hours: pl.DataFrame
-    daily: pl.DataFrame
-    warnings: WarningLog
 
 
 def _exchange_columns(exchanges: pl.LazyFrame) -> set[str]:

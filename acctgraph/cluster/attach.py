@@ -65,8 +65,8 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.graph.build import ACCOUNT_INDEX, DROPPED, HUB_ACTION, STRENGTH, VALUE_INDEX
 from acctgraph.graph.project import in_threads
 
@@ -145,7 +145,7 @@ def attach_unlinked(
     Parameters
     ----------
     membership
-        Community label per vertex (account index), as from :func:`acctgraph.detect.detect_communities`.
+        Community label per vertex (account index), as from :func:`acctgraph.cluster.detect.detect_communities`.
     incidence, values
         :attr:`AccountGraph.incidence` and :attr:`AccountGraph.values`.
     kinds

@@ -25,7 +25,7 @@ Examples
 --------
 >>> from acctgraph.simulate import simulate_frames
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
+>>> from acctgraph import run_pipeline, write_outputs
 >>> import tempfile
 >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
 >>> out = tempfile.mkdtemp()
@@ -46,44 +46,17 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import InputError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from acctgraph.graph import AccountGraph
-    from acctgraph.pipeline import RunResult
 
 GRAPH_DIR = "graph"
 PROFILES_DIR = "profiles"
 RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
-
-
-def write_run_tables(result: RunResult, out: Path) -> list[Path]:
-    """Write ``graph/`` and ``profiles/`` (Parquet only) for a finished run; returns the paths."""
-    from acctgraph.graph.build import ACCOUNT_INDEX
-
-    graph = result.graph
-    usage = result.usage
-    tables = {
-        (GRAPH_DIR, "accounts"): graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX),
-        (GRAPH_DIR, "values"): graph.values,
-        (GRAPH_DIR, "incidence"): graph.incidence,
-        (GRAPH_DIR, "edges"): graph.edges,
-        (GRAPH_DIR, "hubs"): graph.hubs,
-        (PROFILES_DIR, "accounts"): usage.accounts.join(usage.activity, on=S.ACCOUNT_ID, how="left")
-        .sort(S.ACCOUNT_ID),
-        (PROFILES_DIR, "hours"): usage.hours,
-        (PROFILES_DIR, "daily"): usage.daily,
-    }
-    paths = []
-    for (folder, name), frame in tables.items():
-        path = out / folder / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(path, compression="zstd", statistics=False)
-        paths.append(path)
-    return paths
 
 
 class Run:
@@ -131,7 +104,7 @@ class Run:
 
     @cached_property
     def attached(self) -> pl.DataFrame | None:
-        """Accounts attached to a cluster by behaviour (:mod:`acctgraph.attach`); None for runs
+        """Accounts attached to a cluster by behaviour (:mod:`acctgraph.cluster.attach`); None for runs
         made before attachment existed."""
         if not (self.path / f"{ATTACHED}.parquet").is_file():
             return None

@@ -1,9 +1,9 @@
 """Files → validated polars frames, following docs/data-contract.md. No business logic.
 
 Every rule of the data contract is enforced here: fatal problems raise
-:class:`~acctgraph.errors.InputError` (file, column, a few example rows), and
+:class:`~acctgraph.core.errors.InputError` (file, column, a few example rows), and
 every value turned into "missing" is counted in a
-:class:`~acctgraph.diagnostics.WarningLog`. Nothing is dropped silently.
+:class:`~acctgraph.core.diagnostics.WarningLog`. Nothing is dropped silently.
 
 Examples
 --------
@@ -24,17 +24,17 @@ Examples
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.diagnostics import WarningLog
-from acctgraph.errors import ConfigError, InputError
+from acctgraph.core import schema as S
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError, InputError
 
 #: Hidden 1-based row-number column added while validating (row 1 = first data row).
 _ROW = "__acctgraph_row"

@@ -18,7 +18,7 @@ for reading, not for parsing back.
 
 These helpers are for terminals and plain text. HTML still needs escaping
 (``html.escape``) and CSV still needs spreadsheet neutralisation
-(:func:`acctgraph.report.tables.safe_for_spreadsheet`); the raw value always
+(:func:`acctgraph.core.tables.safe_for_spreadsheet`); the raw value always
 stays in the Parquet tables.
 
 Examples

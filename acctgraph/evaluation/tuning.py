@@ -1,8 +1,8 @@
 """Tuning on a labelled world: parameter sweeps and ablations, each point a full run scored against the labels.
 
 Every point is a complete detector run (attributes → graph → detect → score,
-:func:`acctgraph.pipeline.run_from_usage`) evaluated with
-:func:`acctgraph.evaluate.evaluate`. Only the first stage, the one pass over
+:func:`acctgraph.run.pipeline.run_from_usage`) evaluated with
+:func:`acctgraph.evaluation.metrics.evaluate`. Only the first stage, the one pass over
 the exchanges (:func:`acctgraph.features.compute_usage`), is shared: it is
 computed once per distinct value of the parameters that shape it (the text
 knobs of ``prompt_template`` and ``co_activity.window_hours``; a kind's
@@ -10,7 +10,7 @@ knobs of ``prompt_template`` and ``co_activity.window_hours``; a kind's
 point's members are exactly those of ``run_pipeline(dataset, config=point)``.
 
 Parameters are named by dotted paths into the configuration file's layout
-(:mod:`acctgraph.config`) and validated as a configuration file is:
+(:mod:`acctgraph.run.config`) and validated as a configuration file is:
 ``detect.resolution``, ``graph.min_edge_weight``, ``features.ip_range.hub_cap``,
 ``features.co_activity.enabled``, ``score.flag_threshold``,
 ``score.weights.volume``, ``seed``.
@@ -48,13 +48,14 @@ from typing import Any
 
 import polars as pl
 
-from acctgraph.config import Config
-from acctgraph.diagnostics import WarningLog
-from acctgraph.errors import ConfigError
-from acctgraph.evaluate import Evaluation, evaluate
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError
+from acctgraph.evaluation.metrics import Evaluation, evaluate
 from acctgraph.features import Usage, compute_usage
 from acctgraph.load import Dataset
-from acctgraph.pipeline import RunResult, run_from_usage
+from acctgraph.run.config import Config
+from acctgraph.run.pipeline import run_from_usage
+from acctgraph.run.result import RunResult
 
 SWITCHED_OFF = "switched_off"
 """Column of :func:`ablation`: the kind switched off (null on the first row, every kind on)."""
@@ -79,7 +80,7 @@ METRICS: dict[str, pl.DataType] = {
 
 Account-level precision, recall and F1 of ``flagged``; B-cubed precision,
 recall and F1, ARI and NMI of the clustering (definitions:
-:mod:`acctgraph.evaluate`); flagged accounts and clusters; flagged legitimate
+:mod:`acctgraph.evaluation.metrics`); flagged accounts and clusters; flagged legitimate
 accounts, and those of organisations or automation (target 0); clusters of
 two or more accounts; edges of the account projection. Undefined ratios are
 null.
@@ -122,7 +123,7 @@ def with_parameters(config: Config, parameters: Mapping[str, Any]) -> Config:
     >>> with_parameters(Config(), {"detect.resolutoin": 0.5})
     Traceback (most recent call last):
     ...
-    acctgraph.errors.ConfigError: detect: unknown options ['resolutoin']; known: [...]
+    acctgraph.core.errors.ConfigError: detect: unknown options ['resolutoin']; known: [...]
     """
     data = config.to_dict()
     for path, value in parameters.items():
@@ -160,7 +161,7 @@ def metrics(evaluation: Evaluation, result: RunResult) -> dict[str, Any]:
     --------
     >>> from acctgraph.simulate import simulate_frames
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline
+    >>> from acctgraph.run.pipeline import run_pipeline
     >>> accounts, exchanges, labels = simulate_frames("tiny", seed=3)
     >>> result = run_pipeline(dataset_from_frames(accounts, exchanges))
     >>> row = metrics(evaluate(result.scored.members, labels), result)
@@ -198,7 +199,7 @@ class Experiment:
         :func:`acctgraph.load.load_labels` or the third frame of
         :func:`acctgraph.simulate.simulate_frames`).
     config
-        The base configuration (default: :class:`~acctgraph.config.Config`'s defaults).
+        The base configuration (default: :class:`~acctgraph.run.config.Config`'s defaults).
 
     The exchange reductions are kept per distinct value of the parameters that
     shape them (a few MB at sample size; sweep those parameters over a few

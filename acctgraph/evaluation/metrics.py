@@ -92,7 +92,7 @@ zero.
 Examples
 --------
 >>> import polars as pl
->>> from acctgraph import schema as S
+>>> from acctgraph.core import schema as S
 >>> members = pl.DataFrame({S.ACCOUNT_ID: ["a", "b", "c", "d"],
 ...                         S.CLUSTER_ID: [1, 1, 1, None],
 ...                         S.FLAGGED: [True, True, True, False]})
@@ -118,8 +118,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import InputError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
 
 ORGANISATION_KINDS = ("organisation", "automation")
 """Legitimate label kinds that must never be flagged (the project's target is zero)."""
@@ -370,7 +370,7 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
     Examples
     --------
     >>> import polars as pl
-    >>> from acctgraph import schema as S
+    >>> from acctgraph.core import schema as S
     >>> members = pl.DataFrame({S.ACCOUNT_ID: ["a", "b"], S.CLUSTER_ID: [None, None],
     ...                         S.FLAGGED: [False, False]})
     >>> labels = pl.DataFrame({S.ACCOUNT_ID: ["a", "b"], S.OPERATOR_ID: [None, ""]})

@@ -68,7 +68,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
-from acctgraph.errors import ConfigError
+from acctgraph.core.errors import ConfigError
 
 OBJECTIVES = ("CPM", "modularity")
 
@@ -129,7 +129,7 @@ class Communities:
     seed: int
     resplit: list[dict[str, object]] = field(default_factory=list)
     detached: int = 0
-    attached: int = 0  # set by the pipeline after :func:`acctgraph.attach.attach_unlinked`
+    attached: int = 0  # set by the pipeline after :func:`acctgraph.cluster.attach.attach_unlinked`
 
 
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:

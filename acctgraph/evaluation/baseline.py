@@ -11,7 +11,7 @@ detector has to do better than.
 Examples
 --------
 >>> import polars as pl
->>> from acctgraph import schema as S
+>>> from acctgraph.core import schema as S
 >>> accounts = pl.DataFrame({S.ACCOUNT_ID: ["a", "b", "c", "d"],
 ...                          S.PAYMENT_FINGERPRINT: ["card1", "card1", None, None],
 ...                          S.DEVICE_ID: [None, None, None, None],
@@ -34,8 +34,8 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError, InputError
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError, InputError
 
 KINDS = (S.PAYMENT_FINGERPRINT, S.DEVICE_ID, S.IP)
 """Value kinds the baseline can link on; ``ip`` covers ``signup_ip`` and exchange ``ip``."""

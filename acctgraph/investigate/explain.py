@@ -1,6 +1,6 @@
 """Why an account is where it is, and what links two accounts: read from a finished run.
 
-Everything here works from a run folder (:func:`acctgraph.runs.load_run`): the
+Everything here works from a run folder (:func:`acctgraph.runfolder.load_run`): the
 bipartite incidence (account, value, strength), the value table (kind, kind
 weight, holders, hub status), the projection edges and the members and
 clusters tables. Nothing is recomputed from the inputs.
@@ -32,8 +32,8 @@ and ``d`` another card; ``e`` shares nothing.
 
 >>> import polars as pl, tempfile
 >>> from acctgraph.load import dataset_from_frames
->>> from acctgraph.pipeline import run_pipeline, write_outputs
->>> from acctgraph.runs import load_run
+>>> from acctgraph import run_pipeline, write_outputs
+>>> from acctgraph.runfolder import load_run
 >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e"],
 ...     "payment_fingerprint": ["card1", "card1", "card2", "card2", None],
 ...     "device_id": [None, "dev1", "dev1", None, None]})
@@ -58,15 +58,31 @@ from typing import Any
 import igraph as ig
 import polars as pl
 
-from acctgraph import schema as S
-from acctgraph.errors import ConfigError, InputError
-from acctgraph.graph.build import (
-    ACCOUNT_INDEX, DROPPED, HUB_ACTION, INFRASTRUCTURE, KIND_WEIGHT, N_ACCOUNTS, SOURCE, STRENGTH,
-    TARGET, VALUE_INDEX, VALUE_WEIGHT, WEIGHT,
+from acctgraph.cluster.score import (
+    ACCOUNTS_IN_CLUSTER,
+    ACCOUNTS_OUTSIDE,
+    CONTRIBUTION,
+    SIZE,
+    SUMMARY,
 )
-from acctgraph.runs import Run
-from acctgraph.score import ACCOUNTS_IN_CLUSTER, ACCOUNTS_OUTSIDE, CONTRIBUTION, SIZE, SUMMARY
-from acctgraph.textsafe import cap, visible
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError, InputError
+from acctgraph.core.textsafe import cap, visible
+from acctgraph.graph.build import (
+    ACCOUNT_INDEX,
+    DROPPED,
+    HUB_ACTION,
+    INFRASTRUCTURE,
+    KIND_WEIGHT,
+    N_ACCOUNTS,
+    SOURCE,
+    STRENGTH,
+    TARGET,
+    VALUE_INDEX,
+    VALUE_WEIGHT,
+    WEIGHT,
+)
+from acctgraph.runfolder import Run
 
 OTHER_ACCOUNT_ID = "other_account_id"
 OTHER_CLUSTER_ID = "other_cluster_id"
@@ -103,8 +119,8 @@ def account_table(run: Run) -> pl.DataFrame:
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
     >>> out = tempfile.mkdtemp()
@@ -161,7 +177,7 @@ def _contribution(strength_a: str, strength_b: str) -> pl.Expr:
 
 
 def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows of a frame (raw values; floats rounded to 6 places). Shared with :mod:`acctgraph.expand`.
+    """JSON-ready rows of a frame (raw values; floats rounded to 6 places). Shared with :mod:`acctgraph.investigate.expand`.
 
     Examples
     --------
@@ -174,12 +190,12 @@ def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def shown(text: object, width: int = _VALUE_WIDTH) -> str:
+def terminal_text(text: object, width: int = _VALUE_WIDTH) -> str:
     """Attacker-written text for the terminal: invisible characters escaped, long text capped.
 
     Examples
     --------
-    >>> print(shown("\\u202eevil\\u202c reversed" * 5, 20))
+    >>> print(terminal_text("\\u202eevil\\u202c reversed" * 5, 20))
     \\u202eevil\\u202c re…
     """
     return cap(visible("" if text is None else str(text)), width)
@@ -188,7 +204,7 @@ def shown(text: object, width: int = _VALUE_WIDTH) -> str:
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
     """A plain-text table: columns padded to their widest cell; ``right`` = right-aligned columns.
 
-    Cells must already be made safe (:func:`shown`). Shared with :mod:`acctgraph.expand`.
+    Cells must already be made safe (:func:`terminal_text`). Shared with :mod:`acctgraph.investigate.expand`.
 
     Examples
     --------
@@ -261,7 +277,7 @@ class AccountExplanation:
         The run's edge threshold (pairs below it are not linked), from run.json.
     attachment
         When the account joined its cluster by behaviour rather than by links
-        (:mod:`acctgraph.attach`): its row of ``attached`` (kind, similarity,
+        (:mod:`acctgraph.cluster.attach`): its row of ``attached`` (kind, similarity,
         members' median similarity, profile values shared); else None.
     """
 
@@ -290,16 +306,16 @@ class AccountExplanation:
     def to_text(self, *, values_per_link: int = 3) -> str:
         """Plain text for the terminal; attacker-written values are escaped and capped."""
         a = self.account.row(0, named=True)
-        lines = [f"account {shown(a[S.ACCOUNT_ID], 80)}"]
+        lines = [f"account {terminal_text(a[S.ACCOUNT_ID], 80)}"]
         clustered = a[S.CLUSTER_ID] is not None
         lines.append("  " + _cluster_phrase(a[S.CLUSTER_ID], a[S.FLAGGED], a[S.CLUSTER_SCORE], a[CLUSTER_SIZE]))
         if clustered and a[SUMMARY]:
-            lines.append(f"  cluster summary: {shown(a[SUMMARY], 200)}")
+            lines.append(f"  cluster summary: {terminal_text(a[SUMMARY], 200)}")
         lines.append(f"  holds {a[VALUES_HELD]} value(s) shared with other accounts; "
                      f"linked to {a[LINKED_ACCOUNTS]} account(s) in the projection")
         if self.attachment is not None:
             t = self.attachment
-            lines.append(f"  attached by behaviour: its {shown(t[S.ATTRIBUTE_KIND], 24)} profile has cosine "
+            lines.append(f"  attached by behaviour: its {terminal_text(t[S.ATTRIBUTE_KIND], 24)} profile has cosine "
                          f"{t['similarity']:.3f} with the cluster's (members' median {t['members_similarity']:.3f}) "
                          f"and holds {t['shared_values']} of the cluster's profile values; no link of its own "
                          f"cleared the edge threshold")
@@ -314,13 +330,13 @@ class AccountExplanation:
             rows = []
             for link in self.links.iter_rows(named=True):
                 values = self.link_values.filter(pl.col(OTHER_ACCOUNT_ID) == link[OTHER_ACCOUNT_ID])
-                described = [f"{shown(k, 16)}={shown(v, 32)} ({c:.2f})"
+                described = [f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({c:.2f})"
                              for k, v, c in values.select(S.ATTRIBUTE_KIND, S.VALUE, CONTRIBUTION)
                              .head(values_per_link).iter_rows()]
                 if values.height > values_per_link:
                     described.append(f"+{values.height - values_per_link} more")
                 other = link[OTHER_CLUSTER_ID]
-                rows.append([shown(link[OTHER_ACCOUNT_ID], 40), f"{link[WEIGHT]:.2f}",
+                rows.append([terminal_text(link[OTHER_ACCOUNT_ID], 40), f"{link[WEIGHT]:.2f}",
                              "same" if link[SAME_CLUSTER] else ("-" if other is None else str(other)),
                              "; ".join(described)])
             lines += text_table(["account", "weight", "cluster", "shared values (contribution)"], rows, right=[1])
@@ -339,7 +355,7 @@ class AccountExplanation:
             lacking = self.kinds.filter((pl.col(CLUSTER_VALUES) > 0) & (pl.col(SHARED_IN_CLUSTER) == 0))
             for kind, n_values, n_members in lacking.select(S.ATTRIBUTE_KIND, CLUSTER_VALUES,
                                                             MEMBERS_SHARING).iter_rows():
-                lines.append(f"  {shown(kind, 24)}: the cluster shares {n_values} value(s) (held by {n_members} of "
+                lines.append(f"  {terminal_text(kind, 24)}: the cluster shares {n_values} value(s) (held by {n_members} of "
                              f"{a[CLUSTER_SIZE]} members); this account holds none of them")
             if not lines:
                 lines.append("  it holds a shared value of every kind its cluster shares")
@@ -363,7 +379,7 @@ def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = Tr
             notes.append(f"hub: {row[HUB_ACTION]}")
         if row[INFRASTRUCTURE]:
             notes.append("infrastructure: corroborates only")
-        rows.append([shown(row[S.ATTRIBUTE_KIND], 20), shown(row[S.VALUE]), str(row[ACCOUNTS_IN_CLUSTER]),
+        rows.append([terminal_text(row[S.ATTRIBUTE_KIND], 20), terminal_text(row[S.VALUE]), str(row[ACCOUNTS_IN_CLUSTER]),
                      str(row[ACCOUNTS_OUTSIDE]), f"{row[VALUE_WEIGHT]:.2f}", f"{row[contribution]:.2f}",
                      "; ".join(notes)])
     headers = ["kind", "value", "in cluster", "outside", "weight", "contribution (sum)", "note"]
@@ -383,7 +399,7 @@ def explain_account(
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     account_id
         The account to explain (matched exactly).
     with_account
@@ -405,8 +421,8 @@ def explain_account(
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"],
     ...     "payment_fingerprint": ["card1", "card1", "card1"], "device_id": ["d1", "d1", None]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
@@ -602,9 +618,9 @@ class PairExplanation:
     def to_text(self) -> str:
         """Plain text for the terminal; attacker-written values are escaped and capped."""
         a, b = self.accounts.iter_rows(named=True)
-        lines = [f"evidence between {shown(a[S.ACCOUNT_ID], 60)} and {shown(b[S.ACCOUNT_ID], 60)}"]
+        lines = [f"evidence between {terminal_text(a[S.ACCOUNT_ID], 60)} and {terminal_text(b[S.ACCOUNT_ID], 60)}"]
         for row in (a, b):
-            lines.append(f"  {shown(row[S.ACCOUNT_ID], 60)}: "
+            lines.append(f"  {terminal_text(row[S.ACCOUNT_ID], 60)}: "
                          + _cluster_phrase(row[S.CLUSTER_ID], row[S.FLAGGED], row[S.CLUSTER_SCORE]))
         same = a[S.CLUSTER_ID] is not None and a[S.CLUSTER_ID] == b[S.CLUSTER_ID]
         lines.append(f"  same cluster: {'yes' if same else 'no'}; projection edge: "
@@ -616,7 +632,7 @@ class PairExplanation:
             lines.append(f"Shared values: {total_values}, total contribution {total:.3f} "
                          "(contribution = kind weight × strength a × strength b)")
             lines.append("  by kind: " + "; ".join(
-                f"{shown(kind, 20)} {n} ({c:.3f})" for kind, n, c in self.by_kind.iter_rows()))
+                f"{terminal_text(kind, 20)} {n} ({c:.3f})" for kind, n, c in self.by_kind.iter_rows()))
             lines.append(f"  strongest {self.shared.height}:")
             rows = []
             for row in self.shared.iter_rows(named=True):
@@ -625,7 +641,7 @@ class PairExplanation:
                     notes.append(f"hub: {row[HUB_ACTION]}" + (" (not counted)" if row[HUB_ACTION] == DROPPED else ""))
                 if row[INFRASTRUCTURE]:
                     notes.append("infrastructure: corroborates only")
-                rows.append([shown(row[S.ATTRIBUTE_KIND], 20), shown(row[S.VALUE]), str(row[N_ACCOUNTS]),
+                rows.append([terminal_text(row[S.ATTRIBUTE_KIND], 20), terminal_text(row[S.VALUE]), str(row[N_ACCOUNTS]),
                              f"{row[KIND_WEIGHT]:.2f}", f"{row[STRENGTH_A]:.2f}", f"{row[STRENGTH_B]:.2f}",
                              f"{row[CONTRIBUTION]:.3f}", "; ".join(notes)])
             lines += text_table(["kind", "value", "holders", "kind weight", "strength a", "strength b", "contribution",
@@ -640,9 +656,9 @@ class PairExplanation:
             rows = []
             for row in self.path.iter_rows(named=True):
                 nxt = row[NEXT_CLUSTER_ID]
-                rows.append([str(row[HOP]), shown(row[S.ACCOUNT_ID], 40),
-                             f"{shown(row[S.ATTRIBUTE_KIND], 20)}={shown(row[S.VALUE], 40)}", str(row[N_ACCOUNTS]),
-                             f"{row[CONTRIBUTION]:.3f}", shown(row[NEXT_ACCOUNT_ID], 40),
+                rows.append([str(row[HOP]), terminal_text(row[S.ACCOUNT_ID], 40),
+                             f"{terminal_text(row[S.ATTRIBUTE_KIND], 20)}={terminal_text(row[S.VALUE], 40)}", str(row[N_ACCOUNTS]),
+                             f"{row[CONTRIBUTION]:.3f}", terminal_text(row[NEXT_ACCOUNT_ID], 40),
                              "-" if nxt is None else str(nxt)])
             lines += text_table(["hop", "from", "shared value", "holders", "contribution", "to", "to's cluster"], rows,
                                 right=[0, 3, 4])
@@ -662,8 +678,8 @@ def bipartite_graph(run: Run) -> tuple[ig.Graph, pl.DataFrame]:
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
     >>> out = tempfile.mkdtemp()
@@ -728,7 +744,7 @@ def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = 
     Parameters
     ----------
     run
-        A finished run (:func:`acctgraph.runs.load_run`).
+        A finished run (:func:`acctgraph.runfolder.load_run`).
     account_a, account_b
         Account ids (matched exactly).
     top
@@ -750,8 +766,8 @@ def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = 
     --------
     >>> import polars as pl, tempfile
     >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph.pipeline import run_pipeline, write_outputs
-    >>> from acctgraph.runs import load_run
+    >>> from acctgraph import run_pipeline, write_outputs
+    >>> from acctgraph.runfolder import load_run
     >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"],
     ...     "payment_fingerprint": ["card1", "card1", None], "device_id": [None, "d1", "d1"]})
     >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})

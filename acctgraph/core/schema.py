@@ -1,11 +1,17 @@
-"""Column names and polars schemas of every table acctgraph reads or writes.
+"""Column names and polars schemas of the input contract and of the shared tables.
 
-This module is the single place where column names live. Every other module
-refers to them through the constants below, never through string literals.
+Here: the accounts, exchanges and labels tables a user supplies, the long
+attribute table, and the column names every layer shares (``account_id``,
+``cluster_id``, ``attribute_kind``, ``value``, ...). A table made and read by
+one layer names its own columns next to its schema in that layer (the graph's
+in :mod:`acctgraph.graph.project`, the reductions' in :mod:`acctgraph.features.base`,
+the scoring tables' in :mod:`acctgraph.cluster.score`, the cards' in
+:mod:`acctgraph.cards.model`). Code refers to columns through these constants,
+not through string literals.
 
 Examples
 --------
->>> from acctgraph import schema as S
+>>> from acctgraph.core import schema as S
 >>> S.ACCOUNT_ID
 'account_id'
 >>> S.ACCOUNTS_SCHEMA[S.CREATED_AT]

@@ -1,0 +1,1 @@
+"""Clusters from the account graph: detect (Leiden, seeded), attach (by behaviour), score."""

@@ -1,0 +1,1 @@
+"""Measuring the detector: metrics against ground truth, tuning sweeps, the naive baseline."""

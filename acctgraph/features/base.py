@@ -1,0 +1,81 @@
+"""The features layer's shared types: the reductions' result and the base of every attribute kind.
+
+:class:`Usage` holds the per-account tables that :func:`acctgraph.features.reduce.compute_usage`
+makes in one pass over the exchanges (their activity columns are named here);
+:class:`Feature` is the base of the declarative attribute kinds
+(:mod:`acctgraph.features.kinds`), which read a ``Usage`` and yield rows of the
+long attribute table. Both the reduce stage and the kinds import this module, and
+it imports neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+
+from acctgraph.core import schema as S
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError
+
+HOUR = "hour"
+DAY = "day"
+N_EXCHANGES = "n_exchanges"
+FIRST_SEEN = "first_seen"
+LAST_SEEN = "last_seen"
+ACTIVE_DAYS = "active_days"
+OUTPUT_TOKENS_TOTAL = "output_tokens_total"
+
+
+@dataclass
+class Usage:
+    """Per-account reductions of the inputs (see the module docstring)."""
+
+    accounts: pl.DataFrame
+    emails: pl.DataFrame
+    ip_usage: pl.DataFrame
+    templates: pl.DataFrame
+    co_activity: pl.DataFrame
+    activity: pl.DataFrame
+    hours: pl.DataFrame
+    daily: pl.DataFrame
+    warnings: WarningLog
+
+
+LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]
+
+
+def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    return frame.lazy().select(
+        pl.col(S.ACCOUNT_ID).cast(pl.String),
+        pl.col(S.VALUE).cast(pl.String),
+        pl.col(S.N_EVENTS).cast(pl.UInt32),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    """Base of every attribute kind."""
+
+    kind: ClassVar[str] = ""
+    similarity: ClassVar[str] = "shared"
+    infrastructure: ClassVar[bool] = False
+    enabled: bool = True
+    weight: float = 1.0
+    hub_cap: int = 100
+    alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is not None and not 0.0 <= self.alpha <= 2.0:
+            raise ConfigError(f"{self.kind}.alpha must be in [0, 2], got {self.alpha}")
+        if not (0.0 <= self.weight <= 100.0):
+            raise ConfigError(f"{self.kind}.weight must be in [0, 100], got {self.weight}")
+        if self.hub_cap < 2:
+            raise ConfigError(f"{self.kind}.hub_cap must be at least 2, got {self.hub_cap}")
+
+    def values(self, usage: Usage) -> pl.LazyFrame:
+        """Rows ``(account_id, value, n_events)`` for this kind, at most one per (account, value)."""
+        raise NotImplementedError
+
+

@@ -1,0 +1,132 @@
+"""The one module that knows the order of the stages.
+
+load → reduce (one pass over the exchanges: :func:`~acctgraph.features.compute_usage`)
+→ attributes → graph → detect → attach → score → write (:mod:`acctgraph.run.write`)
+
+Each stage is also public on its own (see the README's Python section), so a
+notebook can run them one by one and look at every intermediate table.
+:func:`run_from_usage` runs the stages after the one pass over the exchanges,
+so that many configurations can share that pass (:mod:`acctgraph.evaluation.tuning`).
+
+Examples
+--------
+>>> from acctgraph.simulate import simulate_frames
+>>> from acctgraph.load import dataset_from_frames
+>>> accounts, exchanges, labels = simulate_frames("tiny", seed=3)
+>>> result = run_pipeline(dataset_from_frames(accounts, exchanges))
+>>> result.scored.members.height == result.dataset.accounts.height
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import polars as pl
+
+from acctgraph.cluster.attach import attach_unlinked
+from acctgraph.cluster.detect import detect_communities
+from acctgraph.cluster.score import Scored, score_clusters
+from acctgraph.core import schema as S
+from acctgraph.features import Usage, attribute_table, compute_usage
+from acctgraph.graph import AccountGraph, build_graph
+from acctgraph.graph.build import ACCOUNT_INDEX
+from acctgraph.load import Dataset, load_dataset
+from acctgraph.run.config import Config
+from acctgraph.run.result import RunResult
+from acctgraph.run.timing import Progress, Stages
+from acctgraph.run.write import write_outputs
+
+
+def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None) -> RunResult:
+    """Run every stage after loading on an already loaded dataset."""
+    config = config or Config()
+    stage = Stages(progress)
+    # Passed straight on, not kept in a local: run_from_usage then holds the only reference and
+    # can free the template and co-activity tables once they are in the attribute table.
+    result = run_from_usage(dataset, stage("usage", lambda: compute_usage(
+        dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity"))),
+        config=config, progress=progress)
+    result.timings = stage.timings + result.timings
+    return result
+
+
+def run_from_usage(dataset: Dataset, usage: Usage, *, config: Config | None = None,
+                   progress: Progress | None = None) -> RunResult:
+    """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
+
+    ``usage`` must be ``compute_usage(dataset, prompt=..., co_activity=...)`` with
+    this configuration's ``prompt_template`` and ``co_activity`` features (their
+    ``enabled``, ``weight``, ``hub_cap`` and ``alpha`` act later and may differ);
+    the result is then the same as :func:`run_pipeline`'s. ``usage`` is not
+    modified, so one reduction serves many configurations (the expensive pass
+    over the exchanges is done once; :mod:`acctgraph.evaluation.tuning` relies on this).
+
+    Examples
+    --------
+    >>> from acctgraph.simulate import simulate_frames
+    >>> from acctgraph.load import dataset_from_frames
+    >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+    >>> dataset = dataset_from_frames(accounts, exchanges)
+    >>> usage = compute_usage(dataset)             # the defaults' prompt_template and co_activity
+    >>> coarse, fine = (run_from_usage(dataset, usage, config=Config.from_dict({"detect": {"resolution": r}}))
+    ...                 for r in (0.5, 2.0))
+    >>> coarse.scored.members.height == fine.scored.members.height == dataset.accounts.height
+    True
+    """
+    config = config or Config()
+    stage = Stages(progress)
+    attributes = stage("attributes", lambda: attribute_table(usage, config.features))
+    # From here on the attribute table holds the template and co-activity rows; drop the
+    # copies in `usage` so that the two largest per-account tables are not held twice.
+    usage = dataclasses.replace(usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear())
+    graph = stage("graph", lambda: build_graph(
+        attributes, weights=config.weights, hub_caps=config.hub_caps, similarities=config.similarities,
+        infrastructure=config.infrastructure, alphas=config.alphas,
+        params=config.graph,
+        account_ids=dataset.accounts[S.ACCOUNT_ID]))
+    communities = stage("detect", lambda: detect_communities(
+        graph.to_igraph(), params=config.detect, seed=config.seed))
+    membership, attached = stage("attach", lambda: attach_unlinked(
+        communities.membership, graph.incidence, graph.values, n_accounts=len(graph.account_ids),
+        kinds=config.behaviour_kinds, params=config.attach))
+    communities = dataclasses.replace(communities, membership=membership, attached=attached.height)
+    scored = stage("score", lambda: score_clusters(
+        communities.membership, graph, attributes, usage, params=config.score))
+    return RunResult(config, dataset, usage, attributes, graph, communities, scored, stage.timings,
+                     attached=_attached_table(attached, graph, scored))
+
+
+def _attached_table(attached: pl.DataFrame, graph: AccountGraph, scored: Scored) -> pl.DataFrame:
+    """The attachments keyed by account and final cluster id (see :mod:`acctgraph.cluster.attach`)."""
+    ids = graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX).with_columns(
+        pl.col(ACCOUNT_INDEX).cast(pl.Int64))
+    return (
+        attached.join(ids, on=ACCOUNT_INDEX)
+        .join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID, pl.exclude(S.ACCOUNT_ID, S.CLUSTER_ID, ACCOUNT_INDEX, "^_.*$"))
+        .sort(S.CLUSTER_ID, S.ACCOUNT_ID)
+    )
+
+
+def run_and_write(
+    input_dir: str | Path | None = None,
+    *,
+    accounts: str | Path | None = None,
+    exchanges: str | Path | None = None,
+    out: str | Path,
+    config: Config | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does)."""
+    config = config or Config()
+    stage = Stages(progress)
+    dataset = stage("load", lambda: load_dataset(
+        input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)))
+    result = run_pipeline(dataset, config=config, progress=progress)
+    result.timings = stage.timings + result.timings
+    if progress:
+        progress("write")
+    write_outputs(result, out)
+    return result

@@ -1,0 +1,161 @@
+"""Writing a run folder: the tables, ``run.json``, then the outputs that read the folder back.
+
+The layout of a run folder is described in :mod:`acctgraph.runfolder`, which reads
+it and never imports this module or the pipeline.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from acctgraph.cards import compute_cards, write_cards, write_template_samples
+from acctgraph.core import schema as S
+from acctgraph.core.tables import write_json, write_table
+from acctgraph.core.version import __version__
+from acctgraph.features import PromptTemplate
+from acctgraph.graph.build import ACCOUNT_INDEX
+from acctgraph.report.document import write_report
+from acctgraph.run.result import RunResult
+from acctgraph.run.timing import cpu_seconds, stage_timing
+from acctgraph.runfolder import GRAPH_DIR, PROFILES_DIR, load_run
+from acctgraph.viz import write_graph_pages
+
+LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
+
+
+def versions() -> dict[str, str]:
+    """acctgraph, Python and library versions."""
+    out = {"acctgraph": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_record(result: RunResult) -> dict[str, Any]:
+    """The content of ``run.json``: everything needed to cite and reproduce the run."""
+    scored = result.scored
+    return {
+        "tool": "acctgraph",
+        "versions": versions(),
+        "parameters": result.config.to_dict(),
+        "seed": result.config.seed,
+        "inputs": [vars(f) for f in result.dataset.inputs],
+        "rows": {
+            "accounts_in": result.dataset.accounts.height,
+            "attribute_rows": result.attributes.height,
+            "graph_values": result.graph.values.height,
+            "graph_edges": result.graph.edges.height,
+            "members_out": scored.members.height,
+            "clusters_out": scored.clusters.height,
+            "flagged_clusters": int(scored.clusters[S.FLAGGED].sum()),
+            "flagged_accounts": int(scored.members[S.FLAGGED].sum()),
+        },
+        "hubs": {
+            "note": "values held by more accounts than their kind's hub_cap: 'ring' = linked sparsely, "
+                    "'dropped' = not linked; 'values' lists the largest 200, 'by_kind' counts all",
+            "count": result.graph.hubs.height,
+            "by_kind": {
+                f"{kind}/{action}": n
+                for kind, action, n in result.graph.hubs.group_by("attribute_kind", "hub_action")
+                .agg(pl.len()).sort("attribute_kind", "hub_action").iter_rows()
+            },
+            "values": result.graph.hubs.sort("n_accounts", "attribute_kind", "value", descending=[True, False, False])
+            .head(200).to_dicts(),
+        },
+        "detect": {"resplit": result.communities.resplit, "detached": result.communities.detached,
+                   "attached": result.communities.attached},
+        "warnings": result.dataset.warnings.as_records(),
+        "timing": result.timings,
+    }
+
+
+def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
+    """Write members, clusters, evidence, contributions, attached, the graph and profile tables
+    (:mod:`acctgraph.runfolder`), template samples, run.json, the evidence cards
+    (:mod:`acctgraph.cards`), the graph pages (``out/graphs/``,
+    :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` / ``report.md``
+    (:func:`acctgraph.report.document.write_report`) into ``out``.
+
+    The time of each writing step is added to ``result.timings``; run.json is written
+    once before the cards (which read the run folder) and again at the end, with every timing.
+    """
+    out = Path(out)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    paths: list[Path] = []
+    scored = result.scored
+    paths += write_table(scored.members, out, S.MEMBERS)
+    paths += write_table(scored.clusters, out, S.CLUSTERS)
+    paths += write_table(scored.evidence, out, S.EVIDENCE)
+    paths += write_table(scored.contributions, out, "contributions")
+    if result.attached is not None:
+        paths += write_table(result.attached, out, "attached")
+    paths += write_run_tables(result, out)
+    result.timings.append(stage_timing("write", start, cpu))
+    # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
+    paths += _timed(result, "template_samples", lambda: write_template_samples(
+        out, members=scored.members, clusters=scored.clusters, attributes=result.attributes,
+        exchanges=result.dataset.exchanges, activity=result.usage.activity,
+        prompt=_prompt_feature(result)))
+    paths.append(write_json(run_record(result), out / "run.json"))
+    # Cards, graph pages and the report read the run folder just written, exactly as
+    # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
+    run = load_run(out)
+    paths += _timed(result, "cards", lambda: write_cards(compute_cards(run), out))
+    paths += _timed(result, "graph_pages",
+                    lambda: write_graph_pages(run, out / "graphs", clean=True).paths)
+    # Last, the report (it links the graph pages that exist), then run.json again with its timing.
+    paths += _timed(result, "report", lambda: write_report(run, out))
+    write_json(run_record(result), out / "run.json")
+    return paths
+
+
+def write_run_tables(result: RunResult, out: Path) -> list[Path]:
+    """Write ``graph/`` and ``profiles/`` (Parquet only) for a finished run; returns the paths."""
+    graph = result.graph
+    usage = result.usage
+    tables = {
+        (GRAPH_DIR, "accounts"): graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX),
+        (GRAPH_DIR, "values"): graph.values,
+        (GRAPH_DIR, "incidence"): graph.incidence,
+        (GRAPH_DIR, "edges"): graph.edges,
+        (GRAPH_DIR, "hubs"): graph.hubs,
+        (PROFILES_DIR, "accounts"): usage.accounts.join(usage.activity, on=S.ACCOUNT_ID, how="left")
+        .sort(S.ACCOUNT_ID),
+        (PROFILES_DIR, "hours"): usage.hours,
+        (PROFILES_DIR, "daily"): usage.daily,
+    }
+    paths = []
+    for (folder, name), frame in tables.items():
+        path = out / folder / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, compression="zstd", statistics=False)
+        paths.append(path)
+    return paths
+
+
+def _prompt_feature(result: RunResult) -> PromptTemplate | None:
+    """The run's prompt-template kind (always configured, maybe disabled)."""
+    try:
+        feature = result.config.feature(PromptTemplate.kind)
+    except KeyError:  # pragma: no cover - the kind is always configured
+        return None
+    return feature if isinstance(feature, PromptTemplate) else None
+
+
+def _timed(result: RunResult, stage: str, fn: Callable[[], list[Path]]) -> list[Path]:
+    """Run one writing step and append its time and peak memory to ``result.timings``."""
+    start, cpu = time.perf_counter(), cpu_seconds()
+    paths = fn()
+    result.timings.append(stage_timing(stage, start, cpu))
+    return paths
