@@ -9,8 +9,11 @@ from _pytest.doctest import DoctestItem
 
 
 @pytest.fixture(autouse=True)
-def _doctest_folders_under_pytest(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _doctest_folders_under_pytest(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Doctests make folders with :func:`tempfile.mkdtemp`; put them under pytest's temporary
     root, which pytest prunes (it keeps the last three sessions), instead of leaving them in /tmp."""
     if isinstance(request.node, DoctestItem):

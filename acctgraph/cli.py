@@ -57,19 +57,41 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--preset", type=click.Choice(["tiny", "sample", "bench", "incident"]), default="tiny",
-              show_default=True,
-              help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges, "
-                   "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB).")
-@click.option("--scale", default="1", show_default=True, metavar="FACTOR",
-              help="Multiply the preset's accounts (and so its exchanges), e.g. 1/8 or 0.5.")
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "sample", "bench", "incident"]),
+    default="tiny",
+    show_default=True,
+    help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges, "
+    "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB).",
+)
+@click.option(
+    "--scale",
+    default="1",
+    show_default=True,
+    metavar="FACTOR",
+    help="Multiply the preset's accounts (and so its exchanges), e.g. 1/8 or 0.5.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same bytes.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory to write accounts, exchanges, labels and a README into.")
-@click.option("--format", "accounts_format", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True, help="Format of the accounts table (exchanges are always Parquet).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write accounts, exchanges, labels and a README into.",
+)
+@click.option(
+    "--format",
+    "accounts_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Format of the accounts table (exchanges are always Parquet).",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
-def simulate(preset: str, scale: str, seed: int, out: Path, accounts_format: str, quiet: bool) -> None:
+def simulate(
+    preset: str, scale: str, seed: int, out: Path, accounts_format: str, quiet: bool
+) -> None:
     """Write a simulated world with planted operators and ground-truth labels.
 
     \b
@@ -86,10 +108,18 @@ def simulate(preset: str, scale: str, seed: int, out: Path, accounts_format: str
         tenth = 10 * done // max(planned, 1)
         if tenth > shown[0]:
             shown[0] = tenth
-            click.echo(f"{time.perf_counter() - started:7.1f}s {done:,} of {planned:,} exchanges", err=True)
+            click.echo(
+                f"{time.perf_counter() - started:7.1f}s {done:,} of {planned:,} exchanges", err=True
+            )
 
-    summary = run_simulation(preset, seed=seed, out=out, accounts_format=accounts_format,
-                             scale=parse_scale(scale), progress=None if quiet else report)
+    summary = run_simulation(
+        preset,
+        seed=seed,
+        out=out,
+        accounts_format=accounts_format,
+        scale=parse_scale(scale),
+        progress=None if quiet else report,
+    )
     click.echo(
         f"wrote {out}: {summary.n_accounts:,} accounts ({summary.n_fraud_accounts:,} fraudulent, "
         f"{len(summary.operators)} operators), {summary.n_exchanges:,} exchanges"
@@ -97,12 +127,25 @@ def simulate(preset: str, scale: str, seed: int, out: Path, accounts_format: str
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--members", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="members table of a run (account_id, cluster_id, flagged).")
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="ground truth (account_id, operator_id, kind).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the figures as JSON to this file ('-' for stdout only).")
+@click.option(
+    "--members",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="members table of a run (account_id, cluster_id, flagged).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="ground truth (account_id, operator_id, kind).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the figures as JSON to this file ('-' for stdout only).",
+)
 def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
     """Score a clustering against ground truth: precision, recall, B-cubed, ARI/NMI, per operator.
 
@@ -123,24 +166,63 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("input_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--accounts", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Accounts file (instead of INPUT_DIR).")
-@click.option("--exchanges", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Exchanges file (instead of INPUT_DIR).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output directory.")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="acctgraph.toml with parameters (layout in the README and acctgraph/run/config.py).")
-@click.option("--map", "maps", multiple=True, metavar="NAME=COLUMN",
-              help="Map a contract column to your column name, e.g. --map account_id=user_id (repeatable).")
-@click.option("--attribute", "attributes", multiple=True, metavar="COLUMN",
-              help="Use an extra accounts column as a further linking kind (repeatable).")
-@click.option("--seed", type=int, default=None, help="Seed of community detection (default 42 or config).")
+@click.argument(
+    "input_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--accounts",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Accounts file (instead of INPUT_DIR).",
+)
+@click.option(
+    "--exchanges",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Exchanges file (instead of INPUT_DIR).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output directory.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="acctgraph.toml with parameters (layout in the README and acctgraph/run/config.py).",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="NAME=COLUMN",
+    help="Map a contract column to your column name, e.g. --map account_id=user_id (repeatable).",
+)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="COLUMN",
+    help="Use an extra accounts column as a further linking kind (repeatable).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed of community detection (default 42 or config)."
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
-def run(input_dir: Path | None, accounts: Path | None, exchanges: Path | None, out: Path,
-        config_path: Path | None, maps: tuple[str, ...], attributes: tuple[str, ...],
-        seed: int | None, quiet: bool) -> None:
+def run(
+    input_dir: Path | None,
+    accounts: Path | None,
+    exchanges: Path | None,
+    out: Path,
+    config_path: Path | None,
+    maps: tuple[str, ...],
+    attributes: tuple[str, ...],
+    seed: int | None,
+    quiet: bool,
+) -> None:
     """Find and score operator clusters; write members, clusters, evidence and run.json.
 
     \b
@@ -155,8 +237,14 @@ def run(input_dir: Path | None, accounts: Path | None, exchanges: Path | None, o
         raise click.UsageError("give INPUT_DIR, or both --accounts and --exchanges")
     config = Config.from_toml(config_path) if config_path else Config()
     config = config.with_overrides(seed=seed, mapping=_parse_map(maps), attributes=list(attributes))
-    result = run_and_write(input_dir, accounts=accounts, exchanges=exchanges, out=out, config=config,
-                           progress=_stderr_progress(quiet))
+    result = run_and_write(
+        input_dir,
+        accounts=accounts,
+        exchanges=exchanges,
+        out=out,
+        config=config,
+        progress=_stderr_progress(quiet),
+    )
     _print_top(result, out)
 
 
@@ -167,18 +255,30 @@ def _print_top(result, out: Path, limit: int = 10) -> None:
     from acctgraph.core import schema as S
 
     clusters = result.scored.clusters
-    table = Table(title=f"Top clusters ({int(clusters[S.FLAGGED].sum())} flagged of {clusters.height})")
+    table = Table(
+        title=f"Top clusters ({int(clusters[S.FLAGGED].sum())} flagged of {clusters.height})"
+    )
     for name in ("id", "accounts", "score", "flagged", "exchanges", "evidence"):
         table.add_column(name, overflow="fold")
     for row in clusters.head(limit).iter_rows(named=True):
-        table.add_row(str(row[S.CLUSTER_ID]), str(row["size"]), f"{row[S.CLUSTER_SCORE]:.2f}",
-                      "yes" if row[S.FLAGGED] else "", f"{row['exchanges'] or 0:,}", row["summary"])
+        table.add_row(
+            str(row[S.CLUSTER_ID]),
+            str(row["size"]),
+            f"{row[S.CLUSTER_SCORE]:.2f}",
+            "yes" if row[S.FLAGGED] else "",
+            f"{row['exchanges'] or 0:,}",
+            row["summary"],
+        )
     console = Console(width=160)
     console.print(table)
-    console.print(f"outputs in {out}/: members, clusters, evidence (.parquet/.csv), run.json", highlight=False)
+    console.print(
+        f"outputs in {out}/: members, clusters, evidence (.parquet/.csv), run.json", highlight=False
+    )
     warnings = result.dataset.warnings
     if len(warnings):
-        console.print(f"{len(warnings)} kinds of input warnings, counted in run.json:", highlight=False)
+        console.print(
+            f"{len(warnings)} kinds of input warnings, counted in run.json:", highlight=False
+        )
         for w in warnings:
             console.print(f"  {w.code}: {w.count:,}", highlight=False)
 
@@ -202,12 +302,28 @@ def main() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="A finished run folder (the --out of `acctgraph run`).")
-@click.option("--cluster", "cluster_ids", type=int, multiple=True, metavar="ID",
-              help="Draw this cluster (repeatable); default: every flagged cluster, then the best scores.")
-@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Without --cluster: draw flagged clusters, then others by score until this many.")
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A finished run folder (the --out of `acctgraph run`).",
+)
+@click.option(
+    "--cluster",
+    "cluster_ids",
+    type=int,
+    multiple=True,
+    metavar="ID",
+    help="Draw this cluster (repeatable); default: every flagged cluster, then the best scores.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Without --cluster: draw flagged clusters, then others by score until this many.",
+)
 def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
     """Write interactive graph pages: RUN/graphs/cluster_<id>.html and RUN/graphs/overview.html.
 
@@ -223,13 +339,20 @@ def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
     from acctgraph.runfolder import load_run
     from acctgraph.viz import write_graph_pages
 
-    pages = write_graph_pages(load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top)
+    pages = write_graph_pages(
+        load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top
+    )
     click.echo(pages.to_text())
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="A finished run folder (the --out of `acctgraph run`).")
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A finished run folder (the --out of `acctgraph run`).",
+)
 def report(run_dir: Path) -> None:
     """(Re)write RUN/report.html and RUN/report.md from a finished run.
 
@@ -250,16 +373,37 @@ def report(run_dir: Path) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("account_id")
-@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="A finished run folder (the --out of `acctgraph run`).")
-@click.option("--with", "with_account", default=None, metavar="OTHER_ID",
-              help="Show the evidence between ACCOUNT_ID and this account: shared values, or the shortest "
-                   "weighted path through shared values.")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Rows per section (values, links, shared values).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON (raw values, non-ASCII escaped) instead of text.")
-def explain(account_id: str, run_dir: Path, with_account: str | None, top: int, as_json: bool) -> None:
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A finished run folder (the --out of `acctgraph run`).",
+)
+@click.option(
+    "--with",
+    "with_account",
+    default=None,
+    metavar="OTHER_ID",
+    help="Show the evidence between ACCOUNT_ID and this account: shared values, or the shortest "
+    "weighted path through shared values.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Rows per section (values, links, shared values).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON (raw values, non-ASCII escaped) instead of text.",
+)
+def explain(
+    account_id: str, run_dir: Path, with_account: str | None, top: int, as_json: bool
+) -> None:
     """Say why an account is in its cluster (or in none), or what links two accounts.
 
     Reads the run's graph tables; nothing is recomputed. Shows the account's
@@ -278,25 +422,61 @@ def explain(account_id: str, run_dir: Path, with_account: str | None, top: int, 
 
     result = explain_account(load_run(run_dir), account_id, with_account=with_account, top=top)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str))
+        click.echo(
+            json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str)
+        )
     else:
         click.echo(result.to_text(), nl=False)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="A finished run folder (the --out of `acctgraph run`).")
-@click.option("--seeds", "seeds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="Known-bad accounts: CSV, Parquet or NDJSON with an account_id column (or see --column).")
-@click.option("--column", default=None,
-              help="Column of the seeds file holding the ids (default: account_id, else the first column).")
-@click.option("--top", type=click.IntRange(min=1), default=100, show_default=True, help="Candidates to return.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the ranked candidates to FILE.csv (spreadsheet formulas neutralised) or FILE.parquet.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON (raw values, non-ASCII escaped) instead of text.")
-def expand(run_dir: Path, seeds_path: Path, column: str | None, top: int, out_path: Path | None,
-           as_json: bool) -> None:
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A finished run folder (the --out of `acctgraph run`).",
+)
+@click.option(
+    "--seeds",
+    "seeds_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Known-bad accounts: CSV, Parquet or NDJSON with an account_id column (or see --column).",
+)
+@click.option(
+    "--column",
+    default=None,
+    help="Column of the seeds file holding the ids (default: account_id, else the first column).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Candidates to return.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the ranked candidates to FILE.csv (spreadsheet formulas neutralised) or FILE.parquet.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON (raw values, non-ASCII escaped) instead of text.",
+)
+def expand(
+    run_dir: Path,
+    seeds_path: Path,
+    column: str | None,
+    top: int,
+    out_path: Path | None,
+    as_json: bool,
+) -> None:
     """Rank accounts by how strongly they are linked to known-bad seed accounts.
 
     Personalised PageRank from the seeds over the run's account projection and
@@ -319,6 +499,8 @@ def expand(run_dir: Path, seeds_path: Path, column: str | None, top: int, out_pa
         result.write(out_path)
         click.echo(f"wrote {out_path}", err=True)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str))
+        click.echo(
+            json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=True, default=str)
+        )
     else:
         click.echo(result.to_text(), nl=False)

@@ -71,14 +71,17 @@ class Run:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not (self.path / RUN_JSON).is_file():
-            raise InputError("is not a finished acctgraph run (no run.json); run `acctgraph run` first",
-                             path=str(self.path))
+            raise InputError(
+                "is not a finished acctgraph run (no run.json); run `acctgraph run` first",
+                path=str(self.path),
+            )
 
     def _read(self, *parts: str) -> pl.DataFrame:
         path = self.path.joinpath(*parts[:-1], parts[-1] + ".parquet")
         if not path.is_file():
-            raise InputError("is missing from the run folder (written by a newer acctgraph run)",
-                             path=str(path))
+            raise InputError(
+                "is missing from the run folder (written by a newer acctgraph run)", path=str(path)
+            )
         return pl.read_parquet(path)
 
     @cached_property
@@ -158,8 +161,10 @@ class Run:
 
     def __repr__(self) -> str:
         rows = self.record.get("rows", {})
-        return (f"Run({str(self.path)!r}: {rows.get('accounts_in', '?')} accounts, "
-                f"{rows.get('clusters_out', '?')} clusters, {rows.get('flagged_clusters', '?')} flagged)")
+        return (
+            f"Run({str(self.path)!r}: {rows.get('accounts_in', '?')} accounts, "
+            f"{rows.get('clusters_out', '?')} clusters, {rows.get('flagged_clusters', '?')} flagged)"
+        )
 
 
 def load_run(path: str | Path) -> Run:

@@ -125,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         print(HEADER)
     runs = [(str(w.name), lambda w=w: read_world(w)) for w in args.worlds]
     if args.simulate:
-        runs.append((f"{args.simulate} (seed {args.seed})",
-                     lambda: simulated_world(args.simulate, args.seed)))
+        runs.append(
+            (
+                f"{args.simulate} (seed {args.seed})",
+                lambda: simulated_world(args.simulate, args.seed),
+            )
+        )
     result = None
     for name, load in runs:
         row, result = run(name, *load())

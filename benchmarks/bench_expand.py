@@ -60,16 +60,26 @@ def ensure_run(world: Path, runs: Path) -> Path:
     """The run folder of ``world`` under ``runs`` (``acctgraph run`` once if missing)."""
     out = runs / world.name
     if not (out / "run.json").is_file():
-        subprocess.run([ACCTGRAPH, "run", str(world), "--out", str(out), "--quiet"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [ACCTGRAPH, "run", str(world), "--out", str(out), "--quiet"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return out
 
 
 def operators(labels: pl.DataFrame) -> dict[str, list[str]]:
     """Operator id → its sorted account ids (non-legitimate kinds only)."""
-    bad = labels.filter(pl.col(S.OPERATOR_ID).is_not_null() & ~pl.col(S.KIND).is_in(list(S.LEGIT_KINDS)))
-    return {op: sorted(ids) for op, ids in
-            bad.group_by(S.OPERATOR_ID).agg(pl.col(S.ACCOUNT_ID)).sort(S.OPERATOR_ID).iter_rows()}
+    bad = labels.filter(
+        pl.col(S.OPERATOR_ID).is_not_null() & ~pl.col(S.KIND).is_in(list(S.LEGIT_KINDS))
+    )
+    return {
+        op: sorted(ids)
+        for op, ids in bad.group_by(S.OPERATOR_ID)
+        .agg(pl.col(S.ACCOUNT_ID))
+        .sort(S.OPERATOR_ID)
+        .iter_rows()
+    }
 
 
 def draw_seeds(accounts: list[str], *, share: float, draw: int, operator: str) -> list[str]:
@@ -88,10 +98,20 @@ def score(ranked: list[str], members: set[str], seeds: list[str]) -> Scores:
 def ranking(config: str, run, expanders: dict, seeds: list[str], top: int) -> list[str]:
     if config == "cluster":
         members = run.members
-        clusters = members.filter(pl.col(S.ACCOUNT_ID).is_in(seeds) & pl.col(S.CLUSTER_ID).is_not_null())[
-            S.CLUSTER_ID].unique().to_list()
-        return members.filter(pl.col(S.CLUSTER_ID).is_in(clusters) & ~pl.col(S.ACCOUNT_ID).is_in(seeds)).sort(
-            S.ACCOUNT_ID)[S.ACCOUNT_ID].to_list()[:top]
+        clusters = (
+            members.filter(pl.col(S.ACCOUNT_ID).is_in(seeds) & pl.col(S.CLUSTER_ID).is_not_null())[
+                S.CLUSTER_ID
+            ]
+            .unique()
+            .to_list()
+        )
+        return (
+            members.filter(
+                pl.col(S.CLUSTER_ID).is_in(clusters) & ~pl.col(S.ACCOUNT_ID).is_in(seeds)
+            )
+            .sort(S.ACCOUNT_ID)[S.ACCOUNT_ID]
+            .to_list()[:top]
+        )
     if config not in expanders:
         parts = config.split(":")
         kwargs: dict = {"method": parts[0]}
@@ -104,16 +124,24 @@ def ranking(config: str, run, expanders: dict, seeds: list[str], top: int) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("worlds", nargs="+", type=Path)
-    parser.add_argument("--runs", type=Path, default=Path("/tmp/expand_runs"),
-                        help="where run folders are cached (one per world, named like it)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("/tmp/expand_runs"),
+        help="where run folders are cached (one per world, named like it)",
+    )
     parser.add_argument("--configs", nargs="+", default=["combined"])
-    parser.add_argument("--share", type=float, default=0.01, help="share of each operator used as seeds")
+    parser.add_argument(
+        "--share", type=float, default=0.01, help="share of each operator used as seeds"
+    )
     parser.add_argument("--draws", type=int, default=5, help="seed draws per operator")
     parser.add_argument("--per-operator", action="store_true", help="one row per operator too")
     args = parser.parse_args()
 
-    print("| world | configuration | operators | recall@size | recall@2size | precision@size "
-          "| worst operator recall@size | ms per expand |")
+    print(
+        "| world | configuration | operators | recall@size | recall@2size | precision@size "
+        "| worst operator recall@size | ms per expand |"
+    )
     print("|---|---|---:|---:|---:|---:|---|---:|")
     detail = []
     for world in args.worlds:
@@ -128,30 +156,53 @@ def main() -> None:
                 for draw in range(args.draws):
                     seeds = draw_seeds(accounts, share=args.share, draw=draw, operator=op)
                     if config not in expanders and config != "cluster":
-                        ranking(config, run, expanders, seeds, 1)  # build the walk graph outside the timing
+                        ranking(
+                            config, run, expanders, seeds, 1
+                        )  # build the walk graph outside the timing
                     start = time.perf_counter()
                     ranked = ranking(config, run, expanders, seeds, 2 * len(accounts))
                     elapsed += time.perf_counter() - start
                     calls += 1
                     draws.append(score(ranked, set(accounts), seeds))
-                per_op[op] = Scores(*(statistics.fmean(getattr(d, f) for d in draws)
-                                      for f in ("recall_size", "recall_2size", "precision_size")))
-                detail.append((world.name, config, op, len(accounts),
-                               max(1, round(args.share * len(accounts))), per_op[op]))
-            mean = {f: statistics.fmean(getattr(s, f) for s in per_op.values())
-                    for f in ("recall_size", "recall_2size", "precision_size")}
+                per_op[op] = Scores(
+                    *(
+                        statistics.fmean(getattr(d, f) for d in draws)
+                        for f in ("recall_size", "recall_2size", "precision_size")
+                    )
+                )
+                detail.append(
+                    (
+                        world.name,
+                        config,
+                        op,
+                        len(accounts),
+                        max(1, round(args.share * len(accounts))),
+                        per_op[op],
+                    )
+                )
+            mean = {
+                f: statistics.fmean(getattr(s, f) for s in per_op.values())
+                for f in ("recall_size", "recall_2size", "precision_size")
+            }
             worst_op, worst = min(per_op.items(), key=lambda kv: (kv[1].recall_size, kv[0]))
-            print(f"| {world.name} | {config} | {len(per_op)} | {mean['recall_size']:.3f} | "
-                  f"{mean['recall_2size']:.3f} | {mean['precision_size']:.3f} | "
-                  f"{worst_op} ({len(ops[worst_op])} accounts): {worst.recall_size:.3f} | "
-                  f"{1000 * elapsed / calls:.0f} |", flush=True)
+            print(
+                f"| {world.name} | {config} | {len(per_op)} | {mean['recall_size']:.3f} | "
+                f"{mean['recall_2size']:.3f} | {mean['precision_size']:.3f} | "
+                f"{worst_op} ({len(ops[worst_op])} accounts): {worst.recall_size:.3f} | "
+                f"{1000 * elapsed / calls:.0f} |",
+                flush=True,
+            )
     if args.per_operator:
         print()
-        print("| world | configuration | operator | accounts | seeds | recall@size | recall@2size | precision@size |")
+        print(
+            "| world | configuration | operator | accounts | seeds | recall@size | recall@2size | precision@size |"
+        )
         print("|---|---|---|---:|---:|---:|---:|---:|")
         for name, config, op, size, n_seeds, s in detail:
-            print(f"| {name} | {config} | {op} | {size} | {n_seeds} | {s.recall_size:.3f} | "
-                  f"{s.recall_2size:.3f} | {s.precision_size:.3f} |")
+            print(
+                f"| {name} | {config} | {op} | {size} | {n_seeds} | {s.recall_size:.3f} | "
+                f"{s.recall_2size:.3f} | {s.precision_size:.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,11 @@ def run_once(world: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `acctgraph run` child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run([ACCTGRAPH, "run", str(world), "--out", str(out), "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [ACCTGRAPH, "run", str(world), "--out", str(out), "--quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the max over all children so far: only meaningful when it grows,
@@ -55,23 +58,40 @@ def main() -> None:
     args = parser.parse_args()
 
     if not args.single:
-        print("| world | accounts | exchanges | wall s | peak RSS MiB | " + " | ".join(f"{s} s" for s in STAGES)
-              + " | precision | recall | B-cubed F1 | flagged legit org | hardest operator (recall) |")
+        print(
+            "| world | accounts | exchanges | wall s | peak RSS MiB | "
+            + " | ".join(f"{s} s" for s in STAGES)
+            + " | precision | recall | B-cubed F1 | flagged legit org | hardest operator (recall) |"
+        )
         print("|" + "---|" * (10 + len(STAGES)))
         for world in args.worlds:
-            rows = [subprocess.run([sys.executable, __file__, str(world), "--single"], check=True,
-                                   capture_output=True, text=True).stdout for _ in range(args.repeat)]
+            rows = [
+                subprocess.run(
+                    [sys.executable, __file__, str(world), "--single"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                for _ in range(args.repeat)
+            ]
             results = [json.loads(r) for r in rows]
             wall = statistics.median(r["wall"] for r in results)
             peak = statistics.median(r["peak"] for r in results)
             first = results[0]
             stages = " | ".join(
-                f"{statistics.median(r['stages'].get(s, 0.0) for r in results):.1f}" for s in STAGES)
-            spread = f" ({min(r['wall'] for r in results):.1f}–{max(r['wall'] for r in results):.1f})" \
-                if len(results) > 1 else ""
-            print(f"| {world.name} | {first['accounts']:,} | {first['exchanges']:,} | {wall:.1f}{spread} | "
-                  f"{peak:,.0f} | {stages} | {first['precision']:.3f} | {first['recall']:.3f} | "
-                  f"{first['bcubed_f1']:.3f} | {first['flagged_org']} | {first['hardest']} |", flush=True)
+                f"{statistics.median(r['stages'].get(s, 0.0) for r in results):.1f}" for s in STAGES
+            )
+            spread = (
+                f" ({min(r['wall'] for r in results):.1f}–{max(r['wall'] for r in results):.1f})"
+                if len(results) > 1
+                else ""
+            )
+            print(
+                f"| {world.name} | {first['accounts']:,} | {first['exchanges']:,} | {wall:.1f}{spread} | "
+                f"{peak:,.0f} | {stages} | {first['precision']:.3f} | {first['recall']:.3f} | "
+                f"{first['bcubed_f1']:.3f} | {first['flagged_org']} | {first['hardest']} |",
+                flush=True,
+            )
         return
 
     world = args.worlds[0]
@@ -79,19 +99,28 @@ def main() -> None:
         out = Path(tmp) / "out"
         wall, peak = run_once(world, out)
         record = json.loads((out / "run.json").read_text())
-        result = evaluate(load_members(out / "members.parquet"), load_labels(world / "labels.csv")).to_dict()
+        result = evaluate(
+            load_members(out / "members.parquet"), load_labels(world / "labels.csv")
+        ).to_dict()
     exchanges = pl.scan_parquet(world / "exchanges.parquet").select(pl.len()).collect().item()
     hardest = min(result["operators"], key=lambda o: (o["recall"], o["operator_id"]))
-    print(json.dumps({
-        "wall": wall, "peak": peak,
-        "stages": {t["stage"]: t["seconds"] for t in record["timing"]},
-        "accounts": record["rows"]["accounts_in"], "exchanges": exchanges,
-        "precision": result["accounts"]["precision"] or 0.0, "recall": result["accounts"]["recall"] or 0.0,
-        "bcubed_f1": result["clustering"]["bcubed_f1"] or 0.0,
-        "flagged_org": result["flagged_legitimate_organisation"],
-        "hardest": f"{hardest['operator_id']} ({hardest['recall']:.2f})",
-        "pid": os.getpid(),
-    }))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "peak": peak,
+                "stages": {t["stage"]: t["seconds"] for t in record["timing"]},
+                "accounts": record["rows"]["accounts_in"],
+                "exchanges": exchanges,
+                "precision": result["accounts"]["precision"] or 0.0,
+                "recall": result["accounts"]["recall"] or 0.0,
+                "bcubed_f1": result["clustering"]["bcubed_f1"] or 0.0,
+                "flagged_org": result["flagged_legitimate_organisation"],
+                "hardest": f"{hardest['operator_id']} ({hardest['recall']:.2f})",
+                "pid": os.getpid(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,18 @@ def measure(preset: str, scale: str, seed: int, out: str | None = None) -> dict:
         target = out or tmp
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, __file__, "--child", preset, "--scale", scale, "--seed", str(seed),
-             "--out", target],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                preset,
+                "--scale",
+                scale,
+                "--seed",
+                str(seed),
+                "--out",
+                target,
+            ],
             check=True,
             capture_output=True,
             text=True,

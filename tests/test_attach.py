@@ -29,17 +29,28 @@ def _world(seed: int = 0):
     for account in range(43, 53):
         rows += [(account, int(v)) for v in rng.choice(np.arange(200, 240), 25, replace=False)]
     rows += [(account, 100 + (account % 25)) for account in range(43, 53)]  # 41's values are shared
-    incidence = pl.DataFrame({ACCOUNT_INDEX: [a for a, _ in rows], VALUE_INDEX: [v for _, v in rows]})
-    incidence = incidence.with_columns(pl.lit(1.0 / np.sqrt(30)).alias(STRENGTH)).sort(VALUE_INDEX, ACCOUNT_INDEX)
-    values = pl.DataFrame({VALUE_INDEX: range(240), "attribute_kind": [KIND] * 240,
-                           HUB_ACTION: pl.Series([None] * 240, dtype=pl.String)})
+    incidence = pl.DataFrame(
+        {ACCOUNT_INDEX: [a for a, _ in rows], VALUE_INDEX: [v for _, v in rows]}
+    )
+    incidence = incidence.with_columns(pl.lit(1.0 / np.sqrt(30)).alias(STRENGTH)).sort(
+        VALUE_INDEX, ACCOUNT_INDEX
+    )
+    values = pl.DataFrame(
+        {
+            VALUE_INDEX: range(240),
+            "attribute_kind": [KIND] * 240,
+            HUB_ACTION: pl.Series([None] * 240, dtype=pl.String),
+        }
+    )
     membership = [0] * 40 + [2, 3, 4] + [1] * 10 + [1]
     return membership, incidence, values
 
 
 def test_broad_overlap_attaches_and_nothing_else_moves() -> None:
     membership, incidence, values = _world()
-    new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS)
+    new, attached = attach_unlinked(
+        membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS
+    )
     assert attached[ACCOUNT_INDEX].to_list() == [40]
     assert new[40] == 0
     changed = [i for i, (a, b) in enumerate(zip(membership, new)) if a != b]
@@ -51,38 +62,68 @@ def test_broad_overlap_attaches_and_nothing_else_moves() -> None:
 def test_disabled_or_no_kinds_changes_nothing() -> None:
     membership, incidence, values = _world()
     for params, kinds in ((AttachParams(enabled=False), [KIND]), (PARAMS, [])):
-        new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=kinds, params=params)
+        new, attached = attach_unlinked(
+            membership, incidence, values, n_accounts=54, kinds=kinds, params=params
+        )
         assert new == membership and attached.height == 0
 
 
 def test_other_kinds_and_dropped_values_are_not_compared() -> None:
     membership, incidence, values = _world()
-    new, attached = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=["co_activity"],
-                                    params=PARAMS)
+    new, attached = attach_unlinked(
+        membership, incidence, values, n_accounts=54, kinds=["co_activity"], params=PARAMS
+    )
     assert new == membership and attached.height == 0
     dropped = values.with_columns(pl.lit("dropped").alias(HUB_ACTION))
-    new, attached = attach_unlinked(membership, incidence, dropped, n_accounts=54, kinds=[KIND], params=PARAMS)
+    new, attached = attach_unlinked(
+        membership, incidence, dropped, n_accounts=54, kinds=[KIND], params=PARAMS
+    )
     assert new == membership and attached.height == 0
 
 
 @pytest.mark.parametrize("batch", [1, 3, 1000])
 def test_result_does_not_depend_on_batch_size(batch: int) -> None:
     membership, incidence, values = _world(seed=5)
-    reference = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS)
-    other = attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND],
-                            params=AttachParams(**{**PARAMS.__dict__, "batch": batch}))
+    reference = attach_unlinked(
+        membership, incidence, values, n_accounts=54, kinds=[KIND], params=PARAMS
+    )
+    other = attach_unlinked(
+        membership,
+        incidence,
+        values,
+        n_accounts=54,
+        kinds=[KIND],
+        params=AttachParams(**{**PARAMS.__dict__, "batch": batch}),
+    )
     assert other[0] == reference[0]
     assert other[1].equals(reference[1])
 
 
 def test_thresholds_gate_attachment() -> None:
     membership, incidence, values = _world()
-    strict = AttachParams(**{**PARAMS.__dict__, "min_shared": 31})  # more than account 40 holds (30)
-    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
+    strict = AttachParams(
+        **{**PARAMS.__dict__, "min_shared": 31}
+    )  # more than account 40 holds (30)
+    assert (
+        attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[
+            1
+        ].height
+        == 0
+    )
     strict = AttachParams(**{**PARAMS.__dict__, "min_similarity": 0.99})
-    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[1].height == 0
+    assert (
+        attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=strict)[
+            1
+        ].height
+        == 0
+    )
     small = AttachParams(**{**PARAMS.__dict__, "min_cluster_size": 41})  # no cluster has a profile
-    assert attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=small)[1].height == 0
+    assert (
+        attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=small)[
+            1
+        ].height
+        == 0
+    )
 
 
 def test_config_section_round_trips_and_validates() -> None:
@@ -90,15 +131,27 @@ def test_config_section_round_trips_and_validates() -> None:
     assert config.attach.min_similarity == 0.4 and not config.attach.enabled
     assert Config.from_dict(config.to_dict()) == config
     assert Config().behaviour_kinds == ["prompt_template"]
-    for bad in ({"min_similarity": 0.0}, {"min_cluster_size": 1}, {"profile_share": 2.0}, {"batch": 0}):
+    for bad in (
+        {"min_similarity": 0.0},
+        {"min_cluster_size": 1},
+        {"profile_share": 2.0},
+        {"batch": 0},
+    ):
         with pytest.raises(ConfigError):
             Config.from_dict({"attach": bad})
 
 
 # --- end to end ------------------------------------------------------------------------------
 
-LOOSE = {"attach": {"min_cluster_size": 3, "min_values": 3, "min_shared": 2, "min_similarity": 0.1,
-                    "relative_similarity": 0.5}}
+LOOSE = {
+    "attach": {
+        "min_cluster_size": 3,
+        "min_values": 3,
+        "min_shared": 2,
+        "min_similarity": 0.1,
+        "relative_similarity": 0.5,
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +212,9 @@ def test_report_counts_attached_members(runs) -> None:
     assert _attached_counts(run) == expected
     view = report_view(run, load_cards(run), out=out)
     for section in view["sections"]:
-        assert section["attached"] == (f"{expected[section['id']]:,}" if section["id"] in expected else None)
+        assert section["attached"] == (
+            f"{expected[section['id']]:,}" if section["id"] in expected else None
+        )
     # A carded cluster with attached members says so, in both formats.
     view["sections"][0]["attached"] = "7"
     html, markdown = render_report(view)

@@ -12,8 +12,12 @@ from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.evaluation.baseline import connected_components_baseline
 
-ACCOUNT_COLUMNS = {S.ACCOUNT_ID: pl.String, S.PAYMENT_FINGERPRINT: pl.String,
-                   S.DEVICE_ID: pl.String, S.SIGNUP_IP: pl.String}
+ACCOUNT_COLUMNS = {
+    S.ACCOUNT_ID: pl.String,
+    S.PAYMENT_FINGERPRINT: pl.String,
+    S.DEVICE_ID: pl.String,
+    S.SIGNUP_IP: pl.String,
+}
 EXCHANGE_COLUMNS = {S.ACCOUNT_ID: pl.String, S.IP: pl.String}
 
 
@@ -31,12 +35,14 @@ def clusters_of(members: pl.DataFrame) -> dict[str, int | None]:
 
 def test_chain_through_card_and_ip_is_one_component() -> None:
     # a-b share card1; b's signup IP is the IP c sent an exchange from; d is alone
-    accounts = accounts_frame([
-        ("a", "card1", None, None),
-        ("b", "card1", None, "10.0.0.1"),
-        ("c", None, None, None),
-        ("d", "card2", "dev9", "10.0.0.2"),
-    ])
+    accounts = accounts_frame(
+        [
+            ("a", "card1", None, None),
+            ("b", "card1", None, "10.0.0.1"),
+            ("c", None, None, None),
+            ("d", "card2", "dev9", "10.0.0.2"),
+        ]
+    )
     exchanges = exchanges_frame([("c", "10.0.0.1"), ("c", "10.0.0.1"), ("d", "10.0.0.3")])
     members = connected_components_baseline(accounts, exchanges)
     assert members.schema == pl.Schema(S.MEMBERS_SCHEMA)
@@ -46,11 +52,13 @@ def test_chain_through_card_and_ip_is_one_component() -> None:
 
 
 def test_null_and_blank_values_do_not_link() -> None:
-    accounts = accounts_frame([
-        ("a", None, "", "  "),
-        ("b", None, "", "  "),
-        ("c", "", None, None),
-    ])
+    accounts = accounts_frame(
+        [
+            ("a", None, "", "  "),
+            ("b", None, "", "  "),
+            ("c", "", None, None),
+        ]
+    )
     exchanges = exchanges_frame([("a", None), ("b", None), ("a", ""), ("b", "")])
     members = connected_components_baseline(accounts, exchanges)
     assert clusters_of(members) == {"a": None, "b": None, "c": None}
@@ -66,20 +74,21 @@ def test_exchange_ips_link_accounts() -> None:
 
 def test_device_links_and_kinds_are_separate_namespaces() -> None:
     # a and b share a device; c's card has the same text as that device id: no link
-    accounts = accounts_frame([("a", None, "x", None), ("b", None, "x", None),
-                               ("c", "x", None, None)])
+    accounts = accounts_frame(
+        [("a", None, "x", None), ("b", None, "x", None), ("c", "x", None, None)]
+    )
     members = connected_components_baseline(accounts, exchanges_frame([]))
     assert clusters_of(members) == {"a": 0, "b": 0, "c": None}
 
 
 def test_kinds_restrict_the_links() -> None:
-    accounts = accounts_frame([("a", "card", None, "10.0.0.1"), ("b", None, None, "10.0.0.1"),
-                               ("c", "card", None, None)])
+    accounts = accounts_frame(
+        [("a", "card", None, "10.0.0.1"), ("b", None, None, "10.0.0.1"), ("c", "card", None, None)]
+    )
     exchanges = exchanges_frame([("d", "10.0.0.1")])
     everything = connected_components_baseline(accounts, exchanges)
     assert set(clusters_of(everything).values()) == {0}
-    cards_only = connected_components_baseline(accounts, exchanges,
-                                               kinds=(S.PAYMENT_FINGERPRINT,))
+    cards_only = connected_components_baseline(accounts, exchanges, kinds=(S.PAYMENT_FINGERPRINT,))
     assert clusters_of(cards_only) == {"a": 0, "b": None, "c": 0, "d": None}
     ips_only = connected_components_baseline(accounts, exchanges, kinds=(S.IP,))
     assert clusters_of(ips_only) == {"a": 0, "b": 0, "c": None, "d": 0}
@@ -88,22 +97,42 @@ def test_kinds_restrict_the_links() -> None:
 
 
 def test_cluster_ids_by_size_then_smallest_account() -> None:
-    accounts = accounts_frame([
-        ("z1", "k1", None, None), ("z2", "k1", None, None),  # size 2, smallest z1
-        ("m1", "k2", None, None), ("m2", "k2", None, None), ("m3", "k2", None, None),  # size 3
-        ("b1", "k3", None, None), ("b2", "k3", None, None),  # size 2, smallest b1
-        ("a0", None, None, None),
-    ])
+    accounts = accounts_frame(
+        [
+            ("z1", "k1", None, None),
+            ("z2", "k1", None, None),  # size 2, smallest z1
+            ("m1", "k2", None, None),
+            ("m2", "k2", None, None),
+            ("m3", "k2", None, None),  # size 3
+            ("b1", "k3", None, None),
+            ("b2", "k3", None, None),  # size 2, smallest b1
+            ("a0", None, None, None),
+        ]
+    )
     members = connected_components_baseline(accounts, exchanges_frame([]))
-    assert clusters_of(members) == {"a0": None, "b1": 1, "b2": 1, "m1": 0, "m2": 0, "m3": 0,
-                                    "z1": 2, "z2": 2}
+    assert clusters_of(members) == {
+        "a0": None,
+        "b1": 1,
+        "b2": 1,
+        "m1": 0,
+        "m2": 0,
+        "m3": 0,
+        "z1": 2,
+        "z2": 2,
+    }
     assert members[S.ACCOUNT_ID].is_sorted()
 
 
 def test_every_account_once() -> None:
     # duplicated account rows, an exchange-only account, a null account id
-    accounts = accounts_frame([("a", "k", None, None), ("a", None, "dev", None),
-                               ("b", None, "dev", None), (None, "k", None, None)])
+    accounts = accounts_frame(
+        [
+            ("a", "k", None, None),
+            ("a", None, "dev", None),
+            ("b", None, "dev", None),
+            (None, "k", None, None),
+        ]
+    )
     exchanges = exchanges_frame([("x", None), ("x", "1.2.3.4"), (None, "1.2.3.4")])
     members = connected_components_baseline(accounts, exchanges)
     assert members[S.ACCOUNT_ID].to_list() == ["a", "b", "x"]

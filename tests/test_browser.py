@@ -33,8 +33,15 @@ from acctgraph.viz import select_clusters, write_graph_pages
 pytestmark = pytest.mark.browser
 
 CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--disable-quic"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "out" / "test-artifacts"
 LOCAL = ("file:", "about:", "data:")
 
@@ -43,8 +50,10 @@ def chromium_path() -> str:
     for candidate in (os.environ.get("ACCTGRAPH_CHROMIUM"), *CHROMIUM, shutil.which("chromium")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    pytest.fail("Chromium is not installed: `make test` installs Debian's chromium (apt-get install -y "
-                "chromium, as root); or point ACCTGRAPH_CHROMIUM at a Chromium binary")
+    pytest.fail(
+        "Chromium is not installed: `make test` installs Debian's chromium (apt-get install -y "
+        "chromium, as root); or point ACCTGRAPH_CHROMIUM at a Chromium binary"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,9 @@ def browser():
     except ImportError:  # pragma: no cover - the test extra and requirements.lock install it
         pytest.fail("playwright is not installed: `make test` installs requirements.lock")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True
+        )
         yield chromium
         chromium.close()
 
@@ -109,7 +120,10 @@ def open_page(browser, path: Path) -> Opened:
             route.abort()
 
     page.route("**/*", route)
-    page.on("console", lambda message: opened.errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: opened.errors.append(message.text) if message.type == "error" else None,
+    )
     page.on("pageerror", lambda error: opened.errors.append(str(error)))
     page.on("websocket", lambda socket: opened.sockets.append(socket.url))
 
@@ -144,7 +158,9 @@ def test_overview_counts_match_the_run(browser, run_dir: Path) -> None:
     opened = open_page(browser, run_dir / "graphs" / "overview.html")
     assert opened.count("nodes") == run.clusters.height
     assert opened.count("edges") == expected_overview_pairs(run)
-    pages = opened.page.eval_on_selector_all("aside a", "links => links.map(a => a.getAttribute('href'))")
+    pages = opened.page.eval_on_selector_all(
+        "aside a", "links => links.map(a => a.getAttribute('href'))"
+    )
     assert sorted(pages) == sorted(p.name for p in (run_dir / "graphs").glob("cluster_*.html"))
     opened.screenshot("overview.png")
     opened.assert_clean()
@@ -152,9 +168,13 @@ def test_overview_counts_match_the_run(browser, run_dir: Path) -> None:
 
 def test_collapsed_page_says_what_was_collapsed(browser, run_dir: Path, tmp_path: Path) -> None:
     run = load_run(run_dir)
-    cluster_id = int(run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0])
+    cluster_id = int(
+        run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0]
+    )
     size = int(run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)["size"][0])
-    pages = write_graph_pages(run, tmp_path / "graphs", clusters=[cluster_id], node_budget=12, edge_budget=40)
+    pages = write_graph_pages(
+        run, tmp_path / "graphs", clusters=[cluster_id], node_budget=12, edge_budget=40
+    )
     opened = open_page(browser, pages.clusters[0].path)
     assert opened.count("nodes") <= 12 and opened.count("edges") <= 40
     drawn = opened.page.evaluate("""window.network.body.data.nodes.get()
@@ -181,29 +201,44 @@ def _point_at(opened: Opened, node_id: int) -> tuple[float, float] | None:
     )
 
 
-def test_hostile_strings_show_as_text_and_run_nothing(browser, run_dir: Path, tmp_path: Path) -> None:
+def test_hostile_strings_show_as_text_and_run_nothing(
+    browser, run_dir: Path, tmp_path: Path
+) -> None:
     target, cluster_id = hostile_run(run_dir, tmp_path / "hostile")
     pages = write_graph_pages(load_run(target), target / "graphs", clusters=[cluster_id])
     payload = "<img src=x onerror=alert(1)>"
     for path in (pages.clusters[0].path, pages.overview.path):
         opened = open_page(browser, path)
-        assert opened.page.evaluate("document.querySelectorAll('img, svg, iframe, object, embed').length") == 0
+        assert (
+            opened.page.evaluate(
+                "document.querySelectorAll('img, svg, iframe, object, embed').length"
+            )
+            == 0
+        )
         opened.assert_clean()
     opened = open_page(browser, pages.clusters[0].path)
     assert "<img src=x onerror=alert('kind')>" in opened.page.inner_text("ul.legend")
     candidates = opened.page.evaluate(
         "(text) => window.network.body.data.nodes.get().filter(n => n.title.includes(text)).map(n => n.id)",
-        payload)
+        payload,
+    )
     assert candidates
     # Zoom in so that the node is not covered by its neighbours, then hover and click it.
-    opened.page.evaluate("(id) => window.network.focus(id, {scale: 3, animation: false})", candidates[0])
+    opened.page.evaluate(
+        "(id) => window.network.focus(id, {scale: 3, animation: false})", candidates[0]
+    )
     point = _point_at(opened, candidates[0])
     assert point is not None
     opened.page.mouse.move(*point)
     tooltip = opened.page.wait_for_selector("div.vis-tooltip", state="visible", timeout=5_000)
     assert payload in tooltip.inner_text()
     # innerText turns line breaks into <br>; anything else inside would be injected markup.
-    assert tooltip.evaluate("el => [...el.querySelectorAll('*')].filter(e => e.tagName !== 'BR').length") == 0
+    assert (
+        tooltip.evaluate(
+            "el => [...el.querySelectorAll('*')].filter(e => e.tagName !== 'BR').length"
+        )
+        == 0
+    )
     opened.page.mouse.click(*point)
     assert payload in opened.page.text_content("#details")
     assert opened.page.evaluate("document.querySelectorAll('#details *').length") == 0

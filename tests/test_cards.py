@@ -63,7 +63,9 @@ def _by_cluster(frame: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
 def test_every_flagged_cluster_and_the_top_others_are_carded(run: Run, cards: Cards) -> None:
     clusters = run.clusters.sort(S.CLUSTER_ID)
     flagged = set(clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list())
-    others = clusters.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()[: CardParams().top_clusters]
+    others = clusters.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()[
+        : CardParams().top_clusters
+    ]
     assert flagged, "the tiny world should have flagged clusters"
     assert set(cards.clusters[S.CLUSTER_ID].to_list()) == flagged | set(others)
     assert cards.clusters[S.CLUSTER_ID].to_list() == sorted(cards.clusters[S.CLUSTER_ID].to_list())
@@ -84,7 +86,10 @@ def test_cards_are_written_and_read_back_unchanged(written, run: Run, cards: Car
         assert (out / CARDS_DIR / f"{name}.parquet").is_file(), name
     recomputed = compute_cards(run)
     for name in TABLES:
-        assert_frame_equal(getattr(cards, name), getattr(recomputed, name), check_dtypes=False), name
+        (
+            assert_frame_equal(getattr(cards, name), getattr(recomputed, name), check_dtypes=False),
+            name,
+        )
 
 
 def test_cards_json_holds_the_same_cards(written, cards: Cards) -> None:
@@ -109,29 +114,45 @@ def test_shared_values_are_rows_of_the_evidence_table(run: Run, cards: Cards) ->
     per_kind = cards.values.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND).len()
     assert per_kind["len"].max() <= CardParams().values_per_kind
     # the kept ones are the most-held of each kind
-    top = (evidence.sort(S.CLUSTER_ID, S.ATTRIBUTE_KIND, "accounts_in_cluster", S.VALUE,
-                         descending=[False, False, True, False])
-           .group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, maintain_order=True).first())
+    top = (
+        evidence.sort(
+            S.CLUSTER_ID,
+            S.ATTRIBUTE_KIND,
+            "accounts_in_cluster",
+            S.VALUE,
+            descending=[False, False, True, False],
+        )
+        .group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, maintain_order=True)
+        .first()
+    )
     assert top.join(cards.values, on=evidence.columns, how="anti", nulls_equal=True).is_empty()
 
 
 def test_signals_are_the_contributions_and_add_up_to_the_score(run: Run, cards: Cards) -> None:
-    expected = run.contributions.filter(pl.col(S.CLUSTER_ID).is_in(cards.clusters[S.CLUSTER_ID].implode()))
+    expected = run.contributions.filter(
+        pl.col(S.CLUSTER_ID).is_in(cards.clusters[S.CLUSTER_ID].implode())
+    )
     assert_frame_equal(cards.signals, expected)
     sums = _by_cluster(cards.signals, "contribution", "_sum").join(
-        cards.clusters.select(S.CLUSTER_ID, S.CLUSTER_SCORE), on=S.CLUSTER_ID)
+        cards.clusters.select(S.CLUSTER_ID, S.CLUSTER_SCORE), on=S.CLUSTER_ID
+    )
     for _, total, score in sums.iter_rows():
         assert abs(min(1.0, max(0.0, total)) - score) < 1e-5
 
 
 def test_kinds_summarise_the_evidence_and_split_the_evidence_signal(run: Run, cards: Cards) -> None:
     counts = run.evidence.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND).agg(
-        pl.len().alias("_n"), pl.col("accounts_in_cluster").max().cast(pl.Int64).alias("_top"))
+        pl.len().alias("_n"), pl.col("accounts_in_cluster").max().cast(pl.Int64).alias("_top")
+    )
     joined = cards.kinds.join(counts, on=[S.CLUSTER_ID, S.ATTRIBUTE_KIND], how="left")
     assert (joined["n_values"] == joined["_n"]).all()
     assert (joined["top_accounts_in_cluster"] == joined["_top"]).all()
-    evidence_signal = cards.signals.filter(pl.col("signal") == "evidence").select(S.CLUSTER_ID, "contribution")
-    split = _by_cluster(cards.kinds, "kind_contribution", "_split").join(evidence_signal, on=S.CLUSTER_ID)
+    evidence_signal = cards.signals.filter(pl.col("signal") == "evidence").select(
+        S.CLUSTER_ID, "contribution"
+    )
+    split = _by_cluster(cards.kinds, "kind_contribution", "_split").join(
+        evidence_signal, on=S.CLUSTER_ID
+    )
     for _, split_sum, contribution in split.iter_rows():
         assert abs(split_sum - contribution) < 1e-4
     assert ((cards.kinds["link_share"] >= 0) & (cards.kinds["link_share"] <= 1)).all()
@@ -139,17 +160,22 @@ def test_kinds_summarise_the_evidence_and_split_the_evidence_signal(run: Run, ca
 
 def test_hour_of_day_bins_sum_to_the_exchanges(cards: Cards) -> None:
     assert cards.hours.group_by(S.CLUSTER_ID).len()["len"].unique().to_list() == [24]
-    sums = _by_cluster(cards.hours, S.N_EVENTS, "_h").join(cards.clusters.select(S.CLUSTER_ID, "exchanges"),
-                                                          on=S.CLUSTER_ID)
+    sums = _by_cluster(cards.hours, S.N_EVENTS, "_h").join(
+        cards.clusters.select(S.CLUSTER_ID, "exchanges"), on=S.CLUSTER_ID
+    )
     assert (sums["_h"] == sums["exchanges"].fill_null(0).cast(pl.Int64)).all()
 
 
 def test_daily_exchanges_sum_to_the_exchanges(cards: Cards) -> None:
-    sums = _by_cluster(cards.daily, "exchanges", "_d").join(cards.clusters.select(S.CLUSTER_ID, "exchanges"),
-                                                            on=S.CLUSTER_ID, suffix="_cluster")
+    sums = _by_cluster(cards.daily, "exchanges", "_d").join(
+        cards.clusters.select(S.CLUSTER_ID, "exchanges"), on=S.CLUSTER_ID, suffix="_cluster"
+    )
     assert (sums["_d"] == sums["exchanges"].cast(pl.Int64)).all()
-    days = cards.daily.group_by(S.CLUSTER_ID).len().join(cards.clusters.select(S.CLUSTER_ID, "active_days"),
-                                                         on=S.CLUSTER_ID)
+    days = (
+        cards.daily.group_by(S.CLUSTER_ID)
+        .len()
+        .join(cards.clusters.select(S.CLUSTER_ID, "active_days"), on=S.CLUSTER_ID)
+    )
     assert (days["len"] == days["active_days"]).all()
     sizes = cards.daily.join(cards.clusters.select(S.CLUSTER_ID, "size"), on=S.CLUSTER_ID)
     assert (sizes["active_accounts"] <= sizes["size"]).all()
@@ -157,7 +183,8 @@ def test_daily_exchanges_sum_to_the_exchanges(cards: Cards) -> None:
 
 def test_capability_shares_sum_to_one(cards: Cards) -> None:
     totals = cards.capabilities.group_by(S.CLUSTER_ID).agg(
-        pl.col("share").sum().alias("_share"), pl.col("n_exchanges").sum().alias("_n"))
+        pl.col("share").sum().alias("_share"), pl.col("n_exchanges").sum().alias("_n")
+    )
     totals = totals.join(cards.clusters.select(S.CLUSTER_ID, "exchanges"), on=S.CLUSTER_ID)
     active = totals.filter(pl.col("_n") > 0)
     assert active.height > 0
@@ -168,12 +195,15 @@ def test_capability_shares_sum_to_one(cards: Cards) -> None:
 
 def test_signups_ages_and_bursts_add_up(run: Run, cards: Cards) -> None:
     signups = _by_cluster(cards.signups, "n_accounts", "_s").join(
-        cards.clusters.select(S.CLUSTER_ID, "accounts_with_created_at", "burst_accounts", "size"), on=S.CLUSTER_ID)
+        cards.clusters.select(S.CLUSTER_ID, "accounts_with_created_at", "burst_accounts", "size"),
+        on=S.CLUSTER_ID,
+    )
     assert (signups["_s"] == signups["accounts_with_created_at"]).all()
     assert (signups["burst_accounts"] <= signups["accounts_with_created_at"]).all()
     assert cards.signups.group_by(S.CLUSTER_ID).agg(pl.col("bin").n_unique())["bin"].max() == 1
-    ages = _by_cluster(cards.ages, "n_accounts", "_a").join(cards.clusters.select(S.CLUSTER_ID, "size"),
-                                                            on=S.CLUSTER_ID)
+    ages = _by_cluster(cards.ages, "n_accounts", "_a").join(
+        cards.clusters.select(S.CLUSTER_ID, "size"), on=S.CLUSTER_ID
+    )
     assert (ages["_a"] == ages["size"].cast(pl.Int64)).all()
     burst_hours = run.record["parameters"]["score"]["burst_hours"]
     with_burst = cards.clusters.filter(pl.col("burst_accounts") > 0)
@@ -184,20 +214,29 @@ def test_signups_ages_and_bursts_add_up(run: Run, cards: Cards) -> None:
 def test_burst_matches_a_direct_count(run: Run, cards: Cards) -> None:
     row = cards.clusters.filter(pl.col("burst_accounts") > 1).row(0, named=True)
     members = run.members.filter(pl.col(S.CLUSTER_ID) == row[S.CLUSTER_ID])[S.ACCOUNT_ID]
-    created = sorted(run.profile_accounts.filter(pl.col(S.ACCOUNT_ID).is_in(members.implode()))
-                     [S.CREATED_AT].drop_nulls().to_list())
+    created = sorted(
+        run.profile_accounts.filter(pl.col(S.ACCOUNT_ID).is_in(members.implode()))[S.CREATED_AT]
+        .drop_nulls()
+        .to_list()
+    )
     hours = run.record["parameters"]["score"]["burst_hours"]
-    best = max(sum(1 for t in created if 0 <= (t - s).total_seconds() <= hours * 3600) for s in created)
+    best = max(
+        sum(1 for t in created if 0 <= (t - s).total_seconds() <= hours * 3600) for s in created
+    )
     assert row["burst_accounts"] == best
 
 
 def test_members_are_capped_and_belong_to_their_cluster(run: Run, cards: Cards) -> None:
-    joined = cards.members.join(run.members.select(S.ACCOUNT_ID, pl.col(S.CLUSTER_ID).alias("_c")),
-                                on=S.ACCOUNT_ID)
+    joined = cards.members.join(
+        run.members.select(S.ACCOUNT_ID, pl.col(S.CLUSTER_ID).alias("_c")), on=S.ACCOUNT_ID
+    )
     assert joined.height == cards.members.height
     assert (joined[S.CLUSTER_ID] == joined["_c"]).all()
-    listed = cards.members.group_by(S.CLUSTER_ID).len().join(cards.clusters.select(S.CLUSTER_ID, "size"),
-                                                             on=S.CLUSTER_ID)
+    listed = (
+        cards.members.group_by(S.CLUSTER_ID)
+        .len()
+        .join(cards.clusters.select(S.CLUSTER_ID, "size"), on=S.CLUSTER_ID)
+    )
     cap = CardParams().members
     assert all(n == min(size, cap) for n, size in listed.select("len", "size").iter_rows())
 
@@ -211,7 +250,9 @@ def test_templates_are_ranked_and_shares_are_fractions(cards: Cards) -> None:
     assert cards.templates.height > 0
     ranks = cards.templates.group_by(S.CLUSTER_ID).agg(pl.col("template_rank"))
     for ranked in ranks["template_rank"].to_list():
-        assert ranked == list(range(1, len(ranked) + 1)) and len(ranked) <= CardParams().top_templates
+        assert (
+            ranked == list(range(1, len(ranked) + 1)) and len(ranked) <= CardParams().top_templates
+        )
     assert ((cards.templates["share"] > 0) & (cards.templates["share"] <= 1)).all()
     assert (cards.templates["n_events"] <= cards.templates["template_events"]).all()
 
@@ -220,8 +261,10 @@ def test_template_counts_match_the_attribute_table(written, cards: Cards) -> Non
     result, _ = written
     row = cards.templates.row(0, named=True)
     members = result.scored.members.filter(pl.col(S.CLUSTER_ID) == row[S.CLUSTER_ID])[S.ACCOUNT_ID]
-    rows = result.attributes.filter((pl.col(S.ATTRIBUTE_KIND) == "prompt_template")
-                                    & pl.col(S.ACCOUNT_ID).is_in(members.implode()))
+    rows = result.attributes.filter(
+        (pl.col(S.ATTRIBUTE_KIND) == "prompt_template")
+        & pl.col(S.ACCOUNT_ID).is_in(members.implode())
+    )
     band = rows.filter(pl.col(S.VALUE) == row[S.VALUE])
     assert band.height == row["accounts_in_cluster"]
     assert int(band[S.N_EVENTS].sum()) == row["n_events"]
@@ -232,23 +275,42 @@ def test_samples_show_their_template_from_distinct_members(written, cards: Cards
     result, _ = written
     samples = cards.samples
     assert samples.height > 0
-    assert samples.group_by(S.CLUSTER_ID, "template_rank").len()["len"].max() <= CardParams().samples_per_template
-    assert samples.group_by(S.CLUSTER_ID, "template_rank").agg(pl.col(S.ACCOUNT_ID).n_unique() == pl.len())[
-        S.ACCOUNT_ID].all()
+    assert (
+        samples.group_by(S.CLUSTER_ID, "template_rank").len()["len"].max()
+        <= CardParams().samples_per_template
+    )
+    assert (
+        samples.group_by(S.CLUSTER_ID, "template_rank")
+        .agg(pl.col(S.ACCOUNT_ID).n_unique() == pl.len())[S.ACCOUNT_ID]
+        .all()
+    )
     prompt = result.config.feature("prompt_template")
-    joined = samples.join(cards.templates.select(S.CLUSTER_ID, "template_rank", S.VALUE),
-                          on=[S.CLUSTER_ID, "template_rank"])
-    banded = joined.with_columns(template_bands(
-        S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word, band_words=prompt.band_words,
-        n_bands=prompt.n_bands).alias("_bands"))
+    joined = samples.join(
+        cards.templates.select(S.CLUSTER_ID, "template_rank", S.VALUE),
+        on=[S.CLUSTER_ID, "template_rank"],
+    )
+    banded = joined.with_columns(
+        template_bands(
+            S.PROMPT,
+            max_chars=prompt.max_chars,
+            min_word=prompt.min_word,
+            band_words=prompt.band_words,
+            n_bands=prompt.n_bands,
+        ).alias("_bands")
+    )
     assert banded.select(pl.col("_bands").list.contains(pl.col(S.VALUE)).all()).item()
-    owners = samples.join(result.scored.members.select(S.ACCOUNT_ID, pl.col(S.CLUSTER_ID).alias("_c")),
-                          on=S.ACCOUNT_ID)
+    owners = samples.join(
+        result.scored.members.select(S.ACCOUNT_ID, pl.col(S.CLUSTER_ID).alias("_c")),
+        on=S.ACCOUNT_ID,
+    )
     assert (owners[S.CLUSTER_ID] == owners["_c"]).all()
     # earliest first within each template
     ordered = samples.sort(S.CLUSTER_ID, "template_rank", "sample_rank")
-    assert ordered.group_by(S.CLUSTER_ID, "template_rank", maintain_order=True).agg(
-        pl.col(S.TIMESTAMP).is_sorted())[S.TIMESTAMP].all()
+    assert (
+        ordered.group_by(S.CLUSTER_ID, "template_rank", maintain_order=True)
+        .agg(pl.col(S.TIMESTAMP).is_sorted())[S.TIMESTAMP]
+        .all()
+    )
 
 
 def test_cards_without_template_files_still_work(written, tmp_path: Path) -> None:

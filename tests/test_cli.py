@@ -168,7 +168,9 @@ def test_garbage_parquet_given_as_file(tmp_path: Path) -> None:
     accounts.write_bytes(b"\x00\x01garbage")
     exchanges = tmp_path / "log.csv"
     exchanges.write_text(GOOD_EXCHANGES)
-    done = _acctgraph("run", "--accounts", accounts, "--exchanges", exchanges, "--out", tmp_path / "out")
+    done = _acctgraph(
+        "run", "--accounts", accounts, "--exchanges", exchanges, "--out", tmp_path / "out"
+    )
     _assert_clean_error(done, str(accounts))
 
 
@@ -179,12 +181,16 @@ def test_bad_map_syntax(world_dir: Path, tmp_path: Path, bad_map: str) -> None:
 
 
 def test_map_to_unknown_contract_name(world_dir: Path, tmp_path: Path) -> None:
-    done = _acctgraph("run", world_dir, "--out", tmp_path / "out", "--map", "no_such=user_id", "--quiet")
+    done = _acctgraph(
+        "run", world_dir, "--out", tmp_path / "out", "--map", "no_such=user_id", "--quiet"
+    )
     _assert_clean_error(done, "no_such")
 
 
 def test_map_to_missing_column(world_dir: Path, tmp_path: Path) -> None:
-    done = _acctgraph("run", world_dir, "--out", tmp_path / "out", "--map", "account_id=user_id", "--quiet")
+    done = _acctgraph(
+        "run", world_dir, "--out", tmp_path / "out", "--map", "account_id=user_id", "--quiet"
+    )
     _assert_clean_error(done, "user_id")
 
 
@@ -218,8 +224,15 @@ def test_evaluate_prints_and_writes_json(run_dir: Path, world_dir: Path, tmp_pat
     report = tmp_path / "evaluation.json"
     result = CliRunner().invoke(
         cli,
-        ["evaluate", "--members", str(run_dir / f"{S.MEMBERS}.parquet"),
-         "--labels", str(world_dir / "labels.csv"), "--json", str(report)],
+        [
+            "evaluate",
+            "--members",
+            str(run_dir / f"{S.MEMBERS}.parquet"),
+            "--labels",
+            str(world_dir / "labels.csv"),
+            "--json",
+            str(report),
+        ],
     )
     assert result.exit_code == 0, (result.output, result.exception)
     assert "precision" in result.stdout
@@ -231,8 +244,15 @@ def test_evaluate_prints_and_writes_json(run_dir: Path, world_dir: Path, tmp_pat
 def test_evaluate_csv_members_and_json_to_stdout(run_dir: Path, world_dir: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["evaluate", "--members", str(run_dir / f"{S.MEMBERS}.csv"),
-         "--labels", str(world_dir / "labels.csv"), "--json", "-"],
+        [
+            "evaluate",
+            "--members",
+            str(run_dir / f"{S.MEMBERS}.csv"),
+            "--labels",
+            str(world_dir / "labels.csv"),
+            "--json",
+            "-",
+        ],
     )
     assert result.exit_code == 0, (result.output, result.exception)
     figures = json.loads(result.stdout)
@@ -254,7 +274,9 @@ def test_evaluate_bad_labels_exit_2(run_dir: Path, tmp_path: Path) -> None:
 def test_simulate_same_seed_same_bytes(tmp_path: Path) -> None:
     outs = [tmp_path / "one", tmp_path / "two"]
     for out in outs:
-        result = CliRunner().invoke(cli, ["simulate", "--preset", "tiny", "--seed", "3", "--out", str(out)])
+        result = CliRunner().invoke(
+            cli, ["simulate", "--preset", "tiny", "--seed", "3", "--out", str(out)]
+        )
         assert result.exit_code == 0, (result.output, result.exception)
         assert "accounts" in result.stdout
     names = sorted(p.name for p in outs[0].iterdir())

@@ -38,7 +38,9 @@ def test_a_giant_chaining_separate_groups_is_split() -> None:
     assert len(set(result.membership)) == 3
     assert all(len({result.membership[v] for v in range(i, i + 10)}) == 1 for i in (0, 10, 20))
     assert result.resplit and all(entry["parts"] >= 2 for entry in result.resplit)
-    assert all(part["conductance"] <= params.split_conductance for part in result.resplit[0]["separated"])
+    assert all(
+        part["conductance"] <= params.split_conductance for part in result.resplit[0]["separated"]
+    )
 
 
 def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +48,9 @@ def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> Non
     result = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
     assert len(set(result.membership)) == 1
     # K30: λ₂ = 30/29, so no set has conductance below 15/29; no Leiden sweep is needed.
-    assert result.resplit == [{"size": 30, "kept": "no separated part", "conductance_at_least": 0.5172}]
+    assert result.resplit == [
+        {"size": 30, "kept": "no separated part", "conductance_at_least": 0.5172}
+    ]
     # Without the bound, the sweep runs every resolution and reaches the same answer.
     monkeypatch.setattr(detect_module, "conductance_lower_bound", lambda graph: 0.0)
     swept = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
@@ -55,9 +59,18 @@ def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(3, 9).flatmap(lambda n: st.tuples(
-    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.05, 5.0)),
-                         min_size=1, max_size=30))))
+@given(
+    st.integers(3, 9).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(0.05, 5.0)),
+                min_size=1,
+                max_size=30,
+            ),
+        )
+    )
+)
 def test_the_bound_holds_for_every_vertex_set(case) -> None:
     n, raw = case
     edges = {}
@@ -130,12 +143,17 @@ def test_detach_matches_the_reference_loop() -> None:
     rng = random.Random(1)
     for _ in range(200):
         n = rng.randint(1, 60)
-        graph = ig.Graph(n=n, edges=[(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 200))])
+        graph = ig.Graph(
+            n=n, edges=[(rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 200))]
+        )
         graph.simplify()
-        graph.es["weight"] = [rng.choice([0.1, 0.3, 1.0, rng.random()]) for _ in range(graph.ecount())]
+        graph.es["weight"] = [
+            rng.choice([0.1, 0.3, 1.0, rng.random()]) for _ in range(graph.ecount())
+        ]
         membership = [rng.randrange(max(1, n // 5)) for _ in range(n)]
         for fraction in (0.0, 0.1, 0.5):
             expected, got = list(membership), list(membership)
-            assert _detach_reference(graph, expected, fraction, max(membership) + 1) == \
-                _detach_weak_members(graph, got, fraction, max(membership) + 1)
+            assert _detach_reference(
+                graph, expected, fraction, max(membership) + 1
+            ) == _detach_weak_members(graph, got, fraction, max(membership) + 1)
             assert _canonical(expected) == _canonical(got)

@@ -28,25 +28,42 @@ LABELS = pl.DataFrame(
     {
         S.ACCOUNT_ID: ["a1", "a2", "a3", "a4", "b1", "b2", "l1", "l2", "l3", "l4"],
         S.OPERATOR_ID: ["A", "A", "A", "A", "B", "B", None, "", None, None],
-        S.KIND: ["op", "op", "op", "op", "op", "op",
-                 "organisation", "individual", "automation", "individual"],
+        S.KIND: [
+            "op",
+            "op",
+            "op",
+            "op",
+            "op",
+            "op",
+            "organisation",
+            "individual",
+            "automation",
+            "individual",
+        ],
     }
 )
 
 
 def members_frame(rows: list[tuple[str, object, bool]]) -> pl.DataFrame:
     return pl.DataFrame(
-        rows, schema={S.ACCOUNT_ID: pl.String, S.CLUSTER_ID: pl.Int64, S.FLAGGED: pl.Boolean},
+        rows,
+        schema={S.ACCOUNT_ID: pl.String, S.CLUSTER_ID: pl.Int64, S.FLAGGED: pl.Boolean},
         orient="row",
     )
 
 
 MEMBERS = members_frame(
     [
-        ("a1", 1, True), ("a2", 1, True), ("a3", 1, True), ("l1", 1, True),
-        ("b1", 2, True), ("b2", 2, True),
-        ("l2", 3, True), ("l3", 3, True),
-        ("a4", None, False), ("l4", None, False),
+        ("a1", 1, True),
+        ("a2", 1, True),
+        ("a3", 1, True),
+        ("l1", 1, True),
+        ("b1", 2, True),
+        ("b2", 2, True),
+        ("l2", 3, True),
+        ("l3", 3, True),
+        ("a4", None, False),
+        ("l4", None, False),
     ]
 )
 
@@ -129,7 +146,9 @@ def test_per_operator_by_hand(hand: Evaluation) -> None:
 def test_false_positives_by_kind(hand: Evaluation) -> None:
     # l1 organisation, l2 individual, l3 automation flagged
     assert hand.flagged_legitimate_by_kind == (
-        ("automation", 1), ("individual", 1), ("organisation", 1)
+        ("automation", 1),
+        ("individual", 1),
+        ("organisation", 1),
     )
     assert hand.flagged_legitimate_organisation == 2  # organisation + automation
     # clusters 1, 2, 3 flagged; cluster 3 holds no fraud
@@ -138,10 +157,12 @@ def test_false_positives_by_kind(hand: Evaluation) -> None:
 
 def test_operator_split_and_shares() -> None:
     # A: 4 accounts split 2 + 1 into clusters 1 and 2, one unflagged; cluster 2 also holds x
-    labels = pl.DataFrame({S.ACCOUNT_ID: ["a1", "a2", "a3", "a4", "x"],
-                           S.OPERATOR_ID: ["A", "A", "A", "A", None]})
-    members = members_frame([("a1", 1, True), ("a2", 1, True), ("a3", 2, True),
-                             ("x", 2, True), ("a4", None, False)])
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: ["a1", "a2", "a3", "a4", "x"], S.OPERATOR_ID: ["A", "A", "A", "A", None]}
+    )
+    members = members_frame(
+        [("a1", 1, True), ("a2", 1, True), ("a3", 2, True), ("x", 2, True), ("a4", None, False)]
+    )
     (a,) = evaluate(members, labels).operators
     assert (a.size, a.flagged, a.clusters) == (4, 3, 2)
     assert a.recall == pytest.approx(3 / 4)
@@ -155,14 +176,23 @@ def test_string_and_integer_cluster_ids_agree(hand: Evaluation) -> None:
 
 
 def test_to_dict_is_json_ready_and_order_independent(hand: Evaluation) -> None:
-    shuffled = evaluate(MEMBERS.sample(fraction=1.0, shuffle=True, seed=3),
-                        LABELS.sample(fraction=1.0, shuffle=True, seed=4))
+    shuffled = evaluate(
+        MEMBERS.sample(fraction=1.0, shuffle=True, seed=3),
+        LABELS.sample(fraction=1.0, shuffle=True, seed=4),
+    )
     text = json.dumps(hand.to_dict())
     assert json.dumps(shuffled.to_dict()) == text
     data = hand.to_dict()
-    assert list(data) == ["population", "accounts", "clustering", "operators",
-                          "hardest_operator", "flagged_legitimate_by_kind",
-                          "flagged_legitimate_organisation", "data_quality"]
+    assert list(data) == [
+        "population",
+        "accounts",
+        "clustering",
+        "operators",
+        "hardest_operator",
+        "flagged_legitimate_by_kind",
+        "flagged_legitimate_organisation",
+        "data_quality",
+    ]
     assert data["accounts"]["precision"] == 0.625
     assert data["accounts"]["recall"] == 0.833333  # rounded to 6 places
     assert data["clustering"]["nmi_normalisation"] == "arithmetic"
@@ -179,16 +209,19 @@ def test_to_text_mentions_the_headline_numbers(hand: Evaluation) -> None:
 
 
 def test_duplicates_missing_unknown_are_counted() -> None:
-    labels = pl.DataFrame({S.ACCOUNT_ID: ["a1", "a2", "m1", "l1"],
-                           S.OPERATOR_ID: ["A", "A", "A", None]})
-    members = members_frame([
-        ("a1", None, False),  # duplicate of a1: sorted after ("a1", 1, True), dropped
-        ("a1", 1, True),
-        ("a2", 1, True),
-        ("l1", None, False),
-        ("u1", 1, True),  # unknown: not labelled, left out of the metrics
-        ("u2", None, False),
-    ])
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: ["a1", "a2", "m1", "l1"], S.OPERATOR_ID: ["A", "A", "A", None]}
+    )
+    members = members_frame(
+        [
+            ("a1", None, False),  # duplicate of a1: sorted after ("a1", 1, True), dropped
+            ("a1", 1, True),
+            ("a2", 1, True),
+            ("l1", None, False),
+            ("u1", 1, True),  # unknown: not labelled, left out of the metrics
+            ("u2", None, False),
+        ]
+    )
     result = evaluate(members, labels)
     assert result.duplicate_member_rows == 1
     assert result.duplicate_examples == ("a1",)
@@ -304,9 +337,16 @@ def test_perfect_detection() -> None:
         (pl.col(S.OPERATOR_ID).replace("", None).is_not_null()).alias(S.FLAGGED),
     )
     result = evaluate(members, LABELS)
-    for value in (result.precision, result.recall, result.f1, result.bcubed_precision,
-                  result.bcubed_recall, result.bcubed_f1, result.adjusted_rand_index,
-                  result.normalized_mutual_information):
+    for value in (
+        result.precision,
+        result.recall,
+        result.f1,
+        result.bcubed_precision,
+        result.bcubed_recall,
+        result.bcubed_f1,
+        result.adjusted_rand_index,
+        result.normalized_mutual_information,
+    ):
         assert value == 1.0
     assert result.flagged_legitimate_organisation == 0
 
@@ -339,13 +379,14 @@ def test_flagged_without_cluster_is_a_singleton() -> None:
 def worlds(draw):
     """Random labels and members over up to 30 accounts with small id alphabets."""
     n = draw(st.integers(min_value=0, max_value=30))
-    operators = draw(st.lists(st.sampled_from([None, "A", "B", "C", "D"]), min_size=n,
-                              max_size=n))
+    operators = draw(st.lists(st.sampled_from([None, "A", "B", "C", "D"]), min_size=n, max_size=n))
     clusters = draw(st.lists(st.sampled_from([None, 0, 1, 2, 3, 4]), min_size=n, max_size=n))
     flags = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     ids = [f"acct{i:02d}" for i in range(n)]
-    labels = pl.DataFrame({S.ACCOUNT_ID: ids, S.OPERATOR_ID: operators},
-                          schema={S.ACCOUNT_ID: pl.String, S.OPERATOR_ID: pl.String})
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: ids, S.OPERATOR_ID: operators},
+        schema={S.ACCOUNT_ID: pl.String, S.OPERATOR_ID: pl.String},
+    )
     members = members_frame(list(zip(ids, clusters, flags, strict=True)))
     return labels, members
 
@@ -385,8 +426,7 @@ def test_clustering_metrics_match_references(world) -> None:
     if not pred:
         assert result.adjusted_rand_index is None and result.bcubed_precision is None
         return
-    assert result.adjusted_rand_index == pytest.approx(adjusted_rand_score(true, pred),
-                                                       abs=1e-12)
+    assert result.adjusted_rand_index == pytest.approx(adjusted_rand_score(true, pred), abs=1e-12)
     assert result.normalized_mutual_information == pytest.approx(
         normalized_mutual_info_score(true, pred, average_method="arithmetic"), abs=1e-12
     )
@@ -400,8 +440,16 @@ def test_clustering_metrics_match_references(world) -> None:
 def test_account_counts_partition_the_labelled_accounts(world) -> None:
     labels, members = world
     result = evaluate(members, labels)
-    assert (result.true_positives + result.false_positives + result.false_negatives
-            + result.true_negatives) == result.labelled_accounts == labels.height
+    assert (
+        (
+            result.true_positives
+            + result.false_positives
+            + result.false_negatives
+            + result.true_negatives
+        )
+        == result.labelled_accounts
+        == labels.height
+    )
     for value in (result.precision, result.recall, result.f1, result.bcubed_f1):
         assert value is None or 0.0 <= value <= 1.0
     assert sum(o.size for o in result.operators) == result.fraudulent_accounts
@@ -431,27 +479,36 @@ def test_perfect_clustering_scores_one(world) -> None:
 @given(worlds())
 def test_all_in_one_cluster_has_known_bcubed(world) -> None:
     labels, _ = world
-    members = labels.select(S.ACCOUNT_ID, pl.lit(0).alias(S.CLUSTER_ID),
-                            pl.lit(True).alias(S.FLAGGED))
+    members = labels.select(
+        S.ACCOUNT_ID, pl.lit(0).alias(S.CLUSTER_ID), pl.lit(True).alias(S.FLAGGED)
+    )
     result = evaluate(members, labels)
     n = labels.height
     if n == 0:
         return
     # every account in E; true cluster sizes b_t (singletons for legitimate accounts):
     # precision = sum_t b_t^2 / n^2, recall = 1
-    sizes = Counter(op if op is not None else f"s{i}"
-                    for i, op in enumerate(labels[S.OPERATOR_ID]))
+    sizes = Counter(op if op is not None else f"s{i}" for i, op in enumerate(labels[S.OPERATOR_ID]))
     assert result.bcubed_precision == pytest.approx(sum(b * b for b in sizes.values()) / n**2)
     assert result.bcubed_recall == 1.0
 
 
 def test_to_text_lists_the_hardest_operators_first() -> None:
-    labels = pl.DataFrame({S.ACCOUNT_ID: [f"a{i}" for i in range(6)],
-                           S.OPERATOR_ID: ["A", "A", "B", "B", "C", "C"]})
-    members = members_frame([("a0", 1, True), ("a1", 1, True), ("a2", 2, True),
-                             ("a3", None, False), ("a4", None, False), ("a5", None, False)])
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: [f"a{i}" for i in range(6)], S.OPERATOR_ID: ["A", "A", "B", "B", "C", "C"]}
+    )
+    members = members_frame(
+        [
+            ("a0", 1, True),
+            ("a1", 1, True),
+            ("a2", 2, True),
+            ("a3", None, False),
+            ("a4", None, False),
+            ("a5", None, False),
+        ]
+    )
     text = evaluate(members, labels).to_text(max_operators=2)
-    body = text[text.index("Operators (3; hardest first)"):]
+    body = text[text.index("Operators (3; hardest first)") :]
     # C (recall 0) then B (recall 1/2); A (recall 1) summarised
     assert body.index("  C ") < body.index("  B ")
     assert "  A " not in body

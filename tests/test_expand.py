@@ -26,8 +26,9 @@ TINY_SEED = 3
 
 
 def _acctgraph(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ACCTGRAPH), *map(str, args)], check=False, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(ACCTGRAPH), *map(str, args)], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pl.DataFrame]:
 
 
 def _operators(labels: pl.DataFrame) -> dict[str, list[str]]:
-    bad = labels.filter(pl.col(S.OPERATOR_ID).is_not_null() & ~pl.col(S.KIND).is_in(list(S.LEGIT_KINDS)))
-    return {op: sorted(ids) for op, ids in bad.group_by(S.OPERATOR_ID).agg(pl.col(S.ACCOUNT_ID)).iter_rows()}
+    bad = labels.filter(
+        pl.col(S.OPERATOR_ID).is_not_null() & ~pl.col(S.KIND).is_in(list(S.LEGIT_KINDS))
+    )
+    return {
+        op: sorted(ids)
+        for op, ids in bad.group_by(S.OPERATOR_ID).agg(pl.col(S.ACCOUNT_ID)).iter_rows()
+    }
 
 
 # =============================================================================
@@ -74,7 +80,10 @@ def test_candidates_carry_evidence_shared_with_the_seeds(hand_dir: Path) -> None
     assert found.candidates["seeds_sharing"].to_list() == [1, 1, 1]
     assert found.candidates["seed_cluster"].all()
     assert found.evidence.select(S.ACCOUNT_ID, "value", "seeds_holding").rows() == [
-        ("o1", "card_op", 1), ("o2", "card_op", 1), ("o3", "card_op", 1)]
+        ("o1", "card_op", 1),
+        ("o2", "card_op", 1),
+        ("o3", "card_op", 1),
+    ]
 
 
 def test_ties_are_broken_by_account_id(hand_dir: Path) -> None:
@@ -88,7 +97,10 @@ def test_seeds_are_not_candidates_and_unlinked_accounts_are_not_ranked(hand_dir:
     found = expand_from_seeds(load_run(hand_dir), ["o1", "o2", "l1"])
     assert found.candidates[S.ACCOUNT_ID].to_list() == ["o3", "o4"]
     assert found.seeds.select(S.ACCOUNT_ID, "found", "linked").rows() == [
-        ("l1", True, False), ("o1", True, True), ("o2", True, True)]
+        ("l1", True, False),
+        ("o1", True, True),
+        ("o2", True, True),
+    ]
 
 
 def test_deterministic(tiny: tuple[Path, pl.DataFrame]) -> None:
@@ -108,8 +120,16 @@ def test_every_method_finds_the_operator(hand_dir: Path, method: str) -> None:
     assert found.parameters["method"] == method
 
 
-@pytest.mark.parametrize("kwargs", [{"method": "magic"}, {"damping": 1.0}, {"top": 0},
-                                    {"infrastructure_weight": -1.0}, {"bipartite_share": 2.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "magic"},
+        {"damping": 1.0},
+        {"top": 0},
+        {"infrastructure_weight": -1.0},
+        {"bipartite_share": 2.0},
+    ],
+)
 def test_bad_parameters(hand_dir: Path, kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         expand_from_seeds(load_run(hand_dir), ["o4"], **kwargs)
@@ -145,7 +165,9 @@ def test_hostile_values_in_text_csv_and_parquet(hand_dir: Path, tmp_path: Path) 
     assert rows[0][S.ACCOUNT_ID] == "'" + HOSTILE_ID  # neutralised for spreadsheets
     assert FORMULA in rows[0]["evidence"] and BIDI in rows[0]["evidence"]
     found.write(tmp_path / "who.parquet")
-    assert pl.read_parquet(tmp_path / "who.parquet")[S.ACCOUNT_ID].to_list() == [HOSTILE_ID]  # raw value kept
+    assert pl.read_parquet(tmp_path / "who.parquet")[S.ACCOUNT_ID].to_list() == [
+        HOSTILE_ID
+    ]  # raw value kept
     with pytest.raises(InputError, match="csv or .parquet"):
         found.write(tmp_path / "who.txt")
 
@@ -168,7 +190,10 @@ def test_read_seeds_formats_and_columns(tmp_path: Path) -> None:
     assert read_seeds(tmp_path / "a.csv") == ["a", "b"]
     assert read_seeds(tmp_path / "a.csv", column="note") == ["w", "x", "y", "z"]
     (tmp_path / "bare.csv").write_text("acct_9\nacct_1\n")
-    assert read_seeds(tmp_path / "bare.csv") == ["acct_1", "acct_9"]  # no header: the first line is an id
+    assert read_seeds(tmp_path / "bare.csv") == [
+        "acct_1",
+        "acct_9",
+    ]  # no header: the first line is an id
     pl.DataFrame({"user": ["u2", "u1", None]}).write_parquet(tmp_path / "s.parquet")
     assert read_seeds(tmp_path / "s.parquet") == ["u1", "u2"]
     with pytest.raises(InputError, match="no such column"):
@@ -203,10 +228,13 @@ def test_cli_expand(hand_dir: Path, tmp_path: Path) -> None:
     assert data["seeds"]["not_found"] == ["gone"]
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--out", "who.txt"], "--out"),
-    (["--column", "nope"], "nope"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "who.txt"], "--out"),
+        (["--column", "nope"], "nope"),
+    ],
+)
 def test_cli_expand_errors(hand_dir: Path, tmp_path: Path, extra: list[str], message: str) -> None:
     seeds = tmp_path / "known_bad.csv"
     seeds.write_text("account_id\no4\n")

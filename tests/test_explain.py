@@ -35,16 +35,26 @@ BIDI = "\u202eevil\u202c reversed"
 FORMULA = '=HYPERLINK("http://x","y")'
 HOSTILE_ID = "=1+1"
 ROWS = [
-    ("o1", "card_op", "dev_op"), ("o2", "card_op", "dev_op"), ("o3", "card_op", "dev_op"), ("o4", "card_op", None),
-    ("f1", "card_fam", None), ("f2", "card_fam", "dev_x"), ("x1", None, "dev_x"),
+    ("o1", "card_op", "dev_op"),
+    ("o2", "card_op", "dev_op"),
+    ("o3", "card_op", "dev_op"),
+    ("o4", "card_op", None),
+    ("f1", "card_fam", None),
+    ("f2", "card_fam", "dev_x"),
+    ("x1", None, "dev_x"),
     ("l1", None, None),
-    ("h1", FORMULA, BIDI), (HOSTILE_ID, FORMULA, BIDI),
+    ("h1", FORMULA, BIDI),
+    (HOSTILE_ID, FORMULA, BIDI),
 ]
 
 
 def make_run(out: Path) -> Path:
-    accounts = pl.DataFrame(ROWS, schema=["account_id", "payment_fingerprint", "device_id"], orient="row")
-    exchanges = pl.DataFrame({"account_id": accounts["account_id"], "timestamp": [1776852000] * len(ROWS)})
+    accounts = pl.DataFrame(
+        ROWS, schema=["account_id", "payment_fingerprint", "device_id"], orient="row"
+    )
+    exchanges = pl.DataFrame(
+        {"account_id": accounts["account_id"], "timestamp": [1776852000] * len(ROWS)}
+    )
     write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
     return out
 
@@ -60,8 +70,9 @@ def run(run_dir: Path) -> Run:
 
 
 def _acctgraph(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ACCTGRAPH), *map(str, args)], check=False, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(ACCTGRAPH), *map(str, args)], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_world_is_what_the_tests_assume(run: Run) -> None:
@@ -81,8 +92,14 @@ def test_account_ties_and_cluster(run: Run) -> None:
     why = explain_account(run, "o1")
     assert isinstance(why, AccountExplanation)
     account = why.account.row(0, named=True)
-    assert account["cluster_size"] == 4 and account["values_held"] == 2 and account["linked_accounts"] == 3
-    ties = why.ties.select("attribute_kind", "value", "accounts_in_cluster", "accounts_outside").rows()
+    assert (
+        account["cluster_size"] == 4
+        and account["values_held"] == 2
+        and account["linked_accounts"] == 3
+    )
+    ties = why.ties.select(
+        "attribute_kind", "value", "accounts_in_cluster", "accounts_outside"
+    ).rows()
     assert sorted(ties) == [("device", "dev_op", 3, 0), ("payment", "card_op", 4, 0)]
     assert why.unshared.height == 0
     # Links: the other three members, each with the values that make the link.
@@ -103,10 +120,18 @@ def test_contributions_match_the_graph(run: Run) -> None:
 def test_what_an_account_does_not_share(run: Run) -> None:
     why = explain_account(run, "o4")
     device = why.kinds.filter(pl.col("attribute_kind") == "device").row(0, named=True)
-    assert device == {"attribute_kind": "device", "values_held": 0, "shared_in_cluster": 0,
-                      "cluster_values": 1, "members_sharing": 3}
+    assert device == {
+        "attribute_kind": "device",
+        "values_held": 0,
+        "shared_in_cluster": 0,
+        "cluster_values": 1,
+        "members_sharing": 3,
+    }
     text = why.to_text()
-    assert "device: the cluster shares 1 value(s) (held by 3 of 4 members); this account holds none" in text
+    assert (
+        "device: the cluster shares 1 value(s) (held by 3 of 4 members); this account holds none"
+        in text
+    )
     assert "card_op" in text
 
 
@@ -135,7 +160,9 @@ def test_pair_names_the_shared_card(run: Run) -> None:
     assert isinstance(pair, PairExplanation)
     assert pair.shared.select("attribute_kind", "value").rows() == [("payment", "card_op")]
     row = pair.shared.row(0, named=True)
-    assert row["contribution"] == pytest.approx(row["kind_weight"] * row["strength_a"] * row["strength_b"], abs=1e-5)
+    assert row["contribution"] == pytest.approx(
+        row["kind_weight"] * row["strength_a"] * row["strength_b"], abs=1e-5
+    )
     assert pair.edge_weight == pytest.approx(row["contribution"], abs=1e-5)
     assert pair.path.height == 0 and pair.connected
     assert "card_op" in pair.to_text()
@@ -145,7 +172,9 @@ def test_pair_names_the_shared_card(run: Run) -> None:
 def test_pair_without_a_shared_value_gets_a_path(run: Run) -> None:
     pair = explain_pair(run, "f1", "x1")
     assert pair.shared.height == 0 and pair.edge_weight is None and pair.connected
-    hops = pair.path.select("hop", "account_id", "attribute_kind", "value", "next_account_id").rows()
+    hops = pair.path.select(
+        "hop", "account_id", "attribute_kind", "value", "next_account_id"
+    ).rows()
     assert hops == [(1, "f1", "payment", "card_fam", "f2"), (2, "f2", "device", "dev_x", "x1")]
     assert pair.path["contribution"].to_list() == pytest.approx([1.0, 0.8])
     text = pair.to_text()

@@ -65,10 +65,25 @@ def test_normalise_email_rules(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        None, "", "   ", "not an email", "alice", "@example.com", "alice@", "alice@example",
-        "alice@example..com", "alice@-example.com", "alice@example-.com", "ali ce@example.com",
-        "alice@exa mple.com", "alice@@example.com", "alice@example.com.", "+tag@gmail.com",
-        "...@gmail.com", ".+x@googlemail.com", "alice@ex_ample.com",
+        None,
+        "",
+        "   ",
+        "not an email",
+        "alice",
+        "@example.com",
+        "alice@",
+        "alice@example",
+        "alice@example..com",
+        "alice@-example.com",
+        "alice@example-.com",
+        "ali ce@example.com",
+        "alice@exa mple.com",
+        "alice@@example.com",
+        "alice@example.com.",
+        "+tag@gmail.com",
+        "...@gmail.com",
+        ".+x@googlemail.com",
+        "alice@ex_ample.com",
     ],
 )
 def test_normalise_email_malformed_is_none(raw: str | None) -> None:
@@ -212,10 +227,26 @@ def test_ipv4_dotted_quads_agree_with_ipaddress(values: list[str]) -> None:
 def _boundaries() -> list[str]:
     """First, last, and the neighbours outside, of every special-purpose IPv4 block."""
     cidrs = (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-        "172.16.0.0/12", "192.0.0.0/24", "192.0.0.0/29", "192.0.0.8/32", "192.0.0.9/32",
-        "192.0.0.10/32", "192.0.0.170/31", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
-        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.0.0/29",
+        "192.0.0.8/32",
+        "192.0.0.9/32",
+        "192.0.0.10/32",
+        "192.0.0.170/31",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
     )
     out = set()
     for cidr in cidrs:
@@ -233,12 +264,28 @@ def test_ipv4_special_block_boundaries_agree_with_ipaddress() -> None:
 
 def test_ipv4_ietf_protocol_block_follows_iana() -> None:
     got = _classified(["192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200"])
-    assert [got[v][0] for v in ("192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200")] == [
-        NOT_GLOBAL, OK, OK, NOT_GLOBAL, NOT_GLOBAL,
+    assert [
+        got[v][0] for v in ("192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200")
+    ] == [
+        NOT_GLOBAL,
+        OK,
+        OK,
+        NOT_GLOBAL,
+        NOT_GLOBAL,
     ]
 
 
-_NOT_QUADS = ["1.2.3", "1.2.3.4.5", "01.2.3.4", "1.02.3.4", "1..2.3", "...", "192.168.1", "1.2.3.", ".1.2.3"]
+_NOT_QUADS = [
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "1.02.3.4",
+    "1..2.3",
+    "...",
+    "192.168.1",
+    "1.2.3.",
+    ".1.2.3",
+]
 
 
 def test_digits_and_dots_that_are_not_quads_are_malformed() -> None:
@@ -262,12 +309,18 @@ def test_status_ok_always_has_canonical_and_range_on_valid_quads() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("2a00:1450:4001:81c::200e",
-         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
-        ("2A00:1450:4001:081C:0000:0000:0000:200E",
-         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
-        ("2001:4860:4860::8888",
-         (OK, "2001:4860:4860::8888", "2001:4860:4860::/64", "2001:4860:4860::/48")),
+        (
+            "2a00:1450:4001:81c::200e",
+            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
+        ),
+        (
+            "2A00:1450:4001:081C:0000:0000:0000:200E",
+            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
+        ),
+        (
+            "2001:4860:4860::8888",
+            (OK, "2001:4860:4860::8888", "2001:4860:4860::/64", "2001:4860:4860::/48"),
+        ),
         ("fe80::1", (NOT_GLOBAL, None, None, None)),
         ("::1", (NOT_GLOBAL, None, None, None)),
         ("::", (NOT_GLOBAL, None, None, None)),
@@ -282,8 +335,10 @@ def test_status_ok_always_has_canonical_and_range_on_valid_quads() -> None:
         ("8.8.8.8", (OK, "8.8.8.8", "8.8.8.0/24", None)),
         ("  8.8.8.8\t", (OK, "8.8.8.8", "8.8.8.0/24", None)),
         ("\n81.2.69.160 ", (OK, "81.2.69.160", "81.2.69.0/24", None)),
-        (" 2a00:1450:4001:81c::200e ",
-         (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48")),
+        (
+            " 2a00:1450:4001:81c::200e ",
+            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
+        ),
         ("224.0.0.1", (NOT_GLOBAL, None, None, None)),
         ("100.64.0.9", (NOT_GLOBAL, None, None, None)),
         ("255.255.255.255", (NOT_GLOBAL, None, None, None)),
@@ -322,7 +377,9 @@ def test_classify_never_raises(values: list[str | None]) -> None:
 
 
 def _normalised(text: str | None) -> str | None:
-    return pl.DataFrame({"p": [text]}, schema={"p": pl.String}).select(normalised_prompt("p"))["p"][0]
+    return pl.DataFrame({"p": [text]}, schema={"p": pl.String}).select(normalised_prompt("p"))["p"][
+        0
+    ]
 
 
 def _bands(text: str) -> list[str]:
@@ -357,7 +414,6 @@ def test_normalised_prompt_long_text(text: str) -> None:
 
 def test_normalised_prompt_null_stays_null() -> None:
     assert _normalised(None) is None
-
 
 
 BASE = (
@@ -406,8 +462,12 @@ def test_words_shorter_than_min_word_are_dropped_whatever_their_case(text: str) 
 
 
 def test_template_bands_separate_unrelated_sentences() -> None:
-    first = _bands("Summarise the history of the Roman empire focusing on trade routes and coinage reforms")
-    second = _bands("Recommend a vegetarian dinner recipe using mushrooms lentils spinach and roasted garlic")
+    first = _bands(
+        "Summarise the history of the Roman empire focusing on trade routes and coinage reforms"
+    )
+    second = _bands(
+        "Recommend a vegetarian dinner recipe using mushrooms lentils spinach and roasted garlic"
+    )
     assert first and second
     assert not set(first) & set(second)
 
@@ -417,7 +477,10 @@ def test_template_bands_separate_unrelated_sentences() -> None:
     [
         ("Write a Python function that parses JSON and add unit tests", CODING),
         ("Refactor this JavaScript class to remove the bug", CODING),
-        ("You are an agent with shell access. Choose the next action and emit a tool_call", AGENTIC),
+        (
+            "You are an agent with shell access. Choose the next action and emit a tool_call",
+            AGENTIC,
+        ),
         ("Given the observation below, plan the steps and call the browser tool", AGENTIC),
         ("Think step by step and prove that the square root of 2 is irrational", REASONING),
         ("Explain each step of your reasoning for this riddle", REASONING),
@@ -456,9 +519,17 @@ def hand_dataset():
         {
             S.ACCOUNT_ID: ["a1", "a1", "a2", "a2", "a3", "a3", "a3"],
             S.TIMESTAMP: [t.format(i) for i in range(7)],
-            S.IP: ["81.2.69.11", "192.168.1.1", "not-an-ip", "2a00:1450:4001:81c::200e",
-                   "fe80::1", "81.2.69.10", None],
-            S.PROMPT: ["Write a Python function that reads YAML files and returns a dictionary"] * 7,
+            S.IP: [
+                "81.2.69.11",
+                "192.168.1.1",
+                "not-an-ip",
+                "2a00:1450:4001:81c::200e",
+                "fe80::1",
+                "81.2.69.10",
+                None,
+            ],
+            S.PROMPT: ["Write a Python function that reads YAML files and returns a dictionary"]
+            * 7,
         }
     )
     return dataset_from_frames(accounts, exchanges)
@@ -476,9 +547,11 @@ def hand_attributes(hand_usage):
 
 def _values(attributes: pl.DataFrame, kind: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for account, value in attributes.filter(pl.col(S.ATTRIBUTE_KIND) == kind).select(
-        S.ACCOUNT_ID, S.VALUE
-    ).iter_rows():
+    for account, value in (
+        attributes.filter(pl.col(S.ATTRIBUTE_KIND) == kind)
+        .select(S.ACCOUNT_ID, S.VALUE)
+        .iter_rows()
+    ):
         out.setdefault(account, set()).add(value)
     return out
 
@@ -516,9 +589,14 @@ def test_email_kinds(hand_attributes) -> None:
         "a3": {"carol@acme-corp.com"},
     }
     # gmail.com is free mail: no linking value at all
-    assert _values(hand_attributes, "email_domain") == {"a2": {"acme-corp.com"}, "a3": {"acme-corp.com"}}
+    assert _values(hand_attributes, "email_domain") == {
+        "a2": {"acme-corp.com"},
+        "a3": {"acme-corp.com"},
+    }
     assert _values(hand_attributes, "email_shape") == {
-        "a1": {"a8@gmail.com"}, "a2": {"a5@acme-corp.com"}, "a3": {"a5@acme-corp.com"},
+        "a1": {"a8@gmail.com"},
+        "a2": {"a5@acme-corp.com"},
+        "a3": {"a5@acme-corp.com"},
     }
 
 
@@ -537,8 +615,17 @@ def test_attribute_table_contract(hand_attributes) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["payment", "device", "ip", "ip_range", "email", "email_domain", "email_shape", "prompt_template",
-     "co_activity"],
+    [
+        "payment",
+        "device",
+        "ip",
+        "ip_range",
+        "email",
+        "email_domain",
+        "email_shape",
+        "prompt_template",
+        "co_activity",
+    ],
 )
 def test_disabling_a_kind_removes_its_rows(hand_usage, hand_attributes, kind: str) -> None:
     assert hand_attributes.filter(pl.col(S.ATTRIBUTE_KIND) == kind).height > 0
@@ -553,7 +640,9 @@ def test_disabling_a_kind_removes_its_rows(hand_usage, hand_attributes, kind: st
 
 
 def test_all_kinds_disabled_gives_empty_table(hand_usage) -> None:
-    table = attribute_table(hand_usage, [dataclasses.replace(f, enabled=False) for f in default_features()])
+    table = attribute_table(
+        hand_usage, [dataclasses.replace(f, enabled=False) for f in default_features()]
+    )
     assert table.height == 0
     assert dict(table.schema) == S.ATTRIBUTES_SCHEMA
 
@@ -571,12 +660,17 @@ def test_digits_and_dots_garbage_is_malformed_not_a_shared_null_value() -> None:
     usage = compute_usage(dataset)
     attributes = attribute_table(usage, default_features())
     assert attributes[S.VALUE].null_count() == 0
-    assert attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(["ip", "ip_range", "co_activity"])).height == 0
+    assert (
+        attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(["ip", "ip_range", "co_activity"])).height
+        == 0
+    )
     assert usage.warnings.count("ip_malformed") == 3
 
 
-_EMAIL_PIECES = st.sampled_from(list("abcXYZ019.+-_@ \t\n\x1c") + [
-    "gmail.com", "googlemail.com", "outlook.com", "ex-ample.org", "é", "\u202e", "@@", "a.b+c"])
+_EMAIL_PIECES = st.sampled_from(
+    list("abcXYZ019.+-_@ \t\n\x1c")
+    + ["gmail.com", "googlemail.com", "outlook.com", "ex-ample.org", "é", "\u202e", "@@", "a.b+c"]
+)
 _EMAILISH = st.lists(_EMAIL_PIECES, max_size=12).map("".join)
 
 
@@ -597,8 +691,13 @@ def test_vectorised_email_table_agrees_with_the_reference_rules(values: list[str
 
 def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
     accounts = pl.DataFrame({S.ACCOUNT_ID: ["a", "b"]})
-    exchanges = pl.DataFrame({S.ACCOUNT_ID: ["a", "b", "b"], S.TIMESTAMP: [1776852000] * 3,
-                              S.IP: ["10.0.0.1", "not-an-ip", "81.2.69.1"]})
+    exchanges = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a", "b", "b"],
+            S.TIMESTAMP: [1776852000] * 3,
+            S.IP: ["10.0.0.1", "not-an-ip", "81.2.69.1"],
+        }
+    )
     dataset = dataset_from_frames(accounts, exchanges)
     compute_usage(dataset)
     first = {w["code"]: w["count"] for w in dataset.warnings.as_records()}
@@ -608,23 +707,47 @@ def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.lists(st.integers(0, 300), min_size=4, max_size=4), st.integers(0, 5000)),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 300), min_size=4, max_size=4), st.integers(0, 5000)),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(rows) -> None:
     from acctgraph.features.reduce import _scaled_capabilities
 
-    table = pl.DataFrame({
-        "account_id": [f"a{i}" for i in range(len(rows))],
-        "_sampled": [sum(counts) for counts, _ in rows],
-        "n_exchanges": [sum(counts) + extra for counts, extra in rows],
-        **{f"n_{name}": [counts[i] for counts, _ in rows] for i, name in enumerate(CAPABILITIES)},
-    }).filter(pl.col("_sampled") > 0)
+    table = pl.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(len(rows))],
+            "_sampled": [sum(counts) for counts, _ in rows],
+            "n_exchanges": [sum(counts) + extra for counts, extra in rows],
+            **{
+                f"n_{name}": [counts[i] for counts, _ in rows]
+                for i, name in enumerate(CAPABILITIES)
+            },
+        }
+    ).filter(pl.col("_sampled") > 0)
     scaled = _scaled_capabilities(table)
     columns = [f"n_{name}" for name in CAPABILITIES]
-    assert scaled.select(pl.sum_horizontal(columns)).to_series().to_list() == table["n_exchanges"].to_list()
+    assert (
+        scaled.select(pl.sum_horizontal(columns)).to_series().to_list()
+        == table["n_exchanges"].to_list()
+    )
     exact = table.filter(pl.col("_sampled") == pl.col("n_exchanges"))
-    assert scaled.join(exact.select("account_id"), on="account_id").select(columns).equals(exact.select(columns))
+    assert (
+        scaled.join(exact.select("account_id"), on="account_id")
+        .select(columns)
+        .equals(exact.select(columns))
+    )
     # Each estimate is within one of the share scaled to the account's exchanges.
-    share = table.select((pl.col(c) * pl.col("n_exchanges") / pl.col("_sampled")).alias(c) for c in columns)
-    assert ((scaled.select(columns).cast(pl.Float64) - share).select(pl.all().abs().max()).max_horizontal()
-            .item() or 0) < 1.0
+    share = table.select(
+        (pl.col(c) * pl.col("n_exchanges") / pl.col("_sampled")).alias(c) for c in columns
+    )
+    assert (
+        (scaled.select(columns).cast(pl.Float64) - share)
+        .select(pl.all().abs().max())
+        .max_horizontal()
+        .item()
+        or 0
+    ) < 1.0

@@ -48,10 +48,15 @@ SEED = 3
 #: Every URL in the vendored vis-network 9.1.2: licence comments, an error message's help link
 #: and the SVG namespace string, never requested. Anything else that looks like a URL fails.
 VIS_URLS = {
-    "https://visjs.github.io/vis-network/", "http://almende.com", "https://github.com/visjs",
-    "http://www.apache.org/licenses/LICENSE-2.0", "http://opensource.org/licenses/MIT",
-    "https://github.com/zloirock/core-js", "https://github.com/zloirock/core-js/blob/v3.21.1/LICENSE",
-    "https://github.com/uuidjs/uuid#getrandomvalues-not-supported", "http://www.w3.org/2000/svg",
+    "https://visjs.github.io/vis-network/",
+    "http://almende.com",
+    "https://github.com/visjs",
+    "http://www.apache.org/licenses/LICENSE-2.0",
+    "http://opensource.org/licenses/MIT",
+    "https://github.com/zloirock/core-js",
+    "https://github.com/zloirock/core-js/blob/v3.21.1/LICENSE",
+    "https://github.com/uuidjs/uuid#getrandomvalues-not-supported",
+    "http://www.w3.org/2000/svg",
 }
 URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>)]*")
 
@@ -73,7 +78,8 @@ def expected_cluster(run, cluster_id: int) -> tuple[set[int], set[int], int]:
     """Accounts, drawn values and links of a cluster page without collapsing, computed directly."""
     accounts = set(
         run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id)
-        .join(run.graph_accounts, on=S.ACCOUNT_ID)["account_index"].to_list()
+        .join(run.graph_accounts, on=S.ACCOUNT_ID)["account_index"]
+        .to_list()
     )
     holders: dict[int, int] = defaultdict(int)
     for account, value in run.incidence.select("account_index", "value_index").iter_rows():
@@ -89,15 +95,21 @@ def expected_cluster(run, cluster_id: int) -> tuple[set[int], set[int], int]:
     values = set()
     for kind_values in by_kind.values():
         values |= set(sorted(kind_values, key=lambda v: (-holders[v], texts[v]))[:limit])
-    links = sum(1 for a, v in run.incidence.select("account_index", "value_index").iter_rows()
-                if a in accounts and v in values)
+    links = sum(
+        1
+        for a, v in run.incidence.select("account_index", "value_index").iter_rows()
+        if a in accounts and v in values
+    )
     return accounts, values, links
 
 
 def expected_overview_pairs(run) -> int:
-    cluster_of = dict(run.members.join(run.graph_accounts, on=S.ACCOUNT_ID)
-                      .filter(pl.col(S.CLUSTER_ID).is_not_null())
-                      .select("account_index", S.CLUSTER_ID).iter_rows())
+    cluster_of = dict(
+        run.members.join(run.graph_accounts, on=S.ACCOUNT_ID)
+        .filter(pl.col(S.CLUSTER_ID).is_not_null())
+        .select("account_index", S.CLUSTER_ID)
+        .iter_rows()
+    )
     clusters_of_value: dict[int, set[int]] = defaultdict(set)
     for account, value in run.incidence.select("account_index", "value_index").iter_rows():
         if account in cluster_of:
@@ -114,20 +126,29 @@ def hostile_run(source: Path, target: Path) -> tuple[Path, int]:
     attacker strings as values and as the name of one kind."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("graphs"))
     run = load_run(target)
-    cluster_id = int(run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0])
+    cluster_id = int(
+        run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0]
+    )
     members = run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id)[S.ACCOUNT_ID].sort().to_list()
     assert len(members) >= len(HOSTILE_STRINGS)
-    names = {account: HOSTILE_STRINGS[i % len(HOSTILE_STRINGS)] for i, account in enumerate(members)}
+    names = {
+        account: HOSTILE_STRINGS[i % len(HOSTILE_STRINGS)] for i, account in enumerate(members)
+    }
     profiles = run.profile_accounts.with_columns(
-        pl.col(S.ACCOUNT_ID).replace_strict(names, default=pl.col(S.DISPLAY_NAME), return_dtype=pl.String)
+        pl.col(S.ACCOUNT_ID)
+        .replace_strict(names, default=pl.col(S.DISPLAY_NAME), return_dtype=pl.String)
         .alias(S.DISPLAY_NAME)
     )
     profiles.write_parquet(target / "profiles" / "accounts.parquet")
     values = run.values.with_columns(
-        pl.col("value_index").mod(len(HOSTILE_STRINGS))
-        .replace_strict(dict(enumerate(HOSTILE_STRINGS)), return_dtype=pl.String).alias(S.VALUE),
-        pl.when(pl.col(S.ATTRIBUTE_KIND) == "ip").then(pl.lit("<img src=x onerror=alert('kind')>"))
-        .otherwise(pl.col(S.ATTRIBUTE_KIND)).alias(S.ATTRIBUTE_KIND),
+        pl.col("value_index")
+        .mod(len(HOSTILE_STRINGS))
+        .replace_strict(dict(enumerate(HOSTILE_STRINGS)), return_dtype=pl.String)
+        .alias(S.VALUE),
+        pl.when(pl.col(S.ATTRIBUTE_KIND) == "ip")
+        .then(pl.lit("<img src=x onerror=alert('kind')>"))
+        .otherwise(pl.col(S.ATTRIBUTE_KIND))
+        .alias(S.ATTRIBUTE_KIND),
     )
     values.write_parquet(target / "graph" / "values.parquet")
     return target, cluster_id
@@ -148,8 +169,13 @@ def test_run_writes_pages_for_flagged_and_top_clusters(run_dir: Path, run) -> No
 
 
 def test_select_clusters_takes_every_flagged_then_best_scores() -> None:
-    clusters = pl.DataFrame({S.CLUSTER_ID: [1, 2, 3, 4, 5], S.CLUSTER_SCORE: [0.2, 0.9, 0.5, 0.5, 0.1],
-                             S.FLAGGED: [False, True, False, False, True]})
+    clusters = pl.DataFrame(
+        {
+            S.CLUSTER_ID: [1, 2, 3, 4, 5],
+            S.CLUSTER_SCORE: [0.2, 0.9, 0.5, 0.5, 0.1],
+            S.FLAGGED: [False, True, False, False, True],
+        }
+    )
     assert select_clusters(clusters, top=4) == [2, 5, 3, 4]
     assert select_clusters(clusters, top=0) == [2, 5]
 
@@ -173,21 +199,28 @@ def test_cluster_drawing_draws_the_evidence_table(run) -> None:
     for cluster_id in select_clusters(run.clusters, top=5):
         evidence = run.evidence.filter(pl.col(S.CLUSTER_ID) == cluster_id)
         _, values, _ = expected_cluster(run, cluster_id)
-        drawn = set(run.values.filter(pl.col("value_index").is_in(sorted(values)))
-                    .select(S.ATTRIBUTE_KIND, S.VALUE).iter_rows())
+        drawn = set(
+            run.values.filter(pl.col("value_index").is_in(sorted(values)))
+            .select(S.ATTRIBUTE_KIND, S.VALUE)
+            .iter_rows()
+        )
         assert drawn == set(evidence.select(S.ATTRIBUTE_KIND, S.VALUE).iter_rows())
 
 
 @pytest.mark.parametrize("node_budget, edge_budget", [(12, 40), (6, 10), (2, 1)])
-def test_collapsing_respects_the_budget_and_keeps_every_account(run, node_budget: int,
-                                                                 edge_budget: int) -> None:
+def test_collapsing_respects_the_budget_and_keeps_every_account(
+    run, node_budget: int, edge_budget: int
+) -> None:
     cluster_id = int(run.clusters.sort("size", descending=True)[S.CLUSTER_ID][0])
     size = int(run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)["size"][0])
     drawing = cluster_drawing(run, cluster_id, node_budget=node_budget, edge_budget=edge_budget)
     assert len(drawing.nodes) <= node_budget and len(drawing.edges) <= edge_budget
     assert drawing.notes and drawing.collapsed
-    accounts = sum(1 if n["group"] == ACCOUNT else n["value"]
-                   for n in drawing.nodes if n["group"] in (ACCOUNT, ACCOUNT_GROUP))
+    accounts = sum(
+        1 if n["group"] == ACCOUNT else n["value"]
+        for n in drawing.nodes
+        if n["group"] in (ACCOUNT, ACCOUNT_GROUP)
+    )
     assert accounts == size  # every account is drawn exactly once, alone or in a group
     assert any("accounts are drawn as" in note for note in drawing.notes)
 
@@ -217,7 +250,13 @@ def test_pages_do_not_depend_on_table_row_order(run_dir: Path, tmp_path: Path) -
     """polars may return rows in any order; the pages must not notice."""
     shuffled = tmp_path / "shuffled"
     shutil.copytree(run_dir, shuffled, ignore=shutil.ignore_patterns("graphs"))
-    for name in ("graph/incidence", "graph/values", "graph/accounts", "members", "profiles/accounts"):
+    for name in (
+        "graph/incidence",
+        "graph/values",
+        "graph/accounts",
+        "members",
+        "profiles/accounts",
+    ):
         path = shuffled / f"{name}.parquet"
         pl.read_parquet(path).sample(fraction=1.0, shuffle=True, seed=11).write_parquet(path)
     ids = select_clusters(load_run(run_dir).clusters, top=6)
@@ -254,11 +293,21 @@ def test_pages_hold_no_external_url(run_dir: Path) -> None:
         assert text.count(vis) == 1
         rest = text.replace(vis, "")
         assert URL.findall(rest) == [], page.name
-        assert "//" not in re.sub(r"(?s)<script>.*?</script>", "", rest).replace("://", ""), page.name
-        for pattern in (r"<link\b", r"\bsrc\s*=", r"@import", r"url\((?!\s*['\"]?data:)", r"<iframe\b"):
+        assert "//" not in re.sub(r"(?s)<script>.*?</script>", "", rest).replace("://", ""), (
+            page.name
+        )
+        for pattern in (
+            r"<link\b",
+            r"\bsrc\s*=",
+            r"@import",
+            r"url\((?!\s*['\"]?data:)",
+            r"<iframe\b",
+        ):
             assert not re.search(pattern, rest, re.IGNORECASE), (page.name, pattern)
         hrefs = re.findall(r'href="([^"]*)"', rest)
-        assert all(h.startswith(("../report.html", "overview.html", "cluster_")) for h in hrefs), hrefs
+        assert all(h.startswith(("../report.html", "overview.html", "cluster_")) for h in hrefs), (
+            hrefs
+        )
 
 
 def test_hostile_strings_never_reach_the_page_as_markup(run_dir: Path, tmp_path: Path) -> None:
@@ -271,8 +320,13 @@ def test_hostile_strings_never_reach_the_page_as_markup(run_dir: Path, tmp_path:
                 assert payload not in text
         assert "<img" not in text.replace(vis_network_js(), "")
         assert text.count("</script>") == 3  # data, vis-network, page script: nothing closes early
-    data = json.loads(re.search(r'<script type="application/json" id="graph-data">(.*?)</script>',
-                                pages.clusters[0].path.read_text(encoding="utf-8"), re.S).group(1))
+    data = json.loads(
+        re.search(
+            r'<script type="application/json" id="graph-data">(.*?)</script>',
+            pages.clusters[0].path.read_text(encoding="utf-8"),
+            re.S,
+        ).group(1)
+    )
     titles = "\n".join(node["title"] for node in data["nodes"])
     assert "<img src=x onerror=alert(1)>" in titles  # shown as text, intact
     assert "\u202e" not in titles and "\\u202e" in titles  # bidi controls made visible
@@ -302,30 +356,36 @@ def test_render_escapes_header_text(run) -> None:
 def test_notebook_view_is_a_sandboxed_srcdoc_iframe(run) -> None:
     view = show_cluster(run, 1)
     shown = view._repr_html_()
-    assert shown.startswith("<iframe srcdoc=\"") and 'sandbox="allow-scripts"' in shown
+    assert shown.startswith('<iframe srcdoc="') and 'sandbox="allow-scripts"' in shown
     assert "allow-same-origin" not in shown
-    inside = shown[len('<iframe srcdoc="'):shown.index('" sandbox=')]
+    inside = shown[len('<iframe srcdoc="') : shown.index('" sandbox=')]
     assert "<" not in inside and '"' not in inside  # the whole page is one escaped attribute
     assert view.counts["nodes"] > 0 and "nodes" in repr(view)
 
 
 @pytest.mark.parametrize("write, read", [(to_graphml, nx.read_graphml), (to_gexf, nx.read_gexf)])
 @pytest.mark.parametrize("view", ["bipartite", "accounts"])
-def test_export_round_trips_with_attributes(run, run_dir: Path, tmp_path: Path, write, read,
-                                            view: str) -> None:
+def test_export_round_trips_with_attributes(
+    run, run_dir: Path, tmp_path: Path, write, read, view: str
+) -> None:
     target, cluster_id = hostile_run(run_dir, tmp_path / "hostile")
     hostile = load_run(target)
     path = write(hostile, tmp_path / f"cluster.{write.__name__}", cluster=cluster_id, view=view)
     back = read(path)
     graph = graph_for_export(hostile, cluster=cluster_id, view=view)
-    assert back.number_of_nodes() == graph.number_of_nodes() and back.number_of_edges() == graph.number_of_edges()
+    assert (
+        back.number_of_nodes() == graph.number_of_nodes()
+        and back.number_of_edges() == graph.number_of_edges()
+    )
     size = int(hostile.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)["size"][0])
     accounts = [n for n, kind in back.nodes(data="type") if kind == "account"]
     assert len(accounts) == size
     if view == "bipartite":
         _, values, links = expected_cluster(hostile, cluster_id)
         assert back.number_of_edges() == links
-        assert {n for n, kind in back.nodes(data="type") if kind == "value"} >= {f"v{v}" for v in values}
+        assert {n for n, kind in back.nodes(data="type") if kind == "value"} >= {
+            f"v{v}" for v in values
+        }
     names = {back.nodes[n].get("display_name") for n in accounts}
     assert "<img src=x onerror=alert(1)>" in names and visible("\u0000nul byte") in names
     node = back.nodes[accounts[0]]
@@ -349,8 +409,13 @@ def test_whole_graph_export(run, tmp_path: Path) -> None:
 def test_viz_command_writes_the_chosen_pages(run_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("graphs"))
-    result = CliRunner().invoke(cli, ["viz", "--run", str(copy), "--cluster", "2", "--cluster", "1"])
+    result = CliRunner().invoke(
+        cli, ["viz", "--run", str(copy), "--cluster", "2", "--cluster", "1"]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
-    assert sorted(p.name for p in (copy / "graphs").iterdir()) == ["cluster_1.html", "cluster_2.html",
-                                                                    "overview.html"]
+    assert sorted(p.name for p in (copy / "graphs").iterdir()) == [
+        "cluster_1.html",
+        "cluster_2.html",
+        "overview.html",
+    ]
     assert "overview.html" in result.output

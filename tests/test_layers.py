@@ -98,7 +98,7 @@ def test_no_import_circle() -> None:
         stack.append(node)
         for target in sorted(GRAPH.get(node, ())):
             if state[target] == 1:
-                cycle = stack[stack.index(target):] + [target]
+                cycle = stack[stack.index(target) :] + [target]
                 pytest.fail("import circle: " + " -> ".join(cycle))
             if state[target] == 0:
                 visit(target)
@@ -112,7 +112,9 @@ def test_no_import_circle() -> None:
 
 def test_the_checker_sees_a_planted_upward_import(tmp_path: Path) -> None:
     source = tmp_path / "planted.py"
-    source.write_text("def f():\n    from acctgraph.run.pipeline import run_pipeline\n", encoding="utf-8")
+    source.write_text(
+        "def f():\n    from acctgraph.run.pipeline import run_pipeline\n", encoding="utf-8"
+    )
     assert imports(source) == {"acctgraph.run.pipeline"}
     assert RANK[part("acctgraph.run.pipeline")][0] > RANK[part("acctgraph.core.schema")][0]
 
@@ -132,7 +134,9 @@ def _user_facing_code() -> list[tuple[Path, str]]:
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if path.name == "benchmarks.md":  # measurements and history, not usage
             continue
-        for block in re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S):
+        for block in re.findall(
+            r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S
+        ):
             out.append((path, block))
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -141,8 +145,14 @@ def _user_facing_code() -> list[tuple[Path, str]]:
 
 
 # Documented subpackages a user may import besides the front.
-DOCUMENTED = {"acctgraph", "acctgraph.features", "acctgraph.cards", "acctgraph.viz", "acctgraph.simulate",
-              "acctgraph.evaluation.tuning"}
+DOCUMENTED = {
+    "acctgraph",
+    "acctgraph.features",
+    "acctgraph.cards",
+    "acctgraph.viz",
+    "acctgraph.simulate",
+    "acctgraph.evaluation.tuning",
+}
 
 
 def test_readme_docs_and_notebooks_import_only_the_front() -> None:

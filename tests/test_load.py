@@ -72,8 +72,14 @@ def test_good_dataset_loads_in_every_format(write_table, fmt):
     assert exchanges.height == 8  # nothing dropped, duplicates kept
     ten = datetime(2026, 4, 22, 10, tzinfo=UTC)
     assert exchanges[S.TIMESTAMP].to_list() == [
-        ten, ten, ten, datetime(2026, 4, 22, tzinfo=UTC), ten, ten,
-        ten + timedelta(milliseconds=250), ten + timedelta(milliseconds=250),
+        ten,
+        ten,
+        ten,
+        datetime(2026, 4, 22, tzinfo=UTC),
+        ten,
+        ten,
+        ten + timedelta(milliseconds=250),
+        ten + timedelta(milliseconds=250),
     ]
     assert exchanges[S.INPUT_TOKENS].to_list() == [12, 13, None, 7, 8, 8, 1, 1]
     assert exchanges[S.OUTPUT_TOKENS].to_list() == [40, 41, 5, None, 9, 9, 1, 1]
@@ -105,7 +111,8 @@ def test_warnings_carry_examples_and_file(contract_dir):
     data = load_dataset(contract_dir / GOOD)
     records = {w["code"]: w for w in data.warnings.as_records()}
     assert records["accounts_created_at_unparseable"]["examples"] == [
-        "row 3: not a date", "row 4: not a date",
+        "row 3: not a date",
+        "row 4: not a date",
     ]
     assert records["accounts_signup_ip_blank"]["examples"] == ["row 3", "row 4"]
     assert records["exchanges_input_tokens_invalid"]["examples"] == ["row 3: many"]
@@ -137,7 +144,8 @@ def test_input_files_are_hashed(contract_dir):
 def test_ids_stay_text_and_absent_columns_are_null(write_table):
     accounts = write_table(pl.DataFrame({"account_id": ["007", "7"]}), "csv", stem="accounts")
     write_table(
-        pl.DataFrame({"account_id": ["007"], "timestamp": ["2026-04-22"]}), "csv",
+        pl.DataFrame({"account_id": ["007"], "timestamp": ["2026-04-22"]}),
+        "csv",
         stem="exchanges",
     )
     data = load_dataset(accounts.parent)
@@ -157,19 +165,22 @@ def test_native_parquet_types_are_cast(write_table):
                 "score": [0.5, 0.25],
             }
         ),
-        "parquet", stem="accounts",
+        "parquet",
+        stem="accounts",
     )
     exchanges = write_table(
         pl.DataFrame(
             {
                 "account_id": [12, 13],
-                "timestamp": pl.Series([datetime(2026, 4, 22, 12), datetime(2026, 4, 22, 12)])
-                .dt.replace_time_zone("Europe/Paris"),
+                "timestamp": pl.Series(
+                    [datetime(2026, 4, 22, 12), datetime(2026, 4, 22, 12)]
+                ).dt.replace_time_zone("Europe/Paris"),
                 "input_tokens": pl.Series([3, 4], dtype=pl.UInt16),
                 "output_tokens": [2.0, 2.5],
             }
         ),
-        "parquet", stem="exchanges",
+        "parquet",
+        stem="exchanges",
     )
     log = WarningLog()
     data = load_dataset(exchanges.parent, warnings=log)
@@ -223,13 +234,21 @@ def _load_pair(
 @pytest.mark.parametrize("fmt", TABLE_FORMATS)
 def test_missing_required_column_lists_columns(write_table, fmt):
     accounts, _, load = _load_pair(write_table, fmt, accounts="bad/accounts_no_id_column.csv")
-    _raises(load, path=accounts, column=S.ACCOUNT_ID,
-            contains=("missing required column", "columns present: user, email"))
+    _raises(
+        load,
+        path=accounts,
+        column=S.ACCOUNT_ID,
+        contains=("missing required column", "columns present: user, email"),
+    )
     _, exchanges, load = _load_pair(
         write_table, fmt, exchanges="bad/exchanges_no_timestamp_column.csv"
     )
-    _raises(load, path=exchanges, column=S.TIMESTAMP,
-            contains=("columns present: account_id, time, ip", "--map timestamp="))
+    _raises(
+        load,
+        path=exchanges,
+        column=S.TIMESTAMP,
+        contains=("columns present: account_id, time, ip", "--map timestamp="),
+    )
 
 
 @pytest.mark.parametrize("fmt", TABLE_FORMATS)
@@ -280,7 +299,8 @@ def test_epoch_out_of_range_is_unparseable(write_table):
     write_table(pl.DataFrame({"account_id": ["a"]}), "parquet", stem="accounts")
     exchanges = write_table(
         pl.DataFrame({"account_id": ["a", "a"], "timestamp": [1776852000, 10**15]}),
-        "parquet", stem="exchanges",
+        "parquet",
+        stem="exchanges",
     )
     error = _raises(lambda: load_dataset(exchanges.parent), path=exchanges, column=S.TIMESTAMP)
     assert error.examples == [f"row 2: {10**15}"]
@@ -349,11 +369,13 @@ def test_unknown_extension_and_missing_file(contract_dir, tmp_path):
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "ndjson"])
 def test_blank_strings_become_null_and_are_counted(write_table, fmt):
     accounts = write_table(
-        pl.DataFrame({"account_id": ["a", "b", "c"], "email": ["x@y.z", "  ", "\t"]}), fmt,
+        pl.DataFrame({"account_id": ["a", "b", "c"], "email": ["x@y.z", "  ", "\t"]}),
+        fmt,
         stem="accounts",
     )
     write_table(
-        pl.DataFrame({"account_id": ["a"], "timestamp": ["2026-04-22"], "prompt": [" "]}), fmt,
+        pl.DataFrame({"account_id": ["a"], "timestamp": ["2026-04-22"], "prompt": [" "]}),
+        fmt,
         stem="exchanges",
     )
     data = load_dataset(accounts.parent)
@@ -364,10 +386,14 @@ def test_blank_strings_become_null_and_are_counted(write_table, fmt):
 
 
 def test_empty_strings_in_parquet_are_counted(write_table):
-    accounts = write_table(pl.DataFrame({"account_id": ["a"], "org_id": [""]}), "parquet",
-                           stem="accounts")
-    write_table(pl.DataFrame({"account_id": ["a"], "timestamp": ["2026-04-22"]}), "parquet",
-                stem="exchanges")
+    accounts = write_table(
+        pl.DataFrame({"account_id": ["a"], "org_id": [""]}), "parquet", stem="accounts"
+    )
+    write_table(
+        pl.DataFrame({"account_id": ["a"], "timestamp": ["2026-04-22"]}),
+        "parquet",
+        stem="exchanges",
+    )
     data = load_dataset(accounts.parent)
     assert data.accounts[S.ORG_ID].to_list() == [None]
     assert data.warnings.count("accounts_org_id_blank") == 1
@@ -447,10 +473,14 @@ def test_mixed_formats_in_one_column():
     ],
 )
 def test_native_parquet_timestamps(write_table, values):
-    write_table(pl.DataFrame({"account_id": ["a"], "created_at": [date(2026, 4, 22)]}),
-                "parquet", stem="accounts")
-    exchanges = write_table(pl.DataFrame({"account_id": ["a"], "timestamp": values}),
-                            "parquet", stem="exchanges")
+    write_table(
+        pl.DataFrame({"account_id": ["a"], "created_at": [date(2026, 4, 22)]}),
+        "parquet",
+        stem="accounts",
+    )
+    exchanges = write_table(
+        pl.DataFrame({"account_id": ["a"], "timestamp": values}), "parquet", stem="exchanges"
+    )
     data = load_dataset(exchanges.parent)
     assert data.exchanges.collect()[S.TIMESTAMP].to_list() == [_T]
     assert data.accounts[S.CREATED_AT].to_list() == [datetime(2026, 4, 22, tzinfo=UTC)]
@@ -520,12 +550,17 @@ def test_mapping_renames_in_every_table(write_table):
     write_table(pl.DataFrame({"user_id": ["u1"], "mail": ["a@b.c"]}), "csv", stem="accounts")
     exchanges = write_table(
         pl.DataFrame({"user_id": ["u1"], "when": ["2026-04-22"], "client_ip": ["192.0.2.1"]}),
-        "csv", stem="exchanges",
+        "csv",
+        stem="exchanges",
     )
     data = load_dataset(
         exchanges.parent,
-        mapping={"account_id": "user_id", "email": "mail", "exchanges.timestamp": "when",
-                 "ip": "client_ip"},
+        mapping={
+            "account_id": "user_id",
+            "email": "mail",
+            "exchanges.timestamp": "when",
+            "ip": "client_ip",
+        },
     )
     assert data.accounts.select(S.ACCOUNT_ID, S.EMAIL).rows() == [("u1", "a@b.c")]
     frame = data.exchanges.collect()
@@ -537,7 +572,9 @@ def test_mapping_to_absent_column_names_file_and_columns(contract_dir):
     accounts = contract_dir / GOOD / "accounts.csv"
     error = _raises(
         lambda: load_dataset(contract_dir / GOOD, mapping={"account_id": "user_id"}),
-        path=accounts, column="user_id", contains=("columns present: account_id, created_at",),
+        path=accounts,
+        column="user_id",
+        contains=("columns present: account_id, created_at",),
     )
     assert "account_id=user_id" in str(error)
 
@@ -553,11 +590,13 @@ def test_mapping_keeps_a_shadowed_column(write_table):
     accounts = write_table(
         pl.DataFrame({"account_id": ["1", "2"], "user_id": ["u1", "u2"]}), "csv", stem="accounts"
     )
-    write_table(pl.DataFrame({"user_id": ["u1"], "timestamp": ["2026-04-22"]}), "csv",
-                stem="exchanges")
+    write_table(
+        pl.DataFrame({"user_id": ["u1"], "timestamp": ["2026-04-22"]}), "csv", stem="exchanges"
+    )
     data = load_dataset(accounts.parent, mapping={"account_id": "user_id"})
     assert data.accounts.select(S.ACCOUNT_ID, "account_id_unmapped").rows() == [
-        ("u1", "1"), ("u2", "2"),
+        ("u1", "1"),
+        ("u2", "2"),
     ]
     assert data.warnings.count("column_shadowed_by_mapping") == 1
 
@@ -616,9 +655,16 @@ def test_members(write_table, fmt):
 
 def test_member_cluster_ids_from_native_numbers(write_table):
     path = write_table(
-        pl.DataFrame({"account_id": ["a", "b", "c"], "cluster_id": [3.0, None, 12.0],
-                      "flagged": [1, 0, 1], "cluster_score": [1, 2, 3]}),
-        "parquet", stem="members",
+        pl.DataFrame(
+            {
+                "account_id": ["a", "b", "c"],
+                "cluster_id": [3.0, None, 12.0],
+                "flagged": [1, 0, 1],
+                "cluster_score": [1, 2, 3],
+            }
+        ),
+        "parquet",
+        stem="members",
     )
     members = load_members(path)
     assert members[S.CLUSTER_ID].to_list() == ["3", None, "12"]
@@ -635,7 +681,8 @@ def test_invalid_flag_is_fatal(write_table, fmt):
 
 def test_member_mapping(write_table):
     path = write_table(
-        pl.DataFrame({"uid": ["a"], "community": [5], "flagged": [True]}), "parquet",
+        pl.DataFrame({"uid": ["a"], "community": [5], "flagged": [True]}),
+        "parquet",
         stem="members",
     )
     members = load_members(path, mapping={"account_id": "uid", "members.cluster_id": "community"})
@@ -647,7 +694,9 @@ def test_nested_value_in_a_text_column_is_fatal(tmp_path, contract_dir):
     path.write_text('{"account_id": "a", "email": ["x@y.z"]}\n')
     error = _raises(
         lambda: load_dataset(accounts=path, exchanges=contract_dir / GOOD / "exchanges.csv"),
-        path=path, column=S.EMAIL, contains=("expected text",),
+        path=path,
+        column=S.EMAIL,
+        contains=("expected text",),
     )
     assert error.examples == []
 
@@ -685,12 +734,14 @@ def test_examples_from_multi_chunk_frames():
     # Regression: pl.format over filtered multi-chunk columns panicked in polars 2.1.
     chunk = pl.DataFrame({"account_id": [f"a{i}" for i in range(3000)], "created_at": "2026-04-01"})
     bad = pl.DataFrame({"account_id": ["z1", "z2"], "created_at": ["1e12", "0000-00-00"]})
-    accounts = pl.concat([chunk, bad, chunk.with_columns(pl.col("account_id") + "b")],
-                         rechunk=False)
+    accounts = pl.concat(
+        [chunk, bad, chunk.with_columns(pl.col("account_id") + "b")], rechunk=False
+    )
     assert accounts.n_chunks() == 3
     exchanges = pl.DataFrame({"account_id": ["z1"], "timestamp": ["2026-04-22"]})
     data = dataset_from_frames(accounts, exchanges)
     records = {w["code"]: w for w in data.warnings.as_records()}
     assert records["accounts_created_at_unparseable"]["examples"] == [
-        "row 3001: 1e12", "row 3002: 0000-00-00",
+        "row 3001: 1e12",
+        "row 3002: 0000-00-00",
     ]

@@ -26,7 +26,12 @@ import nbformat
 import pytest
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ("01_quickstart", "02_investigate_a_cluster", "03_from_known_bad_accounts", "04_tuning_and_evaluation")
+NOTEBOOKS = (
+    "01_quickstart",
+    "02_investigate_a_cluster",
+    "03_from_known_bad_accounts",
+    "04_tuning_and_evaluation",
+)
 KERNEL_NAME = "acctgraph-test-python"
 SECONDS_PER_NOTEBOOK = 60.0
 CELL_TIMEOUT = 300
@@ -51,7 +56,9 @@ def test_notebook_is_stored_without_outputs(name: str) -> None:
     nbformat.validate(notebook)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{name}.ipynb cell {index} has outputs: clear them before committing"
+            assert cell.outputs == [], (
+                f"{name}.ipynb cell {index} has outputs: clear them before committing"
+            )
             assert cell.execution_count is None, f"{name}.ipynb cell {index} has an execution count"
         assert "attachments" not in cell, f"{name}.ipynb cell {index} has attachments"
         assert "execution" not in cell.metadata, f"{name}.ipynb cell {index} has execution timings"
@@ -64,7 +71,9 @@ def test_notebook_matches_its_script(name: str) -> None:
     """The .ipynb holds exactly the cells of the .py (run `jupytext --sync notebooks/*.py` after an edit)."""
     stored = read_ipynb(name)
     script = jupytext.read(NOTEBOOKS_DIR / f"{name}.py")
-    assert [(c.cell_type, c.source) for c in stored.cells] == [(c.cell_type, c.source) for c in script.cells], (
+    assert [(c.cell_type, c.source) for c in stored.cells] == [
+        (c.cell_type, c.source) for c in script.cells
+    ], (
         f"notebooks/{name}.ipynb and notebooks/{name}.py differ: run `.venv/bin/jupytext --sync notebooks/{name}.py`"
     )
     assert script.metadata.kernelspec == stored.metadata.kernelspec
@@ -78,8 +87,14 @@ def test_first_cell_says_what_it_is_for(name: str) -> None:
 
 def test_the_quickstart_opens_with_what_acctgraph_does() -> None:
     first = read_ipynb("01_quickstart").cells[0].source
-    for words in ("finds the operations behind fake accounts", "account table and request log", "share",
-                  "Leiden", "scores each cluster", "Precision comes first"):
+    for words in (
+        "finds the operations behind fake accounts",
+        "account table and request log",
+        "share",
+        "Leiden",
+        "scores each cluster",
+        "Precision comes first",
+    ):
         assert words in first
 
 
@@ -92,12 +107,17 @@ def jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "acctgraph tests",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }), encoding="utf-8")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "acctgraph tests",
+                "language": "python",
+                "metadata": {"debugger": False},
+            }
+        ),
+        encoding="utf-8",
+    )
     return root
 
 
@@ -106,23 +126,32 @@ def printed_warnings(notebook) -> list[str]:
     found = []
     for index, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr" and \
-                    "Warning" in output.get("text", ""):
+            if (
+                output.get("output_type") == "stream"
+                and output.get("name") == "stderr"
+                and "Warning" in output.get("text", "")
+            ):
                 found.append(f"cell {index}: {output['text'].strip()[:500]}")
     return found
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_from_a_clean_kernel(name: str, jupyter_path: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join([str(jupyter_path), os.environ.get("JUPYTER_PATH", "")]))
+def test_notebook_runs_from_a_clean_kernel(
+    name: str, jupyter_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "JUPYTER_PATH", os.pathsep.join([str(jupyter_path), os.environ.get("JUPYTER_PATH", "")])
+    )
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # (jupyter_core warns without it)
     monkeypatch.setenv("ACCTGRAPH_NOTEBOOK_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     notebook = read_ipynb(name)
     client = nbclient.NotebookClient(
-        notebook, kernel_name=KERNEL_NAME, timeout=CELL_TIMEOUT, allow_errors=False,
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
     start = time.perf_counter()
@@ -132,8 +161,14 @@ def test_notebook_runs_from_a_clean_kernel(name: str, jupyter_path: Path, tmp_pa
         nbformat.write(notebook, tmp_path / f"{name}.executed.ipynb")  # for a look after a failure
     seconds = time.perf_counter() - start
     assert printed_warnings(notebook) == []
-    assert seconds < SECONDS_PER_NOTEBOOK, f"{name} took {seconds:.1f} s (limit {SECONDS_PER_NOTEBOOK:.0f} s)"
-    images = sum(1 for cell in notebook.cells for output in cell.get("outputs", [])
-                 if "image/png" in output.get("data", {}))
+    assert seconds < SECONDS_PER_NOTEBOOK, (
+        f"{name} took {seconds:.1f} s (limit {SECONDS_PER_NOTEBOOK:.0f} s)"
+    )
+    images = sum(
+        1
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    )
     charts = {"02_investigate_a_cluster": 1, "04_tuning_and_evaluation": 3}
     assert images == charts.get(name, 0)

@@ -47,7 +47,13 @@ def test_output_schemas(result5: RunResult) -> None:
     assert dict(scored.members.schema) == S.MEMBERS_SCHEMA
     for column in (S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "summary"):
         assert column in scored.clusters.columns
-    for column in (S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE, "accounts_in_cluster", "accounts_outside"):
+    for column in (
+        S.CLUSTER_ID,
+        S.ATTRIBUTE_KIND,
+        S.VALUE,
+        "accounts_in_cluster",
+        "accounts_outside",
+    ):
         assert column in scored.evidence.columns
     assert scored.contributions.columns[:2] == [S.CLUSTER_ID, "signal"]
 
@@ -72,7 +78,9 @@ def test_cluster_ids_are_one_to_k_without_gaps(result5: RunResult) -> None:
 def test_clusters_partition_the_clustered_accounts(result5: RunResult) -> None:
     clusters, members = result5.scored.clusters, result5.scored.members
     counts = members.drop_nulls(S.CLUSTER_ID).group_by(S.CLUSTER_ID).agg(pl.len().alias("n"))
-    joined = clusters.select(S.CLUSTER_ID, "size").join(counts, on=S.CLUSTER_ID, how="full", coalesce=True)
+    joined = clusters.select(S.CLUSTER_ID, "size").join(
+        counts, on=S.CLUSTER_ID, how="full", coalesce=True
+    )
     assert joined["n"].null_count() == 0 and joined["size"].null_count() == 0
     assert (joined["size"].cast(pl.Int64) == joined["n"].cast(pl.Int64)).all()
     assert (clusters["size"] >= 2).all()
@@ -90,7 +98,9 @@ def test_scores_in_unit_interval_and_flags_consistent(result5: RunResult) -> Non
     assert members[S.CLUSTER_SCORE].is_between(0.0, 1.0).all()
     joined = members.drop_nulls(S.CLUSTER_ID).join(
         clusters.select(
-            S.CLUSTER_ID, pl.col(S.CLUSTER_SCORE).alias("c_score"), pl.col(S.FLAGGED).alias("c_flag")
+            S.CLUSTER_ID,
+            pl.col(S.CLUSTER_SCORE).alias("c_score"),
+            pl.col(S.FLAGGED).alias("c_flag"),
         ),
         on=S.CLUSTER_ID,
     )
@@ -125,12 +135,13 @@ def test_evidence_references_clusters(result5: RunResult) -> None:
 def test_evidence_counts_match_the_attribute_table(result5: RunResult) -> None:
     attributes, members = result5.attributes, result5.scored.members
     holders = attributes.join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
-    inside = holders.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias("n_inside"))
-    total = attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias("n_total"))
-    check = (
-        result5.scored.evidence.join(inside, on=[S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE], how="left")
-        .join(total, on=[S.ATTRIBUTE_KIND, S.VALUE], how="left")
+    inside = holders.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(
+        pl.len().alias("n_inside")
     )
+    total = attributes.group_by(S.ATTRIBUTE_KIND, S.VALUE).agg(pl.len().alias("n_total"))
+    check = result5.scored.evidence.join(
+        inside, on=[S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE], how="left"
+    ).join(total, on=[S.ATTRIBUTE_KIND, S.VALUE], how="left")
     assert (check["accounts_in_cluster"].cast(pl.Int64) == check["n_inside"].cast(pl.Int64)).all()
     outside = check["n_total"].cast(pl.Int64) - check["n_inside"].cast(pl.Int64)
     assert (check["accounts_outside"].cast(pl.Int64) == outside).all()
@@ -138,9 +149,15 @@ def test_evidence_counts_match_the_attribute_table(result5: RunResult) -> None:
 
 def _score_vs_contributions(result: RunResult) -> list[tuple[int, float, float]]:
     contributions, clusters = result.scored.contributions, result.scored.clusters
-    assert set(contributions[S.CLUSTER_ID].unique().to_list()) == set(clusters[S.CLUSTER_ID].to_list())
+    assert set(contributions[S.CLUSTER_ID].unique().to_list()) == set(
+        clusters[S.CLUSTER_ID].to_list()
+    )
     totals = contributions.group_by(S.CLUSTER_ID).agg(pl.col("contribution").sum().alias("total"))
-    joined = clusters.select(S.CLUSTER_ID, S.CLUSTER_SCORE).join(totals, on=S.CLUSTER_ID).sort(S.CLUSTER_ID)
+    joined = (
+        clusters.select(S.CLUSTER_ID, S.CLUSTER_SCORE)
+        .join(totals, on=S.CLUSTER_ID)
+        .sort(S.CLUSTER_ID)
+    )
     return [(cid, score, min(1.0, max(0.0, total))) for cid, score, total in joined.rows()]
 
 
@@ -219,8 +236,15 @@ def test_two_runs_give_identical_bytes(world_dir: Path, tmp_path: Path) -> None:
     names = sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file())
     assert names == sorted(str(p.relative_to(second)) for p in second.rglob("*") if p.is_file())
     assert "graph/incidence.parquet" in names and "profiles/daily.parquet" in names
-    for name in ("members.parquet", "members.csv", "clusters.parquet", "clusters.csv",
-                 "evidence.parquet", "evidence.csv", "run.json"):
+    for name in (
+        "members.parquet",
+        "members.csv",
+        "clusters.parquet",
+        "clusters.csv",
+        "evidence.parquet",
+        "evidence.csv",
+        "run.json",
+    ):
         assert name in names
     for name in names:
         if name == "run.json":
@@ -264,15 +288,26 @@ def hostile_outputs(world5, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     """Tiny world whose largest operator has formula-like ids, payment and device values."""
     accounts, exchanges, labels = world5
     fraud = labels.filter(pl.col(S.KIND) == FRAUD_KIND)
-    operator = fraud.group_by(S.OPERATOR_ID).len().sort("len", S.OPERATOR_ID, descending=[True, False])[0, 0]
+    operator = (
+        fraud.group_by(S.OPERATOR_ID)
+        .len()
+        .sort("len", S.OPERATOR_ID, descending=[True, False])[0, 0]
+    )
     ids = sorted(fraud.filter(pl.col(S.OPERATOR_ID) == operator)[S.ACCOUNT_ID].to_list())
-    renamed = {old: f"{HOSTILE_PREFIXES[i % len(HOSTILE_PREFIXES)]}{old}" for i, old in enumerate(ids)}
+    renamed = {
+        old: f"{HOSTILE_PREFIXES[i % len(HOSTILE_PREFIXES)]}{old}" for i, old in enumerate(ids)
+    }
     rename = pl.col(S.ACCOUNT_ID).replace(renamed)
     in_operator = pl.col(S.ACCOUNT_ID).is_in(ids)
     accounts = accounts.with_columns(
-        pl.when(in_operator).then(pl.lit(HOSTILE_PAYMENT)).otherwise(pl.col(S.PAYMENT_FINGERPRINT))
+        pl.when(in_operator)
+        .then(pl.lit(HOSTILE_PAYMENT))
+        .otherwise(pl.col(S.PAYMENT_FINGERPRINT))
         .alias(S.PAYMENT_FINGERPRINT),
-        pl.when(in_operator).then(pl.lit(HOSTILE_DEVICE)).otherwise(pl.col(S.DEVICE_ID)).alias(S.DEVICE_ID),
+        pl.when(in_operator)
+        .then(pl.lit(HOSTILE_DEVICE))
+        .otherwise(pl.col(S.DEVICE_ID))
+        .alias(S.DEVICE_ID),
     ).with_columns(rename)
     exchanges = exchanges.with_columns(rename)
     result = run_pipeline(dataset_from_frames(accounts, exchanges), config=Config())
@@ -295,7 +330,12 @@ def test_csv_cells_never_start_a_formula(hostile_outputs, table: str) -> None:
     with open(out / f"{table}.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert len(rows) > 1
-    bad = [cell for row in rows for cell in row if cell.startswith(FORMULA_START) and not _is_number(cell)]
+    bad = [
+        cell
+        for row in rows
+        for cell in row
+        if cell.startswith(FORMULA_START) and not _is_number(cell)
+    ]
     assert bad == []
 
 
@@ -334,8 +374,13 @@ def test_parquet_keeps_and_csv_neutralises_hostile_values(hostile_outputs) -> No
 def test_config_round_trip() -> None:
     assert Config.from_dict(Config().to_dict()) == Config()
     custom = Config.from_dict(
-        {"seed": 9, "attributes": ["team_id"], "map": {"account_id": "user_id"},
-         "features": {"ip_range": {"weight": 0.4, "enabled": False}}, "score": {"weights": {"volume": 0.2}}}
+        {
+            "seed": 9,
+            "attributes": ["team_id"],
+            "map": {"account_id": "user_id"},
+            "features": {"ip_range": {"weight": 0.4, "enabled": False}},
+            "score": {"weights": {"volume": 0.2}},
+        }
     )
     assert Config.from_dict(custom.to_dict()) == custom
     assert json.loads(json.dumps(custom.to_dict())) == custom.to_dict()
@@ -343,7 +388,7 @@ def test_config_round_trip() -> None:
 
 def test_config_from_toml(tmp_path: Path) -> None:
     path = tmp_path / "acctgraph.toml"
-    path.write_text('seed = 7\n[features.ip_range]\nweight = 0.3\n[score]\nflag_threshold = 0.5\n')
+    path.write_text("seed = 7\n[features.ip_range]\nweight = 0.3\n[score]\nflag_threshold = 0.5\n")
     config = Config.from_toml(path)
     assert config.seed == 7
     assert config.feature("ip_range").weight == 0.3

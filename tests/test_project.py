@@ -39,7 +39,9 @@ PARAMS = dict(min_edge_weight=0.3, corroboration_base=0.25, corroboration_factor
 
 def reference(holders: pl.DataFrame, *, n_accounts: int, k: int, orders: int, **params) -> dict:
     per_kind: dict[tuple[int, int, int], int] = defaultdict(int)
-    for (value,), rows in holders.sort(ACCOUNT_INDEX).partition_by(VALUE_INDEX, as_dict=True).items():
+    for (value,), rows in (
+        holders.sort(ACCOUNT_INDEX).partition_by(VALUE_INDEX, as_dict=True).items()
+    ):
         accounts = rows[ACCOUNT_INDEX].to_list()
         strength = dict(zip(accounts, rows[STRENGTH].to_list(), strict=True))
         kind = rows[KIND_CODE][0]
@@ -53,7 +55,7 @@ def reference(holders: pl.DataFrame, *, n_accounts: int, k: int, orders: int, **
                         if a != b:
                             pairs.add((min(a, b), max(a, b)))
         else:
-            pairs = {(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1:]}
+            pairs = {(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]}
         for a, b in pairs:
             contribution = KIND_WEIGHTS[kind] * (strength[a] * strength[b]) * FIXED_POINT
             per_kind[(a, b, kind)] += int(np.rint(contribution))
@@ -79,28 +81,59 @@ def holder_tables(draw):
     rows = []
     for value in range(draw(st.integers(1, 25))):
         size = draw(st.integers(2, n_accounts))
-        accounts = draw(st.lists(st.integers(0, n_accounts - 1), min_size=size, max_size=size, unique=True))
+        accounts = draw(
+            st.lists(st.integers(0, n_accounts - 1), min_size=size, max_size=size, unique=True)
+        )
         ring = draw(st.booleans())
         kind = draw(st.integers(0, len(KIND_WEIGHTS) - 1))
         for account in accounts:
             strength = draw(st.sampled_from([1.0, 0.5, 0.25, 0.7071067811865476, 0.3, 0.9]))
             rows.append((account, value, strength, kind, RING if ring else None))
-    frame = pl.DataFrame(rows, schema={ACCOUNT_INDEX: pl.UInt32, VALUE_INDEX: pl.UInt32, STRENGTH: pl.Float64,
-                                       KIND_CODE: pl.UInt8, HUB_ACTION: pl.String}, orient="row")
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            ACCOUNT_INDEX: pl.UInt32,
+            VALUE_INDEX: pl.UInt32,
+            STRENGTH: pl.Float64,
+            KIND_CODE: pl.UInt8,
+            HUB_ACTION: pl.String,
+        },
+        orient="row",
+    )
     return frame, n_accounts
 
 
 def run(holders: pl.DataFrame, n_accounts: int, **kwargs) -> pl.DataFrame:
-    return project(holders, n_accounts=n_accounts, kind_weights=KIND_WEIGHTS, infrastructure=INFRASTRUCTURE,
-                   **PARAMS, **kwargs)
+    return project(
+        holders,
+        n_accounts=n_accounts,
+        kind_weights=KIND_WEIGHTS,
+        infrastructure=INFRASTRUCTURE,
+        **PARAMS,
+        **kwargs,
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(holder_tables(), st.integers(1, 3), st.integers(1, 2), st.sampled_from([1, 7, 50, 10_000]),
-       st.integers(1, 2))
-def test_projection_matches_the_reference(table, k: int, orders: int, budget: int, workers: int) -> None:
+@given(
+    holder_tables(),
+    st.integers(1, 3),
+    st.integers(1, 2),
+    st.sampled_from([1, 7, 50, 10_000]),
+    st.integers(1, 2),
+)
+def test_projection_matches_the_reference(
+    table, k: int, orders: int, budget: int, workers: int
+) -> None:
     holders, n_accounts = table
-    edges = run(holders, n_accounts, ring_neighbours=k, ring_orders=orders, pair_budget=budget, workers=workers)
+    edges = run(
+        holders,
+        n_accounts,
+        ring_neighbours=k,
+        ring_orders=orders,
+        pair_budget=budget,
+        workers=workers,
+    )
     expected = reference(holders, n_accounts=n_accounts, k=k, orders=orders, **PARAMS)
     assert {(s, t): w for s, t, w in edges.iter_rows()} == pytest.approx(expected, abs=0, rel=0)
     assert edges.select((pl.col("source") < pl.col("target")).all()).item() in (True, None)
@@ -113,26 +146,59 @@ def test_chunks_threads_and_blocks_do_not_change_a_bit(monkeypatch: pytest.Monke
     for value in range(600):
         size = int(rng.integers(2, 120))
         for account in rng.choice(n_accounts, size, replace=False):
-            rows.append((int(account), value, float(rng.random()), int(rng.integers(0, 4)),
-                         RING if size > 40 else None))
-    holders = pl.DataFrame(rows, schema={ACCOUNT_INDEX: pl.UInt32, VALUE_INDEX: pl.UInt32, STRENGTH: pl.Float64,
-                                         KIND_CODE: pl.UInt8, HUB_ACTION: pl.String}, orient="row")
+            rows.append(
+                (
+                    int(account),
+                    value,
+                    float(rng.random()),
+                    int(rng.integers(0, 4)),
+                    RING if size > 40 else None,
+                )
+            )
+    holders = pl.DataFrame(
+        rows,
+        schema={
+            ACCOUNT_INDEX: pl.UInt32,
+            VALUE_INDEX: pl.UInt32,
+            STRENGTH: pl.Float64,
+            KIND_CODE: pl.UInt8,
+            HUB_ACTION: pl.String,
+        },
+        orient="row",
+    )
     one = run(holders, n_accounts, ring_neighbours=5, ring_orders=2, workers=1)
     assert one.height > 1_000
     for budget, workers in ((5_000, 1), (5_000, 2), (777, 2)):
-        assert run(holders, n_accounts, ring_neighbours=5, ring_orders=2, pair_budget=budget,
-                   workers=workers).equals(one)
+        assert run(
+            holders,
+            n_accounts,
+            ring_neighbours=5,
+            ring_orders=2,
+            pair_budget=budget,
+            workers=workers,
+        ).equals(one)
     # Ring pairs are made in blocks of positions; blocks that cut through rings change nothing.
     monkeypatch.setattr(project_module, "_BLOCK", 97)
-    assert run(holders, n_accounts, ring_neighbours=5, ring_orders=2, pair_budget=777, workers=2).equals(one)
+    assert run(
+        holders, n_accounts, ring_neighbours=5, ring_orders=2, pair_budget=777, workers=2
+    ).equals(one)
 
 
 def test_a_hub_shared_by_an_operation_links_its_members_through_every_value() -> None:
     # 60 accounts share 30 hub values: ring neighbours are the same for every value,
     # so their contributions add up on the same pairs (as the full cliques would).
     rows = [(a, v, 1.0, 0, RING) for v in range(30) for a in range(60)]
-    holders = pl.DataFrame(rows, schema={ACCOUNT_INDEX: pl.UInt32, VALUE_INDEX: pl.UInt32, STRENGTH: pl.Float64,
-                                         KIND_CODE: pl.UInt8, HUB_ACTION: pl.String}, orient="row")
+    holders = pl.DataFrame(
+        rows,
+        schema={
+            ACCOUNT_INDEX: pl.UInt32,
+            VALUE_INDEX: pl.UInt32,
+            STRENGTH: pl.Float64,
+            KIND_CODE: pl.UInt8,
+            HUB_ACTION: pl.String,
+        },
+        orient="row",
+    )
     edges = run(holders, 60, ring_neighbours=5, ring_orders=2)
     assert edges["weight"].min() == pytest.approx(30.0)
     assert edges.height <= 60 * 10

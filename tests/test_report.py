@@ -27,13 +27,42 @@ from acctgraph.simulate import FRAUD_KIND, HOSTILE_STRINGS, simulate_frames
 
 SEED = 5
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+HIDDEN = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
 ALLOWED_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "a", "strong", "code", "span",
-    "div", "br", "table", "tr", "th", "td", "details", "summary", "figure", "figcaption", "svg", "line",
-    "rect", "text",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "a",
+    "strong",
+    "code",
+    "span",
+    "div",
+    "br",
+    "table",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "figure",
+    "figcaption",
+    "svg",
+    "line",
+    "rect",
+    "text",
 }
-ALLOWED_HREF = re.compile(r"^(#cluster-\d+|#[a-z]+|graphs/cluster_\d+\.html|graphs/overview\.html)$")
+ALLOWED_HREF = re.compile(
+    r"^(#cluster-\d+|#[a-z]+|graphs/cluster_\d+\.html|graphs/overview\.html)$"
+)
 MARKDOWN_TAGS = re.compile(r'^<(a id="cluster-\d+">|/a>|br>|details>|/details>|summary>|/summary>)')
 
 
@@ -65,19 +94,35 @@ def hostile_out(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The largest operator's accounts carry hostile names, emails, card, device and prompts."""
     accounts, exchanges, labels = world
     fraud = labels.filter(pl.col(S.KIND) == FRAUD_KIND)
-    operator = fraud.group_by(S.OPERATOR_ID).len().sort("len", S.OPERATOR_ID, descending=[True, False])[0, 0]
+    operator = (
+        fraud.group_by(S.OPERATOR_ID)
+        .len()
+        .sort("len", S.OPERATOR_ID, descending=[True, False])[0, 0]
+    )
     ids = sorted(fraud.filter(pl.col(S.OPERATOR_ID) == operator)[S.ACCOUNT_ID].to_list())
     names = {a: HOSTILE_STRINGS[i % len(HOSTILE_STRINGS)] for i, a in enumerate(ids)}
     in_operator = pl.col(S.ACCOUNT_ID).is_in(ids)
     accounts = accounts.with_columns(
-        pl.col(S.ACCOUNT_ID).replace_strict(names, default=pl.col(S.DISPLAY_NAME)).alias(S.DISPLAY_NAME),
-        pl.when(in_operator).then(pl.lit("<b>x</b>@evil.example")).otherwise(pl.col(S.EMAIL)).alias(S.EMAIL),
-        pl.when(in_operator).then(pl.lit(HOSTILE_PAYMENT)).otherwise(pl.col(S.PAYMENT_FINGERPRINT))
+        pl.col(S.ACCOUNT_ID)
+        .replace_strict(names, default=pl.col(S.DISPLAY_NAME))
+        .alias(S.DISPLAY_NAME),
+        pl.when(in_operator)
+        .then(pl.lit("<b>x</b>@evil.example"))
+        .otherwise(pl.col(S.EMAIL))
+        .alias(S.EMAIL),
+        pl.when(in_operator)
+        .then(pl.lit(HOSTILE_PAYMENT))
+        .otherwise(pl.col(S.PAYMENT_FINGERPRINT))
         .alias(S.PAYMENT_FINGERPRINT),
-        pl.when(in_operator).then(pl.lit(HOSTILE_DEVICE)).otherwise(pl.col(S.DEVICE_ID)).alias(S.DEVICE_ID),
+        pl.when(in_operator)
+        .then(pl.lit(HOSTILE_DEVICE))
+        .otherwise(pl.col(S.DEVICE_ID))
+        .alias(S.DEVICE_ID),
     )
     exchanges = exchanges.with_columns(
-        pl.when(in_operator).then(pl.col(S.PROMPT) + pl.lit(HOSTILE_PROMPT)).otherwise(pl.col(S.PROMPT))
+        pl.when(in_operator)
+        .then(pl.col(S.PROMPT) + pl.lit(HOSTILE_PROMPT))
+        .otherwise(pl.col(S.PROMPT))
         .alias(S.PROMPT)
     )
     out = tmp_path_factory.mktemp("hostile_report")
@@ -143,7 +188,7 @@ def assert_safe_markdown(markdown: str) -> None:
     assert not HIDDEN.search(markdown)
     assert "built-in method" not in markdown
     for position in _unescaped(markdown, "<"):
-        assert MARKDOWN_TAGS.match(markdown[position:]), markdown[position: position + 60]
+        assert MARKDOWN_TAGS.match(markdown[position:]), markdown[position : position + 60]
     width = None
     for line in markdown.split("\n"):
         if not line.startswith("|"):
@@ -188,14 +233,18 @@ def test_the_report_is_offline_and_well_formed(plain_out: Path) -> None:
 
 def test_the_report_links_existing_graph_pages_only(plain_out: Path) -> None:
     html = (plain_out / "report.html").read_text(encoding="utf-8")
-    pages = {int(p.stem.removeprefix("cluster_")) for p in (plain_out / "graphs").glob("cluster_*.html")}
+    pages = {
+        int(p.stem.removeprefix("cluster_")) for p in (plain_out / "graphs").glob("cluster_*.html")
+    }
     linked = {int(x) for x in re.findall(r'href="graphs/cluster_(\d+)\.html"', html)}
     assert linked <= pages
     sections = set(load_cards(load_run(plain_out)).clusters[S.CLUSTER_ID].to_list())
     assert linked >= (pages & sections)
 
 
-def test_charts_are_inline_svg_and_hour_bars_match_the_cards(plain_out: Path, plain_run: Run) -> None:
+def test_charts_are_inline_svg_and_hour_bars_match_the_cards(
+    plain_out: Path, plain_run: Run
+) -> None:
     html = (plain_out / "report.html").read_text(encoding="utf-8")
     cards = load_cards(plain_run)
     first = cards.clusters[S.CLUSTER_ID][0]
@@ -211,8 +260,13 @@ def test_the_report_is_deterministic(world, plain_out: Path, tmp_path: Path) -> 
     accounts, exchanges, _ = world
     again = tmp_path / "again"
     write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges), config=Config()), again)
-    names = ["report.html", "report.md", CARDS_JSON, "profiles/cluster_templates.parquet",
-             "profiles/template_samples.parquet"] + [f"{CARDS_DIR}/{t}.parquet" for t in TABLES]
+    names = [
+        "report.html",
+        "report.md",
+        CARDS_JSON,
+        "profiles/cluster_templates.parquet",
+        "profiles/template_samples.parquet",
+    ] + [f"{CARDS_DIR}/{t}.parquet" for t in TABLES]
     for name in names:
         assert (plain_out / name).read_bytes() == (again / name).read_bytes(), name
     # and rendering twice from the folder gives the same bytes as the run wrote
@@ -242,7 +296,9 @@ def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
     html, markdown = _render(plain_run, cards, params)
     n_flagged = int(plain_run.clusters[S.FLAGGED].sum())
     ranked = markdown.split("## Clusters ranked by score", 1)[1].split("## Evidence cards", 1)[0]
-    shown_rows = len(re.findall(r"^\| (?:\[\d+\]\(#cluster-\d+\)|\d+) \|", ranked, flags=re.MULTILINE))
+    shown_rows = len(
+        re.findall(r"^\| (?:\[\d+\]\(#cluster-\d+\)|\d+) \|", ranked, flags=re.MULTILINE)
+    )
     assert shown_rows >= n_flagged
     assert shown_rows <= n_flagged + 2
     assert "all are in `clusters.csv`" in markdown
@@ -277,6 +333,7 @@ def test_hostile_values_reach_the_report_escaped(hostile_out: Path) -> None:
 
 def _hostile_cards(cards: Cards, text: str) -> Cards:
     """Every attacker-controllable text of the cards replaced by ``text``."""
+
     def put(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
         return frame.with_columns(pl.lit(text, pl.String).alias(c) for c in columns)
 
@@ -300,7 +357,9 @@ def two_cards(plain_run: Run) -> Cards:
 
 
 @pytest.mark.parametrize("text", HOSTILE_STRINGS, ids=lambda s: repr(s[:24]))
-def test_each_hostile_string_is_escaped_everywhere(plain_run: Run, two_cards: Cards, text: str) -> None:
+def test_each_hostile_string_is_escaped_everywhere(
+    plain_run: Run, two_cards: Cards, text: str
+) -> None:
     cards = _hostile_cards(two_cards, text)
     html, markdown = _render(plain_run, cards, ReportParams(ranked_rows=5))
     assert_safe_html(html)

@@ -321,7 +321,11 @@ def test_incident_preset_is_the_incident():
     assert spec.n_fraud_accounts == 25_000
     assert 8 <= spec.n_operators <= 12
     assert {spec.tradecraft(i).ip for i in range(spec.n_operators)} >= {
-        "residential_proxy", "proxy_reseller", "datacenter", "mobile_proxy"}
+        "residential_proxy",
+        "proxy_reseller",
+        "datacenter",
+        "mobile_proxy",
+    }
     legit, fraud = spec.expected_exchanges()
     duplicated = 1 + spec.duplicate_exchange_share
     assert 28.7e6 <= fraud * duplicated <= 28.9e6
@@ -347,8 +351,15 @@ def test_scaled_spec_keeps_everything_but_the_size():
 
 @pytest.mark.parametrize(
     ("text", "value", "label"),
-    [("1/8", 0.125, "1/8"), ("0.25", 0.25, "1/4"), ("1", 1.0, "1"), (" 3/4 ", 0.75, "0.75"),
-     ("0.002", 0.002, "1/500"), ("2", 2.0, "2"), ("1/3", 1 / 3, "1/3")],
+    [
+        ("1/8", 0.125, "1/8"),
+        ("0.25", 0.25, "1/4"),
+        ("1", 1.0, "1"),
+        (" 3/4 ", 0.75, "0.75"),
+        ("0.002", 0.002, "1/500"),
+        ("2", 2.0, "2"),
+        ("1/3", 1 / 3, "1/3"),
+    ],
 )
 def test_scales_parse_and_print(text, value, label):
     assert parse_scale(text) == value

@@ -37,7 +37,9 @@ def test_visible_keeps_every_visible_character_in_order(text: str) -> None:
         position = shown.index(char, position) + 1
 
 
-@pytest.mark.parametrize("char", list(BIDI_CONTROLS + "\x00\x07\x1b\x7f\x85\u2028\u2029\ufeff\u200b\U000e0041"))
+@pytest.mark.parametrize(
+    "char", list(BIDI_CONTROLS + "\x00\x07\x1b\x7f\x85\u2028\u2029\ufeff\u200b\U000e0041")
+)
 def test_each_dangerous_character_is_escaped(char: str) -> None:
     shown = visible(f"a{char}b")
     assert char not in shown

@@ -67,8 +67,15 @@ def test_a_point_equals_a_full_run(world, experiment: Experiment, name: str) -> 
 
 def test_reductions_are_shared_only_when_their_parameters_agree(experiment: Experiment) -> None:
     base = experiment.usage()
-    later = with_parameters(Config(), {"features.prompt_template.weight": 0.5, "features.co_activity.enabled": False,
-                                       "features.co_activity.hub_cap": 10, "detect.resolution": 2.0})
+    later = with_parameters(
+        Config(),
+        {
+            "features.prompt_template.weight": 0.5,
+            "features.co_activity.enabled": False,
+            "features.co_activity.hub_cap": 10,
+            "detect.resolution": 2.0,
+        },
+    )
     assert experiment.usage(later) is base
     shaped = with_parameters(Config(), {"features.prompt_template.band_words": 6})
     assert experiment.usage(shaped) is not base
@@ -79,7 +86,9 @@ def test_input_warnings_are_counted_once(world) -> None:
     accounts, exchanges, labels = world
     experiment = Experiment(dataset_from_frames(accounts, exchanges), labels)
     for band_words in (6, 7, 8):
-        experiment.usage(with_parameters(Config(), {"features.prompt_template.band_words": band_words}))
+        experiment.usage(
+            with_parameters(Config(), {"features.prompt_template.band_words": band_words})
+        )
     once = full_run(world, Config()).dataset.warnings
     assert experiment.dataset.warnings.as_records() == once.as_records()
     assert once.count("ip_malformed") > 0
@@ -115,14 +124,21 @@ def test_sweep_runs_every_combination_in_grid_order(experiment: Experiment) -> N
     grid = {"graph.min_edge_weight": [0.2, 0.6], "features.ip.enabled": [True, False]}
     points = experiment.sweep(grid)
     assert points.columns == list(grid) + list(METRICS)
-    assert points.select(list(grid)).rows() == [(0.2, True), (0.2, False), (0.6, True), (0.6, False)]
+    assert points.select(list(grid)).rows() == [
+        (0.2, True),
+        (0.2, False),
+        (0.6, True),
+        (0.6, False),
+    ]
     assert dict(zip(points.columns[2:], points.dtypes[2:])) == METRICS
     row = points.row(3, named=True)
     config = with_parameters(Config(), {"graph.min_edge_weight": 0.6, "features.ip.enabled": False})
     assert {name: row[name] for name in METRICS} == experiment.point(config)
 
 
-def test_sweep_is_deterministic_and_the_function_matches_the_method(world, experiment: Experiment) -> None:
+def test_sweep_is_deterministic_and_the_function_matches_the_method(
+    world, experiment: Experiment
+) -> None:
     accounts, exchanges, labels = world
     grid = {"detect.resolution": [1, 3.0]}  # mixed int and float values make one float column
     first = sweep(dataset_from_frames(accounts, exchanges), labels, grid)
@@ -134,8 +150,10 @@ def test_sweep_starts_from_the_given_configuration(world) -> None:
     accounts, exchanges, labels = world
     base = with_parameters(Config(), {"graph.min_edge_weight": 0.6})
     points = sweep(dataset_from_frames(accounts, exchanges), labels, {"seed": [42]}, config=base)
-    assert points.row(0, named=True)["recall"] == Experiment(dataset_from_frames(accounts, exchanges), labels) \
-        .evaluate(base).recall
+    assert (
+        points.row(0, named=True)["recall"]
+        == Experiment(dataset_from_frames(accounts, exchanges), labels).evaluate(base).recall
+    )
 
 
 def test_the_edge_threshold_trades_precision_for_recall(experiment: Experiment) -> None:
@@ -175,14 +193,18 @@ def test_ablation_switches_each_kind_off_in_turn(world, experiment: Experiment) 
         assert change[1:] == [round(v - values[0], 6) for v in values[1:]]
     off = full_run(world, with_parameters(Config(), {"features.prompt_template.enabled": False}))
     assert table.row(2, named=True)["bcubed_f1"] == evaluate(off.scored.members, world[2]).bcubed_f1
-    assert table.row(2, named=True)["recall_change"] < 0  # templates carry much of the evidence here
+    assert (
+        table.row(2, named=True)["recall_change"] < 0
+    )  # templates carry much of the evidence here
 
 
 def test_ablation_defaults_to_every_enabled_kind(world) -> None:
     accounts, exchanges, labels = world
     kept = ("payment", "prompt_template")
-    config = with_parameters(Config(), {f"features.{f.kind}.enabled": False
-                                        for f in Config().features if f.kind not in kept})
+    config = with_parameters(
+        Config(),
+        {f"features.{f.kind}.enabled": False for f in Config().features if f.kind not in kept},
+    )
     table = ablation(dataset_from_frames(accounts, exchanges), labels, config=config)
     assert table[SWITCHED_OFF].to_list() == [None, *kept]
 
@@ -190,8 +212,11 @@ def test_ablation_defaults_to_every_enabled_kind(world) -> None:
 def test_ablation_rejects_unknown_and_disabled_kinds(experiment: Experiment) -> None:
     with pytest.raises(ConfigError, match="'card' is not an enabled attribute kind"):
         experiment.ablation(["card"])
-    disabled = Experiment(experiment.dataset, experiment.labels,
-                          config=with_parameters(Config(), {"features.ip.enabled": False}))
+    disabled = Experiment(
+        experiment.dataset,
+        experiment.labels,
+        config=with_parameters(Config(), {"features.ip.enabled": False}),
+    )
     with pytest.raises(ConfigError, match="'ip' is not an enabled"):
         disabled.ablation(["ip"])
 
@@ -200,8 +225,12 @@ def test_ablation_rejects_unknown_and_disabled_kinds(experiment: Experiment) -> 
 
 
 def test_with_parameters_sets_nested_options_and_keeps_the_rest() -> None:
-    base = Config.from_dict({"seed": 7, "features": {"ip_range": {"weight": 0.3}}, "attributes": ["team_id"]})
-    tuned = with_parameters(base, {"score.weights.volume": 0.3, "features.ip_range.hub_cap": 12, "seed": 8})
+    base = Config.from_dict(
+        {"seed": 7, "features": {"ip_range": {"weight": 0.3}}, "attributes": ["team_id"]}
+    )
+    tuned = with_parameters(
+        base, {"score.weights.volume": 0.3, "features.ip_range.hub_cap": 12, "seed": 8}
+    )
     assert tuned.score.weights["volume"] == 0.3
     assert tuned.score.weights["evidence"] == base.score.weights["evidence"]
     assert tuned.feature("ip_range").hub_cap == 12 and tuned.feature("ip_range").weight == 0.3
@@ -211,13 +240,16 @@ def test_with_parameters_sets_nested_options_and_keeps_the_rest() -> None:
     assert merged.feature("ip_range").weight == 0.3 and merged.feature("ip_range").hub_cap == 12
 
 
-@pytest.mark.parametrize(("parameters", "message"), [
-    ({"seed.value": 1}, "seed is a single value"),
-    ({"detect..resolution": 1.0}, "dotted path"),
-    ({"features.card.enabled": False}, "unknown attribute kind"),
-    ({"features.ip.hub_cap": 1}, "hub_cap must be at least 2"),
-    ({"clustering.resolution": 1.0}, "unknown configuration keys"),
-])
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"seed.value": 1}, "seed is a single value"),
+        ({"detect..resolution": 1.0}, "dotted path"),
+        ({"features.card.enabled": False}, "unknown attribute kind"),
+        ({"features.ip.hub_cap": 1}, "hub_cap must be at least 2"),
+        ({"clustering.resolution": 1.0}, "unknown configuration keys"),
+    ],
+)
 def test_with_parameters_rejects_bad_paths_and_values(parameters, message) -> None:
     with pytest.raises(ConfigError, match=message):
         with_parameters(Config(), parameters)

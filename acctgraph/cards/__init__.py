@@ -89,7 +89,21 @@ from acctgraph.cards.prompts import (
 )
 
 __all__ = [
-    "AGE_BINS", "CARDS_DIR", "CARDS_JSON", "CLUSTER_TEMPLATES", "SIGNUP_BINS", "TABLES", "TEMPLATE_SAMPLES",
-    "CardParams", "Cards", "carded_clusters", "cluster_templates", "compute_cards", "load_cards",
-    "template_holders", "template_samples", "write_cards", "write_template_samples",
+    "AGE_BINS",
+    "CARDS_DIR",
+    "CARDS_JSON",
+    "CLUSTER_TEMPLATES",
+    "SIGNUP_BINS",
+    "TABLES",
+    "TEMPLATE_SAMPLES",
+    "CardParams",
+    "Cards",
+    "carded_clusters",
+    "cluster_templates",
+    "compute_cards",
+    "load_cards",
+    "template_holders",
+    "template_samples",
+    "write_cards",
+    "write_template_samples",
 ]

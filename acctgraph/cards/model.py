@@ -17,8 +17,20 @@ CARDS_DIR = "cards"
 CARDS_JSON = "cards.json"
 CLUSTER_TEMPLATES = "cluster_templates"
 TEMPLATE_SAMPLES = "template_samples"
-TABLES = ("clusters", "kinds", "values", "signals", "signups", "ages", "daily", "hours",
-          "capabilities", "templates", "samples", "members")
+TABLES = (
+    "clusters",
+    "kinds",
+    "values",
+    "signals",
+    "signups",
+    "ages",
+    "daily",
+    "hours",
+    "capabilities",
+    "templates",
+    "samples",
+    "members",
+)
 
 # --- column names of the card tables --------------------------------------
 CARDED_BECAUSE = "carded_because"
@@ -55,24 +67,57 @@ MAX_PER_DAY = "max_exchanges_per_active_day"
 CLUSTER_ACTIVE_DAYS = "active_days"
 TOP_TEMPLATES_SHARE = "top_templates_share"
 
-SIGNUP_BINS = (("hour", "1h", dt.timedelta(hours=72)), ("day", "1d", dt.timedelta(days=120)),
-               ("week", "1w", dt.timedelta(days=910)), ("month", "1mo", None))
+SIGNUP_BINS = (
+    ("hour", "1h", dt.timedelta(hours=72)),
+    ("day", "1d", dt.timedelta(days=120)),
+    ("week", "1w", dt.timedelta(days=910)),
+    ("month", "1mo", None),
+)
 """Signup timeline resolution: the first bin whose span limit covers the cluster's signups."""
 
-AGE_BINS = ("under 1 hour", "1 hour to 1 day", "1 to 7 days", "7 to 30 days", "30 to 365 days",
-            "1 year or more", "active before creation", "no exchanges", "creation time unknown")
+AGE_BINS = (
+    "under 1 hour",
+    "1 hour to 1 day",
+    "1 to 7 days",
+    "7 to 30 days",
+    "30 to 365 days",
+    "1 year or more",
+    "active before creation",
+    "no exchanges",
+    "creation time unknown",
+)
 """Bins of account age at first activity, in display order."""
 
-MEMBER_COLUMNS = (S.ACCOUNT_ID, S.CREATED_AT, FIRST_SEEN, LAST_SEEN, N_EXCHANGES, S.DISPLAY_NAME, S.EMAIL,
-                  S.COUNTRY, S.ORG_ID)
+MEMBER_COLUMNS = (
+    S.ACCOUNT_ID,
+    S.CREATED_AT,
+    FIRST_SEEN,
+    LAST_SEEN,
+    N_EXCHANGES,
+    S.DISPLAY_NAME,
+    S.EMAIL,
+    S.COUNTRY,
+    S.ORG_ID,
+)
 
 
-
-_SAMPLES_SCHEMA = {S.CLUSTER_ID: pl.Int64, TEMPLATE_RANK: pl.Int64, SAMPLE_RANK: pl.Int64,
-                   S.ACCOUNT_ID: pl.String, S.TIMESTAMP: S.TIME, S.PROMPT: pl.String}
-_TEMPLATES_SCHEMA = {S.CLUSTER_ID: pl.Int64, TEMPLATE_RANK: pl.Int64, S.VALUE: pl.String,
-                     ACCOUNTS_IN_CLUSTER: pl.Int64, S.N_EVENTS: pl.Int64, TEMPLATE_EVENTS: pl.Int64,
-                     SHARE: pl.Float64}
+_SAMPLES_SCHEMA = {
+    S.CLUSTER_ID: pl.Int64,
+    TEMPLATE_RANK: pl.Int64,
+    SAMPLE_RANK: pl.Int64,
+    S.ACCOUNT_ID: pl.String,
+    S.TIMESTAMP: S.TIME,
+    S.PROMPT: pl.String,
+}
+_TEMPLATES_SCHEMA = {
+    S.CLUSTER_ID: pl.Int64,
+    TEMPLATE_RANK: pl.Int64,
+    S.VALUE: pl.String,
+    ACCOUNTS_IN_CLUSTER: pl.Int64,
+    S.N_EVENTS: pl.Int64,
+    TEMPLATE_EVENTS: pl.Int64,
+    SHARE: pl.Float64,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,9 +192,13 @@ class Cards:
         A card is the ``clusters`` row's fields plus, for each other table, a
         list of its rows for that cluster (without the ``cluster_id`` column).
         """
-        wanted = pl.col(S.CLUSTER_ID).is_in(
-            pl.Series(cluster_ids if cluster_ids is not None else [], dtype=pl.Int64).implode()
-        ) if cluster_ids is not None else pl.lit(True)
+        wanted = (
+            pl.col(S.CLUSTER_ID).is_in(
+                pl.Series(cluster_ids if cluster_ids is not None else [], dtype=pl.Int64).implode()
+            )
+            if cluster_ids is not None
+            else pl.lit(True)
+        )
         heads = self.clusters.filter(wanted)  # a filter keeps the row order (a join might not)
         parts: dict[str, dict[int, list[dict[str, Any]]]] = {}
         for name, table in self.tables().items():
@@ -197,9 +246,15 @@ def carded_clusters(clusters: pl.DataFrame, *, top: int = CardParams.top_cluster
     [(1, 'flagged'), (2, 'top'), (3, 'flagged')]
     """
     return (
-        clusters.select(S.CLUSTER_ID, S.FLAGGED).sort(S.CLUSTER_ID)
+        clusters.select(S.CLUSTER_ID, S.FLAGGED)
+        .sort(S.CLUSTER_ID)
         .with_columns((~pl.col(S.FLAGGED)).cum_sum().alias("_rank"))
         .filter(pl.col(S.FLAGGED) | (pl.col("_rank") <= top))
-        .select(S.CLUSTER_ID, pl.when(pl.col(S.FLAGGED)).then(pl.lit(FLAGGED_REASON))
-                .otherwise(pl.lit(TOP_REASON)).alias(CARDED_BECAUSE))
+        .select(
+            S.CLUSTER_ID,
+            pl.when(pl.col(S.FLAGGED))
+            .then(pl.lit(FLAGGED_REASON))
+            .otherwise(pl.lit(TOP_REASON))
+            .alias(CARDED_BECAUSE),
+        )
     )

@@ -52,8 +52,9 @@ def cluster_templates(
     >>> cluster_templates(members, attributes, pl.DataFrame({"cluster_id": [1]}), top=5).rows()
     [(1, 1, 'write python', 2, 8, 10, 0.8), (1, 2, 'one off', 1, 2, 10, 0.2)]
     """
-    in_cards = members.select(S.ACCOUNT_ID, S.CLUSTER_ID).join(carded.select(S.CLUSTER_ID), on=S.CLUSTER_ID,
-                                                               how="semi")
+    in_cards = members.select(S.ACCOUNT_ID, S.CLUSTER_ID).join(
+        carded.select(S.CLUSTER_ID), on=S.CLUSTER_ID, how="semi"
+    )
     rows = (
         attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
         .select(S.ACCOUNT_ID, S.VALUE, pl.col(S.N_EVENTS).cast(pl.Int64))
@@ -64,11 +65,26 @@ def cluster_templates(
         rows.group_by(S.CLUSTER_ID, S.VALUE)
         .agg(pl.len().cast(pl.Int64).alias(ACCOUNTS_IN_CLUSTER), pl.col(S.N_EVENTS).sum())
         .join(totals, on=S.CLUSTER_ID)
-        .sort(S.CLUSTER_ID, S.N_EVENTS, ACCOUNTS_IN_CLUSTER, S.VALUE, descending=[False, True, True, False])
-        .with_columns((pl.int_range(pl.len()).over(S.CLUSTER_ID) + 1).cast(pl.Int64).alias(TEMPLATE_RANK))
+        .sort(
+            S.CLUSTER_ID,
+            S.N_EVENTS,
+            ACCOUNTS_IN_CLUSTER,
+            S.VALUE,
+            descending=[False, True, True, False],
+        )
+        .with_columns(
+            (pl.int_range(pl.len()).over(S.CLUSTER_ID) + 1).cast(pl.Int64).alias(TEMPLATE_RANK)
+        )
         .filter(pl.col(TEMPLATE_RANK) <= top)
-        .select(S.CLUSTER_ID, TEMPLATE_RANK, S.VALUE, ACCOUNTS_IN_CLUSTER, S.N_EVENTS, TEMPLATE_EVENTS,
-                (pl.col(S.N_EVENTS) / pl.col(TEMPLATE_EVENTS)).round(6).alias(SHARE))
+        .select(
+            S.CLUSTER_ID,
+            TEMPLATE_RANK,
+            S.VALUE,
+            ACCOUNTS_IN_CLUSTER,
+            S.N_EVENTS,
+            TEMPLATE_EVENTS,
+            (pl.col(S.N_EVENTS) / pl.col(TEMPLATE_EVENTS)).round(6).alias(SHARE),
+        )
     )
 
 
@@ -93,9 +109,17 @@ def template_holders(
         .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
         .join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
         .join(templates.select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK), on=[S.CLUSTER_ID, S.VALUE])
-        .sort(S.CLUSTER_ID, TEMPLATE_RANK, S.N_EVENTS, S.ACCOUNT_ID, descending=[False, False, True, False])
+        .sort(
+            S.CLUSTER_ID,
+            TEMPLATE_RANK,
+            S.N_EVENTS,
+            S.ACCOUNT_ID,
+            descending=[False, False, True, False],
+        )
         .filter(pl.int_range(pl.len()).over(S.CLUSTER_ID, TEMPLATE_RANK) < per_template)
-        .select(S.ACCOUNT_ID, S.CLUSTER_ID).unique().sort(S.ACCOUNT_ID)
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID)
+        .unique()
+        .sort(S.ACCOUNT_ID)
     )
 
 
@@ -161,17 +185,31 @@ def template_samples(
         members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
         .join(templates.select(S.CLUSTER_ID).unique(), on=S.CLUSTER_ID, how="semi")
         .join(activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")
-        .with_columns((float(rows_per_account) / pl.col(N_EXCHANGES).cast(pl.Float64).fill_null(1.0).clip(1.0, None))
-                      .clip(None, 1.0).alias("_rate"))
+        .with_columns(
+            (
+                float(rows_per_account)
+                / pl.col(N_EXCHANGES).cast(pl.Float64).fill_null(1.0).clip(1.0, None)
+            )
+            .clip(None, 1.0)
+            .alias("_rate")
+        )
         .sort(S.ACCOUNT_ID)
     )
     # Filters before any join: `is_in` is pushed into the scan (prompts of other accounts are
     # never decoded), then the account's sampling rate against a hash of (account, timestamp).
-    rate = pl.col(S.ACCOUNT_ID).replace_strict(accounts[S.ACCOUNT_ID], accounts["_rate"], default=None,
-                                               return_dtype=pl.Float64)
-    picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(pl.Float64) / float(1 << 24)
-    bands = template_bands(S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
-                           band_words=prompt.band_words, n_bands=prompt.n_bands)
+    rate = pl.col(S.ACCOUNT_ID).replace_strict(
+        accounts[S.ACCOUNT_ID], accounts["_rate"], default=None, return_dtype=pl.Float64
+    )
+    picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(
+        pl.Float64
+    ) / float(1 << 24)
+    bands = template_bands(
+        S.PROMPT,
+        max_chars=prompt.max_chars,
+        min_word=prompt.min_word,
+        band_words=prompt.band_words,
+        n_bands=prompt.n_bands,
+    )
     found = (
         exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
         .filter(pl.col(S.ACCOUNT_ID).is_in(accounts[S.ACCOUNT_ID].implode()))
@@ -183,15 +221,21 @@ def template_samples(
         .join(accounts.lazy().select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
         .with_columns(bands.alias(S.VALUE))
         .explode(S.VALUE)
-        .join(templates.lazy().select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK), on=[S.CLUSTER_ID, S.VALUE])
+        .join(
+            templates.lazy().select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK),
+            on=[S.CLUSTER_ID, S.VALUE],
+        )
         .group_by(S.CLUSTER_ID, TEMPLATE_RANK, S.ACCOUNT_ID)
         .agg(pl.col(S.TIMESTAMP).min(), pl.col(S.PROMPT).sort_by(S.TIMESTAMP, S.PROMPT).first())
         .collect()
     )
     return (
         found.sort(S.CLUSTER_ID, TEMPLATE_RANK, S.TIMESTAMP, S.ACCOUNT_ID, S.PROMPT)
-        .with_columns((pl.int_range(pl.len()).over(S.CLUSTER_ID, TEMPLATE_RANK) + 1).cast(pl.Int64)
-                      .alias(SAMPLE_RANK))
+        .with_columns(
+            (pl.int_range(pl.len()).over(S.CLUSTER_ID, TEMPLATE_RANK) + 1)
+            .cast(pl.Int64)
+            .alias(SAMPLE_RANK)
+        )
         .filter(pl.col(SAMPLE_RANK) <= per_template)
         .select(*_SAMPLES_SCHEMA)
         .cast(_SAMPLES_SCHEMA)
@@ -226,10 +270,17 @@ def write_template_samples(
     templates = cluster_templates(members, attributes, carded, top=params.top_templates)
     holders = template_holders(members, attributes, templates, per_template=params.sample_accounts)
     samples = (
-        template_samples(exchanges, holders, templates, activity, prompt=prompt,
-                         per_template=params.samples_per_template,
-                         rows_per_account=params.sample_rows_per_account)
-        if prompt is not None else pl.DataFrame(schema=_SAMPLES_SCHEMA)
+        template_samples(
+            exchanges,
+            holders,
+            templates,
+            activity,
+            prompt=prompt,
+            per_template=params.samples_per_template,
+            rows_per_account=params.sample_rows_per_account,
+        )
+        if prompt is not None
+        else pl.DataFrame(schema=_SAMPLES_SCHEMA)
     )
     paths = []
     for name, frame in ((CLUSTER_TEMPLATES, templates), (TEMPLATE_SAMPLES, samples)):

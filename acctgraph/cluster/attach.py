@@ -125,9 +125,16 @@ class AttachParams:
 
 
 def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema={ACCOUNT_INDEX: pl.Int64, _LABEL: pl.Int64, S.ATTRIBUTE_KIND: pl.String,
-                                SIMILARITY: pl.Float64, MEMBERS_SIMILARITY: pl.Float64,
-                                SHARED_VALUES: pl.Int64})
+    return pl.DataFrame(
+        schema={
+            ACCOUNT_INDEX: pl.Int64,
+            _LABEL: pl.Int64,
+            S.ATTRIBUTE_KIND: pl.String,
+            SIMILARITY: pl.Float64,
+            MEMBERS_SIMILARITY: pl.Float64,
+            SHARED_VALUES: pl.Int64,
+        }
+    )
 
 
 def attach_unlinked(
@@ -185,23 +192,45 @@ def attach_unlinked(
         local[kind_values] = np.arange(len(kind_values))
         taken = np.flatnonzero(local[value_index] >= 0)  # this kind's incidence rows
         rows += _attach_by_kind(
-            kind, incidence[ACCOUNT_INDEX].to_numpy()[taken], local[value_index[taken]],
-            incidence[STRENGTH].to_numpy()[taken], len(kind_values),
-            cluster=cluster, big=big, sizes=sizes, unlinked=unlinked, best_sim=best_sim, params=params,
-            workers=workers)
+            kind,
+            incidence[ACCOUNT_INDEX].to_numpy()[taken],
+            local[value_index[taken]],
+            incidence[STRENGTH].to_numpy()[taken],
+            len(kind_values),
+            cluster=cluster,
+            big=big,
+            sizes=sizes,
+            unlinked=unlinked,
+            best_sim=best_sim,
+            params=params,
+            workers=workers,
+        )
     if not rows:
         return list(membership), _empty()
     # A later kind with a higher similarity wins (best_sim only grows): keep each account's last row.
-    attachments = (pl.concat(rows).unique(ACCOUNT_INDEX, keep="last", maintain_order=True)
-                   .sort(ACCOUNT_INDEX))
+    attachments = (
+        pl.concat(rows).unique(ACCOUNT_INDEX, keep="last", maintain_order=True).sort(ACCOUNT_INDEX)
+    )
     new = labels.copy()
     new[attachments[ACCOUNT_INDEX].to_numpy()] = attachments[_LABEL].to_numpy()
     return new.tolist(), attachments
 
 
-def _attach_by_kind(kind: str, account: np.ndarray, column: np.ndarray, strength: np.ndarray, n_columns: int, *,
-                    cluster: np.ndarray, big: np.ndarray, sizes: np.ndarray, unlinked: np.ndarray,
-                    best_sim: np.ndarray, params: AttachParams, workers: int) -> list[pl.DataFrame]:
+def _attach_by_kind(
+    kind: str,
+    account: np.ndarray,
+    column: np.ndarray,
+    strength: np.ndarray,
+    n_columns: int,
+    *,
+    cluster: np.ndarray,
+    big: np.ndarray,
+    sizes: np.ndarray,
+    unlinked: np.ndarray,
+    best_sim: np.ndarray,
+    params: AttachParams,
+    workers: int,
+) -> list[pl.DataFrame]:
     """Attachments on one kind (incidence rows ``account, column, strength``, columns local to
     the kind); raises ``best_sim`` for the accounts attached."""
     n_accounts = len(cluster)
@@ -217,12 +246,13 @@ def _attach_by_kind(kind: str, account: np.ndarray, column: np.ndarray, strength
     row_of = np.full(n_accounts, -1, dtype=np.int64)
     row_of[candidates] = np.arange(len(candidates))
     mine = row_of[account] >= 0
-    matrix = sparse.csr_array((strength[mine], (row_of[account[mine]], column[mine])),
-                              shape=(len(candidates), n_columns))
+    matrix = sparse.csr_array(
+        (strength[mine], (row_of[account[mine]], column[mine])), shape=(len(candidates), n_columns)
+    )
 
     def closest(lo: int) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate of the batch: the most similar profile among those it is close enough to."""
-        similarity = sparse.csr_array(matrix[lo:lo + params.batch] @ transposed)
+        similarity = sparse.csr_array(matrix[lo : lo + params.batch] @ transposed)
         similarity.data[similarity.data < floor[similarity.indices]] = 0.0
         similarity.eliminate_zeros()
         return _row_best(similarity)
@@ -231,13 +261,13 @@ def _attach_by_kind(kind: str, account: np.ndarray, column: np.ndarray, strength
     starts = range(0, len(candidates), params.batch)
     # Batches are independent: two threads (scipy's products release the GIL), results in order.
     for lo, (target, value) in zip(starts, in_threads(closest, starts, workers)):
-        batch = candidates[lo:lo + params.batch]
+        batch = candidates[lo : lo + params.batch]
         ok = (value > 0) & (value > best_sim[batch])
         # Breadth, for the few that pass: how many of their values are in the profile.
         close = np.flatnonzero(ok)
         shared = np.zeros(len(batch), dtype=np.int64)
         if len(close):
-            binary = matrix[lo:lo + params.batch][close]
+            binary = matrix[lo : lo + params.batch][close]
             binary.data = np.ones_like(binary.data)
             shared[close] = np.asarray(binary.multiply(support[target[close]]).sum(axis=1)).ravel()
         ok &= shared >= params.min_shared
@@ -245,16 +275,29 @@ def _attach_by_kind(kind: str, account: np.ndarray, column: np.ndarray, strength
             continue
         chosen = batch[ok]
         best_sim[chosen] = value[ok]
-        rows.append(pl.DataFrame({
-            ACCOUNT_INDEX: chosen.astype(np.int64), _LABEL: big[target[ok]].astype(np.int64),
-            S.ATTRIBUTE_KIND: [kind] * len(chosen), SIMILARITY: value[ok].round(6),
-            MEMBERS_SIMILARITY: median[target[ok]].round(6), SHARED_VALUES: shared[ok],
-        }))
+        rows.append(
+            pl.DataFrame(
+                {
+                    ACCOUNT_INDEX: chosen.astype(np.int64),
+                    _LABEL: big[target[ok]].astype(np.int64),
+                    S.ATTRIBUTE_KIND: [kind] * len(chosen),
+                    SIMILARITY: value[ok].round(6),
+                    MEMBERS_SIMILARITY: median[target[ok]].round(6),
+                    SHARED_VALUES: shared[ok],
+                }
+            )
+        )
     return rows
 
 
-def _profiles(cluster: np.ndarray, column: np.ndarray, strength: np.ndarray, sizes: np.ndarray,
-              n_columns: int, params: AttachParams) -> sparse.csr_array:
+def _profiles(
+    cluster: np.ndarray,
+    column: np.ndarray,
+    strength: np.ndarray,
+    sizes: np.ndarray,
+    n_columns: int,
+    params: AttachParams,
+) -> sparse.csr_array:
     """Unit-norm profile per cluster (row = profile code): members' strengths summed over the
     values that at least two and at least ``profile_share`` of the members hold (sorted indices)."""
     inside = cluster >= 0
@@ -264,7 +307,8 @@ def _profiles(cluster: np.ndarray, column: np.ndarray, strength: np.ndarray, siz
     holders = sparse.csr_array((np.ones(len(rows)), (rows, columns)), shape=shape)
     # Held by at least two members and by profile_share of them: one member is not the cluster.
     common = sparse.csr_array(
-        (holders >= 2).multiply(holders.multiply(1.0 / sizes[:, None]) >= params.profile_share))
+        (holders >= 2).multiply(holders.multiply(1.0 / sizes[:, None]) >= params.profile_share)
+    )
     centroid = sparse.csr_array(totals.multiply(common))
     centroid.eliminate_zeros()
     norm = np.sqrt(np.asarray(centroid.multiply(centroid).sum(axis=1)).ravel())
@@ -273,20 +317,35 @@ def _profiles(cluster: np.ndarray, column: np.ndarray, strength: np.ndarray, siz
     return centroid
 
 
-def _members_median(centroid: sparse.csr_array, cluster: np.ndarray, account: np.ndarray,
-                    column: np.ndarray, strength: np.ndarray, n_accounts: int) -> np.ndarray:
+def _members_median(
+    centroid: sparse.csr_array,
+    cluster: np.ndarray,
+    account: np.ndarray,
+    column: np.ndarray,
+    strength: np.ndarray,
+    n_accounts: int,
+) -> np.ndarray:
     """Median cosine of each cluster's members with its profile (0 for an empty profile)."""
     n_columns = centroid.shape[1]
-    keys = np.repeat(np.arange(centroid.shape[0], dtype=np.int64), np.diff(centroid.indptr)) * n_columns \
-        + centroid.indices  # sorted: rows ascending, indices sorted within a row
+    keys = (
+        np.repeat(np.arange(centroid.shape[0], dtype=np.int64), np.diff(centroid.indptr))
+        * n_columns
+        + centroid.indices
+    )  # sorted: rows ascending, indices sorted within a row
     inside = cluster[account] >= 0
     wanted = cluster[account[inside]] * n_columns + column[inside]
     at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
     found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
-    contribution = np.where(found, strength[inside] * (centroid.data[at] if len(keys) else 0.0), 0.0)
+    contribution = np.where(
+        found, strength[inside] * (centroid.data[at] if len(keys) else 0.0), 0.0
+    )
     cosine = np.bincount(account[inside], weights=contribution, minlength=n_accounts)[:n_accounts]
     members = np.flatnonzero(cluster >= 0)
-    by_cluster = pl.DataFrame({"c": cluster[members], "s": cosine[members]}).group_by("c").agg(pl.col("s").median())
+    by_cluster = (
+        pl.DataFrame({"c": cluster[members], "s": cosine[members]})
+        .group_by("c")
+        .agg(pl.col("s").median())
+    )
     median = np.zeros(centroid.shape[0])
     median[by_cluster["c"].to_numpy()] = by_cluster["s"].to_numpy()
     return median

@@ -111,7 +111,9 @@ class DetectParams:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ConfigError(f"detect.objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise ConfigError(
+                f"detect.objective must be one of {OBJECTIVES}, got {self.objective!r}"
+            )
         if self.resolution <= 0:
             raise ConfigError("detect.resolution must be positive")
         if self.max_cluster_size < 2:
@@ -183,14 +185,21 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
     groups: dict[int, list[int]] = {}
     for vertex, label in enumerate(membership):
         groups.setdefault(label, []).append(vertex)
-    queue = [members for _, members in sorted(groups.items()) if len(members) > params.max_cluster_size]
+    queue = [
+        members for _, members in sorted(groups.items()) if len(members) > params.max_cluster_size
+    ]
     while queue:
         members = queue.pop(0)
         sub = graph.subgraph(members)
         bound = conductance_lower_bound(sub)
         if bound > params.split_conductance + _BOUND_MARGIN:
-            resplit.append({"size": len(members), "kept": "no separated part",
-                            "conductance_at_least": round(bound, 4)})
+            resplit.append(
+                {
+                    "size": len(members),
+                    "kept": "no separated part",
+                    "conductance_at_least": round(bound, 4),
+                }
+            )
             continue
         resolution, found = params.resolution, None
         while True:
@@ -199,12 +208,19 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
                 break
             resolution *= 2
         if found is None:
-            resplit.append({"size": len(members), "kept": "no separated part",
-                            "max_resolution": resolution})
+            resplit.append(
+                {"size": len(members), "kept": "no separated part", "max_resolution": resolution}
+            )
             continue
         parts, separated = found
-        resplit.append({"size": len(members), "resolution": resolution, "parts": len(parts),
-                        "separated": separated[:10]})
+        resplit.append(
+            {
+                "size": len(members),
+                "resolution": resolution,
+                "parts": len(parts),
+                "separated": separated[:10],
+            }
+        )
         for part_members in parts:
             for vertex in part_members:
                 membership[vertex] = next_label
@@ -213,15 +229,22 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
                 queue.append(part_members)
     detached = _detach_weak_members(graph, membership, params.min_member_strength, next_label)
     return Communities(
-        membership=_canonical(membership), params=params, seed=seed, resplit=resplit, detached=detached
+        membership=_canonical(membership),
+        params=params,
+        seed=seed,
+        resplit=resplit,
+        detached=detached,
     )
 
 
 def _edge_arrays(graph: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
     """Edge ends (``m × 2``) and weights (1.0 when the graph has none) as numpy arrays."""
     ends = np.asarray(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    weight = np.asarray(graph.es["weight"], dtype=np.float64) if "weight" in graph.es.attributes() \
+    weight = (
+        np.asarray(graph.es["weight"], dtype=np.float64)
+        if "weight" in graph.es.attributes()
         else np.ones(len(ends))
+    )
     return ends, weight
 
 
@@ -259,8 +282,15 @@ def conductance_lower_bound(graph: ig.Graph) -> float:
     # Deterministic start, not orthogonal to the second eigenvector in practice.
     start = np.sqrt(degree) * (1.0 + 0.5 * np.cos(np.arange(n, dtype=np.float64)))
     try:
-        values = eigsh(normalised, k=2, which="LA", v0=start, tol=1e-10, maxiter=20 * n,
-                       return_eigenvectors=False)
+        values = eigsh(
+            normalised,
+            k=2,
+            which="LA",
+            v0=start,
+            tol=1e-10,
+            maxiter=20 * n,
+            return_eigenvectors=False,
+        )
     except (ArpackNoConvergence, ArpackError):  # pragma: no cover - solver trouble: run the sweep
         return 0.0
     return max(0.0, (1.0 - float(np.min(values))) / 2.0)
@@ -283,8 +313,11 @@ def _separated_parts(
     a, b = part[ends[:, 0]], part[ends[:, 1]]
     volume = np.bincount(np.r_[a, b], weights=np.r_[weight, weight], minlength=k)
     crossing = a != b
-    cut = np.bincount(np.r_[a[crossing], b[crossing]], weights=np.r_[weight[crossing], weight[crossing]],
-                      minlength=k)
+    cut = np.bincount(
+        np.r_[a[crossing], b[crossing]],
+        weights=np.r_[weight[crossing], weight[crossing]],
+        minlength=k,
+    )
     smaller = np.minimum(volume, volume.sum() - volume)
     conductance = np.where(smaller > 0, cut / np.where(smaller > 0, smaller, 1.0), 1.0)
     separated = (conductance <= params.split_conductance) & (volume > 0)
@@ -295,12 +328,16 @@ def _separated_parts(
         groups.setdefault(p if separated[p] else -1, []).append(vertex)
     if len(groups) <= 1:
         return None
-    info = [{"size": int((part == p).sum()), "conductance": round(float(conductance[p]), 4)}
-            for p in np.flatnonzero(separated)]
+    info = [
+        {"size": int((part == p).sum()), "conductance": round(float(conductance[p]), 4)}
+        for p in np.flatnonzero(separated)
+    ]
     return list(groups.values()), info
 
 
-def _detach_weak_members(graph: ig.Graph, membership: list[int], fraction: float, next_label: int) -> int:
+def _detach_weak_members(
+    graph: ig.Graph, membership: list[int], fraction: float, next_label: int
+) -> int:
     """Give weakly attached members a label of their own; returns how many were detached.
 
     A member of a cluster of three or more is detached when its summed edge weight to
@@ -314,7 +351,9 @@ def _detach_weak_members(graph: ig.Graph, membership: list[int], fraction: float
     labels = np.asarray(membership, dtype=np.int64)
     ends, weight = _edge_arrays(graph)
     inside = labels[ends[:, 0]] == labels[ends[:, 1]]
-    strength = np.bincount(ends[inside].ravel(), weights=np.repeat(weight[inside], 2), minlength=n)[:n]
+    strength = np.bincount(ends[inside].ravel(), weights=np.repeat(weight[inside], 2), minlength=n)[
+        :n
+    ]
     # Upper median of each label's strengths: sort by (label, strength), take position size // 2.
     order = np.lexsort((strength, labels))
     sorted_labels = labels[order]

@@ -115,7 +115,9 @@ class ScoreParams:
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(SIGNALS)
         if unknown:
-            raise ConfigError(f"score.weights: unknown signals {sorted(unknown)}; known: {list(SIGNALS)}")
+            raise ConfigError(
+                f"score.weights: unknown signals {sorted(unknown)}; known: {list(SIGNALS)}"
+            )
         if not 0.0 <= self.flag_threshold <= 1.0:
             raise ConfigError("score.flag_threshold must be in [0, 1]")
 
@@ -164,21 +166,33 @@ def score_clusters(
     labels = pl.DataFrame(
         {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
     ).with_row_index(ACCOUNT_INDEX)
-    sizes = labels.group_by(LABEL).agg(pl.len().alias(SIZE), pl.col(S.ACCOUNT_ID).min().alias(MIN_ACCOUNT))
+    sizes = labels.group_by(LABEL).agg(
+        pl.len().alias(SIZE), pl.col(S.ACCOUNT_ID).min().alias(MIN_ACCOUNT)
+    )
     labels = labels.join(sizes, on=LABEL).with_columns(
         pl.when(pl.col(SIZE) >= 2).then(pl.col(LABEL)).alias(LABEL)
     )
-    clustered = labels.filter(pl.col(LABEL).is_not_null()).select(S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL)
+    clustered = labels.filter(pl.col(LABEL).is_not_null()).select(
+        S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL
+    )
 
     shared = _shared_values(clustered, graph)
     signals = _signals(clustered, graph, attributes, shared, usage, params)
     weights = params.weights
-    contributions = signals.unpivot(index=LABEL, variable_name=SIGNAL, value_name=SIGNAL_VALUE).with_columns(
-        pl.col(SIGNAL).replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias(WEIGHT),
-    ).with_columns(
-        pl.col(SIGNAL_VALUE).round(6),
-        pl.when(pl.col(SIGNAL_VALUE).round(6) == 0).then(0.0)  # a zero, never -0.0
-        .otherwise((pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6)).alias(CONTRIBUTION),
+    contributions = (
+        signals.unpivot(index=LABEL, variable_name=SIGNAL, value_name=SIGNAL_VALUE)
+        .with_columns(
+            pl.col(SIGNAL)
+            .replace_strict(weights, default=0.0, return_dtype=pl.Float64)
+            .alias(WEIGHT),
+        )
+        .with_columns(
+            pl.col(SIGNAL_VALUE).round(6),
+            pl.when(pl.col(SIGNAL_VALUE).round(6) == 0)
+            .then(0.0)  # a zero, never -0.0
+            .otherwise((pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6))
+            .alias(CONTRIBUTION),
+        )
     )
     # The score is the sum of the contributions exactly as stored (so the table adds up).
     totals = contributions.group_by(LABEL).agg(
@@ -194,14 +208,26 @@ def score_clusters(
                 pl.col(FIRST_SEEN).min().alias(FIRST_ACTIVITY),
                 pl.col(LAST_SEEN).max().alias(LAST_ACTIVITY),
             ),
-            on=LABEL, how="left",
+            on=LABEL,
+            how="left",
         )
         .with_columns(pl.col(S.CLUSTER_SCORE).fill_null(0.0))
-        .join(signals.select(LABEL, pl.max_horizontal("volume", "round_the_clock", "template_concentration")
-                             .alias("_automation")), on=LABEL, how="left")
+        .join(
+            signals.select(
+                LABEL,
+                pl.max_horizontal("volume", "round_the_clock", "template_concentration").alias(
+                    "_automation"
+                ),
+            ),
+            on=LABEL,
+            how="left",
+        )
         .with_columns(
-            ((pl.col(S.CLUSTER_SCORE) >= params.flag_threshold) & (pl.col(SIZE) >= params.min_flag_size)
-             & (pl.col("_automation").fill_null(0.0) >= params.min_automation)).alias(S.FLAGGED)
+            (
+                (pl.col(S.CLUSTER_SCORE) >= params.flag_threshold)
+                & (pl.col(SIZE) >= params.min_flag_size)
+                & (pl.col("_automation").fill_null(0.0) >= params.min_automation)
+            ).alias(S.FLAGGED)
         )
         .drop("_automation")
         .sort([S.CLUSTER_SCORE, SIZE, MIN_ACCOUNT], descending=[True, True, False])
@@ -212,7 +238,11 @@ def score_clusters(
 
     members = (
         labels.select(S.ACCOUNT_ID, LABEL)
-        .join(cluster_table.select(LABEL, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED), on=LABEL, how="left")
+        .join(
+            cluster_table.select(LABEL, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED),
+            on=LABEL,
+            how="left",
+        )
         .select(
             S.ACCOUNT_ID,
             S.CLUSTER_ID,
@@ -224,13 +254,27 @@ def score_clusters(
     contributions = (
         contributions.join(ids, on=LABEL)
         .select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE, WEIGHT, CONTRIBUTION)
-        .sort(S.CLUSTER_ID, pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99))
+        .sort(
+            S.CLUSTER_ID,
+            pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99),
+        )
     )
     evidence = _evidence(shared, graph, params).join(ids, on=LABEL).drop(LABEL)
     evidence = evidence.select(
-        S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE, ACCOUNTS_IN_CLUSTER, ACCOUNTS_OUTSIDE, WEIGHT, "hub_action", S.N_EVENTS
+        S.CLUSTER_ID,
+        S.ATTRIBUTE_KIND,
+        S.VALUE,
+        ACCOUNTS_IN_CLUSTER,
+        ACCOUNTS_OUTSIDE,
+        WEIGHT,
+        "hub_action",
+        S.N_EVENTS,
     ).sort(
-        S.CLUSTER_ID, S.ATTRIBUTE_KIND, ACCOUNTS_IN_CLUSTER, S.VALUE, descending=[False, False, True, False]
+        S.CLUSTER_ID,
+        S.ATTRIBUTE_KIND,
+        ACCOUNTS_IN_CLUSTER,
+        S.VALUE,
+        descending=[False, False, True, False],
     )
     wide = contributions.pivot(on=SIGNAL, index=S.CLUSTER_ID, values=SIGNAL_VALUE)
     clusters = (
@@ -239,9 +283,20 @@ def score_clusters(
         .join(_summaries(evidence, contributions, cluster_table), on=S.CLUSTER_ID, how="left")
         .sort(S.CLUSTER_ID)
     )
-    leading = [S.CLUSTER_ID, SIZE, S.CLUSTER_SCORE, S.FLAGGED, EXCHANGES, FIRST_ACTIVITY, LAST_ACTIVITY, SUMMARY]
+    leading = [
+        S.CLUSTER_ID,
+        SIZE,
+        S.CLUSTER_SCORE,
+        S.FLAGGED,
+        EXCHANGES,
+        FIRST_ACTIVITY,
+        LAST_ACTIVITY,
+        SUMMARY,
+    ]
     clusters = clusters.select(*leading, *[c for c in clusters.columns if c not in leading])
-    return Scored(members=members, clusters=clusters, contributions=contributions, evidence=evidence)
+    return Scored(
+        members=members, clusters=clusters, contributions=contributions, evidence=evidence
+    )
 
 
 def _signals(
@@ -262,31 +317,50 @@ def _signals(
         graph.edges.join(index_label.rename({ACCOUNT_INDEX: SOURCE}), on=SOURCE)
         .join(index_label.rename({ACCOUNT_INDEX: TARGET, LABEL: "_l2"}), on=TARGET)
         .filter(pl.col(LABEL) == pl.col("_l2"))
-        .group_by(LABEL).agg(pl.col(WEIGHT).sum().alias("_w"))
+        .group_by(LABEL)
+        .agg(pl.col(WEIGHT).sum().alias("_w"))
     )
     diversity = (
         shared.join(size, on=LABEL)
         .filter(pl.col(ACCOUNTS_IN_CLUSTER) * 2 >= pl.col(SIZE))
         .join(graph.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX)
-        .group_by(LABEL).agg(pl.col(S.ATTRIBUTE_KIND).n_unique().alias("_kinds"))
+        .group_by(LABEL)
+        .agg(pl.col(S.ATTRIBUTE_KIND).n_unique().alias("_kinds"))
     )
-    evidence = size.join(internal, on=LABEL, how="left").join(diversity, on=LABEL, how="left").select(
-        LABEL,
-        (
-            0.5 * (1.0 - (-(2.0 * pl.col("_w").fill_null(0.0) / pl.col(SIZE)) / params.evidence_per_member).exp())
-            + 0.5 * (pl.col("_kinds").fill_null(0) / 4.0).clip(0.0, 1.0)
-        ).alias("evidence"),
+    evidence = (
+        size.join(internal, on=LABEL, how="left")
+        .join(diversity, on=LABEL, how="left")
+        .select(
+            LABEL,
+            (
+                0.5
+                * (
+                    1.0
+                    - (
+                        -(2.0 * pl.col("_w").fill_null(0.0) / pl.col(SIZE))
+                        / params.evidence_per_member
+                    ).exp()
+                )
+                + 0.5 * (pl.col("_kinds").fill_null(0) / 4.0).clip(0.0, 1.0)
+            ).alias("evidence"),
+        )
     )
 
-    accounts = usage.accounts.select(S.ACCOUNT_ID, S.CREATED_AT, *( [S.ORG_ID] if S.ORG_ID in usage.accounts.columns else []))
+    accounts = usage.accounts.select(
+        S.ACCOUNT_ID, S.CREATED_AT, *([S.ORG_ID] if S.ORG_ID in usage.accounts.columns else [])
+    )
     if S.ORG_ID not in accounts.columns:
         accounts = accounts.with_columns(pl.lit(None, pl.String).alias(S.ORG_ID))
     act = (
         by_label.join(usage.activity, on=S.ACCOUNT_ID, how="left")
         .join(accounts, on=S.ACCOUNT_ID, how="left")
         .with_columns(
-            ((pl.col(FIRST_SEEN) - pl.col(S.CREATED_AT)).dt.total_seconds() / 86400.0).alias("_age"),
-            (pl.col(N_EXCHANGES) / pl.col(ACTIVE_DAYS).fill_null(1).clip(1, None)).alias("_per_day"),
+            ((pl.col(FIRST_SEEN) - pl.col(S.CREATED_AT)).dt.total_seconds() / 86400.0).alias(
+                "_age"
+            ),
+            (pl.col(N_EXCHANGES) / pl.col(ACTIVE_DAYS).fill_null(1).clip(1, None)).alias(
+                "_per_day"
+            ),
         )
     )
     n_cap = pl.col(f"n_{CODING}") + pl.col(f"n_{AGENTIC}") + pl.col(f"n_{REASONING}")
@@ -299,8 +373,14 @@ def _signals(
         pl.col(S.ORG_ID).drop_nulls().mode().first().alias("_org"),
         pl.col(S.CREATED_AT).drop_nulls().sort().alias("_created"),
     )
-    org_share = act.join(per_cluster.select(LABEL, "_org"), on=LABEL).group_by(LABEL).agg(
-        ((pl.col(S.ORG_ID) == pl.col("_org")).fill_null(False).sum() / pl.len()).alias("declared_organisation")
+    org_share = (
+        act.join(per_cluster.select(LABEL, "_org"), on=LABEL)
+        .group_by(LABEL)
+        .agg(
+            ((pl.col(S.ORG_ID) == pl.col("_org")).fill_null(False).sum() / pl.len()).alias(
+                "declared_organisation"
+            )
+        )
     )
     burst_hours = params.burst_hours
 
@@ -318,7 +398,11 @@ def _signals(
         pl.col("_created").map_elements(burst, return_dtype=pl.Float64).alias("signup_burst")
     )
 
-    hours = usage.hours.join(by_label, on=S.ACCOUNT_ID).group_by(LABEL, HOUR).agg(pl.col(S.N_EVENTS).sum())
+    hours = (
+        usage.hours.join(by_label, on=S.ACCOUNT_ID)
+        .group_by(LABEL, HOUR)
+        .agg(pl.col(S.N_EVENTS).sum())
+    )
     night = {
         label: _quietest_share([float(h.get(i, 0.0)) for i in range(24)])
         for label, h in (
@@ -333,40 +417,67 @@ def _signals(
 
     # Template rows come from the attribute table (the prompt_template kind), which holds
     # the same (account, band, n_events) rows as Usage.templates.
-    template_values = graph.values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(VALUE_INDEX)
+    template_values = graph.values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(
+        VALUE_INDEX
+    )
     shared_templates = shared.join(template_values, on=VALUE_INDEX)
     all_band_events = (
-        attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .group_by(S.ACCOUNT_ID).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
+        attributes.lazy()
+        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
+        .group_by(S.ACCOUNT_ID)
+        .agg(pl.col(S.N_EVENTS).sum().alias("_all"))
         .join(by_label.lazy(), on=S.ACCOUNT_ID)
-        .group_by(LABEL).agg(pl.col("_all").sum())
+        .group_by(LABEL)
+        .agg(pl.col("_all").sum())
         .collect()
     )
-    template_share = shared_templates.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_shared")).join(
-        all_band_events, on=LABEL
-    ).select(
-        LABEL,
-        (pl.col("_shared") / pl.col("_all") * (pl.col("_all") / params.min_template_events).clip(None, 1.0))
-        .clip(0.0, 1.0).alias("template_concentration"),
+    template_share = (
+        shared_templates.group_by(LABEL)
+        .agg(pl.col(S.N_EVENTS).sum().alias("_shared"))
+        .join(all_band_events, on=LABEL)
+        .select(
+            LABEL,
+            (
+                pl.col("_shared")
+                / pl.col("_all")
+                * (pl.col("_all") / params.min_template_events).clip(None, 1.0)
+            )
+            .clip(0.0, 1.0)
+            .alias("template_concentration"),
+        )
     )
 
     rotation = (
         usage.ip_usage.join(by_label, on=S.ACCOUNT_ID)
-        .group_by(LABEL, S.ACCOUNT_ID).agg(pl.col("ip_range").n_unique().alias("_ranges"))
-        .group_by(LABEL).agg(pl.col("_ranges").median().alias("_ranges"))
+        .group_by(LABEL, S.ACCOUNT_ID)
+        .agg(pl.col("ip_range").n_unique().alias("_ranges"))
+        .group_by(LABEL)
+        .agg(pl.col("_ranges").median().alias("_ranges"))
         .select(LABEL, ((pl.col("_ranges") - 1.0) / 9.0).clip(0.0, 1.0).alias("proxy_rotation"))
     )
 
     out = (
         size.select(LABEL)
         .join(evidence, on=LABEL, how="left")
-        .join(per_cluster.select(
-            LABEL,
-            pl.when(pl.col("_aged") > 0).then(pl.col("_new") / pl.col("_aged")).otherwise(0.0).alias("new_accounts"),
-            "signup_burst",
-            (pl.col("_per_day").fill_null(0.0).log1p() / math.log1p(100.0)).clip(0.0, 1.0).alias("volume"),
-            pl.when(pl.col("_n") > 0).then(pl.col("_cap") / pl.col("_n")).otherwise(0.0).alias("capability_targeting"),
-        ), on=LABEL, how="left")
+        .join(
+            per_cluster.select(
+                LABEL,
+                pl.when(pl.col("_aged") > 0)
+                .then(pl.col("_new") / pl.col("_aged"))
+                .otherwise(0.0)
+                .alias("new_accounts"),
+                "signup_burst",
+                (pl.col("_per_day").fill_null(0.0).log1p() / math.log1p(100.0))
+                .clip(0.0, 1.0)
+                .alias("volume"),
+                pl.when(pl.col("_n") > 0)
+                .then(pl.col("_cap") / pl.col("_n"))
+                .otherwise(0.0)
+                .alias("capability_targeting"),
+            ),
+            on=LABEL,
+            how="left",
+        )
         .join(round_the_clock, on=LABEL, how="left")
         .join(template_share, on=LABEL, how="left")
         .join(rotation, on=LABEL, how="left")
@@ -385,7 +496,8 @@ def _shared_values(clustered: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame
     not in it, and cannot be shared inside a cluster anyway).
     """
     return (
-        graph.incidence.lazy().select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS)
+        graph.incidence.lazy()
+        .select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS)
         .join(clustered.lazy().select(ACCOUNT_INDEX, LABEL), on=ACCOUNT_INDEX)
         .group_by(LABEL, VALUE_INDEX)
         .agg(pl.len().alias(ACCOUNTS_IN_CLUSTER), pl.col(S.N_EVENTS).sum().alias(S.N_EVENTS))
@@ -400,12 +512,19 @@ def _evidence(shared: pl.DataFrame, graph: AccountGraph, params: ScoreParams) ->
     Value ids follow (kind, value) order, so sorting by id is sorting by value.
     """
     values = graph.values.select(
-        VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, VALUE_WEIGHT, "hub_action",
+        VALUE_INDEX,
+        S.ATTRIBUTE_KIND,
+        S.VALUE,
+        N_ACCOUNTS,
+        VALUE_WEIGHT,
+        "hub_action",
         pl.col(S.ATTRIBUTE_KIND).rank("dense").alias("_kind"),
     )
     inside = (
         shared.join(values.select(VALUE_INDEX, "_kind"), on=VALUE_INDEX)
-        .sort(LABEL, "_kind", ACCOUNTS_IN_CLUSTER, VALUE_INDEX, descending=[False, False, True, False])
+        .sort(
+            LABEL, "_kind", ACCOUNTS_IN_CLUSTER, VALUE_INDEX, descending=[False, False, True, False]
+        )
         .filter(pl.int_range(pl.len()).over(LABEL, "_kind") < params.evidence_max_per_kind)
         .drop("_kind")
     )
@@ -431,7 +550,9 @@ _KIND_PHRASES = {
 }
 
 
-def _summaries(evidence: pl.DataFrame, contributions: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+def _summaries(
+    evidence: pl.DataFrame, contributions: pl.DataFrame, clusters: pl.DataFrame
+) -> pl.DataFrame:
     """One line per cluster: the shared values by kind, then the strongest behaviour signals."""
     kinds = (
         evidence.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND)
@@ -441,12 +562,15 @@ def _summaries(evidence: pl.DataFrame, contributions: pl.DataFrame, clusters: pl
     top_signals = (
         contributions.filter(pl.col(CONTRIBUTION) > 0.05)
         .sort(S.CLUSTER_ID, CONTRIBUTION, SIGNAL, descending=[False, True, False])
-        .group_by(S.CLUSTER_ID, maintain_order=True).head(3)
+        .group_by(S.CLUSTER_ID, maintain_order=True)
+        .head(3)
     )
     kind_text: dict[int, list[str]] = {}
     for cid, kind, k, top in kinds.iter_rows():
         if len(kind_text.setdefault(cid, [])) < 3:
-            kind_text[cid].append(f"{k} shared {_KIND_PHRASES.get(kind, kind)} (up to {top} accounts)")
+            kind_text[cid].append(
+                f"{k} shared {_KIND_PHRASES.get(kind, kind)} (up to {top} accounts)"
+            )
     signal_text: dict[int, list[str]] = {}
     for cid, signal, value in top_signals.select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE).iter_rows():
         signal_text.setdefault(cid, []).append(f"{signal.replace('_', ' ')} {value:.2f}")

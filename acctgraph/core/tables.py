@@ -32,8 +32,10 @@ def safe_for_spreadsheet(frame: pl.DataFrame) -> pl.DataFrame:
     """Neutralise spreadsheet formulas in every text column."""
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     return frame.with_columns(
-        pl.when(pl.col(name).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(name))
-        .otherwise(pl.col(name)).alias(name)
+        pl.when(pl.col(name).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
         for name in text
     )
 
@@ -63,5 +65,7 @@ def write_table(frame: pl.DataFrame, out_dir: Path, name: str, *, csv: bool = Tr
 def write_json(data: Any, path: Path) -> Path:
     """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    )
     return path

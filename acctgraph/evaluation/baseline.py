@@ -40,8 +40,11 @@ from acctgraph.core.errors import ConfigError, InputError
 KINDS = (S.PAYMENT_FINGERPRINT, S.DEVICE_ID, S.IP)
 """Value kinds the baseline can link on; ``ip`` covers ``signup_ip`` and exchange ``ip``."""
 
-_ACCOUNT_COLUMN = {S.PAYMENT_FINGERPRINT: S.PAYMENT_FINGERPRINT, S.DEVICE_ID: S.DEVICE_ID,
-                   S.IP: S.SIGNUP_IP}
+_ACCOUNT_COLUMN = {
+    S.PAYMENT_FINGERPRINT: S.PAYMENT_FINGERPRINT,
+    S.DEVICE_ID: S.DEVICE_ID,
+    S.IP: S.SIGNUP_IP,
+}
 _KIND = "_kind"
 _ACCOUNT_INDEX = "_account_index"
 _VALUE_INDEX = "_value_index"
@@ -133,10 +136,12 @@ def connected_components_baseline(
 
     # Sorted dictionaries: account ids 0..n-1, value ids n..n+m-1.
     account_ids = (
-        pl.concat([
-            accounts.select(pl.col(S.ACCOUNT_ID).cast(pl.String)),
-            exchange_pairs.select(S.ACCOUNT_ID),
-        ])
+        pl.concat(
+            [
+                accounts.select(pl.col(S.ACCOUNT_ID).cast(pl.String)),
+                exchange_pairs.select(S.ACCOUNT_ID),
+            ]
+        )
         .drop_nulls()
         .unique()
         .sort(S.ACCOUNT_ID)
@@ -160,17 +165,21 @@ def connected_components_baseline(
     membership = np.asarray(graph.connected_components().membership[:n_accounts])
     cluster = _renumber(membership)
 
-    return pl.DataFrame(
-        {
-            S.ACCOUNT_ID: account_ids[S.ACCOUNT_ID],
-            S.CLUSTER_ID: pl.Series(cluster, dtype=pl.Int64),
-        }
-    ).select(
-        S.ACCOUNT_ID,
-        pl.when(pl.col(S.CLUSTER_ID) >= 0).then(pl.col(S.CLUSTER_ID)).alias(S.CLUSTER_ID),
-        pl.when(pl.col(S.CLUSTER_ID) >= 0).then(1.0).otherwise(0.0).alias(S.CLUSTER_SCORE),
-        (pl.col(S.CLUSTER_ID) >= 0).alias(S.FLAGGED),
-    ).cast(S.MEMBERS_SCHEMA)
+    return (
+        pl.DataFrame(
+            {
+                S.ACCOUNT_ID: account_ids[S.ACCOUNT_ID],
+                S.CLUSTER_ID: pl.Series(cluster, dtype=pl.Int64),
+            }
+        )
+        .select(
+            S.ACCOUNT_ID,
+            pl.when(pl.col(S.CLUSTER_ID) >= 0).then(pl.col(S.CLUSTER_ID)).alias(S.CLUSTER_ID),
+            pl.when(pl.col(S.CLUSTER_ID) >= 0).then(1.0).otherwise(0.0).alias(S.CLUSTER_SCORE),
+            (pl.col(S.CLUSTER_ID) >= 0).alias(S.FLAGGED),
+        )
+        .cast(S.MEMBERS_SCHEMA)
+    )
 
 
 def _clean(column: str) -> pl.Expr:

@@ -292,8 +292,7 @@ class Evaluation:
             f"({self.flagged_clusters_all_legitimate} with no fraud at all)",
             f"  TP {self.true_positives}  FP {self.false_positives}  "
             f"FN {self.false_negatives}  TN {self.true_negatives}",
-            f"  precision {_fmt(self.precision)}  recall {_fmt(self.recall)}  "
-            f"F1 {_fmt(self.f1)}",
+            f"  precision {_fmt(self.precision)}  recall {_fmt(self.recall)}  F1 {_fmt(self.f1)}",
             f"Clustering (over {self.evaluation_set_size} fraudulent or flagged accounts)",
             f"  B-cubed precision {_fmt(self.bcubed_precision)}  "
             f"recall {_fmt(self.bcubed_recall)}  F1 {_fmt(self.bcubed_f1)}",
@@ -325,12 +324,21 @@ class Evaluation:
                 lines.append(f"  … {len(self.operators) - len(shown)} more")
             lines.append(f"  hardest operator: {self.hardest_operator}")
         problems = [
-            ("missing accounts (labelled, not in members)", self.missing_accounts,
-             self.missing_examples),
-            ("unknown accounts (in members, not labelled)", self.unknown_accounts,
-             self.unknown_examples),
-            ("duplicate member rows (first by sorted order kept)", self.duplicate_member_rows,
-             self.duplicate_examples),
+            (
+                "missing accounts (labelled, not in members)",
+                self.missing_accounts,
+                self.missing_examples,
+            ),
+            (
+                "unknown accounts (in members, not labelled)",
+                self.unknown_accounts,
+                self.unknown_examples,
+            ),
+            (
+                "duplicate member rows (first by sorted order kept)",
+                self.duplicate_member_rows,
+                self.duplicate_examples,
+            ),
             ("duplicate label rows (first by sorted order kept)", self.duplicate_label_rows, ()),
             ("rows with a null account_id (dropped)", self.null_account_id_rows, ()),
         ]
@@ -384,9 +392,7 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
     member_ids = members_clean.select(S.ACCOUNT_ID)
     label_ids = labels_clean.select(S.ACCOUNT_ID)
     missing = label_ids.join(member_ids, on=S.ACCOUNT_ID, how="anti").sort(S.ACCOUNT_ID)
-    unknown = (
-        members_clean.join(label_ids, on=S.ACCOUNT_ID, how="anti").sort(S.ACCOUNT_ID)
-    )
+    unknown = members_clean.join(label_ids, on=S.ACCOUNT_ID, how="anti").sort(S.ACCOUNT_ID)
 
     # One row per labelled account; missing accounts are unflagged and unlinked.
     table = (
@@ -426,9 +432,7 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
         .agg(pl.col(_FRAUD).any().alias(_FRAUD))
     )
     legit_flagged = table.filter(pl.col(S.FLAGGED) & ~pl.col(_FRAUD))
-    by_kind = (
-        legit_flagged.group_by(S.KIND).len(name=_N).sort(S.KIND).iter_rows()
-    )
+    by_kind = legit_flagged.group_by(S.KIND).len(name=_N).sort(S.KIND).iter_rows()
     flagged_by_kind = tuple((str(kind), int(count)) for kind, count in by_kind)
     flagged_organisation = legit_flagged.filter(
         pl.col(S.KIND).str.to_lowercase().is_in(list(ORGANISATION_KINDS))
@@ -462,9 +466,7 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
         bcubed_recall=bcubed_recall,
         bcubed_f1=_harmonic_mean(bcubed_precision, bcubed_recall),
         adjusted_rand_index=_adjusted_rand_index(cells, evaluation_set.height),
-        normalized_mutual_information=_normalized_mutual_information(
-            cells, evaluation_set.height
-        ),
+        normalized_mutual_information=_normalized_mutual_information(cells, evaluation_set.height),
         operators=operators,
         hardest_operator=hardest,
         flagged_legitimate_by_kind=flagged_by_kind,
@@ -490,8 +492,7 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], table: str) -> None:
     absent = [c for c in columns if c not in frame.columns]
     if absent:
         raise InputError(
-            f"the {table} table lacks required column(s) {absent}; "
-            f"it has {list(frame.columns)}",
+            f"the {table} table lacks required column(s) {absent}; it has {list(frame.columns)}",
             column=absent[0],
         )
 
@@ -505,9 +506,7 @@ def _as_string(column: str) -> pl.Expr:
 def _deduplicate(frame: pl.DataFrame, sort_by: Sequence[str]) -> tuple[pl.DataFrame, dict]:
     """Drop null ids, keep the first row per account by sorted order; count both."""
     null_ids = frame.filter(pl.col(S.ACCOUNT_ID).is_null()).height
-    ordered = frame.filter(pl.col(S.ACCOUNT_ID).is_not_null()).sort(
-        list(sort_by), nulls_last=True
-    )
+    ordered = frame.filter(pl.col(S.ACCOUNT_ID).is_not_null()).sort(list(sort_by), nulls_last=True)
     first = ordered.select(pl.col(S.ACCOUNT_ID).is_first_distinct()).to_series()
     duplicate_ids = (
         ordered.filter(~first).select(pl.col(S.ACCOUNT_ID).unique()).to_series().sort().to_list()
@@ -526,7 +525,8 @@ def _normalise_members(members: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     flagged_type = members.schema[S.FLAGGED]
     if flagged_type != pl.Boolean and flagged_type != pl.Null:
         raise InputError(
-            f"flagged must be boolean, got {flagged_type}", column=S.FLAGGED,
+            f"flagged must be boolean, got {flagged_type}",
+            column=S.FLAGGED,
             examples=members[S.FLAGGED].head(N_EXAMPLES).to_list(),
         )
     score = (

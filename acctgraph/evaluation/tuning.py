@@ -148,8 +148,16 @@ def with_parameters(config: Config, parameters: Mapping[str, Any]) -> Config:
 def _usage_key(config: Config) -> tuple[Any, ...]:
     """The parameters that shape :func:`compute_usage`: every own option of the two kinds it reads."""
     return tuple(
-        (kind, tuple(sorted((name, value) for name, value in dataclasses.asdict(config.feature(kind)).items()
-                            if name not in _LATER)))
+        (
+            kind,
+            tuple(
+                sorted(
+                    (name, value)
+                    for name, value in dataclasses.asdict(config.feature(kind)).items()
+                    if name not in _LATER
+                )
+            ),
+        )
         for kind in _USAGE_KINDS
     )
 
@@ -218,7 +226,9 @@ class Experiment:
     True
     """
 
-    def __init__(self, dataset: Dataset, labels: pl.DataFrame, *, config: Config | None = None) -> None:
+    def __init__(
+        self, dataset: Dataset, labels: pl.DataFrame, *, config: Config | None = None
+    ) -> None:
         self.dataset = dataset
         self.labels = labels
         self.config = config or Config()
@@ -230,9 +240,16 @@ class Experiment:
         key = _usage_key(config)
         if key not in self._usage:
             # compute_usage adds its input warnings to the dataset's log: count them once only.
-            dataset = self.dataset if not self._usage else dataclasses.replace(self.dataset, warnings=WarningLog())
+            dataset = (
+                self.dataset
+                if not self._usage
+                else dataclasses.replace(self.dataset, warnings=WarningLog())
+            )
             self._usage[key] = compute_usage(
-                dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity"))
+                dataset,
+                prompt=config.feature("prompt_template"),
+                co_activity=config.feature("co_activity"),
+            )
         return self._usage[key]
 
     def run(self, config: Config | None = None) -> RunResult:
@@ -252,7 +269,9 @@ class Experiment:
     def sweep(self, grid: Mapping[str, Sequence[Any]]) -> pl.DataFrame:
         """Run every combination of the values in ``grid``; see :func:`sweep`."""
         if not grid:
-            raise ConfigError("sweep needs at least one parameter, e.g. {'detect.resolution': [0.5, 1.0, 2.0]}")
+            raise ConfigError(
+                "sweep needs at least one parameter, e.g. {'detect.resolution': [0.5, 1.0, 2.0]}"
+            )
         paths = list(grid)
         values = [list(grid[path]) for path in paths]
         for path, options in zip(paths, values):
@@ -262,8 +281,10 @@ class Experiment:
         # Validate every point before running any, so a typo fails at once.
         configs = [with_parameters(self.config, dict(zip(paths, combo))) for combo in combinations]
         rows = [self.point(config) for config in configs]
-        columns = [pl.Series(path, [combo[i] for combo in combinations], strict=False)
-                   for i, path in enumerate(paths)]
+        columns = [
+            pl.Series(path, [combo[i] for combo in combinations], strict=False)
+            for i, path in enumerate(paths)
+        ]
         return pl.DataFrame(columns).hstack(_metrics_frame(rows))
 
     def ablation(self, kinds: Sequence[str] | None = None) -> pl.DataFrame:
@@ -272,14 +293,18 @@ class Experiment:
         kinds = list(enabled if kinds is None else kinds)
         for kind in kinds:
             if kind not in enabled:
-                raise ConfigError(f"ablation: {kind!r} is not an enabled attribute kind; enabled: {enabled}")
+                raise ConfigError(
+                    f"ablation: {kind!r} is not an enabled attribute kind; enabled: {enabled}"
+                )
         configs = [self.config] + [
             with_parameters(self.config, {f"features.{kind}.enabled": False}) for kind in kinds
         ]
-        table = pl.DataFrame({SWITCHED_OFF: [None, *kinds]}, schema={SWITCHED_OFF: pl.String}).hstack(
-            _metrics_frame([self.point(config) for config in configs]))
+        table = pl.DataFrame(
+            {SWITCHED_OFF: [None, *kinds]}, schema={SWITCHED_OFF: pl.String}
+        ).hstack(_metrics_frame([self.point(config) for config in configs]))
         return table.with_columns(
-            (pl.col(metric) - pl.col(metric).first()).round(6).alias(f"{metric}_change") for metric in CHANGES
+            (pl.col(metric) - pl.col(metric).first()).round(6).alias(f"{metric}_change")
+            for metric in CHANGES
         )
 
 
@@ -287,8 +312,13 @@ def _metrics_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=METRICS, orient="row")
 
 
-def sweep(dataset: Dataset, labels: pl.DataFrame, grid: Mapping[str, Sequence[Any]], *,
-          config: Config | None = None) -> pl.DataFrame:
+def sweep(
+    dataset: Dataset,
+    labels: pl.DataFrame,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    config: Config | None = None,
+) -> pl.DataFrame:
     """Run the detector at every combination of a few parameter values and score each run.
 
     Parameters
@@ -330,8 +360,13 @@ def sweep(dataset: Dataset, labels: pl.DataFrame, grid: Mapping[str, Sequence[An
     return Experiment(dataset, labels, config=config).sweep(grid)
 
 
-def ablation(dataset: Dataset, labels: pl.DataFrame, *, kinds: Sequence[str] | None = None,
-             config: Config | None = None) -> pl.DataFrame:
+def ablation(
+    dataset: Dataset,
+    labels: pl.DataFrame,
+    *,
+    kinds: Sequence[str] | None = None,
+    config: Config | None = None,
+) -> pl.DataFrame:
     """What each attribute kind contributes: the detector with every kind, then with each switched off.
 
     Parameters

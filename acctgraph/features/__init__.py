@@ -27,9 +27,24 @@ from acctgraph.features.kinds import (
 from acctgraph.features.reduce import compute_usage
 
 __all__ = [
-    "DEFAULT_FEATURES", "AccountColumn", "CoActivity", "Device", "Email", "EmailDomain",
-    "EmailShape", "ExactIp", "ExtraColumn", "Feature", "IpRange", "Payment", "PromptTemplate",
-    "SignupBurst", "Usage", "attribute_table", "compute_usage", "default_features",
+    "DEFAULT_FEATURES",
+    "AccountColumn",
+    "CoActivity",
+    "Device",
+    "Email",
+    "EmailDomain",
+    "EmailShape",
+    "ExactIp",
+    "ExtraColumn",
+    "Feature",
+    "IpRange",
+    "Payment",
+    "PromptTemplate",
+    "SignupBurst",
+    "Usage",
+    "attribute_table",
+    "compute_usage",
+    "default_features",
 ]
 
 

@@ -77,5 +77,3 @@ class Feature:
     def values(self, usage: Usage) -> pl.LazyFrame:
         """Rows ``(account_id, value, n_events)`` for this kind, at most one per (account, value)."""
         raise NotImplementedError
-
-

@@ -31,18 +31,53 @@ import polars as pl
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 PLUS_TAG_DOMAINS = frozenset(
     {
-        "gmail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "icloud.com",
-        "me.com", "proton.me", "protonmail.com", "pm.me", "fastmail.com", "yandex.ru",
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "protonmail.com",
+        "pm.me",
+        "fastmail.com",
+        "yandex.ru",
     }
 )
 # Large free-mail providers: sharing one of these domains is no evidence at all.
 FREE_MAIL_DOMAINS = frozenset(
     {
-        "gmail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
-        "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "pm.me",
-        "gmx.com", "gmx.de", "web.de", "mail.ru", "yandex.ru", "qq.com", "163.com",
-        "126.com", "naver.com", "fastmail.com", "zoho.com", "hotmail.co.uk",
-        "yahoo.co.uk", "yahoo.co.jp", "outlook.de", "orange.fr", "free.fr", "libero.it",
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "pm.me",
+        "gmx.com",
+        "gmx.de",
+        "web.de",
+        "mail.ru",
+        "yandex.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "fastmail.com",
+        "zoho.com",
+        "hotmail.co.uk",
+        "yahoo.co.uk",
+        "yahoo.co.jp",
+        "outlook.de",
+        "orange.fr",
+        "free.fr",
+        "libero.it",
     }
 )
 
@@ -132,28 +167,44 @@ def email_table(values: pl.Series) -> pl.DataFrame:
         text.str.extract(r"(?s)^(.*)@[^@]*$", 1).alias("_local"),
         text.str.extract(r"(?s)^.*@([^@]*)$", 1).alias("_domain"),
     ).with_columns(
-        pl.when(pl.col("_domain") == "googlemail.com").then(pl.lit("gmail.com"))
-        .otherwise(pl.col("_domain")).alias("_domain"),
+        pl.when(pl.col("_domain") == "googlemail.com")
+        .then(pl.lit("gmail.com"))
+        .otherwise(pl.col("_domain"))
+        .alias("_domain"),
     )
     valid = (
         pl.col("_local").str.contains(r"^[^\t\n\x0b\x0c\r\x1c-\x1f @]+$")
         & pl.col("_domain").str.contains(_DOMAIN_OK.pattern)
     ).fill_null(False)
     local = pl.col("_local")
-    local = pl.when(pl.col("_domain").is_in(sorted(PLUS_TAG_DOMAINS))).then(
-        local.str.extract(r"(?s)^([^+]*)", 1)).otherwise(local)
-    local = pl.when(pl.col("_domain").is_in(sorted(GMAIL_DOMAINS))).then(
-        local.str.replace_all(".", "", literal=True)).otherwise(local)
+    local = (
+        pl.when(pl.col("_domain").is_in(sorted(PLUS_TAG_DOMAINS)))
+        .then(local.str.extract(r"(?s)^([^+]*)", 1))
+        .otherwise(local)
+    )
+    local = (
+        pl.when(pl.col("_domain").is_in(sorted(GMAIL_DOMAINS)))
+        .then(local.str.replace_all(".", "", literal=True))
+        .otherwise(local)
+    )
     fast = fast.with_columns(pl.when(valid).then(local).alias("_local")).with_columns(
         pl.when(pl.col("_local").str.len_bytes() > 0).then(pl.col("_local")).alias("_local")
     )
     run = pl.element()
-    shape = pl.col("_local").str.extract_all(r"[a-z]+|[0-9]+|[^a-z0-9]").list.eval(
-        pl.when(run.str.contains(r"^[a-z]")).then(pl.lit("a") + run.str.len_chars().cast(pl.String))
-        .when(run.str.contains(r"^[0-9]")).then(pl.lit("d") + run.str.len_chars().cast(pl.String))
-        .when(run.is_in(_SEPARATORS)).then(run)
-        .otherwise(pl.lit("?"))
-    ).list.join("")
+    shape = (
+        pl.col("_local")
+        .str.extract_all(r"[a-z]+|[0-9]+|[^a-z0-9]")
+        .list.eval(
+            pl.when(run.str.contains(r"^[a-z]"))
+            .then(pl.lit("a") + run.str.len_chars().cast(pl.String))
+            .when(run.str.contains(r"^[0-9]"))
+            .then(pl.lit("d") + run.str.len_chars().cast(pl.String))
+            .when(run.is_in(_SEPARATORS))
+            .then(run)
+            .otherwise(pl.lit("?"))
+        )
+        .list.join("")
+    )
     ok = pl.col("_local").is_not_null()
     fast = fast.select(
         "email",
@@ -169,6 +220,12 @@ def email_table(values: pl.Series) -> pl.DataFrame:
             continue
         local_part, _, domain = normalised.rpartition("@")
         rows.append((value, normalised, domain, f"{email_shape(local_part)}@{domain}"))
-    schema = {"email": pl.String, "email_normalised": pl.String, "email_domain": pl.String,
-              "email_shape": pl.String}
-    return pl.concat([fast.cast(schema), pl.DataFrame(rows, schema=schema, orient="row")]).sort("email")
+    schema = {
+        "email": pl.String,
+        "email_normalised": pl.String,
+        "email_domain": pl.String,
+        "email_shape": pl.String,
+    }
+    return pl.concat([fast.cast(schema), pl.DataFrame(rows, schema=schema, orient="row")]).sort(
+        "email"
+    )

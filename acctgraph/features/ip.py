@@ -38,9 +38,20 @@ NOT_GLOBAL = "not_global"
 # plus multicast and the reserved 240/4 block. (Python 3.11's ipaddress still calls most of
 # 192.0.0.0/24 global; the registry, and newer Pythons, do not.)
 _IPV4_NOT_GLOBAL = (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16",
-    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
 )
 # Inside 192.0.0.0/24 these are global (RFC 7723, RFC 8155).
 _IPV4_GLOBAL_EXCEPTIONS = ("192.0.0.9/32", "192.0.0.10/32")
@@ -61,7 +72,9 @@ def _in_any(u32: pl.Expr, ranges: list[tuple[int, int]]) -> pl.Expr:
     return expr
 
 
-_V4_PATTERN = r"^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$"
+_V4_PATTERN = (
+    r"^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$"
+)
 
 RESULT_SCHEMA = {
     "raw": pl.String(),
@@ -80,15 +93,15 @@ def _classify_v4(frame: pl.DataFrame) -> pl.DataFrame:
     )
     # A value that is digits and dots but not a quad ("1.2.3", "01.2.3.4") has null octets.
     valid = pl.all_horizontal(*(pl.col(f"_o{i}") <= 255 for i in range(4))).fill_null(False)
-    u32 = (
-        pl.col("_o0") * 16777216 + pl.col("_o1") * 65536 + pl.col("_o2") * 256 + pl.col("_o3")
-    )
+    u32 = pl.col("_o0") * 16777216 + pl.col("_o1") * 65536 + pl.col("_o2") * 256 + pl.col("_o3")
     not_global = _in_any(u32, _ranges(_IPV4_NOT_GLOBAL)) & ~_in_any(
         u32, _ranges(_IPV4_GLOBAL_EXCEPTIONS)
     )
     status = (
-        pl.when(~valid).then(pl.lit(MALFORMED))
-        .when(not_global).then(pl.lit(NOT_GLOBAL))
+        pl.when(~valid)
+        .then(pl.lit(MALFORMED))
+        .when(not_global)
+        .then(pl.lit(NOT_GLOBAL))
         .otherwise(pl.lit(OK))
     )
     frame = frame.with_columns(status.alias("ip_status"))
@@ -106,7 +119,9 @@ def _classify_v4(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _classify_other(value: str, prefixes: dict[tuple[int, int], str] | None = None) -> tuple[str, str | None, str | None, str | None]:
+def _classify_other(
+    value: str, prefixes: dict[tuple[int, int], str] | None = None
+) -> tuple[str, str | None, str | None, str | None]:
     """IPv6 and anything else, one distinct value at a time, with :mod:`ipaddress`.
 
     ``prefixes`` caches the text of network prefixes (many addresses share one
@@ -123,7 +138,12 @@ def _classify_other(value: str, prefixes: dict[tuple[int, int], str] | None = No
         return NOT_GLOBAL, None, None, None
     number = int(address)
     if isinstance(address, ipaddress.IPv4Address):
-        return OK, str(address), f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.0/24", None
+        return (
+            OK,
+            str(address),
+            f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.0/24",
+            None,
+        )
     cache = prefixes if prefixes is not None else {}
 
     def prefix(bits: int) -> str:

@@ -119,8 +119,13 @@ class ExactIp(Feature):
     hub_cap: int = 40
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return long_rows(usage.ip_usage.lazy().select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
-                     .drop_nulls(S.VALUE).group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
+        return long_rows(
+            usage.ip_usage.lazy()
+            .select(S.ACCOUNT_ID, pl.col(S.IP).alias(S.VALUE), S.N_EVENTS)
+            .drop_nulls(S.VALUE)
+            .group_by(S.ACCOUNT_ID, S.VALUE)
+            .agg(pl.col(S.N_EVENTS).sum())
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,9 +142,12 @@ class IpRange(Feature):
         ranges = [pl.col("ip_range")]
         if self.include_v6_48:
             ranges.append(pl.col("ip_range_wide"))
-        frame = usage.ip_usage.lazy().select(
-            S.ACCOUNT_ID, pl.concat_list(ranges).alias(S.VALUE), S.N_EVENTS
-        ).explode(S.VALUE).drop_nulls(S.VALUE)
+        frame = (
+            usage.ip_usage.lazy()
+            .select(S.ACCOUNT_ID, pl.concat_list(ranges).alias(S.VALUE), S.N_EVENTS)
+            .explode(S.VALUE)
+            .drop_nulls(S.VALUE)
+        )
         return long_rows(frame.group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.col(S.N_EVENTS).sum()))
 
 
@@ -151,9 +159,11 @@ class EmailPart(Feature):
     excluded: ClassVar[frozenset[str]] = frozenset()
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        return long_rows(usage.emails.lazy().select(
-            S.ACCOUNT_ID, pl.col(self.part).alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS)
-        ).filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(sorted(self.excluded))))
+        return long_rows(
+            usage.emails.lazy()
+            .select(S.ACCOUNT_ID, pl.col(self.part).alias(S.VALUE), pl.lit(1).alias(S.N_EVENTS))
+            .filter(pl.col(S.VALUE).is_not_null() & ~pl.col(S.VALUE).is_in(sorted(self.excluded)))
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,26 +248,45 @@ class SignupBurst(Feature):
         frames = []
         for grid, offset in (("a", 0), ("b", half)):
             bucket = (pl.col(S.CREATED_AT) + pl.duration(seconds=offset)).dt.truncate(window)
-            frames.append(created.select(
-                S.ACCOUNT_ID,
-                (pl.lit(grid + ":") + bucket.dt.strftime("%Y-%m-%dT%H:%M")).alias(S.VALUE),
-                bucket.dt.date().alias("_day"),
-            ))
+            frames.append(
+                created.select(
+                    S.ACCOUNT_ID,
+                    (pl.lit(grid + ":") + bucket.dt.strftime("%Y-%m-%dT%H:%M")).alias(S.VALUE),
+                    bucket.dt.date().alias("_day"),
+                )
+            )
         frame = pl.concat(frames)
         counts = frame.group_by(S.VALUE, "_day").agg(pl.len().alias("_n"))
         per_day = counts.group_by("_day").agg(pl.col("_n").median().alias("_median"))
         # Windows with no signup count as 0 in the day's median, so a quiet day's baseline is low.
         windows_per_day = 24 * 60 / self.window_minutes
-        per_day = per_day.join(counts.group_by("_day").agg(pl.len().alias("_k")), on="_day").with_columns(
-            pl.when(pl.col("_k") < windows_per_day / 2).then(pl.lit(1.0)).otherwise(pl.col("_median")).alias("_median")
+        per_day = per_day.join(
+            counts.group_by("_day").agg(pl.len().alias("_k")), on="_day"
+        ).with_columns(
+            pl.when(pl.col("_k") < windows_per_day / 2)
+            .then(pl.lit(1.0))
+            .otherwise(pl.col("_median"))
+            .alias("_median")
         )
-        bursts = counts.join(per_day, on="_day").filter(
-            (pl.col("_n") >= self.min_accounts) & (pl.col("_n") >= self.min_ratio * pl.col("_median"))
-        ).select(S.VALUE)
-        return long_rows(frame.join(bursts, on=S.VALUE, how="semi").select(
-            S.ACCOUNT_ID, pl.concat_str([pl.col(S.VALUE).str.slice(2), pl.lit("/"), pl.lit(window)]).alias(S.VALUE),
-            pl.lit(1).alias(S.N_EVENTS),
-        ).unique([S.ACCOUNT_ID, S.VALUE]))
+        bursts = (
+            counts.join(per_day, on="_day")
+            .filter(
+                (pl.col("_n") >= self.min_accounts)
+                & (pl.col("_n") >= self.min_ratio * pl.col("_median"))
+            )
+            .select(S.VALUE)
+        )
+        return long_rows(
+            frame.join(bursts, on=S.VALUE, how="semi")
+            .select(
+                S.ACCOUNT_ID,
+                pl.concat_str([pl.col(S.VALUE).str.slice(2), pl.lit("/"), pl.lit(window)]).alias(
+                    S.VALUE
+                ),
+                pl.lit(1).alias(S.N_EVENTS),
+            )
+            .unique([S.ACCOUNT_ID, S.VALUE])
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,6 +310,14 @@ class CoActivity(Feature):
 
 
 DEFAULT_FEATURES: tuple[type[Feature], ...] = (
-    Payment, Device, ExactIp, IpRange, Email, EmailDomain, EmailShape, PromptTemplate,
-    SignupBurst, CoActivity,
+    Payment,
+    Device,
+    ExactIp,
+    IpRange,
+    Email,
+    EmailDomain,
+    EmailShape,
+    PromptTemplate,
+    SignupBurst,
+    CoActivity,
 )

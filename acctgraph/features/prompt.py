@@ -36,11 +36,65 @@ from __future__ import annotations
 import polars as pl
 
 FILLER_WORDS = (
-    "the", "and", "for", "with", "this", "that", "these", "those", "you", "your", "are", "can",
-    "could", "would", "should", "please", "pls", "plz", "hey", "hello", "thanks", "thank", "quick",
-    "question", "from", "into", "about", "then", "than", "will", "just", "some", "any", "also",
-    "very", "all", "but", "not", "was", "were", "has", "have", "had", "its", "our", "out", "there",
-    "here", "what", "which", "who", "how", "why", "when", "where", "now", "okay", "yes", "hii",
+    "the",
+    "and",
+    "for",
+    "with",
+    "this",
+    "that",
+    "these",
+    "those",
+    "you",
+    "your",
+    "are",
+    "can",
+    "could",
+    "would",
+    "should",
+    "please",
+    "pls",
+    "plz",
+    "hey",
+    "hello",
+    "thanks",
+    "thank",
+    "quick",
+    "question",
+    "from",
+    "into",
+    "about",
+    "then",
+    "than",
+    "will",
+    "just",
+    "some",
+    "any",
+    "also",
+    "very",
+    "all",
+    "but",
+    "not",
+    "was",
+    "were",
+    "has",
+    "have",
+    "had",
+    "its",
+    "our",
+    "out",
+    "there",
+    "here",
+    "what",
+    "which",
+    "who",
+    "how",
+    "why",
+    "when",
+    "where",
+    "now",
+    "okay",
+    "yes",
+    "hii",
 )
 _FILLER_AND_SPACE = r"(?-u:\b)(?:" + "|".join(FILLER_WORDS) + r") "
 
@@ -63,7 +117,13 @@ _CAPABILITY_PATTERNS = {
 def _normalised_with_space(column: str, *, max_chars: int, min_word: int) -> pl.Expr:
     """Normalised words, each followed by one space (``"write python function "``)."""
     word = rf"(?-u:\b)(?:[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}})(?-u:\b)"
-    words = pl.col(column).str.slice(0, max_chars).str.extract_all(word).list.join(" ").str.to_lowercase()
+    words = (
+        pl.col(column)
+        .str.slice(0, max_chars)
+        .str.extract_all(word)
+        .list.join(" ")
+        .str.to_lowercase()
+    )
     return pl.concat_str([words, pl.lit(" ")]).str.replace_all(_FILLER_AND_SPACE, "")
 
 
@@ -74,7 +134,9 @@ def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -
     ``min_word`` letters; tokens holding digits, underscores or inner capitals
     (identifiers, numbers, ``camelCase``) are not words and fall out.
     """
-    return _normalised_with_space(column, max_chars=max_chars, min_word=min_word).str.strip_chars_end(" ")
+    return _normalised_with_space(
+        column, max_chars=max_chars, min_word=min_word
+    ).str.strip_chars_end(" ")
 
 
 def template_bands(
@@ -84,8 +146,9 @@ def template_bands(
     text = _normalised_with_space(column, max_chars=max_chars, min_word=min_word)
     least = max(1, band_words // 2)
     bands = [
-        text.str.extract(rf"^(?:[a-z]+ ){{{i * band_words}}}((?:[a-z]+ ){{{least},{band_words}}})", 1)
-        .str.strip_chars_end(" ")
+        text.str.extract(
+            rf"^(?:[a-z]+ ){{{i * band_words}}}((?:[a-z]+ ){{{least},{band_words}}})", 1
+        ).str.strip_chars_end(" ")
         for i in range(n_bands)
     ]
     return pl.concat_list(bands).list.drop_nulls()
@@ -96,5 +159,9 @@ def capability(column: str) -> pl.Expr:
     text = pl.col(column).str.slice(0, 400).str.to_lowercase()
     expr = pl.lit(OTHER)
     for name in (CODING, REASONING, AGENTIC):  # reversed: the last `when` applied wins
-        expr = pl.when(text.str.contains(_CAPABILITY_PATTERNS[name])).then(pl.lit(name)).otherwise(expr)
+        expr = (
+            pl.when(text.str.contains(_CAPABILITY_PATTERNS[name]))
+            .then(pl.lit(name))
+            .otherwise(expr)
+        )
     return expr

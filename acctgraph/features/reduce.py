@@ -68,8 +68,11 @@ def _exchange_columns(exchanges: pl.LazyFrame) -> set[str]:
 
 
 def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
-    raw = accounts.select(S.ACCOUNT_ID, S.EMAIL) if S.EMAIL in accounts.columns else \
-        accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
+    raw = (
+        accounts.select(S.ACCOUNT_ID, S.EMAIL)
+        if S.EMAIL in accounts.columns
+        else accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
+    )
     table = email_rules.email_table(raw[S.EMAIL])
     return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
 
@@ -103,18 +106,27 @@ def compute_usage(
         ip_windows = (
             exchanges.select(S.ACCOUNT_ID, S.IP, ts.dt.truncate(window).alias("_window"))
             .drop_nulls(S.IP)
-            .group_by(S.ACCOUNT_ID, S.IP, "_window").agg(pl.len().alias(S.N_EVENTS))
+            .group_by(S.ACCOUNT_ID, S.IP, "_window")
+            .agg(pl.len().alias(S.N_EVENTS))
             .with_columns(owned(S.ACCOUNT_ID), owned(S.IP))  # keys would pin the scan's pages
         )
     else:
-        ip_windows = pl.LazyFrame(schema={S.ACCOUNT_ID: pl.String, S.IP: pl.String,
-                                          "_window": S.TIME, S.N_EVENTS: pl.UInt32})
+        ip_windows = pl.LazyFrame(
+            schema={
+                S.ACCOUNT_ID: pl.String,
+                S.IP: pl.String,
+                "_window": S.TIME,
+                S.N_EVENTS: pl.UInt32,
+            }
+        )
     ip_windows = ip_windows.collect()
     exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
     signup = (
-        accounts.select(S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS))
-        .drop_nulls(S.IP)
-        if S.SIGNUP_IP in accounts.columns else exchange_ips.clear()
+        accounts.select(
+            S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS)
+        ).drop_nulls(S.IP)
+        if S.SIGNUP_IP in accounts.columns
+        else exchange_ips.clear()
     )
     raw_ips = pl.concat([exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)), signup])
     lookup = ip_rules.classify_ips(raw_ips[S.IP])
@@ -134,7 +146,8 @@ def compute_usage(
     windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
     co = (
         ip_windows.join(good.select(S.IP, "ip_range"), on=S.IP, how="inner")
-        .group_by(S.ACCOUNT_ID, "ip_range", "_window").agg(pl.col(S.N_EVENTS).sum())
+        .group_by(S.ACCOUNT_ID, "ip_range", "_window")
+        .agg(pl.col(S.N_EVENTS).sum())
         .join(windows, on="_window")
         .select(
             S.ACCOUNT_ID,
@@ -150,8 +163,10 @@ def compute_usage(
     if S.OUTPUT_TOKENS in columns:
         hour_aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
     hourly = (
-        exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour")).agg(hour_aggs)
-        .with_columns(owned(S.ACCOUNT_ID)).collect()
+        exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour"))
+        .agg(hour_aggs)
+        .with_columns(owned(S.ACCOUNT_ID))
+        .collect()
     )
     activity_aggs = [
         pl.col(S.N_EVENTS).sum().alias(N_EXCHANGES),
@@ -175,11 +190,13 @@ def compute_usage(
     activity = named(coded.group_by("_a").agg(activity_aggs))
     hours = named(
         coded.group_by("_a", pl.col("_hour").dt.hour().alias(HOUR))
-        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort("_a", HOUR)
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
+        .sort("_a", HOUR)
     )
     daily = named(
         coded.group_by("_a", pl.col("_hour").dt.date().alias(DAY))
-        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32)).sort("_a", DAY)
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
+        .sort("_a", DAY)
     )
     del coded, ids, name
     if OUTPUT_TOKENS_TOTAL not in activity.columns:
@@ -190,36 +207,68 @@ def compute_usage(
     # the capability mix. A script's template mix and its capability shares are clear from a
     # few hundred prompts; this bounds the costliest text work to accounts × max_per_account.
     if has_prompt:
-        rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(None, 1.0)
-        picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(pl.Float64) / float(1 << 24)
+        rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(
+            None, 1.0
+        )
+        picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(
+            pl.Float64
+        ) / float(1 << 24)
         sampled = (
             exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
             .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
             .filter(picked < rate)
         )
         cap = capability(S.PROMPT)
-        templates, capabilities = (query.collect() for query in (
-            sampled.select(S.ACCOUNT_ID, template_bands(
-                S.PROMPT, max_chars=prompt.max_chars, min_word=prompt.min_word,
-                band_words=prompt.band_words, n_bands=prompt.n_bands).alias(S.VALUE))
-            .explode(S.VALUE).drop_nulls(S.VALUE)
-            .group_by(S.ACCOUNT_ID, S.VALUE).agg(pl.len().alias(S.N_EVENTS))
-            .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE)),
-            sampled.group_by(S.ACCOUNT_ID).agg(
-                pl.len().alias("_sampled"), pl.col(N_EXCHANGES).first(),
-                *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
-            ).with_columns(owned(S.ACCOUNT_ID)),
-        ))
-        activity = activity.join(_scaled_capabilities(capabilities), on=S.ACCOUNT_ID, how="left").with_columns(
-            *[pl.col(f"n_{name}").fill_null(0) for name in CAPABILITIES])
+        templates, capabilities = (
+            query.collect()
+            for query in (
+                sampled.select(
+                    S.ACCOUNT_ID,
+                    template_bands(
+                        S.PROMPT,
+                        max_chars=prompt.max_chars,
+                        min_word=prompt.min_word,
+                        band_words=prompt.band_words,
+                        n_bands=prompt.n_bands,
+                    ).alias(S.VALUE),
+                )
+                .explode(S.VALUE)
+                .drop_nulls(S.VALUE)
+                .group_by(S.ACCOUNT_ID, S.VALUE)
+                .agg(pl.len().alias(S.N_EVENTS))
+                .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE)),
+                sampled.group_by(S.ACCOUNT_ID)
+                .agg(
+                    pl.len().alias("_sampled"),
+                    pl.col(N_EXCHANGES).first(),
+                    *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
+                )
+                .with_columns(owned(S.ACCOUNT_ID)),
+            )
+        )
+        activity = activity.join(
+            _scaled_capabilities(capabilities), on=S.ACCOUNT_ID, how="left"
+        ).with_columns(*[pl.col(f"n_{name}").fill_null(0) for name in CAPABILITIES])
     else:
-        templates = pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32})
-        activity = activity.with_columns(*[pl.lit(0, pl.UInt32).alias(f"n_{name}") for name in CAPABILITIES])
+        templates = pl.DataFrame(
+            schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32}
+        )
+        activity = activity.with_columns(
+            *[pl.lit(0, pl.UInt32).alias(f"n_{name}") for name in CAPABILITIES]
+        )
 
     activity = (
-        accounts.select(S.ACCOUNT_ID).join(activity, on=S.ACCOUNT_ID, how="left")
-        .select(S.ACCOUNT_ID, pl.col(N_EXCHANGES).fill_null(0), FIRST_SEEN, LAST_SEEN, ACTIVE_DAYS,
-                *[f"n_{name}" for name in CAPABILITIES], OUTPUT_TOKENS_TOTAL)
+        accounts.select(S.ACCOUNT_ID)
+        .join(activity, on=S.ACCOUNT_ID, how="left")
+        .select(
+            S.ACCOUNT_ID,
+            pl.col(N_EXCHANGES).fill_null(0),
+            FIRST_SEEN,
+            LAST_SEEN,
+            ACTIVE_DAYS,
+            *[f"n_{name}" for name in CAPABILITIES],
+            OUTPUT_TOKENS_TOTAL,
+        )
         .sort(S.ACCOUNT_ID)
     )
     return Usage(
@@ -258,7 +307,8 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
     rank = np.argsort(order, axis=1)  # each class's place in that order
     estimate += rank < remainder[:, None]
     return sampled.select(S.ACCOUNT_ID).with_columns(
-        pl.Series(name, estimate[:, i], dtype=pl.UInt32) for i, name in enumerate(columns))
+        pl.Series(name, estimate[:, i], dtype=pl.UInt32) for i, name in enumerate(columns)
+    )
 
 
 def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: WarningLog) -> None:
@@ -266,11 +316,20 @@ def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: Warnin
         pl.col("ip_status") != ip_rules.OK
     )
     for status, code, message in (
-        (ip_rules.MALFORMED, "ip_malformed", "IP value is not an IP address; treated as missing for linking"),
-        (ip_rules.NOT_GLOBAL, "ip_not_global",
-         "IP is private, loopback, link-local, CGNAT, documentation or reserved; treated as missing for linking"),
+        (
+            ip_rules.MALFORMED,
+            "ip_malformed",
+            "IP value is not an IP address; treated as missing for linking",
+        ),
+        (
+            ip_rules.NOT_GLOBAL,
+            "ip_not_global",
+            "IP is private, loopback, link-local, CGNAT, documentation or reserved; treated as missing for linking",
+        ),
     ):
         rows = bad.filter(pl.col("ip_status") == status)
         examples = rows.select(S.IP).unique().sort(S.IP).head(5)[S.IP].to_list()
         # A total over the whole dataset: computing usage twice must not double it.
-        warnings.put(code, message, count=int(rows[S.N_EVENTS].sum() or 0), examples=examples, column=S.IP)
+        warnings.put(
+            code, message, count=int(rows[S.N_EVENTS].sum() or 0), examples=examples, column=S.IP
+        )

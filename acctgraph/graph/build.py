@@ -176,9 +176,7 @@ class AccountGraph:
         graph = nx.Graph()
         names = self.account_ids.to_list()
         graph.add_nodes_from(names)
-        graph.add_weighted_edges_from(
-            (names[s], names[t], w) for s, t, w in self.edges.iter_rows()
-        )
+        graph.add_weighted_edges_from((names[s], names[t], w) for s, t, w in self.edges.iter_rows())
         return graph
 
 
@@ -222,14 +220,25 @@ def build_graph(
     account_table = account_ids.to_frame().with_row_index(ACCOUNT_INDEX)
 
     kinds = sorted(set(attributes[S.ATTRIBUTE_KIND].unique().to_list()))
-    kind_table = pl.DataFrame({S.ATTRIBUTE_KIND: kinds}, schema={S.ATTRIBUTE_KIND: pl.String}).with_columns(
-        pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(weights), default=1.0, return_dtype=pl.Float64).alias("_kind_weight"),
-        pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(hub_caps), default=100, return_dtype=pl.Int64).alias("_hub_cap"),
-        (pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(similarities), default=SHARED, return_dtype=pl.String)
-         == COSINE).alias("_cosine"),
+    kind_table = pl.DataFrame(
+        {S.ATTRIBUTE_KIND: kinds}, schema={S.ATTRIBUTE_KIND: pl.String}
+    ).with_columns(
+        pl.col(S.ATTRIBUTE_KIND)
+        .replace_strict(dict(weights), default=1.0, return_dtype=pl.Float64)
+        .alias("_kind_weight"),
+        pl.col(S.ATTRIBUTE_KIND)
+        .replace_strict(dict(hub_caps), default=100, return_dtype=pl.Int64)
+        .alias("_hub_cap"),
+        (
+            pl.col(S.ATTRIBUTE_KIND).replace_strict(
+                dict(similarities), default=SHARED, return_dtype=pl.String
+            )
+            == COSINE
+        ).alias("_cosine"),
         pl.col(S.ATTRIBUTE_KIND).is_in(sorted(infrastructure)).alias(INFRASTRUCTURE),
-        pl.col(S.ATTRIBUTE_KIND).replace_strict(dict(alphas or {}), default=params.alpha,
-                                                return_dtype=pl.Float64).alias("_alpha"),
+        pl.col(S.ATTRIBUTE_KIND)
+        .replace_strict(dict(alphas or {}), default=params.alpha, return_dtype=pl.Float64)
+        .alias("_alpha"),
     )
     # Values and accounts are keyed by 64-bit hashes for the heavy grouping and joins (a
     # value by its kind and two independent hashes of its text, so a collision would need
@@ -240,29 +249,54 @@ def build_graph(
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # Lazy (streamed in morsels) and kind codes via an Enum: replace_strict over 35.8M strings
     # held ~3 GB of temporaries. Enum codes are positions in the sorted kinds, as kind_code.
-    keyed = attributes.lazy().select(
-        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
-        *[pl.col(S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)],
-        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
-        S.N_EVENTS,
-    ).with_row_index("_row").collect()
-    account_table = account_table.with_columns(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"))
-    if account_table["_account_key"].n_unique() < account_table.height:  # pragma: no cover - 2^-64 odds
+    keyed = (
+        attributes.lazy()
+        .select(
+            pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
+            *[pl.col(S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)],
+            pl.col(S.ATTRIBUTE_KIND)
+            .cast(pl.Enum(kinds))
+            .to_physical()
+            .cast(pl.UInt8)
+            .alias(KIND_CODE),
+            S.N_EVENTS,
+        )
+        .with_row_index("_row")
+        .collect()
+    )
+    account_table = account_table.with_columns(
+        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
+    )
+    if (
+        account_table["_account_key"].n_unique() < account_table.height
+    ):  # pragma: no cover - 2^-64 odds
         raise AssertionError("account id hash collision; please report")
     # Both group-bys run on hash partitions of the rows (equal keys share a partition), which
     # bounds their hash tables to a quarter of the table: at 35.8M rows this saves ~3 GB.
-    holders = pl.concat([
-        part.group_by(KIND_CODE).agg(pl.col("_account_key").n_unique().alias("_kind_holders"))
-        for part in _partitions(keyed, "_account_key")
-    ]).group_by(KIND_CODE).agg(pl.col("_kind_holders").sum())
+    holders = (
+        pl.concat(
+            [
+                part.group_by(KIND_CODE).agg(
+                    pl.col("_account_key").n_unique().alias("_kind_holders")
+                )
+                for part in _partitions(keyed, "_account_key")
+            ]
+        )
+        .group_by(KIND_CODE)
+        .agg(pl.col("_kind_holders").sum())
+    )
     kind_props = kind_table.with_columns(
         pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE)
     ).join(holders, on=KIND_CODE)
     counts = (
-        pl.concat([
-            part.group_by(KIND_CODE, "_k1", "_k2").agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
-            for part in _partitions(keyed, "_k1")
-        ])
+        pl.concat(
+            [
+                part.group_by(KIND_CODE, "_k1", "_k2").agg(
+                    pl.len().alias(N_ACCOUNTS), pl.col("_row").first()
+                )
+                for part in _partitions(keyed, "_k1")
+            ]
+        )
         .join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
         .with_row_index("_group")
     )
@@ -278,34 +312,55 @@ def build_graph(
             attributes[S.VALUE].gather(shared["_row"]).alias(S.VALUE),
         )
         .with_columns(pl.concat_str(S.ATTRIBUTE_KIND, pl.lit("\x00"), S.VALUE).alias("_order"))
-        .sort("_order").drop("_order")
+        .sort("_order")
+        .drop("_order")
         .with_row_index(VALUE_INDEX)
         .with_columns(
             pl.when(pl.col("_cosine"))
-            .then(pl.col("_kind_weight") * idf / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None))
+            .then(
+                pl.col("_kind_weight")
+                * idf
+                / pl.col("_kind_holders").cast(pl.Float64).log().clip(1e-9, None)
+            )
             .otherwise(pl.col("_kind_weight") / (n - 1.0).clip(1.0, None).pow(pl.col("_alpha")))
             .alias(VALUE_WEIGHT),
-            pl.when((n > pl.col("_hub_cap")) & (n > params.drop_share * pl.col("_kind_holders").cast(pl.Float64)))
+            pl.when(
+                (n > pl.col("_hub_cap"))
+                & (n > params.drop_share * pl.col("_kind_holders").cast(pl.Float64))
+            )
             .then(pl.lit(DROPPED))
-            .when(n > pl.col("_hub_cap")).then(pl.lit(RING))
-            .otherwise(pl.lit(None, pl.String)).alias(HUB_ACTION),
+            .when(n > pl.col("_hub_cap"))
+            .then(pl.lit(RING))
+            .otherwise(pl.lit(None, pl.String))
+            .alias(HUB_ACTION),
         )
     )
     del shared
     hubs = (
         values.filter(pl.col(HUB_ACTION).is_not_null())
-        .select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, pl.col("_hub_cap").alias("hub_cap"), HUB_ACTION)
+        .select(
+            S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, pl.col("_hub_cap").alias("hub_cap"), HUB_ACTION
+        )
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
 
     # One narrow row per (account, value): ids, the value's holders and the TF-IDF term.
     rows = (
-        keyed.lazy().select("_account_key", KIND_CODE, "_k1", "_k2", S.N_EVENTS)
-        .join(counts.lazy().select(KIND_CODE, "_k1", "_k2", "_group", N_ACCOUNTS, "_idf"),
-              on=[KIND_CODE, "_k1", "_k2"])
+        keyed.lazy()
+        .select("_account_key", KIND_CODE, "_k1", "_k2", S.N_EVENTS)
+        .join(
+            counts.lazy().select(KIND_CODE, "_k1", "_k2", "_group", N_ACCOUNTS, "_idf"),
+            on=[KIND_CODE, "_k1", "_k2"],
+        )
         .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select(ACCOUNT_INDEX, "_group", S.N_EVENTS, KIND_CODE, N_ACCOUNTS,
-                (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"))
+        .select(
+            ACCOUNT_INDEX,
+            "_group",
+            S.N_EVENTS,
+            KIND_CODE,
+            N_ACCOUNTS,
+            (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"),
+        )
         .collect()
     )
     del keyed, counts
@@ -315,30 +370,52 @@ def build_graph(
     # the bytes do not depend on how the engine ordered the rows. Per-kind constants come
     # from the small kind table; only rows of shared values are kept.
     squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
-    norms = rows.lazy().group_by(ACCOUNT_INDEX, KIND_CODE).agg(squares.sum().alias("_squares")).collect()
+    norms = (
+        rows.lazy()
+        .group_by(ACCOUNT_INDEX, KIND_CODE)
+        .agg(squares.sum().alias("_squares"))
+        .collect()
+    )
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
     constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
     incidence = (
-        rows.lazy().filter(pl.col(N_ACCOUNTS) >= 2)
+        rows.lazy()
+        .filter(pl.col(N_ACCOUNTS) >= 2)
         .join(values.lazy().select("_group", VALUE_INDEX), on="_group")
         .join(norms.lazy(), on=[ACCOUNT_INDEX, KIND_CODE])
         .join(constants.lazy(), on=KIND_CODE)
         .select(
-            ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS,
+            ACCOUNT_INDEX,
+            VALUE_INDEX,
+            S.N_EVENTS,
             pl.when(pl.col("_cosine"))
             .then(pl.when(norm > 0).then(pl.col("_x") / norm).otherwise(0.0))
-            .otherwise((pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0).clip(1.0, None).pow(-pl.col("_alpha") / 2.0))
+            .otherwise(
+                (pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0)
+                .clip(1.0, None)
+                .pow(-pl.col("_alpha") / 2.0)
+            )
             .alias(STRENGTH),
         )
         .collect()
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )
     del rows, norms  # the per-row table is the largest frame here; free it before projecting
-    values = values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS,
-                           pl.col("_kind_weight").alias(KIND_WEIGHT), VALUE_WEIGHT, HUB_ACTION, INFRASTRUCTURE)
+    values = values.select(
+        VALUE_INDEX,
+        S.ATTRIBUTE_KIND,
+        S.VALUE,
+        N_ACCOUNTS,
+        pl.col("_kind_weight").alias(KIND_WEIGHT),
+        VALUE_WEIGHT,
+        HUB_ACTION,
+        INFRASTRUCTURE,
+    )
     edges = _project(incidence, values, params, n_accounts=len(account_ids))
-    return AccountGraph(account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs)
+    return AccountGraph(
+        account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs
+    )
 
 
 def _partitions(frame: pl.DataFrame, key: str, parts: int = 4):
@@ -347,7 +424,9 @@ def _partitions(frame: pl.DataFrame, key: str, parts: int = 4):
         yield frame.filter(pl.col(key) % parts == part)
 
 
-def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams, *, n_accounts: int) -> pl.DataFrame:
+def _project(
+    incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams, *, n_accounts: int
+) -> pl.DataFrame:
     """Sum pair contributions (kind weight × both strengths); see :mod:`acctgraph.graph.project`."""
     kinds = sorted(values[S.ATTRIBUTE_KIND].unique().to_list())
     per_kind = (
@@ -360,9 +439,12 @@ def _project(incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams,
     return project(
         incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH).join(
             values.filter(pl.col(HUB_ACTION).is_null() | (pl.col(HUB_ACTION) == RING)).select(
-                VALUE_INDEX, pl.col(HUB_ACTION).cast(pl.Enum([RING])),  # one byte a row, not a string
-                pl.col(S.ATTRIBUTE_KIND).replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.UInt8)
-                .alias(KIND_CODE)),
+                VALUE_INDEX,
+                pl.col(HUB_ACTION).cast(pl.Enum([RING])),  # one byte a row, not a string
+                pl.col(S.ATTRIBUTE_KIND)
+                .replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.UInt8)
+                .alias(KIND_CODE),
+            ),
             on=VALUE_INDEX,
         ),
         n_accounts=n_accounts,

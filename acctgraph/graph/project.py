@@ -101,29 +101,46 @@ def project(
     ring_rows = _sorted_arrays(holders.filter(pl.col(HUB_ACTION) == RING))
     del holders
     clique = _Cliques(clique_rows)
-    rings = _Rings(ring_rows, ring_neighbours=ring_neighbours, ring_orders=ring_orders, n_accounts=n_accounts,
-                   workers=workers)
+    rings = _Rings(
+        ring_rows,
+        ring_neighbours=ring_neighbours,
+        ring_orders=ring_orders,
+        n_accounts=n_accounts,
+        workers=workers,
+    )
     per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source()
     bounds = _chunk_bounds(per_source, pair_budget)
     rings.assign_chunks(bounds)
 
     crumb = max(1, int(min_edge_weight / 20 * FIXED_POINT))
     settings = _Settings(
-        kind_weight=kind_weight, infra=infra, crumb=crumb, threshold=int(min_edge_weight * FIXED_POINT),
-        base=int(corroboration_base * FIXED_POINT), factor=corroboration_factor, n_accounts=n_accounts)
+        kind_weight=kind_weight,
+        infra=infra,
+        crumb=crumb,
+        threshold=int(min_edge_weight * FIXED_POINT),
+        base=int(corroboration_base * FIXED_POINT),
+        factor=corroboration_factor,
+        n_accounts=n_accounts,
+    )
     # Chunks are independent and their edges final: two threads (numpy and scipy release the
     # GIL in their loops) and results concatenated in chunk order, so the output is the same.
     parts = in_threads(
-        lambda chunk: _chunk_edges(clique, rings, chunk, bounds[chunk], bounds[chunk + 1], settings),
-        range(len(bounds) - 1), workers)
+        lambda chunk: _chunk_edges(
+            clique, rings, chunk, bounds[chunk], bounds[chunk + 1], settings
+        ),
+        range(len(bounds) - 1),
+        workers,
+    )
     parts = [part for part in parts if len(part[0])]
     if not parts:
         return empty
-    return pl.DataFrame({
-        SOURCE: np.concatenate([source for source, _, _ in parts]).astype(np.int64),
-        TARGET: np.concatenate([target for _, target, _ in parts]).astype(np.int64),
-        WEIGHT: np.concatenate([w for _, _, w in parts]).astype(np.float64) / FIXED_POINT,
-    })
+    return pl.DataFrame(
+        {
+            SOURCE: np.concatenate([source for source, _, _ in parts]).astype(np.int64),
+            TARGET: np.concatenate([target for _, target, _ in parts]).astype(np.int64),
+            WEIGHT: np.concatenate([w for _, _, w in parts]).astype(np.float64) / FIXED_POINT,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +154,9 @@ class _Settings:
     n_accounts: int
 
 
-def _chunk_edges(clique: _Cliques, rings: _Rings, chunk: int, lo: int, hi: int,
-                 s: _Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _chunk_edges(
+    clique: _Cliques, rings: _Rings, chunk: int, lo: int, hi: int, s: _Settings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Final edges ``(source, target, weight)`` of the source accounts ``[lo, hi)``, row-major sorted.
 
     Contributions are summed per (pair, kind) in one sparse matrix whose column is
@@ -150,16 +168,24 @@ def _chunk_edges(clique: _Cliques, rings: _Rings, chunk: int, lo: int, hi: int,
     ring_first, ring_second = rings.pairs(chunk)
     source = np.concatenate([clique.account[clique_first], rings.account[ring_first]]) - lo
     kind = np.concatenate([clique.kind[clique_first], rings.kind[ring_first]]).astype(np.int64)
-    column = np.concatenate([clique.account[clique_second], rings.account[ring_second]]) * np.int64(n_kinds) + kind
-    product = np.concatenate([
-        clique.strength[clique_first] * clique.strength[clique_second],
-        rings.strength[ring_first] * rings.strength[ring_second],
-    ])
+    column = (
+        np.concatenate([clique.account[clique_second], rings.account[ring_second]])
+        * np.int64(n_kinds)
+        + kind
+    )
+    product = np.concatenate(
+        [
+            clique.strength[clique_first] * clique.strength[clique_second],
+            rings.strength[ring_first] * rings.strength[ring_second],
+        ]
+    )
     del clique_first, clique_second, ring_first, ring_second
     # kind weight × (s_source × s_target) in micro-units, rounded half to even.
     weight = np.rint(s.kind_weight[kind] * product * FIXED_POINT).astype(np.int64)
     del product, kind
-    summed = sparse.coo_array((weight, (source, column)), shape=(hi - lo, s.n_accounts * n_kinds)).tocsr()
+    summed = sparse.coo_array(
+        (weight, (source, column)), shape=(hi - lo, s.n_accounts * n_kinds)
+    ).tocsr()
     del source, column, weight
     summed.sum_duplicates()  # also sorts each row's columns
     row = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(summed.indptr))
@@ -185,9 +211,15 @@ def _sorted_arrays(holders: pl.DataFrame) -> dict[str, np.ndarray]:
     """Numpy columns of ``holders`` in (value, account) order (sorted only if not already)."""
     value = holders[VALUE_INDEX].to_numpy()
     account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int32)
-    columns = {KIND_CODE: holders[KIND_CODE].to_numpy().astype(np.int8),
-               STRENGTH: holders[STRENGTH].to_numpy().astype(np.float64)}
-    ordered = bool(np.all((value[1:] > value[:-1]) | ((value[1:] == value[:-1]) & (account[1:] > account[:-1]))))
+    columns = {
+        KIND_CODE: holders[KIND_CODE].to_numpy().astype(np.int8),
+        STRENGTH: holders[STRENGTH].to_numpy().astype(np.float64),
+    }
+    ordered = bool(
+        np.all(
+            (value[1:] > value[:-1]) | ((value[1:] == value[:-1]) & (account[1:] > account[:-1]))
+        )
+    )
     if not ordered:
         order = np.lexsort((account, value))
         value, account = value[order], account[order]
@@ -202,7 +234,11 @@ class _Cliques:
     def __init__(self, rows: dict[str, np.ndarray]) -> None:
         """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here)."""
         value = rows.pop(VALUE_INDEX)
-        self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
+        self.account, self.kind, self.strength = (
+            rows.pop(ACCOUNT_INDEX),
+            rows.pop(KIND_CODE),
+            rows.pop(STRENGTH),
+        )
         size = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])  # [0] when empty: no group
         ends = np.r_[starts[1:], size].astype(np.int64)
@@ -232,14 +268,25 @@ class _Rings:
     per-pair chunk or source array is kept.
     """
 
-    def __init__(self, rows: dict[str, np.ndarray], *, ring_neighbours: int, ring_orders: int,
-                 n_accounts: int, workers: int = 1) -> None:
+    def __init__(
+        self,
+        rows: dict[str, np.ndarray],
+        *,
+        ring_neighbours: int,
+        ring_orders: int,
+        n_accounts: int,
+        workers: int = 1,
+    ) -> None:
         """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here); a value's rows are
         contiguous, so the gathers below stay local."""
         self.k = ring_neighbours
         self.workers = workers
         value = rows.pop(VALUE_INDEX)
-        self.account, self.kind, self.strength = rows.pop(ACCOUNT_INDEX), rows.pop(KIND_CODE), rows.pop(STRENGTH)
+        self.account, self.kind, self.strength = (
+            rows.pop(ACCOUNT_INDEX),
+            rows.pop(KIND_CODE),
+            rows.pop(STRENGTH),
+        )
         count = len(value)
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])  # [0] when empty: no group
         sizes = np.diff(np.r_[starts, count])
@@ -264,8 +311,8 @@ class _Rings:
             per_source = np.zeros(n_accounts, dtype=np.int64)
             for lo in range(0, count, _BLOCK):
                 first, second = self._step(*jobs[job], lo, min(lo + _BLOCK, count))
-                self.first[at:at + len(first)] = first
-                self.second[at:at + len(second)] = second
+                self.first[at : at + len(first)] = first
+                self.second[at : at + len(second)] = second
                 per_source += np.bincount(self.account[first], minlength=n_accounts)[:n_accounts]
                 at += len(first)
             return at - job * count, per_source
@@ -277,8 +324,8 @@ class _Rings:
             self.job_sources.append(per_source)
             at, end = job * count, self.slots[-1]
             if at != end:  # overlapping moves are safe: numpy copies through a buffer
-                self.first[end:end + made] = self.first[at:at + made]
-                self.second[end:end + made] = self.second[at:at + made]
+                self.first[end : end + made] = self.first[at : at + made]
+                self.second[end : end + made] = self.second[at : at + made]
             self.slots.append(end + made)
         end = self.slots[-1]
         self.first, self.second = self.first[:end], self.second[:end]
@@ -287,8 +334,11 @@ class _Rings:
         del self.orders
 
     def _order(self, order: int) -> tuple[np.ndarray, np.ndarray]:
-        rank = ((self.account.astype(np.uint64) + np.uint64(1))
-                * np.uint64(_MULTIPLIERS[order % len(_MULTIPLIERS)]) % np.uint64(_RING_MODULUS))
+        rank = (
+            (self.account.astype(np.uint64) + np.uint64(1))
+            * np.uint64(_MULTIPLIERS[order % len(_MULTIPLIERS)])
+            % np.uint64(_RING_MODULUS)
+        )
         # Ranks are distinct per account (a bijection below the prime modulus): no ties.
         perm = np.argsort((self.group << np.uint64(33)) | rank).astype(np.int32)
         del rank
@@ -308,8 +358,11 @@ class _Rings:
             row, other, sz = perm[lo:hi], perm[target], size
         else:
             forward = step % size
-            keep = (forward == step) & (forward != 0) & (
-                (2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
+            keep = (
+                (forward == step)
+                & (forward != 0)
+                & ((2 * forward < size) | ((2 * forward == size) & (pos < (pos + forward) % size)))
+            )
             row, other, sz = perm[lo:hi][keep], perm[target[keep]], size[keep]
         del target, pos
         for q in range(o):  # already linked in an earlier order?
@@ -320,26 +373,34 @@ class _Rings:
         a, b = self.account[row], self.account[other]
         distinct = a != b
         smaller = a < b
-        return (np.where(smaller, row, other)[distinct].astype(np.int32),
-                np.where(smaller, other, row)[distinct].astype(np.int32))
+        return (
+            np.where(smaller, row, other)[distinct].astype(np.int32),
+            np.where(smaller, other, row)[distinct].astype(np.int32),
+        )
 
     def pairs_per_source(self) -> np.ndarray:
         """Pairs per source account (the source of a pair is its smaller account)."""
-        return np.sum(self.job_sources, axis=0, dtype=np.float64) if self.job_sources \
+        return (
+            np.sum(self.job_sources, axis=0, dtype=np.float64)
+            if self.job_sources
             else np.zeros(self.n_accounts)
+        )
 
     def assign_chunks(self, bounds: list[int]) -> None:
         """Reorder each job's pairs by source chunk; ``self.offsets[j, c]`` is where chunk
         ``c`` starts in job ``j``'s slot (in threads, one job at a time each)."""
         n_chunks = len(bounds) - 1
         # Chunk of each account (a lookup table: cheaper than a search per pair).
-        chunk_of = np.repeat(np.arange(n_chunks, dtype=np.int16 if n_chunks < 1 << 15 else np.int32),
-                             np.diff(bounds))
+        chunk_of = np.repeat(
+            np.arange(n_chunks, dtype=np.int16 if n_chunks < 1 << 15 else np.int32), np.diff(bounds)
+        )
         self.offsets = np.zeros((len(self.slots) - 1, n_chunks + 1), dtype=np.int64)
 
         def reorder(job: int) -> None:
             part = slice(self.slots[job], self.slots[job + 1])
-            order = np.argsort(chunk_of[self.account[self.first[part]]], kind="stable")  # radix: 16-bit keys
+            order = np.argsort(
+                chunk_of[self.account[self.first[part]]], kind="stable"
+            )  # radix: 16-bit keys
             self.first[part] = self.first[part][order]
             self.second[part] = self.second[part][order]
             # Where each chunk starts: the slot's start plus the pairs of the accounts before it.
@@ -350,11 +411,13 @@ class _Rings:
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs whose source account is in one chunk (after :meth:`assign_chunks`)."""
-        parts = [slice(lo, hi) for lo, hi in self.offsets[:, chunk:chunk + 2] if hi > lo]
+        parts = [slice(lo, hi) for lo, hi in self.offsets[:, chunk : chunk + 2] if hi > lo]
         if not parts:
             return self.first[:0], self.second[:0]
-        return (np.concatenate([self.first[part] for part in parts]),
-                np.concatenate([self.second[part] for part in parts]))
+        return (
+            np.concatenate([self.first[part] for part in parts]),
+            np.concatenate([self.second[part] for part in parts]),
+        )
 
 
 def in_threads(fn, items, workers: int) -> list:

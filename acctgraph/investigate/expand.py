@@ -108,7 +108,9 @@ DEFAULT_METHOD = "combined"
 DEFAULT_DAMPING = 0.85
 DEFAULT_INFRASTRUCTURE_WEIGHT = 1.0
 DEFAULT_BIPARTITE_SHARE = 0.05
-_SIG_FIGS = 9  # scores are rounded so that float noise cannot reorder exact ties (broken by account id)
+_SIG_FIGS = (
+    9  # scores are rounded so that float noise cannot reorder exact ties (broken by account id)
+)
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,28 @@ class Expansion:
         ['payment=card1 (1 seed); device=dev1 (2 seeds)']
         """
         described = (
-            self.evidence.with_columns(pl.int_range(pl.len()).alias("_order"))
-            .rechunk()  # (pl.format panics on filtered multi-chunk columns; concat_str on a rechunked frame)
-            .with_columns(pl.concat_str(
-                S.ATTRIBUTE_KIND, pl.lit("="), S.VALUE, pl.lit(" ("), pl.col(SEEDS_HOLDING).cast(pl.String),
-                pl.when(pl.col(SEEDS_HOLDING) == 1).then(pl.lit(" seed)")).otherwise(pl.lit(" seeds)")),
-            ).alias(EVIDENCE))
-            .sort("_order")
-            .group_by(S.ACCOUNT_ID, maintain_order=True).agg(pl.col(EVIDENCE).str.join("; "))
-        ) if self.evidence.height else pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, EVIDENCE: pl.String})
+            (
+                self.evidence.with_columns(pl.int_range(pl.len()).alias("_order"))
+                .rechunk()  # (pl.format panics on filtered multi-chunk columns; concat_str on a rechunked frame)
+                .with_columns(
+                    pl.concat_str(
+                        S.ATTRIBUTE_KIND,
+                        pl.lit("="),
+                        S.VALUE,
+                        pl.lit(" ("),
+                        pl.col(SEEDS_HOLDING).cast(pl.String),
+                        pl.when(pl.col(SEEDS_HOLDING) == 1)
+                        .then(pl.lit(" seed)"))
+                        .otherwise(pl.lit(" seeds)")),
+                    ).alias(EVIDENCE)
+                )
+                .sort("_order")
+                .group_by(S.ACCOUNT_ID, maintain_order=True)
+                .agg(pl.col(EVIDENCE).str.join("; "))
+            )
+            if self.evidence.height
+            else pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, EVIDENCE: pl.String})
+        )
         return self.candidates.join(described, on=S.ACCOUNT_ID, how="left").sort(RANK)
 
     def write(self, path: str | Path) -> Path:
@@ -198,9 +213,12 @@ class Expansion:
             record[EVIDENCE] = evidence.get(record[S.ACCOUNT_ID], [])
         return {
             "parameters": dict(self.parameters),
-            "seeds": {"given": self.n_seeds, "found": self.n_found,
-                      "not_found": self.seeds.filter(~pl.col(FOUND))[S.ACCOUNT_ID].to_list(),
-                      "accounts": frame_records(self.seeds)},
+            "seeds": {
+                "given": self.n_seeds,
+                "found": self.n_found,
+                "not_found": self.seeds.filter(~pl.col(FOUND))[S.ACCOUNT_ID].to_list(),
+                "accounts": frame_records(self.seeds),
+            },
             "candidates": candidates,
         }
 
@@ -208,16 +226,25 @@ class Expansion:
         """Plain text for the terminal; attacker-written values are escaped and capped."""
         missing = self.seeds.filter(~pl.col(FOUND))[S.ACCOUNT_ID].to_list()
         unlinked = self.seeds.filter(pl.col(FOUND) & ~pl.col(LINKED)).height
-        lines = [f"seeds: {self.n_found} of {self.n_seeds} found in the run"
-                 + (f", {unlinked} of them share nothing with anyone" if unlinked else "")]
+        lines = [
+            f"seeds: {self.n_found} of {self.n_seeds} found in the run"
+            + (f", {unlinked} of them share nothing with anyone" if unlinked else "")
+        ]
         if missing:
             listed = ", ".join(terminal_text(m, 40) for m in missing[:5])
-            lines.append(f"  not found ({len(missing)}): {listed}" + (", …" if len(missing) > 5 else ""))
+            lines.append(
+                f"  not found ({len(missing)}): {listed}" + (", …" if len(missing) > 5 else "")
+            )
         p = self.parameters
-        walk = {"combined": "the projection and the bipartite graph", "projection": "the projection",
-                "bipartite": "the bipartite graph"}.get(p.get("method"), p.get("method"))
-        lines.append(f"ranked by personalised PageRank over {walk} (damping {p.get('damping')}); "
-                     f"top {self.candidates.height}")
+        walk = {
+            "combined": "the projection and the bipartite graph",
+            "projection": "the projection",
+            "bipartite": "the bipartite graph",
+        }.get(p.get("method"), p.get("method"))
+        lines.append(
+            f"ranked by personalised PageRank over {walk} (damping {p.get('damping')}); "
+            f"top {self.candidates.height}"
+        )
         lines.append("")
         if not self.candidates.height:
             lines.append("No account is linked to the seeds.")
@@ -225,17 +252,36 @@ class Expansion:
         rows = []
         for c in self.candidates.iter_rows(named=True):
             values = self.evidence.filter(pl.col(S.ACCOUNT_ID) == c[S.ACCOUNT_ID])
-            described = [f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({n} seed{'' if n == 1 else 's'})"
-                         for k, v, n in values.select(S.ATTRIBUTE_KIND, S.VALUE, SEEDS_HOLDING)
-                         .head(values_per_candidate).iter_rows()]
+            described = [
+                f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({n} seed{'' if n == 1 else 's'})"
+                for k, v, n in values.select(S.ATTRIBUTE_KIND, S.VALUE, SEEDS_HOLDING)
+                .head(values_per_candidate)
+                .iter_rows()
+            ]
             if not described:
                 described = ["(through other accounts)"]
-            cluster = "-" if c[S.CLUSTER_ID] is None else (
-                f"{c[S.CLUSTER_ID]}{' flagged' if c[S.FLAGGED] else ''}{' (seed)' if c[SEED_CLUSTER] else ''}")
-            rows.append([str(c[RANK]), terminal_text(c[S.ACCOUNT_ID], 40), f"{c[SCORE]:.3g}", cluster,
-                         str(c[SEEDS_SHARING]), "; ".join(described)])
-        lines += text_table(["rank", "account", "score", "cluster", "seeds sharing", "shared with the seeds"], rows,
-                            right=[0, 2, 4])
+            cluster = (
+                "-"
+                if c[S.CLUSTER_ID] is None
+                else (
+                    f"{c[S.CLUSTER_ID]}{' flagged' if c[S.FLAGGED] else ''}{' (seed)' if c[SEED_CLUSTER] else ''}"
+                )
+            )
+            rows.append(
+                [
+                    str(c[RANK]),
+                    terminal_text(c[S.ACCOUNT_ID], 40),
+                    f"{c[SCORE]:.3g}",
+                    cluster,
+                    str(c[SEEDS_SHARING]),
+                    "; ".join(described),
+                ]
+            )
+        lines += text_table(
+            ["rank", "account", "score", "cluster", "seeds sharing", "shared with the seeds"],
+            rows,
+            right=[0, 2, 4],
+        )
         return "\n".join(lines) + "\n"
 
 
@@ -288,13 +334,17 @@ def read_seeds(path: str | Path, *, column: str | None = None) -> list[str]:
         if column != S.ACCOUNT_ID and fmt == "csv":
             header = [column]
     elif column not in frame.columns:
-        raise InputError(f"no such column; columns are {frame.columns}", path=str(path), column=column)
+        raise InputError(
+            f"no such column; columns are {frame.columns}", path=str(path), column=column
+        )
     ids = pl.concat([pl.Series(header, dtype=pl.String), frame[column].cast(pl.String)])
     ids = ids.str.strip_chars().filter(ids.str.strip_chars().str.len_chars() > 0)
     return ids.unique().sort().to_list()
 
 
-def _check(method: str, damping: float, infrastructure_weight: float, bipartite_share: float, top: int) -> None:
+def _check(
+    method: str, damping: float, infrastructure_weight: float, bipartite_share: float, top: int
+) -> None:
     if not 0.0 <= bipartite_share <= 1.0:
         raise ConfigError(f"expand bipartite_share must be in [0, 1], got {bipartite_share}")
     if method not in METHODS:
@@ -302,7 +352,9 @@ def _check(method: str, damping: float, infrastructure_weight: float, bipartite_
     if not 0.0 < damping < 1.0:
         raise ConfigError(f"expand damping must be in (0, 1), got {damping}")
     if infrastructure_weight < 0:
-        raise ConfigError(f"expand infrastructure_weight must be non-negative, got {infrastructure_weight}")
+        raise ConfigError(
+            f"expand infrastructure_weight must be non-negative, got {infrastructure_weight}"
+        )
     if top < 1:
         raise ConfigError(f"expand top must be at least 1, got {top}")
 
@@ -310,8 +362,10 @@ def _check(method: str, damping: float, infrastructure_weight: float, bipartite_
 def _projection_walk(run: Run) -> tuple[ig.Graph, list[float]]:
     """The account projection as igraph (vertex = account index) and its edge weights."""
     edges = run.edges.sort(SOURCE, TARGET)
-    graph = ig.Graph(n=run.graph_accounts.height,
-                     edges=list(zip(edges[SOURCE].to_list(), edges[TARGET].to_list())))
+    graph = ig.Graph(
+        n=run.graph_accounts.height,
+        edges=list(zip(edges[SOURCE].to_list(), edges[TARGET].to_list())),
+    )
     return graph, edges[WEIGHT].to_list()
 
 
@@ -319,7 +373,8 @@ def _bipartite_walk(run: Run, infrastructure_weight: float) -> tuple[ig.Graph, l
     """The bipartite graph (first vertices = accounts) and its ``kind_weight × strength`` weights."""
     graph, table = bipartite_graph(run)
     weights = table.select(
-        pl.col(KIND_WEIGHT) * pl.col(STRENGTH)
+        pl.col(KIND_WEIGHT)
+        * pl.col(STRENGTH)
         * pl.when(pl.col(INFRASTRUCTURE)).then(infrastructure_weight).otherwise(1.0)
     ).to_series()
     keep = (weights > 0).to_list()
@@ -329,15 +384,21 @@ def _bipartite_walk(run: Run, infrastructure_weight: float) -> tuple[ig.Graph, l
     return graph, weights.to_list()
 
 
-def _personalised_pagerank(walk: tuple[ig.Graph, list[float]], seeds: list[int], n_accounts: int,
-                           damping: float) -> list[float]:
+def _personalised_pagerank(
+    walk: tuple[ig.Graph, list[float]], seeds: list[int], n_accounts: int, damping: float
+) -> list[float]:
     """PPR of the first ``n_accounts`` vertices, restarting at the seeds that have a link (0s if none has)."""
     graph, weights = walk
     linked = [i for i, d in zip(seeds, graph.degree(seeds)) if d > 0]
     if not linked:
         return [0.0] * n_accounts
-    return graph.personalized_pagerank(vertices=range(n_accounts), directed=False, damping=damping,
-                                       reset_vertices=linked, weights=weights)
+    return graph.personalized_pagerank(
+        vertices=range(n_accounts),
+        directed=False,
+        damping=damping,
+        reset_vertices=linked,
+        weights=weights,
+    )
 
 
 class SeedExpander:
@@ -377,20 +438,30 @@ class SeedExpander:
         self.method = method
         self.damping = damping
         self.infrastructure_weight = infrastructure_weight
-        self.bipartite_share = bipartite_share if method == "combined" else float(method == "bipartite")
+        self.bipartite_share = (
+            bipartite_share if method == "combined" else float(method == "bipartite")
+        )
         self.evidence_per_candidate = evidence_per_candidate
         self.accounts = account_table(run)
         self.projection = _projection_walk(run) if self.bipartite_share < 1 else None
-        self.bipartite = _bipartite_walk(run, infrastructure_weight) if self.bipartite_share > 0 else None
+        self.bipartite = (
+            _bipartite_walk(run, infrastructure_weight) if self.bipartite_share > 0 else None
+        )
 
     def scores(self, seed_indices: list[int]) -> list[float]:
         """The score of every account (by account index) from the given seed indices."""
         n = self.run.graph_accounts.height
         share = self.bipartite_share
-        projection = (_personalised_pagerank(self.projection, seed_indices, n, self.damping)
-                      if self.projection is not None else [0.0] * n)
-        bipartite = (_personalised_pagerank(self.bipartite, seed_indices, n, self.damping)
-                     if self.bipartite is not None else [0.0] * n)
+        projection = (
+            _personalised_pagerank(self.projection, seed_indices, n, self.damping)
+            if self.projection is not None
+            else [0.0] * n
+        )
+        bipartite = (
+            _personalised_pagerank(self.bipartite, seed_indices, n, self.damping)
+            if self.bipartite is not None
+            else [0.0] * n
+        )
         return [(1.0 - share) * p + share * b for p, b in zip(projection, bipartite)]
 
     def linked(self, seed_indices: list[int]) -> list[int]:
@@ -415,35 +486,58 @@ class SeedExpander:
         found_index = seed_table.filter(pl.col(FOUND))[ACCOUNT_INDEX].to_list()
         if not found_index:
             listed = ", ".join(repr(cap(visible(g), 40)) for g in given[:5]) or "none given"
-            raise InputError(f"none of the {len(given)} seed account(s) is in this run (e.g. {listed}); "
-                             "ids must match exactly", path=str(run.path))
+            raise InputError(
+                f"none of the {len(given)} seed account(s) is in this run (e.g. {listed}); "
+                "ids must match exactly",
+                path=str(run.path),
+            )
         linked = self.linked(found_index)
         seed_table = seed_table.with_columns(
             pl.col(ACCOUNT_INDEX).is_in(linked).fill_null(False).alias(LINKED)
         ).select(S.ACCOUNT_ID, FOUND, LINKED, S.CLUSTER_ID, pl.col(S.FLAGGED).fill_null(False))
-        parameters = {"method": self.method, "damping": self.damping,
-                      "infrastructure_weight": self.infrastructure_weight, "bipartite_share": self.bipartite_share,
-                      "top": top, "evidence_per_candidate": self.evidence_per_candidate}
+        parameters = {
+            "method": self.method,
+            "damping": self.damping,
+            "infrastructure_weight": self.infrastructure_weight,
+            "bipartite_share": self.bipartite_share,
+            "top": top,
+            "evidence_per_candidate": self.evidence_per_candidate,
+        }
 
-        seed_clusters = seed_table.filter(pl.col(S.CLUSTER_ID).is_not_null())[S.CLUSTER_ID].unique().to_list()
+        seed_clusters = (
+            seed_table.filter(pl.col(S.CLUSTER_ID).is_not_null())[S.CLUSTER_ID].unique().to_list()
+        )
         sizes = run.clusters.select(S.CLUSTER_ID, pl.col(SIZE).cast(pl.Int64).alias(CLUSTER_SIZE))
         ranked = (
-            accounts.with_columns(pl.Series(SCORE, self.scores(found_index), dtype=pl.Float64)
-                                  .round_sig_figs(_SIG_FIGS))
+            accounts.with_columns(
+                pl.Series(SCORE, self.scores(found_index), dtype=pl.Float64).round_sig_figs(
+                    _SIG_FIGS
+                )
+            )
             .filter((pl.col(SCORE) > 0) & ~pl.col(ACCOUNT_INDEX).is_in(found_index))
             .sort([SCORE, S.ACCOUNT_ID], descending=[True, False])
             .head(top)
             .with_columns(pl.int_range(1, pl.len() + 1).alias(RANK))
             .join(sizes, on=S.CLUSTER_ID, how="left")
-            .with_columns(pl.col(S.CLUSTER_ID).is_in(seed_clusters).fill_null(False).alias(SEED_CLUSTER))
+            .with_columns(
+                pl.col(S.CLUSTER_ID).is_in(seed_clusters).fill_null(False).alias(SEED_CLUSTER)
+            )
         )
-        per_value, per_candidate = _shared_with_seeds(run, ranked.select(ACCOUNT_INDEX, S.ACCOUNT_ID, RANK),
-                                                      found_index)
+        per_value, per_candidate = _shared_with_seeds(
+            run, ranked.select(ACCOUNT_INDEX, S.ACCOUNT_ID, RANK), found_index
+        )
         candidates = (
             ranked.join(per_candidate, on=ACCOUNT_INDEX, how="left")
             .sort(RANK)
             .select(
-                RANK, S.ACCOUNT_ID, SCORE, S.CLUSTER_ID, CLUSTER_SIZE, S.CLUSTER_SCORE, S.FLAGGED, SEED_CLUSTER,
+                RANK,
+                S.ACCOUNT_ID,
+                SCORE,
+                S.CLUSTER_ID,
+                CLUSTER_SIZE,
+                S.CLUSTER_SCORE,
+                S.FLAGGED,
+                SEED_CLUSTER,
                 pl.col(SEEDS_SHARING).fill_null(0).cast(pl.UInt32),
                 pl.col(N_SHARED_VALUES).fill_null(0).cast(pl.UInt32),
                 pl.col(CONTRIBUTION).fill_null(0.0),
@@ -454,10 +548,20 @@ class SeedExpander:
             per_value.sort(order, descending=[False, True, True, False, False])
             .filter(pl.int_range(pl.len()).over(RANK) < self.evidence_per_candidate)
             .sort(order, descending=[False, True, True, False, False])
-            .select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, SEEDS_HOLDING, CONTRIBUTION, HUB_ACTION,
-                    INFRASTRUCTURE)
+            .select(
+                S.ACCOUNT_ID,
+                S.ATTRIBUTE_KIND,
+                S.VALUE,
+                N_ACCOUNTS,
+                SEEDS_HOLDING,
+                CONTRIBUTION,
+                HUB_ACTION,
+                INFRASTRUCTURE,
+            )
         )
-        return Expansion(seeds=seed_table, candidates=candidates, evidence=evidence, parameters=parameters)
+        return Expansion(
+            seeds=seed_table, candidates=candidates, evidence=evidence, parameters=parameters
+        )
 
 
 def expand_from_seeds(
@@ -521,28 +625,51 @@ def expand_from_seeds(
     [('b', 'card1', 1), ('c', 'card1', 1)]
     """
     _check(method, damping, infrastructure_weight, bipartite_share, top)
-    expander = SeedExpander(run, method=method, damping=damping, infrastructure_weight=infrastructure_weight,
-                            bipartite_share=bipartite_share, evidence_per_candidate=evidence_per_candidate)
+    expander = SeedExpander(
+        run,
+        method=method,
+        damping=damping,
+        infrastructure_weight=infrastructure_weight,
+        bipartite_share=bipartite_share,
+        evidence_per_candidate=evidence_per_candidate,
+    )
     return expander.expand(seeds, top=top)
 
 
-def _shared_with_seeds(run: Run, ranked: pl.DataFrame, seeds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _shared_with_seeds(
+    run: Run, ranked: pl.DataFrame, seeds: list[int]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per (candidate, value) shared with the seeds, and per-candidate totals."""
     incidence = run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
     seed_values = (
         incidence.filter(pl.col(ACCOUNT_INDEX).is_in(seeds))
         .group_by(VALUE_INDEX)
-        .agg(pl.len().alias(SEEDS_HOLDING), pl.col(STRENGTH).sum().alias("_seed_strength"),
-             pl.col(ACCOUNT_INDEX).alias("_seeds"))
+        .agg(
+            pl.len().alias(SEEDS_HOLDING),
+            pl.col(STRENGTH).sum().alias("_seed_strength"),
+            pl.col(ACCOUNT_INDEX).alias("_seeds"),
+        )
     )
     per_value = (
         incidence.join(ranked, on=ACCOUNT_INDEX)
         .join(seed_values, on=VALUE_INDEX)
-        .join(run.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, HUB_ACTION,
-                                INFRASTRUCTURE), on=VALUE_INDEX)
+        .join(
+            run.values.select(
+                VALUE_INDEX,
+                S.ATTRIBUTE_KIND,
+                S.VALUE,
+                N_ACCOUNTS,
+                KIND_WEIGHT,
+                HUB_ACTION,
+                INFRASTRUCTURE,
+            ),
+            on=VALUE_INDEX,
+        )
         .with_columns(
-            pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED).then(0.0)
-            .otherwise(pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_seed_strength")).round(6)
+            pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED)
+            .then(0.0)
+            .otherwise(pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_seed_strength"))
+            .round(6)
             .alias(CONTRIBUTION),
             pl.col(SEEDS_HOLDING).cast(pl.UInt32),
         )
@@ -550,9 +677,13 @@ def _shared_with_seeds(run: Run, ranked: pl.DataFrame, seeds: list[int]) -> tupl
     counted = per_value.filter(pl.col(CONTRIBUTION) > 0)
     per_candidate = (
         counted.explode("_seeds")
-        .group_by(ACCOUNT_INDEX).agg(pl.col("_seeds").n_unique().alias(SEEDS_SHARING))
-        .join(counted.group_by(ACCOUNT_INDEX).agg(pl.len().alias(N_SHARED_VALUES),
-                                                 pl.col(CONTRIBUTION).sum().round(6)), on=ACCOUNT_INDEX)
+        .group_by(ACCOUNT_INDEX)
+        .agg(pl.col("_seeds").n_unique().alias(SEEDS_SHARING))
+        .join(
+            counted.group_by(ACCOUNT_INDEX).agg(
+                pl.len().alias(N_SHARED_VALUES), pl.col(CONTRIBUTION).sum().round(6)
+            ),
+            on=ACCOUNT_INDEX,
+        )
     )
     return per_value.drop("_seeds"), per_candidate
-

@@ -130,7 +130,9 @@ def account_table(run: Run) -> pl.DataFrame:
     """
     return (
         run.graph_accounts.join(
-            run.members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED), on=S.ACCOUNT_ID, how="left"
+            run.members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED),
+            on=S.ACCOUNT_ID,
+            how="left",
         )
         .with_columns(pl.col(S.FLAGGED).fill_null(False))
         .sort(ACCOUNT_INDEX)
@@ -145,7 +147,9 @@ def find_accounts(run: Run, account_ids: Sequence[str]) -> pl.DataFrame:
     InputError
         Naming the first few ids that are not accounts of the run (ids match exactly).
     """
-    wanted = pl.DataFrame({S.ACCOUNT_ID: list(account_ids)}, schema={S.ACCOUNT_ID: pl.String}).with_row_index("_order")
+    wanted = pl.DataFrame(
+        {S.ACCOUNT_ID: list(account_ids)}, schema={S.ACCOUNT_ID: pl.String}
+    ).with_row_index("_order")
     found = wanted.join(account_table(run), on=S.ACCOUNT_ID, how="left").sort("_order")
     missing = found.filter(pl.col(ACCOUNT_INDEX).is_null())[S.ACCOUNT_ID].to_list()
     if missing:
@@ -170,7 +174,8 @@ def _head(frame: pl.DataFrame, top: int | None) -> pl.DataFrame:
 def _contribution(strength_a: str, strength_b: str) -> pl.Expr:
     """``kind_weight × strength_a × strength_b``; 0 for dropped hub values."""
     return (
-        pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED).then(0.0)
+        pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED)
+        .then(0.0)
         .otherwise(pl.col(KIND_WEIGHT) * pl.col(strength_a) * pl.col(strength_b))
         .round(_ROUND)
     )
@@ -201,7 +206,9 @@ def terminal_text(text: object, width: int = _VALUE_WIDTH) -> str:
     return cap(visible("" if text is None else str(text)), width)
 
 
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
+def text_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
+) -> list[str]:
     """A plain-text table: columns padded to their widest cell; ``right`` = right-aligned columns.
 
     Cells must already be made safe (:func:`terminal_text`). Shared with :mod:`acctgraph.investigate.expand`.
@@ -216,14 +223,20 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: 
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ]
         return "  " + "  ".join(parts).rstrip()
 
     return [line(headers)] + [line(r) for r in rows]
 
 
-def _cluster_phrase(cluster_id: int | None, flagged: bool | None, score: float | None = None,
-                    size: int | None = None) -> str:
+def _cluster_phrase(
+    cluster_id: int | None,
+    flagged: bool | None,
+    score: float | None = None,
+    size: int | None = None,
+) -> str:
     if cluster_id is None:
         return "no cluster"
     parts = [f"cluster {cluster_id}"]
@@ -308,43 +321,70 @@ class AccountExplanation:
         a = self.account.row(0, named=True)
         lines = [f"account {terminal_text(a[S.ACCOUNT_ID], 80)}"]
         clustered = a[S.CLUSTER_ID] is not None
-        lines.append("  " + _cluster_phrase(a[S.CLUSTER_ID], a[S.FLAGGED], a[S.CLUSTER_SCORE], a[CLUSTER_SIZE]))
+        lines.append(
+            "  "
+            + _cluster_phrase(a[S.CLUSTER_ID], a[S.FLAGGED], a[S.CLUSTER_SCORE], a[CLUSTER_SIZE])
+        )
         if clustered and a[SUMMARY]:
             lines.append(f"  cluster summary: {terminal_text(a[SUMMARY], 200)}")
-        lines.append(f"  holds {a[VALUES_HELD]} value(s) shared with other accounts; "
-                     f"linked to {a[LINKED_ACCOUNTS]} account(s) in the projection")
+        lines.append(
+            f"  holds {a[VALUES_HELD]} value(s) shared with other accounts; "
+            f"linked to {a[LINKED_ACCOUNTS]} account(s) in the projection"
+        )
         if self.attachment is not None:
             t = self.attachment
-            lines.append(f"  attached by behaviour: its {terminal_text(t[S.ATTRIBUTE_KIND], 24)} profile has cosine "
-                         f"{t['similarity']:.3f} with the cluster's (members' median {t['members_similarity']:.3f}) "
-                         f"and holds {t['shared_values']} of the cluster's profile values; no link of its own "
-                         f"cleared the edge threshold")
+            lines.append(
+                f"  attached by behaviour: its {terminal_text(t[S.ATTRIBUTE_KIND], 24)} profile has cosine "
+                f"{t['similarity']:.3f} with the cluster's (members' median {t['members_similarity']:.3f}) "
+                f"and holds {t['shared_values']} of the cluster's profile values; no link of its own "
+                f"cleared the edge threshold"
+            )
         lines.append("")
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
-            lines += _value_rows(self.ties, CONTRIBUTION_IN_CLUSTER) if self.ties.height else ["  (none)"]
+            lines += (
+                _value_rows(self.ties, CONTRIBUTION_IN_CLUSTER)
+                if self.ties.height
+                else ["  (none)"]
+            )
             lines.append("")
-        threshold = "" if self.min_edge_weight is None else f"; edge threshold {self.min_edge_weight:g}"
+        threshold = (
+            "" if self.min_edge_weight is None else f"; edge threshold {self.min_edge_weight:g}"
+        )
         lines.append(f"Strongest links ({self.links.height} shown{threshold})")
         if self.links.height:
             rows = []
             for link in self.links.iter_rows(named=True):
                 values = self.link_values.filter(pl.col(OTHER_ACCOUNT_ID) == link[OTHER_ACCOUNT_ID])
-                described = [f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({c:.2f})"
-                             for k, v, c in values.select(S.ATTRIBUTE_KIND, S.VALUE, CONTRIBUTION)
-                             .head(values_per_link).iter_rows()]
+                described = [
+                    f"{terminal_text(k, 16)}={terminal_text(v, 32)} ({c:.2f})"
+                    for k, v, c in values.select(S.ATTRIBUTE_KIND, S.VALUE, CONTRIBUTION)
+                    .head(values_per_link)
+                    .iter_rows()
+                ]
                 if values.height > values_per_link:
                     described.append(f"+{values.height - values_per_link} more")
                 other = link[OTHER_CLUSTER_ID]
-                rows.append([terminal_text(link[OTHER_ACCOUNT_ID], 40), f"{link[WEIGHT]:.2f}",
-                             "same" if link[SAME_CLUSTER] else ("-" if other is None else str(other)),
-                             "; ".join(described)])
-            lines += text_table(["account", "weight", "cluster", "shared values (contribution)"], rows, right=[1])
+                rows.append(
+                    [
+                        terminal_text(link[OTHER_ACCOUNT_ID], 40),
+                        f"{link[WEIGHT]:.2f}",
+                        "same" if link[SAME_CLUSTER] else ("-" if other is None else str(other)),
+                        "; ".join(described),
+                    ]
+                )
+            lines += text_table(
+                ["account", "weight", "cluster", "shared values (contribution)"], rows, right=[1]
+            )
         else:
-            lines.append("  (none: with every account, what it shares stays below the threshold; "
-                         "infrastructure values count only as corroboration of other evidence)")
+            lines.append(
+                "  (none: with every account, what it shares stays below the threshold; "
+                "infrastructure values count only as corroboration of other evidence)"
+            )
         lines.append("")
-        lines.append("What it does not share" if clustered else "What it shares, and why that is not enough")
+        lines.append(
+            "What it does not share" if clustered else "What it shares, and why that is not enough"
+        )
         lines += self._not_shared_lines(clustered)
         return "\n".join(lines) + "\n"
 
@@ -352,19 +392,29 @@ class AccountExplanation:
         a = self.account.row(0, named=True)
         lines = []
         if clustered:
-            lacking = self.kinds.filter((pl.col(CLUSTER_VALUES) > 0) & (pl.col(SHARED_IN_CLUSTER) == 0))
-            for kind, n_values, n_members in lacking.select(S.ATTRIBUTE_KIND, CLUSTER_VALUES,
-                                                            MEMBERS_SHARING).iter_rows():
-                lines.append(f"  {terminal_text(kind, 24)}: the cluster shares {n_values} value(s) (held by {n_members} of "
-                             f"{a[CLUSTER_SIZE]} members); this account holds none of them")
+            lacking = self.kinds.filter(
+                (pl.col(CLUSTER_VALUES) > 0) & (pl.col(SHARED_IN_CLUSTER) == 0)
+            )
+            for kind, n_values, n_members in lacking.select(
+                S.ATTRIBUTE_KIND, CLUSTER_VALUES, MEMBERS_SHARING
+            ).iter_rows():
+                lines.append(
+                    f"  {terminal_text(kind, 24)}: the cluster shares {n_values} value(s) (held by {n_members} of "
+                    f"{a[CLUSTER_SIZE]} members); this account holds none of them"
+                )
             if not lines:
                 lines.append("  it holds a shared value of every kind its cluster shares")
         elif a[LINKED_ACCOUNTS]:
-            lines.append("  it is linked to other accounts, but community detection left it out of their "
-                         "clusters (weakly attached accounts are detached)")
+            lines.append(
+                "  it is linked to other accounts, but community detection left it out of their "
+                "clusters (weakly attached accounts are detached)"
+            )
         if self.unshared.height:
-            lines.append(f"  values it holds that no other member of its cluster holds ({self.unshared.height} shown):"
-                         if clustered else f"  values it shares with other accounts ({self.unshared.height} shown):")
+            lines.append(
+                f"  values it holds that no other member of its cluster holds ({self.unshared.height} shown):"
+                if clustered
+                else f"  values it shares with other accounts ({self.unshared.height} shown):"
+            )
             lines += _value_rows(self.unshared, CONTRIBUTION_OUTSIDE, in_cluster=clustered)
         elif not a[VALUES_HELD]:
             lines.append("  it holds no value that any other account holds")
@@ -379,9 +429,17 @@ def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = Tr
             notes.append(f"hub: {row[HUB_ACTION]}")
         if row[INFRASTRUCTURE]:
             notes.append("infrastructure: corroborates only")
-        rows.append([terminal_text(row[S.ATTRIBUTE_KIND], 20), terminal_text(row[S.VALUE]), str(row[ACCOUNTS_IN_CLUSTER]),
-                     str(row[ACCOUNTS_OUTSIDE]), f"{row[VALUE_WEIGHT]:.2f}", f"{row[contribution]:.2f}",
-                     "; ".join(notes)])
+        rows.append(
+            [
+                terminal_text(row[S.ATTRIBUTE_KIND], 20),
+                terminal_text(row[S.VALUE]),
+                str(row[ACCOUNTS_IN_CLUSTER]),
+                str(row[ACCOUNTS_OUTSIDE]),
+                f"{row[VALUE_WEIGHT]:.2f}",
+                f"{row[contribution]:.2f}",
+                "; ".join(notes),
+            ]
+        )
     headers = ["kind", "value", "in cluster", "outside", "weight", "contribution (sum)", "note"]
     if not in_cluster:  # an account in no cluster: every other holder is outside
         headers[3] = "other holders"
@@ -440,38 +498,66 @@ def explain_account(
     me = find_accounts(run, [account_id]).row(0, named=True)
     index, cluster = me[ACCOUNT_INDEX], me[S.CLUSTER_ID]
     accounts = account_table(run).select(ACCOUNT_INDEX, S.ACCOUNT_ID, S.CLUSTER_ID)
-    values = run.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, VALUE_WEIGHT,
-                               HUB_ACTION, INFRASTRUCTURE)
+    values = run.values.select(
+        VALUE_INDEX,
+        S.ATTRIBUTE_KIND,
+        S.VALUE,
+        N_ACCOUNTS,
+        KIND_WEIGHT,
+        VALUE_WEIGHT,
+        HUB_ACTION,
+        INFRASTRUCTURE,
+    )
     incidence = run.incidence
-    own = incidence.filter(pl.col(ACCOUNT_INDEX) == index).select(VALUE_INDEX, pl.col(STRENGTH).alias("_self"))
-    same = (pl.col(S.CLUSTER_ID) == cluster).fill_null(False) if cluster is not None else pl.lit(False)
+    own = incidence.filter(pl.col(ACCOUNT_INDEX) == index).select(
+        VALUE_INDEX, pl.col(STRENGTH).alias("_self")
+    )
+    same = (
+        (pl.col(S.CLUSTER_ID) == cluster).fill_null(False) if cluster is not None else pl.lit(False)
+    )
     co = (
         incidence.filter(pl.col(ACCOUNT_INDEX) != index)
         .join(own, on=VALUE_INDEX)
         .join(accounts, on=ACCOUNT_INDEX)
         .join(values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION), on=VALUE_INDEX)
-        .with_columns(_contribution(STRENGTH, "_self").alias(CONTRIBUTION), same.alias(SAME_CLUSTER))
+        .with_columns(
+            _contribution(STRENGTH, "_self").alias(CONTRIBUTION), same.alias(SAME_CLUSTER)
+        )
     )
     per_value = co.group_by(VALUE_INDEX).agg(
         pl.col(SAME_CLUSTER).sum().alias("_in"),
         (~pl.col(SAME_CLUSTER)).sum().alias(ACCOUNTS_OUTSIDE),
-        pl.col(CONTRIBUTION).filter(pl.col(SAME_CLUSTER)).sum().round(_ROUND).alias(CONTRIBUTION_IN_CLUSTER),
-        pl.col(CONTRIBUTION).filter(~pl.col(SAME_CLUSTER)).sum().round(_ROUND).alias(CONTRIBUTION_OUTSIDE),
+        pl.col(CONTRIBUTION)
+        .filter(pl.col(SAME_CLUSTER))
+        .sum()
+        .round(_ROUND)
+        .alias(CONTRIBUTION_IN_CLUSTER),
+        pl.col(CONTRIBUTION)
+        .filter(~pl.col(SAME_CLUSTER))
+        .sum()
+        .round(_ROUND)
+        .alias(CONTRIBUTION_OUTSIDE),
     )
     held = (
         own.join(values, on=VALUE_INDEX)
         .join(per_value, on=VALUE_INDEX, how="left")
         .select(
-            S.ATTRIBUTE_KIND, S.VALUE,
+            S.ATTRIBUTE_KIND,
+            S.VALUE,
             (pl.col("_in").fill_null(0) + 1).cast(pl.UInt32).alias(ACCOUNTS_IN_CLUSTER),
             pl.col(ACCOUNTS_OUTSIDE).fill_null(0).cast(pl.UInt32),
-            N_ACCOUNTS, VALUE_WEIGHT, pl.col("_self").round(_ROUND).alias(STRENGTH),
-            pl.col(CONTRIBUTION_IN_CLUSTER).fill_null(0.0), pl.col(CONTRIBUTION_OUTSIDE).fill_null(0.0),
-            HUB_ACTION, INFRASTRUCTURE,
+            N_ACCOUNTS,
+            VALUE_WEIGHT,
+            pl.col("_self").round(_ROUND).alias(STRENGTH),
+            pl.col(CONTRIBUTION_IN_CLUSTER).fill_null(0.0),
+            pl.col(CONTRIBUTION_OUTSIDE).fill_null(0.0),
+            HUB_ACTION,
+            INFRASTRUCTURE,
         )
     )
     ties = held.filter(pl.col(ACCOUNTS_IN_CLUSTER) >= 2).sort(
-        [CONTRIBUTION_IN_CLUSTER, ACCOUNTS_IN_CLUSTER, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, True, False, False]
+        [CONTRIBUTION_IN_CLUSTER, ACCOUNTS_IN_CLUSTER, S.ATTRIBUTE_KIND, S.VALUE],
+        descending=[True, True, False, False],
     )
     unshared = held.filter(pl.col(ACCOUNTS_IN_CLUSTER) == 1).sort(
         [CONTRIBUTION_OUTSIDE, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, False, False]
@@ -479,27 +565,53 @@ def explain_account(
 
     # Projection edges of this account.
     edges = run.edges.filter((pl.col(SOURCE) == index) | (pl.col(TARGET) == index)).select(
-        pl.when(pl.col(SOURCE) == index).then(pl.col(TARGET)).otherwise(pl.col(SOURCE))
-        .cast(pl.UInt32).alias(ACCOUNT_INDEX),
+        pl.when(pl.col(SOURCE) == index)
+        .then(pl.col(TARGET))
+        .otherwise(pl.col(SOURCE))
+        .cast(pl.UInt32)
+        .alias(ACCOUNT_INDEX),
         WEIGHT,
     )
-    link_sums = co.group_by(ACCOUNT_INDEX).agg(pl.len().alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND))
+    link_sums = co.group_by(ACCOUNT_INDEX).agg(
+        pl.len().alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND)
+    )
     links_all = (
         edges.join(accounts, on=ACCOUNT_INDEX)
         .join(link_sums, on=ACCOUNT_INDEX, how="left")
         .select(
-            ACCOUNT_INDEX, pl.col(S.ACCOUNT_ID).alias(OTHER_ACCOUNT_ID), pl.col(WEIGHT).round(_ROUND),
-            pl.col(S.CLUSTER_ID).alias(OTHER_CLUSTER_ID), same.alias(SAME_CLUSTER),
-            pl.col(N_SHARED).fill_null(0).cast(pl.UInt32), pl.col(CONTRIBUTION).fill_null(0.0),
+            ACCOUNT_INDEX,
+            pl.col(S.ACCOUNT_ID).alias(OTHER_ACCOUNT_ID),
+            pl.col(WEIGHT).round(_ROUND),
+            pl.col(S.CLUSTER_ID).alias(OTHER_CLUSTER_ID),
+            same.alias(SAME_CLUSTER),
+            pl.col(N_SHARED).fill_null(0).cast(pl.UInt32),
+            pl.col(CONTRIBUTION).fill_null(0.0),
         )
         .sort([WEIGHT, OTHER_ACCOUNT_ID], descending=[True, False])
     )
     links = _head(links_all, top)
     link_values = (
-        co.join(links.select(ACCOUNT_INDEX, OTHER_ACCOUNT_ID, pl.int_range(pl.len()).alias("_rank")), on=ACCOUNT_INDEX)
-        .join(values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, INFRASTRUCTURE), on=VALUE_INDEX)
-        .sort(["_rank", CONTRIBUTION, S.ATTRIBUTE_KIND, S.VALUE], descending=[False, True, False, False])
-        .select(OTHER_ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, CONTRIBUTION, HUB_ACTION, INFRASTRUCTURE)
+        co.join(
+            links.select(ACCOUNT_INDEX, OTHER_ACCOUNT_ID, pl.int_range(pl.len()).alias("_rank")),
+            on=ACCOUNT_INDEX,
+        )
+        .join(
+            values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, INFRASTRUCTURE),
+            on=VALUE_INDEX,
+        )
+        .sort(
+            ["_rank", CONTRIBUTION, S.ATTRIBUTE_KIND, S.VALUE],
+            descending=[False, True, False, False],
+        )
+        .select(
+            OTHER_ACCOUNT_ID,
+            S.ATTRIBUTE_KIND,
+            S.VALUE,
+            N_ACCOUNTS,
+            CONTRIBUTION,
+            HUB_ACTION,
+            INFRASTRUCTURE,
+        )
     )
 
     kinds = _kinds(run, held, accounts, values, cluster)
@@ -509,11 +621,27 @@ def explain_account(
         if found.height:
             cluster_row = {CLUSTER_SIZE: int(found[SIZE][0]), SUMMARY: found[SUMMARY][0]}
     account = pl.DataFrame(
-        [{S.ACCOUNT_ID: me[S.ACCOUNT_ID], S.CLUSTER_ID: cluster, **cluster_row,
-          S.CLUSTER_SCORE: me[S.CLUSTER_SCORE], S.FLAGGED: bool(me[S.FLAGGED]),
-          VALUES_HELD: held.height, LINKED_ACCOUNTS: edges.height}],
-        schema={S.ACCOUNT_ID: pl.String, S.CLUSTER_ID: pl.Int64, CLUSTER_SIZE: pl.Int64, S.CLUSTER_SCORE: pl.Float64,
-                S.FLAGGED: pl.Boolean, SUMMARY: pl.String, VALUES_HELD: pl.Int64, LINKED_ACCOUNTS: pl.Int64},
+        [
+            {
+                S.ACCOUNT_ID: me[S.ACCOUNT_ID],
+                S.CLUSTER_ID: cluster,
+                **cluster_row,
+                S.CLUSTER_SCORE: me[S.CLUSTER_SCORE],
+                S.FLAGGED: bool(me[S.FLAGGED]),
+                VALUES_HELD: held.height,
+                LINKED_ACCOUNTS: edges.height,
+            }
+        ],
+        schema={
+            S.ACCOUNT_ID: pl.String,
+            S.CLUSTER_ID: pl.Int64,
+            CLUSTER_SIZE: pl.Int64,
+            S.CLUSTER_SCORE: pl.Float64,
+            S.FLAGGED: pl.Boolean,
+            SUMMARY: pl.String,
+            VALUES_HELD: pl.Int64,
+            LINKED_ACCOUNTS: pl.Int64,
+        },
     )
     return AccountExplanation(
         account=account,
@@ -536,30 +664,44 @@ def _attachment(run: Run, account_id: str) -> dict[str, Any] | None:
     return frame_records(found)[0] if found.height else None
 
 
-def _kinds(run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame,
-           cluster: int | None) -> pl.DataFrame:
+def _kinds(
+    run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame, cluster: int | None
+) -> pl.DataFrame:
     """Per kind: what the account holds and shares, and what its cluster shares."""
     mine = held.group_by(S.ATTRIBUTE_KIND).agg(
         pl.len().cast(pl.UInt32).alias(VALUES_HELD),
         (pl.col(ACCOUNTS_IN_CLUSTER) >= 2).sum().cast(pl.UInt32).alias(SHARED_IN_CLUSTER),
     )
     if cluster is None:
-        theirs = pl.DataFrame(schema={S.ATTRIBUTE_KIND: pl.String, CLUSTER_VALUES: pl.UInt32,
-                                      MEMBERS_SHARING: pl.UInt32})
+        theirs = pl.DataFrame(
+            schema={
+                S.ATTRIBUTE_KIND: pl.String,
+                CLUSTER_VALUES: pl.UInt32,
+                MEMBERS_SHARING: pl.UInt32,
+            }
+        )
     else:
         members = accounts.filter(pl.col(S.CLUSTER_ID) == cluster).select(ACCOUNT_INDEX)
-        member_rows = run.incidence.join(members, on=ACCOUNT_INDEX).select(ACCOUNT_INDEX, VALUE_INDEX)
-        shared_values = member_rows.group_by(VALUE_INDEX).agg(pl.len().alias("_n")).filter(pl.col("_n") >= 2)
+        member_rows = run.incidence.join(members, on=ACCOUNT_INDEX).select(
+            ACCOUNT_INDEX, VALUE_INDEX
+        )
+        shared_values = (
+            member_rows.group_by(VALUE_INDEX).agg(pl.len().alias("_n")).filter(pl.col("_n") >= 2)
+        )
         theirs = (
             member_rows.join(shared_values.select(VALUE_INDEX), on=VALUE_INDEX)
             .join(values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX)
             .group_by(S.ATTRIBUTE_KIND)
-            .agg(pl.col(VALUE_INDEX).n_unique().cast(pl.UInt32).alias(CLUSTER_VALUES),
-                 pl.col(ACCOUNT_INDEX).n_unique().cast(pl.UInt32).alias(MEMBERS_SHARING))
+            .agg(
+                pl.col(VALUE_INDEX).n_unique().cast(pl.UInt32).alias(CLUSTER_VALUES),
+                pl.col(ACCOUNT_INDEX).n_unique().cast(pl.UInt32).alias(MEMBERS_SHARING),
+            )
         )
     return (
         mine.join(theirs, on=S.ATTRIBUTE_KIND, how="full", coalesce=True)
-        .with_columns(pl.col(VALUES_HELD, SHARED_IN_CLUSTER, CLUSTER_VALUES, MEMBERS_SHARING).fill_null(0))
+        .with_columns(
+            pl.col(VALUES_HELD, SHARED_IN_CLUSTER, CLUSTER_VALUES, MEMBERS_SHARING).fill_null(0)
+        )
         .select(S.ATTRIBUTE_KIND, VALUES_HELD, SHARED_IN_CLUSTER, CLUSTER_VALUES, MEMBERS_SHARING)
         .sort(S.ATTRIBUTE_KIND)
     )
@@ -618,50 +760,99 @@ class PairExplanation:
     def to_text(self) -> str:
         """Plain text for the terminal; attacker-written values are escaped and capped."""
         a, b = self.accounts.iter_rows(named=True)
-        lines = [f"evidence between {terminal_text(a[S.ACCOUNT_ID], 60)} and {terminal_text(b[S.ACCOUNT_ID], 60)}"]
+        lines = [
+            f"evidence between {terminal_text(a[S.ACCOUNT_ID], 60)} and {terminal_text(b[S.ACCOUNT_ID], 60)}"
+        ]
         for row in (a, b):
-            lines.append(f"  {terminal_text(row[S.ACCOUNT_ID], 60)}: "
-                         + _cluster_phrase(row[S.CLUSTER_ID], row[S.FLAGGED], row[S.CLUSTER_SCORE]))
+            lines.append(
+                f"  {terminal_text(row[S.ACCOUNT_ID], 60)}: "
+                + _cluster_phrase(row[S.CLUSTER_ID], row[S.FLAGGED], row[S.CLUSTER_SCORE])
+            )
         same = a[S.CLUSTER_ID] is not None and a[S.CLUSTER_ID] == b[S.CLUSTER_ID]
-        lines.append(f"  same cluster: {'yes' if same else 'no'}; projection edge: "
-                     + (f"weight {self.edge_weight:.2f}" if self.edge_weight is not None else "none"))
+        lines.append(
+            f"  same cluster: {'yes' if same else 'no'}; projection edge: "
+            + (f"weight {self.edge_weight:.2f}" if self.edge_weight is not None else "none")
+        )
         lines.append("")
         if self.shared.height:
             total_values = int(self.by_kind[N_SHARED].sum())
             total = float(self.by_kind[CONTRIBUTION].sum())
-            lines.append(f"Shared values: {total_values}, total contribution {total:.3f} "
-                         "(contribution = kind weight × strength a × strength b)")
-            lines.append("  by kind: " + "; ".join(
-                f"{terminal_text(kind, 20)} {n} ({c:.3f})" for kind, n, c in self.by_kind.iter_rows()))
+            lines.append(
+                f"Shared values: {total_values}, total contribution {total:.3f} "
+                "(contribution = kind weight × strength a × strength b)"
+            )
+            lines.append(
+                "  by kind: "
+                + "; ".join(
+                    f"{terminal_text(kind, 20)} {n} ({c:.3f})"
+                    for kind, n, c in self.by_kind.iter_rows()
+                )
+            )
             lines.append(f"  strongest {self.shared.height}:")
             rows = []
             for row in self.shared.iter_rows(named=True):
                 notes = []
                 if row[HUB_ACTION]:
-                    notes.append(f"hub: {row[HUB_ACTION]}" + (" (not counted)" if row[HUB_ACTION] == DROPPED else ""))
+                    notes.append(
+                        f"hub: {row[HUB_ACTION]}"
+                        + (" (not counted)" if row[HUB_ACTION] == DROPPED else "")
+                    )
                 if row[INFRASTRUCTURE]:
                     notes.append("infrastructure: corroborates only")
-                rows.append([terminal_text(row[S.ATTRIBUTE_KIND], 20), terminal_text(row[S.VALUE]), str(row[N_ACCOUNTS]),
-                             f"{row[KIND_WEIGHT]:.2f}", f"{row[STRENGTH_A]:.2f}", f"{row[STRENGTH_B]:.2f}",
-                             f"{row[CONTRIBUTION]:.3f}", "; ".join(notes)])
-            lines += text_table(["kind", "value", "holders", "kind weight", "strength a", "strength b", "contribution",
-                                 "note"], rows, right=[2, 3, 4, 5, 6])
+                rows.append(
+                    [
+                        terminal_text(row[S.ATTRIBUTE_KIND], 20),
+                        terminal_text(row[S.VALUE]),
+                        str(row[N_ACCOUNTS]),
+                        f"{row[KIND_WEIGHT]:.2f}",
+                        f"{row[STRENGTH_A]:.2f}",
+                        f"{row[STRENGTH_B]:.2f}",
+                        f"{row[CONTRIBUTION]:.3f}",
+                        "; ".join(notes),
+                    ]
+                )
+            lines += text_table(
+                [
+                    "kind",
+                    "value",
+                    "holders",
+                    "kind weight",
+                    "strength a",
+                    "strength b",
+                    "contribution",
+                    "note",
+                ],
+                rows,
+                right=[2, 3, 4, 5, 6],
+            )
         else:
             lines.append("They share no value directly.")
         if self.path.height:
             lines.append("")
             weakest = float(self.path[CONTRIBUTION].min())
-            lines.append(f"Shortest weighted path through shared values ({self.path.height} hops; "
-                         f"weakest hop {weakest:.3f})")
+            lines.append(
+                f"Shortest weighted path through shared values ({self.path.height} hops; "
+                f"weakest hop {weakest:.3f})"
+            )
             rows = []
             for row in self.path.iter_rows(named=True):
                 nxt = row[NEXT_CLUSTER_ID]
-                rows.append([str(row[HOP]), terminal_text(row[S.ACCOUNT_ID], 40),
-                             f"{terminal_text(row[S.ATTRIBUTE_KIND], 20)}={terminal_text(row[S.VALUE], 40)}", str(row[N_ACCOUNTS]),
-                             f"{row[CONTRIBUTION]:.3f}", terminal_text(row[NEXT_ACCOUNT_ID], 40),
-                             "-" if nxt is None else str(nxt)])
-            lines += text_table(["hop", "from", "shared value", "holders", "contribution", "to", "to's cluster"], rows,
-                                right=[0, 3, 4])
+                rows.append(
+                    [
+                        str(row[HOP]),
+                        terminal_text(row[S.ACCOUNT_ID], 40),
+                        f"{terminal_text(row[S.ATTRIBUTE_KIND], 20)}={terminal_text(row[S.VALUE], 40)}",
+                        str(row[N_ACCOUNTS]),
+                        f"{row[CONTRIBUTION]:.3f}",
+                        terminal_text(row[NEXT_ACCOUNT_ID], 40),
+                        "-" if nxt is None else str(nxt),
+                    ]
+                )
+            lines += text_table(
+                ["hop", "from", "shared value", "holders", "contribution", "to", "to's cluster"],
+                rows,
+                right=[0, 3, 4],
+            )
         elif not self.shared.filter(pl.col(CONTRIBUTION) > 0).height and not self.connected:
             lines.append("No chain of shared values joins them.")
         return "\n".join(lines) + "\n"
@@ -691,8 +882,14 @@ def bipartite_graph(run: Run) -> tuple[ig.Graph, pl.DataFrame]:
     n_accounts = run.graph_accounts.height
     table = (
         run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
-        .join(run.values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX)
-        .filter((pl.col(HUB_ACTION).fill_null("") != DROPPED) & (pl.col(STRENGTH) > 0) & (pl.col(KIND_WEIGHT) > 0))
+        .join(
+            run.values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
+        )
+        .filter(
+            (pl.col(HUB_ACTION).fill_null("") != DROPPED)
+            & (pl.col(STRENGTH) > 0)
+            & (pl.col(KIND_WEIGHT) > 0)
+        )
         .select(ACCOUNT_INDEX, VALUE_INDEX, KIND_WEIGHT, STRENGTH, INFRASTRUCTURE)
         .sort(VALUE_INDEX, ACCOUNT_INDEX)
     )
@@ -705,32 +902,52 @@ def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFram
     """Shortest weighted bipartite path from account ``a`` to ``b`` (see the module docstring)."""
     graph, table = bipartite_graph(run)
     max_weight = float(table[KIND_WEIGHT].max()) if table.height else 1.0
-    cost = table.select(
-        (-(pl.col(STRENGTH) * (pl.col(KIND_WEIGHT) / max_weight).sqrt()).log()).clip(0.0, None)
-    ).to_series().to_list()
+    cost = (
+        table.select(
+            (-(pl.col(STRENGTH) * (pl.col(KIND_WEIGHT) / max_weight).sqrt()).log()).clip(0.0, None)
+        )
+        .to_series()
+        .to_list()
+    )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # igraph warns when the target is unreachable
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # igraph warns when the target is unreachable
         vertices = graph.get_shortest_path(a, b, weights=cost, output="vpath")
     empty = _path_empty()
     if len(vertices) < 3:
         return empty, False
     n_accounts = run.graph_accounts.height
     hops = pl.DataFrame(
-        {HOP: list(range(1, len(vertices) // 2 + 1)),
-         "_from": vertices[0:-1:2], "_value": [v - n_accounts for v in vertices[1::2]], "_to": vertices[2::2]},
+        {
+            HOP: list(range(1, len(vertices) // 2 + 1)),
+            "_from": vertices[0:-1:2],
+            "_value": [v - n_accounts for v in vertices[1::2]],
+            "_to": vertices[2::2],
+        },
         schema={HOP: pl.Int64, "_from": pl.UInt32, "_value": pl.UInt32, "_to": pl.UInt32},
     )
     strength = table.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
     names = accounts.select(ACCOUNT_INDEX, S.ACCOUNT_ID, S.CLUSTER_ID)
     path = (
-        hops.join(strength.rename({ACCOUNT_INDEX: "_from", VALUE_INDEX: "_value", STRENGTH: STRENGTH_A}),
-                  on=["_from", "_value"])
-        .join(strength.rename({ACCOUNT_INDEX: "_to", VALUE_INDEX: "_value", STRENGTH: STRENGTH_B}),
-              on=["_to", "_value"])
+        hops.join(
+            strength.rename({ACCOUNT_INDEX: "_from", VALUE_INDEX: "_value", STRENGTH: STRENGTH_A}),
+            on=["_from", "_value"],
+        )
+        .join(
+            strength.rename({ACCOUNT_INDEX: "_to", VALUE_INDEX: "_value", STRENGTH: STRENGTH_B}),
+            on=["_to", "_value"],
+        )
         .join(run.values.rename({VALUE_INDEX: "_value"}), on="_value")
         .join(names.select(pl.col(ACCOUNT_INDEX).alias("_from"), S.ACCOUNT_ID), on="_from")
-        .join(names.select(pl.col(ACCOUNT_INDEX).alias("_to"), pl.col(S.ACCOUNT_ID).alias(NEXT_ACCOUNT_ID),
-                           pl.col(S.CLUSTER_ID).alias(NEXT_CLUSTER_ID)), on="_to")
+        .join(
+            names.select(
+                pl.col(ACCOUNT_INDEX).alias("_to"),
+                pl.col(S.ACCOUNT_ID).alias(NEXT_ACCOUNT_ID),
+                pl.col(S.CLUSTER_ID).alias(NEXT_CLUSTER_ID),
+            ),
+            on="_to",
+        )
         .with_columns(_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION))
         .sort(HOP)
         .select(empty.columns)
@@ -738,7 +955,9 @@ def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFram
     return path, True
 
 
-def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = DEFAULT_TOP) -> PairExplanation:
+def explain_pair(
+    run: Run, account_a: str, account_b: str, *, top: int | None = DEFAULT_TOP
+) -> PairExplanation:
     """The evidence between two accounts: the values they share, or the path that joins them.
 
     Parameters
@@ -781,31 +1000,52 @@ def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = 
     """
     _check_top(top)
     if account_a == account_b:
-        raise InputError(f"explain a pair of two different accounts, got {cap(visible(account_a), 80)!r} twice")
+        raise InputError(
+            f"explain a pair of two different accounts, got {cap(visible(account_a), 80)!r} twice"
+        )
     found = find_accounts(run, [account_a, account_b])
     a, b = found[ACCOUNT_INDEX].to_list()
     accounts = account_table(run)
-    values = run.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, HUB_ACTION,
-                               INFRASTRUCTURE)
+    values = run.values.select(
+        VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE
+    )
     incidence = run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
     shared = (
-        incidence.filter(pl.col(ACCOUNT_INDEX) == a).select(VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_A))
-        .join(incidence.filter(pl.col(ACCOUNT_INDEX) == b).select(VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_B)),
-              on=VALUE_INDEX)
+        incidence.filter(pl.col(ACCOUNT_INDEX) == a)
+        .select(VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_A))
+        .join(
+            incidence.filter(pl.col(ACCOUNT_INDEX) == b).select(
+                VALUE_INDEX, pl.col(STRENGTH).alias(STRENGTH_B)
+            ),
+            on=VALUE_INDEX,
+        )
         .join(values, on=VALUE_INDEX)
-        .with_columns(_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION),
-                      pl.col(STRENGTH_A, STRENGTH_B).round(_ROUND))
-        .select(S.ATTRIBUTE_KIND, S.VALUE, N_ACCOUNTS, KIND_WEIGHT, STRENGTH_A, STRENGTH_B, CONTRIBUTION, HUB_ACTION,
-                INFRASTRUCTURE)
+        .with_columns(
+            _contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION),
+            pl.col(STRENGTH_A, STRENGTH_B).round(_ROUND),
+        )
+        .select(
+            S.ATTRIBUTE_KIND,
+            S.VALUE,
+            N_ACCOUNTS,
+            KIND_WEIGHT,
+            STRENGTH_A,
+            STRENGTH_B,
+            CONTRIBUTION,
+            HUB_ACTION,
+            INFRASTRUCTURE,
+        )
         .sort([CONTRIBUTION, S.ATTRIBUTE_KIND, S.VALUE], descending=[True, False, False])
     )
     lo, hi = min(a, b), max(a, b)
     edge = run.edges.filter((pl.col(SOURCE) == lo) & (pl.col(TARGET) == hi))
     edge_weight = round(float(edge[WEIGHT][0]), _ROUND) if edge.height else None
     counted = shared.filter(pl.col(CONTRIBUTION) > 0).height > 0
-    by_kind = shared.group_by(S.ATTRIBUTE_KIND).agg(
-        pl.len().cast(pl.UInt32).alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND)
-    ).sort([CONTRIBUTION, S.ATTRIBUTE_KIND], descending=[True, False])
+    by_kind = (
+        shared.group_by(S.ATTRIBUTE_KIND)
+        .agg(pl.len().cast(pl.UInt32).alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND))
+        .sort([CONTRIBUTION, S.ATTRIBUTE_KIND], descending=[True, False])
+    )
     if counted:
         path, connected = _path_empty(), True
     else:
@@ -821,7 +1061,17 @@ def explain_pair(run: Run, account_a: str, account_b: str, *, top: int | None = 
 
 
 def _path_empty() -> pl.DataFrame:
-    return pl.DataFrame(schema={HOP: pl.Int64, S.ACCOUNT_ID: pl.String, S.ATTRIBUTE_KIND: pl.String,
-                                S.VALUE: pl.String, NEXT_ACCOUNT_ID: pl.String, NEXT_CLUSTER_ID: pl.Int64,
-                                N_ACCOUNTS: pl.UInt32, CONTRIBUTION: pl.Float64, HUB_ACTION: pl.String,
-                                INFRASTRUCTURE: pl.Boolean})
+    return pl.DataFrame(
+        schema={
+            HOP: pl.Int64,
+            S.ACCOUNT_ID: pl.String,
+            S.ATTRIBUTE_KIND: pl.String,
+            S.VALUE: pl.String,
+            NEXT_ACCOUNT_ID: pl.String,
+            NEXT_CLUSTER_ID: pl.Int64,
+            N_ACCOUNTS: pl.UInt32,
+            CONTRIBUTION: pl.Float64,
+            HUB_ACTION: pl.String,
+            INFRASTRUCTURE: pl.Boolean,
+        }
+    )

@@ -353,7 +353,14 @@ def _flag_expr(column: pl.Expr, dtype: pl.DataType, *, path: str, name: str) -> 
 
 # Kind of each contract column; anything not listed is optional text.
 _ID, _TEXT, _GROUP, _TIME_REQUIRED, _TIME, _COUNT, _SCORE, _FLAG = (
-    "id", "text", "group", "time_required", "time", "count", "score", "flag"
+    "id",
+    "text",
+    "group",
+    "time_required",
+    "time",
+    "count",
+    "score",
+    "flag",
 )
 _KINDS: dict[tuple[str, str], str] = {
     (S.ACCOUNTS, S.ACCOUNT_ID): _ID,
@@ -425,8 +432,14 @@ def _plan(
             text = _text_expr(raw, dtype, path=path, name=name)
             typed[name] = _without_blanks(text)
             checks.append(
-                _Check(f"{table}_{name}_missing", "an empty or null account id (every row "
-                       "needs one)", name, done.is_null(), _row_label(), fatal=True)
+                _Check(
+                    f"{table}_{name}_missing",
+                    "an empty or null account id (every row needs one)",
+                    name,
+                    done.is_null(),
+                    _row_label(),
+                    fatal=True,
+                )
             )
             continue
         if kind == _GROUP:
@@ -434,8 +447,14 @@ def _plan(
             continue
         if kind in (_TEXT, _SCORE, _COUNT, _TIME):
             checks.append(
-                _Check(f"{table}_{name}_blank", f"an empty or whitespace-only {where}, "
-                       "treated as missing", name, blank, _row_label(), fatal=False)
+                _Check(
+                    f"{table}_{name}_blank",
+                    f"an empty or whitespace-only {where}, treated as missing",
+                    name,
+                    blank,
+                    _row_label(),
+                    fatal=False,
+                )
             )
         if kind == _TEXT:
             typed[name] = _without_blanks(_text_expr(raw, dtype, path=path, name=name))
@@ -445,9 +464,14 @@ def _plan(
             present = raw.is_not_null() & blank.not_()
             if kind == _TIME_REQUIRED:
                 checks.append(
-                    _Check(f"{table}_{name}_missing", "an empty or null timestamp (every "
-                           "exchange needs one)", name, present.not_(), _row_label(),
-                           fatal=True)
+                    _Check(
+                        f"{table}_{name}_missing",
+                        "an empty or null timestamp (every exchange needs one)",
+                        name,
+                        present.not_(),
+                        _row_label(),
+                        fatal=True,
+                    )
                 )
             checks.append(
                 _Check(
@@ -464,22 +488,38 @@ def _plan(
         elif kind == _COUNT:
             typed[name] = _count_expr(raw, dtype, path=path, name=name)
             checks.append(
-                _Check(f"{table}_{name}_invalid", f"a {where} that is not a non-negative "
-                       "integer, treated as missing", name, raw.is_not_null() & blank.not_()
-                       & done.is_null(), _row_and_value(raw), fatal=False)
+                _Check(
+                    f"{table}_{name}_invalid",
+                    f"a {where} that is not a non-negative integer, treated as missing",
+                    name,
+                    raw.is_not_null() & blank.not_() & done.is_null(),
+                    _row_and_value(raw),
+                    fatal=False,
+                )
             )
         elif kind == _SCORE:
             typed[name] = _score_expr(raw, dtype, path=path, name=name)
             checks.append(
-                _Check(f"{table}_{name}_invalid", f"a {where} that is not a finite number, "
-                       "treated as missing", name, raw.is_not_null() & blank.not_()
-                       & done.is_null(), _row_and_value(raw), fatal=False)
+                _Check(
+                    f"{table}_{name}_invalid",
+                    f"a {where} that is not a finite number, treated as missing",
+                    name,
+                    raw.is_not_null() & blank.not_() & done.is_null(),
+                    _row_and_value(raw),
+                    fatal=False,
+                )
             )
         elif kind == _FLAG:
             typed[name] = _flag_expr(raw, dtype, path=path, name=name)
             checks.append(
-                _Check(f"{table}_{name}_invalid", f"a {where} not among true/false/1/0/yes/no",
-                       name, done.is_null(), _row_and_value(raw), fatal=True)
+                _Check(
+                    f"{table}_{name}_invalid",
+                    f"a {where} not among true/false/1/0/yes/no",
+                    name,
+                    done.is_null(),
+                    _row_and_value(raw),
+                    fatal=True,
+                )
             )
     return typed, checks
 
@@ -513,8 +553,10 @@ def _run_checks(
         with _reading(path):
             rows = (
                 frame.filter(checks[i].mask.fill_null(False))
-                .select(pl.col(_ROW).alias("__row"),
-                        *[part.cast(pl.String).alias(f"e{j}") for j, part in enumerate(parts)])
+                .select(
+                    pl.col(_ROW).alias("__row"),
+                    *[part.cast(pl.String).alias(f"e{j}") for j, part in enumerate(parts)],
+                )
                 .bottom_k(_MAX_EXAMPLES, by="__row")
                 .collect(engine="streaming")
                 .sort("__row")
@@ -535,8 +577,14 @@ def _run_checks(
                 examples=examples(i),
             )
     for i, check in enumerate(checks):
-        warnings.add(check.code, check.message, count=int(result[f"n{i}"]),
-                     examples=examples(i), column=check.column, path=path)
+        warnings.add(
+            check.code,
+            check.message,
+            count=int(result[f"n{i}"]),
+            examples=examples(i),
+            column=check.column,
+            path=path,
+        )
     return int(result["__rows"])
 
 
@@ -577,7 +625,7 @@ def find_table_file(directory: str | Path, table: str) -> Path:
     if not folder.is_dir():
         raise InputError("is not a directory", path=str(folder))
     named = sorted(p for p in folder.iterdir() if p.name.lower().startswith(f"{table}."))
-    found = [p for p in named if p.name.lower()[len(table):] in _FORMATS]
+    found = [p for p in named if p.name.lower()[len(table) :] in _FORMATS]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -744,8 +792,9 @@ def _open(
         schema = {rename.get(name, name): dtype for name, dtype in schema.items()}
     internal = [name for name in schema if name.startswith("__acctgraph_")]
     if internal:
-        raise InputError("column names starting with __acctgraph_ are reserved", path=where,
-                         column=internal[0])
+        raise InputError(
+            "column names starting with __acctgraph_ are reserved", path=where, column=internal[0]
+        )
     required = {
         S.ACCOUNTS: S.ACCOUNTS_REQUIRED,
         S.EXCHANGES: S.EXCHANGES_REQUIRED,
@@ -779,9 +828,7 @@ def _read_eager(
     if raw.height == 0:
         raise InputError(f"has no rows (the {table} table is empty)", path=where)
     with _reading(where):
-        staged = raw.with_columns(
-            [expr.alias(_typed_name(name)) for name, expr in typed.items()]
-        )
+        staged = raw.with_columns([expr.alias(_typed_name(name)) for name, expr in typed.items()])
     _run_checks(staged.lazy(), checks, table=table, path=where, warnings=warnings)
     result = staged.select(
         [pl.col(_typed_name(name)).alias(name) for name in typed]
@@ -799,8 +846,10 @@ def _collapse_duplicates(
     if repeated.height == 0:
         return frame
     values = [name for name in frame.columns if name != _ROW]
-    variants = repeated.unique(subset=values, keep="first").group_by(S.ACCOUNT_ID).agg(
-        pl.len().alias("variants")
+    variants = (
+        repeated.unique(subset=values, keep="first")
+        .group_by(S.ACCOUNT_ID)
+        .agg(pl.len().alias("variants"))
     )
     conflicting = variants.filter(pl.col("variants") > 1)[S.ACCOUNT_ID].sort()
     if conflicting.len():
@@ -961,9 +1010,7 @@ def load_dataset(
     _table_mapping(mapping, S.ACCOUNTS)  # reject bad mapping keys before reading anything
     if input_dir is not None:
         accounts = accounts if accounts is not None else find_table_file(input_dir, S.ACCOUNTS)
-        exchanges = (
-            exchanges if exchanges is not None else find_table_file(input_dir, S.EXCHANGES)
-        )
+        exchanges = exchanges if exchanges is not None else find_table_file(input_dir, S.EXCHANGES)
     if accounts is None or exchanges is None:
         missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
         raise InputError(f"no {missing} table given: pass a directory or both files")
@@ -1044,9 +1091,8 @@ def _assemble(
             if name != S.ACCOUNT_ID
         ]
     )
-    universe = (
-        pl.concat([account_rows, added.select(account_rows.columns)], how="vertical")
-        .sort(S.ACCOUNT_ID)
+    universe = pl.concat([account_rows, added.select(account_rows.columns)], how="vertical").sort(
+        S.ACCOUNT_ID
     )
     return Dataset(
         accounts=universe,
@@ -1095,9 +1141,7 @@ def load_labels(
     """
     log = warnings if warnings is not None else WarningLog()
     frame, _ = _read_eager(path, S.LABELS, mapping, log)
-    frame = _collapse_duplicates(
-        frame, table=S.LABELS, path=str(path), warnings=log, what="labels"
-    )
+    frame = _collapse_duplicates(frame, table=S.LABELS, path=str(path), warnings=log, what="labels")
     return frame.drop(_ROW).sort(S.ACCOUNT_ID)
 
 

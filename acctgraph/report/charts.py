@@ -34,7 +34,12 @@ TOP = 10
 BOTTOM = 22
 SPARKS = "▁▂▃▄▅▆▇█"
 BIN_SECONDS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30.44 * 86400}
-_BIN_FORMAT = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m"}
+_BIN_FORMAT = {
+    "hour": "%Y-%m-%d %H:00",
+    "day": "%Y-%m-%d",
+    "week": "week of %Y-%m-%d",
+    "month": "%Y-%m",
+}
 _MAX_SPARK = 120
 
 
@@ -101,8 +106,14 @@ def sparkline(values: Sequence[float]) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, round(v / top * (len(SPARKS) - 1)))] for v in values)
 
 
-def _chart(title: str, positions: Sequence[tuple[float, float]], values: Sequence[float],
-           titles: Sequence[str], ticks: Sequence[tuple[float, str, str]], spark: str) -> Chart:
+def _chart(
+    title: str,
+    positions: Sequence[tuple[float, float]],
+    values: Sequence[float],
+    titles: Sequence[str],
+    ticks: Sequence[tuple[float, str, str]],
+    spark: str,
+) -> Chart:
     """``positions``: (left, width) of each bar as fractions of the plot width."""
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
@@ -111,14 +122,30 @@ def _chart(title: str, positions: Sequence[tuple[float, float]], values: Sequenc
     for (start, span), value, text in zip(positions, values, titles):
         height = plot_height * value / top if top > 0 else 0.0
         width = max(1.0, plot_width * span - 1.0)
-        bars.append(Bar(x=round(LEFT + plot_width * start, 1), y=round(TOP + plot_height - height, 1),
-                        width=round(width, 1), height=round(height, 1), title=text))
+        bars.append(
+            Bar(
+                x=round(LEFT + plot_width * start, 1),
+                y=round(TOP + plot_height - height, 1),
+                width=round(width, 1),
+                height=round(height, 1),
+                title=text,
+            )
+        )
     return Chart(
-        title=title, width=WIDTH, height=HEIGHT, plot_left=LEFT, plot_top=TOP, plot_width=plot_width,
-        plot_height=plot_height, bars=tuple(bars),
-        ticks=tuple(Tick(x=round(LEFT + plot_width * x, 1), label=label, anchor=anchor)
-                    for x, label, anchor in ticks),
-        y_max=_number(top), spark=spark,
+        title=title,
+        width=WIDTH,
+        height=HEIGHT,
+        plot_left=LEFT,
+        plot_top=TOP,
+        plot_width=plot_width,
+        plot_height=plot_height,
+        bars=tuple(bars),
+        ticks=tuple(
+            Tick(x=round(LEFT + plot_width * x, 1), label=label, anchor=anchor)
+            for x, label, anchor in ticks
+        ),
+        y_max=_number(top),
+        spark=spark,
     )
 
 
@@ -138,8 +165,14 @@ def _as_datetime(value: dt.datetime | dt.date) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
-def time_chart(starts: Sequence[dt.datetime | dt.date], values: Sequence[float], *, bin: str, title: str,
-               unit: str) -> Chart:
+def time_chart(
+    starts: Sequence[dt.datetime | dt.date],
+    values: Sequence[float],
+    *,
+    bin: str,
+    title: str,
+    unit: str,
+) -> Chart:
     """Bars placed on a time axis (gaps stay empty); ``bin`` is hour, day, week or month."""
     if bin not in BIN_SECONDS:
         raise ValueError(f"unknown bin {bin!r}; expected one of {sorted(BIN_SECONDS)}")
@@ -152,7 +185,9 @@ def time_chart(starts: Sequence[dt.datetime | dt.date], values: Sequence[float],
     positions = [((t - first).total_seconds() / total, step / total) for t in times]
     fmt = _BIN_FORMAT[bin]
     titles = [f"{t.strftime(fmt)}: {_number(v)} {unit}" for t, v in zip(times, values)]
-    label_format = "%m-%d %H:00" if bin == "hour" else "%Y-%m-%d" if bin in ("day", "week") else "%Y-%m"
+    label_format = (
+        "%m-%d %H:00" if bin == "hour" else "%Y-%m-%d" if bin in ("day", "week") else "%Y-%m"
+    )
     ticks = [(positions[0][0], times[0].strftime(label_format), "start")]
     if len(times) > 1:
         ticks.append((positions[-1][0] + positions[-1][1], times[-1].strftime(label_format), "end"))

@@ -119,5 +119,7 @@ def markdown_escape(text: object) -> str:
     match = _MARKDOWN_LEADING.match(value)
     if match:
         end = match.end()
-        value = "\\" + value if not match.group(1)[0].isdigit() else value[:end] + "\\" + value[end:]
+        value = (
+            "\\" + value if not match.group(1)[0].isdigit() else value[:end] + "\\" + value[end:]
+        )
     return value

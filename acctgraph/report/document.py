@@ -143,8 +143,14 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
         for key in sorted(value):
             rows += _flatten(f"{prefix}.{key}" if prefix else str(key), value[key])
         return rows
-    return [(prefix, json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str)
-             else value)]
+    return [
+        (
+            prefix,
+            json.dumps(value, sort_keys=True, ensure_ascii=False)
+            if not isinstance(value, str)
+            else value,
+        )
+    ]
 
 
 # =============================================================================
@@ -178,55 +184,96 @@ def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]
             ("flagged accounts", _count(rows.get("flagged_accounts"))),
         ],
         "inputs": [
-            {"table": document_text(item.get("table"), limit=limit), "path": document_text(item.get("path"), limit=limit),
-             "rows": _count(item.get("rows")), "size": _count(item.get("size_bytes")),
-             "sha256": document_text(item.get("sha256"), limit=limit)}
+            {
+                "table": document_text(item.get("table"), limit=limit),
+                "path": document_text(item.get("path"), limit=limit),
+                "rows": _count(item.get("rows")),
+                "size": _count(item.get("size_bytes")),
+                "sha256": document_text(item.get("sha256"), limit=limit),
+            }
             for item in record.get("inputs", [])
         ],
-        "rows": [(document_text(name, limit=limit), _count(value)) for name, value in sorted(rows.items())],
+        "rows": [
+            (document_text(name, limit=limit), _count(value))
+            for name, value in sorted(rows.items())
+        ],
         "warnings": [
-            {"code": document_text(w.get("code"), limit=limit), "count": _count(w.get("count")),
-             "message": document_text(w.get("message"), limit=limit),
-             "where": document_text(" / ".join(str(x) for x in (w.get("path"), w.get("column")) if x), limit=limit),
-             "examples": [document_text(x, limit=limit) for x in w.get("examples", [])]}
+            {
+                "code": document_text(w.get("code"), limit=limit),
+                "count": _count(w.get("count")),
+                "message": document_text(w.get("message"), limit=limit),
+                "where": document_text(
+                    " / ".join(str(x) for x in (w.get("path"), w.get("column")) if x), limit=limit
+                ),
+                "examples": [document_text(x, limit=limit) for x in w.get("examples", [])],
+            }
             for w in record.get("warnings", [])
         ],
-        "parameters": [(document_text(k, limit=limit), document_text(v, limit=limit))
-                       for k, v in _flatten("", record.get("parameters", {}))],
-        "versions": [(document_text(k, limit=limit), document_text(v, limit=limit))
-                     for k, v in sorted(record.get("versions", {}).items())],
-        "detect": [(document_text(k, limit=limit), document_text(v, limit=limit)) for k, v in _flatten("", record.get("detect", {}))],
+        "parameters": [
+            (document_text(k, limit=limit), document_text(v, limit=limit))
+            for k, v in _flatten("", record.get("parameters", {}))
+        ],
+        "versions": [
+            (document_text(k, limit=limit), document_text(v, limit=limit))
+            for k, v in sorted(record.get("versions", {}).items())
+        ],
+        "detect": [
+            (document_text(k, limit=limit), document_text(v, limit=limit))
+            for k, v in _flatten("", record.get("detect", {}))
+        ],
         "hubs": {
             "note": document_text(hubs.get("note"), limit=limit),
             "count": _count(hubs.get("count")),
-            "by_kind": [(document_text(k, limit=limit), _count(v)) for k, v in sorted(hubs.get("by_kind", {}).items())],
+            "by_kind": [
+                (document_text(k, limit=limit), _count(v))
+                for k, v in sorted(hubs.get("by_kind", {}).items())
+            ],
             "top": [
-                {"kind": document_text(h.get("attribute_kind"), limit=limit), "value": document_text(h.get("value"), limit=limit),
-                 "accounts": _count(h.get("n_accounts")), "cap": _count(h.get("hub_cap")),
-                 "action": document_text(h.get("hub_action"), limit=limit)}
+                {
+                    "kind": document_text(h.get("attribute_kind"), limit=limit),
+                    "value": document_text(h.get("value"), limit=limit),
+                    "accounts": _count(h.get("n_accounts")),
+                    "cap": _count(h.get("hub_cap")),
+                    "action": document_text(h.get("hub_action"), limit=limit),
+                }
                 for h in hub_values[:20]
             ],
-            "more": _count(n_more) if (n_more := int(hubs.get("count", 0) or 0) - min(20, len(hub_values))) > 0
+            "more": _count(n_more)
+            if (n_more := int(hubs.get("count", 0) or 0) - min(20, len(hub_values))) > 0
             else "",
         },
     }
 
 
-def _ranked(clusters: pl.DataFrame, carded: set[int], graphs: set[int], params: ReportParams) -> dict[str, Any]:
+def _ranked(
+    clusters: pl.DataFrame, carded: set[int], graphs: set[int], params: ReportParams
+) -> dict[str, Any]:
     chosen = clusters.sort(S.CLUSTER_ID).filter(
         pl.col(S.FLAGGED) | (pl.int_range(pl.len()) < params.ranked_rows)
     )
     rows = [
-        {"id": int(row[S.CLUSTER_ID]), "size": _count(row["size"]), "score": _fixed(row[S.CLUSTER_SCORE]),
-         "flagged": bool(row[S.FLAGGED]), "exchanges": _count(row["exchanges"]),
-         "summary": document_text(row["summary"], limit=params.text_limit),
-         "section": int(row[S.CLUSTER_ID]) in carded, "graph": int(row[S.CLUSTER_ID]) in graphs}
-        for row in chosen.select(S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "exchanges", "summary")
-        .iter_rows(named=True)
+        {
+            "id": int(row[S.CLUSTER_ID]),
+            "size": _count(row["size"]),
+            "score": _fixed(row[S.CLUSTER_SCORE]),
+            "flagged": bool(row[S.FLAGGED]),
+            "exchanges": _count(row["exchanges"]),
+            "summary": document_text(row["summary"], limit=params.text_limit),
+            "section": int(row[S.CLUSTER_ID]) in carded,
+            "graph": int(row[S.CLUSTER_ID]) in graphs,
+        }
+        for row in chosen.select(
+            S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "exchanges", "summary"
+        ).iter_rows(named=True)
     ]
-    return {"open": rows[: params.ranked_open], "collapsed": rows[params.ranked_open:],
-            "shown": len(rows), "total": clusters.height, "more": clusters.height - len(rows),
-            "flagged": int(clusters[S.FLAGGED].sum())}
+    return {
+        "open": rows[: params.ranked_open],
+        "collapsed": rows[params.ranked_open :],
+        "shown": len(rows),
+        "total": clusters.height,
+        "more": clusters.height - len(rows),
+        "flagged": int(clusters[S.FLAGGED].sum()),
+    }
 
 
 def _charts(card: dict[str, Any]) -> list[Chart]:
@@ -234,55 +281,99 @@ def _charts(card: dict[str, Any]) -> list[Chart]:
     signups = card["signups"]
     if signups:
         unit = signups[0]["bin"]
-        charts.append(time_chart([_parse(r["bin_start"]) for r in signups], [r["n_accounts"] for r in signups],
-                                 bin=unit, title=f"accounts created per {unit} (UTC)", unit="accounts"))
+        charts.append(
+            time_chart(
+                [_parse(r["bin_start"]) for r in signups],
+                [r["n_accounts"] for r in signups],
+                bin=unit,
+                title=f"accounts created per {unit} (UTC)",
+                unit="accounts",
+            )
+        )
     daily = card["daily"]
     if daily:
-        charts.append(time_chart([_parse(r["day"]) for r in daily], [r["exchanges"] for r in daily],
-                                 bin="day", title="exchanges per day (UTC)", unit="exchanges"))
+        charts.append(
+            time_chart(
+                [_parse(r["day"]) for r in daily],
+                [r["exchanges"] for r in daily],
+                bin="day",
+                title="exchanges per day (UTC)",
+                unit="exchanges",
+            )
+        )
     hours = card["hours"]
     if hours:
-        charts.append(hour_chart([r["n_events"] for r in hours], title="exchanges by hour of day (UTC)"))
+        charts.append(
+            hour_chart([r["n_events"] for r in hours], title="exchanges by hour of day (UTC)")
+        )
     return charts
 
 
 def _figures(card: dict[str, Any], burst_hours: float) -> list[tuple[str, str]]:
     size = card["size"]
     figures = [
-        ("accounts created", (f"{_time(card['created_first'])} to {_time(card['created_last'])} "
-                              f"({card['accounts_with_created_at'] or 0:,} of {size:,} with a creation time)")),
-        (f"largest signup burst (within {burst_hours:g} h)",
-         f"{card['burst_accounts']:,} accounts, {_time(card['burst_start'])} to {_time(card['burst_end'])}"
-         if card["burst_accounts"] else "—"),
-        ("median account age at first activity",
-         "—" if card["median_age_days"] is None else f"{card['median_age_days']:.1f} days"),
-        ("exchanges per account per active day",
-         (f"median {_fixed(card['median_exchanges_per_active_day'], 1)}, "
-          f"max {_fixed(card['max_exchanges_per_active_day'], 1)}")),
+        (
+            "accounts created",
+            (
+                f"{_time(card['created_first'])} to {_time(card['created_last'])} "
+                f"({card['accounts_with_created_at'] or 0:,} of {size:,} with a creation time)"
+            ),
+        ),
+        (
+            f"largest signup burst (within {burst_hours:g} h)",
+            f"{card['burst_accounts']:,} accounts, {_time(card['burst_start'])} to {_time(card['burst_end'])}"
+            if card["burst_accounts"]
+            else "—",
+        ),
+        (
+            "median account age at first activity",
+            "—" if card["median_age_days"] is None else f"{card['median_age_days']:.1f} days",
+        ),
+        (
+            "exchanges per account per active day",
+            (
+                f"median {_fixed(card['median_exchanges_per_active_day'], 1)}, "
+                f"max {_fixed(card['max_exchanges_per_active_day'], 1)}"
+            ),
+        ),
         ("accounts with exchanges", f"{card['active_accounts'] or 0:,} of {size:,}"),
         ("days with activity", _count(card["active_days"])),
         ("exchanges", _count(card["exchanges"])),
-        ("first and last activity", f"{_time(card['first_activity'])} to {_time(card['last_activity'])}"),
+        (
+            "first and last activity",
+            f"{_time(card['first_activity'])} to {_time(card['last_activity'])}",
+        ),
     ]
     if card["templates"]:
-        figures.append((f"top {len(card['templates'])} templates' share of sampled prompt bands",
-                        _percent(card["top_templates_share"])))
+        figures.append(
+            (
+                f"top {len(card['templates'])} templates' share of sampled prompt bands",
+                _percent(card["top_templates_share"]),
+            )
+        )
     return figures
 
 
-def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst_hours: float) -> dict[str, Any]:
+def _section(
+    card: dict[str, Any], graphs: set[int], params: ReportParams, burst_hours: float
+) -> dict[str, Any]:
     limit = params.text_limit
     cid = int(card[S.CLUSTER_ID])
     top_contribution = max((abs(s["contribution"]) for s in card["signals"]), default=0.0)
     samples: dict[int, list[dict[str, Any]]] = {}
     for sample in card["samples"]:
-        samples.setdefault(sample["template_rank"], []).append({
-            "account": document_text(sample[S.ACCOUNT_ID], limit=limit), "time": _time(sample[S.TIMESTAMP]),
-            "lines": document_lines(sample[S.PROMPT], limit=params.prompt_limit),
-            "text": document_text(sample[S.PROMPT], limit=params.prompt_limit),
-        })
+        samples.setdefault(sample["template_rank"], []).append(
+            {
+                "account": document_text(sample[S.ACCOUNT_ID], limit=limit),
+                "time": _time(sample[S.TIMESTAMP]),
+                "lines": document_lines(sample[S.PROMPT], limit=params.prompt_limit),
+                "text": document_text(sample[S.PROMPT], limit=params.prompt_limit),
+            }
+        )
     members = card["members"][: params.members_shown]
-    kind_order = {k["attribute_kind"]: i for i, k in enumerate(card["kinds"])}  # strongest kind first
+    kind_order = {
+        k["attribute_kind"]: i for i, k in enumerate(card["kinds"])
+    }  # strongest kind first
     return {
         "id": cid,
         "flagged": bool(card[S.FLAGGED]),
@@ -292,51 +383,84 @@ def _section(card: dict[str, Any], graphs: set[int], params: ReportParams, burst
         "score": _fixed(card[S.CLUSTER_SCORE]),
         "summary": document_text(card["summary"], limit=limit),
         "signals": [
-            {"name": document_text(s["signal"], limit=limit), "meaning": _SIGNAL_TEXT.get(s["signal"], ""),
-             "value": _fixed(s["signal_value"]), "weight": _fixed(s["weight"]),
-             "contribution": _fixed(s["contribution"], 3),
-             "bar": round(100.0 * abs(s["contribution"]) / top_contribution, 1) if top_contribution else 0.0,
-             "negative": s["contribution"] < 0}
+            {
+                "name": document_text(s["signal"], limit=limit),
+                "meaning": _SIGNAL_TEXT.get(s["signal"], ""),
+                "value": _fixed(s["signal_value"]),
+                "weight": _fixed(s["weight"]),
+                "contribution": _fixed(s["contribution"], 3),
+                "bar": round(100.0 * abs(s["contribution"]) / top_contribution, 1)
+                if top_contribution
+                else 0.0,
+                "negative": s["contribution"] < 0,
+            }
             for s in card["signals"]
         ],
         "kinds": [
-            {"kind": document_text(k["attribute_kind"], limit=limit), "kind_weight": _fixed(k["kind_weight"]),
-             "n_values": _count(k["n_values"]), "top": _count(k["top_accounts_in_cluster"]),
-             "top_share": _percent(k["top_share_of_members"]), "outside": _count(k["top_accounts_outside"]),
-             "half": bool(k["held_by_half"]), "share": _percent(k["link_share"]),
-             "contribution": _fixed(k["kind_contribution"], 3)}
+            {
+                "kind": document_text(k["attribute_kind"], limit=limit),
+                "kind_weight": _fixed(k["kind_weight"]),
+                "n_values": _count(k["n_values"]),
+                "top": _count(k["top_accounts_in_cluster"]),
+                "top_share": _percent(k["top_share_of_members"]),
+                "outside": _count(k["top_accounts_outside"]),
+                "half": bool(k["held_by_half"]),
+                "share": _percent(k["link_share"]),
+                "contribution": _fixed(k["kind_contribution"], 3),
+            }
             for k in card["kinds"]
         ],
         "shared": [
-            {"kind": document_text(v["attribute_kind"], limit=limit), "value": document_text(v["value"], limit=limit),
-             "inside": _count(v["accounts_in_cluster"]), "outside": _count(v["accounts_outside"]),
-             "weight": _fixed(v["weight"], 3), "hub": document_text(v["hub_action"] or "", limit=limit)}
-            for v in sorted(card["values"], key=lambda v: kind_order.get(v["attribute_kind"], len(kind_order)))
+            {
+                "kind": document_text(v["attribute_kind"], limit=limit),
+                "value": document_text(v["value"], limit=limit),
+                "inside": _count(v["accounts_in_cluster"]),
+                "outside": _count(v["accounts_outside"]),
+                "weight": _fixed(v["weight"], 3),
+                "hub": document_text(v["hub_action"] or "", limit=limit),
+            }
+            for v in sorted(
+                card["values"], key=lambda v: kind_order.get(v["attribute_kind"], len(kind_order))
+            )
         ],
         "figures": _figures(card, burst_hours),
         "charts": _charts(card),
         "ages": [(a["age_bin"], _count(a["n_accounts"])) for a in card["ages"]],
-        "capabilities": [(c["capability"], _count(c["n_exchanges"]), _percent(c["share"]))
-                         for c in card["capabilities"]],
+        "capabilities": [
+            (c["capability"], _count(c["n_exchanges"]), _percent(c["share"]))
+            for c in card["capabilities"]
+        ],
         "templates": [
-            {"rank": t["template_rank"], "value": document_text(t["value"], limit=limit),
-             "accounts": _count(t["accounts_in_cluster"]), "events": _count(t["n_events"]),
-             "share": _percent(t["share"]), "samples": samples.get(t["template_rank"], [])}
+            {
+                "rank": t["template_rank"],
+                "value": document_text(t["value"], limit=limit),
+                "accounts": _count(t["accounts_in_cluster"]),
+                "events": _count(t["n_events"]),
+                "share": _percent(t["share"]),
+                "samples": samples.get(t["template_rank"], []),
+            }
             for t in card["templates"]
         ],
         "members": [
-            {"account": document_text(m[S.ACCOUNT_ID], limit=limit), "created": _time(m[S.CREATED_AT]),
-             "first_seen": _time(m["first_seen"]), "exchanges": _count(m["n_exchanges"]),
-             "name": document_text(m[S.DISPLAY_NAME], limit=limit), "email": document_text(m[S.EMAIL], limit=limit),
-             "country": document_text(m[S.COUNTRY], limit=limit), "org": document_text(m[S.ORG_ID], limit=limit)}
+            {
+                "account": document_text(m[S.ACCOUNT_ID], limit=limit),
+                "created": _time(m[S.CREATED_AT]),
+                "first_seen": _time(m["first_seen"]),
+                "exchanges": _count(m["n_exchanges"]),
+                "name": document_text(m[S.DISPLAY_NAME], limit=limit),
+                "email": document_text(m[S.EMAIL], limit=limit),
+                "country": document_text(m[S.COUNTRY], limit=limit),
+                "org": document_text(m[S.ORG_ID], limit=limit),
+            }
             for m in members
         ],
         "members_more": int(card["size"]) - len(members),
     }
 
 
-def report_view(run: Run, cards: Cards, *, out: Path | None = None,
-                params: ReportParams | None = None) -> dict[str, Any]:
+def report_view(
+    run: Run, cards: Cards, *, out: Path | None = None, params: ReportParams | None = None
+) -> dict[str, Any]:
     """Everything the report templates render, as plain values (text already :func:`document_text`)."""
     params = params or ReportParams()
     out = Path(out) if out is not None else run.path
@@ -358,9 +482,11 @@ def report_view(run: Run, cards: Cards, *, out: Path | None = None,
         "sections": sections,
         "n_flagged_sections": sum(1 for s in sections if s["flagged"]),
         "n_other_sections": sum(1 for s in sections if not s["flagged"]),
-        "template_note": (f"share of the cluster's sampled prompt bands (at most "
-                          f"{prompt.get('max_per_account', '?')} prompts per account are sampled; each gives up "
-                          f"to {prompt.get('n_bands', '?')} bands of {prompt.get('band_words', '?')} words)"),
+        "template_note": (
+            f"share of the cluster's sampled prompt bands (at most "
+            f"{prompt.get('max_per_account', '?')} prompts per account are sampled; each gives up "
+            f"to {prompt.get('n_bands', '?')} bands of {prompt.get('band_words', '?')} words)"
+        ),
         "members_shown": params.members_shown,
         "text_limit": params.text_limit,
         "overview": (out / GRAPHS_DIR / OVERVIEW_PAGE).is_file(),
@@ -383,8 +509,11 @@ def _markdown_finalize(value: Any) -> Any:
 
 def _environment(markdown: bool) -> jinja2.Environment:
     options: dict[str, Any] = {
-        "loader": jinja2.FileSystemLoader(TEMPLATES), "undefined": jinja2.StrictUndefined,
-        "trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True,
+        "loader": jinja2.FileSystemLoader(TEMPLATES),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
     }
     if markdown:
         return jinja2.Environment(autoescape=False, finalize=_markdown_finalize, **options)
@@ -398,8 +527,13 @@ def render_report(view: dict[str, Any]) -> tuple[str, str]:
     return html, markdown
 
 
-def write_report(run: Run, out: str | Path | None = None, *, params: ReportParams | None = None,
-                 cards: Cards | None = None) -> list[Path]:
+def write_report(
+    run: Run,
+    out: str | Path | None = None,
+    *,
+    params: ReportParams | None = None,
+    cards: Cards | None = None,
+) -> list[Path]:
     """Write ``report.html`` and ``report.md`` for a finished run; returns their paths.
 
     Parameters

@@ -102,7 +102,11 @@ class Config:
     @property
     def behaviour_kinds(self) -> list[str]:
         """Enabled cosine kinds that are not infrastructure: what attachment compares on."""
-        return sorted(f.kind for f in self.features if f.enabled and f.similarity == "cosine" and not f.infrastructure)
+        return sorted(
+            f.kind
+            for f in self.features
+            if f.enabled and f.similarity == "cosine" and not f.infrastructure
+        )
 
     def with_overrides(
         self,
@@ -139,7 +143,9 @@ class Config:
             "seed": self.seed,
             "attributes": [f.name for f in self.features if isinstance(f, ExtraColumn)],
             "map": dict(self.mapping),
-            "features": {k: {kk: vv for kk, vv in v.items() if kk != "name"} for k, v in features.items()},
+            "features": {
+                k: {kk: vv for kk, vv in v.items() if kk != "name"} for k, v in features.items()
+            },
             "graph": dataclasses.asdict(self.graph),
             "detect": dataclasses.asdict(self.detect),
             "attach": dataclasses.asdict(self.attach),
@@ -153,16 +159,22 @@ class Config:
         allowed = {"seed", "attributes", "map", "features", "graph", "detect", "attach", "score"}
         unknown = set(data) - allowed
         if unknown:
-            raise ConfigError(f"unknown configuration keys {sorted(unknown)}; expected some of {sorted(allowed)}")
+            raise ConfigError(
+                f"unknown configuration keys {sorted(unknown)}; expected some of {sorted(allowed)}"
+            )
         base = cls().with_overrides(attributes=list(data.get("attributes", [])))
         by_kind = {f.kind: f for f in base.features}
         for kind, options in dict(data.get("features", {})).items():
             if kind not in by_kind:
-                raise ConfigError(f"features.{kind}: unknown attribute kind; known: {sorted(by_kind)}")
+                raise ConfigError(
+                    f"features.{kind}: unknown attribute kind; known: {sorted(by_kind)}"
+                )
             by_kind[kind] = _replace(by_kind[kind], options, f"features.{kind}")
         mapping = data.get("map", {})
-        if not isinstance(mapping, Mapping) or not all(isinstance(v, str) for v in mapping.values()):
-            raise ConfigError("map: expected a table of contract_name = \"column name\"")
+        if not isinstance(mapping, Mapping) or not all(
+            isinstance(v, str) for v in mapping.values()
+        ):
+            raise ConfigError('map: expected a table of contract_name = "column name"')
         return cls(
             seed=int(data.get("seed", DEFAULT_SEED)),
             features=tuple(by_kind[f.kind] for f in base.features),

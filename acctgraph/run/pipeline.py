@@ -39,21 +39,38 @@ from acctgraph.run.timing import Progress, Stages
 from acctgraph.run.write import write_outputs
 
 
-def run_pipeline(dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None) -> RunResult:
+def run_pipeline(
+    dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None
+) -> RunResult:
     """Run every stage after loading on an already loaded dataset."""
     config = config or Config()
     stage = Stages(progress)
     # Passed straight on, not kept in a local: run_from_usage then holds the only reference and
     # can free the template and co-activity tables once they are in the attribute table.
-    result = run_from_usage(dataset, stage("usage", lambda: compute_usage(
-        dataset, prompt=config.feature("prompt_template"), co_activity=config.feature("co_activity"))),
-        config=config, progress=progress)
+    result = run_from_usage(
+        dataset,
+        stage(
+            "usage",
+            lambda: compute_usage(
+                dataset,
+                prompt=config.feature("prompt_template"),
+                co_activity=config.feature("co_activity"),
+            ),
+        ),
+        config=config,
+        progress=progress,
+    )
     result.timings = stage.timings + result.timings
     return result
 
 
-def run_from_usage(dataset: Dataset, usage: Usage, *, config: Config | None = None,
-                   progress: Progress | None = None) -> RunResult:
+def run_from_usage(
+    dataset: Dataset,
+    usage: Usage,
+    *,
+    config: Config | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
     """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
 
     ``usage`` must be ``compute_usage(dataset, prompt=..., co_activity=...)`` with
@@ -80,32 +97,72 @@ def run_from_usage(dataset: Dataset, usage: Usage, *, config: Config | None = No
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
     # From here on the attribute table holds the template and co-activity rows; drop the
     # copies in `usage` so that the two largest per-account tables are not held twice.
-    usage = dataclasses.replace(usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear())
-    graph = stage("graph", lambda: build_graph(
-        attributes, weights=config.weights, hub_caps=config.hub_caps, similarities=config.similarities,
-        infrastructure=config.infrastructure, alphas=config.alphas,
-        params=config.graph,
-        account_ids=dataset.accounts[S.ACCOUNT_ID]))
-    communities = stage("detect", lambda: detect_communities(
-        graph.to_igraph(), params=config.detect, seed=config.seed))
-    membership, attached = stage("attach", lambda: attach_unlinked(
-        communities.membership, graph.incidence, graph.values, n_accounts=len(graph.account_ids),
-        kinds=config.behaviour_kinds, params=config.attach))
+    usage = dataclasses.replace(
+        usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear()
+    )
+    graph = stage(
+        "graph",
+        lambda: build_graph(
+            attributes,
+            weights=config.weights,
+            hub_caps=config.hub_caps,
+            similarities=config.similarities,
+            infrastructure=config.infrastructure,
+            alphas=config.alphas,
+            params=config.graph,
+            account_ids=dataset.accounts[S.ACCOUNT_ID],
+        ),
+    )
+    communities = stage(
+        "detect",
+        lambda: detect_communities(graph.to_igraph(), params=config.detect, seed=config.seed),
+    )
+    membership, attached = stage(
+        "attach",
+        lambda: attach_unlinked(
+            communities.membership,
+            graph.incidence,
+            graph.values,
+            n_accounts=len(graph.account_ids),
+            kinds=config.behaviour_kinds,
+            params=config.attach,
+        ),
+    )
     communities = dataclasses.replace(communities, membership=membership, attached=attached.height)
-    scored = stage("score", lambda: score_clusters(
-        communities.membership, graph, attributes, usage, params=config.score))
-    return RunResult(config, dataset, usage, attributes, graph, communities, scored, stage.timings,
-                     attached=_attached_table(attached, graph, scored))
+    scored = stage(
+        "score",
+        lambda: score_clusters(
+            communities.membership, graph, attributes, usage, params=config.score
+        ),
+    )
+    return RunResult(
+        config,
+        dataset,
+        usage,
+        attributes,
+        graph,
+        communities,
+        scored,
+        stage.timings,
+        attached=_attached_table(attached, graph, scored),
+    )
 
 
 def _attached_table(attached: pl.DataFrame, graph: AccountGraph, scored: Scored) -> pl.DataFrame:
     """The attachments keyed by account and final cluster id (see :mod:`acctgraph.cluster.attach`)."""
-    ids = graph.account_ids.to_frame().with_row_index(ACCOUNT_INDEX).with_columns(
-        pl.col(ACCOUNT_INDEX).cast(pl.Int64))
+    ids = (
+        graph.account_ids.to_frame()
+        .with_row_index(ACCOUNT_INDEX)
+        .with_columns(pl.col(ACCOUNT_INDEX).cast(pl.Int64))
+    )
     return (
         attached.join(ids, on=ACCOUNT_INDEX)
         .join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
-        .select(S.ACCOUNT_ID, S.CLUSTER_ID, pl.exclude(S.ACCOUNT_ID, S.CLUSTER_ID, ACCOUNT_INDEX, "^_.*$"))
+        .select(
+            S.ACCOUNT_ID,
+            S.CLUSTER_ID,
+            pl.exclude(S.ACCOUNT_ID, S.CLUSTER_ID, ACCOUNT_INDEX, "^_.*$"),
+        )
         .sort(S.CLUSTER_ID, S.ACCOUNT_ID)
     )
 
@@ -122,8 +179,12 @@ def run_and_write(
     """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does)."""
     config = config or Config()
     stage = Stages(progress)
-    dataset = stage("load", lambda: load_dataset(
-        input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)))
+    dataset = stage(
+        "load",
+        lambda: load_dataset(
+            input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)
+        ),
+    )
     result = run_pipeline(dataset, config=config, progress=progress)
     result.timings = stage.timings + result.timings
     if progress:

@@ -27,4 +27,6 @@ class RunResult:
     communities: Communities
     scored: Scored
     timings: list[dict[str, Any]] = field(default_factory=list)
-    attached: pl.DataFrame | None = None  # accounts attached to a cluster by behaviour (acctgraph.cluster.attach)
+    attached: pl.DataFrame | None = (
+        None  # accounts attached to a cluster by behaviour (acctgraph.cluster.attach)
+    )

@@ -24,9 +24,13 @@ def cpu_seconds() -> tuple[float, float]:
 def stage_timing(name: str, start: float, cpu: tuple[float, float]) -> dict[str, Any]:
     """One stage's wall seconds, CPU seconds (user and kernel, all threads) and peak RSS so far."""
     user, system = cpu_seconds()
-    return {"stage": name, "seconds": round(time.perf_counter() - start, 3),
-            "cpu_user_seconds": round(user - cpu[0], 2), "cpu_system_seconds": round(system - cpu[1], 2),
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "stage": name,
+        "seconds": round(time.perf_counter() - start, 3),
+        "cpu_user_seconds": round(user - cpu[0], 2),
+        "cpu_system_seconds": round(system - cpu[1], 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 class Stages:

@@ -33,7 +33,11 @@ LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pya
 
 def versions() -> dict[str, str]:
     """acctgraph, Python and library versions."""
-    out = {"acctgraph": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    out = {
+        "acctgraph": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
     for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
@@ -63,18 +67,26 @@ def run_record(result: RunResult) -> dict[str, Any]:
         },
         "hubs": {
             "note": "values held by more accounts than their kind's hub_cap: 'ring' = linked sparsely, "
-                    "'dropped' = not linked; 'values' lists the largest 200, 'by_kind' counts all",
+            "'dropped' = not linked; 'values' lists the largest 200, 'by_kind' counts all",
             "count": result.graph.hubs.height,
             "by_kind": {
                 f"{kind}/{action}": n
                 for kind, action, n in result.graph.hubs.group_by("attribute_kind", "hub_action")
-                .agg(pl.len()).sort("attribute_kind", "hub_action").iter_rows()
+                .agg(pl.len())
+                .sort("attribute_kind", "hub_action")
+                .iter_rows()
             },
-            "values": result.graph.hubs.sort("n_accounts", "attribute_kind", "value", descending=[True, False, False])
-            .head(200).to_dicts(),
+            "values": result.graph.hubs.sort(
+                "n_accounts", "attribute_kind", "value", descending=[True, False, False]
+            )
+            .head(200)
+            .to_dicts(),
         },
-        "detect": {"resplit": result.communities.resplit, "detached": result.communities.detached,
-                   "attached": result.communities.attached},
+        "detect": {
+            "resplit": result.communities.resplit,
+            "detached": result.communities.detached,
+            "attached": result.communities.attached,
+        },
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
     }
@@ -103,17 +115,27 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_run_tables(result, out)
     result.timings.append(stage_timing("write", start, cpu))
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
-    paths += _timed(result, "template_samples", lambda: write_template_samples(
-        out, members=scored.members, clusters=scored.clusters, attributes=result.attributes,
-        exchanges=result.dataset.exchanges, activity=result.usage.activity,
-        prompt=_prompt_feature(result)))
+    paths += _timed(
+        result,
+        "template_samples",
+        lambda: write_template_samples(
+            out,
+            members=scored.members,
+            clusters=scored.clusters,
+            attributes=result.attributes,
+            exchanges=result.dataset.exchanges,
+            activity=result.usage.activity,
+            prompt=_prompt_feature(result),
+        ),
+    )
     paths.append(write_json(run_record(result), out / "run.json"))
     # Cards, graph pages and the report read the run folder just written, exactly as
     # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
     run = load_run(out)
     paths += _timed(result, "cards", lambda: write_cards(compute_cards(run), out))
-    paths += _timed(result, "graph_pages",
-                    lambda: write_graph_pages(run, out / "graphs", clean=True).paths)
+    paths += _timed(
+        result, "graph_pages", lambda: write_graph_pages(run, out / "graphs", clean=True).paths
+    )
     # Last, the report (it links the graph pages that exist), then run.json again with its timing.
     paths += _timed(result, "report", lambda: write_report(run, out))
     write_json(run_record(result), out / "run.json")
@@ -130,8 +152,9 @@ def write_run_tables(result: RunResult, out: Path) -> list[Path]:
         (GRAPH_DIR, "incidence"): graph.incidence,
         (GRAPH_DIR, "edges"): graph.edges,
         (GRAPH_DIR, "hubs"): graph.hubs,
-        (PROFILES_DIR, "accounts"): usage.accounts.join(usage.activity, on=S.ACCOUNT_ID, how="left")
-        .sort(S.ACCOUNT_ID),
+        (PROFILES_DIR, "accounts"): usage.accounts.join(
+            usage.activity, on=S.ACCOUNT_ID, how="left"
+        ).sort(S.ACCOUNT_ID),
         (PROFILES_DIR, "hours"): usage.hours,
         (PROFILES_DIR, "daily"): usage.daily,
     }

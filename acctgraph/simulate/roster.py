@@ -212,24 +212,45 @@ def _unique_mailboxes(roster: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
 
     owner = pl.coalesce(pl.col(S.OPERATOR_ID), pl.col(S.ACCOUNT_ID))
     for _ in range(rounds):
-        mailbox = email_table(roster[S.EMAIL]).select(S.EMAIL, pl.col("email_normalised").alias("_mailbox"))
-        keyed = roster.select(S.ACCOUNT_ID, S.EMAIL, owner.alias("_owner")).join(mailbox, on=S.EMAIL, how="left")
+        mailbox = email_table(roster[S.EMAIL]).select(
+            S.EMAIL, pl.col("email_normalised").alias("_mailbox")
+        )
+        keyed = roster.select(S.ACCOUNT_ID, S.EMAIL, owner.alias("_owner")).join(
+            mailbox, on=S.EMAIL, how="left"
+        )
         # Owners of each mailbox in order of their first account; (mailbox, owner) pairs are
         # unique here, so a position after sorting is a dense rank.
         owners = (
-            keyed.drop_nulls("_mailbox").group_by("_mailbox", "_owner").agg(pl.col(S.ACCOUNT_ID).min().alias("_first"))
+            keyed.drop_nulls("_mailbox")
+            .group_by("_mailbox", "_owner")
+            .agg(pl.col(S.ACCOUNT_ID).min().alias("_first"))
             .sort("_mailbox", "_first")
             .with_columns(pl.int_range(pl.len()).over("_mailbox").alias("_rank"))
         )
         rank = keyed.join(owners, on=["_mailbox", "_owner"], how="left", maintain_order="left")[
-            "_rank"].fill_null(0)
+            "_rank"
+        ].fill_null(0)
         if int(rank.max() or 0) == 0:
             return roster
         parts = pl.col(S.EMAIL).str.extract_groups(r"^([^+@]*)([^@]*)@(.*)$")
-        renamed = pl.concat_str([parts.struct.field("1"), pl.lit("."), pl.col("_rank").cast(pl.String),
-                                 parts.struct.field("2"), pl.lit("@"), parts.struct.field("3")])
-        roster = roster.with_columns(rank.alias("_rank")).with_columns(
-            pl.when(pl.col("_rank") > 0).then(pl.coalesce(renamed, pl.col(S.EMAIL))).otherwise(pl.col(S.EMAIL))
-            .alias(S.EMAIL)
-        ).drop("_rank")
+        renamed = pl.concat_str(
+            [
+                parts.struct.field("1"),
+                pl.lit("."),
+                pl.col("_rank").cast(pl.String),
+                parts.struct.field("2"),
+                pl.lit("@"),
+                parts.struct.field("3"),
+            ]
+        )
+        roster = (
+            roster.with_columns(rank.alias("_rank"))
+            .with_columns(
+                pl.when(pl.col("_rank") > 0)
+                .then(pl.coalesce(renamed, pl.col(S.EMAIL)))
+                .otherwise(pl.col(S.EMAIL))
+                .alias(S.EMAIL)
+            )
+            .drop("_rank")
+        )
     raise AssertionError("mailboxes still shared after renaming; please report")  # pragma: no cover

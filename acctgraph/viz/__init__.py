@@ -45,7 +45,22 @@ from acctgraph.viz.pages import (
 )
 
 __all__ = [
-    "DEFAULT_TOP", "EDGE_BUDGET", "NODE_BUDGET", "Drawing", "GraphPages", "GraphView", "PageInfo",
-    "cluster_drawing", "graph_for_export", "overview_drawing", "page_name", "render", "select_clusters",
-    "show_cluster", "show_overview", "to_gexf", "to_graphml", "write_graph_pages",
+    "DEFAULT_TOP",
+    "EDGE_BUDGET",
+    "NODE_BUDGET",
+    "Drawing",
+    "GraphPages",
+    "GraphView",
+    "PageInfo",
+    "cluster_drawing",
+    "graph_for_export",
+    "overview_drawing",
+    "page_name",
+    "render",
+    "select_clusters",
+    "show_cluster",
+    "show_overview",
+    "to_gexf",
+    "to_graphml",
+    "write_graph_pages",
 ]

@@ -141,7 +141,9 @@ def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
     """
     ordered = clusters.sort([S.CLUSTER_SCORE, S.CLUSTER_ID], descending=[True, False])
     flagged = ordered.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
-    others = ordered.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].head(max(0, top - len(flagged))).to_list()
+    others = (
+        ordered.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].head(max(0, top - len(flagged))).to_list()
+    )
     return [int(c) for c in flagged + others]
 
 
@@ -156,23 +158,28 @@ def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
     if rows.height == 0:
         ids = run.clusters[S.CLUSTER_ID]
         span = f"{ids.min()}..{ids.max()}" if len(ids) else "none"
-        raise InputError(f"has no cluster {cluster_id} (cluster ids in this run: {span})",
-                         path=str(run.path / f"{S.CLUSTERS}.parquet"))
+        raise InputError(
+            f"has no cluster {cluster_id} (cluster ids in this run: {span})",
+            path=str(run.path / f"{S.CLUSTERS}.parquet"),
+        )
     return rows.row(0, named=True)
 
 
 def _signature_fit(links: pl.DataFrame, accounts: pl.DataFrame, k: int) -> tuple[int, int]:
     """(groups, edges) when only the ``k`` best-ranked values are drawn."""
     signatures = (
-        links.filter(pl.col(RANK) < k).group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig"))
+        links.filter(pl.col(RANK) < k)
+        .group_by(ACCOUNT_INDEX)
+        .agg(pl.col(RANK).sort().alias("_sig"))
     )
     per_account = accounts.select(ACCOUNT_INDEX).join(signatures, on=ACCOUNT_INDEX, how="left")
     groups = per_account.select(pl.col("_sig").fill_null([]).unique()).to_series()
     return groups.len(), int(groups.list.len().sum() or 0)
 
 
-def _largest_fit(links: pl.DataFrame, accounts: pl.DataFrame, n_values: int,
-                 node_budget: int, edge_budget: int) -> int:
+def _largest_fit(
+    links: pl.DataFrame, accounts: pl.DataFrame, n_values: int, node_budget: int, edge_budget: int
+) -> int:
     """Largest ``k`` such that groups(k) + k ≤ node_budget and edges(k) ≤ edge_budget (both grow with k)."""
     low, high = 0, min(n_values, node_budget - 1)
     while low < high:
@@ -191,26 +198,42 @@ def _top_templates(incidence: pl.DataFrame, values: pl.DataFrame) -> pl.DataFram
     Ties go to the smaller value index, i.e. the alphabetically first template (values are
     numbered in (kind, value) order).
     """
-    templates = values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(VALUE_INDEX, S.VALUE)
+    templates = values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(
+        VALUE_INDEX, S.VALUE
+    )
     best = (
         incidence.join(templates.select(VALUE_INDEX), on=VALUE_INDEX, how="semi")
         .group_by(ACCOUNT_INDEX)
-        .agg(pl.col(VALUE_INDEX, S.N_EVENTS).sort_by([S.N_EVENTS, VALUE_INDEX], descending=[True, False]).first())
+        .agg(
+            pl.col(VALUE_INDEX, S.N_EVENTS)
+            .sort_by([S.N_EVENTS, VALUE_INDEX], descending=[True, False])
+            .first()
+        )
     )
     return best.join(templates, on=VALUE_INDEX).select(
-        ACCOUNT_INDEX, pl.col(S.VALUE).alias("top_template"), pl.col(S.N_EVENTS).alias("top_template_events"))
+        ACCOUNT_INDEX,
+        pl.col(S.VALUE).alias("top_template"),
+        pl.col(S.N_EVENTS).alias("top_template_events"),
+    )
 
 
 def _account_title(row: dict[str, Any], as_of: datetime | None, n_shared: int) -> str:
     created = row.get(S.CREATED_AT)
-    age = f" ({(as_of - created).days:,} days before the data's last activity)" if created and as_of else ""
+    age = (
+        f" ({(as_of - created).days:,} days before the data's last activity)"
+        if created and as_of
+        else ""
+    )
     lines = [
         f"account {plain(row[S.ACCOUNT_ID], 80)}",
         f"display name: {plain(row.get(S.DISPLAY_NAME), 80)}",
         f"created: {format_when(created)}{age}",
-        (f"exchanges: {format_number(row.get('n_exchanges'))} on {format_number(row.get('active_days'))} days, "
-         f"{format_when(row.get('first_seen'))} to {format_when(row.get('last_seen'))}"
-         if row.get("n_exchanges") else "exchanges: none seen"),
+        (
+            f"exchanges: {format_number(row.get('n_exchanges'))} on {format_number(row.get('active_days'))} days, "
+            f"{format_when(row.get('first_seen'))} to {format_when(row.get('last_seen'))}"
+            if row.get("n_exchanges")
+            else "exchanges: none seen"
+        ),
         f"country: {plain(row.get(S.COUNTRY), 40)}; org: {plain(row.get(S.ORG_ID), 40)}",
         f"top template: {plain(row.get('top_template'), 120)}"
         + (f" ({row['top_template_events']:,} events)" if row.get("top_template_events") else ""),
@@ -225,9 +248,14 @@ def _group_facts(accounts: pl.DataFrame, node_of: pl.DataFrame) -> dict[int, dic
     facts = (
         accounts.join(node_of, on=ACCOUNT_INDEX)
         .group_by("_node")
-        .agg(pl.len().alias("n"), exchanges.sum().alias("exchanges"), exchanges.median().alias("median"),
-             pl.col(S.CREATED_AT).min().alias("first"), pl.col(S.CREATED_AT).max().alias("last"),
-             pl.col(S.ACCOUNT_ID).sort().head(5).alias("ids"))
+        .agg(
+            pl.len().alias("n"),
+            exchanges.sum().alias("exchanges"),
+            exchanges.median().alias("median"),
+            pl.col(S.CREATED_AT).min().alias("first"),
+            pl.col(S.CREATED_AT).max().alias("last"),
+            pl.col(S.ACCOUNT_ID).sort().head(5).alias("ids"),
+        )
     )
     return {row.pop("_node"): row for row in facts.iter_rows(named=True)}
 
@@ -236,9 +264,12 @@ def _group_title(facts: dict[str, Any], n_values: int) -> str:
     n, ids = facts["n"], facts["ids"]
     lines = [
         f"group of {n:,} accounts holding the same {n_values:,} drawn values"
-        if n_values else f"group of {n:,} accounts holding none of the drawn values",
+        if n_values
+        else f"group of {n:,} accounts holding none of the drawn values",
         f"exchanges: {int(facts['exchanges'] or 0):,} in all, median {float(facts['median'] or 0):,.0f}",
-        f"created: {format_when(facts['first'])} to {format_when(facts['last'])}" if facts["first"] else "created: unknown",
+        f"created: {format_when(facts['first'])} to {format_when(facts['last'])}"
+        if facts["first"]
+        else "created: unknown",
         "e.g. " + ", ".join(plain(i, 40) for i in ids) + (", …" if n > len(ids) else ""),
     ]
     return "\n".join(lines)
@@ -266,9 +297,14 @@ def _value_title(row: dict[str, Any]) -> str:
 
 
 def _kind_counts(frame: pl.DataFrame, *, most: bool = False) -> str:
-    counts = (frame.group_by(S.ATTRIBUTE_KIND).agg(pl.len(), pl.col(IN_CLUSTER).max().alias("_most"))
-              .sort(["len", S.ATTRIBUTE_KIND], descending=[True, False]))
-    return ", ".join(f"{kind} {n:,}" + (f" (≤{m:,})" if most else "") for kind, n, m in counts.iter_rows())
+    counts = (
+        frame.group_by(S.ATTRIBUTE_KIND)
+        .agg(pl.len(), pl.col(IN_CLUSTER).max().alias("_most"))
+        .sort(["len", S.ATTRIBUTE_KIND], descending=[True, False])
+    )
+    return ", ".join(
+        f"{kind} {n:,}" + (f" (≤{m:,})" if most else "") for kind, n, m in counts.iter_rows()
+    )
 
 
 def evidence_per_kind(run: Run) -> int:
@@ -276,8 +312,14 @@ def evidence_per_kind(run: Run) -> int:
     return int(run.record.get("parameters", {}).get("score", {}).get("evidence_max_per_kind", 50))
 
 
-def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET,
-                    edge_budget: int = EDGE_BUDGET, per_kind: int | None = None) -> Drawing:
+def cluster_drawing(
+    run: Run,
+    cluster_id: int,
+    *,
+    node_budget: int = NODE_BUDGET,
+    edge_budget: int = EDGE_BUDGET,
+    per_kind: int | None = None,
+) -> Drawing:
     """The bipartite drawing of one cluster: its accounts and the values at least two of them hold.
 
     Parameters
@@ -300,14 +342,17 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
     cluster = cluster_row(run, cluster_id)
     profiles = run.profile_accounts
     accounts = (
-        run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id).select(S.ACCOUNT_ID)
+        run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id)
+        .select(S.ACCOUNT_ID)
         .join(run.graph_accounts, on=S.ACCOUNT_ID, how="inner")
         .join(profiles, on=S.ACCOUNT_ID, how="left")
         .sort(S.ACCOUNT_ID)
     )
     incidence = run.incidence.join(accounts.select(ACCOUNT_INDEX), on=ACCOUNT_INDEX, how="semi")
     values = (
-        incidence.group_by(VALUE_INDEX).agg(pl.len().alias(IN_CLUSTER)).filter(pl.col(IN_CLUSTER) >= 2)
+        incidence.group_by(VALUE_INDEX)
+        .agg(pl.len().alias(IN_CLUSTER))
+        .filter(pl.col(IN_CLUSTER) >= 2)
         .join(run.values, on=VALUE_INDEX, how="inner")
         # value_index numbers values in (kind, value) order, so it breaks ties as the evidence
         # table does (most cluster holders first, then by value) without sorting strings.
@@ -319,21 +364,32 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
         .with_row_index(RANK)
     )
     n_shared = values.height
-    values = values.filter(pl.col("_kind_rank") < per_kind)  # ranks stay 0..n-1: kind rank sorts first
-    links = incidence.join(values.select(VALUE_INDEX, RANK, S.ATTRIBUTE_KIND, KIND_WEIGHT), on=VALUE_INDEX)
+    values = values.filter(
+        pl.col("_kind_rank") < per_kind
+    )  # ranks stay 0..n-1: kind rank sorts first
+    links = incidence.join(
+        values.select(VALUE_INDEX, RANK, S.ATTRIBUTE_KIND, KIND_WEIGHT), on=VALUE_INDEX
+    )
     last_seen = profiles["last_seen"].max() if "last_seen" in profiles.columns else None
     as_of = last_seen if isinstance(last_seen, datetime) else None
 
     n_accounts, n_values = accounts.height, values.height
     over_budget = n_accounts + n_values > node_budget or links.height > edge_budget
-    keep = _largest_fit(links, accounts, n_values, node_budget, edge_budget) if over_budget else n_values
+    keep = (
+        _largest_fit(links, accounts, n_values, node_budget, edge_budget)
+        if over_budget
+        else n_values
+    )
     drawn_values = values.filter(pl.col(RANK) < keep)
     drawn_links = links.filter(pl.col(RANK) < keep)
 
     signatures = (
         accounts.select(ACCOUNT_INDEX)
-        .join(drawn_links.group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig")),
-              on=ACCOUNT_INDEX, how="left")
+        .join(
+            drawn_links.group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig")),
+            on=ACCOUNT_INDEX,
+            how="left",
+        )
         .with_columns(pl.col("_sig").fill_null([]))
     )
     # Accounts sharing a signature are indistinguishable in the drawing; group them only
@@ -341,23 +397,36 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
     # account ids, so sorting by the first member orders the nodes by account id.
     if over_budget:
         groups = (
-            signatures.group_by("_sig").agg(pl.col(ACCOUNT_INDEX).sort().alias("_members"))
+            signatures.group_by("_sig")
+            .agg(pl.col(ACCOUNT_INDEX).sort().alias("_members"))
             .with_columns(pl.col("_members").list.first().alias("_first"))
         )
     else:
-        groups = signatures.select(pl.col("_sig"), pl.concat_list(ACCOUNT_INDEX).alias("_members"),
-                                   pl.col(ACCOUNT_INDEX).alias("_first"))
+        groups = signatures.select(
+            pl.col("_sig"),
+            pl.concat_list(ACCOUNT_INDEX).alias("_members"),
+            pl.col(ACCOUNT_INDEX).alias("_first"),
+        )
     groups = groups.sort("_first").with_row_index("_node")
     node_of = groups.select("_node", pl.col("_members").alias(ACCOUNT_INDEX)).explode(ACCOUNT_INDEX)
     account_node_of = dict(node_of.select(ACCOUNT_INDEX, "_node").iter_rows())
     # Facts: per single account, its profile and top template; per group, aggregates.
-    singles = groups.filter(pl.col("_members").list.len() == 1).select(pl.col("_first").alias(ACCOUNT_INDEX))
+    singles = groups.filter(pl.col("_members").list.len() == 1).select(
+        pl.col("_first").alias(ACCOUNT_INDEX)
+    )
     top = _top_templates(incidence.join(singles, on=ACCOUNT_INDEX, how="semi"), run.values)
-    by_index = {row[ACCOUNT_INDEX]: row for row in
-                accounts.join(singles, on=ACCOUNT_INDEX, how="semi").join(top, on=ACCOUNT_INDEX, how="left")
-                .iter_rows(named=True)}
-    group_facts = _group_facts(accounts, node_of.join(
-        groups.filter(pl.col("_members").list.len() > 1).select("_node"), on="_node", how="semi"))
+    by_index = {
+        row[ACCOUNT_INDEX]: row
+        for row in accounts.join(singles, on=ACCOUNT_INDEX, how="semi")
+        .join(top, on=ACCOUNT_INDEX, how="left")
+        .iter_rows(named=True)
+    }
+    group_facts = _group_facts(
+        accounts,
+        node_of.join(
+            groups.filter(pl.col("_members").list.len() > 1).select("_node"), on="_node", how="semi"
+        ),
+    )
 
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
@@ -366,18 +435,37 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
     for node_id, sig, members, first in groups.iter_rows():
         if len(members) == 1:
             row = by_index[first]
-            nodes.append({"id": node_id, "label": plain(row[S.ACCOUNT_ID], LABEL_CHARS), "group": ACCOUNT,
-                          "title": _account_title(row, as_of, len(sig)), "value": 1})
+            nodes.append(
+                {
+                    "id": node_id,
+                    "label": plain(row[S.ACCOUNT_ID], LABEL_CHARS),
+                    "group": ACCOUNT,
+                    "title": _account_title(row, as_of, len(sig)),
+                    "value": 1,
+                }
+            )
         else:
             n_group_nodes += 1
-            nodes.append({"id": node_id, "label": f"{len(members):,} accounts", "group": ACCOUNT_GROUP,
-                          "title": _group_title(group_facts[node_id], len(sig)), "value": len(members)})
+            nodes.append(
+                {
+                    "id": node_id,
+                    "label": f"{len(members):,} accounts",
+                    "group": ACCOUNT_GROUP,
+                    "title": _group_title(group_facts[node_id], len(sig)),
+                    "value": len(members),
+                }
+            )
     for row in drawn_values.iter_rows(named=True):
         node_id = len(nodes)
         value_node[row[RANK]] = node_id
         label = plain(row[S.VALUE], LABEL_CHARS)
-        node = {"id": node_id, "label": label, "group": row[S.ATTRIBUTE_KIND], "title": _value_title(row),
-                "value": row[IN_CLUSTER]}
+        node = {
+            "id": node_id,
+            "label": label,
+            "group": row[S.ATTRIBUTE_KIND],
+            "title": _value_title(row),
+            "value": row[IN_CLUSTER],
+        }
         if row[HUB_ACTION]:
             node.update(shape="diamond", label=f"{label} ({row[IN_CLUSTER]:,}/{row[N_ACCOUNTS]:,})")
         nodes.append(node)
@@ -385,23 +473,40 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
     value_rows = {row[RANK]: row for row in drawn_values.iter_rows(named=True)}
     edge_frame = (
         drawn_links.with_columns(
-            pl.col(ACCOUNT_INDEX).replace_strict(account_node_of, return_dtype=pl.Int64).alias("_from"),
+            pl.col(ACCOUNT_INDEX)
+            .replace_strict(account_node_of, return_dtype=pl.Int64)
+            .alias("_from"),
             # Summed in integer micro-units: exact, whatever order the engine adds rows in.
-            (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * FIXED_POINT).round().cast(pl.Int64).alias("_w"),
+            (pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * FIXED_POINT)
+            .round()
+            .cast(pl.Int64)
+            .alias("_w"),
         )
         .group_by("_from", RANK)
-        .agg(pl.len().alias("_n"), pl.col("_w").sum(), pl.col(S.N_EVENTS).sum(),
-             pl.col(ACCOUNT_INDEX).first().alias("_account"))
+        .agg(
+            pl.len().alias("_n"),
+            pl.col("_w").sum(),
+            pl.col(S.N_EVENTS).sum(),
+            pl.col(ACCOUNT_INDEX).first().alias("_account"),
+        )
         .sort("_from", RANK)
     )
     for source, rank, n, weight, n_events, account in edge_frame.iter_rows():
         value = value_rows[rank]
-        who = (f"{n:,} accounts hold" if n > 1 else plain(by_index[account][S.ACCOUNT_ID], 60) + " holds")
-        edges.append({
-            "from": source, "to": value_node[rank], "value": round(weight / FIXED_POINT, 4),
-            "title": f"{who} {value[S.ATTRIBUTE_KIND]} {plain(value[S.VALUE], 60)} "
-                     f"({n_events:,} events)",
-        })
+        who = (
+            f"{n:,} accounts hold"
+            if n > 1
+            else plain(by_index[account][S.ACCOUNT_ID], 60) + " holds"
+        )
+        edges.append(
+            {
+                "from": source,
+                "to": value_node[rank],
+                "value": round(weight / FIXED_POINT, 4),
+                "title": f"{who} {value[S.ATTRIBUTE_KIND]} {plain(value[S.VALUE], 60)} "
+                f"({n_events:,} events)",
+            }
+        )
 
     notes = []
     if n_group_nodes:
@@ -427,29 +532,59 @@ def cluster_drawing(run: Run, cluster_id: int, *, node_budget: int = NODE_BUDGET
         ("accounts", f"{cluster['size']:,}"),
         ("score", f"{score:.2f}" + (" (flagged)" if cluster[S.FLAGGED] else "")),
         ("exchanges", format_number(cluster.get("exchanges"))),
-        ("active", f"{format_when(cluster.get('first_activity'))} to {format_when(cluster.get('last_activity'))}"),
-        ("shared values", f"{n_shared:,} held by two or more of its accounts; the evidence table keeps the "
-                          f"{n_values:,} most shared (at most {per_kind:,} per kind): {_kind_counts(values)}"
-                          + (f"; {keep:,} of them are drawn" if keep < n_values else ", all drawn")
-                          if n_shared else "none"),
+        (
+            "active",
+            f"{format_when(cluster.get('first_activity'))} to {format_when(cluster.get('last_activity'))}",
+        ),
+        (
+            "shared values",
+            f"{n_shared:,} held by two or more of its accounts; the evidence table keeps the "
+            f"{n_values:,} most shared (at most {per_kind:,} per kind): {_kind_counts(values)}"
+            + (f"; {keep:,} of them are drawn" if keep < n_values else ", all drawn")
+            if n_shared
+            else "none",
+        ),
         ("summary", plain(cluster.get("summary"), 600)),
     ]
     if n_hubs:
-        facts.append(("hubs", f"{n_hubs:,} drawn values are hubs (diamonds, labelled with their holders in "
-                              f"the cluster / in all): held by more accounts than their kind's cap, linked "
-                              f"sparsely or not at all"))
+        facts.append(
+            (
+                "hubs",
+                f"{n_hubs:,} drawn values are hubs (diamonds, labelled with their holders in "
+                f"the cluster / in all): held by more accounts than their kind's cap, linked "
+                f"sparsely or not at all",
+            )
+        )
     contributions = [
-        (row["signal"], f"{row['signal_value']:.2f}", f"{row['weight']:.2f}", f"{row['contribution']:+.3f}")
+        (
+            row["signal"],
+            f"{row['signal_value']:.2f}",
+            f"{row['weight']:.2f}",
+            f"{row['contribution']:+.3f}",
+        )
         for row in run.contributions.filter(pl.col(S.CLUSTER_ID) == cluster_id)
-        .sort(["contribution", "signal"], descending=[True, False]).iter_rows(named=True)
+        .sort(["contribution", "signal"], descending=[True, False])
+        .iter_rows(named=True)
     ]
     return Drawing(
         title=f"Cluster {cluster_id}: {cluster['size']:,} accounts, score {score:.2f}",
-        nodes=nodes, edges=edges, legend=legend, facts=facts, notes=notes,
-        counts={"nodes": len(nodes), "edges": len(edges), "accounts": n_accounts, "values": n_values,
-                "shared_values": n_shared,
-                "links": links.height, "values_drawn": keep, "account_nodes": len(groups)},
-        cluster_id=cluster_id, contributions=contributions,
+        nodes=nodes,
+        edges=edges,
+        legend=legend,
+        facts=facts,
+        notes=notes,
+        counts={
+            "nodes": len(nodes),
+            "edges": len(edges),
+            "accounts": n_accounts,
+            "values": n_values,
+            "shared_values": n_shared,
+            "links": links.height,
+            "values_drawn": keep,
+            "account_nodes": len(groups),
+        },
+        cluster_id=cluster_id,
+        contributions=contributions,
     )
 
 
@@ -459,5 +594,6 @@ def _legend(nodes: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
         counts[node["group"]] = counts.get(node["group"], 0) + 1
     names = {ACCOUNT: "account", ACCOUNT_GROUP: "group of accounts (same drawn values)"}
     order = [g for g in (ACCOUNT, ACCOUNT_GROUP) if g in counts] + sorted(
-        g for g in counts if g not in (ACCOUNT, ACCOUNT_GROUP))
+        g for g in counts if g not in (ACCOUNT, ACCOUNT_GROUP)
+    )
     return [(group, names.get(group, group.replace("_", " ")), counts[group]) for group in order]

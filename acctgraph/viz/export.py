@@ -69,8 +69,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 View = Literal["bipartite", "accounts"]
 EXPORT_TEXT_LIMIT = 2000
-PROFILE_COLUMNS = (S.DISPLAY_NAME, S.EMAIL, S.COUNTRY, S.ORG_ID, S.CREATED_AT, "n_exchanges", "active_days",
-                   "first_seen", "last_seen")
+PROFILE_COLUMNS = (
+    S.DISPLAY_NAME,
+    S.EMAIL,
+    S.COUNTRY,
+    S.ORG_ID,
+    S.CREATED_AT,
+    "n_exchanges",
+    "active_days",
+    "first_seen",
+    "last_seen",
+)
 
 
 class GraphView:
@@ -91,9 +100,11 @@ class GraphView:
         self.height = height
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" sandbox="allow-scripts" '
-                f'title="{html.escape(self.title, quote=True)}" '
-                f'style="width: 100%; height: {int(self.height)}px; border: 1px solid #ddd"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" sandbox="allow-scripts" '
+            f'title="{html.escape(self.title, quote=True)}" '
+            f'style="width: 100%; height: {int(self.height)}px; border: 1px solid #ddd"></iframe>'
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the page to ``path`` (it opens in any browser, offline)."""
@@ -110,22 +121,37 @@ def _run(run: Run | str | Path) -> Run:
     return run if isinstance(run, Run) else load_run(run)
 
 
-def show_cluster(run: Run | str | Path, cluster_id: int, *, node_budget: int = NODE_BUDGET,
-                 edge_budget: int = EDGE_BUDGET, seed: int | None = None, height: int = 720) -> GraphView:
+def show_cluster(
+    run: Run | str | Path,
+    cluster_id: int,
+    *,
+    node_budget: int = NODE_BUDGET,
+    edge_budget: int = EDGE_BUDGET,
+    seed: int | None = None,
+    height: int = 720,
+) -> GraphView:
     """A cluster's page for inline display in Jupyter (the last expression of a cell shows it)."""
     run = _run(run)
     drawing = cluster_drawing(run, cluster_id, node_budget=node_budget, edge_budget=edge_budget)
-    page = render(drawing, seed=int(run.record.get("seed", 42)) if seed is None else seed,
-                  budget=f"{node_budget:,} nodes, {edge_budget:,} edges")
+    page = render(
+        drawing,
+        seed=int(run.record.get("seed", 42)) if seed is None else seed,
+        budget=f"{node_budget:,} nodes, {edge_budget:,} edges",
+    )
     return GraphView(page, title=drawing.title, counts=dict(drawing.counts), height=height)
 
 
-def show_overview(run: Run | str | Path, *, seed: int | None = None, height: int = 720) -> GraphView:
+def show_overview(
+    run: Run | str | Path, *, seed: int | None = None, height: int = 720
+) -> GraphView:
     """The overview of clusters for inline display in Jupyter."""
     run = _run(run)
     drawing = overview_drawing(run)
-    page = render(drawing, seed=int(run.record.get("seed", 42)) if seed is None else seed,
-                  budget="clusters and links drawn")
+    page = render(
+        drawing,
+        seed=int(run.record.get("seed", 42)) if seed is None else seed,
+        budget="clusters and links drawn",
+    )
     return GraphView(page, title=drawing.title, counts=dict(drawing.counts), height=height)
 
 
@@ -151,7 +177,9 @@ def _attributes(row: dict[str, Any]) -> dict[str, Any]:
     return {key: out for key, value in row.items() if (out := _attribute(value)) is not None}
 
 
-def graph_for_export(run: Run | str | Path, *, cluster: int | None = None, view: View = "bipartite") -> nx.Graph:
+def graph_for_export(
+    run: Run | str | Path, *, cluster: int | None = None, view: View = "bipartite"
+) -> nx.Graph:
     """A networkx graph of one cluster (or of every account) with attributes.
 
     Parameters
@@ -181,48 +209,84 @@ def graph_for_export(run: Run | str | Path, *, cluster: int | None = None, view:
     present = [c for c in PROFILE_COLUMNS if c in run.profile_accounts.columns]
     profile = run.profile_accounts.select(S.ACCOUNT_ID, *present)
     accounts = (
-        members.join(run.graph_accounts, on=S.ACCOUNT_ID).join(profile, on=S.ACCOUNT_ID, how="left")
+        members.join(run.graph_accounts, on=S.ACCOUNT_ID)
+        .join(profile, on=S.ACCOUNT_ID, how="left")
         .sort(ACCOUNT_INDEX)
     )
-    graph = nx.Graph(name=f"acctgraph {'cluster ' + str(cluster) if cluster is not None else 'graph'} ({view})")
+    graph = nx.Graph(
+        name=f"acctgraph {'cluster ' + str(cluster) if cluster is not None else 'graph'} ({view})"
+    )
     graph.add_nodes_from(
-        (f"a{row.pop(ACCOUNT_INDEX)}",
-         {"type": "account", "bipartite": 0, "label": _attribute(row.pop(S.ACCOUNT_ID)), **_attributes(row)})
+        (
+            f"a{row.pop(ACCOUNT_INDEX)}",
+            {
+                "type": "account",
+                "bipartite": 0,
+                "label": _attribute(row.pop(S.ACCOUNT_ID)),
+                **_attributes(row),
+            },
+        )
         for row in accounts.iter_rows(named=True)
     )
     chosen = accounts.select(ACCOUNT_INDEX)
     if view == "accounts":
-        edges = (run.edges.join(chosen.rename({ACCOUNT_INDEX: SOURCE}).cast(pl.Int64), on=SOURCE, how="semi")
-                 .join(chosen.rename({ACCOUNT_INDEX: TARGET}).cast(pl.Int64), on=TARGET, how="semi")
-                 .sort(SOURCE, TARGET))
+        edges = (
+            run.edges.join(
+                chosen.rename({ACCOUNT_INDEX: SOURCE}).cast(pl.Int64), on=SOURCE, how="semi"
+            )
+            .join(chosen.rename({ACCOUNT_INDEX: TARGET}).cast(pl.Int64), on=TARGET, how="semi")
+            .sort(SOURCE, TARGET)
+        )
         graph.add_edges_from((f"a{s}", f"a{t}", {"weight": w}) for s, t, w in edges.iter_rows())
         return graph
     incidence = run.incidence.join(chosen, on=ACCOUNT_INDEX, how="semi")
     held = incidence.group_by(VALUE_INDEX).agg(pl.len().alias(IN_CLUSTER))
     if cluster is not None:
         held = held.filter(pl.col(IN_CLUSTER) >= 2)
-    values = (held.join(run.values, on=VALUE_INDEX)
-              .select(VALUE_INDEX, S.ATTRIBUTE_KIND, S.VALUE, IN_CLUSTER, N_ACCOUNTS, KIND_WEIGHT, VALUE_WEIGHT,
-                      HUB_ACTION, INFRASTRUCTURE)
-              .sort(VALUE_INDEX))
+    values = (
+        held.join(run.values, on=VALUE_INDEX)
+        .select(
+            VALUE_INDEX,
+            S.ATTRIBUTE_KIND,
+            S.VALUE,
+            IN_CLUSTER,
+            N_ACCOUNTS,
+            KIND_WEIGHT,
+            VALUE_WEIGHT,
+            HUB_ACTION,
+            INFRASTRUCTURE,
+        )
+        .sort(VALUE_INDEX)
+    )
     if cluster is None:
         values = values.drop(IN_CLUSTER)
     graph.add_nodes_from(
-        (f"v{row.pop(VALUE_INDEX)}",
-         {"type": "value", "bipartite": 1, "label": _attribute(row[S.VALUE]), **_attributes(row)})
+        (
+            f"v{row.pop(VALUE_INDEX)}",
+            {
+                "type": "value",
+                "bipartite": 1,
+                "label": _attribute(row[S.VALUE]),
+                **_attributes(row),
+            },
+        )
         for row in values.iter_rows(named=True)
     )
-    links = (incidence.join(values.select(VALUE_INDEX, KIND_WEIGHT), on=VALUE_INDEX)
-             .sort(ACCOUNT_INDEX, VALUE_INDEX))
+    links = incidence.join(values.select(VALUE_INDEX, KIND_WEIGHT), on=VALUE_INDEX).sort(
+        ACCOUNT_INDEX, VALUE_INDEX
+    )
     graph.add_edges_from(
         (f"a{a}", f"v{v}", {"n_events": int(n), "strength": s, "weight": k * s})
-        for a, v, n, s, k in links.select(ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH, KIND_WEIGHT).iter_rows()
+        for a, v, n, s, k in links.select(
+            ACCOUNT_INDEX, VALUE_INDEX, S.N_EVENTS, STRENGTH, KIND_WEIGHT
+        ).iter_rows()
     )
     return graph
 
 
-def to_graphml(run: Run | str | Path, path: str | Path, *, cluster: int | None = None,
-               view: View = "bipartite") -> Path:
+def to_graphml(
+    run: Run | str | Path, path: str | Path, *, cluster: int | None = None, view: View = "bipartite"
+) -> Path:
     """Write a cluster (or the whole graph) as GraphML; see :func:`graph_for_export`."""
     import networkx as nx
 
@@ -231,8 +295,9 @@ def to_graphml(run: Run | str | Path, path: str | Path, *, cluster: int | None =
     return path
 
 
-def to_gexf(run: Run | str | Path, path: str | Path, *, cluster: int | None = None,
-            view: View = "bipartite") -> Path:
+def to_gexf(
+    run: Run | str | Path, path: str | Path, *, cluster: int | None = None, view: View = "bipartite"
+) -> Path:
     """Write a cluster (or the whole graph) as GEXF (Gephi's format); see :func:`graph_for_export`."""
     import networkx as nx
 

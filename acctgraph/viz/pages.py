@@ -106,7 +106,9 @@ def script_json(data: Any) -> str:
     >>> script_json({"name": "</script><img src=x onerror=alert(1)>"})
     '{"name":"\\\\u003c/script\\\\u003e\\\\u003cimg src=x onerror=alert(1)\\\\u003e"}'
     """
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    text = json.dumps(
+        data, ensure_ascii=True, separators=(",", ":"), sort_keys=True, allow_nan=False
+    )
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -127,7 +129,9 @@ def _colours(groups: list[str]) -> dict[str, str]:
     return colours
 
 
-def layout(n: int, edges: list[tuple[int, int]], weights: list[float], *, seed: int) -> list[tuple[float, float]]:
+def layout(
+    n: int, edges: list[tuple[int, int]], weights: list[float], *, seed: int
+) -> list[tuple[float, float]]:
     """Fruchterman–Reingold positions in screen units, seeded and rounded (same input, same bytes).
 
     >>> layout(3, [(0, 1), (1, 2)], [1.0, 1.0], seed=1) == layout(3, [(0, 1), (1, 2)], [1.0, 1.0], seed=1)
@@ -149,8 +153,9 @@ def layout(n: int, edges: list[tuple[int, int]], weights: list[float], *, seed: 
         try:
             # The grid variant (repulsion from nearby nodes only) is linear per iteration: 0.2 s
             # instead of 1.5 s for 1,300 nodes and 8,000 edges, with the same look.
-            coords = graph.layout_fruchterman_reingold(weights=weights or None, niter=300,
-                                                       grid=len(linked) > GRID_ABOVE).coords
+            coords = graph.layout_fruchterman_reingold(
+                weights=weights or None, niter=300, grid=len(linked) > GRID_ABOVE
+            ).coords
         finally:
             ig.set_random_number_generator(random)
             random.setstate(previous)
@@ -166,7 +171,10 @@ def layout(n: int, edges: list[tuple[int, int]], weights: list[float], *, seed: 
         per_row = max(1, int(side // step) + 1)
         top = side / 2 + 2 * step if linked else 0.0
         for i, v in enumerate(alone):
-            positions[v] = (round(-side / 2 + (i % per_row) * step, 1), round(top + (i // per_row) * step, 1))
+            positions[v] = (
+                round(-side / 2 + (i % per_row) * step, 1),
+                round(top + (i // per_row) * step, 1),
+            )
     return positions
 
 
@@ -174,27 +182,57 @@ def _options(drawing: Drawing, colours: dict[str, str]) -> dict[str, Any]:
     big = len(drawing.edges) > 3000
     groups: dict[str, Any] = {}
     for group, colour in colours.items():
-        groups[group] = {"color": {"background": colour, "border": "#444444",
-                                   "highlight": {"background": colour, "border": "#000000"},
-                                   "hover": {"background": colour, "border": "#000000"}},
-                         "shape": SHAPES.get(group, "square" if drawing.cluster_id is not None else "dot")}
+        groups[group] = {
+            "color": {
+                "background": colour,
+                "border": "#444444",
+                "highlight": {"background": colour, "border": "#000000"},
+                "hover": {"background": colour, "border": "#000000"},
+            },
+            "shape": SHAPES.get(group, "square" if drawing.cluster_id is not None else "dot"),
+        }
     return {
         "autoResize": True,
         "physics": {"enabled": False},
         "layout": {"improvedLayout": False},
-        "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": big, "hideEdgesOnZoom": big,
-                        "navigationButtons": False, "keyboard": False, "multiselect": True},
-        "nodes": {"shape": "dot", "borderWidth": 1, "font": {"size": 12, "face": "sans-serif"},
-                  "scaling": {"min": 6, "max": 34, "label": {"enabled": False}}},
-        "edges": {"smooth": False, "selectionWidth": 2,
-                  "color": {"color": "#8a8a8a", "highlight": "#222222", "hover": "#222222", "opacity": 0.45},
-                  "scaling": {"min": 0.5, "max": 5}},
+        "interaction": {
+            "hover": True,
+            "tooltipDelay": 120,
+            "hideEdgesOnDrag": big,
+            "hideEdgesOnZoom": big,
+            "navigationButtons": False,
+            "keyboard": False,
+            "multiselect": True,
+        },
+        "nodes": {
+            "shape": "dot",
+            "borderWidth": 1,
+            "font": {"size": 12, "face": "sans-serif"},
+            "scaling": {"min": 6, "max": 34, "label": {"enabled": False}},
+        },
+        "edges": {
+            "smooth": False,
+            "selectionWidth": 2,
+            "color": {
+                "color": "#8a8a8a",
+                "highlight": "#222222",
+                "hover": "#222222",
+                "opacity": 0.45,
+            },
+            "scaling": {"min": 0.5, "max": 5},
+        },
         "groups": groups,
     }
 
 
-def render(drawing: Drawing, *, links: Sequence[tuple[str, str]] = (),
-           page_list: Sequence[tuple[str, str]] = (), seed: int = 42, budget: str | None = None) -> str:
+def render(
+    drawing: Drawing,
+    *,
+    links: Sequence[tuple[str, str]] = (),
+    page_list: Sequence[tuple[str, str]] = (),
+    seed: int = 42,
+    budget: str | None = None,
+) -> str:
     """The HTML of one page.
 
     Parameters
@@ -211,25 +249,39 @@ def render(drawing: Drawing, *, links: Sequence[tuple[str, str]] = (),
     budget
         Text naming the budget, shown above the collapse notes.
     """
-    positions = layout(len(drawing.nodes), [(e["from"], e["to"]) for e in drawing.edges],
-                       [min(3.0, max(0.1, math.log1p(e["value"]))) for e in drawing.edges], seed=seed)
+    positions = layout(
+        len(drawing.nodes),
+        [(e["from"], e["to"]) for e in drawing.edges],
+        [min(3.0, max(0.1, math.log1p(e["value"]))) for e in drawing.edges],
+        seed=seed,
+    )
     nodes = [{**node, "x": x, "y": y} for node, (x, y) in zip(drawing.nodes, positions)]
     overview = drawing.cluster_id is None
     if overview:
         colours = {}
-        legend = [{"colour": score_colour(s), "label": f"score {s:.2f}", "count": None, "dot": True}
-                  for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
-        legend += [{"colour": "#ffffff", "label": label, "count": count, "dot": True}
-                   for _, label, count in drawing.legend]
-        legend_note = ("Node size: accounts in the cluster; edge width: weight of the values two clusters "
-                       "share. Double-click a cluster with a page to open it.")
+        legend = [
+            {"colour": score_colour(s), "label": f"score {s:.2f}", "count": None, "dot": True}
+            for s in (0.0, 0.25, 0.5, 0.75, 1.0)
+        ]
+        legend += [
+            {"colour": "#ffffff", "label": label, "count": count, "dot": True}
+            for _, label, count in drawing.legend
+        ]
+        legend_note = (
+            "Node size: accounts in the cluster; edge width: weight of the values two clusters "
+            "share. Double-click a cluster with a page to open it."
+        )
     else:
         colours = _colours([group for group, _, _ in drawing.legend])
-        legend = [{"colour": colours[group], "label": label, "count": count, "dot": group == ACCOUNT}
-                  for group, label, count in drawing.legend]
-        legend_note = ("Node size: accounts holding the value (groups: accounts in the group); edge width: "
-                       "link weight (kind weight × strength). Diamonds are hub values. Hover a node for its "
-                       "facts, click to keep them in the panel below.")
+        legend = [
+            {"colour": colours[group], "label": label, "count": count, "dot": group == ACCOUNT}
+            for group, label, count in drawing.legend
+        ]
+        legend_note = (
+            "Node size: accounts holding the value (groups: accounts in the group); edge width: "
+            "link weight (kind weight × strength). Diamonds are hub values. Hover a node for its "
+            "facts, click to keep them in the panel below."
+        )
     data = {
         "nodes": nodes,
         "edges": [{"id": i, **edge} for i, edge in enumerate(drawing.edges)],
@@ -282,11 +334,15 @@ class GraphPages:
         return [info.path for info in self.clusters] + [self.overview.path]
 
     def to_text(self, limit: int = 20) -> str:
-        lines = [f"wrote {len(self.clusters)} cluster page(s) and the overview into {self.out_dir}/ "
-                 f"(open {self.overview.path})"]
+        lines = [
+            f"wrote {len(self.clusters)} cluster page(s) and the overview into {self.out_dir}/ "
+            f"(open {self.overview.path})"
+        ]
         for info in self.clusters[:limit]:
-            lines.append(f"  {info.path.name}: {info.nodes:,} nodes, {info.edges:,} edges"
-                         + (" (collapsed to fit the budget)" if info.collapsed else ""))
+            lines.append(
+                f"  {info.path.name}: {info.nodes:,} nodes, {info.edges:,} edges"
+                + (" (collapsed to fit the budget)" if info.collapsed else "")
+            )
         if len(self.clusters) > limit:
             lines.append(f"  … and {len(self.clusters) - limit} more")
         return "\n".join(lines)
@@ -358,12 +414,27 @@ def write_graph_pages(
     for cluster_id in ids:
         start = perf_counter()
         drawing = cluster_drawing(run, cluster_id, node_budget=node_budget, edge_budget=edge_budget)
-        html = render(drawing, seed=seed, budget=budget, links=[
-            (f"{REPORT}#cluster-{cluster_id}", "back to the report"), (OVERVIEW, "overview of all clusters")])
+        html = render(
+            drawing,
+            seed=seed,
+            budget=budget,
+            links=[
+                (f"{REPORT}#cluster-{cluster_id}", "back to the report"),
+                (OVERVIEW, "overview of all clusters"),
+            ],
+        )
         path = out_dir / page_name(cluster_id)
         _write(path, html)
-        written.append(PageInfo(path, cluster_id, drawing.counts["nodes"], drawing.counts["edges"],
-                                drawing.collapsed, round(perf_counter() - start, 3)))
+        written.append(
+            PageInfo(
+                path,
+                cluster_id,
+                drawing.counts["nodes"],
+                drawing.counts["edges"],
+                drawing.collapsed,
+                round(perf_counter() - start, 3),
+            )
+        )
     on_disk = {}
     for path in sorted(out_dir.glob("cluster_*.html")):
         match = PAGE_NAME.match(path.name)
@@ -377,10 +448,24 @@ def write_graph_pages(
     start = perf_counter()
     overview = overview_drawing(run, pages=pages)
     sizes = dict(zip(run.clusters["cluster_id"].to_list(), run.clusters["size"].to_list()))
-    page_list = [(name, f"cluster {cid} ({sizes.get(cid, 0):,} accounts)") for cid, name in sorted(pages.items())]
-    html = render(overview, seed=seed, page_list=page_list, links=[(REPORT, "back to the report")],
-                  budget="clusters and links drawn")
+    page_list = [
+        (name, f"cluster {cid} ({sizes.get(cid, 0):,} accounts)")
+        for cid, name in sorted(pages.items())
+    ]
+    html = render(
+        overview,
+        seed=seed,
+        page_list=page_list,
+        links=[(REPORT, "back to the report")],
+        budget="clusters and links drawn",
+    )
     _write(out_dir / OVERVIEW, html)
-    overview_info = PageInfo(out_dir / OVERVIEW, None, overview.counts["nodes"], overview.counts["edges"],
-                             overview.collapsed, round(perf_counter() - start, 3))
+    overview_info = PageInfo(
+        out_dir / OVERVIEW,
+        None,
+        overview.counts["nodes"],
+        overview.counts["edges"],
+        overview.collapsed,
+        round(perf_counter() - start, 3),
+    )
     return GraphPages(out_dir, written, overview_info)
