@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: demo test test-all install lock clean sample bench browser notebook
+.PHONY: demo test test-all lint install lock clean sample bench browser notebook
 
 install: $(STAMP)
 
@@ -32,7 +32,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 		|| { echo "the browser tests need Chromium: run 'apt-get install chromium' as root"; exit 1; }
 
-test: $(STAMP) browser
+# Style (ruff check, ruff format --check) and a type check of the package (mypy; it ships py.typed).
+lint: $(STAMP)
+	$(BIN)/ruff check acctgraph tests benchmarks conftest.py
+	$(BIN)/ruff format --check acctgraph tests benchmarks conftest.py
+	$(BIN)/mypy
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-all: $(STAMP) browser

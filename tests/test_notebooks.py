@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import jupytext
@@ -33,7 +32,6 @@ NOTEBOOKS = (
     "04_tuning_and_evaluation",
 )
 KERNEL_NAME = "acctgraph-test-python"
-SECONDS_PER_NOTEBOOK = 60.0
 CELL_TIMEOUT = 300
 
 
@@ -154,16 +152,11 @@ def test_notebook_runs_from_a_clean_kernel(
         allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
-    start = time.perf_counter()
     try:
         client.execute()
     finally:
         nbformat.write(notebook, tmp_path / f"{name}.executed.ipynb")  # for a look after a failure
-    seconds = time.perf_counter() - start
     assert printed_warnings(notebook) == []
-    assert seconds < SECONDS_PER_NOTEBOOK, (
-        f"{name} took {seconds:.1f} s (limit {SECONDS_PER_NOTEBOOK:.0f} s)"
-    )
     images = sum(
         1
         for cell in notebook.cells
