@@ -117,6 +117,15 @@ def test_thresholds_gate_attachment() -> None:
         ].height
         == 0
     )
+    # No value is held by all 40 members (each holds 30 of 60): the profile is empty.
+    for holders, expected in ((2, 1), (40, 0)):
+        params = AttachParams(
+            **{**PARAMS.__dict__, "profile_min_members": holders, "min_cluster_size": 40}
+        )
+        attached = attach_unlinked(
+            membership, incidence, values, n_accounts=54, kinds=[KIND], params=params
+        )[1]
+        assert attached.height == expected, holders
     small = AttachParams(**{**PARAMS.__dict__, "min_cluster_size": 41})  # no cluster has a profile
     assert (
         attach_unlinked(membership, incidence, values, n_accounts=54, kinds=[KIND], params=small)[
@@ -136,6 +145,8 @@ def test_config_section_round_trips_and_validates() -> None:
         {"min_cluster_size": 1},
         {"profile_share": 2.0},
         {"batch": 0},
+        {"profile_min_members": 0},
+        {"profile_min_members": 11},  # above min_cluster_size (10): small clusters get no profile
     ):
         with pytest.raises(ConfigError):
             Config.from_dict({"attach": bad})

@@ -1,23 +1,23 @@
 """Attach unlinked accounts to a cluster whose behaviour they share broadly.
 
-The projection keeps a pair only when *its* evidence clears the edge threshold,
-and hub values reach only ring neighbours. An operator whose scripted prompts
-are heavily varied can then fall below the threshold pair by pair: at incident
-size one operator (1,149 accounts) had a median template evidence of 0.19
-per pair (edge threshold 0.3), so only a core of it was linked and 78% of its
-accounts were left alone, although each of them shares hundreds of template
-bands with the operation. The evidence is there, but it is collective.
+The projection keeps a pair of accounts only when *its* evidence clears the
+edge threshold, and hub values reach only ring neighbours. Accounts whose
+behaviour is varied (scripted prompts with many slots) can share a great deal
+with an operation as a whole and still fall below the threshold pair by pair,
+so detection leaves them alone. This stage uses the collective evidence.
 
 After detection, every cluster of at least ``min_cluster_size`` accounts gets a
-*profile* per behavioural kind (cosine kinds that are not infrastructure, by
-default the prompt templates): the mean of its members' TF-IDF strengths over
-the values held by at least two and at least ``profile_share`` of its members,
-normalised. An account linked to no one (a singleton after detection) joins,
-among the clusters it is close enough to (below), the one whose profile is most
-similar to its own, when all of these hold:
+*profile* per kind compared (the ``kinds`` passed in; the pipeline passes the
+cosine kinds that are not infrastructure, by default the prompt templates,
+because neighbours share infrastructure honestly): its members' strengths
+summed over the values held by at least ``profile_min_members`` and at least
+``profile_share`` of its members, scaled to unit length. An account linked to
+no one (a singleton after detection) joins, among the clusters it is close
+enough to (below), the one whose profile is most similar to its own (ties: the
+lowest community label), when all of these hold:
 
-- it holds at least ``min_values`` shared values of the kind (one popular
-  phrasing is not behaviour);
+- it holds at least ``min_values`` values of the kind that other accounts hold
+  too (the graph's incidence; one popular phrasing is not behaviour);
 - at least ``min_shared`` of them are in the cluster's profile (the overlap is
   broad, not one value weighted heavily);
 - its cosine with the profile is at least ``min_similarity`` and at least
@@ -25,13 +25,12 @@ similar to its own, when all of these hold:
   members with it (a loose cluster does not absorb accounts that are looser
   than its members).
 
-Infrastructure kinds never attach (neighbours share it honestly), accounts
-already in a cluster are never moved, and each attachment is recorded with its
-similarity, the members' median and the number of profile values shared, so an
-investigator can check it. On the incident world this attached 763 of the 775
-accounts of that operator left alone (900 accounts in all, every one an
-operator's), attached no legitimate account, and took 4.6 s (docs/benchmarks.md,
-"Scale").
+Kinds are compared in name order; an account that qualifies on several kinds
+joins on the one with the highest similarity (ties: the first). Hub values the
+graph dropped are left out, accounts already in a cluster never move, and each
+attachment is recorded with its similarity, the members' median and the number
+of profile values shared, so an investigator can check it. Measured effects
+are in docs/benchmarks.md ("Recall at full size: attaching unlinked accounts").
 
 Examples
 --------
@@ -86,8 +85,11 @@ class AttachParams:
         Switch attachment off entirely.
     min_cluster_size
         Only clusters of at least this many accounts get a profile.
+    profile_min_members
+        A value is part of a cluster's profile only when at least this many of its members
+        hold it (one member is not the cluster). From 1 to ``min_cluster_size``. Default 2.
     profile_share
-        A value is part of a cluster's profile when at least this share of its members hold it.
+        ... and at least this share of its members, in (0, 1]. Default 0.05.
     min_values
         An account needs at least this many shared values of the kind to be considered.
     min_shared
@@ -102,6 +104,7 @@ class AttachParams:
 
     enabled: bool = True
     min_cluster_size: int = 10
+    profile_min_members: int = 2
     profile_share: float = 0.05
     min_values: int = 20
     min_shared: int = 10
@@ -112,6 +115,11 @@ class AttachParams:
     def __post_init__(self) -> None:
         if self.min_cluster_size < 2:
             raise ConfigError("attach.min_cluster_size must be at least 2")
+        if not 1 <= self.profile_min_members <= self.min_cluster_size:
+            raise ConfigError(
+                "attach.profile_min_members must be from 1 to attach.min_cluster_size"
+                f" ({self.min_cluster_size}), got {self.profile_min_members}"
+            )
         if not 0.0 < self.profile_share <= 1.0:
             raise ConfigError("attach.profile_share must be in (0, 1]")
         if self.min_values < 1 or self.min_shared < 1:
@@ -181,7 +189,7 @@ def attach_unlinked(
     best_sim = np.zeros(n_accounts)  # each account's best similarity so far (over kinds)
     rows: list[pl.DataFrame] = []
     value_index = incidence[VALUE_INDEX].to_numpy()
-    last_value = int(values[VALUE_INDEX].max()) + 1
+    last_value = int(values.select(pl.col(VALUE_INDEX).max()).item()) + 1
     for kind in sorted(kinds):
         kind_values = values.filter(
             (pl.col(S.ATTRIBUTE_KIND) == kind) & (pl.col(HUB_ACTION).fill_null("") != DROPPED)
@@ -299,15 +307,18 @@ def _profiles(
     params: AttachParams,
 ) -> sparse.csr_array:
     """Unit-norm profile per cluster (row = profile code): members' strengths summed over the
-    values that at least two and at least ``profile_share`` of the members hold (sorted indices)."""
+    values that at least ``profile_min_members`` and at least ``profile_share`` of the members
+    hold (sorted indices)."""
     inside = cluster >= 0
     rows, columns = cluster[inside], column[inside]
     shape = (len(sizes), n_columns)
     totals = sparse.csr_array((strength[inside], (rows, columns)), shape=shape)
     holders = sparse.csr_array((np.ones(len(rows)), (rows, columns)), shape=shape)
-    # Held by at least two members and by profile_share of them: one member is not the cluster.
+    # Held by profile_min_members members and by profile_share of them: one member is not the cluster.
     common = sparse.csr_array(
-        (holders >= 2).multiply(holders.multiply(1.0 / sizes[:, None]) >= params.profile_share)
+        (holders >= params.profile_min_members).multiply(
+            holders.multiply(1.0 / sizes[:, None]) >= params.profile_share
+        )
     )
     centroid = sparse.csr_array(totals.multiply(common))
     centroid.eliminate_zeros()

@@ -2,48 +2,76 @@
 
 Sharing alone is not suspicious: families share a card and a home, companies
 share an office and a domain, automation shares templates. The score therefore
-rests on *behaviour* that separates an operation from such groups, each signal
-in 0..1 and each with a documented weight (weights sum to 1):
+rests on *behaviour* that separates an operation from such groups. Each signal
+is a number in [0, 1] computed by the function of the same name below, with
+its constants in :class:`ScoreParams`:
 
 ==========================  ======================================================
 signal                      what it measures
 ==========================  ======================================================
-``evidence``                strength and diversity of what members share: kinds
-                            with a value held by at least half the members, and
-                            the internal link weight per member
-``new_accounts``            share of members first active within ``new_account_days``
-                            of creation (operators use fresh accounts)
-``signup_burst``            share of members created within ``burst_hours`` of
-                            each other (beyond the first)
-``volume``                  median exchanges per member per active day (log scale)
-``round_the_clock``         share of the cluster's traffic in its quietest eight
-                            hours of the day (people sleep; scripts do not)
-``template_concentration``  share of members' (sampled) prompt bands that other
-                            members also sent
-``capability_targeting``    share of traffic eliciting code, agentic tool use or
+``evidence``                strength and diversity of what members share:
+                            ``evidence_link_share × (1 - exp(-d / evidence_per_member))
+                            + (1 - evidence_link_share) × min(1, k / evidence_full_kinds)``,
+                            where ``d`` is the members' mean weighted degree inside the
+                            cluster (2 × the summed weight of internal edges / size) and
+                            ``k`` the number of kinds with a value held by at least
+                            ``evidence_holder_share`` of the members (and by two or more)
+``new_accounts``            share of members (with a creation time and activity) first
+                            active less than ``new_account_days`` after creation
+                            (operators use fresh accounts)
+``signup_burst``            ``(n - 1) / (m - 1)``: ``n`` the most members created within
+                            ``burst_hours`` of one another, ``m`` the members with a
+                            creation time (0 when ``m < 2``)
+``volume``                  ``min(1, log1p(v) / log1p(volume_saturation))``, ``v`` the
+                            median over members of exchanges per active day
+``round_the_clock``         ``min(1, q × 24 / quiet_window_hours)``, ``q`` the share of the
+                            cluster's events in its quietest ``quiet_window_hours``
+                            consecutive hours of the day (wrapping at midnight): 1 when
+                            traffic is as heavy in that window as on average, 0 when
+                            the window is empty (people sleep; scripts do not)
+``template_concentration``  ``min(1, s / e × min(1, e / min_template_events))``: ``e``
+                            the members' prompt-template events in the attribute
+                            table, ``s`` those on template values that two or more
+                            members hold in the graph (repetition needs traffic to
+                            be evidence)
+``capability_targeting``    share of exchanges eliciting code, agentic tool use or
                             step-by-step reasoning (what distillation harvests)
-``proxy_rotation``          median distinct IP ranges per member (residential
-                            proxy pools rotate; homes and offices do not)
-``declared_organisation``   negative: share of members in one declared
+``proxy_rotation``          ``min(1, (r - 1) / (proxy_rotation_ranges - 1))``, ``r`` the
+                            median over members of their distinct IP ranges
+                            (residential proxy pools rotate; homes and offices do not)
+``declared_organisation``   share of members in the cluster's most common declared
                             enterprise ``org_id`` (a contract, not a throwaway)
 ==========================  ======================================================
 
-``cluster_score = clip(Σ weight × signal, 0, 1)``; ``flagged`` when the score
-reaches ``flag_threshold``, the cluster has at least ``min_flag_size``
-members, and it behaves like automation: at least one of ``volume``,
-``round_the_clock`` and ``template_concentration`` reaches
-``min_automation``. An operation at scale must automate; a family of new
-accounts that writes code, or an office onboarded in one morning, does not.
-``template_concentration`` is shrunk towards 0 when the cluster's sampled
-prompt bands number fewer than ``min_template_events``: repetition needs
-traffic to be evidence. The contributions are a table (:attr:`Scored.contributions`) that
-every view renders; nothing downstream recomputes them.
+``cluster_score = clip(Σ weight × signal, 0, 1)``, summed over the contributions
+as stored (each rounded to six decimals), so the table adds up. With the default
+``weights`` the positive weights sum to 1.0 and ``declared_organisation``
+weighs -0.6: a cluster inside one declared organisation loses most of its
+score. A cluster is ``flagged`` when its score reaches ``flag_threshold``, it
+has at least ``min_flag_size`` members, and it behaves like automation: at
+least one of ``volume``, ``round_the_clock`` and ``template_concentration``
+reaches ``min_automation``. An operation at scale must automate; a family of
+new accounts that writes code, or an office onboarded in one morning, does not.
+
+Only communities of two or more accounts are clusters. The contributions are a
+table (:attr:`Scored.contributions`) that every view renders; nothing
+downstream recomputes them.
+
+Examples
+--------
+>>> params = ScoreParams(quiet_window_hours=6)
+>>> hours = pl.DataFrame({"_label": [0] * 24, "hour": range(24), "n_events": [5] * 24})
+>>> round_the_clock(hours, params=params)["round_the_clock"].to_list()
+[1.0]
+>>> office = hours.with_columns(pl.when(pl.col("hour").is_between(9, 16)).then(5).otherwise(0).alias("n_events"))
+>>> round_the_clock(office, params=params)["round_the_clock"].to_list()
+[0.0]
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import polars as pl
 
@@ -83,6 +111,10 @@ FIRST_ACTIVITY = "first_activity"
 LAST_ACTIVITY = "last_activity"
 SUMMARY = "summary"
 MIN_ACCOUNT = "_min_account"
+IP_RANGE = "ip_range"  # the range column of Usage.ip_usage
+CAPABILITY_COUNTS = tuple(f"n_{c}" for c in (CODING, AGENTIC, REASONING))  # Usage.activity
+DECIMALS = 6  # signal values, contributions and scores are stored rounded to this
+HOURS_PER_DAY = 24
 
 SIGNAL_WEIGHTS: dict[str, float] = {
     "evidence": 0.10,
@@ -96,11 +128,73 @@ SIGNAL_WEIGHTS: dict[str, float] = {
     "declared_organisation": -0.6,
 }
 SIGNALS = tuple(SIGNAL_WEIGHTS)
+AUTOMATION_SIGNALS = ("volume", "round_the_clock", "template_concentration")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ScoreParams:
-    """Scoring parameters; ``weights`` maps each signal to its weight."""
+    """Scoring parameters: the signals' constants, their weights and when a cluster is flagged.
+
+    Parameters
+    ----------
+    weights
+        Weight of each signal in the score (missing signals weigh 0). Default: the
+        positive weights sum to 1.0 and ``declared_organisation`` weighs -0.6.
+    flag_threshold
+        Least score of a flagged cluster, in [0, 1]. Default 0.42.
+    min_flag_size
+        Fewest members of a flagged cluster, at least 2 (every cluster has two). Default 3.
+    min_automation
+        Least value, in [0, 1], that one of ``volume``, ``round_the_clock`` and
+        ``template_concentration`` must reach for the cluster to be flagged. Default 0.3.
+    min_template_events
+        Template events a cluster needs for ``template_concentration`` to count in
+        full; below it the signal shrinks in proportion. At least 1. Default 50.
+    new_account_days
+        ``new_accounts``: a member is new when first active less than this many
+        days after its creation. Positive. Default 30.0.
+    burst_hours
+        ``signup_burst``: members created within this many hours of one another
+        form a burst. Positive. Default 24.0.
+    evidence_per_member
+        ``evidence``: mean internal weighted degree at which the link part reaches
+        1 - 1/e. Positive. Default 2.0.
+    evidence_max_per_kind
+        Shared values listed in the evidence table per cluster and kind (the most
+        widely held first). At least 1. Default 50.
+    evidence_holder_share
+        ``evidence``: a kind counts towards diversity when one of its values is
+        held by at least this share of the members, in (0, 1]. Default 0.5.
+    evidence_full_kinds
+        ``evidence``: number of such kinds at which the diversity part reaches 1.
+        At least 1. Default 4.
+    evidence_link_share
+        ``evidence``: weight of the link part; the diversity part weighs the rest.
+        In [0, 1]. Default 0.5.
+    volume_saturation
+        ``volume``: median exchanges per member per active day at which the
+        signal reaches 1 (log scale). Positive. Default 100.0.
+    quiet_window_hours
+        ``round_the_clock``: length of the quietest window of the day, whole hours
+        from 1 to 23 (24 would always give 1). Default 8.
+    proxy_rotation_ranges
+        ``proxy_rotation``: median distinct IP ranges per member at which the
+        signal reaches 1 (one range gives 0). Above 1. Default 10.0.
+    summary_kinds
+        Kinds of shared values named in a cluster's ``summary`` (the most widely
+        held first). At least 0. Default 3.
+    summary_signals
+        Signals named in a cluster's ``summary`` (the largest contributions
+        first), from 0 to the number of signals. Default 3.
+    summary_min_contribution
+        A signal is named in the ``summary`` only when its contribution exceeds
+        this, in [0, 1]. Default 0.05.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown signal in ``weights`` or a value out of its range.
+    """
 
     weights: dict[str, float] = field(default_factory=lambda: dict(SIGNAL_WEIGHTS))
     flag_threshold: float = 0.42
@@ -111,33 +205,93 @@ class ScoreParams:
     burst_hours: float = 24.0
     evidence_per_member: float = 2.0
     evidence_max_per_kind: int = 50
+    evidence_holder_share: float = 0.5
+    evidence_full_kinds: int = 4
+    evidence_link_share: float = 0.5
+    volume_saturation: float = 100.0
+    quiet_window_hours: int = 8
+    proxy_rotation_ranges: float = 10.0
+    summary_kinds: int = 3
+    summary_signals: int = 3
+    summary_min_contribution: float = 0.05
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"score.{f.name} must be a whole number, got {value!r}")
+            if f.type == "float" and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                raise ConfigError(f"score.{f.name} must be a number, got {value!r}")
         unknown = set(self.weights) - set(SIGNALS)
         if unknown:
             raise ConfigError(
                 f"score.weights: unknown signals {sorted(unknown)}; known: {list(SIGNALS)}"
             )
-        if not 0.0 <= self.flag_threshold <= 1.0:
-            raise ConfigError("score.flag_threshold must be in [0, 1]")
+        for name, weight in self.weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                raise ConfigError(f"score.weights.{name} must be a number, got {weight!r}")
+            if not math.isfinite(weight):
+                raise ConfigError(f"score.weights.{name} must be a finite number, got {weight}")
+        checks: list[tuple[str, bool, str]] = [
+            ("flag_threshold", 0.0 <= self.flag_threshold <= 1.0, "in [0, 1]"),
+            ("min_flag_size", self.min_flag_size >= 2, "at least 2"),
+            ("min_automation", 0.0 <= self.min_automation <= 1.0, "in [0, 1]"),
+            ("min_template_events", self.min_template_events >= 1, "at least 1"),
+            ("new_account_days", self.new_account_days > 0, "positive"),
+            ("burst_hours", self.burst_hours > 0, "positive"),
+            ("evidence_per_member", self.evidence_per_member > 0, "positive"),
+            ("evidence_max_per_kind", self.evidence_max_per_kind >= 1, "at least 1"),
+            ("evidence_holder_share", 0.0 < self.evidence_holder_share <= 1.0, "in (0, 1]"),
+            ("evidence_full_kinds", self.evidence_full_kinds >= 1, "at least 1"),
+            ("evidence_link_share", 0.0 <= self.evidence_link_share <= 1.0, "in [0, 1]"),
+            ("volume_saturation", self.volume_saturation > 0, "positive"),
+            ("quiet_window_hours", 1 <= self.quiet_window_hours < HOURS_PER_DAY, "from 1 to 23"),
+            ("proxy_rotation_ranges", self.proxy_rotation_ranges > 1, "above 1"),
+            ("summary_kinds", self.summary_kinds >= 0, "at least 0"),
+            (
+                "summary_signals",
+                0 <= self.summary_signals <= len(SIGNALS),
+                f"from 0 to {len(SIGNALS)} (the number of signals)",
+            ),
+            (
+                "summary_min_contribution",
+                0.0 <= self.summary_min_contribution <= 1.0,
+                "in [0, 1]",
+            ),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"score.{name} must be {expected}, got {getattr(self, name)!r}")
 
 
 @dataclass
 class Scored:
-    """Output tables of the scoring stage (schemas in the module docstring)."""
+    """Output tables of the scoring stage.
+
+    Attributes
+    ----------
+    members
+        ``account_id, cluster_id, cluster_score, flagged``: every account, sorted
+        by account (``cluster_id`` null outside clusters).
+    clusters
+        ``cluster_id, size, cluster_score, flagged, exchanges, first_activity,
+        last_activity, summary`` and one column per signal; ids number the
+        clusters by score, then size, then smallest account.
+    contributions
+        ``cluster_id, signal, signal_value, weight, contribution``: one row per
+        cluster and signal; a cluster's contributions sum to its score before clipping.
+    evidence
+        ``cluster_id, attribute_kind, value, accounts_in_cluster, accounts_outside,
+        weight, hub_action, n_events``: values two or more members hold (at most
+        ``evidence_max_per_kind`` per cluster and kind).
+    """
 
     members: pl.DataFrame
     clusters: pl.DataFrame
     contributions: pl.DataFrame
     evidence: pl.DataFrame
-
-
-def _quietest_share(hours: list[float]) -> float:
-    total = sum(hours)
-    if total <= 0:
-        return 0.0
-    windows = [sum(hours[(h + i) % 24] for i in range(8)) for h in range(24)]
-    return min(windows) / total
 
 
 def score_clusters(
@@ -162,6 +316,36 @@ def score_clusters(
         Per-account aggregates (activity, hours, templates, IP usage).
     params
         :class:`ScoreParams`.
+
+    Returns
+    -------
+    Scored
+        The members, clusters, contributions and evidence tables.
+    """
+    labels, sizes = _labels(membership, graph)
+    clustered = labels.filter(pl.col(LABEL).is_not_null()).select(
+        S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL
+    )
+    shared = _shared_values(clustered, graph)
+    signals = _signals(clustered, graph, attributes, shared, usage, params)
+    contributions = _contributions(signals, params.weights)
+    cluster_table = _cluster_table(sizes, contributions, signals, clustered, usage, params)
+    ids = cluster_table.select(LABEL, S.CLUSTER_ID)
+    contributions = _numbered_contributions(contributions, ids)
+    evidence_table = _evidence_table(shared, graph, ids, params)
+    return Scored(
+        members=_members(labels, cluster_table),
+        clusters=_clusters(cluster_table, contributions, evidence_table, params),
+        contributions=contributions,
+        evidence=evidence_table,
+    )
+
+
+def _labels(membership: list[int], graph: AccountGraph) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every account with its community label (null when alone), and each community's size.
+
+    ``labels``: ``account_id, account_index, label, size, _min_account``; ``sizes``:
+    ``label, size, _min_account`` (the smallest account id, a tie-breaker for numbering).
     """
     labels = pl.DataFrame(
         {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
@@ -172,14 +356,399 @@ def score_clusters(
     labels = labels.join(sizes, on=LABEL).with_columns(
         pl.when(pl.col(SIZE) >= 2).then(pl.col(LABEL)).alias(LABEL)
     )
-    clustered = labels.filter(pl.col(LABEL).is_not_null()).select(
-        S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL
+    return labels, sizes.filter(pl.col(SIZE) >= 2)
+
+
+def _signals(
+    clustered: pl.DataFrame,
+    graph: AccountGraph,
+    attributes: pl.DataFrame,
+    shared: pl.DataFrame,
+    usage: Usage,
+    params: ScoreParams,
+) -> pl.DataFrame:
+    """One row per cluster label, one column per signal (in :data:`SIGNALS` order), each in 0..1."""
+    by_label = clustered.select(S.ACCOUNT_ID, LABEL)
+    size = by_label.group_by(LABEL).agg(pl.len().alias(SIZE))
+    members = _member_activity(by_label, usage)
+    parts = [
+        evidence(
+            size,
+            _internal_edges(clustered, graph),
+            _shared_kinds(shared, graph),
+            params=params,
+        ),
+        new_accounts(members, params=params),
+        signup_burst(members, params=params),
+        volume(members, params=params),
+        round_the_clock(usage.hours.join(by_label, on=S.ACCOUNT_ID), params=params),
+        template_concentration(
+            _shared_of_kind(shared, graph, PROMPT_TEMPLATE_KIND),
+            _template_events(attributes, by_label),
+            params=params,
+        ),
+        capability_targeting(members),
+        proxy_rotation(usage.ip_usage.join(by_label, on=S.ACCOUNT_ID), params=params),
+        declared_organisation(members),
+    ]
+    out = size.select(LABEL)
+    for part in parts:
+        out = out.join(part, on=LABEL, how="left")
+    return (
+        out.with_columns(pl.exclude(LABEL).cast(pl.Float64).fill_null(0.0))
+        .select(LABEL, *SIGNALS)
+        .sort(LABEL)
     )
 
-    shared = _shared_values(clustered, graph)
-    signals = _signals(clustered, graph, attributes, shared, usage, params)
-    weights = params.weights
-    contributions = (
+
+# --- inputs of the signals ---------------------------------------------------------------
+
+
+def _member_activity(by_label: pl.DataFrame, usage: Usage) -> pl.DataFrame:
+    """One row per member: its label, activity columns (:attr:`Usage.activity`), creation and org."""
+    accounts = usage.accounts.select(
+        S.ACCOUNT_ID, S.CREATED_AT, *([S.ORG_ID] if S.ORG_ID in usage.accounts.columns else [])
+    )
+    if S.ORG_ID not in accounts.columns:
+        accounts = accounts.with_columns(pl.lit(None, pl.String).alias(S.ORG_ID))
+    return by_label.join(usage.activity, on=S.ACCOUNT_ID, how="left").join(
+        accounts, on=S.ACCOUNT_ID, how="left"
+    )
+
+
+def _internal_edges(clustered: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame:
+    """``label, weight``: the graph's edges whose two ends are in the same cluster."""
+    index_label = clustered.select(ACCOUNT_INDEX, LABEL)
+    return (
+        graph.edges.join(index_label.rename({ACCOUNT_INDEX: SOURCE}), on=SOURCE)
+        .join(index_label.rename({ACCOUNT_INDEX: TARGET, LABEL: "_l2"}), on=TARGET)
+        .filter(pl.col(LABEL) == pl.col("_l2"))
+        .select(LABEL, WEIGHT)
+    )
+
+
+def _shared_kinds(shared: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame:
+    """``label, attribute_kind, accounts_in_cluster``: the kind of each shared value."""
+    return shared.join(graph.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX).select(
+        LABEL, S.ATTRIBUTE_KIND, ACCOUNTS_IN_CLUSTER
+    )
+
+
+def _shared_of_kind(shared: pl.DataFrame, graph: AccountGraph, kind: str) -> pl.DataFrame:
+    """The rows of ``shared`` whose value is of ``kind``."""
+    of_kind = graph.values.filter(pl.col(S.ATTRIBUTE_KIND) == kind).select(VALUE_INDEX)
+    return shared.join(of_kind, on=VALUE_INDEX)
+
+
+def _template_events(attributes: pl.DataFrame, by_label: pl.DataFrame) -> pl.DataFrame:
+    """``label, n_events``: each member's prompt-template events in the attribute table.
+
+    The attribute table's prompt_template rows are the same (account, band,
+    n_events) rows as :attr:`Usage.templates`.
+    """
+    return (
+        attributes.lazy()
+        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
+        .group_by(S.ACCOUNT_ID)
+        .agg(pl.col(S.N_EVENTS).sum())
+        .join(by_label.lazy(), on=S.ACCOUNT_ID)
+        .select(LABEL, S.N_EVENTS)
+        .collect()
+    )
+
+
+# --- one function per signal: each returns ``label, <signal>`` for the labels it can score ---
+
+
+def evidence(
+    size: pl.DataFrame,
+    internal_edges: pl.DataFrame,
+    shared_kinds: pl.DataFrame,
+    *,
+    params: ScoreParams,
+) -> pl.DataFrame:
+    """Strength and diversity of what members share.
+
+    ``evidence_link_share × (1 - exp(-d / evidence_per_member)) + (1 -
+    evidence_link_share) × min(1, k / evidence_full_kinds)``, ``d`` the mean
+    weighted degree inside the cluster (2 × internal edge weight / size) and
+    ``k`` the kinds with a value held by at least ``evidence_holder_share`` of
+    the members.
+
+    Parameters
+    ----------
+    size
+        ``label, size``: every cluster.
+    internal_edges
+        ``label, weight``: edges inside a cluster.
+    shared_kinds
+        ``label, attribute_kind, accounts_in_cluster``: values two or more members hold.
+    params
+        :class:`ScoreParams`.
+    """
+    internal = internal_edges.group_by(LABEL).agg(pl.col(WEIGHT).sum().alias("_w"))
+    diversity = (
+        shared_kinds.join(size, on=LABEL)
+        .filter(pl.col(ACCOUNTS_IN_CLUSTER) >= params.evidence_holder_share * pl.col(SIZE))
+        .group_by(LABEL)
+        .agg(pl.col(S.ATTRIBUTE_KIND).n_unique().alias("_kinds"))
+    )
+    link_share = params.evidence_link_share
+    mean_degree = 2.0 * pl.col("_w").fill_null(0.0) / pl.col(SIZE)
+    links = 1.0 - (-mean_degree / params.evidence_per_member).exp()
+    kinds = (pl.col("_kinds").fill_null(0) / float(params.evidence_full_kinds)).clip(0.0, 1.0)
+    return (
+        size.join(internal, on=LABEL, how="left")
+        .join(diversity, on=LABEL, how="left")
+        .select(LABEL, (link_share * links + (1.0 - link_share) * kinds).alias("evidence"))
+    )
+
+
+def new_accounts(members: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """Share of members first active less than ``new_account_days`` after their creation.
+
+    Members without a creation time or without activity are left out of the
+    share; a cluster with none left scores 0.
+
+    Parameters
+    ----------
+    members
+        ``label, first_seen, created_at``: one row per member.
+    params
+        :class:`ScoreParams`.
+    """
+    age_days = (pl.col(FIRST_SEEN) - pl.col(S.CREATED_AT)).dt.total_seconds() / 86400.0
+    return (
+        members.with_columns(age_days.alias("_age"))
+        .group_by(LABEL)
+        .agg(
+            (pl.col("_age") < params.new_account_days).sum().alias("_new"),
+            pl.col("_age").is_not_null().sum().alias("_aged"),
+        )
+        .select(
+            LABEL,
+            pl.when(pl.col("_aged") > 0)
+            .then(pl.col("_new") / pl.col("_aged"))
+            .otherwise(0.0)
+            .alias("new_accounts"),
+        )
+    )
+
+
+def signup_burst(members: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """``(n - 1) / (m - 1)``: ``n`` the most members created within ``burst_hours`` of one another.
+
+    ``m`` counts the members with a creation time; fewer than two give 0.
+
+    Parameters
+    ----------
+    members
+        ``label, created_at``: one row per member.
+    params
+        :class:`ScoreParams`.
+    """
+    span = params.burst_hours * 3600
+
+    def burst(created: pl.Series) -> float:
+        if len(created) < 2:
+            return 0.0
+        best, lo = 1, 0
+        for hi in range(len(created)):
+            while (created[hi] - created[lo]).total_seconds() > span:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return (best - 1) / (len(created) - 1)
+
+    return (
+        members.group_by(LABEL)
+        .agg(pl.col(S.CREATED_AT).drop_nulls().sort().alias("_created"))
+        .select(
+            LABEL,
+            pl.col("_created").map_elements(burst, return_dtype=pl.Float64).alias("signup_burst"),
+        )
+    )
+
+
+def volume(members: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """``min(1, log1p(v) / log1p(volume_saturation))``, ``v`` the median exchanges per active day.
+
+    Parameters
+    ----------
+    members
+        ``label, n_exchanges, active_days``: one row per member (a member without
+        active days counts one).
+    params
+        :class:`ScoreParams`.
+    """
+    per_day = pl.col(N_EXCHANGES) / pl.col(ACTIVE_DAYS).fill_null(1).clip(1, None)
+    return (
+        members.group_by(LABEL)
+        .agg(per_day.median().alias("_per_day"))
+        .select(
+            LABEL,
+            (pl.col("_per_day").fill_null(0.0).log1p() / math.log1p(params.volume_saturation))
+            .clip(0.0, 1.0)
+            .alias("volume"),
+        )
+    )
+
+
+def _quietest_share(hours: list[float], window: int) -> float:
+    """Share of the events (one count per hour of the day) in the quietest ``window`` hours."""
+    total = sum(hours)
+    if total <= 0:
+        return 0.0
+    n = len(hours)
+    windows = [sum(hours[(h + i) % n] for i in range(window)) for h in range(n)]
+    return min(windows) / total
+
+
+def round_the_clock(hours: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """``min(1, q × 24 / quiet_window_hours)``, ``q`` the share of events in the quietest window.
+
+    The window is ``quiet_window_hours`` consecutive hours of the day (UTC,
+    wrapping at midnight); evenly spread traffic gives 1, traffic that stops
+    for the window every day gives 0.
+
+    Parameters
+    ----------
+    hours
+        ``label, hour, n_events``: events per member (or per cluster) and hour of the day.
+    params
+        :class:`ScoreParams`.
+    """
+    per_hour = hours.group_by(LABEL, HOUR).agg(pl.col(S.N_EVENTS).sum())
+    scale = HOURS_PER_DAY / params.quiet_window_hours  # 1 / the window's share of uniform traffic
+    quiet: dict[int, float] = {}
+    for (label,), sub in per_hour.partition_by(LABEL, as_dict=True).items():
+        counts = dict(zip(sub[HOUR].to_list(), sub[S.N_EVENTS].to_list()))
+        day = [float(counts.get(h, 0.0)) for h in range(HOURS_PER_DAY)]
+        quiet[label] = _quietest_share(day, params.quiet_window_hours)
+    return pl.DataFrame(
+        {LABEL: list(quiet), "round_the_clock": [min(1.0, q * scale) for q in quiet.values()]},
+        schema={LABEL: pl.Int64, "round_the_clock": pl.Float64},
+    )
+
+
+def template_concentration(
+    shared_templates: pl.DataFrame, template_events: pl.DataFrame, *, params: ScoreParams
+) -> pl.DataFrame:
+    """``min(1, s / e × min(1, e / min_template_events))``: template events on shared bands.
+
+    ``e`` is the members' template events, ``s`` those on bands two or more
+    members hold; a cluster with fewer than ``min_template_events`` events is
+    shrunk towards 0. Clusters without shared bands are absent (they score 0).
+
+    Parameters
+    ----------
+    shared_templates
+        ``label, n_events``: one row per band two or more members hold.
+    template_events
+        ``label, n_events``: the members' template events (any number of rows per label).
+    params
+        :class:`ScoreParams`.
+    """
+    all_events = template_events.group_by(LABEL).agg(pl.col(S.N_EVENTS).sum().alias("_all"))
+    return (
+        shared_templates.group_by(LABEL)
+        .agg(pl.col(S.N_EVENTS).sum().alias("_shared"))
+        .join(all_events, on=LABEL)
+        .select(
+            LABEL,
+            (
+                pl.col("_shared")
+                / pl.col("_all")
+                * (pl.col("_all") / params.min_template_events).clip(None, 1.0)
+            )
+            .clip(0.0, 1.0)
+            .alias("template_concentration"),
+        )
+    )
+
+
+def capability_targeting(members: pl.DataFrame) -> pl.DataFrame:
+    """Share of the members' exchanges that elicit code, agentic tool use or reasoning.
+
+    Parameters
+    ----------
+    members
+        ``label, n_exchanges, n_coding, n_agentic, n_reasoning``: one row per member.
+    """
+    return (
+        members.group_by(LABEL)
+        .agg(
+            sum((pl.col(c) for c in CAPABILITY_COUNTS[1:]), pl.col(CAPABILITY_COUNTS[0]))
+            .sum()
+            .alias("_cap"),
+            pl.col(N_EXCHANGES).sum().alias("_n"),
+        )
+        .select(
+            LABEL,
+            pl.when(pl.col("_n") > 0)
+            .then(pl.col("_cap") / pl.col("_n"))
+            .otherwise(0.0)
+            .alias("capability_targeting"),
+        )
+    )
+
+
+def proxy_rotation(ip_usage: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """``min(1, (r - 1) / (proxy_rotation_ranges - 1))``, ``r`` the median distinct ranges per member.
+
+    Parameters
+    ----------
+    ip_usage
+        ``label, account_id, ip_range``: the ranges each member used.
+    params
+        :class:`ScoreParams`.
+    """
+    return (
+        ip_usage.group_by(LABEL, S.ACCOUNT_ID)
+        .agg(pl.col(IP_RANGE).n_unique().alias("_ranges"))
+        .group_by(LABEL)
+        .agg(pl.col("_ranges").median())
+        .select(
+            LABEL,
+            ((pl.col("_ranges") - 1.0) / (params.proxy_rotation_ranges - 1.0))
+            .clip(0.0, 1.0)
+            .alias("proxy_rotation"),
+        )
+    )
+
+
+def declared_organisation(members: pl.DataFrame) -> pl.DataFrame:
+    """Share of members in the cluster's most common declared ``org_id`` (0 when none declares one).
+
+    Parameters
+    ----------
+    members
+        ``label, org_id``: one row per member.
+    """
+    largest = (
+        members.drop_nulls(S.ORG_ID)
+        .group_by(LABEL, S.ORG_ID)
+        .agg(pl.len().alias("_n"))
+        .group_by(LABEL)
+        .agg(pl.col("_n").max())
+    )
+    return (
+        members.group_by(LABEL)
+        .agg(pl.len().alias("_members"))
+        .join(largest, on=LABEL, how="left")
+        .select(
+            LABEL,
+            (pl.col("_n").fill_null(0) / pl.col("_members")).alias("declared_organisation"),
+        )
+    )
+
+
+# --- from signals to the output tables --------------------------------------------------
+
+
+def _contributions(signals: pl.DataFrame, weights: dict[str, float]) -> pl.DataFrame:
+    """``label, signal, signal_value, weight, contribution``, values rounded to :data:`DECIMALS`."""
+    value = pl.col(SIGNAL_VALUE).round(DECIMALS)
+    return (
         signals.unpivot(index=LABEL, variable_name=SIGNAL, value_name=SIGNAL_VALUE)
         .with_columns(
             pl.col(SIGNAL)
@@ -187,21 +756,32 @@ def score_clusters(
             .alias(WEIGHT),
         )
         .with_columns(
-            pl.col(SIGNAL_VALUE).round(6),
-            pl.when(pl.col(SIGNAL_VALUE).round(6) == 0)
+            value,
+            pl.when(value == 0)
             .then(0.0)  # a zero, never -0.0
-            .otherwise((pl.col(WEIGHT) * pl.col(SIGNAL_VALUE).round(6)).round(6))
+            .otherwise((pl.col(WEIGHT) * value).round(DECIMALS))
             .alias(CONTRIBUTION),
         )
     )
+
+
+def _cluster_table(
+    sizes: pl.DataFrame,
+    contributions: pl.DataFrame,
+    signals: pl.DataFrame,
+    clustered: pl.DataFrame,
+    usage: Usage,
+    params: ScoreParams,
+) -> pl.DataFrame:
+    """One row per cluster: score, flag, activity span, numbered by score, size, smallest account."""
     # The score is the sum of the contributions exactly as stored (so the table adds up).
     totals = contributions.group_by(LABEL).agg(
-        pl.col(CONTRIBUTION).sum().clip(0.0, 1.0).round(6).alias(S.CLUSTER_SCORE)
+        pl.col(CONTRIBUTION).sum().clip(0.0, 1.0).round(DECIMALS).alias(S.CLUSTER_SCORE)
     )
     activity = usage.activity.join(clustered.select(S.ACCOUNT_ID, LABEL), on=S.ACCOUNT_ID)
-    cluster_table = (
-        sizes.filter(pl.col(SIZE) >= 2)
-        .join(totals, on=LABEL, how="left")
+    automation = signals.select(LABEL, pl.max_horizontal(*AUTOMATION_SIGNALS).alias("_automation"))
+    return (
+        sizes.join(totals, on=LABEL, how="left")
         .join(
             activity.group_by(LABEL).agg(
                 pl.col(N_EXCHANGES).sum().alias(EXCHANGES),
@@ -212,16 +792,7 @@ def score_clusters(
             how="left",
         )
         .with_columns(pl.col(S.CLUSTER_SCORE).fill_null(0.0))
-        .join(
-            signals.select(
-                LABEL,
-                pl.max_horizontal("volume", "round_the_clock", "template_concentration").alias(
-                    "_automation"
-                ),
-            ),
-            on=LABEL,
-            how="left",
-        )
+        .join(automation, on=LABEL, how="left")
         .with_columns(
             (
                 (pl.col(S.CLUSTER_SCORE) >= params.flag_threshold)
@@ -234,9 +805,11 @@ def score_clusters(
         .with_row_index(S.CLUSTER_ID, offset=1)
         .with_columns(pl.col(S.CLUSTER_ID).cast(pl.Int64))
     )
-    ids = cluster_table.select(LABEL, S.CLUSTER_ID)
 
-    members = (
+
+def _members(labels: pl.DataFrame, cluster_table: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, cluster_id, cluster_score, flagged`` for every account, sorted by account."""
+    return (
         labels.select(S.ACCOUNT_ID, LABEL)
         .join(
             cluster_table.select(LABEL, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED),
@@ -251,7 +824,11 @@ def score_clusters(
         )
         .sort(S.ACCOUNT_ID)
     )
-    contributions = (
+
+
+def _numbered_contributions(contributions: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
+    """The contributions by cluster id, signals in :data:`SIGNALS` order."""
+    return (
         contributions.join(ids, on=LABEL)
         .select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE, WEIGHT, CONTRIBUTION)
         .sort(
@@ -259,28 +836,49 @@ def score_clusters(
             pl.col(SIGNAL).replace_strict({s: i for i, s in enumerate(SIGNALS)}, default=99),
         )
     )
-    evidence = _evidence(shared, graph, params).join(ids, on=LABEL).drop(LABEL)
-    evidence = evidence.select(
-        S.CLUSTER_ID,
-        S.ATTRIBUTE_KIND,
-        S.VALUE,
-        ACCOUNTS_IN_CLUSTER,
-        ACCOUNTS_OUTSIDE,
-        WEIGHT,
-        "hub_action",
-        S.N_EVENTS,
-    ).sort(
-        S.CLUSTER_ID,
-        S.ATTRIBUTE_KIND,
-        ACCOUNTS_IN_CLUSTER,
-        S.VALUE,
-        descending=[False, False, True, False],
+
+
+def _evidence_table(
+    shared: pl.DataFrame, graph: AccountGraph, ids: pl.DataFrame, params: ScoreParams
+) -> pl.DataFrame:
+    """The evidence table by cluster id, sorted by kind, then most widely held, then value."""
+    return (
+        _evidence_rows(shared, graph, params)
+        .join(ids, on=LABEL)
+        .drop(LABEL)
+        .select(
+            S.CLUSTER_ID,
+            S.ATTRIBUTE_KIND,
+            S.VALUE,
+            ACCOUNTS_IN_CLUSTER,
+            ACCOUNTS_OUTSIDE,
+            WEIGHT,
+            "hub_action",
+            S.N_EVENTS,
+        )
+        .sort(
+            S.CLUSTER_ID,
+            S.ATTRIBUTE_KIND,
+            ACCOUNTS_IN_CLUSTER,
+            S.VALUE,
+            descending=[False, False, True, False],
+        )
     )
+
+
+def _clusters(
+    cluster_table: pl.DataFrame,
+    contributions: pl.DataFrame,
+    evidence_table: pl.DataFrame,
+    params: ScoreParams,
+) -> pl.DataFrame:
+    """The clusters table: the leading columns, the summary, then one column per signal."""
     wide = contributions.pivot(on=SIGNAL, index=S.CLUSTER_ID, values=SIGNAL_VALUE)
+    summaries = _summaries(evidence_table, contributions, cluster_table, params)
     clusters = (
         cluster_table.drop(LABEL, MIN_ACCOUNT)
         .join(wide, on=S.CLUSTER_ID, how="left")
-        .join(_summaries(evidence, contributions, cluster_table), on=S.CLUSTER_ID, how="left")
+        .join(summaries, on=S.CLUSTER_ID, how="left")
         .sort(S.CLUSTER_ID)
     )
     leading = [
@@ -293,200 +891,7 @@ def score_clusters(
         LAST_ACTIVITY,
         SUMMARY,
     ]
-    clusters = clusters.select(*leading, *[c for c in clusters.columns if c not in leading])
-    return Scored(
-        members=members, clusters=clusters, contributions=contributions, evidence=evidence
-    )
-
-
-def _signals(
-    clustered: pl.DataFrame,
-    graph: AccountGraph,
-    attributes: pl.DataFrame,
-    shared: pl.DataFrame,
-    usage: Usage,
-    params: ScoreParams,
-) -> pl.DataFrame:
-    """One row per cluster label, one column per signal, each in 0..1."""
-    by_label = clustered.select(S.ACCOUNT_ID, LABEL)
-    size = by_label.group_by(LABEL).agg(pl.len().alias(SIZE))
-
-    # evidence: internal weight per member and diversity of kinds held by half the members.
-    index_label = clustered.select(ACCOUNT_INDEX, LABEL)
-    internal = (
-        graph.edges.join(index_label.rename({ACCOUNT_INDEX: SOURCE}), on=SOURCE)
-        .join(index_label.rename({ACCOUNT_INDEX: TARGET, LABEL: "_l2"}), on=TARGET)
-        .filter(pl.col(LABEL) == pl.col("_l2"))
-        .group_by(LABEL)
-        .agg(pl.col(WEIGHT).sum().alias("_w"))
-    )
-    diversity = (
-        shared.join(size, on=LABEL)
-        .filter(pl.col(ACCOUNTS_IN_CLUSTER) * 2 >= pl.col(SIZE))
-        .join(graph.values.select(VALUE_INDEX, S.ATTRIBUTE_KIND), on=VALUE_INDEX)
-        .group_by(LABEL)
-        .agg(pl.col(S.ATTRIBUTE_KIND).n_unique().alias("_kinds"))
-    )
-    evidence = (
-        size.join(internal, on=LABEL, how="left")
-        .join(diversity, on=LABEL, how="left")
-        .select(
-            LABEL,
-            (
-                0.5
-                * (
-                    1.0
-                    - (
-                        -(2.0 * pl.col("_w").fill_null(0.0) / pl.col(SIZE))
-                        / params.evidence_per_member
-                    ).exp()
-                )
-                + 0.5 * (pl.col("_kinds").fill_null(0) / 4.0).clip(0.0, 1.0)
-            ).alias("evidence"),
-        )
-    )
-
-    accounts = usage.accounts.select(
-        S.ACCOUNT_ID, S.CREATED_AT, *([S.ORG_ID] if S.ORG_ID in usage.accounts.columns else [])
-    )
-    if S.ORG_ID not in accounts.columns:
-        accounts = accounts.with_columns(pl.lit(None, pl.String).alias(S.ORG_ID))
-    act = (
-        by_label.join(usage.activity, on=S.ACCOUNT_ID, how="left")
-        .join(accounts, on=S.ACCOUNT_ID, how="left")
-        .with_columns(
-            ((pl.col(FIRST_SEEN) - pl.col(S.CREATED_AT)).dt.total_seconds() / 86400.0).alias(
-                "_age"
-            ),
-            (pl.col(N_EXCHANGES) / pl.col(ACTIVE_DAYS).fill_null(1).clip(1, None)).alias(
-                "_per_day"
-            ),
-        )
-    )
-    n_cap = pl.col(f"n_{CODING}") + pl.col(f"n_{AGENTIC}") + pl.col(f"n_{REASONING}")
-    per_cluster = act.group_by(LABEL).agg(
-        (pl.col("_age") < params.new_account_days).sum().alias("_new"),
-        pl.col("_age").is_not_null().sum().alias("_aged"),
-        pl.col("_per_day").median().alias("_per_day"),
-        n_cap.sum().alias("_cap"),
-        pl.col(N_EXCHANGES).sum().alias("_n"),
-        pl.col(S.ORG_ID).drop_nulls().mode().first().alias("_org"),
-        pl.col(S.CREATED_AT).drop_nulls().sort().alias("_created"),
-    )
-    org_share = (
-        act.join(per_cluster.select(LABEL, "_org"), on=LABEL)
-        .group_by(LABEL)
-        .agg(
-            ((pl.col(S.ORG_ID) == pl.col("_org")).fill_null(False).sum() / pl.len()).alias(
-                "declared_organisation"
-            )
-        )
-    )
-    burst_hours = params.burst_hours
-
-    def burst(created: list) -> float:
-        if len(created) < 2:
-            return 0.0
-        best, lo = 1, 0
-        for hi in range(len(created)):
-            while (created[hi] - created[lo]).total_seconds() > burst_hours * 3600:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return (best - 1) / (len(created) - 1)
-
-    per_cluster = per_cluster.with_columns(
-        pl.col("_created").map_elements(burst, return_dtype=pl.Float64).alias("signup_burst")
-    )
-
-    hours = (
-        usage.hours.join(by_label, on=S.ACCOUNT_ID)
-        .group_by(LABEL, HOUR)
-        .agg(pl.col(S.N_EVENTS).sum())
-    )
-    night = {
-        label: _quietest_share([float(h.get(i, 0.0)) for i in range(24)])
-        for label, h in (
-            (lab, dict(zip(sub[HOUR].to_list(), sub[S.N_EVENTS].to_list())))
-            for (lab,), sub in hours.partition_by(LABEL, as_dict=True).items()
-        )
-    }
-    round_the_clock = pl.DataFrame(
-        {LABEL: list(night), "round_the_clock": [min(1.0, v * 3.0) for v in night.values()]},
-        schema={LABEL: pl.Int64, "round_the_clock": pl.Float64},
-    )
-
-    # Template rows come from the attribute table (the prompt_template kind), which holds
-    # the same (account, band, n_events) rows as Usage.templates.
-    template_values = graph.values.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND).select(
-        VALUE_INDEX
-    )
-    shared_templates = shared.join(template_values, on=VALUE_INDEX)
-    all_band_events = (
-        attributes.lazy()
-        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .group_by(S.ACCOUNT_ID)
-        .agg(pl.col(S.N_EVENTS).sum().alias("_all"))
-        .join(by_label.lazy(), on=S.ACCOUNT_ID)
-        .group_by(LABEL)
-        .agg(pl.col("_all").sum())
-        .collect()
-    )
-    template_share = (
-        shared_templates.group_by(LABEL)
-        .agg(pl.col(S.N_EVENTS).sum().alias("_shared"))
-        .join(all_band_events, on=LABEL)
-        .select(
-            LABEL,
-            (
-                pl.col("_shared")
-                / pl.col("_all")
-                * (pl.col("_all") / params.min_template_events).clip(None, 1.0)
-            )
-            .clip(0.0, 1.0)
-            .alias("template_concentration"),
-        )
-    )
-
-    rotation = (
-        usage.ip_usage.join(by_label, on=S.ACCOUNT_ID)
-        .group_by(LABEL, S.ACCOUNT_ID)
-        .agg(pl.col("ip_range").n_unique().alias("_ranges"))
-        .group_by(LABEL)
-        .agg(pl.col("_ranges").median().alias("_ranges"))
-        .select(LABEL, ((pl.col("_ranges") - 1.0) / 9.0).clip(0.0, 1.0).alias("proxy_rotation"))
-    )
-
-    out = (
-        size.select(LABEL)
-        .join(evidence, on=LABEL, how="left")
-        .join(
-            per_cluster.select(
-                LABEL,
-                pl.when(pl.col("_aged") > 0)
-                .then(pl.col("_new") / pl.col("_aged"))
-                .otherwise(0.0)
-                .alias("new_accounts"),
-                "signup_burst",
-                (pl.col("_per_day").fill_null(0.0).log1p() / math.log1p(100.0))
-                .clip(0.0, 1.0)
-                .alias("volume"),
-                pl.when(pl.col("_n") > 0)
-                .then(pl.col("_cap") / pl.col("_n"))
-                .otherwise(0.0)
-                .alias("capability_targeting"),
-            ),
-            on=LABEL,
-            how="left",
-        )
-        .join(round_the_clock, on=LABEL, how="left")
-        .join(template_share, on=LABEL, how="left")
-        .join(rotation, on=LABEL, how="left")
-        .join(org_share, on=LABEL, how="left")
-        .with_columns(pl.exclude(LABEL).cast(pl.Float64).fill_null(0.0))
-        .select(LABEL, *SIGNALS)
-        .sort(LABEL)
-    )
-    return out
+    return clusters.select(*leading, *[c for c in clusters.columns if c not in leading])
 
 
 def _shared_values(clustered: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame:
@@ -506,7 +911,7 @@ def _shared_values(clustered: pl.DataFrame, graph: AccountGraph) -> pl.DataFrame
     )
 
 
-def _evidence(shared: pl.DataFrame, graph: AccountGraph, params: ScoreParams) -> pl.DataFrame:
+def _evidence_rows(shared: pl.DataFrame, graph: AccountGraph, params: ScoreParams) -> pl.DataFrame:
     """Values held by two or more members of a cluster, with how many outside hold them.
 
     Value ids follow (kind, value) order, so sorting by id is sorting by value.
@@ -551,23 +956,28 @@ _KIND_PHRASES = {
 
 
 def _summaries(
-    evidence: pl.DataFrame, contributions: pl.DataFrame, clusters: pl.DataFrame
+    evidence_table: pl.DataFrame,
+    contributions: pl.DataFrame,
+    clusters: pl.DataFrame,
+    params: ScoreParams,
 ) -> pl.DataFrame:
-    """One line per cluster: the shared values by kind, then the strongest behaviour signals."""
+    """One line per cluster: its size, then up to ``summary_kinds`` kinds of shared values (the
+    most widely held first), then up to ``summary_signals`` signals contributing more than
+    ``summary_min_contribution`` (the largest first)."""
     kinds = (
-        evidence.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND)
+        evidence_table.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND)
         .agg(pl.len().alias("_k"), pl.col(ACCOUNTS_IN_CLUSTER).max().alias("_top"))
         .sort(S.CLUSTER_ID, "_top", S.ATTRIBUTE_KIND, descending=[False, True, False])
     )
     top_signals = (
-        contributions.filter(pl.col(CONTRIBUTION) > 0.05)
+        contributions.filter(pl.col(CONTRIBUTION) > params.summary_min_contribution)
         .sort(S.CLUSTER_ID, CONTRIBUTION, SIGNAL, descending=[False, True, False])
         .group_by(S.CLUSTER_ID, maintain_order=True)
-        .head(3)
+        .head(params.summary_signals)
     )
     kind_text: dict[int, list[str]] = {}
     for cid, kind, k, top in kinds.iter_rows():
-        if len(kind_text.setdefault(cid, [])) < 3:
+        if len(kind_text.setdefault(cid, [])) < params.summary_kinds:
             kind_text[cid].append(
                 f"{k} shared {_KIND_PHRASES.get(kind, kind)} (up to {top} accounts)"
             )
