@@ -107,7 +107,7 @@ class Opened:
         return path
 
 
-def open_page(browser, path: Path) -> Opened:
+def open_page(browser, path: Path, *, wait_for_graph: bool = True) -> Opened:
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     opened = Opened(page)
 
@@ -133,7 +133,8 @@ def open_page(browser, path: Path) -> Opened:
 
     page.on("dialog", dialog)
     page.goto(path.as_uri())
-    page.wait_for_function("window.acctgraphPage && window.acctgraphPage.ready", timeout=20_000)
+    if wait_for_graph:
+        page.wait_for_function("window.acctgraphPage && window.acctgraphPage.ready", timeout=20_000)
     return opened
 
 
@@ -243,4 +244,28 @@ def test_hostile_strings_show_as_text_and_run_nothing(
     assert payload in opened.page.text_content("#details")
     assert opened.page.evaluate("document.querySelectorAll('#details *').length") == 0
     opened.screenshot("hostile_tooltip.png")
+    opened.assert_clean()
+
+
+def test_report_opens_offline_on_the_flagged_clusters(browser, run_dir: Path) -> None:
+    """report.html runs no script, makes no request and shows the operations before the run details."""
+    run = load_run(run_dir)
+    flagged = run.clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
+    assert flagged
+    opened = open_page(browser, run_dir / "report.html", wait_for_graph=False)
+    page = opened.page
+    assert page.evaluate("document.scripts.length") == 0
+    headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.id)")
+    assert headings[:2] == ["clusters", "flagged"] and headings[-1] == "run"
+    top = page.evaluate("id => document.getElementById(id).getBoundingClientRect().top", "run")
+    for cluster_id in flagged:
+        card = page.locator(f"#cluster-{cluster_id}")
+        assert card.get_attribute("open") is not None
+        box = card.bounding_box()
+        assert box is not None and box["y"] < top
+    closed = page.eval_on_selector_all("details.run", "ds => ds.map(d => d.open)")
+    assert closed and not any(closed)
+    # the run details' tables are collapsed: not rendered until opened
+    assert page.locator("details.run table").first.is_visible() is False
+    opened.screenshot("report.png")
     opened.assert_clean()

@@ -5,18 +5,21 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
 from acctgraph.cards import CARDS_DIR, CARDS_JSON, TABLES, Cards, load_cards
 from acctgraph.cli import cli
 from acctgraph.core import schema as S
 from acctgraph.core.tables import safe_for_spreadsheet
-from acctgraph.load import dataset_from_frames
+from acctgraph.load import dataset_from_frames, load_dataset
 from acctgraph.report.display import document_text, markdown_escape
 from acctgraph.report.document import ReportParams, render_report, report_view, write_report
 from acctgraph.run.config import Config
@@ -37,6 +40,8 @@ ALLOWED_TAGS = {
     "title",
     "style",
     "body",
+    "header",
+    "nav",
     "h1",
     "h2",
     "h3",
@@ -72,10 +77,19 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def plain_out(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def world_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The world as Parquet files, so that run.json records real paths and checksums."""
     accounts, exchanges, _ = world
+    folder = tmp_path_factory.mktemp("report_world")
+    accounts.write_parquet(folder / "accounts.parquet")
+    exchanges.write_parquet(folder / "exchanges.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plain_out(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report_run")
-    write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges), config=Config()), out)
+    write_outputs(run_pipeline(load_dataset(world_dir), config=Config()), out)
     return out
 
 
@@ -203,6 +217,49 @@ def _render(run: Run, cards: Cards, params: ReportParams | None = None) -> tuple
     return render_report(report_view(run, cards, out=run.path, params=params))
 
 
+class _Outline(HTMLParser):
+    """Element ids and text runs in document order, each with the ``<details>`` around it.
+
+    ``entries`` holds ``(kind, value, around)``: kind ``"id"`` or ``"text"``, and
+    ``around`` the open/closed state of every enclosing ``<details>``, outermost first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.details: list[bool] = []
+        self.entries: list[tuple[str, str, tuple[bool, ...]]] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        names = dict(attrs)
+        if names.get("id"):
+            self.entries.append(("id", str(names["id"]), tuple(self.details)))
+        if tag == "details":
+            self.details.append("open" in names)
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "details":
+            self.details.pop()
+
+    def handle_data(self, data) -> None:
+        if data.strip():
+            self.entries.append(("text", data.strip(), tuple(self.details)))
+
+    def position(self, element_id: str) -> int:
+        return self.entries.index(("id", element_id, ()))
+
+
+def _outline(html: str) -> _Outline:
+    outline = _Outline()
+    outline.feed(html)
+    outline.close()
+    assert outline.details == [], "a <details> is not closed"
+    return outline
+
+
+def _headings(markdown: str) -> list[str]:
+    return re.findall(r"^## (.+)$", markdown, flags=re.MULTILINE)
+
+
 # =============================================================================
 # The report of a run
 # =============================================================================
@@ -216,10 +273,12 @@ def test_a_run_writes_the_report(plain_out: Path, plain_run: Run) -> None:
         assert f'id="cluster-{cid}"' in html
         assert f'<a id="cluster-{cid}"></a>' in markdown
         assert f'href="#cluster-{cid}"' in html
+    assert plain_run.record["inputs"] and plain_run.record["warnings"]
+    assert all(len(item["sha256"]) == 64 for item in plain_run.record["inputs"])
     for item in plain_run.record["inputs"]:
         assert item["sha256"] in html and item["sha256"] in markdown
     for warning in plain_run.record["warnings"]:
-        assert warning["code"] in html
+        assert warning["code"] in html and markdown_escape(warning["code"]) in markdown
     assert f"seed {plain_run.record['seed']}" in html
     assert (plain_out / CARDS_JSON).is_file()
     stages = [t["stage"] for t in plain_run.record["timing"]]
@@ -237,6 +296,7 @@ def test_the_report_links_existing_graph_pages_only(plain_out: Path) -> None:
         int(p.stem.removeprefix("cluster_")) for p in (plain_out / "graphs").glob("cluster_*.html")
     }
     linked = {int(x) for x in re.findall(r'href="graphs/cluster_(\d+)\.html"', html)}
+    assert pages, "the run wrote no graph page: nothing to check"
     assert linked <= pages
     sections = set(load_cards(load_run(plain_out)).clusters[S.CLUSTER_ID].to_list())
     assert linked >= (pages & sections)
@@ -252,14 +312,14 @@ def test_charts_are_inline_svg_and_hour_bars_match_the_cards(
     assert section.count("<svg") == 3
     assert "<img" not in html
     hours = cards.hours.filter(pl.col(S.CLUSTER_ID) == first)[S.N_EVENTS].to_list()
+    assert hours
     titles = re.findall(r"<title>(\d\d):00–\d\d:59 UTC: ([\d,]+) exchanges</title>", section)
     assert [int(n.replace(",", "")) for _, n in titles] == hours
 
 
-def test_the_report_is_deterministic(world, plain_out: Path, tmp_path: Path) -> None:
-    accounts, exchanges, _ = world
+def test_the_report_is_deterministic(world_dir: Path, plain_out: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
-    write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges), config=Config()), again)
+    write_outputs(run_pipeline(load_dataset(world_dir), config=Config()), again)
     names = [
         "report.html",
         "report.md",
@@ -286,8 +346,20 @@ def test_cli_report_rewrites_the_report(plain_out: Path, tmp_path: Path) -> None
 
 
 def test_cli_report_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["report", "--run", str(tmp_path)])
-    assert result.exit_code != 0
+    """The installed command exits 2 and names the folder and what to do; no traceback."""
+    acctgraph = Path(sys.executable).parent / "acctgraph"
+    done = subprocess.run(
+        [str(acctgraph), "report", "--run", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert str(tmp_path) in done.stderr
+    assert "is not a finished acctgraph run (no run.json)" in done.stderr
+    assert "run `acctgraph run` first" in done.stderr
+    assert not (tmp_path / "report.html").exists()
 
 
 def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
@@ -295,12 +367,13 @@ def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
     params = ReportParams(ranked_rows=2, ranked_open=1, members_shown=1)
     html, markdown = _render(plain_run, cards, params)
     n_flagged = int(plain_run.clusters[S.FLAGGED].sum())
-    ranked = markdown.split("## Clusters ranked by score", 1)[1].split("## Evidence cards", 1)[0]
-    shown_rows = len(
-        re.findall(r"^\| (?:\[\d+\]\(#cluster-\d+\)|\d+) \|", ranked, flags=re.MULTILINE)
-    )
-    assert shown_rows >= n_flagged
-    assert shown_rows <= n_flagged + 2
+    ranked = markdown.split("## Clusters ranked by score", 1)[1].split("## Flagged clusters", 1)[0]
+    row = re.compile(r"^\| \[?(\d+)(?:\]\(#cluster-\1\))? \|", flags=re.MULTILINE)
+    shown = [int(x) for x in row.findall(ranked)]
+    ordered = plain_run.clusters.sort(S.CLUSTER_ID)
+    expected = ordered.filter(pl.col(S.FLAGGED) | (pl.int_range(pl.len()) < 2))[S.CLUSTER_ID]
+    assert shown == expected.to_list()
+    assert n_flagged <= len(shown) <= n_flagged + 2
     assert "all are in `clusters.csv`" in markdown
     assert "more clusters</summary>" in html
     assert "more: <code>members.csv</code>" in html
@@ -308,6 +381,121 @@ def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
     assert html.count('<details class="cluster" id=') == html.count("<summary>Cluster ")
     n_open = len(re.findall(r'<details class="cluster" id="cluster-\d+" open>', html))
     assert n_open == int(cards.clusters[S.FLAGGED].sum())
+    assert_safe_html(html)
+    assert_safe_markdown(markdown)
+
+
+# =============================================================================
+# The order: the operations first, the run details last and collapsed
+# =============================================================================
+
+
+def _flagged_ids(run: Run, cards: Cards) -> tuple[list[int], list[int]]:
+    """Carded cluster ids, flagged ones and the others (both non-empty on the test world)."""
+    carded = cards.clusters.sort(S.CLUSTER_ID)
+    flagged = carded.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
+    others = carded.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
+    assert flagged and others, "the test world needs flagged and unflagged carded clusters"
+    return flagged, others
+
+
+def test_the_html_report_opens_on_the_flagged_clusters(plain_out: Path, plain_run: Run) -> None:
+    html = (plain_out / "report.html").read_text(encoding="utf-8")
+    flagged, others = _flagged_ids(plain_run, load_cards(plain_run))
+    outline = _outline(html)
+    at = outline.position
+    assert at("top") < at("clusters") < at("flagged") < at("others") < at("run")
+    for cid in flagged:
+        assert at("flagged") < at(f"cluster-{cid}") < at("others"), cid
+    for cid in others:
+        assert at("others") < at(f"cluster-{cid}") < at("run"), cid
+    # the headline, before the ranking, counts the flagged clusters and their accounts
+    clusters = plain_run.clusters.filter(pl.col(S.FLAGGED))
+    head = html.split('<h2 id="clusters">', 1)[0]
+    assert (
+        f"<strong>{clusters.height}</strong> clusters flagged, "
+        f"<strong>{int(clusters['size'].sum()):,}</strong> accounts in them"
+    ) in head
+    # nothing of the run summary comes before the run details
+    for item in plain_run.record["inputs"]:
+        assert item["sha256"] not in html.split('<h2 id="run">', 1)[0]
+    for warning in plain_run.record["warnings"]:
+        assert f">{warning['code']}<" not in html.split('<h2 id="run">', 1)[0]
+
+
+def test_the_html_run_details_are_collapsed(plain_out: Path, plain_run: Run) -> None:
+    html = (plain_out / "report.html").read_text(encoding="utf-8")
+    outline = _outline(html)
+    after = outline.entries[outline.position("run") :]
+    visible = [value for kind, value, around in after if kind == "text" and all(around)]
+    assert visible == ["Run details", "top"]
+    hidden = {value for kind, value, around in after if kind == "text" and not all(around)}
+    for item in plain_run.record["inputs"]:
+        assert item["sha256"] in hidden
+    for warning in plain_run.record["warnings"]:
+        assert warning["code"] in hidden
+    assert "seed" in hidden and str(plain_run.record["seed"]) in hidden  # the parameters table
+    summaries = re.findall(r'<details class="run">\n<summary>([^<]+)', html)
+    assert summaries == [
+        "Inputs and row counts ",
+        "Input warnings ",
+        "Hub values ",
+        "Parameters ",
+        "Community detection",
+        "Versions",
+    ]
+    assert '<details class="run" open' not in html
+
+
+def test_the_markdown_report_opens_on_the_flagged_clusters(plain_out: Path, plain_run: Run) -> None:
+    markdown = (plain_out / "report.md").read_text(encoding="utf-8")
+    flagged, others = _flagged_ids(plain_run, load_cards(plain_run))
+    assert _headings(markdown) == [
+        "Clusters ranked by score",
+        "Flagged clusters",
+        "Other clusters with evidence cards",
+        "Run details",
+    ]
+    head, rest = markdown.split("## Flagged clusters\n", 1)
+    flagged_part, rest = rest.split("## Other clusters with evidence cards\n", 1)
+    others_part, run_part = rest.split("## Run details\n", 1)
+    clusters = plain_run.clusters.filter(pl.col(S.FLAGGED))
+    assert (
+        f"**{clusters.height}** clusters flagged, "
+        f"**{int(clusters['size'].sum()):,}** accounts in them"
+    ) in head.split("## Clusters ranked by score", 1)[0]
+    assert re.findall(r'<a id="cluster-(\d+)"></a>', flagged_part) == [str(c) for c in flagged]
+    assert re.findall(r'<a id="cluster-(\d+)"></a>', others_part) == [str(c) for c in others]
+    assert "<a id=" not in run_part and "<a id=" not in head
+    for item in plain_run.record["inputs"]:
+        assert item["sha256"] not in head + flagged_part + others_part
+        assert item["sha256"] in run_part
+    for warning in plain_run.record["warnings"]:
+        assert markdown_escape(warning["code"]) in run_part
+
+
+def test_a_run_without_flagged_clusters_says_so(plain_out: Path) -> None:
+    run = load_run(plain_out)
+    record = dict(run.record)
+    record["rows"] = {**record["rows"], "flagged_clusters": 0, "flagged_accounts": 0}
+    run.record = record  # a run.json whose clusters were not flagged
+    cards = load_cards(run)
+    cards = dataclasses.replace(
+        cards, clusters=cards.clusters.with_columns(pl.lit(False).alias(S.FLAGGED))
+    )
+    html, markdown = _render(run, cards)
+    assert "<strong>No</strong> cluster flagged" in html
+    assert "No cluster was flagged in this run." in html
+    assert "**No** cluster flagged" in markdown
+    assert "No cluster was flagged in this run." in markdown
+    assert '<details class="cluster" id="cluster-1" open>' not in html
+    at = _outline(html).position
+    assert at("flagged") < at("others") < at("cluster-1") < at("run")
+    assert _headings(markdown)[1:] == [
+        "Flagged clusters",
+        "Other clusters with evidence cards",
+        "Run details",
+    ]
     assert_safe_html(html)
     assert_safe_markdown(markdown)
 
@@ -329,6 +517,12 @@ def test_hostile_values_reach_the_report_escaped(hostile_out: Path) -> None:
     assert "\\u202eevil\\u202c" in html
     assert "\\<img src=x onerror=alert(1)\\>" in markdown
     assert "\\<script\\>alert(document.domain)\\</script\\>" in markdown
+    # raw, nowhere; escaped, in the evidence cards above the run details
+    for raw in (HOSTILE_PAYMENT, HOSTILE_DEVICE, HOSTILE_PROMPT.strip(), "<b>x</b>"):
+        assert raw not in html and raw not in markdown, raw
+    cards_part = html.split('<h2 id="flagged">', 1)[1].split('<h2 id="run">', 1)[0]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in cards_part
+    assert "&lt;b&gt;x&lt;/b&gt;@evil.example" in cards_part
 
 
 def _hostile_cards(cards: Cards, text: str) -> Cards:
@@ -366,6 +560,7 @@ def test_each_hostile_string_is_escaped_everywhere(
     assert_safe_markdown(markdown)
     visible = document_text(text)
     assert markdown_escape(visible) in markdown
+    assert str(escape(visible)) in html
     if len(text) > 300:
         assert text not in html and text not in markdown
         assert "more characters)" in html and "more characters)" in markdown

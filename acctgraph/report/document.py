@@ -3,18 +3,20 @@
 :func:`write_report` renders one view (:func:`report_view`) with two Jinja
 templates in ``acctgraph/templates/``. The view is built from the run folder
 and the evidence cards (:mod:`acctgraph.cards`) only; nothing is recomputed.
-Contents:
+The report answers the investigator's question first. In order:
 
-- the run summary: inputs with size and SHA-256, row counts, warnings with
-  counts and examples, parameters, seed, versions, capped hub values;
+- a headline: how many clusters were flagged and how many accounts they hold;
 - clusters ranked by score (every flagged one and the ``ranked_rows`` best),
   linking to each carded cluster's section and, when
   ``OUT/graphs/cluster_<id>.html`` exists, to its graph page;
-- one section per carded cluster (``id="cluster-<id>"``; flagged ones open,
-  the others collapsed): the score as its signals, what the members share,
-  behaviour figures and charts (signups, exchanges per day, hour of day) as
-  inline SVG, the capability mix, the top prompt templates with sample
-  prompts, and the first members.
+- one section per flagged cluster (``id="cluster-<id>"``, open): the score
+  as its signals, what the members share, behaviour figures and charts
+  (signups, exchanges per day, hour of day) as inline SVG, the capability
+  mix, the top prompt templates with sample prompts, and the first members;
+  then the other carded clusters' sections, collapsed;
+- the run details, last (collapsed ``<details>`` in HTML, a heading in
+  Markdown): inputs with size and SHA-256, row counts, warnings with counts
+  and examples, capped hub values, parameters, community detection, versions.
 
 The HTML file makes no request: no script, no external URL, inline SVG and
 CSS, and a Content-Security-Policy of ``default-src 'none'`` as a second
@@ -52,6 +54,7 @@ import jinja2
 import polars as pl
 
 from acctgraph.cards import Cards, load_cards
+from acctgraph.cluster.score import AUTOMATION_SIGNALS
 from acctgraph.core import schema as S
 from acctgraph.report.charts import Chart, hour_chart, time_chart
 from acctgraph.report.display import (
@@ -102,7 +105,7 @@ class ReportParams:
     """
 
     ranked_rows: int = 200
-    ranked_open: int = 25
+    ranked_open: int = 10
     members_shown: int = 50
     text_limit: int = DOCUMENT_TEXT_LIMIT
     prompt_limit: int = 600
@@ -169,6 +172,74 @@ def _graph_pages(out: Path) -> set[int]:
     return ids
 
 
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
+def _headline(record: dict[str, Any]) -> dict[str, Any]:
+    """The report's first line: flagged clusters and the accounts in them, out of how many.
+
+    ``lead`` is a list of ``(number, words)`` pairs (the templates embolden
+    the number); ``context`` says what the numbers are out of.
+
+    Examples
+    --------
+    >>> rows = {"flagged_clusters": 1, "flagged_accounts": 12, "clusters_out": 40, "accounts_in": 900}
+    >>> _headline({"rows": rows})["lead"]
+    [('1', 'cluster flagged'), ('12', 'accounts in it')]
+    >>> _headline({"rows": {**rows, "flagged_clusters": 0, "flagged_accounts": 0}})["lead"]
+    [('No', 'cluster flagged')]
+    """
+    rows = record.get("rows", {})
+    clusters = rows.get("flagged_clusters")
+    accounts = rows.get("flagged_accounts")
+    context = (
+        f"of {_count(rows.get('clusters_out'))} clusters "
+        f"over {_count(rows.get('accounts_in'))} accounts"
+    )
+    if clusters == 0:
+        return {"lead": [("No", "cluster flagged")], "context": context}
+    lead = [(_count(clusters), f"{_plural(clusters or 0, 'cluster')} flagged")]
+    lead.append(
+        (
+            _count(accounts),
+            f"{_plural(accounts or 0, 'account')} in {'it' if clusters == 1 else 'them'}",
+        )
+    )
+    return {"lead": lead, "context": context}
+
+
+def _flag_rule(record: dict[str, Any]) -> str:
+    """When a cluster is flagged, in words, from the run's ``score`` parameters ('' if absent).
+
+    The rule is :func:`acctgraph.cluster.score.score_clusters`'s; thresholds from ``run.json``.
+    """
+    score = record.get("parameters", {}).get("score", {})
+    try:
+        threshold = float(score["flag_threshold"])
+        size = int(score["min_flag_size"])
+        automation = float(score["min_automation"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    *first, last = AUTOMATION_SIGNALS
+    return (
+        f"A cluster is flagged when its score reaches {threshold:g}, it has at least {size:,} "
+        f"accounts, and one of {', '.join(first)} and {last} (automation) reaches "
+        f"{automation:g}."
+    )
+
+
+def _warning_summary(warnings: list[dict[str, Any]]) -> str:
+    """``"6 kinds, 3,776 occurrences"``: the input warnings in one phrase ('' when there are none)."""
+    if not warnings:
+        return ""
+    total = sum(int(w.get("count") or 0) for w in warnings)
+    return (
+        f"{len(warnings):,} {_plural(len(warnings), 'kind')}, "
+        f"{total:,} {_plural(total, 'occurrence')}"
+    )
+
+
 def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]:
     limit = params.text_limit
     rows = record.get("rows", {})
@@ -177,12 +248,11 @@ def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]
     return {
         "tool_version": document_text(record.get("versions", {}).get("acctgraph"), limit=limit),
         "seed": document_text(record.get("seed"), limit=limit),
-        "headline": [
-            ("accounts", _count(rows.get("accounts_in"))),
-            ("clusters", _count(rows.get("clusters_out"))),
-            ("flagged clusters", _count(rows.get("flagged_clusters"))),
-            ("flagged accounts", _count(rows.get("flagged_accounts"))),
-        ],
+        "rows_summary": (
+            f"{_count(rows.get('accounts_in'))} accounts in, "
+            f"{_count(rows.get('clusters_out'))} clusters out"
+        ),
+        "warning_summary": _warning_summary(record.get("warnings", [])),
         "inputs": [
             {
                 "table": document_text(item.get("table"), limit=limit),
@@ -477,11 +547,11 @@ def report_view(
         section["attached"] = _count(count) if count else None
     return {
         "title": "acctgraph investigation report",
+        "headline": _headline(record),
+        "flag_rule": _flag_rule(record),
         "run": _run_summary(record, params),
         "ranked": _ranked(run.clusters, carded, graphs, params),
         "sections": sections,
-        "n_flagged_sections": sum(1 for s in sections if s["flagged"]),
-        "n_other_sections": sum(1 for s in sections if not s["flagged"]),
         "template_note": (
             f"share of the cluster's sampled prompt bands (at most "
             f"{prompt.get('max_per_account', '?')} prompts per account are sampled; each gives up "
