@@ -264,7 +264,9 @@ def _ages(profile: pl.DataFrame) -> pl.DataFrame:
 
 
 def _daily(run: Run, members: pl.DataFrame) -> pl.DataFrame:
-    schema = {S.CLUSTER_ID: pl.Int64, DAY: pl.Date, EXCHANGES: pl.Int64, ACTIVE_ACCOUNTS: pl.Int64}
+    schema = pl.Schema(
+        {S.CLUSTER_ID: pl.Int64, DAY: pl.Date, EXCHANGES: pl.Int64, ACTIVE_ACCOUNTS: pl.Int64}
+    )
     daily = _scan(run, PROFILES_DIR, "daily")
     if daily is None:
         return pl.DataFrame(schema=schema)

@@ -101,23 +101,27 @@ MEMBER_COLUMNS = (
 )
 
 
-_SAMPLES_SCHEMA = {
-    S.CLUSTER_ID: pl.Int64,
-    TEMPLATE_RANK: pl.Int64,
-    SAMPLE_RANK: pl.Int64,
-    S.ACCOUNT_ID: pl.String,
-    S.TIMESTAMP: S.TIME,
-    S.PROMPT: pl.String,
-}
-_TEMPLATES_SCHEMA = {
-    S.CLUSTER_ID: pl.Int64,
-    TEMPLATE_RANK: pl.Int64,
-    S.VALUE: pl.String,
-    ACCOUNTS_IN_CLUSTER: pl.Int64,
-    S.N_EVENTS: pl.Int64,
-    TEMPLATE_EVENTS: pl.Int64,
-    SHARE: pl.Float64,
-}
+_SAMPLES_SCHEMA = pl.Schema(
+    {
+        S.CLUSTER_ID: pl.Int64(),
+        TEMPLATE_RANK: pl.Int64(),
+        SAMPLE_RANK: pl.Int64(),
+        S.ACCOUNT_ID: pl.String(),
+        S.TIMESTAMP: S.TIME,
+        S.PROMPT: pl.String(),
+    }
+)
+_TEMPLATES_SCHEMA = pl.Schema(
+    {
+        S.CLUSTER_ID: pl.Int64(),
+        TEMPLATE_RANK: pl.Int64(),
+        S.VALUE: pl.String(),
+        ACCOUNTS_IN_CLUSTER: pl.Int64(),
+        S.N_EVENTS: pl.Int64(),
+        TEMPLATE_EVENTS: pl.Int64(),
+        SHARE: pl.Float64(),
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)

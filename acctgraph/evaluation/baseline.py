@@ -178,7 +178,7 @@ def connected_components_baseline(
             pl.when(pl.col(S.CLUSTER_ID) >= 0).then(1.0).otherwise(0.0).alias(S.CLUSTER_SCORE),
             (pl.col(S.CLUSTER_ID) >= 0).alias(S.FLAGGED),
         )
-        .cast(S.MEMBERS_SCHEMA)
+        .cast(pl.Schema(S.MEMBERS_SCHEMA))
     )
 
 

@@ -51,10 +51,10 @@ import polars as pl
 from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import ConfigError
 from acctgraph.evaluation.metrics import Evaluation, evaluate
-from acctgraph.features import Usage, compute_usage
+from acctgraph.features import Usage
 from acctgraph.load import Dataset
 from acctgraph.run.config import Config
-from acctgraph.run.pipeline import run_from_usage
+from acctgraph.run.pipeline import compute_usage_for, run_from_usage
 from acctgraph.run.result import RunResult
 
 SWITCHED_OFF = "switched_off"
@@ -245,11 +245,7 @@ class Experiment:
                 if not self._usage
                 else dataclasses.replace(self.dataset, warnings=WarningLog())
             )
-            self._usage[key] = compute_usage(
-                dataset,
-                prompt=config.feature("prompt_template"),
-                co_activity=config.feature("co_activity"),
-            )
+            self._usage[key] = compute_usage_for(dataset, config=config)
         return self._usage[key]
 
     def run(self, config: Config | None = None) -> RunResult:

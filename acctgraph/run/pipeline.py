@@ -5,8 +5,9 @@ load → reduce (one pass over the exchanges: :func:`~acctgraph.features.compute
 
 Each stage is also public on its own (see the README's Python section), so a
 notebook can run them one by one and look at every intermediate table.
-:func:`run_from_usage` runs the stages after the one pass over the exchanges,
-so that many configurations can share that pass (:mod:`acctgraph.evaluation.tuning`).
+:func:`run_from_usage` runs the stages after the one pass over the exchanges
+(:func:`compute_usage_for`), so that many configurations can share that pass
+(:mod:`acctgraph.evaluation.tuning`).
 
 Examples
 --------
@@ -29,7 +30,13 @@ from acctgraph.cluster.attach import attach_unlinked
 from acctgraph.cluster.detect import detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
-from acctgraph.features import Usage, attribute_table, compute_usage
+from acctgraph.features import (
+    CoActivity,
+    PromptTemplate,
+    Usage,
+    attribute_table,
+    compute_usage,
+)
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.load import Dataset, load_dataset
@@ -51,17 +58,36 @@ def run_pipeline(
         dataset,
         stage(
             "usage",
-            lambda: compute_usage(
-                dataset,
-                prompt=config.feature("prompt_template"),
-                co_activity=config.feature("co_activity"),
-            ),
+            lambda: compute_usage_for(dataset, config=config),
         ),
         config=config,
         progress=progress,
     )
     result.timings = stage.timings + result.timings
     return result
+
+
+def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
+    """The one pass over the exchanges, shaped by ``config``.
+
+    :func:`~acctgraph.features.compute_usage` with the configuration's
+    ``prompt_template`` and ``co_activity`` features: the ``usage`` that
+    :func:`run_from_usage` expects for this configuration.
+
+    Examples
+    --------
+    >>> from acctgraph.simulate import simulate_frames
+    >>> from acctgraph.load import dataset_from_frames
+    >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+    >>> usage = compute_usage_for(dataset_from_frames(accounts, exchanges), config=Config())
+    >>> usage.templates.height > 0
+    True
+    """
+    prompt = config.feature("prompt_template")
+    co_activity = config.feature("co_activity")
+    assert isinstance(prompt, PromptTemplate), prompt
+    assert isinstance(co_activity, CoActivity), co_activity
+    return compute_usage(dataset, prompt=prompt, co_activity=co_activity)
 
 
 def run_from_usage(
@@ -75,10 +101,11 @@ def run_from_usage(
 
     ``usage`` must be ``compute_usage(dataset, prompt=..., co_activity=...)`` with
     this configuration's ``prompt_template`` and ``co_activity`` features (their
-    ``enabled``, ``weight``, ``hub_cap`` and ``alpha`` act later and may differ);
-    the result is then the same as :func:`run_pipeline`'s. ``usage`` is not
-    modified, so one reduction serves many configurations (the expensive pass
-    over the exchanges is done once; :mod:`acctgraph.evaluation.tuning` relies on this).
+    ``enabled``, ``weight``, ``hub_cap`` and ``alpha`` act later and may differ),
+    as :func:`compute_usage_for` gives it; the result is then the same as
+    :func:`run_pipeline`'s. ``usage`` is not modified, so one reduction serves many
+    configurations (the expensive pass over the exchanges is done once;
+    :mod:`acctgraph.evaluation.tuning` relies on this).
 
     Examples
     --------

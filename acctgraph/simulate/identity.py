@@ -14,11 +14,16 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
 from acctgraph.simulate import vocabulary as V
 from acctgraph.simulate.randomness import cumulative
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 HEX4 = pl.Series("hex", [f"{i:04x}" for i in range(65536)], dtype=pl.String)
 _FREE_CDF = cumulative(V.FREE_MAIL_WEIGHTS)
@@ -107,7 +112,7 @@ def local_parts(
         pl.concat_str([pl.col("nick"), pl.col("nick2"), pl.col("d2")]),
         pl.concat_str([f, pl.lit("."), ln, pl.lit("."), pl.col("year")]),
     ]
-    expr = pl.when(s == 0).then(shapes_expr[0])
+    expr: Then | ChainedThen = pl.when(s == 0).then(shapes_expr[0])
     for i, e in enumerate(shapes_expr[1:], start=1):
         expr = expr.when(s == i).then(e)
     return frame.select(expr.otherwise(shapes_expr[0]).alias("local")).to_series()

@@ -35,6 +35,13 @@ def keys_for(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, U64_MAX, size=n, dtype=np.uint64)
 
 
+def _or_none(keep: np.ndarray, values: pl.Series) -> np.ndarray:
+    """``values`` as an object array, with ``None`` where ``keep`` is false."""
+    out = values.to_numpy().astype(object)
+    out[~keep] = None
+    return out
+
+
 def lognormal_intensity(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
     """Heavy-tailed activity levels with mean 1."""
     return rng.lognormal(-sigma * sigma / 2, sigma, size=n)
@@ -143,14 +150,14 @@ def individuals(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
 def families(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
     """Households of 2-5 sharing a card, a home address and sometimes a device."""
     spec = world.spec
-    sizes = []
-    while sum(sizes) < n:
-        sizes.append(int(rng.integers(2, 6)))
-    sizes[-1] -= sum(sizes) - n
-    if sizes[-1] < 2 and len(sizes) > 1:
-        last = sizes.pop()
-        sizes[-1] += last
-    sizes = np.asarray(sizes)
+    drawn: list[int] = []
+    while sum(drawn) < n:
+        drawn.append(int(rng.integers(2, 6)))
+    drawn[-1] -= sum(drawn) - n
+    if drawn[-1] < 2 and len(drawn) > 1:
+        last = drawn.pop()
+        drawn[-1] += last
+    sizes = np.asarray(drawn)
     n_fam = len(sizes)
     fam = np.repeat(np.arange(n_fam), sizes)
     keys = keys_for(rng, n)
@@ -227,27 +234,27 @@ def company_domain(rng: np.random.Generator) -> str:
 def organisations(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
     """Employees of companies of 5-300: office NAT, corporate domain, some onboarding bursts."""
     spec = world.spec
-    sizes = []
-    while sum(sizes) < n:
-        sizes.append(int(np.clip(round(rng.lognormal(2.4, 1.0)), 5, 300)))
-    sizes[-1] = max(1, sizes[-1] - (sum(sizes) - n))
-    sizes = np.asarray(sizes)
+    drawn: list[int] = []
+    while sum(drawn) < n:
+        drawn.append(int(np.clip(round(rng.lognormal(2.4, 1.0)), 5, 300)))
+    drawn[-1] = max(1, drawn[-1] - (sum(drawn) - n))
+    sizes = np.asarray(drawn)
     n_org = len(sizes)
     org = np.repeat(np.arange(n_org), sizes)
     keys = keys_for(rng, n)
     country = world.pick_countries(rng, n_org)
     tz = world.tz_offsets(rng, country)
     domains = np.asarray([company_domain(rng) for _ in range(n_org)], dtype=object)
-    offices = []
+    pools: list[int] = []
     for _ in range(n_org):  # 1-3 NAT addresses in shared business /24s
-        offices.append(
+        pools.append(
             world.network.add_pool(
                 world.network.hosts(world.business_slash24s, int(rng.integers(1, 4)), rng)
             )
         )
-    offices = np.asarray(offices, dtype=np.int32)
+    offices = np.asarray(pools, dtype=np.int32)
     declared = rng.random(n_org) < 0.5
-    org_ids = np.where(declared, random_hex(rng, n_org, 12, "org_").to_numpy().astype(object), None)
+    org_ids = _or_none(declared, random_hex(rng, n_org, 12, "org_"))
     corporate_card = rng.random(n_org) < 0.5
     org_card = random_hex(rng, n_org, 20, "pf_").to_numpy().astype(object)
     own_card = random_hex(rng, n, 20, "pf_").to_numpy().astype(object)
@@ -306,11 +313,11 @@ def organisations(world: World, rng: np.random.Generator, n: int) -> pl.DataFram
 
 def automation(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
     """Service accounts running templated batch jobs 24/7 from cloud ranges."""
-    sizes = []
-    while sum(sizes) < n:
-        sizes.append(int(rng.integers(1, 7)))
-    sizes[-1] -= sum(sizes) - n
-    sizes = np.asarray([s for s in sizes if s > 0])
+    drawn: list[int] = []
+    while sum(drawn) < n:
+        drawn.append(int(rng.integers(1, 7)))
+    drawn[-1] -= sum(drawn) - n
+    sizes = np.asarray([s for s in drawn if s > 0])
     n_org = len(sizes)
     org = np.repeat(np.arange(n_org), sizes)
     keys = keys_for(rng, n)
@@ -361,9 +368,7 @@ def automation(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
         )
         .to_series()
     )
-    org_ids = np.where(
-        rng.random(n_org) < 0.85, random_hex(rng, n_org, 12, "org_").to_numpy().astype(object), None
-    )
+    org_ids = _or_none(rng.random(n_org) < 0.85, random_hex(rng, n_org, 12, "org_"))
     sdk = world.sdk_ua[rng.integers(0, len(world.sdk_ua), n_org)]
     names = np.asarray(
         ["ETL service", "batch", "svc", None, "Data pipeline", "prod-bot"], dtype=object
@@ -375,7 +380,7 @@ def automation(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
         created_at=world.start_us - rng.integers(180, 730, n) * DAY_US + rng.integers(0, DAY_US, n),
         email=email,
         payment_fingerprint=random_hex(rng, n_org, 20, "pf_").gather(org),
-        device_id=np.where(rng.random(n) < 0.8, None, random_hex(rng, n).to_numpy().astype(object)),
+        device_id=_or_none(rng.random(n) >= 0.8, random_hex(rng, n)),
         country=country[org],
         org_id=org_ids[org],
         display_name=names[rng.integers(0, len(names), n)],
@@ -404,7 +409,7 @@ def developers(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
     tz = world.tz_offsets(rng, country)
     first, last = person_names(rng, country)
     cloud_first = rng.random(n) < 0.4
-    cloud = {"kind": STICKY, "pool": world.cloud_pool, "epoch": rng.uniform(7, 30, n) * 86_400}
+    cloud_epoch = rng.uniform(7, 30, n) * 86_400
     home_ip = world.home_v4(rng, country)
     tools = np.concatenate([world.sdk_ua, world.script_ua])
     card = random_hex(rng, n, 20, "pf_").to_numpy().astype(object)
@@ -423,14 +428,14 @@ def developers(world: World, rng: np.random.Generator, n: int) -> pl.DataFrame:
         schedule=np.where(cloud_first, ALWAYS, PERSONAL),
         tz_offset=tz,
         session_size=rng.integers(2, 10, n),
-        p_kind=np.where(cloud_first, cloud["kind"], FIXED),
-        p_pool=cloud["pool"],
+        p_kind=np.where(cloud_first, STICKY, FIXED),
+        p_pool=world.cloud_pool,
         p_ip4=home_ip,
-        p_epoch=np.where(cloud_first, cloud["epoch"], rng.uniform(14, 90, n) * 86_400),
+        p_epoch=np.where(cloud_first, cloud_epoch, rng.uniform(14, 90, n) * 86_400),
         s_kind=np.where(cloud_first, FIXED, STICKY),
-        s_pool=cloud["pool"],
+        s_pool=world.cloud_pool,
         s_ip4=home_ip,
-        s_epoch=np.where(cloud_first, rng.uniform(14, 90, n) * 86_400, cloud["epoch"]),
+        s_epoch=np.where(cloud_first, rng.uniform(14, 90, n) * 86_400, cloud_epoch),
         s_share=rng.uniform(0.1, 0.5, n),
         ua_a=tools[rng.integers(0, len(tools), n)],
         ua_b=world.browsers(rng, n),

@@ -89,7 +89,7 @@ class Network:
 
     def slash24s(self, n: int, *, per_16: int = 64) -> np.ndarray:
         """``n`` distinct /24 networks, packed ``per_16`` to a fresh /16."""
-        out = []
+        out: list[np.uint32] = []
         while len(out) < n:
             base = self.slash16()
             take = min(per_16, n - len(out))

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -176,6 +177,11 @@ class TemplateBook:
         return perturb(text, d, perturbation)
 
 
+def _replace_first(wrong_from: str, wrong_to: str) -> Callable[[pl.Series], pl.Series]:
+    """A step that replaces the first ``wrong_from`` of each text by ``wrong_to``."""
+    return lambda text: text.str.replace(wrong_from, wrong_to, literal=True)
+
+
 def perturb(text: pl.Series, d: Draws, strength: np.ndarray) -> pl.Series:
     """Per-row noise so that exact matching of scripted prompts fails.
 
@@ -185,7 +191,7 @@ def perturb(text: pl.Series, d: Draws, strength: np.ndarray) -> pl.Series:
     """
     s = np.asarray(strength, dtype=np.float64)
     typo = np.where(d.uniform("p.typo") < 0.45 * s, d.integers("p.typo.which", len(V.TYPOS)), -1)
-    steps = [
+    steps: list[tuple[np.ndarray, Callable[[pl.Series], pl.Series]]] = [
         (d.uniform("p.lower") < 0.30 * s, lambda x: x.str.to_lowercase()),
         (d.uniform("p.upper") < 0.04 * s, lambda x: x.str.to_uppercase()),
         (d.uniform("p.spaces") < 0.35 * s, lambda x: x.str.replace_all(" ", "  ", literal=True)),
@@ -193,9 +199,7 @@ def perturb(text: pl.Series, d: Draws, strength: np.ndarray) -> pl.Series:
         (d.uniform("p.newline") < 0.20 * s, lambda x: x.str.replace(". ", ".\n", literal=True)),
     ]
     for i, (wrong_from, wrong_to) in enumerate(V.TYPOS):
-        steps.append(
-            (typo == i, lambda x, a=wrong_from, b=wrong_to: x.str.replace(a, b, literal=True))
-        )
+        steps.append((typo == i, _replace_first(wrong_from, wrong_to)))
     text = text.clone()
     for mask, operation in steps:
         rows = np.flatnonzero(mask)

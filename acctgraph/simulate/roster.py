@@ -8,6 +8,8 @@ The exchange generator reads only the roster.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import polars as pl
 
@@ -230,7 +232,8 @@ def _unique_mailboxes(roster: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
         rank = keyed.join(owners, on=["_mailbox", "_owner"], how="left", maintain_order="left")[
             "_rank"
         ].fill_null(0)
-        if int(rank.max() or 0) == 0:
+        highest = cast("int | None", rank.max())  # an integer column; None when it is empty
+        if not highest:
             return roster
         parts = pl.col(S.EMAIL).str.extract_groups(r"^([^+@]*)([^@]*)@(.*)$")
         renamed = pl.concat_str(
