@@ -1,9 +1,11 @@
-"""Attribute kinds: email, IP and prompt rules (units and properties), and the long table."""
+"""Attribute kinds: email and prompt rules (units and properties), and the long table.
+
+The IP rules are tested in tests/test_ip.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 
 import polars as pl
@@ -12,7 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from acctgraph.core import schema as S
-from acctgraph.features import attribute_table, compute_usage, default_features
+from acctgraph.core.errors import ConfigError
+from acctgraph.features import PromptTemplate, attribute_table, compute_usage, default_features
 from acctgraph.features.email import (
     FREE_MAIL_DOMAINS,
     PLUS_TAG_DOMAINS,
@@ -21,7 +24,6 @@ from acctgraph.features.email import (
     email_table,
     normalise_email,
 )
-from acctgraph.features.ip import MALFORMED, NOT_GLOBAL, OK, classify_ips
 from acctgraph.features.prompt import (
     AGENTIC,
     CAPABILITIES,
@@ -98,7 +100,7 @@ def test_normalise_email_rejects_whitespace_anywhere_in_local_part(raw: str) -> 
 
 def test_plus_tag_rule_only_for_listed_providers() -> None:
     for domain in sorted(PLUS_TAG_DOMAINS):
-        assert normalise_email(f"x.y+tag@{domain}").split("@")[0].endswith("y")
+        assert str(normalise_email(f"x.y+tag@{domain}")).split("@")[0].endswith("y")
     for domain in ("yahoo.com", "aol.com", "gmx.de", "example.com"):
         assert domain not in PLUS_TAG_DOMAINS
         assert normalise_email(f"x.y+tag@{domain}") == f"x.y+tag@{domain}"
@@ -166,209 +168,6 @@ def test_email_shape_total_and_alphabet(local: str) -> None:
     shape = email_shape(local)
     assert set(shape) <= set("ad0123456789._-+?")
     assert _SHAPE.match(shape)
-
-
-# =============================================================================
-# IP addresses
-# =============================================================================
-
-# IANA marks all of 192.0.0.0/24 not globally reachable except 192.0.0.9 and 192.0.0.10.
-# acctgraph follows the registry (as CPython >= 3.12.4 does); this Python (3.11.7)
-# still carries the older table (only 192.0.0.0/29 and 192.0.0.170/31), so the
-# oracle below applies that one correction to ipaddress.
-_IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")
-_IETF_GLOBAL = {ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10")}
-
-
-def _oracle(value: str) -> tuple[str, str | None, str | None, str | None]:
-    """(status, canonical, range, wide range) from the standard library."""
-    try:
-        address = ipaddress.ip_address(value.strip(" \t\n"))
-    except ValueError:
-        return MALFORMED, None, None, None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    is_global = address.is_global and not address.is_multicast
-    if address.version == 4 and address in _IETF_PROTOCOL and address not in _IETF_GLOBAL:
-        is_global = False
-    if not is_global:
-        return NOT_GLOBAL, None, None, None
-    if address.version == 4:
-        return OK, str(address), str(ipaddress.ip_network(f"{address}/24", strict=False)), None
-    return (
-        OK,
-        str(address),
-        str(ipaddress.ip_network(f"{address}/64", strict=False)),
-        str(ipaddress.ip_network(f"{address}/48", strict=False)),
-    )
-
-
-def _classified(values: list[str | None]) -> dict[str, tuple]:
-    table = classify_ips(pl.Series(values, dtype=pl.String))
-    return {row[0]: row[1:] for row in table.iter_rows()}
-
-
-def _assert_agrees(values: list[str]) -> None:
-    got = _classified(values)
-    for value in values:
-        assert got[value] == _oracle(value), value
-
-
-_OCTET = st.integers(0, 255)
-_QUAD = st.builds(lambda *o: ".".join(map(str, o)), _OCTET, _OCTET, _OCTET, _OCTET)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_QUAD, min_size=1, max_size=40))
-def test_ipv4_dotted_quads_agree_with_ipaddress(values: list[str]) -> None:
-    _assert_agrees(values)
-
-
-def _boundaries() -> list[str]:
-    """First, last, and the neighbours outside, of every special-purpose IPv4 block."""
-    cidrs = (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.0.0.0/24",
-        "192.0.0.0/29",
-        "192.0.0.8/32",
-        "192.0.0.9/32",
-        "192.0.0.10/32",
-        "192.0.0.170/31",
-        "192.0.2.0/24",
-        "192.88.99.0/24",
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-    )
-    out = set()
-    for cidr in cidrs:
-        net = ipaddress.ip_network(cidr)
-        lo, hi = int(net.network_address), int(net.broadcast_address)
-        for n in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1):
-            if 0 <= n < 2**32:
-                out.add(str(ipaddress.IPv4Address(n)))
-    return sorted(out)
-
-
-def test_ipv4_special_block_boundaries_agree_with_ipaddress() -> None:
-    _assert_agrees(_boundaries())
-
-
-def test_ipv4_ietf_protocol_block_follows_iana() -> None:
-    got = _classified(["192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200"])
-    assert [
-        got[v][0] for v in ("192.0.0.8", "192.0.0.9", "192.0.0.10", "192.0.0.11", "192.0.0.200")
-    ] == [
-        NOT_GLOBAL,
-        OK,
-        OK,
-        NOT_GLOBAL,
-        NOT_GLOBAL,
-    ]
-
-
-_NOT_QUADS = [
-    "1.2.3",
-    "1.2.3.4.5",
-    "01.2.3.4",
-    "1.02.3.4",
-    "1..2.3",
-    "...",
-    "192.168.1",
-    "1.2.3.",
-    ".1.2.3",
-]
-
-
-def test_digits_and_dots_that_are_not_quads_are_malformed() -> None:
-    got = _classified(_NOT_QUADS)
-    assert {v: got[v][0] for v in _NOT_QUADS} == {v: MALFORMED for v in _NOT_QUADS}
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="0123456789.", min_size=0, max_size=16), min_size=1, max_size=20))
-@example(["1.2.3"])
-def test_ipv4_like_strings_agree_with_ipaddress(values: list[str]) -> None:
-    _assert_agrees(values)
-
-
-def test_status_ok_always_has_canonical_and_range_on_valid_quads() -> None:
-    table = classify_ips(pl.Series(["8.8.8.8", "81.2.69.160", "2a00:1450:4001:81c::200e"]))
-    assert table.filter(pl.col("ip_status") == OK)["ip_canonical"].null_count() == 0
-    assert table.filter(pl.col("ip_status") == OK)["ip_range"].null_count() == 0
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (
-            "2a00:1450:4001:81c::200e",
-            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
-        ),
-        (
-            "2A00:1450:4001:081C:0000:0000:0000:200E",
-            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
-        ),
-        (
-            "2001:4860:4860::8888",
-            (OK, "2001:4860:4860::8888", "2001:4860:4860::/64", "2001:4860:4860::/48"),
-        ),
-        ("fe80::1", (NOT_GLOBAL, None, None, None)),
-        ("::1", (NOT_GLOBAL, None, None, None)),
-        ("::", (NOT_GLOBAL, None, None, None)),
-        ("fc00::1", (NOT_GLOBAL, None, None, None)),
-        ("fd12:3456:789a::1", (NOT_GLOBAL, None, None, None)),
-        ("2001:db8::1", (NOT_GLOBAL, None, None, None)),
-        ("ff0e::1", (NOT_GLOBAL, None, None, None)),
-        ("::ffff:8.8.8.8", (OK, "8.8.8.8", "8.8.8.0/24", None)),
-        ("::ffff:10.0.0.1", (NOT_GLOBAL, None, None, None)),
-        ("::g", (MALFORMED, None, None, None)),
-        ("2001:4860::8888::1", (MALFORMED, None, None, None)),
-        ("8.8.8.8", (OK, "8.8.8.8", "8.8.8.0/24", None)),
-        ("  8.8.8.8\t", (OK, "8.8.8.8", "8.8.8.0/24", None)),
-        ("\n81.2.69.160 ", (OK, "81.2.69.160", "81.2.69.0/24", None)),
-        (
-            " 2a00:1450:4001:81c::200e ",
-            (OK, "2a00:1450:4001:81c::200e", "2a00:1450:4001:81c::/64", "2a00:1450:4001::/48"),
-        ),
-        ("224.0.0.1", (NOT_GLOBAL, None, None, None)),
-        ("100.64.0.9", (NOT_GLOBAL, None, None, None)),
-        ("255.255.255.255", (NOT_GLOBAL, None, None, None)),
-        ("256.1.1.1", (MALFORMED, None, None, None)),
-        ("1.2.3.4, 5.6.7.8", (MALFORMED, None, None, None)),
-        ("not-an-ip", (MALFORMED, None, None, None)),
-        ("", (MALFORMED, None, None, None)),
-        ("   ", (MALFORMED, None, None, None)),
-    ],
-)
-def test_classify_examples(raw: str, expected: tuple) -> None:
-    assert _classified([raw])[raw] == expected
-
-
-def test_classify_ignores_nulls_and_collapses_duplicates() -> None:
-    table = classify_ips(pl.Series([None, "8.8.8.8", None, "8.8.8.8", " 8.8.8.8"]))
-    assert table["raw"].to_list() == [" 8.8.8.8", "8.8.8.8"]
-    assert table.columns == ["raw", "ip_status", "ip_canonical", "ip_range", "ip_range_wide"]
-    empty = classify_ips(pl.Series([None, None], dtype=pl.String))
-    assert empty.height == 0
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text()), min_size=0, max_size=20))
-@example(["\x00", "\u202e1.1.1.1", "fe80::1%eth0", "::ffff:1.2.3.4%1", "1" * 500])
-def test_classify_never_raises(values: list[str | None]) -> None:
-    table = classify_ips(pl.Series(values, dtype=pl.String))
-    distinct = {v for v in values if v is not None}
-    assert table.height == len(distinct)
-    assert set(table["ip_status"].to_list()) <= {OK, MALFORMED, NOT_GLOBAL}
 
 
 # =============================================================================
@@ -751,3 +550,47 @@ def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(ro
         .item()
         or 0
     ) < 1.0
+
+
+def _one_busy_account(n: int) -> pl.DataFrame:
+    """``n`` exchanges of one account, each prompt a different template (its index in words)."""
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    prompts = [" ".join(words[int(d)] for d in f"{i:08o}") for i in range(n)]
+    return pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["busy"] * n,
+            S.TIMESTAMP: [1776852000 + 60 * i for i in range(n)],
+            S.PROMPT: prompts,
+        }
+    )
+
+
+def test_prompt_sample_is_seeded_and_bounded_by_max_per_account() -> None:
+    exchanges = _one_busy_account(2000)
+    dataset = dataset_from_frames(pl.DataFrame({S.ACCOUNT_ID: ["busy"]}), exchanges)
+
+    def sampled(**params) -> set[str]:
+        usage = compute_usage(dataset, prompt=PromptTemplate(band_words=8, n_bands=1, **params))
+        activity = usage.activity.row(0, named=True)
+        assert sum(activity[f"n_{c}"] for c in CAPABILITIES) == 2000  # scaled to every exchange
+        return set(usage.templates[S.VALUE].to_list())
+
+    default = sampled(max_per_account=100)
+    assert sampled(max_per_account=100) == default  # deterministic
+    assert 50 <= len(default) <= 150  # each kept with probability 100 / 2000
+    assert sampled(max_per_account=100, sample_seed=18) != default
+    assert len(sampled(max_per_account=2000)) == 2000  # no more exchanges than that: all read
+    assert sampled(max_per_account=2000, sample_seed=18) == sampled(max_per_account=2000)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"sample_seed": -1}, "sample_seed must be in"),
+        ({"sample_seed": 2**64}, "sample_seed must be in"),
+        ({"max_per_account": 0}, "max_per_account must be at least 1"),
+    ],
+)
+def test_prompt_sample_parameters_are_validated(params: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PromptTemplate(**params)

@@ -29,6 +29,7 @@ from acctgraph.core.frames import owned
 from acctgraph.features.base import N_EXCHANGES
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import template_bands
+from acctgraph.features.reduce import sample_position
 from acctgraph.runfolder import PROFILES_DIR
 
 
@@ -200,9 +201,7 @@ def template_samples(
     rate = pl.col(S.ACCOUNT_ID).replace_strict(
         accounts[S.ACCOUNT_ID], accounts["_rate"], default=None, return_dtype=pl.Float64
     )
-    picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(
-        pl.Float64
-    ) / float(1 << 24)
+    picked = sample_position(seed=prompt.sample_seed)  # the reductions' sample, found again
     bands = template_bands(
         S.PROMPT,
         max_chars=prompt.max_chars,

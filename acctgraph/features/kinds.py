@@ -46,6 +46,7 @@ from typing import ClassVar
 import polars as pl
 
 from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.features import email as email_rules
 from acctgraph.features.base import LONG, Feature, Usage, long_rows
 
@@ -205,10 +206,16 @@ class PromptTemplate(Feature):
     Compared by cosine similarity of TF-IDF profiles: every band an account
     sent counts (one-off chats included, so that a person whose traffic is
     diverse is not tied to another by one popular phrasing). A profile is
-    estimated from at most ``max_per_account`` of the account's exchanges,
-    picked by a deterministic hash of (account, timestamp): a scripted
-    account's template mix is clear from a few dozen prompts, and this bounds
-    the costliest text work to ``accounts × max_per_account`` rows.
+    estimated from a sample of about ``max_per_account`` of the account's
+    exchanges (each kept with probability ``max_per_account / n_exchanges``;
+    all of them when the account has no more than that), picked by a hash of
+    (account, timestamp) seeded with ``sample_seed``: a scripted account's
+    template mix is clear from a few dozen prompts, and this bounds the
+    costliest text work to about ``accounts × max_per_account`` rows. The same
+    sample gives the capability mix (see :mod:`acctgraph.features.reduce`).
+
+    ``max_chars``, ``min_word``, ``band_words`` and ``n_bands`` are the
+    arguments of :func:`acctgraph.features.prompt.template_bands`.
     """
 
     kind: ClassVar[str] = "prompt_template"
@@ -220,6 +227,18 @@ class PromptTemplate(Feature):
     band_words: int = 8
     n_bands: int = 2
     max_per_account: int = 256
+    sample_seed: int = 17
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_per_account < 1:
+            raise ConfigError(
+                f"{self.kind}.max_per_account must be at least 1, got {self.max_per_account}"
+            )
+        if not 0 <= self.sample_seed < 2**64:
+            raise ConfigError(
+                f"{self.kind}.sample_seed must be in [0, 2**64), got {self.sample_seed}"
+            )
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return long_rows(usage.templates.lazy())

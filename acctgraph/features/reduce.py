@@ -1,20 +1,36 @@
 """Per-account aggregates of the exchanges, computed once and shared by every kind.
 
-The exchanges are the big table (tens of millions of rows). They are reduced
-here, in streaming group-bys, to small per-account tables; no later stage
-reads raw exchanges again:
+The exchanges are the big table (tens of millions of rows). :func:`compute_usage`
+reduces them here, in group-bys on polars's streaming engine, to small
+per-account tables; no later stage reads raw exchanges again (the cards' template
+samples excepted, which re-read the prompts of flagged clusters). One function per
+reduction:
 
-- ``ip_usage``: (account, canonical ip, ranges, n_events) from exchange and
-  signup addresses; malformed and non-global addresses excluded and counted;
-- ``templates``: (account, template band, n_events);
-- ``co_activity``: (account, ip_range@window, n_events);
-- ``activity``: one row per account of behaviour figures used by scoring
-  (``n_exchanges``, first and last seen, active days, output tokens, and the
-  capability mix ``n_coding`` … ``n_other``, classified on the same sample of
-  at most ``max_per_account`` prompts as the templates and scaled to the
-  account's exchanges: exact for accounts with fewer exchanges than that);
-- ``hours``: (account, hour of day UTC, n_events);
-- ``daily``: (account, day UTC, n_events).
+- ``ip_usage`` (:func:`_ip_usage`): (account, canonical ip, ranges, n_events)
+  from exchange and signup addresses; malformed and non-global addresses
+  (:mod:`acctgraph.features.ip`) excluded and counted in the warnings;
+- ``co_activity`` (:func:`_co_activity`): (account, ``ip_range@window-start``,
+  n_events) from exchange addresses, in windows of
+  :attr:`CoActivity.window_hours <acctgraph.features.kinds.CoActivity>`;
+- ``templates`` (:func:`_template_bands`): (account, template band, n_events)
+  over a per-account sample of prompts (:func:`_prompt_sample`): each
+  exchange kept with probability ``max_per_account / n_exchanges`` by a hash
+  of (account, timestamp) seeded with ``sample_seed``
+  (:class:`~acctgraph.features.kinds.PromptTemplate`), so about
+  ``max_per_account`` per account, and all of an account's prompts when it
+  has no more exchanges than that;
+- ``activity`` (:func:`_activity`, :func:`_with_capability_mix`): one row per
+  account of the accounts table, with behaviour figures used by scoring
+  (``n_exchanges``, first and last seen, active days, output tokens) and the
+  capability mix ``n_coding`` … ``n_other``, classified on the template sample
+  and scaled to the account's exchanges (:func:`_scaled_capabilities`: exact
+  where the sample holds every exchange);
+- ``hours`` (:func:`_hours`): (account, hour of day UTC, n_events);
+- ``daily`` (:func:`_daily`): (account, day UTC, n_events);
+- ``emails`` (:func:`_emails`): each account's address and its parts.
+
+``activity``, ``hours`` and ``daily`` all follow from one group-by of the
+exchanges to (account, hour) (:func:`_hourly`).
 
 String columns that survive a filter or a group-by are copied
 (:func:`acctgraph.core.frames.owned`), so that these small tables do not keep the
@@ -39,6 +55,8 @@ Examples
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -67,16 +85,6 @@ def _exchange_columns(exchanges: pl.LazyFrame) -> set[str]:
     return set(exchanges.collect_schema().names())
 
 
-def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
-    raw = (
-        accounts.select(S.ACCOUNT_ID, S.EMAIL)
-        if S.EMAIL in accounts.columns
-        else accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
-    )
-    table = email_rules.email_table(raw[S.EMAIL])
-    return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
-
-
 def compute_usage(
     dataset: Dataset,
     *,
@@ -90,28 +98,62 @@ def compute_usage(
     dataset
         Output of :func:`acctgraph.load.load_dataset`.
     prompt, co_activity
-        The kinds whose parameters shape the reductions (defaults if None).
+        The kinds whose parameters shape the reductions (defaults if None):
+        ``prompt`` the template sample and its bands, ``co_activity`` the window.
+
+    Returns
+    -------
+    Usage
+        The tables listed in the module docstring; ``warnings`` is the
+        dataset's log, with the IP warnings added.
     """
     prompt = prompt or PromptTemplate()
     co_activity = co_activity or CoActivity()
-    warnings = dataset.warnings
-    accounts = dataset.accounts
-    exchanges = dataset.exchanges
+    accounts, exchanges = dataset.accounts, dataset.exchanges
     columns = _exchange_columns(exchanges)
-    ts = pl.col(S.TIMESTAMP)
 
-    # --- IP usage: exchange addresses, per account and (for co-activity) per window.
-    window = f"{co_activity.window_hours}h"
-    if S.IP in columns:
-        ip_windows = (
-            exchanges.select(S.ACCOUNT_ID, S.IP, ts.dt.truncate(window).alias("_window"))
-            .drop_nulls(S.IP)
-            .group_by(S.ACCOUNT_ID, S.IP, "_window")
-            .agg(pl.len().alias(S.N_EVENTS))
-            .with_columns(owned(S.ACCOUNT_ID), owned(S.IP))  # keys would pin the scan's pages
-        )
+    ip_windows = _ip_windows(exchanges, columns=columns, window_hours=co_activity.window_hours)
+    ip_usage, ip_lookup = _ip_usage(ip_windows, accounts=accounts, warnings=dataset.warnings)
+    co = _co_activity(ip_windows, ip_lookup)
+    del ip_windows
+
+    hourly = _hourly(exchanges, columns=columns)
+    activity = _activity(hourly, columns=columns)
+    hours = _hours(hourly)
+    daily = _daily(hourly)
+    del hourly
+
+    if S.PROMPT in columns:
+        sampled = _prompt_sample(exchanges, activity, prompt=prompt)
+        templates = _template_bands(sampled, prompt=prompt)
+        capabilities = _scaled_capabilities(_capability_counts(sampled))
     else:
-        ip_windows = pl.LazyFrame(
+        templates = pl.DataFrame(
+            schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32}
+        )
+        capabilities = None
+    activity = _with_capability_mix(activity, capabilities, accounts=accounts)
+
+    return Usage(
+        accounts=accounts,
+        emails=_emails(accounts),
+        ip_usage=ip_usage,
+        templates=templates,
+        co_activity=co,
+        activity=activity,
+        hours=hours,
+        daily=daily,
+        warnings=dataset.warnings,
+    )
+
+
+# --- IP usage and co-activity --------------------------------------------------------------
+
+
+def _ip_windows(exchanges: pl.LazyFrame, *, columns: set[str], window_hours: int) -> pl.DataFrame:
+    """``account_id, ip, _window, n_events``: exchanges per raw address and co-activity window."""
+    if S.IP not in columns:
+        return pl.DataFrame(
             schema={
                 S.ACCOUNT_ID: pl.String,
                 S.IP: pl.String,
@@ -119,7 +161,30 @@ def compute_usage(
                 S.N_EVENTS: pl.UInt32,
             }
         )
-    ip_windows = ip_windows.collect()
+    return (
+        exchanges.select(
+            S.ACCOUNT_ID, S.IP, pl.col(S.TIMESTAMP).dt.truncate(f"{window_hours}h").alias("_window")
+        )
+        .drop_nulls(S.IP)
+        .group_by(S.ACCOUNT_ID, S.IP, "_window")
+        .agg(pl.len().alias(S.N_EVENTS))
+        .with_columns(owned(S.ACCOUNT_ID), owned(S.IP))  # keys would pin the scan's pages
+        .collect()
+    )
+
+
+def _ip_usage(
+    ip_windows: pl.DataFrame, *, accounts: pl.DataFrame, warnings: WarningLog
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``ip_usage`` table, and the lookup of the global addresses it holds.
+
+    Exchange addresses (from ``ip_windows``) and signup addresses are classified
+    once per distinct raw value (:func:`acctgraph.features.ip.classify_ips`);
+    malformed and non-global ones are counted in ``warnings`` and dropped, and
+    the rest are summed per (account, canonical address). The lookup has one
+    row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
+    ``ip_range``, ``ip_range_wide``.
+    """
     exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
     signup = (
         accounts.select(
@@ -139,13 +204,20 @@ def compute_usage(
         .rename({"ip_canonical": S.IP})
         .sort(S.ACCOUNT_ID, S.IP)
     )
-    # Window labels are formatted once per distinct window, not once per row. Row order of
-    # this table (and of the template table) is unspecified: sorting millions of string
-    # rows is costly and nothing downstream depends on it.
+    return ip_usage, good
+
+
+def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, value, n_events`` with value ``ip_range@window-start``, exchanges only.
+
+    Window labels are formatted once per distinct window, not once per row. Row
+    order is unspecified: sorting millions of string rows is costly and nothing
+    downstream depends on it.
+    """
     windows = ip_windows.select("_window").unique()
     windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
-    co = (
-        ip_windows.join(good.select(S.IP, "ip_range"), on=S.IP, how="inner")
+    return (
+        ip_windows.join(ip_lookup.select(S.IP, "ip_range"), on=S.IP, how="inner")
         .group_by(S.ACCOUNT_ID, "ip_range", "_window")
         .agg(pl.col(S.N_EVENTS).sum())
         .join(windows, on="_window")
@@ -156,108 +228,179 @@ def compute_usage(
         )
     )
 
-    # --- Per-account behaviour from one group-by to (account, hour): activity, hours of day
-    # and days all follow from that much smaller table.
-    has_prompt = S.PROMPT in columns
-    hour_aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
+
+# --- Activity, hours of day, days: from one (account, hour) table ------------------------------
+
+
+@dataclass(frozen=True)
+class _Hourly:
+    """Exchanges per (account, UTC hour), the one group-by that activity, hours and days share.
+
+    ``coded`` holds an integer code ``_a`` of the account (its rank among the
+    sorted ids, so code order is id order) instead of the id: the three
+    reductions group by it rather than hashing and sorting id strings three
+    times. ``ids`` maps a code back to its id.
+    """
+
+    coded: pl.DataFrame
+    ids: pl.Series
+
+    def named(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with its ``_a`` code replaced by ``account_id`` (first column)."""
+        return frame.select(self.ids.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
+
+
+def _hourly(exchanges: pl.LazyFrame, *, columns: set[str]) -> _Hourly:
+    ts = pl.col(S.TIMESTAMP)
+    aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
     if S.OUTPUT_TOKENS in columns:
-        hour_aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
+        aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
     hourly = (
         exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour"))
-        .agg(hour_aggs)
+        .agg(aggs)
         .with_columns(owned(S.ACCOUNT_ID))
         .collect()
     )
-    activity_aggs = [
+    ids = hourly.select(pl.col(S.ACCOUNT_ID).unique().sort()).with_row_index("_a")
+    coded = hourly.join(ids, on=S.ACCOUNT_ID).drop(S.ACCOUNT_ID)
+    return _Hourly(coded=coded, ids=ids[S.ACCOUNT_ID])
+
+
+def _activity(hourly: _Hourly, *, columns: set[str]) -> pl.DataFrame:
+    """One row per active account: exchanges, first and last seen, active days, output tokens."""
+    aggs = [
         pl.col(S.N_EVENTS).sum().alias(N_EXCHANGES),
         pl.col(FIRST_SEEN).min(),
         pl.col(LAST_SEEN).max(),
         pl.col("_hour").dt.date().n_unique().alias(ACTIVE_DAYS),
     ]
     if S.OUTPUT_TOKENS in columns:
-        activity_aggs.append(pl.col(OUTPUT_TOKENS_TOTAL).sum())
-    # The three reductions group by an integer code of the account (its rank among the sorted
-    # ids, so code order is id order) instead of hashing and sorting the id strings three
-    # times: 14.4 s -> 10.1 s at 18.8M (account, hour) rows, identical tables.
-    ids = hourly.select(pl.col(S.ACCOUNT_ID).unique().sort()).with_row_index("_a")
-    coded = hourly.join(ids, on=S.ACCOUNT_ID).drop(S.ACCOUNT_ID)
-    del hourly
-    name = ids[S.ACCOUNT_ID]
+        aggs.append(pl.col(OUTPUT_TOKENS_TOTAL).sum())
+    activity = hourly.named(hourly.coded.group_by("_a").agg(aggs))
+    if OUTPUT_TOKENS_TOTAL not in activity.columns:
+        activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
+    return activity
 
-    def named(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.select(name.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
 
-    activity = named(coded.group_by("_a").agg(activity_aggs))
-    hours = named(
-        coded.group_by("_a", pl.col("_hour").dt.hour().alias(HOUR))
+def _hours(hourly: _Hourly) -> pl.DataFrame:
+    """``account_id, hour, n_events``: exchanges per hour of day (UTC)."""
+    return hourly.named(
+        hourly.coded.group_by("_a", pl.col("_hour").dt.hour().alias(HOUR))
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
         .sort("_a", HOUR)
     )
-    daily = named(
-        coded.group_by("_a", pl.col("_hour").dt.date().alias(DAY))
+
+
+def _daily(hourly: _Hourly) -> pl.DataFrame:
+    """``account_id, day, n_events``: exchanges per day (UTC)."""
+    return hourly.named(
+        hourly.coded.group_by("_a", pl.col("_hour").dt.date().alias(DAY))
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
         .sort("_a", DAY)
     )
-    del coded, ids, name
-    if OUTPUT_TOKENS_TOTAL not in activity.columns:
-        activity = activity.with_columns(pl.lit(None, pl.Int64).alias(OUTPUT_TOKENS_TOTAL))
 
-    # --- Prompts: a deterministic sample of at most `max_per_account` per account (a hash of
-    # account and timestamp), read once for two reductions: template bands per account, and
-    # the capability mix. A script's template mix and its capability shares are clear from a
-    # few hundred prompts; this bounds the costliest text work to accounts × max_per_account.
-    if has_prompt:
-        rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(
-            None, 1.0
+
+# --- Prompts: the template sample, its bands, and the capability mix --------------------------
+
+
+_SAMPLE_HASH_BITS = 24
+"""Resolution of :func:`sample_position` (2**-24): far finer than any rate it is compared to."""
+
+
+def sample_position(*, seed: int) -> pl.Expr:
+    """Each exchange's place in [0, 1) for the prompt sample: a hash of (account, timestamp).
+
+    An exchange is in the sample when its place is below the account's rate
+    (``max_per_account / n_exchanges``, at most 1); anything that must find the
+    same prompts again (the cards' template samples) uses this expression with
+    the same ``seed`` (:attr:`PromptTemplate.sample_seed`). The hash is
+    polars's, so the sample is the same on every run with one polars version.
+    """
+    scale = 1 << _SAMPLE_HASH_BITS
+    return (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=seed) % scale).cast(pl.Float64) / float(
+        scale
+    )
+
+
+def _prompt_sample(
+    exchanges: pl.LazyFrame, activity: pl.DataFrame, *, prompt: PromptTemplate
+) -> pl.LazyFrame:
+    """``account_id, timestamp, prompt, n_exchanges`` of the sampled exchanges (lazy).
+
+    Each exchange of an account is kept with probability ``max_per_account /
+    n_exchanges`` (all of them when the account has no more exchanges than
+    that), decided by :func:`sample_position`: about ``max_per_account`` per
+    account, deterministic. Read once for two reductions, the template bands and
+    the capability mix; a script's template mix and its capability shares are
+    clear from a few hundred prompts, and this bounds the costliest text work
+    to accounts × ``max_per_account``.
+    """
+    rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(
+        None, 1.0
+    )
+    return (
+        exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
+        .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
+        .filter(sample_position(seed=prompt.sample_seed) < rate)
+    )
+
+
+def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.DataFrame:
+    """``account_id, value, n_events``: sampled prompts per template band.
+
+    Row order is unspecified (see :func:`_co_activity`).
+    """
+    bands = template_bands(
+        S.PROMPT,
+        max_chars=prompt.max_chars,
+        min_word=prompt.min_word,
+        band_words=prompt.band_words,
+        n_bands=prompt.n_bands,
+    )
+    return (
+        sampled.select(S.ACCOUNT_ID, bands.alias(S.VALUE))
+        .explode(S.VALUE)
+        .drop_nulls(S.VALUE)
+        .group_by(S.ACCOUNT_ID, S.VALUE)
+        .agg(pl.len().alias(S.N_EVENTS))
+        .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE))
+        .collect()
+    )
+
+
+def _capability_counts(sampled: pl.LazyFrame) -> pl.DataFrame:
+    """``account_id, _sampled, n_exchanges, n_<capability>…``: the sample's class counts."""
+    cap = capability(S.PROMPT)
+    return (
+        sampled.group_by(S.ACCOUNT_ID)
+        .agg(
+            pl.len().alias("_sampled"),
+            pl.col(N_EXCHANGES).first(),
+            *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
         )
-        picked = (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=17) % (1 << 24)).cast(
-            pl.Float64
-        ) / float(1 << 24)
-        sampled = (
-            exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
-            .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
-            .filter(picked < rate)
+        .with_columns(owned(S.ACCOUNT_ID))
+        .collect()
+    )
+
+
+def _with_capability_mix(
+    activity: pl.DataFrame, capabilities: pl.DataFrame | None, *, accounts: pl.DataFrame
+) -> pl.DataFrame:
+    """The ``activity`` table: one row per account of ``accounts``, sorted, with the mix.
+
+    ``capabilities`` is :func:`_scaled_capabilities`'s table, or None when the
+    exchanges have no prompt column (every count 0). Accounts without exchanges
+    get ``n_exchanges`` 0 and nulls elsewhere.
+    """
+    if capabilities is not None:
+        activity = activity.join(capabilities, on=S.ACCOUNT_ID, how="left").with_columns(
+            *[pl.col(f"n_{name}").fill_null(0) for name in CAPABILITIES]
         )
-        cap = capability(S.PROMPT)
-        templates, capabilities = (
-            query.collect()
-            for query in (
-                sampled.select(
-                    S.ACCOUNT_ID,
-                    template_bands(
-                        S.PROMPT,
-                        max_chars=prompt.max_chars,
-                        min_word=prompt.min_word,
-                        band_words=prompt.band_words,
-                        n_bands=prompt.n_bands,
-                    ).alias(S.VALUE),
-                )
-                .explode(S.VALUE)
-                .drop_nulls(S.VALUE)
-                .group_by(S.ACCOUNT_ID, S.VALUE)
-                .agg(pl.len().alias(S.N_EVENTS))
-                .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE)),
-                sampled.group_by(S.ACCOUNT_ID)
-                .agg(
-                    pl.len().alias("_sampled"),
-                    pl.col(N_EXCHANGES).first(),
-                    *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
-                )
-                .with_columns(owned(S.ACCOUNT_ID)),
-            )
-        )
-        activity = activity.join(
-            _scaled_capabilities(capabilities), on=S.ACCOUNT_ID, how="left"
-        ).with_columns(*[pl.col(f"n_{name}").fill_null(0) for name in CAPABILITIES])
     else:
-        templates = pl.DataFrame(
-            schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32}
-        )
         activity = activity.with_columns(
             *[pl.lit(0, pl.UInt32).alias(f"n_{name}") for name in CAPABILITIES]
         )
-
-    activity = (
+    return (
         accounts.select(S.ACCOUNT_ID)
         .join(activity, on=S.ACCOUNT_ID, how="left")
         .select(
@@ -271,17 +414,20 @@ def compute_usage(
         )
         .sort(S.ACCOUNT_ID)
     )
-    return Usage(
-        accounts=accounts,
-        emails=_emails(accounts),
-        ip_usage=ip_usage,
-        templates=templates,
-        co_activity=co,
-        activity=activity,
-        hours=hours,
-        daily=daily,
-        warnings=warnings,
+
+
+# --- Emails --------------------------------------------------------------------------------
+
+
+def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, email`` and the parts of :func:`acctgraph.features.email.email_table`."""
+    raw = (
+        accounts.select(S.ACCOUNT_ID, S.EMAIL)
+        if S.EMAIL in accounts.columns
+        else accounts.select(S.ACCOUNT_ID, pl.lit(None, pl.String).alias(S.EMAIL))
     )
+    table = email_rules.email_table(raw[S.EMAIL])
+    return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
 
 
 def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
