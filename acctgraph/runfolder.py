@@ -5,6 +5,8 @@ Layout of ``OUT/`` (every table Parquet; the four investigator tables also CSV):
 - ``members``, ``clusters``, ``evidence``, ``contributions``: the detector's
   answer (see the README);
 - ``run.json``: versions, parameters, seed, inputs, rows, hubs, warnings, timing;
+- ``config.toml``: the parameters as a config file; ``acctgraph run --config
+  OUT/config.toml`` on the same input reproduces the run;
 - ``graph/``: the weighted bipartite graph with integer ids, so that
   ``explain``, ``expand`` and the graph views need not rebuild it:
   ``accounts`` (account_index, account_id), ``values`` (value_index,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import random
+from concurrent.futures import ThreadPoolExecutor
 
 import igraph as ig
 import pytest
@@ -10,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import acctgraph.cluster.detect as detect_module
-from acctgraph.cluster.detect import DetectParams, conductance_lower_bound, detect_communities
+from acctgraph.cluster.detect import (
+    DetectParams,
+    conductance_lower_bound,
+    detect_communities,
+    set_igraph_generator,
+)
 from acctgraph.core.errors import ConfigError
 
 
@@ -103,6 +110,62 @@ def test_same_seed_same_partition() -> None:
     assert first.membership == second.membership and first.resplit == second.resplit
 
 
+def _igraph_draws() -> list[tuple[int, int]]:
+    """Draws from igraph's installed generator: the edges of a random graph."""
+    return ig.Graph.Erdos_Renyi(n=40, p=0.2).get_edgelist()
+
+
+@pytest.fixture
+def igraph_generator():
+    """Leave igraph with the generator it has on import (the ``random`` module) afterwards."""
+    yield
+    set_igraph_generator(random)
+
+
+# A giant re-split: several seeded Leiden calls in one detect call.
+GIANT = _cliques([12, 9, 14, 7], bridge=0.5)
+GIANT_PARAMS = DetectParams(resolution=0.01, max_cluster_size=15)
+
+
+def test_detect_leaves_a_generator_of_ones_own_in_place(igraph_generator) -> None:
+    set_igraph_generator(random.Random(99))
+    expected = _igraph_draws()
+    set_igraph_generator(random.Random(99))
+    result = detect_communities(GIANT, params=GIANT_PARAMS, seed=5)
+    assert result.resplit  # several Leiden calls ran
+    assert detect_module._IGRAPH.installed is not random
+    assert _igraph_draws() == expected  # igraph continues the same sequence
+
+
+def test_detect_leaves_the_default_generator_and_its_state(igraph_generator) -> None:
+    random.seed(7)
+    expected = _igraph_draws(), random.random()
+    random.seed(7)
+    detect_communities(GIANT, params=GIANT_PARAMS, seed=5)
+    assert (_igraph_draws(), random.random()) == expected
+
+
+def test_the_partition_does_not_depend_on_the_installed_generator(igraph_generator) -> None:
+    reference = detect_communities(GIANT, params=GIANT_PARAMS, seed=5)
+    for generator in (random.Random(1), random.Random(2), random):
+        set_igraph_generator(generator)
+        _igraph_draws()  # move the installed generator on
+        again = detect_communities(GIANT, params=GIANT_PARAMS, seed=5)
+        assert (again.membership, again.resplit) == (reference.membership, reference.resplit)
+
+
+def test_detect_calls_in_threads_give_the_serial_partitions() -> None:
+    seeds = [1, 2, 3, 4, 5, 6]
+    serial = [detect_communities(GIANT, params=GIANT_PARAMS, seed=s).membership for s in seeds]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(
+            pool.map(
+                lambda s: detect_communities(GIANT, params=GIANT_PARAMS, seed=s).membership, seeds
+            )
+        )
+    assert threaded == serial
+
+
 def test_split_conductance_is_validated() -> None:
     with pytest.raises(ConfigError):
         DetectParams(split_conductance=1.5)
@@ -136,8 +199,6 @@ def _detach_reference(graph, membership, fraction, next_label):
 
 
 def test_detach_matches_the_reference_loop() -> None:
-    import random
-
     from acctgraph.cluster.detect import _canonical, _detach_weak_members
 
     rng = random.Random(1)

@@ -2,22 +2,21 @@
 
 Objective
 ---------
-Two objectives are available and were measured (docs/benchmarks.md):
+:class:`DetectParams` chooses between two objectives of igraph's Leiden:
 
-- **Modularity** (default, resolution 1.0). Its known weakness is the
-  resolution limit: on a connected graph it merges communities smaller than
-  about ``sqrt(total edge weight)``. Here the graph it runs on is not the raw
-  projection but the *evidence* graph (:mod:`acctgraph.graph`): pairs below
-  ``min_edge_weight`` are dropped and infrastructure only corroborates, so the
-  world falls apart into many small components (families, offices,
-  operations) and Leiden never merges components that share no edge. Within
-  a large operation, modularity keeps the whole operation together where CPM
-  splits it into dense sub-batches.
+- **Modularity** (default, resolution 1.0) compares each cluster's internal
+  weight with what a random graph of the same degrees would give. It has a
+  resolution limit (on one connected graph it merges communities smaller than
+  about ``sqrt(total edge weight)``), but the graph it runs on is the evidence
+  graph of :mod:`acctgraph.graph`: pairs below ``min_edge_weight`` are dropped
+  and infrastructure only corroborates, so the graph falls apart into many
+  components, and Leiden never merges components that share no edge. Within a
+  large operation, modularity keeps the operation together.
 - **CPM** (Constant Potts Model) has no resolution limit: a group is a
-  community when its internal weight per pair exceeds ``γ``. It recovers small
-  operators as well as modularity but fragments operations of thousands of
-  accounts whose members are linked sparsely (measured on the bench world:
-  B-cubed F1 0.86 at γ = 0.002 against 0.94 for modularity).
+  community when its internal weight per pair exceeds ``resolution``. It
+  splits large, sparsely linked operations into their dense sub-batches.
+
+docs/benchmarks.md compares the two on simulated worlds.
 
 Giants
 ------
@@ -27,27 +26,39 @@ doubled resolutions up to 64 times. A part found that way is split off only
 when it is *separated* from the rest of the giant: its conductance (weight
 leaving it divided by the smaller of its volume and the rest's) is at most
 ``split_conductance``. Modularity run on any subgraph alone always reports
-"structure", so an ungated re-split shattered a tightly linked 9,200-account
-operation into 108 parts on the incident world (65% of its link weight crossed
-between them; B-cubed F1 0.72 instead of 0.96); a giant that is one well-linked
-block now stays whole, and a giant that chains separate groups still comes
-apart. What was split, or kept, is recorded.
+some structure, so without this gate a tightly linked operation would be
+shattered; with it, a giant that is one well-linked block stays whole and a
+giant that chains separate groups comes apart. What was split, or kept, is
+recorded in :attr:`Communities.resplit`.
 
 The sweep is skipped when no part *can* be separated. By Cheeger's inequality
 every vertex set of a graph has conductance at least ``λ₂ / 2``, where ``λ₂``
 is the second-smallest eigenvalue of its normalised Laplacian
-``I − D^(−1/2) A D^(−1/2)``. When ``λ₂ / 2`` exceeds ``split_conductance``
-(with a margin for rounding), Leiden could only ever return parts above the
-threshold, so the giant is kept without running it: the same partition, one
-sparse eigenvalue problem instead of seven Leiden runs (9 s at incident size).
+``I − D^(−1/2) A D^(−1/2)`` (:func:`conductance_lower_bound`). When ``λ₂ / 2``
+exceeds ``split_conductance`` (with a margin for rounding), Leiden could only
+return parts above the threshold, so the giant is kept without running it:
+the same partition, one sparse eigenvalue problem instead of up to seven
+Leiden runs.
+
+Weak members
+------------
+Last, a member of a cluster of three or more whose summed link weight to the
+rest of its cluster is below ``min_member_strength`` times that of the
+cluster's median member is detached (left unclustered); :attr:`Communities.detached`
+counts them.
 
 Determinism
 -----------
-The graph is built from sorted ids; igraph's Leiden draws from Python's
-``random``, so the run installs its own ``random.Random(seed)`` as igraph's
-generator and restores the previous one afterwards. Cluster labels are then
-renumbered canonically (by smallest member index), so the same input and seed
-always give the same partition.
+The graph is built from sorted ids. igraph's Leiden draws from the random
+generator installed process-wide with ``igraph.set_random_number_generator``;
+each Leiden call here runs with ``random.Random(seed)`` installed
+(:func:`seeded_igraph`, under a lock) and then reinstalls the generator that
+was in place before. igraph 1.0 has no way to read its current generator, so
+this module records it: the ``random`` module, which igraph installs on import,
+unless another one was installed through :func:`set_igraph_generator`. Cluster
+labels are then renumbered canonically (by smallest member index), so the same
+input and seed always give the same partition, whatever else draws from
+Python's or igraph's random numbers.
 
 Examples
 --------
@@ -61,7 +72,11 @@ Examples
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -85,20 +100,20 @@ class DetectParams:
         Modularity: the resolution parameter (1.0 is classic modularity).
         CPM: minimum average evidence per pair inside a cluster (e.g. 0.005).
     n_iterations
-        Leiden iterations; negative runs until the partition is stable.
+        Leiden iterations (not 0); negative runs until the partition is stable.
     max_cluster_size
         Clusters above this size are examined for separated parts (see Giants).
     split_conductance
         A part of a giant is split off only when its conductance within the
         giant is at most this (0.1: at most a tenth of its link weight leaves it).
     beta
-        Leiden's randomness in the refinement step.
+        Leiden's randomness in the refinement step (positive).
     min_member_strength
         After detection, a member whose summed link weight to the rest of its
         cluster is below this fraction of the cluster's median member is
-        detached (left unclustered). Accounts that merely brush an operation
-        (a customer of the same VPN, a developer in the same cloud range) hold a
-        link or two; members of the operation hold many.
+        detached (left unclustered); in [0, 1], 0 detaches no one. Accounts that
+        merely brush an operation (a customer of the same VPN, a developer in the
+        same cloud range) hold a link or two; members of the operation hold many.
     """
 
     objective: str = "modularity"
@@ -115,11 +130,27 @@ class DetectParams:
                 f"detect.objective must be one of {OBJECTIVES}, got {self.objective!r}"
             )
         if self.resolution <= 0:
-            raise ConfigError("detect.resolution must be positive")
+            raise ConfigError(f"detect.resolution must be positive, got {self.resolution}")
+        if self.n_iterations == 0:
+            raise ConfigError(
+                "detect.n_iterations must be positive, or negative to iterate until the "
+                "partition is stable; 0 would leave every account alone"
+            )
         if self.max_cluster_size < 2:
-            raise ConfigError("detect.max_cluster_size must be at least 2")
+            raise ConfigError(
+                f"detect.max_cluster_size must be at least 2, got {self.max_cluster_size}"
+            )
         if not 0.0 <= self.split_conductance <= 1.0:
-            raise ConfigError("detect.split_conductance must be in [0, 1]")
+            raise ConfigError(
+                f"detect.split_conductance must be in [0, 1], got {self.split_conductance}"
+            )
+        if self.beta <= 0:
+            raise ConfigError(f"detect.beta must be positive, got {self.beta}")
+        if not 0.0 <= self.min_member_strength <= 1.0:
+            raise ConfigError(
+                f"detect.min_member_strength must be in [0, 1] (0: detach no one), "
+                f"got {self.min_member_strength}"
+            )
 
 
 @dataclass
@@ -134,10 +165,60 @@ class Communities:
     attached: int = 0  # set by the pipeline after :func:`acctgraph.cluster.attach.attach_unlinked`
 
 
+class _IgraphGenerator:
+    """The generator igraph draws from outside :func:`seeded_igraph` (igraph cannot report it)."""
+
+    def __init__(self) -> None:
+        self.installed: Any = random  # what igraph installs when it is imported
+        self.lock = threading.RLock()
+
+
+_IGRAPH = _IgraphGenerator()
+
+
+def set_igraph_generator(generator: Any) -> None:
+    """Install ``generator`` as igraph's random generator, and record it.
+
+    Use this instead of ``igraph.set_random_number_generator`` when you install a
+    generator of your own: igraph 1.0 cannot report which generator is installed,
+    so :func:`seeded_igraph` reinstalls the one recorded here after each seeded call.
+
+    Parameters
+    ----------
+    generator
+        What ``igraph.set_random_number_generator`` accepts: the ``random`` module,
+        a ``random.Random``, or ``None`` for igraph's own generator.
+    """
+    with _IGRAPH.lock:
+        ig.set_random_number_generator(generator)
+        _IGRAPH.installed = generator
+
+
+@contextmanager
+def seeded_igraph(seed: int) -> Iterator[None]:
+    """Inside the block, igraph draws from ``random.Random(seed)``; afterwards from the
+    generator installed before (see :func:`set_igraph_generator`).
+
+    The block holds a process-wide lock, so seeded blocks in several threads do not
+    draw from each other's generators.
+
+    >>> import igraph as ig
+    >>> with seeded_igraph(3):
+    ...     first = ig.Graph.Erdos_Renyi(n=20, p=0.3).get_edgelist()
+    >>> with seeded_igraph(3):
+    ...     first == ig.Graph.Erdos_Renyi(n=20, p=0.3).get_edgelist()
+    True
+    """
+    with _IGRAPH.lock:
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            yield
+        finally:
+            ig.set_random_number_generator(_IGRAPH.installed)
+
+
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:
-    previous = random.getstate()
-    ig.set_random_number_generator(random.Random(seed))
-    try:
+    with seeded_igraph(seed):
         partition = graph.community_leiden(
             objective_function=params.objective,
             weights="weight" if "weight" in graph.es.attributes() else None,
@@ -145,9 +226,6 @@ def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int)
             beta=params.beta,
             n_iterations=params.n_iterations,
         )
-    finally:
-        ig.set_random_number_generator(random)
-        random.setstate(previous)
     return list(partition.membership)
 
 

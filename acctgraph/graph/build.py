@@ -57,6 +57,7 @@ from acctgraph.graph.project import (  # column names shared with the projection
     ACCOUNT_INDEX,
     HUB_ACTION,
     KIND_CODE,
+    MAX_RING_ORDERS,
     RING,
     SOURCE,
     STRENGTH,
@@ -89,7 +90,9 @@ class GraphParams:
     ring_neighbours
         For hub values, each holder links to the next this-many holders in each order.
     ring_orders
-        Number of independent account orders used for hub rings.
+        Number of independent account orders used for hub rings, from 1 to
+        :data:`~acctgraph.graph.project.MAX_RING_ORDERS` (4), the number of distinct
+        orders the account hash provides.
     drop_share
         Hub values held by more than this share of the accounts having the
         kind are dropped.
@@ -120,15 +123,30 @@ class GraphParams:
         if not 0.0 <= self.alpha <= 2.0:
             raise ConfigError(f"graph.alpha must be in [0, 2], got {self.alpha}")
         if self.min_edge_weight < 0:
-            raise ConfigError("graph.min_edge_weight must be non-negative")
+            raise ConfigError(
+                f"graph.min_edge_weight must be non-negative, got {self.min_edge_weight}"
+            )
         if self.ring_neighbours < 1:
-            raise ConfigError("graph.ring_neighbours must be at least 1")
-        if self.cosine_prior < 0:
-            raise ConfigError("graph.cosine_prior must be non-negative")
-        if self.ring_orders < 1:
-            raise ConfigError("graph.ring_orders must be at least 1")
+            raise ConfigError(
+                f"graph.ring_neighbours must be at least 1, got {self.ring_neighbours}"
+            )
+        if not 1 <= self.ring_orders <= MAX_RING_ORDERS:
+            raise ConfigError(
+                f"graph.ring_orders must be between 1 and {MAX_RING_ORDERS} (the number of "
+                f"distinct account orders; more would repeat an order), got {self.ring_orders}"
+            )
         if not 0.0 < self.drop_share <= 1.0:
-            raise ConfigError("graph.drop_share must be in (0, 1]")
+            raise ConfigError(f"graph.drop_share must be in (0, 1], got {self.drop_share}")
+        if self.cosine_prior < 0:
+            raise ConfigError(f"graph.cosine_prior must be non-negative, got {self.cosine_prior}")
+        if self.corroboration_base < 0:
+            raise ConfigError(
+                f"graph.corroboration_base must be non-negative, got {self.corroboration_base}"
+            )
+        if self.corroboration_factor < 0:
+            raise ConfigError(
+                f"graph.corroboration_factor must be non-negative, got {self.corroboration_factor}"
+            )
 
 
 @dataclass

@@ -53,6 +53,8 @@ WEIGHT = "weight"
 FIXED_POINT = 1_000_000  # micro-units: exact, order-free integer sums
 # Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
+# More ring orders than multipliers would repeat an order: only CPU time, no new pairs.
+MAX_RING_ORDERS = len(_MULTIPLIERS)
 _RING_MODULUS = 4294967311
 DEFAULT_PAIR_BUDGET = 8_000_000
 _BLOCK = 1 << 22  # ring positions per step block: ~40 bytes of temporaries each

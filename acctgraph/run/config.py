@@ -1,12 +1,32 @@
-"""The run configuration: every stage's parameters, TOML in and out.
+"""The run configuration: every stage's parameters, read from TOML and written back as TOML.
 
 Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
 :class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
-:class:`~acctgraph.cluster.score.ScoreParams`),
-next to the code that reads them; this module assembles them into one
-:class:`Config`, validates a TOML file against them, and writes the resolved
-values back out so that ``run.json`` records every parameter.
+:class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
+checks their ranges; this module assembles them into one :class:`Config`.
+
+Reading (:meth:`Config.from_toml`, :meth:`Config.from_dict`) checks every key and
+every value's type against the dataclass field it sets, and names the full key in
+the :class:`~acctgraph.core.errors.ConfigError` it raises (the CLI turns it into
+exit status 2):
+
+- an unknown key, at any level (``graph.x``, ``features.ip_range.x``,
+  ``score.weights.x``), is refused; the keys of a table such as ``score.weights``
+  are those of its default;
+- ``int`` fields take integers, ``float`` fields take finite numbers (an integer
+  is accepted), ``bool`` fields take ``true``/``false`` only (never ``1``/``0``, and
+  a boolean is never taken as a number), ``str`` fields take strings; an optional
+  field (``float | None``) is left at its default when its key is absent.
+
+Writing: :meth:`Config.to_dict` gives every resolved parameter (recorded as
+``parameters`` in ``run.json``) and :meth:`Config.to_toml` the same as a TOML file,
+written as ``config.toml`` into every run folder: ``acctgraph run --config
+OUT/config.toml`` on the same input reproduces the run. TOML has no null, so a
+``None`` value is omitted (it is the default wherever TOML can set it); a feature
+``alpha`` of ``None`` on a kind whose default is a number is written as
+``graph.alpha``, the value the graph builder uses for it.
+:meth:`Config.from_run` reads the configuration back from a run folder's ``run.json``.
 
 TOML layout (every key optional)::
 
@@ -16,7 +36,7 @@ TOML layout (every key optional)::
     [map]                             # contract name = column name in your files
     account_id = "user_id"
 
-    [features.ip_range]               # any kind: enabled, weight, hub_cap, own knobs
+    [features.ip_range]               # any kind: enabled, weight, hub_cap, alpha, own knobs
     weight = 0.3
     [features.co_activity]
     enabled = false
@@ -39,16 +59,28 @@ Examples
 (7, 0.3)
 >>> Config.from_dict(cfg.to_dict()) == cfg
 True
+>>> Config.from_dict(tomllib.loads(cfg.to_toml())) == cfg
+True
+>>> Config.from_dict({"detect": {"resolution": "high"}})
+Traceback (most recent call last):
+...
+acctgraph.core.errors.ConfigError: detect.resolution: expected a number, got "high"
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from acctgraph.cluster.attach import AttachParams
 from acctgraph.cluster.detect import DetectParams
@@ -58,6 +90,11 @@ from acctgraph.features import ExtraColumn, Feature, default_features
 from acctgraph.graph import GraphParams
 
 DEFAULT_SEED = 42
+TOP_LEVEL_KEYS = ("seed", "attributes", "map", "features", "graph", "detect", "attach", "score")
+TOML_HEADER = (
+    "# acctgraph run configuration: every parameter of the run that wrote it.\n"
+    "# `acctgraph run --config config.toml` on the same input reproduces the run.\n"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,17 +171,14 @@ class Config:
 
     # --- serialisation ----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Every resolved parameter, JSON/TOML-ready."""
-        features: dict[str, Any] = {}
-        for feature in self.features:
-            entry = dataclasses.asdict(feature)
-            features[feature.kind] = entry
+        """Every resolved parameter, JSON-ready (``None`` where a feature's ``alpha`` is unset)."""
         return {
             "seed": self.seed,
             "attributes": [f.name for f in self.features if isinstance(f, ExtraColumn)],
             "map": dict(self.mapping),
             "features": {
-                k: {kk: vv for kk, vv in v.items() if kk != "name"} for k, v in features.items()
+                f.kind: {k: v for k, v in dataclasses.asdict(f).items() if k not in _SET_ELSEWHERE}
+                for f in self.features
             },
             "graph": dataclasses.asdict(self.graph),
             "detect": dataclasses.asdict(self.detect),
@@ -152,31 +186,72 @@ class Config:
             "score": dataclasses.asdict(self.score),
         }
 
+    def to_toml(self) -> str:
+        """Every resolved parameter as a TOML document that :meth:`from_toml` reads back.
+
+        ``None`` values are omitted (TOML has no null); a feature ``alpha`` of ``None``
+        on a kind whose default is a number is written as ``graph.alpha``, the value
+        the graph builder uses in its place.
+
+        Raises
+        ------
+        ConfigError
+            When some other ``None`` value differs from its field's default, so that
+            omitting it would not reproduce the configuration.
+        """
+        data = self.to_dict()
+        for feature in self.features:
+            entry = data["features"][feature.kind]
+            for name, value in list(entry.items()):
+                if value is not None:
+                    continue
+                default = _default(type(feature), name)
+                if default is None:
+                    del entry[name]
+                elif name == "alpha":
+                    entry[name] = self.graph.alpha
+                else:  # pragma: no cover - no such field today
+                    raise ConfigError(
+                        f"features.{feature.kind}.{name}: None cannot be written in TOML "
+                        f"and differs from the default {default!r}"
+                    )
+        return TOML_HEADER + tomli_w.dumps(_without_none(data))
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
-        """Build and validate a configuration from a (TOML-shaped) mapping."""
-        data = dict(data)
-        allowed = {"seed", "attributes", "map", "features", "graph", "detect", "attach", "score"}
-        unknown = set(data) - allowed
+        """Build and validate a configuration from a (TOML-shaped) mapping.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key, a value of the wrong type, or a value out of its
+            range; the message names the full key (``detect.resolution``).
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a table of options, got {_show(data)}")
+        unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
         if unknown:
             raise ConfigError(
-                f"unknown configuration keys {sorted(unknown)}; expected some of {sorted(allowed)}"
+                f"unknown configuration keys {unknown}; expected some of {list(TOP_LEVEL_KEYS)}"
             )
-        base = cls().with_overrides(attributes=list(data.get("attributes", [])))
+        seed = _checked(data.get("seed", DEFAULT_SEED), int, "seed")
+        attributes = _checked(data.get("attributes", []), list[str], "attributes")
+        mapping = _checked(data.get("map", {}), dict[str, str], "map")
+        base = cls().with_overrides(attributes=attributes)
         by_kind = {f.kind: f for f in base.features}
-        for kind, options in dict(data.get("features", {})).items():
+        features = data.get("features", {})
+        if not isinstance(features, Mapping):
+            raise ConfigError(f"features: expected a table of kinds, got {_show(features)}")
+        for kind, options in features.items():
             if kind not in by_kind:
                 raise ConfigError(
                     f"features.{kind}: unknown attribute kind; known: {sorted(by_kind)}"
                 )
-            by_kind[kind] = _replace(by_kind[kind], options, f"features.{kind}")
-        mapping = data.get("map", {})
-        if not isinstance(mapping, Mapping) or not all(
-            isinstance(v, str) for v in mapping.values()
-        ):
-            raise ConfigError('map: expected a table of contract_name = "column name"')
+            by_kind[kind] = _replace(
+                by_kind[kind], options, f"features.{kind}", exclude=_SET_ELSEWHERE
+            )
         return cls(
-            seed=int(data.get("seed", DEFAULT_SEED)),
+            seed=seed,
             features=tuple(by_kind[f.kind] for f in base.features),
             graph=_replace(GraphParams(), data.get("graph", {}), "graph"),
             detect=_replace(DetectParams(), data.get("detect", {}), "detect"),
@@ -187,7 +262,14 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Config:
-        """Read a configuration file (see the module docstring for its layout)."""
+        """Read a configuration file (see the module docstring for its layout).
+
+        Raises
+        ------
+        ConfigError
+            When the file cannot be read, is not TOML, or fails :meth:`from_dict`;
+            the message starts with the file's path.
+        """
         try:
             with open(path, "rb") as handle:
                 data = tomllib.load(handle)
@@ -200,20 +282,137 @@ class Config:
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
+    @classmethod
+    def from_run(cls, folder: str | Path) -> Config:
+        """The configuration of a finished run, from the ``parameters`` of its ``run.json``.
 
-def _replace(obj: Any, options: Any, where: str) -> Any:
+        Raises
+        ------
+        ConfigError
+            When ``run.json`` cannot be read or its parameters fail :meth:`from_dict`.
+        """
+        path = Path(folder) / "run.json"
+        try:
+            parameters = json.loads(path.read_text(encoding="utf-8"))["parameters"]
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read run record: {exc.strerror}") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}: not a run record with parameters") from None
+        try:
+            return cls.from_dict(parameters)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: parameters: {exc}") from None
+
+
+# A feature option set by another key (an extra column's name comes from ``attributes``).
+_SET_ELSEWHERE = frozenset({"name"})
+
+
+def _default(cls: type, name: str) -> Any:
+    """The default of dataclass field ``name`` of ``cls``."""
+    for item in dataclasses.fields(cls):
+        if item.name == name:
+            if item.default_factory is not dataclasses.MISSING:
+                return item.default_factory()
+            return item.default
+    raise KeyError(name)  # pragma: no cover - called with field names only
+
+
+def _without_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without its ``None`` values, at every level."""
+    return {
+        key: _without_none(value) if isinstance(value, Mapping) else value
+        for key, value in data.items()
+        if value is not None
+    }
+
+
+def _replace(obj: Any, options: Any, where: str, *, exclude: frozenset[str] = frozenset()) -> Any:
+    """``obj`` with ``options`` applied, each key and value type checked against its field."""
     if not isinstance(options, Mapping):
-        raise ConfigError(f"{where}: expected a table of options")
-    names = {f.name for f in dataclasses.fields(obj) if f.init}
-    unknown = set(options) - names
+        raise ConfigError(f"{where}: expected a table of options, got {_show(options)}")
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj) if f.init} - exclude
+    unknown = sorted(set(options) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown options {sorted(unknown)}; known: {sorted(names)}")
-    current = {name: getattr(obj, name) for name in options}
-    merged = dict(options)
+        raise ConfigError(f"{where}: unknown options {unknown}; known: {sorted(names)}")
+    merged = {}
     for name, value in options.items():
-        if isinstance(current[name], dict) and isinstance(value, Mapping):
-            merged[name] = {**current[name], **value}
+        key = f"{where}.{name}"
+        checked = _checked(value, hints[name], key)
+        current = getattr(obj, name)
+        if isinstance(current, dict) and current:  # a table's keys are those of its default
+            extra = sorted(set(checked) - set(current))
+            if extra:
+                raise ConfigError(f"{key}: unknown keys {extra}; known: {sorted(current)}")
+            checked = {**current, **checked}
+        merged[name] = checked
     try:
         return dataclasses.replace(obj, **merged)
-    except TypeError as exc:
+    except TypeError as exc:  # pragma: no cover - keys and types are checked above
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _checked(value: Any, hint: Any, key: str) -> Any:
+    """``value`` if it has type ``hint`` (an int taken as a float where a float is expected,
+    a list as a tuple where a tuple is expected); otherwise a ConfigError naming ``key``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [arg for arg in args if arg is not type(None)]
+        for option in options:
+            try:
+                return _checked(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {_describe(hint)}, got {_show(value)}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}: expected a finite number, got {_show(value)}")
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif origin is dict:
+        if isinstance(value, Mapping):
+            key_type, value_type = args
+            for item in value:
+                _checked(item, key_type, f"{key} key")
+            return {item: _checked(v, value_type, f"{key}.{item}") for item, v in value.items()}
+    elif origin in (list, tuple):
+        if isinstance(value, list | tuple):
+            element = args[0]
+            items = [_checked(v, element, f"{key}[{i}]") for i, v in enumerate(value)]
+            return tuple(items) if origin is tuple else items
+    else:  # pragma: no cover - a parameter type this reader does not know yet
+        raise TypeError(f"{key}: unsupported parameter type {hint!r}")
+    raise ConfigError(f"{key}: expected {_describe(hint)}, got {_show(value)}")
+
+
+def _describe(hint: Any) -> str:
+    """What a value of type ``hint`` looks like in TOML, for error messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args if arg is not type(None))
+    if origin is dict:
+        return f"a table of {_describe(args[1]).removeprefix('a ').removeprefix('an ')}s"
+    if origin in (list, tuple):
+        return f"an array of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[hint]
+
+
+def _show(value: Any) -> str:
+    """``value`` as TOML would spell it (strings quoted), shortened for error messages."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:  # pragma: no cover - circular structures cannot come from TOML
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

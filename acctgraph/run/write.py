@@ -94,10 +94,10 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     """Write members, clusters, evidence, contributions, attached, the graph and profile tables
-    (:mod:`acctgraph.runfolder`), template samples, run.json, the evidence cards
-    (:mod:`acctgraph.cards`), the graph pages (``out/graphs/``,
-    :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` / ``report.md``
-    (:func:`acctgraph.report.document.write_report`) into ``out``.
+    (:mod:`acctgraph.runfolder`), template samples, run.json, ``config.toml``
+    (:func:`write_config`), the evidence cards (:mod:`acctgraph.cards`), the graph pages
+    (``out/graphs/``, :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` /
+    ``report.md`` (:func:`acctgraph.report.document.write_report`) into ``out``.
 
     The time of each writing step is added to ``result.timings``; run.json is written
     once before the cards (which read the run folder) and again at the end, with every timing.
@@ -129,6 +129,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
         ),
     )
     paths.append(write_json(run_record(result), out / "run.json"))
+    paths.append(write_config(result, out))
     # Cards, graph pages and the report read the run folder just written, exactly as
     # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
     run = load_run(out)
@@ -140,6 +141,14 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += _timed(result, "report", lambda: write_report(run, out))
     write_json(run_record(result), out / "run.json")
     return paths
+
+
+def write_config(result: RunResult, out: Path) -> Path:
+    """Write ``config.toml``: the run's parameters (:meth:`~acctgraph.run.config.Config.to_toml`),
+    which ``acctgraph run --config`` reads to reproduce the run on the same input."""
+    path = out / "config.toml"
+    path.write_text(result.config.to_toml(), encoding="utf-8", newline="\n")
+    return path
 
 
 def write_run_tables(result: RunResult, out: Path) -> list[Path]:
