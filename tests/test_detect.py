@@ -218,3 +218,34 @@ def test_detach_matches_the_reference_loop() -> None:
                 graph, expected, fraction, max(membership) + 1
             ) == _detach_weak_members(graph, got, fraction, max(membership) + 1)
             assert _canonical(expected) == _canonical(got)
+
+
+@pytest.mark.parametrize("factor", [0, 3, 48, 2048])
+def test_the_resplit_ceiling_is_a_power_of_two_up_to_1024(factor: int) -> None:
+    with pytest.raises(ConfigError, match="max_resolution_factor"):
+        DetectParams(max_resolution_factor=factor)
+
+
+def test_the_resplit_stops_at_its_resolution_ceiling() -> None:
+    # A chain of six 6-cliques joined by single edges is one giant at a low resolution; the
+    # re-split finds its separated parts only after enough doublings.
+    edges = []
+    for clique in range(6):
+        base = clique * 6
+        edges += [(base + a, base + b) for a in range(6) for b in range(a + 1, 6)]
+        if clique:
+            edges.append((base - 1, base))
+    graph = ig.Graph(n=36, edges=edges)
+    graph.es["weight"] = [1.0] * graph.ecount()
+
+    def run(factor: int) -> tuple[int, list[dict]]:
+        params = DetectParams(max_cluster_size=10, resolution=1e-3, max_resolution_factor=factor)
+        communities = detect_communities(graph, params=params, seed=1)
+        return len(set(communities.membership)), communities.resplit
+
+    clusters, resplit = run(4)
+    assert clusters == 1 and resplit == [
+        {"size": 36, "kept": "no separated part", "max_resolution": 0.004}
+    ]
+    clusters, resplit = run(64)
+    assert clusters > 1 and resplit[0]["resolution"] == 0.032

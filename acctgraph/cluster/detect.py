@@ -22,7 +22,7 @@ Giants
 ------
 Any cluster larger than ``max_cluster_size`` is re-run alone (its own
 subgraph, so its own null model), first at the same resolution and then at
-doubled resolutions up to 64 times. A part found that way is split off only
+doubled resolutions up to ``max_resolution_factor`` (64) times the base. A part found that way is split off only
 when it is *separated* from the rest of the giant: its conductance (weight
 leaving it divided by the smaller of its volume and the rest's) is at most
 ``split_conductance``. Modularity run on any subgraph alone always reports
@@ -106,6 +106,10 @@ class DetectParams:
     split_conductance
         A part of a giant is split off only when its conductance within the
         giant is at most this (0.1: at most a tenth of its link weight leaves it).
+    max_resolution_factor
+        The giant re-split doubles the resolution until a separated part is
+        found or the resolution reaches this multiple of ``resolution`` (a
+        power of two from 1 to 1024; 64 tries seven resolutions).
     beta
         Leiden's randomness in the refinement step (positive).
     min_member_strength
@@ -121,6 +125,7 @@ class DetectParams:
     n_iterations: int = -1
     max_cluster_size: int = 5000
     split_conductance: float = 0.1
+    max_resolution_factor: int = 64
     beta: float = 0.01
     min_member_strength: float = 0.1
 
@@ -143,6 +148,12 @@ class DetectParams:
         if not 0.0 <= self.split_conductance <= 1.0:
             raise ConfigError(
                 f"detect.split_conductance must be in [0, 1], got {self.split_conductance}"
+            )
+        factor = self.max_resolution_factor
+        if factor < 1 or factor > 1024 or factor & (factor - 1):
+            raise ConfigError(
+                "detect.max_resolution_factor must be a power of two from 1 to 1024 (the re-split "
+                f"doubles the resolution), got {factor}"
             )
         if self.beta <= 0:
             raise ConfigError(f"detect.beta must be positive, got {self.beta}")
@@ -282,7 +293,7 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
         resolution, found = params.resolution, None
         while True:
             found = _separated_parts(sub, members, params, resolution, seed)
-            if found is not None or resolution >= 64 * params.resolution:
+            if found is not None or resolution >= params.max_resolution_factor * params.resolution:
                 break
             resolution *= 2
         if found is None:
