@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +49,64 @@ def run_dir(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 # =============================================================================
 
 COMMANDS = sorted(cli.commands)
+TESTS = Path(__file__).resolve().parent
+README = TESTS.parent / "README.md"
 
 
-def test_every_command_is_covered() -> None:
-    assert set(COMMANDS) >= {"run", "evaluate", "simulate"}
+def _commands_run_by_tests() -> set[str]:
+    """Command names that some test runs: the first argument of every ``_acctgraph(...)`` call and
+    the first element of every ``CliRunner().invoke(cli, [...])`` list, read from tests/*.py."""
+    names = set()
+    for path in sorted(TESTS.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            first: ast.expr | None = None
+            if isinstance(node.func, ast.Name) and node.func.id == "_acctgraph" and node.args:
+                first = node.args[0]
+            elif (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "invoke"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.List)
+                and node.args[1].elts
+            ):
+                first = node.args[1].elts[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.add(first.value)
+    return names
+
+
+def _commands_in_readme() -> set[str]:
+    """Commands shown in the README's "Command line" section."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^acctgraph ([a-z_]+)", section, flags=re.M))
+
+
+def test_the_group_has_the_commands_the_docs_promise() -> None:
+    assert {"run", "evaluate", "simulate", "explain", "expand", "report", "viz"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example(name: str) -> None:
+    help_text = cli.commands[name].help or ""
+    summary = help_text.strip().splitlines()[0] if help_text.strip() else ""
+    assert len(summary) > 20, f"{name}: no one-line summary in its help"
+    assert "Example" in help_text, f"{name}: no example in its help"
+    assert re.search(rf"^\s+acctgraph {name}\b", help_text, flags=re.M), (
+        f"{name}: its example does not run `acctgraph {name}`"
+    )
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_is_run_by_a_test_and_documented_in_the_readme(name: str) -> None:
+    assert name in _commands_run_by_tests(), f"no test in {TESTS} runs `acctgraph {name}`"
+    assert name in _commands_in_readme(), f"README.md's Command line section does not show {name}"
+
+
+def test_the_readme_shows_no_command_that_does_not_exist() -> None:
+    assert _commands_in_readme() <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("args", [[]] + [[name] for name in COMMANDS])
@@ -220,6 +276,62 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 # =============================================================================
 
 
+def _independent_figures(members_path: Path, labels_path: Path) -> dict[str, float | int]:
+    """Account-level and B-cubed figures computed here with polars, from the definitions in
+    acctgraph.evaluation.metrics (labelled accounts; blank operator = legitimate; an unflagged
+    account, or a flagged one without a cluster, is alone)."""
+    members = pl.read_parquet(members_path).select(S.ACCOUNT_ID, S.CLUSTER_ID, S.FLAGGED)
+    labels = pl.read_csv(labels_path, infer_schema=False).select(S.ACCOUNT_ID, S.OPERATOR_ID)
+    table = (
+        labels.join(members, on=S.ACCOUNT_ID, how="left")
+        .with_columns(
+            pl.col(S.FLAGGED).fill_null(False),
+            (pl.col(S.OPERATOR_ID).str.strip_chars().fill_null("") != "").alias("fraud"),
+        )
+        .with_columns(
+            pl.when(pl.col(S.FLAGGED) & pl.col(S.CLUSTER_ID).is_not_null())
+            .then(pl.lit("cluster ") + pl.col(S.CLUSTER_ID).cast(pl.String))
+            .otherwise(pl.lit("account ") + pl.col(S.ACCOUNT_ID))
+            .alias("predicted"),
+            pl.when(pl.col("fraud"))
+            .then(pl.lit("operator ") + pl.col(S.OPERATOR_ID))
+            .otherwise(pl.lit("account ") + pl.col(S.ACCOUNT_ID))
+            .alias("truth"),
+        )
+    )
+    fraud, flagged = pl.col("fraud"), pl.col(S.FLAGGED)
+    counts = table.select(
+        (fraud & flagged).sum().alias("true_positives"),
+        (~fraud & flagged).sum().alias("false_positives"),
+        (fraud & ~flagged).sum().alias("false_negatives"),
+        (~fraud & ~flagged).sum().alias("true_negatives"),
+    ).row(0, named=True)
+    tp, fp, fn = counts["true_positives"], counts["false_positives"], counts["false_negatives"]
+    assert tp + fp > 0 and tp + fn > 0, "the tiny world should flag some fraud"
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    bcubed = (
+        table.filter(fraud | flagged)
+        .select(
+            (pl.len().over("predicted", "truth") / pl.len().over("predicted"))
+            .mean()
+            .alias("bcubed_precision"),
+            (pl.len().over("predicted", "truth") / pl.len().over("truth"))
+            .mean()
+            .alias("bcubed_recall"),
+            pl.len().alias("evaluation_set_size"),
+        )
+        .row(0, named=True)
+    )
+    return {
+        **counts,
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall),
+        **bcubed,
+        "labelled_accounts": table.height,
+    }
+
+
 def test_evaluate_prints_and_writes_json(run_dir: Path, world_dir: Path, tmp_path: Path) -> None:
     report = tmp_path / "evaluation.json"
     result = CliRunner().invoke(
@@ -235,10 +347,40 @@ def test_evaluate_prints_and_writes_json(run_dir: Path, world_dir: Path, tmp_pat
         ],
     )
     assert result.exit_code == 0, (result.output, result.exception)
-    assert "precision" in result.stdout
     figures = json.loads(report.read_text())
-    assert 0.0 <= figures["accounts"]["precision"] <= 1.0
-    assert 0.0 <= figures["accounts"]["recall"] <= 1.0
+    assert set(figures) == {
+        "population",
+        "accounts",
+        "clustering",
+        "operators",
+        "hardest_operator",
+        "flagged_legitimate_by_kind",
+        "flagged_legitimate_organisation",
+        "data_quality",
+    }
+    assert set(figures["accounts"]) == {
+        "true_positives",
+        "false_positives",
+        "false_negatives",
+        "true_negatives",
+        "precision",
+        "recall",
+        "f1",
+    }
+    expected = _independent_figures(run_dir / f"{S.MEMBERS}.parquet", world_dir / "labels.csv")
+    accounts = figures["accounts"]
+    for key in ("true_positives", "false_positives", "false_negatives", "true_negatives"):
+        assert accounts[key] == expected[key], key
+    for key in ("precision", "recall", "f1"):
+        assert accounts[key] == pytest.approx(expected[key], abs=1e-6), key
+    clustering = figures["clustering"]
+    assert clustering["evaluation_set_size"] == expected["evaluation_set_size"]
+    for key in ("bcubed_precision", "bcubed_recall"):
+        assert clustering[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert figures["population"]["labelled_accounts"] == expected["labelled_accounts"]
+    assert f"precision {expected['precision']:.4f}  recall {expected['recall']:.4f}" in (
+        result.stdout
+    )
 
 
 def test_evaluate_csv_members_and_json_to_stdout(run_dir: Path, world_dir: Path) -> None:
@@ -256,7 +398,10 @@ def test_evaluate_csv_members_and_json_to_stdout(run_dir: Path, world_dir: Path)
     )
     assert result.exit_code == 0, (result.output, result.exception)
     figures = json.loads(result.stdout)
-    assert "precision" in figures["accounts"]
+    expected = _independent_figures(run_dir / f"{S.MEMBERS}.parquet", world_dir / "labels.csv")
+    assert figures["accounts"]["true_positives"] == expected["true_positives"]
+    assert figures["accounts"]["precision"] == pytest.approx(expected["precision"], abs=1e-6)
+    assert figures["accounts"]["recall"] == pytest.approx(expected["recall"], abs=1e-6)
 
 
 def test_evaluate_bad_labels_exit_2(run_dir: Path, tmp_path: Path) -> None:

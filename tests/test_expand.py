@@ -18,7 +18,7 @@ from acctgraph.investigate.expand import METHODS, SeedExpander, expand_from_seed
 from acctgraph.load import dataset_from_frames
 from acctgraph.run.pipeline import run_pipeline
 from acctgraph.run.write import write_outputs
-from acctgraph.runfolder import Run, load_run
+from acctgraph.runfolder import load_run
 from acctgraph.simulate import HOSTILE_STRINGS, simulate_frames
 
 ACCTGRAPH = Path(sys.executable).parent / "acctgraph"
@@ -83,6 +83,56 @@ def test_candidates_carry_evidence_shared_with_the_seeds(hand_dir: Path) -> None
         ("o1", "card_op", 1),
         ("o2", "card_op", 1),
         ("o3", "card_op", 1),
+    ]
+
+
+def test_evidence_is_recomputed_from_the_run_tables_and_ranks_the_candidates(
+    hand_dir: Path,
+) -> None:
+    """Seeds o1 and o2: o3 shares the card and the device with both, o4 only the card."""
+    run = load_run(hand_dir)
+    found = expand_from_seeds(run, ["o1", "o2"])
+    assert found.candidates.select("rank", S.ACCOUNT_ID, "n_shared_values").rows() == [
+        (1, "o3", 2),
+        (2, "o4", 1),
+    ]
+    # Independently: contribution = kind weight × candidate's strength × sum of the seeds' strengths.
+    held = (
+        run.incidence.join(run.graph_accounts, on="account_index")
+        .join(run.values, on="value_index")
+        .select(S.ACCOUNT_ID, "value_index", S.VALUE, "kind_weight", "strength")
+    )
+    seed_strength = (
+        held.filter(pl.col(S.ACCOUNT_ID).is_in(["o1", "o2"]))
+        .group_by("value_index")
+        .agg(pl.col("strength").sum().alias("seed_strength"))
+    )
+    expected = (
+        held.filter(pl.col(S.ACCOUNT_ID).is_in(["o3", "o4"]))
+        .join(seed_strength, on="value_index")
+        .select(
+            S.ACCOUNT_ID,
+            S.VALUE,
+            (pl.col("kind_weight") * pl.col("strength") * pl.col("seed_strength")).alias("c"),
+        )
+        .sort(S.ACCOUNT_ID, "c", descending=[False, True])
+    )
+    got = found.evidence.select(S.ACCOUNT_ID, S.VALUE, "contribution")
+    assert got.select(S.ACCOUNT_ID, S.VALUE).rows() == expected.select(S.ACCOUNT_ID, S.VALUE).rows()
+    assert got["contribution"].to_list() == pytest.approx(expected["c"].to_list(), abs=1e-6)
+    totals = expected.group_by(S.ACCOUNT_ID).agg(pl.col("c").sum()).sort(S.ACCOUNT_ID)
+    assert found.candidates["contribution"].to_list() == pytest.approx(
+        totals["c"].to_list(), abs=1e-6
+    )
+    # The same evidence, strongest first, in the table's text column and in the JSON.
+    assert found.table()["evidence"].to_list() == [
+        "payment=card_op (2 seeds); device=dev_op (2 seeds)",
+        "payment=card_op (2 seeds)",
+    ]
+    candidates = found.to_dict()["candidates"]
+    assert [[e[S.VALUE] for e in c["evidence"]] for c in candidates] == [
+        ["card_op", "dev_op"],
+        ["card_op"],
     ]
 
 
@@ -247,7 +297,3 @@ def test_cli_expand_no_seed_found(hand_dir: Path, tmp_path: Path) -> None:
     seeds.write_text("account_id\ngone\n")
     done = _acctgraph("expand", "--run", hand_dir, "--seeds", seeds)
     assert done.returncode == 2 and "none of the 1 seed" in done.stderr
-
-
-def test_run_fixture_is_a_run(hand_dir: Path) -> None:
-    assert isinstance(load_run(hand_dir), Run)

@@ -92,10 +92,10 @@ def test_account_ties_and_cluster(run: Run) -> None:
     why = explain_account(run, "o1")
     assert isinstance(why, AccountExplanation)
     account = why.account.row(0, named=True)
-    assert (
-        account["cluster_size"] == 4
-        and account["values_held"] == 2
-        and account["linked_accounts"] == 3
+    assert (account["cluster_size"], account["values_held"], account["linked_accounts"]) == (
+        4,
+        2,
+        3,
     )
     ties = why.ties.select(
         "attribute_kind", "value", "accounts_in_cluster", "accounts_outside"

@@ -30,6 +30,7 @@ from acctgraph.run.write import write_outputs
 from acctgraph.runfolder import load_run
 from acctgraph.simulate import HOSTILE_STRINGS, simulate_frames
 from acctgraph.viz import (
+    DEFAULT_CLUSTER_PAGES,
     cluster_drawing,
     graph_for_export,
     overview_drawing,
@@ -163,7 +164,7 @@ def test_run_writes_pages_for_flagged_and_top_clusters(run_dir: Path, run) -> No
     graphs = run_dir / "graphs"
     assert (graphs / "overview.html").is_file()
     written = sorted(int(p.stem.split("_")[1]) for p in graphs.glob("cluster_*.html"))
-    assert written == sorted(select_clusters(run.clusters, top=20))
+    assert written == sorted(select_clusters(run.clusters, top=DEFAULT_CLUSTER_PAGES))
     flagged = run.clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
     assert set(flagged) <= set(written)
 

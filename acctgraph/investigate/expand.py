@@ -71,7 +71,6 @@ from acctgraph.core.tables import safe_for_spreadsheet
 from acctgraph.core.textsafe import cap, visible
 from acctgraph.graph.build import (
     ACCOUNT_INDEX,
-    DROPPED,
     HUB_ACTION,
     INFRASTRUCTURE,
     KIND_WEIGHT,
@@ -82,14 +81,14 @@ from acctgraph.graph.build import (
     VALUE_INDEX,
     WEIGHT,
 )
-from acctgraph.investigate.explain import (
+from acctgraph.investigate.bipartite import (
     CLUSTER_SIZE,
     account_table,
     bipartite_graph,
-    frame_records,
-    terminal_text,
-    text_table,
+    shared_contribution,
 )
+from acctgraph.investigate.records import DECIMALS, frame_records
+from acctgraph.investigate.terminal import terminal_text, text_table
 from acctgraph.load import table_format
 from acctgraph.runfolder import Run
 
@@ -101,16 +100,21 @@ SEED_CLUSTER = "seed_cluster"
 SEEDS_SHARING = "seeds_sharing"
 SEEDS_HOLDING = "seeds_holding"
 N_SHARED_VALUES = "n_shared_values"
-EVIDENCE = "evidence"
+#: Column of :meth:`Expansion.table` (and key of each JSON candidate): the values it shares with the seeds.
+CANDIDATE_EVIDENCE = "evidence"
 
 METHODS = ("combined", "projection", "bipartite")
 DEFAULT_METHOD = "combined"
 DEFAULT_DAMPING = 0.85
 DEFAULT_INFRASTRUCTURE_WEIGHT = 1.0
 DEFAULT_BIPARTITE_SHARE = 0.05
-_SIG_FIGS = (
-    9  # scores are rounded so that float noise cannot reorder exact ties (broken by account id)
-)
+#: Candidates returned unless ``top`` says otherwise.
+DEFAULT_CANDIDATES = 100
+#: Shared values listed per candidate in :attr:`Expansion.evidence`.
+DEFAULT_EVIDENCE_PER_CANDIDATE = 3
+#: Scores are rounded to this many significant figures so that float noise cannot reorder
+#: exact ties (broken by account id).
+_SIG_FIGS = 9
 
 
 @dataclass(frozen=True)
@@ -179,14 +183,14 @@ class Expansion:
                         pl.when(pl.col(SEEDS_HOLDING) == 1)
                         .then(pl.lit(" seed)"))
                         .otherwise(pl.lit(" seeds)")),
-                    ).alias(EVIDENCE)
+                    ).alias(CANDIDATE_EVIDENCE)
                 )
                 .sort("_order")
                 .group_by(S.ACCOUNT_ID, maintain_order=True)
-                .agg(pl.col(EVIDENCE).str.join("; "))
+                .agg(pl.col(CANDIDATE_EVIDENCE).str.join("; "))
             )
             if self.evidence.height
-            else pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, EVIDENCE: pl.String})
+            else pl.DataFrame(schema={S.ACCOUNT_ID: pl.String, CANDIDATE_EVIDENCE: pl.String})
         )
         return self.candidates.join(described, on=S.ACCOUNT_ID, how="left").sort(RANK)
 
@@ -210,7 +214,7 @@ class Expansion:
             evidence.setdefault(record.pop(S.ACCOUNT_ID), []).append(record)
         candidates = frame_records(self.candidates)
         for record in candidates:
-            record[EVIDENCE] = evidence.get(record[S.ACCOUNT_ID], [])
+            record[CANDIDATE_EVIDENCE] = evidence.get(record[S.ACCOUNT_ID], [])
         return {
             "parameters": dict(self.parameters),
             "seeds": {
@@ -236,11 +240,12 @@ class Expansion:
                 f"  not found ({len(missing)}): {listed}" + (", …" if len(missing) > 5 else "")
             )
         p = self.parameters
+        method = str(p.get("method"))
         walk = {
             "combined": "the projection and the bipartite graph",
             "projection": "the projection",
             "bipartite": "the bipartite graph",
-        }.get(p.get("method"), p.get("method"))
+        }.get(method, method)
         lines.append(
             f"ranked by personalised PageRank over {walk} (damping {p.get('damping')}); "
             f"top {self.candidates.height}"
@@ -431,7 +436,7 @@ class SeedExpander:
         damping: float = DEFAULT_DAMPING,
         infrastructure_weight: float = DEFAULT_INFRASTRUCTURE_WEIGHT,
         bipartite_share: float = DEFAULT_BIPARTITE_SHARE,
-        evidence_per_candidate: int = 3,
+        evidence_per_candidate: int = DEFAULT_EVIDENCE_PER_CANDIDATE,
     ) -> None:
         _check(method, damping, infrastructure_weight, bipartite_share, 1)
         self.run = run
@@ -472,7 +477,7 @@ class SeedExpander:
                 degree = [d + e for d, e in zip(degree, walk[0].degree(seed_indices))]
         return [i for i, d in zip(seed_indices, degree) if d > 0]
 
-    def expand(self, seeds: Iterable[str], *, top: int = 100) -> Expansion:
+    def expand(self, seeds: Iterable[str], *, top: int = DEFAULT_CANDIDATES) -> Expansion:
         """Rank the other accounts by their link to ``seeds`` (see :func:`expand_from_seeds`)."""
         _check(self.method, self.damping, self.infrastructure_weight, 0.0, top)
         run, accounts = self.run, self.accounts
@@ -568,12 +573,12 @@ def expand_from_seeds(
     run: Run,
     seeds: Iterable[str],
     *,
-    top: int = 100,
+    top: int = DEFAULT_CANDIDATES,
     method: str = DEFAULT_METHOD,
     damping: float = DEFAULT_DAMPING,
     infrastructure_weight: float = DEFAULT_INFRASTRUCTURE_WEIGHT,
     bipartite_share: float = DEFAULT_BIPARTITE_SHARE,
-    evidence_per_candidate: int = 3,
+    evidence_per_candidate: int = DEFAULT_EVIDENCE_PER_CANDIDATE,
 ) -> Expansion:
     """Rank the run's other accounts by how strongly they are linked to ``seeds``.
 
@@ -666,11 +671,7 @@ def _shared_with_seeds(
             on=VALUE_INDEX,
         )
         .with_columns(
-            pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED)
-            .then(0.0)
-            .otherwise(pl.col(KIND_WEIGHT) * pl.col(STRENGTH) * pl.col("_seed_strength"))
-            .round(6)
-            .alias(CONTRIBUTION),
+            shared_contribution(STRENGTH, "_seed_strength").alias(CONTRIBUTION),
             pl.col(SEEDS_HOLDING).cast(pl.UInt32),
         )
     )
@@ -681,7 +682,7 @@ def _shared_with_seeds(
         .agg(pl.col("_seeds").n_unique().alias(SEEDS_SHARING))
         .join(
             counted.group_by(ACCOUNT_INDEX).agg(
-                pl.len().alias(N_SHARED_VALUES), pl.col(CONTRIBUTION).sum().round(6)
+                pl.len().alias(N_SHARED_VALUES), pl.col(CONTRIBUTION).sum().round(DECIMALS)
             ),
             on=ACCOUNT_INDEX,
         )

@@ -55,7 +55,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import igraph as ig
 import polars as pl
 
 from acctgraph.cluster.score import (
@@ -82,12 +81,19 @@ from acctgraph.graph.build import (
     VALUE_WEIGHT,
     WEIGHT,
 )
+from acctgraph.investigate.bipartite import (
+    CLUSTER_SIZE,
+    account_table,
+    bipartite_graph,
+    shared_contribution,
+)
+from acctgraph.investigate.records import DECIMALS, frame_records
+from acctgraph.investigate.terminal import terminal_text, text_table
 from acctgraph.runfolder import Run
 
 OTHER_ACCOUNT_ID = "other_account_id"
 OTHER_CLUSTER_ID = "other_cluster_id"
 SAME_CLUSTER = "same_cluster"
-CLUSTER_SIZE = "cluster_size"
 CONTRIBUTION_IN_CLUSTER = "contribution_in_cluster"
 CONTRIBUTION_OUTSIDE = "contribution_outside"
 N_SHARED = "n_shared"
@@ -102,9 +108,8 @@ NEXT_ACCOUNT_ID = "next_account_id"
 NEXT_CLUSTER_ID = "next_cluster_id"
 LINKED_ACCOUNTS = "linked_accounts"
 
-DEFAULT_TOP = 10
-_ROUND = 6
-_VALUE_WIDTH = 48
+#: Rows per table of an explanation (values, links, shared values) unless ``top`` says otherwise.
+DEFAULT_ROWS_PER_SECTION = 10
 
 
 # =============================================================================
@@ -112,35 +117,10 @@ _VALUE_WIDTH = 48
 # =============================================================================
 
 
-def account_table(run: Run) -> pl.DataFrame:
-    """``account_index, account_id, cluster_id, cluster_score, flagged`` for every account of a run.
-
-    Examples
-    --------
-    >>> import polars as pl, tempfile
-    >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph import run_pipeline, write_outputs
-    >>> from acctgraph.runfolder import load_run
-    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
-    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
-    >>> out = tempfile.mkdtemp()
-    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
-    >>> account_table(load_run(out)).select("account_index", "account_id", "cluster_id").rows()
-    [(0, 'a', 1), (1, 'b', 1), (2, 'c', None)]
-    """
-    return (
-        run.graph_accounts.join(
-            run.members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED),
-            on=S.ACCOUNT_ID,
-            how="left",
-        )
-        .with_columns(pl.col(S.FLAGGED).fill_null(False))
-        .sort(ACCOUNT_INDEX)
-    )
-
-
 def find_accounts(run: Run, account_ids: Sequence[str]) -> pl.DataFrame:
-    """Rows of :func:`account_table` for ``account_ids`` (in the order given); unknown ids raise.
+    """The account table's rows for ``account_ids`` (in the order given); unknown ids raise.
+
+    Rows are those of :func:`~acctgraph.investigate.bipartite.account_table`.
 
     Raises
     ------
@@ -169,66 +149,6 @@ def _check_top(top: int | None) -> None:
 
 def _head(frame: pl.DataFrame, top: int | None) -> pl.DataFrame:
     return frame if top is None else frame.head(top)
-
-
-def _contribution(strength_a: str, strength_b: str) -> pl.Expr:
-    """``kind_weight × strength_a × strength_b``; 0 for dropped hub values."""
-    return (
-        pl.when(pl.col(HUB_ACTION).fill_null("") == DROPPED)
-        .then(0.0)
-        .otherwise(pl.col(KIND_WEIGHT) * pl.col(strength_a) * pl.col(strength_b))
-        .round(_ROUND)
-    )
-
-
-def frame_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows of a frame (raw values; floats rounded to 6 places). Shared with :mod:`acctgraph.investigate.expand`.
-
-    Examples
-    --------
-    >>> frame_records(pl.DataFrame({"value": ["\\u202ex"], "weight": [1 / 3]}))
-    [{'value': '\\u202ex', 'weight': 0.333333}]
-    """
-    return [
-        {k: (round(v, _ROUND) if isinstance(v, float) else v) for k, v in row.items()}
-        for row in frame.to_dicts()
-    ]
-
-
-def terminal_text(text: object, width: int = _VALUE_WIDTH) -> str:
-    """Attacker-written text for the terminal: invisible characters escaped, long text capped.
-
-    Examples
-    --------
-    >>> print(terminal_text("\\u202eevil\\u202c reversed" * 5, 20))
-    \\u202eevil\\u202c re…
-    """
-    return cap(visible("" if text is None else str(text)), width)
-
-
-def text_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
-) -> list[str]:
-    """A plain-text table: columns padded to their widest cell; ``right`` = right-aligned columns.
-
-    Cells must already be made safe (:func:`terminal_text`). Shared with :mod:`acctgraph.investigate.expand`.
-
-    Examples
-    --------
-    >>> print("\\n".join(text_table(["kind", "n"], [["payment", "12"], ["ip", "3"]], right=[1])))
-      kind      n
-      payment  12
-      ip        3
-    """
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ]
-        return "  " + "  ".join(parts).rstrip()
-
-    return [line(headers)] + [line(r) for r in rows]
 
 
 def _cluster_phrase(
@@ -450,7 +370,11 @@ def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = Tr
 
 
 def explain_account(
-    run: Run, account_id: str, *, with_account: str | None = None, top: int | None = DEFAULT_TOP
+    run: Run,
+    account_id: str,
+    *,
+    with_account: str | None = None,
+    top: int | None = DEFAULT_ROWS_PER_SECTION,
 ) -> AccountExplanation | PairExplanation:
     """Why ``account_id`` is in its cluster (or in none); with ``with_account``, what links the two.
 
@@ -521,7 +445,7 @@ def explain_account(
         .join(accounts, on=ACCOUNT_INDEX)
         .join(values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION), on=VALUE_INDEX)
         .with_columns(
-            _contribution(STRENGTH, "_self").alias(CONTRIBUTION), same.alias(SAME_CLUSTER)
+            shared_contribution(STRENGTH, "_self").alias(CONTRIBUTION), same.alias(SAME_CLUSTER)
         )
     )
     per_value = co.group_by(VALUE_INDEX).agg(
@@ -530,12 +454,12 @@ def explain_account(
         pl.col(CONTRIBUTION)
         .filter(pl.col(SAME_CLUSTER))
         .sum()
-        .round(_ROUND)
+        .round(DECIMALS)
         .alias(CONTRIBUTION_IN_CLUSTER),
         pl.col(CONTRIBUTION)
         .filter(~pl.col(SAME_CLUSTER))
         .sum()
-        .round(_ROUND)
+        .round(DECIMALS)
         .alias(CONTRIBUTION_OUTSIDE),
     )
     held = (
@@ -548,7 +472,7 @@ def explain_account(
             pl.col(ACCOUNTS_OUTSIDE).fill_null(0).cast(pl.UInt32),
             N_ACCOUNTS,
             VALUE_WEIGHT,
-            pl.col("_self").round(_ROUND).alias(STRENGTH),
+            pl.col("_self").round(DECIMALS).alias(STRENGTH),
             pl.col(CONTRIBUTION_IN_CLUSTER).fill_null(0.0),
             pl.col(CONTRIBUTION_OUTSIDE).fill_null(0.0),
             HUB_ACTION,
@@ -573,7 +497,7 @@ def explain_account(
         WEIGHT,
     )
     link_sums = co.group_by(ACCOUNT_INDEX).agg(
-        pl.len().alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND)
+        pl.len().alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(DECIMALS)
     )
     links_all = (
         edges.join(accounts, on=ACCOUNT_INDEX)
@@ -581,7 +505,7 @@ def explain_account(
         .select(
             ACCOUNT_INDEX,
             pl.col(S.ACCOUNT_ID).alias(OTHER_ACCOUNT_ID),
-            pl.col(WEIGHT).round(_ROUND),
+            pl.col(WEIGHT).round(DECIMALS),
             pl.col(S.CLUSTER_ID).alias(OTHER_CLUSTER_ID),
             same.alias(SAME_CLUSTER),
             pl.col(N_SHARED).fill_null(0).cast(pl.UInt32),
@@ -829,7 +753,7 @@ class PairExplanation:
             lines.append("They share no value directly.")
         if self.path.height:
             lines.append("")
-            weakest = float(self.path[CONTRIBUTION].min())
+            weakest = float(self.path.select(pl.col(CONTRIBUTION).min()).item())
             lines.append(
                 f"Shortest weighted path through shared values ({self.path.height} hops; "
                 f"weakest hop {weakest:.3f})"
@@ -858,50 +782,10 @@ class PairExplanation:
         return "\n".join(lines) + "\n"
 
 
-def bipartite_graph(run: Run) -> tuple[ig.Graph, pl.DataFrame]:
-    """The run's bipartite graph as igraph: vertices ``0..A-1`` accounts, ``A + value_index`` values.
-
-    Dropped hub values and zero-strength links are left out. Returns the graph
-    and its edge table (``account_index, value_index, kind_weight, strength,
-    infrastructure``, in the graph's edge order: sorted by value then account).
-
-    Examples
-    --------
-    >>> import polars as pl, tempfile
-    >>> from acctgraph.load import dataset_from_frames
-    >>> from acctgraph import run_pipeline, write_outputs
-    >>> from acctgraph.runfolder import load_run
-    >>> accounts = pl.DataFrame({"account_id": ["a", "b", "c"], "device_id": ["d1", "d1", None]})
-    >>> exchanges = pl.DataFrame({"account_id": ["a", "b", "c"], "timestamp": [1776852000] * 3})
-    >>> out = tempfile.mkdtemp()
-    >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
-    >>> graph, edges = bipartite_graph(load_run(out))
-    >>> graph.vcount(), graph.get_edgelist()
-    (4, [(0, 3), (1, 3)])
-    """
-    n_accounts = run.graph_accounts.height
-    table = (
-        run.incidence.select(ACCOUNT_INDEX, VALUE_INDEX, STRENGTH)
-        .join(
-            run.values.select(VALUE_INDEX, KIND_WEIGHT, HUB_ACTION, INFRASTRUCTURE), on=VALUE_INDEX
-        )
-        .filter(
-            (pl.col(HUB_ACTION).fill_null("") != DROPPED)
-            & (pl.col(STRENGTH) > 0)
-            & (pl.col(KIND_WEIGHT) > 0)
-        )
-        .select(ACCOUNT_INDEX, VALUE_INDEX, KIND_WEIGHT, STRENGTH, INFRASTRUCTURE)
-        .sort(VALUE_INDEX, ACCOUNT_INDEX)
-    )
-    edges = list(zip(table[ACCOUNT_INDEX].to_list(), (table[VALUE_INDEX] + n_accounts).to_list()))
-    graph = ig.Graph(n=n_accounts + run.values.height, edges=edges)
-    return graph, table
-
-
 def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
     """Shortest weighted bipartite path from account ``a`` to ``b`` (see the module docstring)."""
     graph, table = bipartite_graph(run)
-    max_weight = float(table[KIND_WEIGHT].max()) if table.height else 1.0
+    max_weight = float(table.select(pl.col(KIND_WEIGHT).max()).item()) if table.height else 1.0
     cost = (
         table.select(
             (-(pl.col(STRENGTH) * (pl.col(KIND_WEIGHT) / max_weight).sqrt()).log()).clip(0.0, None)
@@ -948,7 +832,7 @@ def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFram
             ),
             on="_to",
         )
-        .with_columns(_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION))
+        .with_columns(shared_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION))
         .sort(HOP)
         .select(empty.columns)
     )
@@ -956,7 +840,7 @@ def _path(run: Run, a: int, b: int, accounts: pl.DataFrame) -> tuple[pl.DataFram
 
 
 def explain_pair(
-    run: Run, account_a: str, account_b: str, *, top: int | None = DEFAULT_TOP
+    run: Run, account_a: str, account_b: str, *, top: int | None = DEFAULT_ROWS_PER_SECTION
 ) -> PairExplanation:
     """The evidence between two accounts: the values they share, or the path that joins them.
 
@@ -1021,8 +905,8 @@ def explain_pair(
         )
         .join(values, on=VALUE_INDEX)
         .with_columns(
-            _contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION),
-            pl.col(STRENGTH_A, STRENGTH_B).round(_ROUND),
+            shared_contribution(STRENGTH_A, STRENGTH_B).alias(CONTRIBUTION),
+            pl.col(STRENGTH_A, STRENGTH_B).round(DECIMALS),
         )
         .select(
             S.ATTRIBUTE_KIND,
@@ -1039,11 +923,11 @@ def explain_pair(
     )
     lo, hi = min(a, b), max(a, b)
     edge = run.edges.filter((pl.col(SOURCE) == lo) & (pl.col(TARGET) == hi))
-    edge_weight = round(float(edge[WEIGHT][0]), _ROUND) if edge.height else None
+    edge_weight = round(float(edge[WEIGHT][0]), DECIMALS) if edge.height else None
     counted = shared.filter(pl.col(CONTRIBUTION) > 0).height > 0
     by_kind = (
         shared.group_by(S.ATTRIBUTE_KIND)
-        .agg(pl.len().cast(pl.UInt32).alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(_ROUND))
+        .agg(pl.len().cast(pl.UInt32).alias(N_SHARED), pl.col(CONTRIBUTION).sum().round(DECIMALS))
         .sort([CONTRIBUTION, S.ATTRIBUTE_KIND], descending=[True, False])
     )
     if counted:

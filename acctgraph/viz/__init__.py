@@ -36,7 +36,7 @@ from acctgraph.viz.export import (
 )
 from acctgraph.viz.overview import overview_drawing
 from acctgraph.viz.pages import (
-    DEFAULT_TOP,
+    DEFAULT_CLUSTER_PAGES,
     GraphPages,
     PageInfo,
     page_name,
@@ -45,7 +45,7 @@ from acctgraph.viz.pages import (
 )
 
 __all__ = [
-    "DEFAULT_TOP",
+    "DEFAULT_CLUSTER_PAGES",
     "EDGE_BUDGET",
     "NODE_BUDGET",
     "Drawing",

@@ -52,6 +52,7 @@ from acctgraph.graph.build import (
     VALUE_INDEX,
     VALUE_WEIGHT,
 )
+from acctgraph.graph.project import FIXED_POINT
 
 if TYPE_CHECKING:  # pragma: no cover
     from acctgraph.runfolder import Run
@@ -61,12 +62,10 @@ NODE_BUDGET = 1500
 #: Most edges a cluster page draws.
 EDGE_BUDGET = 8000
 
-#: Weights are summed as integers in these units, so sums do not depend on row order.
-FIXED_POINT = 1_000_000
 ACCOUNT = "account"
 ACCOUNT_GROUP = "account_group"
 IN_CLUSTER = "in_cluster"
-RANK = "_rank"
+_VALUE_RANK = "_rank"  # private column: a value's place in the drawing order
 PROMPT_TEMPLATE_KIND = PromptTemplate.kind
 
 LABEL_CHARS = 28
@@ -157,7 +156,7 @@ def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
     rows = run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)
     if rows.height == 0:
         ids = run.clusters[S.CLUSTER_ID]
-        span = f"{ids.min()}..{ids.max()}" if len(ids) else "none"
+        span = f"{ids.min()!s}..{ids.max()!s}" if len(ids) else "none"
         raise InputError(
             f"has no cluster {cluster_id} (cluster ids in this run: {span})",
             path=str(run.path / f"{S.CLUSTERS}.parquet"),
@@ -168,9 +167,9 @@ def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
 def _signature_fit(links: pl.DataFrame, accounts: pl.DataFrame, k: int) -> tuple[int, int]:
     """(groups, edges) when only the ``k`` best-ranked values are drawn."""
     signatures = (
-        links.filter(pl.col(RANK) < k)
+        links.filter(pl.col(_VALUE_RANK) < k)
         .group_by(ACCOUNT_INDEX)
-        .agg(pl.col(RANK).sort().alias("_sig"))
+        .agg(pl.col(_VALUE_RANK).sort().alias("_sig"))
     )
     per_account = accounts.select(ACCOUNT_INDEX).join(signatures, on=ACCOUNT_INDEX, how="left")
     groups = per_account.select(pl.col("_sig").fill_null([]).unique()).to_series()
@@ -361,14 +360,14 @@ def cluster_drawing(
         # Kinds take turns (each kind's most shared value, then each kind's second, ...), so that
         # a few cards or devices are not crowded out by thousands of template or co-activity values.
         .sort(["_kind_rank", IN_CLUSTER, VALUE_INDEX], descending=[False, True, False])
-        .with_row_index(RANK)
+        .with_row_index(_VALUE_RANK)
     )
     n_shared = values.height
     values = values.filter(
         pl.col("_kind_rank") < per_kind
     )  # ranks stay 0..n-1: kind rank sorts first
     links = incidence.join(
-        values.select(VALUE_INDEX, RANK, S.ATTRIBUTE_KIND, KIND_WEIGHT), on=VALUE_INDEX
+        values.select(VALUE_INDEX, _VALUE_RANK, S.ATTRIBUTE_KIND, KIND_WEIGHT), on=VALUE_INDEX
     )
     last_seen = profiles["last_seen"].max() if "last_seen" in profiles.columns else None
     as_of = last_seen if isinstance(last_seen, datetime) else None
@@ -380,13 +379,13 @@ def cluster_drawing(
         if over_budget
         else n_values
     )
-    drawn_values = values.filter(pl.col(RANK) < keep)
-    drawn_links = links.filter(pl.col(RANK) < keep)
+    drawn_values = values.filter(pl.col(_VALUE_RANK) < keep)
+    drawn_links = links.filter(pl.col(_VALUE_RANK) < keep)
 
     signatures = (
         accounts.select(ACCOUNT_INDEX)
         .join(
-            drawn_links.group_by(ACCOUNT_INDEX).agg(pl.col(RANK).sort().alias("_sig")),
+            drawn_links.group_by(ACCOUNT_INDEX).agg(pl.col(_VALUE_RANK).sort().alias("_sig")),
             on=ACCOUNT_INDEX,
             how="left",
         )
@@ -457,7 +456,7 @@ def cluster_drawing(
             )
     for row in drawn_values.iter_rows(named=True):
         node_id = len(nodes)
-        value_node[row[RANK]] = node_id
+        value_node[row[_VALUE_RANK]] = node_id
         label = plain(row[S.VALUE], LABEL_CHARS)
         node = {
             "id": node_id,
@@ -470,7 +469,7 @@ def cluster_drawing(
             node.update(shape="diamond", label=f"{label} ({row[IN_CLUSTER]:,}/{row[N_ACCOUNTS]:,})")
         nodes.append(node)
 
-    value_rows = {row[RANK]: row for row in drawn_values.iter_rows(named=True)}
+    value_rows = {row[_VALUE_RANK]: row for row in drawn_values.iter_rows(named=True)}
     edge_frame = (
         drawn_links.with_columns(
             pl.col(ACCOUNT_INDEX)
@@ -482,14 +481,14 @@ def cluster_drawing(
             .cast(pl.Int64)
             .alias("_w"),
         )
-        .group_by("_from", RANK)
+        .group_by("_from", _VALUE_RANK)
         .agg(
             pl.len().alias("_n"),
             pl.col("_w").sum(),
             pl.col(S.N_EVENTS).sum(),
             pl.col(ACCOUNT_INDEX).first().alias("_account"),
         )
-        .sort("_from", RANK)
+        .sort("_from", _VALUE_RANK)
     )
     for source, rank, n, weight, n_events, account in edge_frame.iter_rows():
         value = value_rows[rank]
@@ -511,14 +510,14 @@ def cluster_drawing(
     notes = []
     if n_group_nodes:
         n_single = len(groups) - n_group_nodes
-        largest = int(groups["_members"].list.len().max() or 0)
+        largest = int(groups.select(pl.col("_members").list.len().max()).item() or 0)
         notes.append(
             f"{n_accounts:,} accounts are drawn as {len(groups):,} nodes: {n_single:,} single accounts and "
             f"{n_group_nodes:,} groups of accounts that hold exactly the same drawn values "
             f"(largest group {largest:,} accounts); hover a group for its size and example ids."
         )
     if keep < n_values:
-        hidden = values.filter(pl.col(RANK) >= keep)
+        hidden = values.filter(pl.col(_VALUE_RANK) >= keep)
         notes.append(
             f"{n_values - keep:,} of {n_values:,} shared values are not drawn (each kind's least shared "
             f"values; by kind, with the most cluster accounts any of them has): "

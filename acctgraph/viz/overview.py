@@ -21,8 +21,8 @@ import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX, VALUE_WEIGHT
+from acctgraph.graph.project import FIXED_POINT
 from acctgraph.viz.drawing import (
-    FIXED_POINT,
     Drawing,
     format_number,
     format_when,

@@ -40,6 +40,8 @@ from typing import Any
 import igraph as ig
 import jinja2
 
+from acctgraph.cluster.score import SIZE
+from acctgraph.core import schema as S
 from acctgraph.core.version import __version__
 from acctgraph.runfolder import Run, load_run
 from acctgraph.viz.drawing import (
@@ -55,7 +57,7 @@ from acctgraph.viz.drawing import (
 from acctgraph.viz.overview import overview_drawing, score_colour
 
 #: Clusters written by default: every flagged one, then the best scores until this many.
-DEFAULT_TOP = 20
+DEFAULT_CLUSTER_PAGES = 20
 OVERVIEW = "overview.html"
 REPORT = "../report.html"
 VIS_ASSET = ("lib", "vis-9.1.2", "vis-network.min.js")
@@ -259,7 +261,7 @@ def render(
     overview = drawing.cluster_id is None
     if overview:
         colours = {}
-        legend = [
+        legend: list[dict[str, Any]] = [
             {"colour": score_colour(s), "label": f"score {s:.2f}", "count": None, "dot": True}
             for s in (0.0, 0.25, 0.5, 0.75, 1.0)
         ]
@@ -357,7 +359,7 @@ def write_graph_pages(
     out_dir: str | Path,
     *,
     clusters: list[int] | None = None,
-    top: int = DEFAULT_TOP,
+    top: int = DEFAULT_CLUSTER_PAGES,
     node_budget: int = NODE_BUDGET,
     edge_budget: int = EDGE_BUDGET,
     seed: int | None = None,
@@ -405,7 +407,7 @@ def write_graph_pages(
         ids = select_clusters(run.clusters, top=top)
     else:
         ids = list(dict.fromkeys(int(c) for c in clusters))
-    known = set(run.clusters["cluster_id"].to_list())
+    known = set(run.clusters[S.CLUSTER_ID].to_list())
     for cluster_id in ids:
         if cluster_id not in known:  # fail before writing anything
             cluster_row(run, cluster_id)
@@ -435,7 +437,7 @@ def write_graph_pages(
                 round(perf_counter() - start, 3),
             )
         )
-    on_disk = {}
+    on_disk: dict[int, str] = {}
     for path in sorted(out_dir.glob("cluster_*.html")):
         match = PAGE_NAME.match(path.name)
         if not match or int(match.group(1)) in ids:
@@ -444,10 +446,13 @@ def write_graph_pages(
             path.unlink()
         elif int(match.group(1)) in known:
             on_disk[int(match.group(1))] = path.name
-    pages = {**on_disk, **{info.cluster_id: info.path.name for info in written}}
+    pages = {
+        **on_disk,
+        **{info.cluster_id: info.path.name for info in written if info.cluster_id is not None},
+    }
     start = perf_counter()
     overview = overview_drawing(run, pages=pages)
-    sizes = dict(zip(run.clusters["cluster_id"].to_list(), run.clusters["size"].to_list()))
+    sizes = dict(zip(run.clusters[S.CLUSTER_ID].to_list(), run.clusters[SIZE].to_list()))
     page_list = [
         (name, f"cluster {cid} ({sizes.get(cid, 0):,} accounts)")
         for cid, name in sorted(pages.items())
