@@ -16,9 +16,10 @@ from acctgraph.cluster.detect import (
     DetectParams,
     conductance_lower_bound,
     detect_communities,
-    set_igraph_generator,
 )
 from acctgraph.core.errors import ConfigError
+from acctgraph.graph import randomness
+from acctgraph.graph.randomness import set_igraph_generator
 
 
 def _cliques(sizes: list[int], bridge: float) -> ig.Graph:
@@ -133,7 +134,7 @@ def test_detect_leaves_a_generator_of_ones_own_in_place(igraph_generator) -> Non
     set_igraph_generator(random.Random(99))
     result = detect_communities(GIANT, params=GIANT_PARAMS, seed=5)
     assert result.resplit  # several Leiden calls ran
-    assert detect_module._IGRAPH.installed is not random
+    assert randomness._IGRAPH.installed is not random
     assert _igraph_draws() == expected  # igraph continues the same sequence
 
 
@@ -249,3 +250,14 @@ def test_the_resplit_stops_at_its_resolution_ceiling() -> None:
     ]
     clusters, resplit = run(64)
     assert clusters > 1 and resplit[0]["resolution"] == 0.032
+
+
+def test_graph_page_layouts_leave_a_generator_of_ones_own_in_place(igraph_generator) -> None:
+    from acctgraph.viz.pages import layout
+
+    set_igraph_generator(random.Random(7))
+    expected = _igraph_draws()
+    set_igraph_generator(random.Random(7))
+    first = layout(6, [(0, 1), (1, 2), (3, 4)], [1.0, 2.0, 1.0], seed=3)
+    assert _igraph_draws() == expected
+    assert layout(6, [(0, 1), (1, 2), (3, 4)], [1.0, 2.0, 1.0], seed=3) == first

@@ -49,16 +49,12 @@ counts them.
 
 Determinism
 -----------
-The graph is built from sorted ids. igraph's Leiden draws from the random
-generator installed process-wide with ``igraph.set_random_number_generator``;
-each Leiden call here runs with ``random.Random(seed)`` installed
-(:func:`seeded_igraph`, under a lock) and then reinstalls the generator that
-was in place before. igraph 1.0 has no way to read its current generator, so
-this module records it: the ``random`` module, which igraph installs on import,
-unless another one was installed through :func:`set_igraph_generator`. Cluster
-labels are then renumbered canonically (by smallest member index), so the same
-input and seed always give the same partition, whatever else draws from
-Python's or igraph's random numbers.
+The graph is built from sorted ids. Each Leiden call runs inside
+:func:`acctgraph.graph.randomness.seeded_igraph`: igraph draws from
+``random.Random(seed)`` and afterwards gets back the generator it had before.
+Cluster labels are then renumbered canonically (by smallest member index), so
+the same input and seed always give the same partition, whatever else draws
+from Python's or igraph's random numbers.
 
 Examples
 --------
@@ -71,12 +67,7 @@ Examples
 
 from __future__ import annotations
 
-import random
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import igraph as ig
 import numpy as np
@@ -84,6 +75,7 @@ from scipy import sparse
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
 from acctgraph.core.errors import ConfigError
+from acctgraph.graph.randomness import seeded_igraph
 
 OBJECTIVES = ("CPM", "modularity")
 
@@ -174,58 +166,6 @@ class Communities:
     resplit: list[dict[str, object]] = field(default_factory=list)
     detached: int = 0
     attached: int = 0  # set by the pipeline after :func:`acctgraph.cluster.attach.attach_unlinked`
-
-
-class _IgraphGenerator:
-    """The generator igraph draws from outside :func:`seeded_igraph` (igraph cannot report it)."""
-
-    def __init__(self) -> None:
-        self.installed: Any = random  # what igraph installs when it is imported
-        self.lock = threading.RLock()
-
-
-_IGRAPH = _IgraphGenerator()
-
-
-def set_igraph_generator(generator: Any) -> None:
-    """Install ``generator`` as igraph's random generator, and record it.
-
-    Use this instead of ``igraph.set_random_number_generator`` when you install a
-    generator of your own: igraph 1.0 cannot report which generator is installed,
-    so :func:`seeded_igraph` reinstalls the one recorded here after each seeded call.
-
-    Parameters
-    ----------
-    generator
-        What ``igraph.set_random_number_generator`` accepts: the ``random`` module,
-        a ``random.Random``, or ``None`` for igraph's own generator.
-    """
-    with _IGRAPH.lock:
-        ig.set_random_number_generator(generator)
-        _IGRAPH.installed = generator
-
-
-@contextmanager
-def seeded_igraph(seed: int) -> Iterator[None]:
-    """Inside the block, igraph draws from ``random.Random(seed)``; afterwards from the
-    generator installed before (see :func:`set_igraph_generator`).
-
-    The block holds a process-wide lock, so seeded blocks in several threads do not
-    draw from each other's generators.
-
-    >>> import igraph as ig
-    >>> with seeded_igraph(3):
-    ...     first = ig.Graph.Erdos_Renyi(n=20, p=0.3).get_edgelist()
-    >>> with seeded_igraph(3):
-    ...     first == ig.Graph.Erdos_Renyi(n=20, p=0.3).get_edgelist()
-    True
-    """
-    with _IGRAPH.lock:
-        ig.set_random_number_generator(random.Random(seed))
-        try:
-            yield
-        finally:
-            ig.set_random_number_generator(_IGRAPH.installed)
 
 
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:

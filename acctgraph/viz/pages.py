@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import jinja2
 from acctgraph.cluster.score import SIZE
 from acctgraph.core import schema as S
 from acctgraph.core.version import __version__
+from acctgraph.graph.randomness import seeded_igraph
 from acctgraph.runfolder import Run, load_run
 from acctgraph.viz.drawing import (
     ACCOUNT,
@@ -150,17 +150,12 @@ def layout(
         # Force-directed layout of the linked nodes only: unlinked ones would be flung to a ring.
         index = {v: i for i, v in enumerate(linked)}
         graph = ig.Graph(n=len(linked), edges=[(index[a], index[b]) for a, b in edges])
-        previous = random.getstate()
-        ig.set_random_number_generator(random.Random(seed))
-        try:
-            # The grid variant (repulsion from nearby nodes only) is linear per iteration: 0.2 s
-            # instead of 1.5 s for 1,300 nodes and 8,000 edges, with the same look.
+        with seeded_igraph(seed):
+            # The grid variant (repulsion from nearby nodes only) is linear per iteration,
+            # with the same look.
             coords = graph.layout_fruchterman_reingold(
                 weights=weights or None, niter=300, grid=len(linked) > GRID_ABOVE
             ).coords
-        finally:
-            ig.set_random_number_generator(random)
-            random.setstate(previous)
         xs = [c[0] for c in coords]
         ys = [c[1] for c in coords]
         span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
