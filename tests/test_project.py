@@ -39,7 +39,7 @@ PARAMS = dict(min_edge_weight=0.3, corroboration_base=0.25, corroboration_factor
 
 def reference(holders: pl.DataFrame, *, n_accounts: int, k: int, orders: int, **params) -> dict:
     per_kind: dict[tuple[int, int, int], int] = defaultdict(int)
-    for (value,), rows in (
+    for (_value,), rows in (
         holders.sort(ACCOUNT_INDEX).partition_by(VALUE_INDEX, as_dict=True).items()
     ):
         accounts = rows[ACCOUNT_INDEX].to_list()

@@ -72,6 +72,6 @@ def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
     return (
         pl.concat(frames, how="vertical")
         .select(list(S.ATTRIBUTES_SCHEMA))
-        .cast(S.ATTRIBUTES_SCHEMA)
+        .cast(pl.Schema(S.ATTRIBUTES_SCHEMA))
         .collect()
     )

@@ -212,7 +212,7 @@ def email_table(values: pl.Series) -> pl.DataFrame:
         pl.when(ok).then(pl.col("_domain")).alias("email_domain"),
         pl.when(ok).then(pl.concat_str(shape, pl.lit("@"), "_domain")).alias("email_shape"),
     )
-    rows = []
+    rows: list[tuple[str, str | None, str | None, str | None]] = []
     for (value,) in slow.iter_rows():
         normalised = normalise_email(value)
         if normalised is None:
@@ -220,12 +220,14 @@ def email_table(values: pl.Series) -> pl.DataFrame:
             continue
         local_part, _, domain = normalised.rpartition("@")
         rows.append((value, normalised, domain, f"{email_shape(local_part)}@{domain}"))
-    schema = {
-        "email": pl.String,
-        "email_normalised": pl.String,
-        "email_domain": pl.String,
-        "email_shape": pl.String,
-    }
+    schema = pl.Schema(
+        {
+            "email": pl.String(),
+            "email_normalised": pl.String(),
+            "email_domain": pl.String(),
+            "email_shape": pl.String(),
+        }
+    )
     return pl.concat([fast.cast(schema), pl.DataFrame(rows, schema=schema, orient="row")]).sort(
         "email"
     )

@@ -213,7 +213,7 @@ def _sorted_arrays(holders: pl.DataFrame) -> dict[str, np.ndarray]:
     """Numpy columns of ``holders`` in (value, account) order (sorted only if not already)."""
     value = holders[VALUE_INDEX].to_numpy()
     account = holders[ACCOUNT_INDEX].to_numpy().astype(np.int32)
-    columns = {
+    columns: dict[str, np.ndarray] = {
         KIND_CODE: holders[KIND_CODE].to_numpy().astype(np.int8),
         STRENGTH: holders[STRENGTH].to_numpy().astype(np.float64),
     }
@@ -383,7 +383,7 @@ class _Rings:
     def pairs_per_source(self) -> np.ndarray:
         """Pairs per source account (the source of a pair is its smaller account)."""
         return (
-            np.sum(self.job_sources, axis=0, dtype=np.float64)
+            np.asarray(np.sum(self.job_sources, axis=0, dtype=np.float64))
             if self.job_sources
             else np.zeros(self.n_accounts)
         )
