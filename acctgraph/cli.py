@@ -1,4 +1,9 @@
-"""The ``acctgraph`` command line: each command parses arguments and makes one library call."""
+"""The ``acctgraph`` command line: each command parses arguments and makes one library call.
+
+Commands call the public front (:mod:`acctgraph`, loaded lazily so that ``--help`` stays
+fast) and the documented :mod:`acctgraph.simulate`; tests/test_layers.py checks it. The
+defaults of the ``--top`` options repeat the library's (tests/test_cli.py checks they agree).
+"""
 
 from __future__ import annotations
 
@@ -99,8 +104,8 @@ def simulate(
       acctgraph simulate --preset sample --seed 7 --out world/
       acctgraph simulate --preset incident --scale 1/8 --seed 1 --out incident_8/
     """
+    from acctgraph.simulate import parse_scale
     from acctgraph.simulate import simulate as run_simulation
-    from acctgraph.simulate.spec import parse_scale
 
     started, shown = time.perf_counter(), [-1]
 
@@ -153,8 +158,8 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
     Example:
       acctgraph evaluate --members out/sample/members.parquet --labels data/sample/labels.csv
     """
-    from acctgraph.evaluation.metrics import evaluate as run_evaluation
-    from acctgraph.load import load_labels, load_members
+    from acctgraph import evaluate as run_evaluation
+    from acctgraph import load_labels, load_members
 
     result = run_evaluation(load_members(members), load_labels(labels))
     if json_path is not None and str(json_path) == "-":
@@ -230,8 +235,7 @@ def run(
       acctgraph run data/sample --out out/sample
       acctgraph run --accounts users.csv --exchanges logs.parquet --map account_id=user_id --out out/case42
     """
-    from acctgraph.run.config import Config
-    from acctgraph.run.pipeline import run_and_write
+    from acctgraph import Config, run_and_write
 
     if input_dir is None and (accounts is None or exchanges is None):
         raise click.UsageError("give INPUT_DIR, or both --accounts and --exchanges")
@@ -336,8 +340,7 @@ def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
       acctgraph viz --run out/sample
       acctgraph viz --run out/sample --cluster 3 --cluster 7
     """
-    from acctgraph.runfolder import load_run
-    from acctgraph.viz import write_graph_pages
+    from acctgraph import load_run, write_graph_pages
 
     pages = write_graph_pages(
         load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top
@@ -364,8 +367,7 @@ def report(run_dir: Path) -> None:
     Example:
       acctgraph report --run out/sample
     """
-    from acctgraph.report.document import write_report
-    from acctgraph.runfolder import load_run
+    from acctgraph import load_run, write_report
 
     for path in write_report(load_run(run_dir), run_dir):
         click.echo(f"wrote {path}")
@@ -417,8 +419,7 @@ def explain(
       acctgraph explain acct_0042 --run out/sample --with acct_0077
       acctgraph explain acct_0042 --run out/sample --json > why.json
     """
-    from acctgraph.investigate.explain import explain_account
-    from acctgraph.runfolder import load_run
+    from acctgraph import explain_account, load_run
 
     result = explain_account(load_run(run_dir), account_id, with_account=with_account, top=top)
     if as_json:
@@ -489,8 +490,7 @@ def expand(
       acctgraph expand --run out/sample --seeds known_bad.csv
       acctgraph expand --run out/sample --seeds banned.parquet --column user --top 50 --out who_else.csv
     """
-    from acctgraph.investigate.expand import expand_from_seeds, read_seeds
-    from acctgraph.runfolder import load_run
+    from acctgraph import expand_from_seeds, load_run, read_seeds
 
     if out_path is not None and out_path.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter("expected a .csv or .parquet file name", param_hint="--out")

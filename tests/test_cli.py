@@ -429,3 +429,16 @@ def test_simulate_same_seed_same_bytes(tmp_path: Path) -> None:
     assert names == sorted(p.name for p in outs[1].iterdir())
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_the_top_defaults_of_the_command_line_are_the_librarys() -> None:
+    from acctgraph.investigate.expand import DEFAULT_CANDIDATES
+    from acctgraph.investigate.explain import DEFAULT_ROWS_PER_SECTION
+    from acctgraph.viz import DEFAULT_CLUSTER_PAGES
+
+    def default(command: str) -> object:
+        return next(p.default for p in cli.commands[command].params if p.name == "top")
+
+    assert default("explain") == DEFAULT_ROWS_PER_SECTION
+    assert default("viz") == DEFAULT_CLUSTER_PAGES
+    assert default("expand") == DEFAULT_CANDIDATES

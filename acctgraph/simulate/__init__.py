@@ -19,7 +19,7 @@ from __future__ import annotations
 from acctgraph.simulate.dirt import DIRT_KINDS, HOSTILE_STRINGS
 from acctgraph.simulate.operators import FRAUD_KIND
 from acctgraph.simulate.output import SimulationSummary, simulate, simulate_frames
-from acctgraph.simulate.spec import ARCHETYPES, PRESETS, Tradecraft, WorldSpec
+from acctgraph.simulate.spec import ARCHETYPES, PRESETS, Tradecraft, WorldSpec, parse_scale
 
 __all__ = [
     "ARCHETYPES",
@@ -30,6 +30,7 @@ __all__ = [
     "SimulationSummary",
     "Tradecraft",
     "WorldSpec",
+    "parse_scale",
     "simulate",
     "simulate_frames",
 ]
