@@ -342,9 +342,7 @@ def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
     """
     from acctgraph import load_run, write_graph_pages
 
-    pages = write_graph_pages(
-        load_run(run_dir), run_dir / "graphs", clusters=list(cluster_ids) or None, top=top
-    )
+    pages = write_graph_pages(load_run(run_dir), clusters=list(cluster_ids) or None, top=top)
     click.echo(pages.to_text())
 
 

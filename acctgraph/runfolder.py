@@ -59,6 +59,10 @@ PROFILES_DIR = "profiles"
 RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
+GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
+OVERVIEW_PAGE = "overview.html"
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
 
 
 class Run:

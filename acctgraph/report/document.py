@@ -63,15 +63,11 @@ from acctgraph.report.display import (
     document_text,
     markdown_escape,
 )
-from acctgraph.runfolder import Run
+from acctgraph.runfolder import GRAPH_PAGES_DIR, OVERVIEW_PAGE, REPORT_HTML, REPORT_MD, Run
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "report.html.j2"
 MARKDOWN_TEMPLATE = "report.md.j2"
-REPORT_HTML = "report.html"
-REPORT_MD = "report.md"
-GRAPHS_DIR = "graphs"
-OVERVIEW_PAGE = "overview.html"
 
 _SIGNAL_TEXT = {
     "evidence": "what members share (strength and diversity)",
@@ -162,7 +158,7 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 
 def _graph_pages(out: Path) -> set[int]:
-    folder = out / GRAPHS_DIR
+    folder = out / GRAPH_PAGES_DIR
     ids = set()
     if folder.is_dir():
         for path in folder.glob("cluster_*.html"):
@@ -559,7 +555,7 @@ def report_view(
         ),
         "members_shown": params.members_shown,
         "text_limit": params.text_limit,
-        "overview": (out / GRAPHS_DIR / OVERVIEW_PAGE).is_file(),
+        "overview": (out / GRAPH_PAGES_DIR / OVERVIEW_PAGE).is_file(),
     }
 
 

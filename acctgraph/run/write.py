@@ -134,9 +134,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
     run = load_run(out)
     paths += _timed(result, "cards", lambda: write_cards(compute_cards(run), out))
-    paths += _timed(
-        result, "graph_pages", lambda: write_graph_pages(run, out / "graphs", clean=True).paths
-    )
+    paths += _timed(result, "graph_pages", lambda: write_graph_pages(run, clean=True).paths)
     # Last, the report (it links the graph pages that exist), then run.json again with its timing.
     paths += _timed(result, "report", lambda: write_report(run, out))
     write_json(run_record(result), out / "run.json")

@@ -43,7 +43,7 @@ from acctgraph.cluster.score import SIZE
 from acctgraph.core import schema as S
 from acctgraph.core.version import __version__
 from acctgraph.graph.randomness import seeded_igraph
-from acctgraph.runfolder import Run, load_run
+from acctgraph.runfolder import GRAPH_PAGES_DIR, OVERVIEW_PAGE, REPORT_HTML, Run, load_run
 from acctgraph.viz.drawing import (
     ACCOUNT,
     ACCOUNT_GROUP,
@@ -58,8 +58,7 @@ from acctgraph.viz.overview import overview_drawing, score_colour
 
 #: Clusters written by default: every flagged one, then the best scores until this many.
 DEFAULT_CLUSTER_PAGES = 20
-OVERVIEW = "overview.html"
-REPORT = "../report.html"
+REPORT = f"../{REPORT_HTML}"  # pages live in GRAPH_PAGES_DIR, next to the report
 VIS_ASSET = ("lib", "vis-9.1.2", "vis-network.min.js")
 PAGE_NAME = re.compile(r"^cluster_([0-9]+)\.html$")
 GRID_ABOVE = 300  # nodes above which the layout uses Fruchterman-Reingold's grid variant
@@ -351,7 +350,7 @@ def _write(path: Path, text: str) -> None:
 
 def write_graph_pages(
     run: Run | str | Path,
-    out_dir: str | Path,
+    out_dir: str | Path | None = None,
     *,
     clusters: list[int] | None = None,
     top: int = DEFAULT_CLUSTER_PAGES,
@@ -367,7 +366,7 @@ def write_graph_pages(
     run
         A finished run (:func:`acctgraph.runfolder.load_run`) or its folder.
     out_dir
-        Where to write (``OUT/graphs`` by convention; pages link to ``../report.html``).
+        Where to write; default the run folder's ``graphs/`` (pages link to ``../report.html``).
     clusters
         Cluster ids to draw; default every flagged cluster, then the best scores up to ``top``.
     top
@@ -395,7 +394,7 @@ def write_graph_pages(
     ('overview.html', True)
     """
     run = run if isinstance(run, Run) else load_run(run)
-    out_dir = Path(out_dir)
+    out_dir = run.path / GRAPH_PAGES_DIR if out_dir is None else Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = int(run.record.get("seed", 42)) if seed is None else seed
     if clusters is None:
@@ -417,7 +416,7 @@ def write_graph_pages(
             budget=budget,
             links=[
                 (f"{REPORT}#cluster-{cluster_id}", "back to the report"),
-                (OVERVIEW, "overview of all clusters"),
+                (OVERVIEW_PAGE, "overview of all clusters"),
             ],
         )
         path = out_dir / page_name(cluster_id)
@@ -459,9 +458,9 @@ def write_graph_pages(
         links=[(REPORT, "back to the report")],
         budget="clusters and links drawn",
     )
-    _write(out_dir / OVERVIEW, html)
+    _write(out_dir / OVERVIEW_PAGE, html)
     overview_info = PageInfo(
-        out_dir / OVERVIEW,
+        out_dir / OVERVIEW_PAGE,
         None,
         overview.counts["nodes"],
         overview.counts["edges"],
