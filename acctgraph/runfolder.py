@@ -41,6 +41,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from acctgraph.cluster.score import ScoreParams
 from acctgraph.core import schema as S
 from acctgraph.core.errors import InputError
 
@@ -94,6 +96,14 @@ class Run:
     def record(self) -> dict[str, Any]:
         """The parsed ``run.json``."""
         return json.loads((self.path / RUN_JSON).read_text(encoding="utf-8"))
+
+    @cached_property
+    def score_params(self) -> ScoreParams:
+        """The scoring parameters the run used (``run.json``); defaults for any the run
+        does not record (runs written by an older acctgraph)."""
+        recorded = self.record.get("parameters", {}).get("score", {})
+        known = {f.name for f in dataclasses.fields(ScoreParams) if f.init}
+        return ScoreParams(**{k: v for k, v in recorded.items() if k in known})
 
     @cached_property
     def members(self) -> pl.DataFrame:

@@ -86,8 +86,7 @@ def compute_cards(run: Run, *, params: CardParams | None = None) -> Cards:
         :class:`CardParams` (defaults: every flagged cluster and the 50 best others).
     """
     params = params or CardParams()
-    score_params = run.record.get("parameters", {}).get("score", {})
-    burst_hours = float(score_params.get("burst_hours", 24.0))
+    burst_hours = run.score_params.burst_hours
     cid = S.CLUSTER_ID
 
     carded = carded_clusters(run.clusters, top=params.top_clusters)

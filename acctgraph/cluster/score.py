@@ -85,6 +85,7 @@ from acctgraph.features.base import (
     N_EXCHANGES,
     Usage,
 )
+from acctgraph.features.ip import IP_RANGE  # the range column of Usage.ip_usage
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import AGENTIC, CODING, REASONING
 from acctgraph.graph.build import (
@@ -111,7 +112,6 @@ FIRST_ACTIVITY = "first_activity"
 LAST_ACTIVITY = "last_activity"
 SUMMARY = "summary"
 MIN_ACCOUNT = "_min_account"
-IP_RANGE = "ip_range"  # the range column of Usage.ip_usage
 CAPABILITY_COUNTS = tuple(f"n_{c}" for c in (CODING, AGENTIC, REASONING))  # Usage.activity
 DECIMALS = 6  # signal values, contributions and scores are stored rounded to this
 HOURS_PER_DAY = 24

@@ -141,13 +141,18 @@ _V4_PATTERN = (
     r"^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$"
 )
 
+RAW = "raw"
+IP_STATUS = "ip_status"
+IP_CANONICAL = "ip_canonical"
+IP_RANGE = "ip_range"
+IP_RANGE_WIDE = "ip_range_wide"
 RESULT_SCHEMA = pl.Schema(
     {
-        "raw": pl.String(),
-        "ip_status": pl.String(),
-        "ip_canonical": pl.String(),
-        "ip_range": pl.String(),
-        "ip_range_wide": pl.String(),
+        RAW: pl.String(),
+        IP_STATUS: pl.String(),
+        IP_CANONICAL: pl.String(),
+        IP_RANGE: pl.String(),
+        IP_RANGE_WIDE: pl.String(),
     }
 )
 
@@ -169,18 +174,18 @@ def _classify_v4_vectorised(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(NOT_GLOBAL))
         .otherwise(pl.lit(OK))
     )
-    frame = frame.with_columns(status.alias("ip_status"))
-    is_ok = pl.col("ip_status") == OK
+    frame = frame.with_columns(status.alias(IP_STATUS))
+    is_ok = pl.col(IP_STATUS) == OK
     canonical = pl.concat_str([pl.col(f"_o{i}").cast(pl.String) for i in range(4)], separator=".")
     prefix = pl.concat_str(
         [pl.col(f"_o{i}").cast(pl.String) for i in range(3)] + [pl.lit("0/24")], separator="."
     )
     return frame.select(
-        "raw",
-        "ip_status",
-        pl.when(is_ok).then(canonical).alias("ip_canonical"),
-        pl.when(is_ok).then(prefix).alias("ip_range"),
-        pl.lit(None, pl.String).alias("ip_range_wide"),
+        RAW,
+        IP_STATUS,
+        pl.when(is_ok).then(canonical).alias(IP_CANONICAL),
+        pl.when(is_ok).then(prefix).alias(IP_RANGE),
+        pl.lit(None, pl.String).alias(IP_RANGE_WIDE),
     )
 
 
@@ -248,16 +253,16 @@ def classify_ips(raw: pl.Series) -> pl.DataFrame:
         columns described in the module docstring.
     """
     frame = (
-        pl.DataFrame({"raw": raw.cast(pl.String)})
+        pl.DataFrame({RAW: raw.cast(pl.String)})
         .drop_nulls()
         .unique()
-        .sort("raw")
-        .with_columns(pl.col("raw").str.strip_chars().alias("_v"))
+        .sort(RAW)
+        .with_columns(pl.col(RAW).str.strip_chars().alias("_v"))
     )
     looks_v4 = pl.col("_v").str.contains(r"^[0-9.]+$")
     v4 = _classify_v4_vectorised(frame.filter(looks_v4))
     rest = frame.filter(~looks_v4)
     prefixes: dict[tuple[int, int], str] = {}
-    rows = [(r, *_classify_scalar(v, prefixes)) for r, v in rest.select("raw", "_v").iter_rows()]
+    rows = [(r, *_classify_scalar(v, prefixes)) for r, v in rest.select(RAW, "_v").iter_rows()]
     other = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
-    return pl.concat([v4.cast(RESULT_SCHEMA), other]).sort("raw")
+    return pl.concat([v4.cast(RESULT_SCHEMA), other]).sort(RAW)

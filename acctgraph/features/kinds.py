@@ -48,6 +48,7 @@ import polars as pl
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features import email as email_rules
+from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import LONG, Feature, Usage, long_rows
 
 
@@ -140,9 +141,9 @@ class IpRange(Feature):
     include_v6_48: bool = True
 
     def values(self, usage: Usage) -> pl.LazyFrame:
-        ranges = [pl.col("ip_range")]
+        ranges = [pl.col(ip_rules.IP_RANGE)]
         if self.include_v6_48:
-            ranges.append(pl.col("ip_range_wide"))
+            ranges.append(pl.col(ip_rules.IP_RANGE_WIDE))
         frame = (
             usage.ip_usage.lazy()
             .select(S.ACCOUNT_ID, pl.concat_list(ranges).alias(S.VALUE), S.N_EVENTS)

@@ -196,11 +196,15 @@ def _ip_usage(
     raw_ips = pl.concat([exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)), signup])
     lookup = ip_rules.classify_ips(raw_ips[S.IP])
     _count_bad_ips(raw_ips, lookup, warnings)
-    good = lookup.filter(pl.col("ip_status") == ip_rules.OK).rename({"raw": S.IP})
+    good = lookup.filter(pl.col(ip_rules.IP_STATUS) == ip_rules.OK).rename({ip_rules.RAW: S.IP})
     ip_usage = (
         raw_ips.join(good, on=S.IP, how="inner")
         .group_by(S.ACCOUNT_ID, "ip_canonical")
-        .agg(pl.col(S.N_EVENTS).sum(), pl.col("ip_range").first(), pl.col("ip_range_wide").first())
+        .agg(
+            pl.col(S.N_EVENTS).sum(),
+            pl.col(ip_rules.IP_RANGE).first(),
+            pl.col(ip_rules.IP_RANGE_WIDE).first(),
+        )
         .rename({"ip_canonical": S.IP})
         .sort(S.ACCOUNT_ID, S.IP)
     )
@@ -217,13 +221,15 @@ def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFr
     windows = ip_windows.select("_window").unique()
     windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
     return (
-        ip_windows.join(ip_lookup.select(S.IP, "ip_range"), on=S.IP, how="inner")
-        .group_by(S.ACCOUNT_ID, "ip_range", "_window")
+        ip_windows.join(ip_lookup.select(S.IP, ip_rules.IP_RANGE), on=S.IP, how="inner")
+        .group_by(S.ACCOUNT_ID, ip_rules.IP_RANGE, "_window")
         .agg(pl.col(S.N_EVENTS).sum())
         .join(windows, on="_window")
         .select(
             S.ACCOUNT_ID,
-            pl.concat_str([pl.col("ip_range"), pl.lit("@"), pl.col("_label")]).alias(S.VALUE),
+            pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")]).alias(
+                S.VALUE
+            ),
             S.N_EVENTS,
         )
     )
@@ -458,8 +464,8 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
 
 
 def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: WarningLog) -> None:
-    bad = raw_ips.join(lookup.rename({"raw": S.IP}), on=S.IP, how="inner").filter(
-        pl.col("ip_status") != ip_rules.OK
+    bad = raw_ips.join(lookup.rename({ip_rules.RAW: S.IP}), on=S.IP, how="inner").filter(
+        pl.col(ip_rules.IP_STATUS) != ip_rules.OK
     )
     for status, code, message in (
         (
@@ -473,7 +479,7 @@ def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: Warnin
             "IP is private, loopback, link-local, CGNAT, documentation or reserved; treated as missing for linking",
         ),
     ):
-        rows = bad.filter(pl.col("ip_status") == status)
+        rows = bad.filter(pl.col(ip_rules.IP_STATUS) == status)
         examples = rows.select(S.IP).unique().sort(S.IP).head(5)[S.IP].to_list()
         # A total over the whole dataset: computing usage twice must not double it.
         warnings.put(

@@ -532,7 +532,7 @@ def report_view(
     out = Path(out) if out is not None else run.path
     record = run.record
     parameters = record.get("parameters", {})
-    burst_hours = float(parameters.get("score", {}).get("burst_hours", 24.0))
+    burst_hours = run.score_params.burst_hours
     prompt = parameters.get("features", {}).get("prompt_template", {})
     graphs = _graph_pages(out)
     carded = set(cards.clusters[S.CLUSTER_ID].to_list())

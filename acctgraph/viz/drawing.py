@@ -307,8 +307,8 @@ def _kind_counts(frame: pl.DataFrame, *, most: bool = False) -> str:
 
 
 def evidence_per_kind(run: Run) -> int:
-    """The run's ``score.evidence_max_per_kind`` (values listed per cluster and kind), default 50."""
-    return int(run.record.get("parameters", {}).get("score", {}).get("evidence_max_per_kind", 50))
+    """The run's ``score.evidence_max_per_kind`` (values listed per cluster and kind)."""
+    return run.score_params.evidence_max_per_kind
 
 
 def cluster_drawing(
