@@ -1,10 +1,13 @@
 """A finished run's output folder, written once and read back without recomputing the world.
 
-Layout of ``OUT/`` (every table Parquet; the four investigator tables also CSV):
+Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
 
 - ``members``, ``clusters``, ``evidence``, ``contributions``: the detector's
   answer (see the README);
-- ``run.json``: versions, parameters, seed, inputs, rows, hubs, warnings, timing;
+- ``attached``: accounts attached to a cluster by behaviour
+  (:mod:`acctgraph.cluster.attach`);
+- ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
+  (re-split, detached and attached counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
   OUT/config.toml`` on the same input reproduces the run;
 - ``graph/``: the weighted bipartite graph with integer ids, so that
@@ -13,14 +16,16 @@ Layout of ``OUT/`` (every table Parquet; the four investigator tables also CSV):
   attribute_kind, value, n_accounts, kind_weight, value_weight, hub_action,
   infrastructure), ``incidence`` (account_index, value_index, n_events,
   strength), ``edges`` (source, target, weight: the account projection) and
-  ``hubs``;
+  ``hubs`` (attribute_kind, value, n_accounts, hub_cap, hub_action);
 - ``profiles/``: per-account behaviour: ``accounts`` (the validated accounts
   table joined with per-account activity figures), ``hours`` (account_id, hour,
   n_events) and ``daily`` (account_id, day, n_events); ``cluster_templates`` and
   ``template_samples`` (top templates per carded cluster with sample prompts,
   :mod:`acctgraph.cards`);
-- ``cards/`` and ``cards.json``: the evidence cards (:mod:`acctgraph.cards`);
-- ``graphs/``: interactive graph pages (:mod:`acctgraph.viz`);
+- ``cards/`` (one Parquet table per card section) and ``cards.json``: the
+  evidence cards (:mod:`acctgraph.cards`);
+- ``graphs/``: interactive graph pages, ``overview.html`` and one page per
+  cluster (:mod:`acctgraph.viz`);
 - ``report.html`` and ``report.md``: the investigation report.
 
 Examples

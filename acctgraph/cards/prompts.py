@@ -213,7 +213,7 @@ def template_samples(
         exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
         .filter(pl.col(S.ACCOUNT_ID).is_in(accounts[S.ACCOUNT_ID].implode()))
         # Copy the prompts kept at once: filtered strings would otherwise keep every decoded
-        # page of the scan alive (gigabytes at incident size).
+        # page of the scan alive (acctgraph.core.frames).
         .with_columns(owned(S.PROMPT), owned(S.ACCOUNT_ID))
         .filter(picked < rate)
         .drop_nulls(S.PROMPT)

@@ -52,7 +52,11 @@ class WarningLog:
         column: str | None = None,
         path: str | None = None,
     ) -> None:
-        """Record ``count`` occurrences of problem ``code`` (no-op when ``count`` is 0)."""
+        """Record ``count`` occurrences of problem ``code`` (no-op when ``count`` is 0).
+
+        The first ``message``, ``column`` and ``path`` of a code are kept; up to
+        :data:`MAX_EXAMPLES` distinct examples are kept, each cut to 200 characters.
+        """
         if count <= 0:
             return
         item = self._items.get(code)

@@ -25,7 +25,7 @@ class InputError(AcctGraphError):
     column
         The column concerned, if any.
     examples
-        A few offending rows or values, shown to the user.
+        A few offending rows or values, shown to the user (the first five are kept).
     """
 
     def __init__(

@@ -1,11 +1,10 @@
-"""Small polars helpers shared by the stages.
+"""A polars helper shared by the stages: strings that own their memory.
 
 Strings in polars are views into shared buffers: filtering a column, or taking
 a few rows of it, keeps the *whole* decoded buffer of every page a surviving
-row came from. A scan of 40M exchanges filtered down to a few hundred
-accounts spread across the file would keep nearly every prompt in memory
-(measured: 126 MB of result pinning 5.6 GB). :func:`owned` copies the strings
-that survive into buffers of their own.
+row came from. A scan of the exchanges filtered down to a few hundred
+accounts spread across the file would keep nearly every prompt in memory.
+:func:`owned` copies the strings that survive into buffers of their own.
 
 Examples
 --------

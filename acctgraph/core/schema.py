@@ -1,13 +1,17 @@
 """Column names and polars schemas of the input contract and of the shared tables.
 
-Here: the accounts, exchanges and labels tables a user supplies, the long
-attribute table, and the column names every layer shares (``account_id``,
-``cluster_id``, ``attribute_kind``, ``value``, ...). A table made and read by
-one layer names its own columns next to its schema in that layer (the graph's
-in :mod:`acctgraph.graph.project`, the reductions' in :mod:`acctgraph.features.base`,
-the scoring tables' in :mod:`acctgraph.cluster.score`, the cards' in
-:mod:`acctgraph.cards.model`). Code refers to columns through these constants,
-not through string literals.
+Here: the accounts, exchanges and labels tables a user supplies, the members
+table, the long attribute table, the column names every layer shares
+(``account_id``, ``cluster_id``, ``attribute_kind``, ``value``, ...), the
+table names and the input file suffixes. A table made and read by one layer
+names its own columns next to its schema in that layer (the graph's in
+:mod:`acctgraph.graph.project` and :mod:`acctgraph.graph.build`, the
+reductions' in :mod:`acctgraph.features.base`, the IP table's in
+:mod:`acctgraph.features.ip`, the scoring tables' in
+:mod:`acctgraph.cluster.score`, the cards' in :mod:`acctgraph.cards.model`).
+The stages refer to columns through these constants; string literals remain
+where JSON records are read back (:mod:`acctgraph.report.document`) and in the
+simulator.
 
 Examples
 --------

@@ -1,11 +1,11 @@
 """Tuning on a labelled world: parameter sweeps and ablations, each point a full run scored against the labels.
 
-Every point is a complete detector run (attributes → graph → detect → score,
+Every point is a complete detector run (attributes → graph → detect → attach → score,
 :func:`acctgraph.run.pipeline.run_from_usage`) evaluated with
 :func:`acctgraph.evaluation.metrics.evaluate`. Only the first stage, the one pass over
 the exchanges (:func:`acctgraph.features.compute_usage`), is shared: it is
 computed once per distinct value of the parameters that shape it (the text
-knobs of ``prompt_template`` and ``co_activity.window_hours``; a kind's
+and sampling options of ``prompt_template`` and ``co_activity.window_hours``; a kind's
 ``enabled``, ``weight``, ``hub_cap`` and ``alpha`` act later) and reused. A
 point's members are exactly those of ``run_pipeline(dataset, config=point)``.
 
@@ -209,9 +209,9 @@ class Experiment:
     config
         The base configuration (default: :class:`~acctgraph.run.config.Config`'s defaults).
 
-    The exchange reductions are kept per distinct value of the parameters that
-    shape them (a few MB at sample size; sweep those parameters over a few
-    values only at bench size).
+    The exchange reductions are kept in memory per distinct value of the
+    parameters that shape them, so sweep those parameters over a few values
+    only on large data.
 
     Examples
     --------

@@ -1,4 +1,11 @@
-"""Attribute kinds: one small declarative class per kind of shared value."""
+"""The features layer: from validated inputs to the long attribute table.
+
+:func:`compute_usage` reduces the exchanges once to per-account tables
+(:class:`Usage`); each attribute kind, one small declarative class
+(:mod:`acctgraph.features.kinds`), reads them and yields its rows; and
+:func:`attribute_table` stacks the enabled kinds into
+``(account_id, attribute_kind, value, n_events)``.
+"""
 
 from __future__ import annotations
 
@@ -56,11 +63,11 @@ def default_features() -> tuple[Feature, ...]:
 def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
     """The long attribute table ``(account_id, attribute_kind, value, n_events)``.
 
-    Each kind yields at most one row per (account, value) (see
+    Each enabled kind yields at most one row per (account, value) (see
     :meth:`Feature.values`), so the table needs no global grouping. Row order
-    is unspecified (sorting millions of string rows costs more than the rest of
-    the stage); everything downstream assigns ids from sorted dictionaries, so
-    results do not depend on it. Sort it yourself to read it.
+    is unspecified (the table is not sorted: everything downstream assigns ids
+    from sorted dictionaries, so results do not depend on it). Sort it yourself
+    to read it.
     """
     frames = [
         feature.values(usage).with_columns(pl.lit(feature.kind).alias(S.ATTRIBUTE_KIND))

@@ -47,6 +47,7 @@ LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]
 
 
 def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """``frame``'s ``account_id, value, n_events``, cast to String, String and UInt32."""
     return frame.lazy().select(
         pl.col(S.ACCOUNT_ID).cast(pl.String),
         pl.col(S.VALUE).cast(pl.String),
@@ -56,7 +57,14 @@ def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 
 @dataclass(frozen=True, kw_only=True)
 class Feature:
-    """Base of every attribute kind."""
+    """Base of every attribute kind (the fields are described in :mod:`acctgraph.features.kinds`).
+
+    Class attributes: ``kind`` (the name in the attribute table), ``similarity``
+    (``"shared"`` or ``"cosine"``), ``infrastructure`` (only corroborates).
+    Fields: ``enabled``, ``weight`` (0 to 100), ``hub_cap`` (at least 2),
+    ``alpha`` (0 to 2; None = :attr:`GraphParams.alpha <acctgraph.graph.GraphParams>`).
+    A subclass implements :meth:`values`.
+    """
 
     kind: ClassVar[str] = ""
     similarity: ClassVar[str] = "shared"

@@ -9,8 +9,10 @@ that both agree).
   Gmail ignores dots and ``+tags`` (and ``googlemail.com`` is ``gmail.com``);
   the large providers that support plus addressing drop the ``+tag``.
 - :func:`email_shape` describes the local part as runs of letters (``a``),
-  digits (``d``) and separators, e.g. ``jsmith1987`` → ``a6d4``, so that
-  generated addresses like ``qwerty0042`` share a value.
+  digits (``d``) and separators, e.g. ``jsmith1987`` → ``a6d4``; the kind's
+  value is the shape of the normalised local part with its domain
+  (``a6d4@gmail.com``), so that generated addresses like ``qwerty0042`` at one
+  provider share a value.
 
 Examples
 --------

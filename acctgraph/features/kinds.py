@@ -7,13 +7,15 @@ Every kind turns the validated inputs into rows of the long attribute table
 - ``weight``: how much one shared value of this kind is worth as evidence
   (before the graph layer discounts it by how many accounts share it);
 - ``hub_cap``: values held by more accounts than this are hubs: linked
-  sparsely rather than as a clique, and dropped when held by a large share of
-  all accounts (a carrier's NAT range, a popular phrasing); see
-  :mod:`acctgraph.graph`. What was capped is listed in ``run.json``;
+  sparsely rather than as a clique, and dropped when also held by more than
+  :attr:`GraphParams.drop_share <acctgraph.graph.GraphParams>` of the accounts
+  that have the kind (a carrier's NAT range, a popular phrasing); see
+  :mod:`acctgraph.graph.build`. What was capped is listed in the run folder
+  (``graph/hubs.parquet``, summarised in ``run.json``);
 - ``similarity``: how two holders of values of this kind are compared.
   ``"shared"`` (identity kinds: a card, a device, a mailbox): each shared value
-  adds ``weight / (holders - 1) ** alpha``. ``"cosine"`` (behavioural kinds
-  with many values per account: templates, co-activity windows): the pair adds
+  adds ``weight / (holders - 1) ** alpha``. ``"cosine"`` (kinds with many
+  values per account: IP addresses, templates, co-activity windows): the pair adds
   ``weight × cosine`` of the two accounts' TF-IDF profiles, so two accounts
   link in proportion to how much of their behaviour overlaps, not to how many
   values they happen to share;
@@ -26,9 +28,10 @@ Every kind turns the validated inputs into rows of the long attribute table
   the graph layer lets infrastructure only *corroborate* other evidence (see
   :class:`~acctgraph.graph.GraphParams`).
 
-Kinds read from :class:`~acctgraph.features.reduce.Usage`, the per-account
-aggregates computed in one streaming pass over the exchanges, and from the
-accounts table; none of them touches raw exchanges again.
+Kinds read from :class:`~acctgraph.features.base.Usage`: the per-account
+aggregates that :func:`~acctgraph.features.reduce.compute_usage` computes in
+one streaming pass over the exchanges, and the accounts table it carries; none
+of them touches raw exchanges again.
 
 Examples
 --------
@@ -112,7 +115,10 @@ class ExtraColumn(AccountColumn):
 
 @dataclass(frozen=True, kw_only=True)
 class ExactIp(Feature):
-    """A global IP address seen at signup or on an exchange (invalid ones excluded, counted)."""
+    """A global IP address seen at signup or on an exchange.
+
+    Malformed and non-global addresses are excluded and counted in the warnings.
+    """
 
     kind: ClassVar[str] = "ip"
     infrastructure: ClassVar[bool] = True
@@ -250,8 +256,11 @@ class SignupBurst(Feature):
     """Accounts created in the same time window, kept only where the window is a burst.
 
     A window is a burst when it holds at least ``min_accounts`` signups and at
-    least ``min_ratio`` times the median signups per window of its day. Two
-    staggered grids (offset by half a window) catch bursts across a boundary.
+    least ``min_ratio`` times its day's baseline: the median signups over the
+    day's windows that have any (both grids together), or 1 on a quiet day,
+    when fewer than half a day's worth of windows have a signup. Two staggered
+    grids (offset by half a window) catch bursts across a boundary. The value is
+    the window's start and length (``2026-05-01T10:30/30m``), without the grid.
     """
 
     kind: ClassVar[str] = "signup_burst"
@@ -278,7 +287,8 @@ class SignupBurst(Feature):
         frame = pl.concat(frames)
         counts = frame.group_by(S.VALUE, "_day").agg(pl.len().alias("_n"))
         per_day = counts.group_by("_day").agg(pl.col("_n").median().alias("_median"))
-        # Windows with no signup count as 0 in the day's median, so a quiet day's baseline is low.
+        # Only windows with a signup are counted; on a quiet day their median would overstate
+        # the baseline, so it is 1 there.
         windows_per_day = 24 * 60 / self.window_minutes
         per_day = per_day.join(
             counts.group_by("_day").agg(pl.len().alias("_k")), on="_day"
@@ -313,9 +323,11 @@ class SignupBurst(Feature):
 class CoActivity(Feature):
     """Active from the same IP range in the same time window.
 
-    Value: ``range@window-start``. Operators running many accounts through one
-    proxy pool share many such windows; neighbours behind a carrier's NAT share
-    windows too, but those values are hubs and are capped.
+    Value: ``ip_range@window-start``, from exchange addresses only, in windows
+    of ``window_hours`` hours (computed by :func:`~acctgraph.features.reduce.compute_usage`);
+    ``n_events`` counts the account's exchanges there. Operators running many
+    accounts through one proxy pool share many such windows; neighbours behind a
+    carrier's NAT share windows too, but those values are hubs and are capped.
     """
 
     kind: ClassVar[str] = "co_activity"

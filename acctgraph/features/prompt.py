@@ -13,8 +13,10 @@ skeleton and drops what varies:
    ``could``, greetings), and collapse whitespace: case, spacing and
    politeness noise vanish, and a prefix like "hi, please:" no longer shifts
    the words that follow;
-4. cut the remaining words into bands of ``band_words`` words; each band is a
-   separate value, so a typo or an appended variable breaks one band, not all.
+4. cut the remaining words into bands of ``band_words`` words and keep the
+   first ``n_bands`` of them (a last band shorter than half ``band_words`` is
+   dropped); each band is a separate value, so a typo or an appended variable
+   breaks one band, not all.
 
 Ordinary chat does not collide: two people rarely write the same eight
 content words in the same order. Popular phrasings do collide, and are handled
@@ -142,7 +144,10 @@ def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -
 def template_bands(
     column: str, *, max_chars: int = 160, min_word: int = 3, band_words: int = 8, n_bands: int = 2
 ) -> pl.Expr:
-    """List of template band strings per prompt; bands of fewer than half ``band_words`` words are dropped."""
+    """The first ``n_bands`` template bands of each prompt, as a list of strings.
+
+    Bands of fewer than half ``band_words`` words are dropped (see the module docstring).
+    """
     text = _normalised_with_space(column, max_chars=max_chars, min_word=min_word)
     least = max(1, band_words // 2)
     bands = [
@@ -155,7 +160,10 @@ def template_bands(
 
 
 def capability(column: str) -> pl.Expr:
-    """Capability class of a prompt: agentic, reasoning, coding or other (first match wins)."""
+    """Capability class of a prompt: agentic, reasoning, coding or other (first match wins).
+
+    The patterns are matched in the first 400 characters, lower-cased.
+    """
     text = pl.col(column).str.slice(0, 400).str.to_lowercase()
     expr = pl.lit(OTHER)
     for name in (CODING, REASONING, AGENTIC):  # reversed: the last `when` applied wins

@@ -4,28 +4,43 @@ Steps, each a polars expression over integer ids:
 
 1. **Dictionaries.** Accounts and values get integer ids from sorted tables,
    so vertex order (and therefore Leiden's result) does not depend on input
-   order. Values held by a single account are dropped: they link no one.
-2. **Specificity.** A value held by ``d`` accounts contributes
-   ``weight_kind / (d - 1) ** alpha`` to each pair holding it. ``alpha = 1`` is
-   Newman's collaboration weighting (each account receives ``weight_kind`` in
-   total from the value, however many share it); ``alpha = 0`` ignores
-   specificity. The default 0.5 sits between: a card shared by ten accounts
-   still binds strongly, a /24 shared by sixty barely.
+   order. Values held by a single account link no one and get no id (for
+   cosine kinds they still count in the account's norm, step 2).
+2. **Strength.** Each (account, value) link gets a strength ``s``, and a value
+   adds ``kind_weight × s_a × s_b`` to each pair of its holders. How ``s`` is
+   computed depends on the kind's similarity (:mod:`acctgraph.features.kinds`):
+
+   - *shared* kinds: ``s = (d - 1) ** (-alpha / 2)`` for a value held by ``d``
+     accounts, so the pair gets ``kind_weight / (d - 1) ** alpha``.
+     ``alpha = 1`` is Newman's collaboration weighting (each account receives
+     ``weight_kind`` in total from the value, however many share it);
+     ``alpha = 0`` ignores specificity. ``alpha`` is set per kind (``alphas``),
+     falling back to :attr:`GraphParams.alpha`.
+   - *cosine* kinds: TF-IDF profiles. A value's term is
+     ``x = ln(1 + n_events) × ln(K / d)``, with ``K`` the accounts holding the
+     kind at all; ``s = x / sqrt(Σ x² + (cosine_prior × ln K) ** 2)``, the sum
+     over all the account's values of the kind. A pair's contribution summed
+     over the kind is ``kind_weight`` × the cosine of the two (shrunk) profiles.
 3. **Hubs.** Per kind, values held by more than ``hub_cap`` accounts are not
    expanded into all their pairs. Their holders are laid out in
    ``ring_orders`` pseudo-random orders that depend on the *account only*
    (a multiplicative hash of its index), and each holder is linked to the
    next ``ring_neighbours`` holders in each order. Because the orders are the
-   same for every value, two members of a 5,000-account operation that share
-   fifty hub values are neighbours for all fifty, and the contributions add up
-   on the same pair as they would in the full clique; the work grows linearly
-   with the hub's degree, never with its square. Values held by more than
+   same for every value, two members of a large operation that share many hub
+   values are neighbours for all of them, and the contributions add up on the
+   same pair as they would in the full clique; the work grows linearly with
+   the hub's degree, never with its square. Hub values also held by more than
    ``drop_share`` of the accounts that have the kind at all are dropped
    entirely (a carrier's NAT, a popular phrasing). Both lists are kept in
-   :attr:`AccountGraph.hubs` and written to ``run.json``.
-4. **Projection.** Pair contributions are summed per account pair; pairs below
-   ``min_edge_weight`` are dropped. The bipartite incidence stays available for
-   explanations and views.
+   :attr:`AccountGraph.hubs`, which a run writes to ``graph/hubs.parquet`` and
+   summarises in ``run.json``.
+4. **Projection** (:func:`acctgraph.graph.project.project`). Contributions are
+   summed per account pair and kind; per-kind crumbs below
+   ``min_edge_weight / 20`` are dropped. *Infrastructure* kinds (IPs, ranges,
+   co-activity) only corroborate: a pair's weight is ``other + min(infra,
+   corroboration_base + corroboration_factor × other)``. Pairs below
+   ``min_edge_weight`` are dropped. The bipartite incidence stays available
+   for explanations and views.
 
 Examples
 --------
@@ -84,7 +99,8 @@ class GraphParams:
     Parameters
     ----------
     alpha
-        Specificity exponent: pair weight = kind weight / (holders - 1) ** alpha.
+        Specificity exponent of shared kinds without their own (``alphas`` of
+        :func:`build_graph`): pair weight = kind weight / (holders - 1) ** alpha.
     min_edge_weight
         Account pairs with a summed weight below this are not linked.
     ring_neighbours
@@ -159,7 +175,7 @@ class AccountGraph:
         Sorted account ids; position = vertex id.
     values
         ``value_index, attribute_kind, value, n_accounts, kind_weight, value_weight,
-        hub_action`` for every value held by two or more accounts. ``value_weight``
+        hub_action, infrastructure`` for every value held by two or more accounts. ``value_weight``
         is the kind weight discounted by the value's specificity (shared kinds:
         ``(holders - 1) ** -alpha``; cosine kinds: IDF relative to its maximum).
     incidence
@@ -168,7 +184,8 @@ class AccountGraph:
     edges
         ``source, target, weight`` with ``source < target``: the projection.
     hubs
-        The values that were sparsified (``ring``) or dropped, per kind.
+        ``attribute_kind, value, n_accounts, hub_cap, hub_action``: the values
+        that were sparsified (``ring``) or dropped.
     """
 
     account_ids: pl.Series
@@ -260,13 +277,14 @@ def build_graph(
     )
     # Values and accounts are keyed by 64-bit hashes for the heavy grouping and joins (a
     # value by its kind and two independent hashes of its text, so a collision would need
-    # both to collide: ~n²/2^129; hashing a (kind, value) struct cost 2.5x the memory).
+    # both to collide: ~n²/2^129; hashing a (kind, value) struct takes far more memory).
     # Grouping touches integers only; the text of a value is gathered once, for values held
     # by two or more accounts, and ids come from sorting those (kind, value) texts, so they
     # do not depend on the hashes.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
-    # Lazy (streamed in morsels) and kind codes via an Enum: replace_strict over 35.8M strings
-    # held ~3 GB of temporaries. Enum codes are positions in the sorted kinds, as kind_code.
+    # Lazy (streamed in morsels) and kind codes via an Enum: replace_strict over every row's
+    # kind string holds large temporaries. Enum codes are positions in the sorted kinds, as
+    # kind_code.
     keyed = (
         attributes.lazy()
         .select(
@@ -290,7 +308,7 @@ def build_graph(
     ):  # pragma: no cover - 2^-64 odds
         raise AssertionError("account id hash collision; please report")
     # Both group-bys run on hash partitions of the rows (equal keys share a partition), which
-    # bounds their hash tables to a quarter of the table: at 35.8M rows this saves ~3 GB.
+    # bounds their hash tables to a quarter of the table.
     holders = (
         pl.concat(
             [

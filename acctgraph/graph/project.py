@@ -13,10 +13,11 @@ partition the pairs, so each chunk's edges are final: contributions are summed
 per (pair, kind) in one sparse matrix (column = target × kinds + kind), totals
 below ``min_edge_weight / 20`` are dropped (ten kinds of such crumbs cannot
 lift a pair over the threshold); infrastructure kinds only corroborate other
-evidence; pairs below ``min_edge_weight`` are dropped. Weights are summed as
-integers in micro-units, so the result does not depend on chunking, threads or
-the order of additions (tests/test_project.py checks it against a brute-force
-reference).
+evidence (a pair's weight is ``other + min(infrastructure, corroboration_base +
+corroboration_factor × other)``); pairs below ``min_edge_weight`` are dropped.
+Weights are summed as integers in micro-units, so the result does not depend on
+chunking, threads or the order of additions (tests/test_project.py checks it
+against a brute-force reference).
 
 Examples
 --------
@@ -87,6 +88,8 @@ def project(
         Number of accounts (vertex ids are ``0 … n_accounts-1``).
     kind_weights, infrastructure
         Per kind code: the evidence weight and whether the kind only corroborates.
+    min_edge_weight, corroboration_base, corroboration_factor, ring_neighbours, ring_orders
+        As in :class:`acctgraph.graph.build.GraphParams` (see the module docstring).
     pair_budget
         Upper bound on raw pairs generated at once per worker (memory ≈ 60 bytes each).
     workers

@@ -173,7 +173,13 @@ def time_chart(
     title: str,
     unit: str,
 ) -> Chart:
-    """Bars placed on a time axis (gaps stay empty); ``bin`` is hour, day, week or month."""
+    """Bars placed on a time axis (gaps stay empty); ``bin`` is hour, day, week or month.
+
+    ``starts`` are the bins' starts in ascending order (a month counts as
+    :data:`BIN_SECONDS` ``["month"]`` seconds). The spark line is zero-filled
+    between the first and last bin when that spans at most 120 bins, and has
+    one character per bar otherwise.
+    """
     if bin not in BIN_SECONDS:
         raise ValueError(f"unknown bin {bin!r}; expected one of {sorted(BIN_SECONDS)}")
     if not starts:

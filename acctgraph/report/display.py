@@ -79,6 +79,8 @@ def document_text(text: object, *, limit: int = DOCUMENT_TEXT_LIMIT) -> str:
 def document_lines(text: object, *, limit: int = DOCUMENT_TEXT_LIMIT) -> list[str]:
     """Like :func:`document_text`, but line breaks (``\\n``) kept as separate lines (for prompts).
 
+    The cap counts the characters of the raw text, before invisible ones are made visible.
+
     Examples
     --------
     >>> document_lines("first\\r\\nsecond\\u202e")

@@ -1,2 +1,2 @@
-"""A run: its configuration, the in-memory result, the pipeline (the only module that knows the
-stage order) and the writing of a run folder."""
+"""A run: its configuration, the in-memory result, stage timing, the pipeline (the only module
+that knows the stage order) and the writing of a run folder."""

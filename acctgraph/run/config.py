@@ -118,22 +118,27 @@ class Config:
 
     @property
     def weights(self) -> dict[str, float]:
+        """Evidence weight per kind (``build_graph``'s ``weights``)."""
         return {f.kind: f.weight for f in self.features}
 
     @property
     def hub_caps(self) -> dict[str, int]:
+        """Hub cap per kind (``build_graph``'s ``hub_caps``)."""
         return {f.kind: f.hub_cap for f in self.features}
 
     @property
     def similarities(self) -> dict[str, str]:
+        """``"shared"`` or ``"cosine"`` per kind (``build_graph``'s ``similarities``)."""
         return {f.kind: f.similarity for f in self.features}
 
     @property
     def alphas(self) -> dict[str, float]:
+        """Specificity exponent of the kinds that set one (the others use ``graph.alpha``)."""
         return {f.kind: f.alpha for f in self.features if f.alpha is not None}
 
     @property
     def infrastructure(self) -> frozenset[str]:
+        """The kinds that only corroborate other evidence (``build_graph``'s ``infrastructure``)."""
         return frozenset(f.kind for f in self.features if f.infrastructure)
 
     @property

@@ -1,7 +1,14 @@
 """The one module that knows the order of the stages.
 
-load → reduce (one pass over the exchanges: :func:`~acctgraph.features.compute_usage`)
-→ attributes → graph → detect → attach → score → write (:mod:`acctgraph.run.write`)
+load (:func:`~acctgraph.load.load_dataset`) → usage (the one pass over the exchanges:
+:func:`~acctgraph.features.compute_usage`) → attributes
+(:func:`~acctgraph.features.attribute_table`) → graph (:func:`~acctgraph.graph.build_graph`)
+→ detect (:func:`~acctgraph.cluster.detect.detect_communities`) → attach
+(:func:`~acctgraph.cluster.attach.attach_unlinked`) → score
+(:func:`~acctgraph.cluster.score.score_clusters`) → write (:mod:`acctgraph.run.write`:
+tables, run.json, config.toml, cards, graph pages, report). The names are the stages
+of ``run.json``'s ``timing``, where write is timed in parts (``write``,
+``template_samples``, ``cards``, ``graph_pages``, ``report``).
 
 Each stage is also public on its own (see the README's Python section), so a
 notebook can run them one by one and look at every intermediate table.
@@ -49,7 +56,7 @@ from acctgraph.run.write import write_outputs
 def run_pipeline(
     dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None
 ) -> RunResult:
-    """Run every stage after loading on an already loaded dataset."""
+    """Run every stage between load and write on an already loaded dataset (nothing is written)."""
     config = config or Config()
     stage = Stages(progress)
     # Passed straight on, not kept in a local: run_from_usage then holds the only reference and

@@ -80,10 +80,12 @@ def plain(text: object, limit: int = TITLE_CHARS) -> str:
 
 
 def format_when(moment: datetime | None) -> str:
+    """``YYYY-MM-DD HH:MM UTC``, or ``unknown``."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "unknown"
 
 
 def format_number(value: float | int | None, digits: int = 2) -> str:
+    """Thousands separated; floats with ``digits`` decimals; ``—`` for None."""
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -112,10 +114,15 @@ class Drawing:
     notes
         What was collapsed or left out to stay within the budget (empty when nothing was).
     counts
-        Figures for tests and callers: ``nodes``, ``edges`` and the totals before
-        collapsing (``accounts``, ``values``, ``links`` or ``clusters``, ``pairs``).
+        Figures for tests and callers: ``nodes``, ``edges`` and, for a cluster,
+        ``accounts``, ``values`` (within ``per_kind``), ``shared_values``,
+        ``links``, ``values_drawn`` and ``account_nodes``; for the overview,
+        ``clusters`` and ``pairs``.
     cluster_id
         The cluster drawn, or ``None`` for the overview.
+    contributions
+        For a cluster, ``(signal, value, weight, contribution)`` as display text,
+        one per row of its contributions table, largest contribution first.
     """
 
     title: str

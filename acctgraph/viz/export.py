@@ -6,10 +6,13 @@ can reach the notebook, its kernel or its cookies, and it needs no file on disk.
 
 Exports hold every value linking the chosen accounts (no node budget), with
 attributes on nodes (accounts: cluster, score, flagged, profile facts; values:
-kind, value, holders in the cluster and in all, hub status) and edges (events,
-strength, weight). Strings drawn from the data go through
-:func:`acctgraph.core.textsafe.visible`, which also removes the characters XML
-cannot hold (NUL and other controls), so the files always read back.
+kind, value, holders in the cluster and in all, kind and value weight, hub
+status, infrastructure) and edges (events, strength, weight), or, in the
+``accounts`` view, the projection's weighted account pairs. Strings drawn from
+the data go through :func:`acctgraph.core.textsafe.visible`, which also
+replaces the characters XML cannot hold (NUL and other controls) with escapes,
+so the files always read back, and are capped at :data:`EXPORT_TEXT_LIMIT`
+characters.
 
 Examples
 --------

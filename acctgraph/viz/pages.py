@@ -14,8 +14,10 @@ autoescape (a tooltip containing "href" switches every tooltip to innerHTML), an
   block with ``<``, ``>`` and ``&`` escaped, so no string can close the tag;
 - tooltips are plain strings (vis-network shows them with ``innerText``), and
   the side panel shows them with ``textContent``;
-- positions are computed in Python (igraph Fruchterman–Reingold, seeded) and
-  physics is off, so the drawing appears at once and never moves by itself.
+- positions are computed in Python (igraph Fruchterman–Reingold, seeded, its
+  grid variant above ``GRID_ABOVE`` linked nodes; unlinked nodes on a grid
+  below) and physics is off, so the drawing appears at once and never moves by
+  itself.
 
 The vis ``Network`` is ``window.network``; ``window.acctgraphPage.expected``
 holds the node and edge counts the page was built with, and
