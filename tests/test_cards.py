@@ -20,6 +20,7 @@ from acctgraph.cards import (
     load_cards,
 )
 from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.features.prompt import template_bands
 from acctgraph.load import dataset_from_frames
 from acctgraph.run.config import Config
@@ -330,7 +331,8 @@ def test_cards_without_template_files_still_work(written, tmp_path: Path) -> Non
 
 
 def test_card_params_validate() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="cards.top_clusters must be at least 0, got -1"):
         CardParams(top_clusters=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="cards.sample_rows_per_account must be at least 1"):
         CardParams(sample_rows_per_account=0)
+    assert CardParams(top_clusters=0, members=0).top_clusters == 0  # 0 is allowed: no extra cards

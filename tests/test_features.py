@@ -594,3 +594,14 @@ def test_prompt_sample_is_seeded_and_bounded_by_max_per_account() -> None:
 def test_prompt_sample_parameters_are_validated(params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         PromptTemplate(**params)
+
+
+def test_capability_chars_decides_how_much_of_a_prompt_is_classified() -> None:
+    from acctgraph.features.prompt import capability
+
+    prompt = "x" * 50 + " write a python function that parses json"
+    frame = pl.DataFrame({"prompt": [prompt]})
+    assert frame.select(capability("prompt", max_chars=400)).item() == "coding"
+    assert frame.select(capability("prompt", max_chars=40)).item() == "other"
+    with pytest.raises(ConfigError, match="capability_chars"):
+        PromptTemplate(capability_chars=0)

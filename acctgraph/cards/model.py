@@ -11,6 +11,7 @@ import polars as pl
 
 from acctgraph.cluster.score import ACCOUNTS_IN_CLUSTER
 from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import FIRST_SEEN, LAST_SEEN, N_EXCHANGES
 
 CARDS_DIR = "cards"
@@ -158,8 +159,9 @@ class CardParams:
 
     def __post_init__(self) -> None:
         for name, value in dataclasses.asdict(self).items():
-            if value < 0 or (value == 0 and name == "sample_rows_per_account"):
-                raise ValueError(f"CardParams.{name} must be positive, got {value}")
+            least = 1 if name == "sample_rows_per_account" else 0
+            if value < least:
+                raise ConfigError(f"cards.{name} must be at least {least}, got {value}")
 
 
 @dataclass(frozen=True)

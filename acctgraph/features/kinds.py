@@ -222,7 +222,9 @@ class PromptTemplate(Feature):
     sample gives the capability mix (see :mod:`acctgraph.features.reduce`).
 
     ``max_chars``, ``min_word``, ``band_words`` and ``n_bands`` are the
-    arguments of :func:`acctgraph.features.prompt.template_bands`.
+    arguments of :func:`acctgraph.features.prompt.template_bands`;
+    ``capability_chars`` is how much of each sampled prompt
+    :func:`acctgraph.features.prompt.capability` reads to classify it.
     """
 
     kind: ClassVar[str] = "prompt_template"
@@ -235,9 +237,14 @@ class PromptTemplate(Feature):
     n_bands: int = 2
     max_per_account: int = 256
     sample_seed: int = 17
+    capability_chars: int = 400
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.capability_chars < 1:
+            raise ConfigError(
+                f"{self.kind}.capability_chars must be at least 1, got {self.capability_chars}"
+            )
         if self.max_per_account < 1:
             raise ConfigError(
                 f"{self.kind}.max_per_account must be at least 1, got {self.max_per_account}"

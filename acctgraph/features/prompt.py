@@ -159,12 +159,13 @@ def template_bands(
     return pl.concat_list(bands).list.drop_nulls()
 
 
-def capability(column: str) -> pl.Expr:
+def capability(column: str, *, max_chars: int = 400) -> pl.Expr:
     """Capability class of a prompt: agentic, reasoning, coding or other (first match wins).
 
-    The patterns are matched in the first 400 characters, lower-cased.
+    The patterns are matched in the first ``max_chars`` characters, lower-cased
+    (:attr:`acctgraph.features.kinds.PromptTemplate.capability_chars` in a run).
     """
-    text = pl.col(column).str.slice(0, 400).str.to_lowercase()
+    text = pl.col(column).str.slice(0, max_chars).str.to_lowercase()
     expr = pl.lit(OTHER)
     for name in (CODING, REASONING, AGENTIC):  # reversed: the last `when` applied wins
         expr = (

@@ -3,7 +3,7 @@
 The exchanges are the big table (tens of millions of rows). :func:`compute_usage`
 reduces them here, in group-bys on polars's streaming engine, to small
 per-account tables; no later stage reads raw exchanges again (the cards' template
-samples excepted, which re-read the prompts of flagged clusters). One function per
+samples excepted, which re-read the prompts of carded clusters). One function per
 reduction:
 
 - ``ip_usage`` (:func:`_ip_usage`): (account, canonical ip, ranges, n_events)
@@ -126,7 +126,9 @@ def compute_usage(
     if S.PROMPT in columns:
         sampled = _prompt_sample(exchanges, activity, prompt=prompt)
         templates = _template_bands(sampled, prompt=prompt)
-        capabilities = _scaled_capabilities(_capability_counts(sampled))
+        capabilities = _scaled_capabilities(
+            _capability_counts(sampled, max_chars=prompt.capability_chars)
+        )
     else:
         templates = pl.DataFrame(
             schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32}
@@ -374,9 +376,10 @@ def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.Data
     )
 
 
-def _capability_counts(sampled: pl.LazyFrame) -> pl.DataFrame:
-    """``account_id, _sampled, n_exchanges, n_<capability>…``: the sample's class counts."""
-    cap = capability(S.PROMPT)
+def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int) -> pl.DataFrame:
+    """``account_id, _sampled, n_exchanges, n_<capability>…``: the sample's class counts
+    (each prompt classified on its first ``max_chars`` characters)."""
+    cap = capability(S.PROMPT, max_chars=max_chars)
     return (
         sampled.group_by(S.ACCOUNT_ID)
         .agg(
