@@ -32,3 +32,16 @@ def test_the_python_api_blocks_run_and_the_stages_equal_the_pipeline(
     pipeline_members = first["result"].scored.members
     assert second["scored"].members.equals(pipeline_members)
     assert os.path.samefile(first["run"].path, tmp_path / "out" / "api")
+
+
+def test_the_readme_configuration_example_is_a_valid_config() -> None:
+    import tomllib
+
+    from acctgraph import Config
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for block in blocks:
+        config = Config.from_dict(tomllib.loads(block))
+        assert Config.from_dict(tomllib.loads(config.to_toml())) == config
