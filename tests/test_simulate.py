@@ -17,15 +17,19 @@ from acctgraph.cli import cli
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.simulate import (
+    ARCHETYPES,
+    CAREFUL,
     DIRT_KINDS,
     FRAUD_KIND,
     HOSTILE_STRINGS,
     PRESETS,
+    Tradecraft,
     WorldSpec,
     simulate,
     simulate_frames,
 )
 from acctgraph.simulate.dirt import BAD_CREATED_AT
+from acctgraph.simulate.generate import TRADECRAFT, build_roster
 from acctgraph.simulate.network import MALFORMED_IPS, PRIVATE_IPS
 from acctgraph.simulate.output import _RowGroupWriter
 from acctgraph.simulate.spec import parse_scale, scale_label
@@ -464,3 +468,142 @@ def test_incident_fraction_has_the_incident_proportions(tmp_path):
     metadata = pq.read_metadata(tmp_path / "exchanges.parquet")
     row_group_rows = PRESETS["incident"].row_group_rows
     assert metadata.num_row_groups == math.ceil(summary.n_exchanges / row_group_rows)
+
+
+# --- tradecraft dimensions and the random preset (issue 15, step 1) --------------------------
+def _world_of(*crafts: Tradecraft, **knobs) -> WorldSpec:
+    quiet = dict(duplicate_exchange_share=0.0, hostile_prompt_share=0.0, missing_value_share=0.0)
+    return WorldSpec(
+        name="crafts",
+        n_accounts=4_000,
+        fraud_account_share=0.04,
+        n_operators=len(crafts),
+        tradecrafts=crafts,
+        **{**quiet, **knobs},
+    )
+
+
+_BASE = ARCHETYPES[0]
+
+
+def test_default_new_dimensions_are_todays_tradecraft():
+    for craft in ARCHETYPES:
+        explicit = replace(craft, templates="own", camouflage=None, rhythm=None, teams=1)
+        assert explicit == craft and "teams=" not in craft.describe()
+    assert "paraphrase=false" in ARCHETYPES[1].label(PRESETS["tiny"])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"templates": "stolen"}, {"camouflage": 1.0}, {"rhythm": "night"}, {"teams": 0}],
+)
+def test_invalid_tradecrafts_are_refused(changes):
+    with pytest.raises(ConfigError):
+        replace(_BASE, **changes)
+
+
+def test_random_preset_is_deterministic_and_labels_carry_tradecraft(tmp_path):
+    first = simulate("random", seed=3, out=tmp_path / "a", scale=0.2)
+    simulate("random", seed=3, out=tmp_path / "b", scale=0.2)
+    other = simulate("random", seed=4, out=tmp_path / "c", scale=0.2)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert _files(tmp_path / "a")["labels.csv"] != _files(tmp_path / "c")["labels.csv"]
+    labels = pl.read_csv(tmp_path / "a" / "labels.csv")
+    assert labels.columns == [S.ACCOUNT_ID, S.OPERATOR_ID, S.KIND, TRADECRAFT]
+    crafts = labels.filter(pl.col(S.OPERATOR_ID).is_not_null())
+    assert crafts[TRADECRAFT].null_count() == 0
+    per_operator = crafts.group_by(S.OPERATOR_ID).agg(pl.col(TRADECRAFT).n_unique())
+    assert per_operator[TRADECRAFT].to_list() == [1] * len(first.operators)
+    assert labels.filter(pl.col(S.OPERATOR_ID).is_null())[TRADECRAFT].null_count() == (
+        labels.height - crafts.height
+    )
+    assert other.n_accounts == first.n_accounts == 4_000
+
+
+def test_random_preset_covers_the_new_dimensions():
+    spec = PRESETS["random"]
+    assert spec.n_accounts == PRESETS["sample"].n_accounts and spec.tradecraft_in_labels
+    crafts = [c for seed in range(6) for c in spec.operator_tradecrafts(seed)]
+    assert {c.templates for c in crafts} == {"own", "public"}
+    assert {c.rhythm for c in crafts} == {None, "round_the_clock", "claimed_timezone"}
+    assert {c.volume for c in crafts} == {"high", "low_slow", "legit_like"}
+    assert {c.paraphrase for c in crafts} == {True, False}
+    assert max(c.teams for c in crafts) > 1 and CAREFUL in crafts
+    assert len({c.camouflage for c in crafts}) > 5
+
+
+def test_cli_accepts_the_random_preset(tmp_path):
+    out = tmp_path / "r"
+    args = ["simulate", "--preset", "random", "--scale", "1/10", "--seed", "2", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert TRADECRAFT in pl.read_csv(out / "labels.csv").columns
+
+
+def test_public_template_is_also_sent_by_legitimate_accounts():
+    spec = _world_of(CAREFUL, _BASE, public_prompt_share=0.05)
+    world, roster, _ = build_roster(spec, 1)
+    _, exchanges, labels = simulate_frames(spec, seed=1)
+    rows = _with_labels(exchanges, labels)
+    careful = roster.filter(pl.col(S.OPERATOR_ID) == "op01")
+    main = world.templates.templates[world.templates.offsets[careful["template_set"][0]]]
+    assert main in world.public_library.to_list()
+    senders = rows.filter(pl.col(S.PROMPT) == main)
+    legit_holders = senders.filter(pl.col(S.OPERATOR_ID).is_null())[S.ACCOUNT_ID].n_unique()
+    assert legit_holders >= 10
+    assert senders.filter(pl.col(S.OPERATOR_ID) == "op01").height > 0
+    # the careful operator: no card, unique devices, a legitimate user's volume
+    assert careful[S.PAYMENT_FINGERPRINT].null_count() == careful.height
+    devices = careful[S.DEVICE_ID].drop_nulls()
+    assert devices.n_unique() == devices.len()
+    assert float(careful["n_exchanges"].median() or 0) < 60
+
+
+def test_worlds_without_public_operators_have_no_public_library():
+    world, _, _ = build_roster(_world_of(_BASE, ARCHETYPES[1]), 1)
+    assert world.public_share == 0 and world.public_library.len() == 0
+
+
+def test_teams_share_no_card_or_device():
+    craft = replace(_BASE, payment="reused", device="reused", teams=3)
+    _, roster, _ = build_roster(_world_of(craft, ARCHETYPES[1]), 2)
+    op = roster.filter(pl.col(S.OPERATOR_ID) == "op01")
+    assert sorted(op["team"].unique().to_list()) == [0, 1, 2]
+    for column in (S.PAYMENT_FINGERPRINT, S.DEVICE_ID):
+        teams = op.drop_nulls(column).group_by(column).agg(pl.col("team").n_unique())
+        assert teams["team"].max() == 1  # no value in two teams
+        assert teams.height < op.drop_nulls(column).height  # still shared within a team
+
+
+def _quietest_hours(exchanges: pl.DataFrame, width: int) -> float:
+    hours = exchanges[S.TIMESTAMP].dt.hour().value_counts().sort(S.TIMESTAMP)
+    counts = dict(hours.iter_rows())
+    per_hour = [counts.get(h, 0) for h in range(24)]
+    total = sum(per_hour)
+    return min(sum(per_hour[(h + i) % 24] for i in range(width)) for h in range(24)) / total
+
+
+def test_claimed_timezone_has_a_quiet_window():
+    claimed = replace(_BASE, rhythm="claimed_timezone")
+    spec = _world_of(claimed, replace(_BASE, rhythm="round_the_clock"))
+    _, roster, _ = build_roster(spec, 1)
+    assert roster.filter(pl.col(S.OPERATOR_ID) == "op01")["tz_offset"].n_unique() == 1
+    _, exchanges, labels = simulate_frames(spec, seed=1)
+    rows = _with_labels(exchanges, labels)
+    assert _quietest_hours(rows.filter(pl.col(S.OPERATOR_ID) == "op01"), 5) < 0.01
+    assert _quietest_hours(rows.filter(pl.col(S.OPERATOR_ID) == "op02"), 5) > 0.1
+
+
+def test_paraphrase_repeats_no_prompt_within_an_operator():
+    para = replace(_BASE, paraphrase=True, camouflage=0.0, n_templates=3)
+    spec = _world_of(para, ARCHETYPES[1])
+    _, exchanges, labels = simulate_frames(spec, seed=1)
+    rows = _with_labels(exchanges, labels)
+    paraphrased = rows.filter(pl.col(S.OPERATOR_ID) == "op01")[S.PROMPT].drop_nulls()
+    assert paraphrased.len() > 10_000 and paraphrased.n_unique() == paraphrased.len()
+
+
+def test_camouflage_sets_the_share_of_ordinary_traffic():
+    _, roster, _ = build_roster(_world_of(replace(_BASE, camouflage=0.6), ARCHETYPES[1]), 1)
+    op = roster.filter(pl.col(S.OPERATOR_ID) == "op01")
+    assert op["mix_template"].unique().to_list() == [pytest.approx(0.4)]

@@ -19,10 +19,18 @@ from __future__ import annotations
 from acctgraph.simulate.dirt import DIRT_KINDS, HOSTILE_STRINGS
 from acctgraph.simulate.operators import FRAUD_KIND
 from acctgraph.simulate.output import SimulationSummary, simulate, simulate_frames
-from acctgraph.simulate.spec import ARCHETYPES, PRESETS, Tradecraft, WorldSpec, parse_scale
+from acctgraph.simulate.spec import (
+    ARCHETYPES,
+    CAREFUL,
+    PRESETS,
+    Tradecraft,
+    WorldSpec,
+    parse_scale,
+)
 
 __all__ = [
     "ARCHETYPES",
+    "CAREFUL",
     "DIRT_KINDS",
     "FRAUD_KIND",
     "HOSTILE_STRINGS",

@@ -14,10 +14,15 @@ from acctgraph.core import schema as S
 from acctgraph.simulate import dirt
 from acctgraph.simulate import vocabulary as V
 from acctgraph.simulate.network import Channels, format_ips, resolve
-from acctgraph.simulate.prompts import chat_prompts, coding_prompts, popular_prompts
+from acctgraph.simulate.prompts import (
+    chat_prompts,
+    coding_prompts,
+    popular_prompts,
+    public_prompts,
+)
 from acctgraph.simulate.randomness import Draws
-from acctgraph.simulate.roster import ALWAYS, CRON, MODEL_PROFILES, OFFICE, channels
-from acctgraph.simulate.world import DAY_US, OFFICE_HOURS, PERSONAL_HOURS, World
+from acctgraph.simulate.roster import ALWAYS, CRON, MODEL_PROFILES, OFFICE, WAKING, channels
+from acctgraph.simulate.world import DAY_US, OFFICE_HOURS, PERSONAL_HOURS, WAKING_HOURS, World
 
 _MODEL_CDF = np.cumsum(MODEL_PROFILES, axis=1)
 _MODEL_CDF[:, -1] = 1.0
@@ -73,6 +78,9 @@ def _timestamps(a: dict, d: Draws, ds: Draws, within: np.ndarray) -> np.ndarray:
         hour = np.where(
             office, ds.choice("t.hour", OFFICE_HOURS), ds.choice("t.hour", PERSONAL_HOURS)
         )
+        waking = schedule == WAKING
+        if waking.any():
+            hour = np.where(waking, ds.choice("t.hour", WAKING_HOURS), hour)
         second = (
             hour * 3600 + ds.integers("t.second", 3600) + within * (30 + d.integers("t.gap", 240))
         )
@@ -93,11 +101,13 @@ def _prompts(world: World, a: dict, d: Draws) -> pl.Series:
     c3 = c2 + a["mix_popular"]
     kind = np.where(u < c1, 0, np.where(u < c2, 1, np.where(u < c3, 2, 3)))
     kind = np.where((kind == 3) & (a["template_set"] < 0), 0, kind)
+    if world.public_share > 0:  # some chat is a verbatim copy of a public library prompt
+        kind = np.where((kind == 0) & (d.uniform("prompt.public") < world.public_share), 4, kind)
     out = pl.Series(S.PROMPT, [None] * len(u), dtype=pl.String)
     order = np.argsort(kind, kind="stable")
-    bounds = np.searchsorted(kind[order], [0, 1, 2, 3, 4])
+    bounds = np.searchsorted(kind[order], [0, 1, 2, 3, 4, 5])
     parts = []
-    for k in range(4):
+    for k in range(5):
         rows = order[bounds[k] : bounds[k + 1]]
         if len(rows) == 0:
             continue
@@ -108,6 +118,8 @@ def _prompts(world: World, a: dict, d: Draws) -> pl.Series:
             text = coding_prompts(sub)
         elif k == 2:
             text = popular_prompts(sub)
+        elif k == 4:
+            text = public_prompts(sub, world.public_library)
         else:
             text = world.templates.render(sub, a["template_set"][rows], a["perturbation"][rows])
         parts.append(text)

@@ -13,10 +13,14 @@ from acctgraph.simulate import dirt
 from acctgraph.simulate.exchanges import generate as generate_exchanges
 from acctgraph.simulate.legit import BUILDERS
 from acctgraph.simulate.operators import operator, operator_id, operator_sizes
+from acctgraph.simulate.prompts import public_library
 from acctgraph.simulate.randomness import stream
 from acctgraph.simulate.roster import assemble
 from acctgraph.simulate.spec import PRESETS, WorldSpec
 from acctgraph.simulate.world import World, build_world, user_agent_series
+
+TRADECRAFT = "tradecraft"
+"""The column of labels.csv holding each operator's tradecraft (``tradecraft_in_labels``)."""
 
 
 def resolve_spec(spec: WorldSpec | str, scale: float = 1.0) -> WorldSpec:
@@ -48,16 +52,29 @@ def build_roster(spec: WorldSpec, seed: int) -> tuple[World, pl.DataFrame, list[
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     world = build_world(spec, seed)
+    crafts = spec.operator_tradecrafts(seed)
+    if any(craft.templates == "public" for craft in crafts):
+        texts, focuses = public_library(stream(seed, "public_library"))
+        world.public_library = pl.Series("prompt", texts, dtype=pl.String)
+        world.public_focuses = focuses
+        world.public_share = spec.public_prompt_share
     fragments = []
     for kind, n in legit_counts(spec).items():
         if n > 0:
             fragments.append(BUILDERS[kind](world, stream(seed, kind), n))
     operators = []
     for i, size in enumerate(operator_sizes(spec, stream(seed, "operators"))):
-        craft = spec.tradecraft(i)
+        craft = crafts[i]
         op = operator_id(i)
         fragments.append(operator(world, stream(seed, op), size, i, craft))
-        operators.append({"operator_id": op, "tradecraft": craft.describe(), "n_accounts": size})
+        operators.append(
+            {
+                "operator_id": op,
+                "tradecraft": craft.describe(),
+                "n_accounts": size,
+                "tradecraft_label": craft.label(spec),
+            }
+        )
     return world, assemble(world, fragments), operators
 
 
@@ -87,9 +104,25 @@ def exchange_chunks(
             yield generate_exchanges(world, chunk, user_agents, pool_table, counts, per_operator)
 
 
-def labels(roster: pl.DataFrame) -> pl.DataFrame:
-    """Ground truth for every account (including those dropped from the accounts table)."""
-    return roster.select(S.ACCOUNT_ID, S.OPERATOR_ID, S.KIND)
+def labels(roster: pl.DataFrame, operators: list[dict] | None = None) -> pl.DataFrame:
+    """Ground truth for every account (including those dropped from the accounts table).
+
+    With ``operators`` (from :func:`build_roster`; passed when the spec asks for
+    ``tradecraft_in_labels``), a fourth column ``tradecraft`` holds the operator's
+    :meth:`~acctgraph.simulate.spec.Tradecraft.label` (``ip=...;payment=...;...``),
+    empty for legitimate accounts, so that an evaluation can report per tradecraft.
+    """
+    truth = roster.select(S.ACCOUNT_ID, S.OPERATOR_ID, S.KIND)
+    if operators is None:
+        return truth
+    crafts = pl.DataFrame(
+        {
+            S.OPERATOR_ID: [op["operator_id"] for op in operators],
+            TRADECRAFT: [op["tradecraft_label"] for op in operators],
+        },
+        schema={S.OPERATOR_ID: pl.String, TRADECRAFT: pl.String},
+    )
+    return truth.join(crafts, on=S.OPERATOR_ID, how="left", maintain_order="left")
 
 
 def new_dirt_counts() -> dict[str, int]:

@@ -22,8 +22,9 @@ from acctgraph.simulate.identity import (
 )
 from acctgraph.simulate.legit import company_domain, keys_for, lognormal_intensity
 from acctgraph.simulate.network import POOL, STICKY
-from acctgraph.simulate.prompts import operator_templates
-from acctgraph.simulate.roster import ALWAYS, PERSONAL, population_frame
+from acctgraph.simulate.prompts import operator_templates, public_templates
+from acctgraph.simulate.randomness import stream
+from acctgraph.simulate.roster import ALWAYS, PERSONAL, WAKING, population_frame
 from acctgraph.simulate.spec import Tradecraft
 from acctgraph.simulate.world import DAY_US, World
 
@@ -114,9 +115,16 @@ def _emails(
 def operator(
     world: World, rng: np.random.Generator, n: int, index: int, craft: Tradecraft
 ) -> pl.DataFrame:
-    """The accounts of operator ``index`` (0-based) working with ``craft``."""
+    """The accounts of operator ``index`` (0-based) working with ``craft``.
+
+    ``rng`` is the operator's own stream; the dimensions added after the first eight
+    (``templates``, ``camouflage``, ``rhythm``, ``teams``, ``paraphrase``, volume
+    ``legit_like``) draw from a second named stream (``op01.tradecraft``...), and only
+    when they differ from their defaults, so that existing worlds keep their bytes.
+    """
     spec = world.spec
     net = world.network
+    extra = stream(world.seed, f"{operator_id(index)}.tradecraft")
     keys = keys_for(rng, n)
     country = _target_countries(world, rng, n)
     tz = world.tz_offsets(rng, country)
@@ -172,6 +180,9 @@ def operator(
     else:
         device = random_hex(rng, n).to_numpy().astype(object)
     device[rng.random(n) < 0.1] = None
+    team = np.zeros(n, dtype=np.int32)
+    if craft.teams > 1:
+        team, card, device = _split_teams(extra, craft.teams, order, card, device)
 
     first, last = person_names(rng, country)
     shown = display_names(rng, first, last).to_numpy().astype(object)
@@ -195,9 +206,17 @@ def operator(
         )  # the most common browser string
     ua_a = agents[rng.integers(0, 2, n)]
 
-    template_set = world.templates.add(
-        operator_templates(rng, craft.prompt_focus, craft.n_templates)
-    )
+    if craft.templates == "public":
+        templates = public_templates(
+            extra,
+            world.public_library.to_list(),
+            world.public_focuses,
+            craft.prompt_focus,
+            craft.n_templates,
+        )
+    else:
+        templates = operator_templates(rng, craft.prompt_focus, craft.n_templates)
+    template_set = world.templates.add(templates, paraphrase=craft.paraphrase)
     if craft.volume == "high":
         mix = {"mix_chat": 0.03, "mix_coding": 0.01, "mix_popular": 0.0, "mix_template": 0.96}
         intensity, schedule, session = (
@@ -218,6 +237,23 @@ def operator(
             PERSONAL,
             rng.integers(3, 9, n),
         )
+    if craft.camouflage is not None:
+        c = craft.camouflage
+        mix = {
+            "mix_chat": 0.8 * c,
+            "mix_coding": 0.1 * c,
+            "mix_popular": 0.1 * c,
+            "mix_template": 1 - c,
+        }
+    if craft.rhythm == "round_the_clock":
+        schedule = ALWAYS
+    elif craft.rhythm == "claimed_timezone":  # one claimed time zone for every account
+        schedule = WAKING
+        tz = np.full(n, tz[int(extra.integers(n))], dtype=tz.dtype)
+    fixed = np.full(n, -1, dtype=np.int64)
+    if craft.volume == "legit_like":  # about what an active legitimate heavy-ish user sends
+        mean = 3 * spec.legit_exchanges_per_account
+        fixed = np.maximum(1, np.round(extra.lognormal(log(mean) - 0.32, 0.8, n))).astype(np.int64)
     active_start = created + rng.integers(0, 2 * DAY_US, n)
     stopped = rng.random(n) < 0.3  # banned or abandoned before the window closed
     active_end = np.where(
@@ -253,7 +289,41 @@ def operator(
         out_mu=log(_OUTPUT[craft.prompt_focus]),
         out_sigma=0.5,
         ctx_mu=log(600),
+        fixed_exchanges=fixed,
+        team=team,
     )
+
+
+def _split_teams(
+    rng: np.random.Generator, teams: int, order: np.ndarray, card: np.ndarray, device: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the accounts into ``teams`` runs of ``order`` whose cards and devices are disjoint.
+
+    A card or device held in several teams is replaced, in every team but the first,
+    by a fresh value of the same shape, one per (value, team): the teams never share.
+    """
+    n = len(order)
+    team = np.empty(n, dtype=np.int32)
+    team[order] = np.minimum(np.arange(n) * teams // n, teams - 1)
+    out = []
+    for values, prefix, length in ((card, "pf_", 20), (device, "", 16)):
+        values = values.copy()
+        seen: dict[object, int] = {}
+        fresh: dict[tuple[object, int], str] = {}
+        for i in np.argsort(team, kind="stable"):
+            value = values[i]
+            if value is None:
+                continue
+            first = seen.setdefault(value, int(team[i]))
+            if first != team[i]:
+                key = (value, int(team[i]))
+                if key not in fresh:
+                    fresh[key] = prefix + "".join(
+                        "0123456789abcdef"[int(x)] for x in rng.integers(0, 16, length)
+                    )
+                values[i] = fresh[key]
+        out.append(values)
+    return team, out[0], out[1]
 
 
 def operator_sizes(spec, rng: np.random.Generator) -> list[int]:

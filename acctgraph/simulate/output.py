@@ -108,12 +108,12 @@ def simulate_frames(
     (True, True)
     """
     spec = resolve_spec(spec, scale)
-    world, roster, _ = build_roster(spec, seed)
+    world, roster, operators = build_roster(spec, seed)
     counts = new_dirt_counts()
     accounts = dirt.accounts(roster, spec, counts)
     chunks = list(exchange_chunks(world, roster, counts, {}))
     exchanges = pl.concat(chunks) if chunks else pl.DataFrame(schema=S.EXCHANGES_SCHEMA)
-    return accounts, exchanges, labels(roster)
+    return accounts, exchanges, labels(roster, operators if spec.tradecraft_in_labels else None)
 
 
 def simulate(
@@ -139,7 +139,7 @@ def simulate(
     ----------
     spec
         A :class:`WorldSpec` or a preset name (``tiny``, ``sample``, ``bench``,
-        ``incident``).
+        ``incident``, ``random``).
     seed
         Non-negative integer seed.
     out
@@ -181,7 +181,7 @@ def simulate(
             compression="zstd",
             compression_level=spec.compression_level,
         )
-    truth = labels(roster)
+    truth = labels(roster, operators if spec.tradecraft_in_labels else None)
     truth.write_csv(out_dir / f"{S.LABELS}.csv")
 
     planned = int(roster["n_exchanges"].sum())

@@ -154,12 +154,14 @@ class TemplateBook:
         self.templates: list[str] = []
         self.offsets: list[int] = []
         self.sizes: list[int] = []
+        self.paraphrased: list[bool] = []
         self._series: pl.Series | None = None
 
-    def add(self, templates: list[str]) -> int:
-        """Register a set; returns its id."""
+    def add(self, templates: list[str], *, paraphrase: bool = False) -> int:
+        """Register a set; returns its id. ``paraphrase``: rewrite every prompt (:func:`paraphrase`)."""
         self.offsets.append(len(self.templates))
         self.sizes.append(len(templates))
+        self.paraphrased.append(paraphrase)
         self.templates.extend(templates)
         self._series = None
         return len(self.sizes) - 1
@@ -173,7 +175,14 @@ class TemplateBook:
         sizes = np.asarray(self.sizes, dtype=np.int64)[set_ids]
         # skewed use: a few templates of a set carry most of the traffic
         pick = np.floor(d.uniform("template") ** 1.7 * sizes).astype(np.int64)
-        text = fill(self._series.gather(offsets + pick), d, self._slots)
+        chosen = self._series.gather(offsets + pick)
+        rewrite = np.asarray(self.paraphrased, dtype=bool)[set_ids]
+        slots = self._slots
+        if rewrite.any():  # before the slots are filled, so the added constraint gets values too
+            rows = np.flatnonzero(rewrite)
+            chosen = chosen.scatter(rows, paraphrase(chosen.gather(rows), d.subset(rows)))
+            slots = _slot_counts_with_paraphrase(slots)
+        text = fill(chosen, d, slots)
         return perturb(text, d, perturbation)
 
 
@@ -233,6 +242,179 @@ def operator_templates(rng: np.random.Generator, focus: str, n_templates: int) -
             seen.add(template)
             out.append(template)
     return out
+
+
+# --- the public library of capability-eliciting prompts ------------------------------------
+
+
+def public_library(rng: np.random.Generator, per_focus: int = 12) -> tuple[list[str], list[str]]:
+    """Prompts published on the web for eliciting capabilities: ``(texts, focuses)``.
+
+    ``per_focus`` distinct texts for each of coding, agentic and reasoning, built like
+    operators' templates with the slots filled once: anyone who copies one sends the
+    very same text. Ordered by popularity within the library (legitimate people draw
+    them Zipf-wise, :func:`public_prompts`).
+
+    Examples
+    --------
+    >>> texts, focuses = public_library(np.random.default_rng(1), per_focus=2)
+    >>> len(texts), sorted(set(focuses)), any("{" in t for t in texts)
+    (6, ['agentic', 'coding', 'reasoning'], False)
+    """
+    texts: list[str] = []
+    focuses: list[str] = []
+    for focus in ("coding", "agentic", "reasoning"):
+        for template in operator_templates(rng, focus, per_focus):
+            texts.append(_SLOT_RE.sub(lambda m: _one_value(rng, m.group(1)), template))
+            focuses.append(focus)
+    order = rng.permutation(len(texts))  # popularity does not follow the focus
+    return [texts[i] for i in order], [focuses[i] for i in order]
+
+
+def _one_value(rng: np.random.Generator, slot: str) -> str:
+    if slot == "N":
+        return str(int(rng.integers(1, 10_001)))
+    if slot == "K":
+        return str(int(rng.integers(2, 13)))
+    vocab = SLOTS[slot]
+    return str(vocab[int(rng.integers(len(vocab)))])
+
+
+def public_templates(
+    rng: np.random.Generator, library: list[str], focuses: list[str], focus: str, n_templates: int
+) -> list[str]:
+    """An operator's picks from the public library, most popular first within its focus.
+
+    The first one carries most of the operator's traffic (:meth:`TemplateBook.render`),
+    and it is among the library's most popular prompts of that focus.
+    """
+    wanted = ("coding", "agentic", "reasoning") if focus == "mixed" else (focus,)
+    candidates = [i for i, f in enumerate(focuses) if f in wanted]
+    weights = zipf_weights(len(candidates), 1.0)
+    k = min(n_templates, len(candidates))
+    picked = rng.choice(len(candidates), size=k, replace=False, p=weights / weights.sum())
+    return [library[candidates[int(i)]] for i in sorted(picked)]
+
+
+def public_prompts(d: Draws, library: pl.Series) -> pl.Series:
+    """Verbatim prompts of the public library, Zipf-distributed (legitimate people's copies)."""
+    cdf = cumulative(zipf_weights(len(library), 1.1))
+    return library.gather(d.choice("public", cdf)).alias("prompt")
+
+
+# --- paraphrase ----------------------------------------------------------------------------
+
+_LEAD_INS = _series(
+    (
+        "",
+        "Hey, ",
+        "Quick one: ",
+        "I need help with this. ",
+        "Could you do the following? ",
+        "Here is my request. ",
+        "For a project I'm working on: ",
+        "Please handle this carefully. ",
+        "New task. ",
+        "Can you help? ",
+        "Following up on my earlier question: ",
+        "I'd appreciate a thorough answer. ",
+    )
+)
+_CONSTRAINTS = _series(
+    (
+        " Keep it under {N} lines.",
+        " Assume inputs of about {N} items.",
+        " It has to handle {N} requests a minute.",
+        " I have {N} test cases to pass.",
+        " Budget: {N} tokens at most.",
+        " The dataset has {N} rows.",
+        " This is attempt {N}, the others failed.",
+        " Our codebase has {N} files.",
+        " Give at least {K} examples; I will run {N} of them.",
+        " Stop after {N} words of explanation.",
+        " Version {N} of this question.",
+        " We ship in {N} hours.",
+    )
+)
+_CONTEXTS = _series(
+    (
+        " It is for {PEOPLE} in {PLACES}.",
+        " Background: {TOPIC}, {THING}.",
+        " My team uses {LIB} and {LANG}.",
+        " Think of {TOPIC} as an analogy; the reader is {AUDIENCE}.",
+        " Name things after {IDENT} and {THING}.",
+        " Context: {JOB} working on {TOPIC}.",
+        " Mention edge cases like {ERROR} and {THING}.",
+        " I am asking for {PEOPLE}, who know {TOPIC}.",
+        " Use {LIB} if it helps with {TOPIC}.",
+        " Write it for {AUDIENCE} in {PLACES}.",
+        " It runs somewhere in {PLACES}, next to {LIB}.",
+        " The project is about {TOPIC} and {THING}.",
+    )
+)
+_PARAPHRASE_SLOTS = {
+    name: _slot_counts(_CONSTRAINTS).get(name, 0) + _slot_counts(_CONTEXTS).get(name, 0)
+    for name in set(_slot_counts(_CONSTRAINTS)) | set(_slot_counts(_CONTEXTS))
+}
+# groups of interchangeable words: the first of each group is the one the templates use
+_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("Write", "Produce", "Draft", "Put together", "Create"),
+    ("Implement", "Code up", "Build", "Develop"),
+    ("Solve", "Work out", "Crack", "Figure out"),
+    ("solution", "implementation", "answer", "approach"),
+    ("complete", "full", "whole", "end-to-end"),
+    ("Output", "Return", "Give me", "Produce"),
+    ("step by step", "one step at a time", "stepwise", "in small steps"),
+    ("detailed", "thorough", "in-depth", "exhaustive"),
+    ("reasoning", "thinking", "logic", "line of thought"),
+    ("You are", "Pretend you are", "Imagine you are", "Behave as"),
+    ("include", "add", "provide", "also write"),
+    ("Task", "Job", "Assignment", "Exercise"),
+    ("tools", "utilities", "functions", "actions"),
+    ("Explain", "Describe", "Lay out", "Spell out"),
+)
+
+
+def paraphrase(templates: pl.Series, d: Draws) -> pl.Series:
+    """Reword each template (one per row): a lead-in, synonyms, a constraint, a context.
+
+    What the prompt asks (topic, structure, the capability it targets) stays; the
+    wording changes so that no exact text repeats: with the slots filled afterwards
+    there are about 10^11 variants of every template, so that even 100,000 rows of
+    one template almost never repeat.
+
+    Examples
+    --------
+    >>> d = Draws(np.arange(4, dtype=np.uint64), np.zeros(4, dtype=np.uint64))
+    >>> out = paraphrase(pl.Series(["Write code step by step."] * 4), d)
+    >>> out.n_unique() > 1
+    True
+    """
+    text = templates.clone()
+    for g, group in enumerate(_SYNONYMS):
+        which = d.integers(f"para.synonym{g}", len(group))
+        for v in range(1, len(group)):
+            rows = np.flatnonzero(which == v)
+            if len(rows):
+                text = text.scatter(
+                    rows, text.gather(rows).str.replace_all(group[0], group[v], literal=True)
+                )
+    frame = pl.DataFrame(
+        {
+            "lead": _LEAD_INS.gather(d.integers("para.lead", len(_LEAD_INS))),
+            "t": text,
+            "more": _CONSTRAINTS.gather(d.integers("para.constraint", len(_CONSTRAINTS))),
+            "context": _CONTEXTS.gather(d.integers("para.context", len(_CONTEXTS))),
+        }
+    )
+    return frame.select(pl.concat_str(["lead", "t", "more", "context"]).alias("prompt")).to_series()
+
+
+def _slot_counts_with_paraphrase(counts: dict[str, int]) -> dict[str, int]:
+    merged = dict(counts)  # the added sentences come on top of the template's own slots
+    for name, times in _PARAPHRASE_SLOTS.items():
+        merged[name] = merged.get(name, 0) + times
+    return merged
 
 
 def automation_templates(rng: np.random.Generator, n_jobs: int) -> list[str]:

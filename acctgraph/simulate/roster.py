@@ -19,8 +19,8 @@ from acctgraph.simulate.network import Channels, format_ips, resolve
 from acctgraph.simulate.randomness import Draws
 from acctgraph.simulate.world import DAY_US, World
 
-# schedules of activity
-PERSONAL, OFFICE, ALWAYS, CRON = 0, 1, 2, 3
+# schedules of activity (WAKING: the waking hours of a claimed time zone, nights silent)
+PERSONAL, OFFICE, ALWAYS, CRON, WAKING = 0, 1, 2, 3, 4
 
 # model profiles: probabilities over vocabulary.MODELS
 MODEL_PROFILES = np.array(
@@ -81,6 +81,8 @@ ROSTER_COLUMNS: dict[str, tuple[type[pl.DataType], object]] = {
     "out_mu": (_F64, 5.8),
     "out_sigma": (_F64, 0.7),
     "ctx_mu": (_F64, 5.0),
+    "fixed_exchanges": (_I64, -1),  # >= 0: this many exchanges, outside the scaled totals
+    "team": (_I32, 0),  # an operator's team (Tradecraft.teams); 0 for everyone else
 }
 
 
@@ -159,13 +161,20 @@ def assemble(world: World, fragments: list[pl.DataFrame]) -> pl.DataFrame:
     window = world.end_us - world.start_us
     active = ((roster["active_end"] - roster["active_start"]).to_numpy() / window).clip(0.02, 1.0)
     intensity = roster["intensity"].to_numpy() * active
-    fraud = roster[S.OPERATOR_ID].is_not_null().to_numpy()
+    # accounts with a count of their own (operators of legit_like volume) stay outside both totals
+    fixed_counts = roster["fixed_exchanges"].to_numpy()
+    fixed = fixed_counts >= 0
+    operated = roster[S.OPERATOR_ID].is_not_null().to_numpy()
+    legit = ~operated
+    fraud = operated & ~fixed
     counts = np.zeros(len(keys), dtype=np.int64)
+    counts[fixed] = fixed_counts[fixed]
+    n_legit = int(legit.sum())
     n_fraud = int(fraud.sum())
-    counts[~fraud] = _scale_counts(
-        intensity[~fraud],
-        Draws(keys[~fraud], np.full((~fraud).sum(), 1 << 62, dtype=np.uint64)),
-        spec.legit_exchanges_per_account * (len(keys) - n_fraud),
+    counts[legit] = _scale_counts(
+        intensity[legit],
+        Draws(keys[legit], np.full(n_legit, 1 << 62, dtype=np.uint64)),
+        spec.legit_exchanges_per_account * n_legit,
     )
     counts[fraud] = _scale_counts(
         intensity[fraud],

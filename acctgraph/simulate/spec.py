@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from numbers import Real
 
+import numpy as np
+
 from acctgraph.core.errors import ConfigError
 
 IP_TRADECRAFTS = ("residential_proxy", "proxy_reseller", "datacenter", "mobile_proxy")
@@ -27,9 +29,12 @@ PAYMENT_TRADECRAFTS = ("reused", "virtual", "none")
 DEVICE_TRADECRAFTS = ("reused", "random")
 EMAIL_TRADECRAFTS = ("random_alnum", "name_number", "catchall", "legit_like", "gmail_variants")
 SIGNUP_TRADECRAFTS = ("burst", "spread")
-VOLUME_TRADECRAFTS = ("high", "low_slow")
+VOLUME_TRADECRAFTS = ("high", "low_slow", "legit_like")
 USER_AGENT_TRADECRAFTS = ("script", "sdk", "spoofed_browser")
 PROMPT_FOCUSES = ("coding", "agentic", "reasoning", "mixed")
+TEMPLATE_SOURCES = ("own", "public")
+RHYTHMS = ("round_the_clock", "claimed_timezone")
+_NEW_DIMENSIONS = ("templates", "camouflage", "rhythm", "teams", "paraphrase")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,15 +61,38 @@ class Tradecraft:
     signup
         ``burst`` (batches of dozens within minutes to hours) or ``spread`` (over weeks).
     volume
-        ``high`` (24/7 automation) or ``low_slow`` (daytime, few exchanges, about
-        ``WorldSpec.camouflage_share`` of them ordinary chat).
+        ``high`` (24/7 automation), ``low_slow`` (daytime, few exchanges, about
+        ``WorldSpec.camouflage_share`` of them ordinary chat) or ``legit_like`` (like
+        ``low_slow``, but each account sends about as much as a legitimate user: a count
+        of its own, outside ``WorldSpec.fraud_exchanges_per_account``).
     user_agent
         ``script`` (HTTP libraries), ``sdk`` (official SDKs), ``spoofed_browser``
         (one common browser string).
     prompt_focus
         ``coding``, ``agentic``, ``reasoning`` or ``mixed`` templates.
     n_templates
-        Number of prompt templates (10-40).
+        Number of prompt templates (10-40 in the archetypes).
+    templates
+        ``own`` (templates written by the operator) or ``public`` (its templates are
+        taken from the world's public library of capability-eliciting prompts, which
+        legitimate people also send verbatim now and then; see
+        ``WorldSpec.public_prompt_share``).
+    camouflage
+        Share of the operator's exchanges that is ordinary chat, coding questions and
+        popular phrasings (0.8/0.1/0.1) instead of templates. None (default): as by
+        ``volume`` (4% for ``high``, ``WorldSpec.camouflage_share`` otherwise).
+    rhythm
+        ``round_the_clock`` (uniform over the 24 hours) or ``claimed_timezone`` (every
+        account in the waking hours, 07:00-01:00, of one time zone). None (default): as
+        by ``volume`` (``high`` round the clock, otherwise the daytime of each account's
+        own country).
+    teams
+        Accounts are split into this many disjoint teams; cards and devices are never
+        shared across teams (addresses and templates are). 1 (default): no split.
+    paraphrase
+        Each templated prompt is rewritten (lead-in, synonyms, an added constraint) so
+        that no exact text repeats; only topic, structure and capability targeting
+        stay. False (default).
     """
 
     ip: str
@@ -76,6 +104,11 @@ class Tradecraft:
     user_agent: str
     prompt_focus: str
     n_templates: int = 20
+    templates: str = "own"
+    camouflage: float | None = None
+    rhythm: str | None = None
+    teams: int = 1
+    paraphrase: bool = False
 
     def __post_init__(self) -> None:
         choices = {
@@ -87,6 +120,7 @@ class Tradecraft:
             "volume": VOLUME_TRADECRAFTS,
             "user_agent": USER_AGENT_TRADECRAFTS,
             "prompt_focus": PROMPT_FOCUSES,
+            "templates": TEMPLATE_SOURCES,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -94,15 +128,72 @@ class Tradecraft:
                 raise ConfigError(f"Tradecraft.{name} must be one of {allowed}, got {value!r}")
         if not 1 <= self.n_templates <= 200:
             raise ConfigError(f"Tradecraft.n_templates must be in [1, 200], got {self.n_templates}")
+        if self.camouflage is not None and not 0 <= self.camouflage < 1:
+            raise ConfigError(
+                f"Tradecraft.camouflage must be None or in [0, 1), got {self.camouflage}"
+            )
+        if self.rhythm is not None and self.rhythm not in RHYTHMS:
+            raise ConfigError(
+                f"Tradecraft.rhythm must be None or one of {RHYTHMS}, got {self.rhythm!r}"
+            )
+        if (
+            isinstance(self.teams, bool)
+            or not isinstance(self.teams, int)
+            or not 1 <= self.teams <= 50
+        ):
+            raise ConfigError(f"Tradecraft.teams must be an integer in [1, 50], got {self.teams!r}")
+        if not isinstance(self.paraphrase, bool):
+            raise ConfigError(
+                f"Tradecraft.paraphrase must be True or False, got {self.paraphrase!r}"
+            )
 
     def describe(self) -> str:
-        """One line listing every choice, for READMEs and summaries."""
-        return (
-            ", ".join(
-                f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name != "n_templates"
-            )
-            + f", n_templates={self.n_templates}"
+        """One line listing every choice, for READMEs and summaries.
+
+        The dimensions added later (``templates``, ``camouflage``, ``rhythm``, ``teams``,
+        ``paraphrase``) are listed only when they differ from their defaults, so that the
+        READMEs of existing worlds do not change.
+
+        Examples
+        --------
+        >>> ARCHETYPES[0].describe()
+        'ip=residential_proxy, payment=reused, device=reused, email=random_alnum, signup=burst, volume=high, user_agent=script, prompt_focus=coding, n_templates=30'
+        >>> CAREFUL.describe().split(", n_templates=")[1]
+        '2, templates=public, camouflage=0.4, rhythm=round_the_clock'
+        """
+        old = [f.name for f in fields(self) if f.name not in _NEW_DIMENSIONS]
+        defaults = {f.name: f.default for f in fields(self)}
+        text = ", ".join(f"{name}={getattr(self, name)}" for name in old if name != "n_templates")
+        text += f", n_templates={self.n_templates}"
+        for name in _NEW_DIMENSIONS:
+            if getattr(self, name) != defaults[name]:
+                text += f", {name}={getattr(self, name)}"
+        return text
+
+    def label(self, spec: WorldSpec) -> str:
+        """Every dimension, defaults resolved, as ``name=value`` joined by ``;`` (labels.csv).
+
+        ``camouflage`` and ``rhythm`` left at None are shown as the behaviour they give:
+        the share of camouflage traffic, and ``round_the_clock`` or ``local_daytime``.
+
+        Examples
+        --------
+        >>> ARCHETYPES[1].label(PRESETS["tiny"])
+        'ip=proxy_reseller;payment=virtual;device=random;email=legit_like;signup=spread;volume=low_slow;user_agent=spoofed_browser;prompt_focus=reasoning;n_templates=15;templates=own;camouflage=0.5;rhythm=local_daytime;teams=1;paraphrase=false'
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["camouflage"] = self.camouflage_share(spec)
+        values["rhythm"] = self.rhythm or (
+            "round_the_clock" if self.volume == "high" else "local_daytime"
         )
+        values["paraphrase"] = "true" if self.paraphrase else "false"
+        return ";".join(f"{name}={value}" for name, value in values.items())
+
+    def camouflage_share(self, spec: WorldSpec) -> float:
+        """Share of the operator's exchanges that is not templated, defaults resolved."""
+        if self.camouflage is not None:
+            return self.camouflage
+        return 0.04 if self.volume == "high" else spec.camouflage_share
 
 
 ARCHETYPES: tuple[Tradecraft, ...] = (
@@ -197,6 +288,26 @@ ARCHETYPES: tuple[Tradecraft, ...] = (
 )
 """Eight operator archetypes; operator *i* uses archetype *i* unless ``tradecrafts`` is set."""
 
+CAREFUL = Tradecraft(
+    ip="proxy_reseller",
+    payment="none",
+    device="random",
+    email="name_number",
+    signup="spread",
+    volume="legit_like",
+    user_agent="spoofed_browser",
+    prompt_focus="mixed",
+    n_templates=2,
+    templates="public",
+    camouflage=0.4,
+    rhythm="round_the_clock",
+)
+"""The careful operator: nothing of identity shared (no card, one device per account,
+``first.last.NNNN@gmail.com``, signups spread over weeks, a legitimate user's volume),
+exits of the commercial network legitimate VPN users share, 40% ordinary chat, and a
+public capability-eliciting prompt that dominates each account's traffic at all hours.
+Not in ``ARCHETYPES`` (that would change the presets); use it in ``tradecrafts``."""
+
 WINDOW_START = datetime(2026, 4, 22, 0, 0, tzinfo=UTC)
 WINDOW_END = datetime(2026, 6, 5, 23, 59, 59, tzinfo=UTC)
 
@@ -229,7 +340,15 @@ class WorldSpec:
     Behaviour
         ``no_card_share`` (individuals without a card), ``popular_prompt_share``
         (ordinary prompts taken from the shared popular phrasings), ``camouflage_share``
-        (share of a low-and-slow operator's traffic that is ordinary chat).
+        (share of a low-and-slow operator's traffic that is ordinary chat),
+        ``public_prompt_share`` (share of ordinary chat prompts replaced by a verbatim
+        prompt of the public capability-prompt library; only in worlds where an operator
+        takes its templates from that library, so other worlds are unchanged).
+    Operators
+        ``random_tradecrafts`` (each operator's tradecraft drawn from the whole space,
+        seeded by the world's seed: :func:`random_tradecraft`; ``tradecrafts`` must then
+        be None), ``tradecraft_in_labels`` (labels.csv gets a ``tradecraft`` column:
+        :meth:`Tradecraft.label` of the account's operator, empty for legitimate ones).
     Dirt (shares of rows or accounts)
         ``dropped_account_share``, ``duplicate_exchange_share``, ``missing_value_share``,
         ``malformed_ip_share``, ``private_ip_share``, ``bad_created_at_share``,
@@ -262,6 +381,9 @@ class WorldSpec:
     no_card_share: float = 0.4
     popular_prompt_share: float = 0.08
     camouflage_share: float = 0.5
+    public_prompt_share: float = 0.02
+    random_tradecrafts: bool = False
+    tradecraft_in_labels: bool = False
     dropped_account_share: float = 0.005
     duplicate_exchange_share: float = 0.002
     missing_value_share: float = 0.01
@@ -308,6 +430,10 @@ class WorldSpec:
                 all(isinstance(t, Tradecraft) for t in self.tradecrafts),
                 "WorldSpec.tradecrafts must hold Tradecraft instances",
             )
+            _check(
+                not self.random_tradecrafts,
+                "WorldSpec: set either tradecrafts or random_tradecrafts, not both",
+            )
         mix = (
             self.individual_share,
             self.family_share,
@@ -341,6 +467,7 @@ class WorldSpec:
             "no_card_share",
             "popular_prompt_share",
             "camouflage_share",
+            "public_prompt_share",
         ):
             value = getattr(self, name)
             _check(0 <= value < 1, f"WorldSpec.{name} must be in [0, 1), got {value}")
@@ -376,10 +503,29 @@ class WorldSpec:
         return round(self.n_accounts * self.fraud_account_share)
 
     def tradecraft(self, index: int) -> Tradecraft:
-        """The tradecraft of operator ``index`` (0-based)."""
+        """The tradecraft of operator ``index`` (0-based), when it does not depend on the seed."""
         if self.tradecrafts is not None:
             return self.tradecrafts[index]
         return ARCHETYPES[index % len(ARCHETYPES)]
+
+    def operator_tradecrafts(self, seed: int) -> tuple[Tradecraft, ...]:
+        """Every operator's tradecraft in this world; drawn from ``seed`` if ``random_tradecrafts``.
+
+        The draws come from their own named stream (``tradecrafts``), so no other part
+        of the world changes.
+
+        Examples
+        --------
+        >>> spec = PRESETS["random"]
+        >>> spec.operator_tradecrafts(3) == spec.operator_tradecrafts(3) != spec.operator_tradecrafts(4)
+        True
+        """
+        if not self.random_tradecrafts:
+            return tuple(self.tradecraft(i) for i in range(self.n_operators))
+        from acctgraph.simulate.randomness import stream
+
+        rng = stream(seed, "tradecrafts")
+        return tuple(random_tradecraft(rng) for _ in range(self.n_operators))
 
     def scaled(self, factor: float) -> WorldSpec:
         """The same world with ``factor`` times the accounts (rounded).
@@ -424,6 +570,45 @@ class WorldSpec:
             (self.n_accounts - n_fraud) * self.legit_exchanges_per_account,
             n_fraud * self.fraud_exchanges_per_account,
         )
+
+
+def random_tradecraft(rng: np.random.Generator) -> Tradecraft:
+    """One tradecraft drawn from the whole space.
+
+    With probability 0.15 the :data:`CAREFUL` operator; otherwise every dimension
+    independently and uniformly over its options, ``n_templates`` in [1, 40],
+    ``camouflage`` None (30%) or uniform in [0, 0.8), ``rhythm`` None (a third) or one
+    of :data:`RHYTHMS`, ``teams`` one of 1, 1, 2, 3, 5, ``paraphrase`` with probability 0.3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> craft = random_tradecraft(np.random.default_rng(0))
+    >>> isinstance(craft, Tradecraft)
+    True
+    """
+    if rng.random() < 0.15:
+        return CAREFUL
+
+    def pick(options: tuple[str, ...]) -> str:
+        return options[int(rng.integers(len(options)))]
+
+    return Tradecraft(
+        ip=pick(IP_TRADECRAFTS),
+        payment=pick(PAYMENT_TRADECRAFTS),
+        device=pick(DEVICE_TRADECRAFTS),
+        email=pick(EMAIL_TRADECRAFTS),
+        signup=pick(SIGNUP_TRADECRAFTS),
+        volume=pick(VOLUME_TRADECRAFTS),
+        user_agent=pick(USER_AGENT_TRADECRAFTS),
+        prompt_focus=pick(PROMPT_FOCUSES),
+        n_templates=int(rng.integers(1, 41)),
+        templates=pick(TEMPLATE_SOURCES),
+        camouflage=None if rng.random() < 0.3 else round(float(rng.uniform(0, 0.8)), 2),
+        rhythm=None if rng.random() < 1 / 3 else pick(RHYTHMS),
+        teams=(1, 1, 2, 3, 5)[int(rng.integers(5))],
+        paraphrase=bool(rng.random() < 0.3),
+    )
 
 
 def scale_label(factor: float) -> str:
@@ -501,7 +686,19 @@ PRESETS: dict[str, WorldSpec] = {
         legit_exchanges_per_account=11.3,
         fraud_exchanges_per_account=1_150.0,
     ),
+    # Sized like sample, but every operator's tradecraft is drawn from the whole space from
+    # the seed (old and new dimensions, the careful operator among the draws), so that
+    # quality is measured over many worlds the detector was not tuned on.
+    "random": WorldSpec(
+        name="random",
+        n_accounts=20_000,
+        n_operators=7,
+        legit_exchanges_per_account=5.3,
+        fraud_exchanges_per_account=330.0,
+        random_tradecrafts=True,
+        tradecraft_in_labels=True,
+    ),
 }
 """Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing),
 ``incident`` (1M accounts, ~40M exchanges: the scale target; ``WorldSpec.scaled`` for
-fractions of it)."""
+fractions of it), ``random`` (sample-sized, tradecrafts drawn from the seed)."""

@@ -80,6 +80,36 @@ OFFICE_HOURS = cumulative(
     ]
 )
 
+# The waking hours of a claimed time zone: the personal profile with the night (01:00-07:00) silent.
+WAKING_HOURS = cumulative(
+    [
+        0.6,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1.2,
+        2.2,
+        3.0,
+        3.3,
+        3.4,
+        3.3,
+        3.4,
+        3.5,
+        3.5,
+        3.4,
+        3.3,
+        3.4,
+        3.8,
+        4.0,
+        3.7,
+        2.8,
+        1.8,
+    ]
+)
+
 
 @dataclass
 class World:
@@ -108,6 +138,10 @@ class World:
     sdk_ua: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     script_ua: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     templates: TemplateBook = field(default_factory=TemplateBook)
+    # the public capability-prompt library, built only when an operator uses it
+    public_library: pl.Series = field(default_factory=lambda: pl.Series("prompt", [], pl.String))
+    public_focuses: list[str] = field(default_factory=list)
+    public_share: float = 0.0
 
     # --- helpers used by the population builders ------------------------------
     def pick_countries(self, rng: np.random.Generator, n: int) -> np.ndarray:
