@@ -78,7 +78,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -86,7 +86,13 @@ from acctgraph.cluster.attach import AttachParams
 from acctgraph.cluster.detect import DetectParams
 from acctgraph.cluster.score import ScoreParams
 from acctgraph.core.errors import ConfigError
-from acctgraph.features import ExtraColumn, Feature, default_features
+from acctgraph.features import (
+    CoActivity,
+    ExtraColumn,
+    Feature,
+    PromptTemplate,
+    default_features,
+)
 from acctgraph.graph import GraphParams
 
 DEFAULT_SEED = 42
@@ -115,6 +121,16 @@ class Config:
             if feature.kind == kind:
                 return feature
         raise KeyError(kind)
+
+    @property
+    def prompt_template(self) -> PromptTemplate:
+        """The prompt-template kind (always configured, maybe disabled); it shapes the reductions."""
+        return _typed(self.feature(PromptTemplate.kind), PromptTemplate)
+
+    @property
+    def co_activity(self) -> CoActivity:
+        """The co-activity kind (always configured, maybe disabled); it shapes the reductions."""
+        return _typed(self.feature(CoActivity.kind), CoActivity)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -421,3 +437,14 @@ def _show(value: Any) -> str:
     except ValueError:  # pragma: no cover - circular structures cannot come from TOML
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_F = TypeVar("_F", bound=Feature)
+
+
+def _typed(feature: Feature, cls: type[_F]) -> _F:
+    if not isinstance(feature, cls):  # pragma: no cover - each kind has one class
+        raise ConfigError(
+            f"features.{cls.kind}: expected {cls.__name__}, got {type(feature).__name__}"
+        )
+    return feature

@@ -38,8 +38,6 @@ from acctgraph.cluster.detect import detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
 from acctgraph.features import (
-    CoActivity,
-    PromptTemplate,
     Usage,
     attribute_table,
     compute_usage,
@@ -90,11 +88,7 @@ def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
     >>> usage.templates.height > 0
     True
     """
-    prompt = config.feature("prompt_template")
-    co_activity = config.feature("co_activity")
-    assert isinstance(prompt, PromptTemplate), prompt
-    assert isinstance(co_activity, CoActivity), co_activity
-    return compute_usage(dataset, prompt=prompt, co_activity=co_activity)
+    return compute_usage(dataset, prompt=config.prompt_template, co_activity=config.co_activity)
 
 
 def run_from_usage(

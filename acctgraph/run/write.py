@@ -20,7 +20,6 @@ from acctgraph.cards import compute_cards, write_cards, write_template_samples
 from acctgraph.core import schema as S
 from acctgraph.core.tables import write_json, write_table
 from acctgraph.core.version import __version__
-from acctgraph.features import PromptTemplate
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
 from acctgraph.run.result import RunResult
@@ -125,7 +124,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             attributes=result.attributes,
             exchanges=result.dataset.exchanges,
             activity=result.usage.activity,
-            prompt=_prompt_feature(result),
+            prompt=result.config.prompt_template,
         ),
     )
     paths.append(write_json(run_record(result), out / "run.json"))
@@ -172,15 +171,6 @@ def write_run_tables(result: RunResult, out: Path) -> list[Path]:
         frame.write_parquet(path, compression="zstd", statistics=False)
         paths.append(path)
     return paths
-
-
-def _prompt_feature(result: RunResult) -> PromptTemplate | None:
-    """The run's prompt-template kind (always configured, maybe disabled)."""
-    try:
-        feature = result.config.feature(PromptTemplate.kind)
-    except KeyError:  # pragma: no cover - the kind is always configured
-        return None
-    return feature if isinstance(feature, PromptTemplate) else None
 
 
 def _timed(result: RunResult, stage: str, fn: Callable[[], list[Path]]) -> list[Path]:
