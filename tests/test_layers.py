@@ -73,14 +73,43 @@ def test_every_module_belongs_to_a_layer() -> None:
     assert not unknown, f"add these to LAYERS in {__file__}: {unknown}"
 
 
-def test_no_module_imports_a_higher_layer_or_a_sibling() -> None:
+def against_layering(graph: dict[str, set[str]]) -> list[str]:
+    """``"a imports b"`` for every import of a higher layer or a sibling in ``graph``."""
     wrong = []
-    for name, targets in GRAPH.items():
+    for name, targets in graph.items():
         for target in targets:
             mine, theirs = RANK[part(name)], RANK[part(target)]
             if theirs[0] > mine[0] or (theirs[0] == mine[0] and theirs[1] != mine[1]):
                 wrong.append(f"{name} imports {target}")
-    assert not wrong, "imports against the layering:\n" + "\n".join(sorted(wrong))
+    return sorted(wrong)
+
+
+def import_circle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of ``graph`` (first module repeated at the end), or ``[]``."""
+    state: dict[str, int] = defaultdict(int)  # 0 new, 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state[target] == 1:
+                return stack[stack.index(target) :] + [target]
+            if state[target] == 0 and (found := visit(target)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for module in sorted(graph):
+        if state[module] == 0 and (found := visit(module)):
+            return found
+    return []
+
+
+def test_no_module_imports_a_higher_layer_or_a_sibling() -> None:
+    wrong = against_layering(GRAPH)
+    assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
 def test_the_lowest_layer_imports_no_other_layer() -> None:
@@ -90,33 +119,26 @@ def test_the_lowest_layer_imports_no_other_layer() -> None:
 
 
 def test_no_import_circle() -> None:
-    state: dict[str, int] = defaultdict(int)  # 0 new, 1 on the stack, 2 done
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for target in sorted(GRAPH.get(node, ())):
-            if state[target] == 1:
-                cycle = stack[stack.index(target) :] + [target]
-                pytest.fail("import circle: " + " -> ".join(cycle))
-            if state[target] == 0:
-                visit(target)
-        stack.pop()
-        state[node] = 2
-
-    for module in sorted(GRAPH):
-        if state[module] == 0:
-            visit(module)
+    circle = import_circle(GRAPH)
+    assert not circle, "import circle: " + " -> ".join(circle)
 
 
-def test_the_checker_sees_a_planted_upward_import(tmp_path: Path) -> None:
+def test_the_checks_catch_a_planted_upward_import_and_circle(tmp_path: Path) -> None:
     source = tmp_path / "planted.py"
     source.write_text(
         "def f():\n    from acctgraph.run.pipeline import run_pipeline\n", encoding="utf-8"
     )
     assert imports(source) == {"acctgraph.run.pipeline"}
-    assert RANK[part("acctgraph.run.pipeline")][0] > RANK[part("acctgraph.core.schema")][0]
+    planted = {**GRAPH, "acctgraph.core.schema": {imports(source).pop()}}
+    assert against_layering(planted) == ["acctgraph.core.schema imports acctgraph.run.pipeline"]
+    assert against_layering({"acctgraph.viz.pages": {"acctgraph.report.document"}})  # siblings
+    circle = import_circle(
+        {
+            "acctgraph.cards.model": {"acctgraph.cards.compute"},
+            "acctgraph.cards.compute": {"acctgraph.cards.model"},
+        }
+    )
+    assert circle == ["acctgraph.cards.compute", "acctgraph.cards.model", "acctgraph.cards.compute"]
 
 
 def test_the_front_resolves_every_public_name() -> None:
