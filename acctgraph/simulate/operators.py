@@ -284,7 +284,10 @@ def operator(
         ua_b_share=0.0,
         model_profile=4 if craft.prompt_focus == "coding" else 3,
         template_set=template_set,
-        perturbation=rng.uniform(0.3, 0.8) * rng.uniform(0.7, 1.3, n),
+        # public prompts are sent verbatim, as legitimate copies are (their draws are kept)
+        perturbation=rng.uniform(0.3, 0.8)
+        * rng.uniform(0.7, 1.3, n)
+        * (0.0 if craft.templates == "public" else 1.0),
         **mix,
         out_mu=log(_OUTPUT[craft.prompt_focus]),
         out_sigma=0.5,
