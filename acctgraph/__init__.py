@@ -47,6 +47,7 @@ _FRONT: dict[str, str] = {
     "build_graph": "acctgraph.graph",
     "detect_communities": "acctgraph.cluster.detect",
     "attach_unlinked": "acctgraph.cluster.attach",
+    "find_cohorts": "acctgraph.cluster.cohort",
     "score_clusters": "acctgraph.cluster.score",
     # a whole run
     "Config": "acctgraph.run.config",
@@ -94,6 +95,7 @@ __all__ = [
     "build_graph",
     "detect_communities",
     "attach_unlinked",
+    "find_cohorts",
     "score_clusters",
     "Config",
     "RunResult",
@@ -139,6 +141,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.cards import load_cards
     from acctgraph.cluster.attach import attach_unlinked
+    from acctgraph.cluster.cohort import find_cohorts
     from acctgraph.cluster.detect import detect_communities
     from acctgraph.cluster.score import score_clusters
     from acctgraph.core.errors import AcctGraphError, ConfigError, InputError

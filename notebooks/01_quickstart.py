@@ -39,8 +39,8 @@ from pathlib import Path
 import polars as pl
 
 from acctgraph import (
-    Config, build_graph, detect_communities, evaluate, load_dataset, load_labels, load_run,
-    run_and_write, score_clusters,
+    Config, attach_unlinked, build_graph, detect_communities, evaluate, find_cohorts, load_dataset,
+    load_labels, load_run, run_and_write, score_clusters,
 )
 from acctgraph.features import attribute_table, compute_usage
 from acctgraph.viz import show_cluster
@@ -115,12 +115,25 @@ graph.hubs.sort("n_accounts", descending=True).head(5)
 # %% [markdown]
 # ## 5. Clusters (Leiden, seeded) and 6. scores
 #
-# Community detection is seeded, and cluster ids are ranks: cluster 1 has the highest score.
-# A score is the sum of named contributions, stored as a table.
+# Community detection is seeded; accounts linked to no one then join a cluster whose prompts
+# they share broadly (attach), and accounts tied only by behaviour (one prompt dominating
+# their traffic, at the same hours, through the same exits) form behaviour cohorts.
+# Cluster ids are ranks: cluster 1 has the highest score. A score is the sum of named
+# contributions, stored as a table.
 
 # %%
 communities = detect_communities(graph.to_igraph(), params=config.detect, seed=config.seed)
-scored = score_clusters(communities.membership, graph, attributes, usage, params=config.score)
+membership, attached = attach_unlinked(
+    communities.membership, graph.incidence, graph.values, n_accounts=len(graph.account_ids),
+    kinds=config.behaviour_kinds, params=config.attach,
+)
+cohorts = find_cohorts(
+    membership, graph.account_ids, attributes, usage,
+    sample_size=config.prompt_template.max_per_account, params=config.cohort,
+)
+scored = score_clusters(
+    cohorts.membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table
+)
 scored.clusters.select("cluster_id", "size", "cluster_score", "flagged", "exchanges", "summary").head(10)
 
 # %% [markdown]

@@ -41,16 +41,22 @@ signal                      what it measures
                             (residential proxy pools rotate; homes and offices do not)
 ``declared_organisation``   share of members in the cluster's most common declared
                             enterprise ``org_id`` (a contract, not a throwaway)
+``behaviour``               behaviour cohorts only (:mod:`acctgraph.cluster.cohort`), 0
+                            for every other cluster: ``min(1, (c - 1) /
+                            (behaviour_full_contrast - 1))``, ``c`` the ratio of the
+                            members' median share of their signature prompt to its
+                            other holders' share (scripts repeat; people vary)
 ==========================  ======================================================
 
 ``cluster_score = clip(Σ weight × signal, 0, 1)``, summed over the contributions
 as stored (each rounded to six decimals), so the table adds up. With the default
-``weights`` the positive weights sum to 1.0 and ``declared_organisation``
-weighs -0.6: a cluster inside one declared organisation loses most of its
+``weights`` the positive weights other than ``behaviour`` sum to 1.0,
+``behaviour`` (which only a behaviour cohort has) weighs 0.2 on top, and
+``declared_organisation`` weighs -0.6: a cluster inside one declared organisation loses most of its
 score. A cluster is ``flagged`` when its score reaches ``flag_threshold``, it
 has at least ``min_flag_size`` members, and it behaves like automation: at
-least one of ``volume``, ``round_the_clock`` and ``template_concentration``
-reaches ``min_automation``. An operation at scale must automate; a family of
+least one of ``volume``, ``round_the_clock``, ``template_concentration`` and
+``behaviour`` reaches ``min_automation``. An operation at scale must automate; a family of
 new accounts that writes code, or an office onboarded in one morning, does not.
 
 Only communities of two or more accounts are clusters. The contributions are a
@@ -126,9 +132,10 @@ SIGNAL_WEIGHTS: dict[str, float] = {
     "capability_targeting": 0.20,
     "proxy_rotation": 0.10,
     "declared_organisation": -0.6,
+    "behaviour": 0.2,
 }
 SIGNALS = tuple(SIGNAL_WEIGHTS)
-AUTOMATION_SIGNALS = ("volume", "round_the_clock", "template_concentration")
+AUTOMATION_SIGNALS = ("volume", "round_the_clock", "template_concentration", "behaviour")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +196,9 @@ class ScoreParams:
     summary_min_contribution
         A signal is named in the ``summary`` only when its contribution exceeds
         this, in [0, 1]. Default 0.05.
+    behaviour_full_contrast
+        ``behaviour``: the contrast (members' share of their signature prompt over
+        its other holders') at which the signal reaches 1. Above 1. Default 5.0.
 
     Raises
     ------
@@ -214,6 +224,7 @@ class ScoreParams:
     summary_kinds: int = 3
     summary_signals: int = 3
     summary_min_contribution: float = 0.05
+    behaviour_full_contrast: float = 5.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -260,6 +271,7 @@ class ScoreParams:
                 0.0 <= self.summary_min_contribution <= 1.0,
                 "in [0, 1]",
             ),
+            ("behaviour_full_contrast", self.behaviour_full_contrast > 1, "above 1"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -301,6 +313,7 @@ def score_clusters(
     usage: Usage,
     *,
     params: ScoreParams,
+    cohorts: pl.DataFrame | None = None,
 ) -> Scored:
     """Score every community of two or more accounts and build the output tables.
 
@@ -316,6 +329,10 @@ def score_clusters(
         Per-account aggregates (activity, hours, templates, IP usage).
     params
         :class:`ScoreParams`.
+    cohorts
+        :attr:`Cohorts.table <acctgraph.cluster.cohort.Cohorts>`: the labels that are
+        behaviour cohorts and their figures (the ``behaviour`` signal and the
+        summary's first phrase); ``None`` when there are none.
 
     Returns
     -------
@@ -327,7 +344,8 @@ def score_clusters(
         S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL
     )
     shared = _shared_values(clustered, graph)
-    signals = _signals(clustered, graph, attributes, shared, usage, params)
+    cohorts = _empty_cohorts() if cohorts is None else cohorts
+    signals = _signals(clustered, graph, attributes, shared, usage, params, cohorts)
     contributions = _contributions(signals, params.weights)
     cluster_table = _cluster_table(sizes, contributions, signals, clustered, usage, params)
     ids = cluster_table.select(LABEL, S.CLUSTER_ID)
@@ -335,7 +353,9 @@ def score_clusters(
     evidence_table = _evidence_table(shared, graph, ids, params)
     return Scored(
         members=_members(labels, cluster_table),
-        clusters=_clusters(cluster_table, contributions, evidence_table, params),
+        clusters=_clusters(
+            cluster_table, contributions, evidence_table, params, _behaviour_phrases(cohorts, ids)
+        ),
         contributions=contributions,
         evidence=evidence_table,
     )
@@ -366,6 +386,7 @@ def _signals(
     shared: pl.DataFrame,
     usage: Usage,
     params: ScoreParams,
+    cohorts: pl.DataFrame,
 ) -> pl.DataFrame:
     """One row per cluster label, one column per signal (in :data:`SIGNALS` order), each in 0..1."""
     by_label = clustered.select(S.ACCOUNT_ID, LABEL)
@@ -390,6 +411,7 @@ def _signals(
         capability_targeting(members),
         proxy_rotation(usage.ip_usage.join(by_label, on=S.ACCOUNT_ID), params=params),
         declared_organisation(members),
+        behaviour(cohorts, params=params),
     ]
     out = size.select(LABEL)
     for part in parts:
@@ -666,6 +688,47 @@ def template_concentration(
     )
 
 
+def behaviour(cohorts: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
+    """``label, behaviour`` for the behaviour cohorts (the other clusters get 0).
+
+    >>> table = pl.DataFrame({"_label": [3, 4], "contrast": [3.0, 40.0]})
+    >>> behaviour(table, params=ScoreParams())["behaviour"].to_list()
+    [0.5, 1.0]
+    """
+    full = params.behaviour_full_contrast
+    return cohorts.select(
+        LABEL,
+        ((pl.col("contrast") - 1.0) / (full - 1.0)).clip(0.0, 1.0).alias("behaviour"),
+    )
+
+
+def _empty_cohorts() -> pl.DataFrame:
+    return pl.DataFrame(schema={LABEL: pl.Int64, "contrast": pl.Float64})
+
+
+def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, _behaviour``: what ties each behaviour cohort, with its contrast."""
+    if "signature" not in cohorts.columns or cohorts.is_empty():
+        return pl.DataFrame(schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String})
+    rows = []
+    for row in cohorts.join(ids, on=LABEL).sort(S.CLUSTER_ID).iter_rows(named=True):
+        signature = row["signature"]
+        shown = signature if len(signature) <= 60 else signature[:59] + "…"
+        parts = [
+            f"behaviour: prompt '{shown}' is {row['members_share']:.0%} of these accounts' "
+            f"sampled prompts and {row['other_share']:.0%} of its {row['other_holders']:,} "
+            "other holders'",
+            f"active in {row['hours_active']} of 24 hours (UTC)",
+            f"{row['capability_share']:.0%} coding, agentic or reasoning prompts",
+        ]
+        if row["merged_clusters"]:
+            parts.append(f"{row['merged_clusters']} linked clusters merged")
+        rows.append((row[S.CLUSTER_ID], "; ".join(parts)))
+    return pl.DataFrame(
+        rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"
+    )
+
+
 def capability_targeting(members: pl.DataFrame) -> pl.DataFrame:
     """Share of the members' exchanges that elicit code, agentic tool use or reasoning.
 
@@ -871,10 +934,11 @@ def _clusters(
     contributions: pl.DataFrame,
     evidence_table: pl.DataFrame,
     params: ScoreParams,
+    behaviour_phrases: pl.DataFrame,
 ) -> pl.DataFrame:
     """The clusters table: the leading columns, the summary, then one column per signal."""
     wide = contributions.pivot(on=SIGNAL, index=S.CLUSTER_ID, values=SIGNAL_VALUE)
-    summaries = _summaries(evidence_table, contributions, cluster_table, params)
+    summaries = _summaries(evidence_table, contributions, cluster_table, params, behaviour_phrases)
     clusters = (
         cluster_table.drop(LABEL, MIN_ACCOUNT)
         .join(wide, on=S.CLUSTER_ID, how="left")
@@ -960,8 +1024,9 @@ def _summaries(
     contributions: pl.DataFrame,
     clusters: pl.DataFrame,
     params: ScoreParams,
+    behaviour_phrases: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One line per cluster: its size, then up to ``summary_kinds`` kinds of shared values (the
+    """One line per cluster: its size, what ties a behaviour cohort, then up to ``summary_kinds`` kinds of shared values (the
     most widely held first), then up to ``summary_signals`` signals contributing more than
     ``summary_min_contribution`` (the largest first)."""
     kinds = (
@@ -984,8 +1049,10 @@ def _summaries(
     signal_text: dict[int, list[str]] = {}
     for cid, signal, value in top_signals.select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE).iter_rows():
         signal_text.setdefault(cid, []).append(f"{signal.replace('_', ' ')} {value:.2f}")
+    ties = dict(behaviour_phrases.iter_rows()) if behaviour_phrases is not None else {}
     rows = []
     for cid, size in clusters.select(S.CLUSTER_ID, SIZE).iter_rows():
-        parts = [f"{size} accounts"] + kind_text.get(cid, []) + signal_text.get(cid, [])
+        parts = [f"{size} accounts", *([ties[cid]] if cid in ties else [])]
+        parts += kind_text.get(cid, []) + signal_text.get(cid, [])
         rows.append((cid, "; ".join(parts)))
     return pl.DataFrame(rows, schema={S.CLUSTER_ID: pl.Int64, SUMMARY: pl.String}, orient="row")

@@ -3,7 +3,7 @@
 Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
 :class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
-:class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
+:class:`~acctgraph.cluster.cohort.CohortParams`, :class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
 checks their ranges; this module assembles them into one :class:`Config`.
 
 Reading (:meth:`Config.from_toml`, :meth:`Config.from_dict`) checks every key and
@@ -47,6 +47,8 @@ TOML layout (every key optional)::
     resolution = 0.05
     [attach]
     min_similarity = 0.3
+    [cohort]
+    min_contrast = 5.0
     [score]
     flag_threshold = 0.5
     [score.weights]
@@ -83,6 +85,7 @@ from typing import Any, TypeVar
 import tomli_w
 
 from acctgraph.cluster.attach import AttachParams
+from acctgraph.cluster.cohort import CohortParams
 from acctgraph.cluster.detect import DetectParams
 from acctgraph.cluster.score import ScoreParams
 from acctgraph.core.errors import ConfigError
@@ -96,7 +99,17 @@ from acctgraph.features import (
 from acctgraph.graph import GraphParams
 
 DEFAULT_SEED = 42
-TOP_LEVEL_KEYS = ("seed", "attributes", "map", "features", "graph", "detect", "attach", "score")
+TOP_LEVEL_KEYS = (
+    "seed",
+    "attributes",
+    "map",
+    "features",
+    "graph",
+    "detect",
+    "attach",
+    "cohort",
+    "score",
+)
 TOML_HEADER = (
     "# acctgraph run configuration: every parameter of the run that wrote it.\n"
     "# `acctgraph run --config config.toml` on the same input reproduces the run.\n"
@@ -112,6 +125,7 @@ class Config:
     graph: GraphParams = field(default_factory=GraphParams)
     detect: DetectParams = field(default_factory=DetectParams)
     attach: AttachParams = field(default_factory=AttachParams)
+    cohort: CohortParams = field(default_factory=CohortParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     mapping: tuple[tuple[str, str], ...] = ()
 
@@ -204,6 +218,7 @@ class Config:
             "graph": dataclasses.asdict(self.graph),
             "detect": dataclasses.asdict(self.detect),
             "attach": dataclasses.asdict(self.attach),
+            "cohort": dataclasses.asdict(self.cohort),
             "score": dataclasses.asdict(self.score),
         }
 
@@ -277,6 +292,7 @@ class Config:
             graph=_replace(GraphParams(), data.get("graph", {}), "graph"),
             detect=_replace(DetectParams(), data.get("detect", {}), "detect"),
             attach=_replace(AttachParams(), data.get("attach", {}), "attach"),
+            cohort=_replace(CohortParams(), data.get("cohort", {}), "cohort"),
             score=_replace(ScoreParams(), data.get("score", {}), "score"),
             mapping=tuple(sorted(mapping.items())),
         )

@@ -34,6 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from acctgraph.cluster.attach import attach_unlinked
+from acctgraph.cluster.cohort import find_cohorts
 from acctgraph.cluster.detect import detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
@@ -157,10 +158,27 @@ def run_from_usage(
         ),
     )
     communities = dataclasses.replace(communities, membership=membership, attached=attached.height)
+    cohorts = stage(
+        "cohort",
+        lambda: find_cohorts(
+            communities.membership,
+            graph.account_ids,
+            attributes,
+            usage,
+            sample_size=config.prompt_template.max_per_account,
+            params=config.cohort,
+        ),
+    )
+    communities = dataclasses.replace(communities, membership=cohorts.membership)
     scored = stage(
         "score",
         lambda: score_clusters(
-            communities.membership, graph, attributes, usage, params=config.score
+            communities.membership,
+            graph,
+            attributes,
+            usage,
+            params=config.score,
+            cohorts=cohorts.table,
         ),
     )
     return RunResult(

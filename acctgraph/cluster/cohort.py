@@ -1,0 +1,562 @@
+"""Behaviour cohorts: operations tied by what their accounts do, not by what they share.
+
+A careful operation shares no card, device or address of its own. What ties its
+accounts is joint behaviour: one or a few prompts that *dominate* each account's
+traffic (not merely appear in it), sent at similar hours, through the same
+exits, aimed at the same capabilities. When the prompt is public, legitimate
+people send the very same text now and then, so its template value is a hub
+that the graph (rightly) weighs as nothing. This stage looks at the accounts for
+which such a value dominates, after detection and attachment:
+
+1. **Candidates.** An account with at least ``min_exchanges`` exchanges whose
+   most-sent template value (held by at least ``min_holders`` accounts) makes
+   up at least ``min_dominant_share`` of its sampled prompts. That value is the
+   account's *signature*; accounts are compared within the block of their
+   signature only, so the work is bounded by the blocks' sizes, never by all
+   pairs.
+2. **Similarity.** Within a block, each pair's similarity is the cosine of
+   their template shares (over values held by at least ``min_holders``
+   accounts) times a weighted mean (``weights``) of three corroborating
+   cosines: hour-of-day profile (UTC), IP ranges, and capability mix (coding,
+   agentic, reasoning, other). The same prompt alone never links two accounts:
+   two people who both favour it, by day, at home, stay apart.
+3. **Groups.** Two accounts are linked when each is among the other's
+   ``neighbours`` most similar accounts of the block and their similarity is at
+   least ``min_similarity`` (mutual nearest neighbours: a legitimate heavy user of
+   a popular prompt may find operator accounts most similar to itself, but the
+   operator's accounts find each other first). A group is a connected component
+   of these links with at least ``min_size`` accounts.
+4. **Contrast.** A group is kept only when its signature is far more of its
+   members' traffic than of everyone else's: the members' median share is at
+   least ``min_contrast`` times the pooled share among the signature's other
+   holders (those in no group). Heavy users of a popular prompt who do not act together are not a
+   group; a prompt that everyone who holds it sends heavily is not a contrast.
+5. **Operations.** Groups whose centroids (the same four-part similarity of the
+   members' mean profiles) reach ``merge_similarity`` are one operation (an
+   operator whose accounts favour different prompts of one set). An existing
+   cluster with at least ``merge_share`` of its members in an operation's groups
+   is merged into it: pools of one operator that share no card or device become
+   one operation. Members of the groups that were alone join it; members of
+   other clusters stay where they are.
+
+Each operation is recorded in :attr:`Cohorts.table` with the figures that make it
+suspicious (signature, members' and other holders' shares, hours covered,
+capability share, merged clusters), and scoring adds its ``behaviour`` signal
+(:mod:`acctgraph.cluster.score`). Measured effects are in docs/benchmarks.md
+("Behaviour cohorts").
+
+Examples
+--------
+>>> CohortParams().neighbours
+10
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
+from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
+from acctgraph.features.ip import IP_RANGE
+from acctgraph.features.kinds import PromptTemplate
+from acctgraph.features.prompt import AGENTIC, CODING, REASONING
+
+PARTS = ("hours", "ip", "capability")  # corroborating parts; the template cosine multiplies
+SIGNATURE = "signature"
+MEMBERS_SHARE = "members_share"
+OTHER_HOLDERS = "other_holders"
+OTHER_SHARE = "other_share"
+HOURS_ACTIVE = "hours_active"
+CAPABILITY_SHARE = "capability_share"
+MERGED_CLUSTERS = "merged_clusters"
+JOINED_ALONE = "joined_alone"
+CONTRAST = "contrast"
+LABEL = "_label"
+_CAPABILITIES = (CODING, AGENTIC, REASONING, "other")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CohortParams:
+    """When accounts tied only by behaviour form an operation (see the module docstring).
+
+    Parameters
+    ----------
+    enabled
+        Switch the stage off entirely.
+    min_exchanges
+        Fewest exchanges of a candidate (a share needs traffic). At least 1. Default 6.
+    min_holders
+        A template value counts only when at least this many accounts hold it. At least 2.
+    min_dominant_share
+        Least share of an account's sampled prompts on its signature, in (0, 1]. Default 0.2.
+    weights
+        Weight of each corroborating part of the pair similarity (hours, ip,
+        capability); non-negative, summing to 1.
+    neighbours
+        Nearest neighbours per account in its block; links are mutual. At least 1.
+    min_similarity
+        Least pair similarity of a link, in (0, 1].
+    min_size
+        Fewest accounts of a group. At least 2. Default 10.
+    min_contrast
+        Least ratio of the members' median signature share to its other holders'
+        pooled share. At least 1. Default 2.0.
+    merge_similarity
+        Least centroid similarity at which two groups are one operation, in (0, 1].
+    merge_share
+        Least share of an existing cluster's members inside an operation for the
+        cluster to be merged into it, in (0, 1]. Default 0.5.
+    batch
+        Rows of a block compared at once (bounds memory; the result does not depend on it).
+    """
+
+    enabled: bool = True
+    min_exchanges: int = 6
+    min_holders: int = 3
+    min_dominant_share: float = 0.2
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"hours": 0.35, "ip": 0.5, "capability": 0.15}
+    )
+    neighbours: int = 10
+    min_similarity: float = 0.55
+    min_size: int = 10
+    min_contrast: float = 2.0
+    merge_similarity: float = 0.8
+    merge_share: float = 0.5
+    batch: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.min_exchanges < 1:
+            raise ConfigError("cohort.min_exchanges must be at least 1")
+        if self.min_holders < 2:
+            raise ConfigError("cohort.min_holders must be at least 2")
+        for name in ("min_dominant_share", "min_similarity", "merge_similarity", "merge_share"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ConfigError(f"cohort.{name} must be in (0, 1], got {value}")
+        if set(self.weights) != set(PARTS) or any(w < 0 for w in self.weights.values()):
+            raise ConfigError(
+                f"cohort.weights must give a non-negative weight to each of {PARTS}, "
+                f"got {self.weights}"
+            )
+        if abs(sum(self.weights.values()) - 1.0) > 1e-9:
+            raise ConfigError(f"cohort.weights must sum to 1, got {sum(self.weights.values())}")
+        if self.neighbours < 1:
+            raise ConfigError("cohort.neighbours must be at least 1")
+        if self.min_size < 2:
+            raise ConfigError("cohort.min_size must be at least 2")
+        if self.min_contrast < 1.0:
+            raise ConfigError("cohort.min_contrast must be at least 1")
+        if self.batch < 1:
+            raise ConfigError("cohort.batch must be at least 1")
+
+
+@dataclass
+class Cohorts:
+    """The membership after the stage and one row per behaviour operation.
+
+    ``table``: ``_label`` (the operation's community label), ``signature`` (the
+    template value its groups share), ``accounts`` (members after merging),
+    ``members_share`` (median share of the signature in its members' prompts),
+    ``other_holders`` and ``other_share`` (the signature's other holders and
+    their mean share), ``contrast`` (the ratio of the two shares),
+    ``hours_active`` (hours of the day, UTC, holding at least 1% of the members'
+    exchanges), ``capability_share`` (coding, agentic or reasoning share of their
+    sampled prompts), ``merged_clusters`` (existing clusters merged in) and
+    ``joined_alone`` (accounts that were in no cluster before).
+    """
+
+    membership: list[int]
+    table: pl.DataFrame
+
+
+def _empty_table() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            LABEL: pl.Int64,
+            SIGNATURE: pl.String,
+            "accounts": pl.Int64,
+            MEMBERS_SHARE: pl.Float64,
+            OTHER_HOLDERS: pl.Int64,
+            OTHER_SHARE: pl.Float64,
+            CONTRAST: pl.Float64,
+            HOURS_ACTIVE: pl.Int64,
+            CAPABILITY_SHARE: pl.Float64,
+            MERGED_CLUSTERS: pl.Int64,
+            JOINED_ALONE: pl.Int64,
+        }
+    )
+
+
+def find_cohorts(
+    membership: list[int],
+    account_ids: pl.Series,
+    attributes: pl.DataFrame,
+    usage: Usage,
+    *,
+    sample_size: int,
+    params: CohortParams,
+) -> Cohorts:
+    """Behaviour operations among ``account_ids`` (see the module docstring).
+
+    Parameters
+    ----------
+    membership
+        Community label per account (position in ``account_ids``); labels held by
+        one account mean alone.
+    account_ids
+        The graph's accounts, in vertex order.
+    attributes
+        The long attribute table; its ``prompt_template`` rows (``account_id, value,
+        n_events``) are the template bands of the accounts' sampled prompts.
+    usage
+        For ``activity`` (exchanges, capability mix), ``hours`` and ``ip_usage``.
+    sample_size
+        Prompts sampled per account by the template reduction
+        (:attr:`PromptTemplate.max_per_account <acctgraph.features.kinds.PromptTemplate>`):
+        an account's share of a value is over ``min(n_exchanges, sample_size)`` prompts.
+    params
+        :class:`CohortParams`.
+    """
+    templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PromptTemplate.kind)
+    if not params.enabled or templates.is_empty():
+        return Cohorts(list(membership), _empty_table())
+    index = pl.DataFrame({S.ACCOUNT_ID: account_ids}).with_row_index("_a")
+    index = index.with_columns(pl.col("_a").cast(pl.Int64))
+    shares = _shares(templates, usage, index, sample_size, params)
+    if shares.is_empty():
+        return Cohorts(list(membership), _empty_table())
+    signature = _signatures(shares, params)
+    groups = _groups(signature, shares, usage, index, params)
+    if not groups:
+        return Cohorts(list(membership), _empty_table())
+    return _operations(membership, groups, shares, signature, usage, index, sample_size, params)
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+def _shares(
+    templates: pl.DataFrame,
+    usage: Usage,
+    index: pl.DataFrame,
+    sample_size: int,
+    params: CohortParams,
+) -> pl.DataFrame:
+    """``_a, value, share``: each account's share of its sampled prompts per widely held value."""
+    holders = templates.group_by(S.VALUE).agg(pl.col(S.ACCOUNT_ID).n_unique().alias("_holders"))
+    activity = usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES).filter(pl.col(N_EXCHANGES) >= 1)
+    return (
+        templates.select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
+        .join(holders.filter(pl.col("_holders") >= params.min_holders), on=S.VALUE)
+        .join(activity, on=S.ACCOUNT_ID)
+        .join(index, on=S.ACCOUNT_ID)
+        .select(
+            "_a",
+            S.VALUE,
+            N_EXCHANGES,
+            (pl.col(S.N_EVENTS) / pl.min_horizontal(pl.col(N_EXCHANGES), pl.lit(sample_size)))
+            .clip(0.0, 1.0)
+            .alias("share"),
+        )
+        .sort("_a", S.VALUE)
+    )
+
+
+def _signatures(shares: pl.DataFrame, params: CohortParams) -> pl.DataFrame:
+    """``_a, value, share``: each candidate's dominant value (ties: the smallest value)."""
+    return (
+        shares.filter(
+            (pl.col(N_EXCHANGES) >= params.min_exchanges)
+            & (pl.col("share") >= params.min_dominant_share)
+        )
+        .sort(["_a", "share", S.VALUE], descending=[False, True, False])
+        .group_by("_a", maintain_order=True)
+        .first()
+        .select("_a", S.VALUE, "share")
+    )
+
+
+@dataclass
+class _Profiles:
+    """Row-normalised profile matrices of some accounts, one per part of the similarity."""
+
+    parts: dict[str, sparse.csr_matrix]
+
+    def similarity(self, rows: slice | np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        """Template cosine × the weighted mean of the corroborating cosines."""
+        template = self.parts["template"]
+        out = np.zeros((template[rows].shape[0], template.shape[0]))
+        for name in PARTS:
+            if weights[name]:
+                matrix = self.parts[name]
+                out += (matrix[rows] @ matrix.T).toarray() * weights[name]
+        return out * (template[rows] @ template.T).toarray()
+
+
+def _normalised(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def _matrix(
+    frame: pl.DataFrame, row: str, column: str, value: str, n_rows: int
+) -> sparse.csr_matrix:
+    """A sparse ``n_rows × distinct(column)`` matrix, columns in sorted value order.
+
+    Codes come from the sorted values and entries are sorted, so that the same
+    rows in any order give the same matrix, and sums run in the same order.
+    """
+    coded = frame.select(
+        pl.col(row).cast(pl.Int64),
+        (pl.col(column).cast(pl.String).rank("dense") - 1).cast(pl.Int64).alias("_col"),
+        pl.col(value).cast(pl.Float64),
+    ).sort(row, "_col")
+    n_cols = int(coded["_col"].max()) + 1 if coded.height else 0  # type: ignore[arg-type]
+    matrix = sparse.csr_matrix(
+        (coded[value].to_numpy(), (coded[row].to_numpy(), coded["_col"].to_numpy())),
+        shape=(n_rows, n_cols),
+    )
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
+
+
+def _profiles(
+    accounts: np.ndarray, shares: pl.DataFrame, usage: Usage, index: pl.DataFrame
+) -> _Profiles:
+    """Profiles of ``accounts`` (vertex indices), rows in that order."""
+    local = (
+        pl.DataFrame({"_a": accounts})
+        .with_row_index("_r")
+        .with_columns(pl.col("_r").cast(pl.Int64))
+    )
+    ids = index.join(local, on="_a").select(S.ACCOUNT_ID, "_r")
+    n = len(accounts)
+    template = shares.join(local, on="_a").select("_r", S.VALUE, "share")
+    hours = usage.hours.join(ids, on=S.ACCOUNT_ID).select(
+        "_r", pl.col(HOUR).cast(pl.String), pl.col(S.N_EVENTS).cast(pl.Float64).sqrt()
+    )
+    ip = (
+        usage.ip_usage.filter(pl.col(IP_RANGE).is_not_null())
+        .join(ids, on=S.ACCOUNT_ID)
+        .group_by("_r", IP_RANGE)
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.Float64).sqrt())
+        .sort("_r", IP_RANGE)
+    )
+    capability = (
+        usage.activity.join(ids, on=S.ACCOUNT_ID)
+        .select("_r", *[pl.col(f"n_{c}").cast(pl.Float64) for c in _CAPABILITIES])
+        .unpivot(index="_r", variable_name="_c", value_name="_n")
+    )
+    return _Profiles(
+        {
+            "template": _normalised(_matrix(template, "_r", S.VALUE, "share", n)),
+            "hours": _normalised(_matrix(hours, "_r", HOUR, S.N_EVENTS, n)),
+            "ip": _normalised(_matrix(ip, "_r", IP_RANGE, S.N_EVENTS, n)),
+            "capability": _normalised(_matrix(capability, "_r", "_c", "_n", n)),
+        }
+    )
+
+
+# --- groups -------------------------------------------------------------------------------------
+
+
+def _groups(
+    signature: pl.DataFrame,
+    shares: pl.DataFrame,
+    usage: Usage,
+    index: pl.DataFrame,
+    params: CohortParams,
+) -> list[np.ndarray]:
+    """Connected components of mutual nearest neighbours within each signature block."""
+    out: list[np.ndarray] = []
+    blocks = (
+        signature.group_by(S.VALUE)
+        .agg(pl.col("_a").sort())
+        .filter(pl.col("_a").list.len() >= params.min_size)
+        .sort(S.VALUE)
+    )
+    for accounts in blocks["_a"].to_list():
+        accounts = np.asarray(accounts, dtype=np.int64)
+        profiles = _profiles(accounts, shares, usage, index)
+        links = _mutual_links(profiles, len(accounts), params)
+        _, component = connected_components(links, directed=False)
+        sizes = np.bincount(component)
+        for label in np.flatnonzero(sizes >= params.min_size):
+            out.append(accounts[component == label])
+    return out
+
+
+def _mutual_links(profiles: _Profiles, n: int, params: CohortParams) -> sparse.csr_matrix:
+    k = min(params.neighbours, n - 1)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    for start in range(0, n, params.batch):
+        stop = min(n, start + params.batch)
+        sim = profiles.similarity(slice(start, stop), params.weights)
+        sim[np.arange(stop - start), np.arange(start, stop)] = -1.0
+        # the k most similar (ties: the lower index), kept when similar enough
+        top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        keep = np.take_along_axis(sim, top, axis=1) >= params.min_similarity
+        r = np.repeat(np.arange(start, stop), k).reshape(-1, k)
+        rows.append(r[keep])
+        cols.append(top[keep])
+    row = np.concatenate(rows)
+    col = np.concatenate(cols)
+    directed = sparse.csr_matrix((np.ones(len(row)), (row, col)), shape=(n, n))
+    return directed.multiply(directed.T).tocsr()
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+
+def _operations(
+    membership: list[int],
+    groups: list[np.ndarray],
+    shares: pl.DataFrame,
+    signature: pl.DataFrame,
+    usage: Usage,
+    index: pl.DataFrame,
+    sample_size: int,
+    params: CohortParams,
+) -> Cohorts:
+    sig_of = dict(signature.select("_a", S.VALUE).iter_rows())
+    grouped = np.concatenate(groups)
+    kept: list[tuple[np.ndarray, str, dict[str, float]]] = []
+    for members in groups:
+        figures = _contrast(members, sig_of[int(members[0])], shares, sample_size, grouped)
+        if figures[CONTRAST] >= params.min_contrast:
+            kept.append((members, sig_of[int(members[0])], figures))
+    if not kept:
+        return Cohorts(list(membership), _empty_table())
+
+    # groups with similar centroids are one operation (union-find over group positions)
+    parent = list(range(len(kept)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    if len(kept) > 1:
+        all_members = np.concatenate([g for g, _, _ in kept])
+        which = np.repeat(np.arange(len(kept)), [len(g) for g, _, _ in kept])
+        profiles = _profiles(all_members, shares, usage, index)
+        centroid = {
+            name: _normalised(
+                sparse.csr_matrix(
+                    sparse.csr_matrix(
+                        (np.ones(len(which)), (which, np.arange(len(which)))),
+                        shape=(len(kept), len(which)),
+                    )
+                    @ matrix
+                )
+            )
+            for name, matrix in profiles.parts.items()
+        }
+        sim = _Profiles(centroid).similarity(slice(0, len(kept)), params.weights)
+        for i in range(len(kept)):
+            for j in range(i + 1, len(kept)):
+                if sim[i, j] >= params.merge_similarity:
+                    parent[find(j)] = find(i)
+
+    labels = np.asarray(membership, dtype=np.int64)
+    sizes = np.bincount(labels)
+    roots = sorted({find(i) for i in range(len(kept))})
+    parts = {root: [i for i in range(len(kept)) if find(i) == root] for root in roots}
+    grouped_members = {
+        root: np.unique(np.concatenate([kept[i][0] for i in parts[root]])) for root in roots
+    }
+    # each existing cluster's accounts in each operation's groups
+    overlap = np.zeros((len(roots), len(sizes)), dtype=np.int64)
+    for r, root in enumerate(roots):
+        overlap[r] = np.bincount(labels[grouped_members[root]], minlength=len(sizes))
+    holds = (overlap >= params.min_size) & (sizes >= 2)
+    shared_by_two = holds.sum(axis=0) >= 2  # clusters that chain two operations
+    next_label = int(labels.max()) + 1 if len(labels) else 0
+    new = labels.copy()
+    rows = []
+    for r, root in enumerate(roots):
+        members = grouped_members[root]
+        alone = members[sizes[labels[members]] < 2]
+        merged = np.flatnonzero(
+            (sizes >= 2) & (overlap[r] >= params.merge_share * sizes) & ~shared_by_two
+        )
+        everyone = np.union1d(alone, np.flatnonzero(np.isin(labels, merged)))
+        if len(everyone) < params.min_size:
+            continue
+        new[everyone] = next_label
+        best = max(parts[root], key=lambda i: (len(kept[i][0]), -i))
+        figures = _contrast(everyone, kept[best][1], shares, sample_size, grouped)
+        rows.append(
+            {
+                LABEL: next_label,
+                SIGNATURE: kept[best][1],
+                "accounts": len(everyone),
+                **figures,
+                **_behaviour(everyone, usage, index),
+                MERGED_CLUSTERS: len(merged),
+                JOINED_ALONE: len(alone),
+            }
+        )
+        next_label += 1
+    table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
+    return Cohorts(new.tolist(), table)
+
+
+def _contrast(
+    members: np.ndarray,
+    value: str,
+    shares: pl.DataFrame,
+    sample_size: int,
+    grouped: np.ndarray,
+) -> dict[str, float]:
+    """The members' median share of ``value`` against its other holders' pooled share.
+
+    The other holders are those in no group (``grouped``): a group of the same
+    operation is not the background it is contrasted with.
+    """
+    held = shares.filter(pl.col(S.VALUE) == value)
+    inside = held.filter(pl.col("_a").is_in(members.tolist()))
+    outside = held.filter(~pl.col("_a").is_in(np.union1d(members, grouped).tolist()))
+    members_share = float(
+        np.median(
+            np.concatenate(
+                [inside["share"].to_numpy(), np.zeros(max(0, len(members) - inside.height))]
+            )
+        )
+    )
+    prompts = outside[N_EXCHANGES].cast(pl.Float64).clip(upper_bound=sample_size).to_numpy()
+    other_share = (
+        float((outside["share"].to_numpy() * prompts).sum() / prompts.sum())
+        if outside.height
+        else 0.0
+    )
+    contrast = members_share / other_share if other_share > 0 else float("inf")
+    return {
+        MEMBERS_SHARE: round(members_share, 6),
+        OTHER_HOLDERS: outside.height,
+        OTHER_SHARE: round(other_share, 6),
+        CONTRAST: round(min(contrast, 1e6), 6),
+    }
+
+
+def _behaviour(members: np.ndarray, usage: Usage, index: pl.DataFrame) -> dict[str, object]:
+    ids = index.filter(pl.col("_a").is_in(members.tolist())).select(S.ACCOUNT_ID)
+    hours = usage.hours.join(ids, on=S.ACCOUNT_ID).group_by(HOUR).agg(pl.col(S.N_EVENTS).sum())
+    total = int(hours[S.N_EVENTS].sum()) or 1
+    active = hours.filter(pl.col(S.N_EVENTS) >= 0.01 * total).height
+    activity = usage.activity.join(ids, on=S.ACCOUNT_ID)
+    counts = {c: int(activity[f"n_{c}"].sum()) for c in _CAPABILITIES}
+    sampled = sum(counts.values()) or 1
+    capable = counts[CODING] + counts[AGENTIC] + counts[REASONING]
+    return {HOURS_ACTIVE: active, CAPABILITY_SHARE: round(capable / sampled, 6)}

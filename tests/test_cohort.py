@@ -1,0 +1,215 @@
+"""Behaviour cohorts: accounts tied only by behaviour form an operation; people who merely
+use the same popular prompt do not (acctgraph.cluster.cohort)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from acctgraph.cluster.cohort import CohortParams, find_cohorts
+from acctgraph.cluster.score import ScoreParams, behaviour
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError
+from acctgraph.features.base import Usage
+
+PUBLIC = "explain hidden reasoning process explicitly step"
+
+
+def _world(
+    *, n_operator: int = 40, n_light: int = 300, n_heavy: int = 15, seed: int = 0
+) -> tuple[list[str], pl.DataFrame, Usage]:
+    """Accounts that share nothing but behaviour, among people who use the same prompt.
+
+    Operator accounts (``op_*``): 20 exchanges, half of them the public prompt, at all
+    hours, through a few exits of one network. Light users (``light_*``): 20
+    exchanges, the public prompt once. Heavy users (``heavy_*``): the public prompt is
+    half of their traffic too, but each sends by day in their own time zone from their
+    own home range.
+    """
+    rng = np.random.default_rng(seed)
+    ids: list[str] = []
+    templates: list[tuple[str, str, int]] = []
+    hours: list[tuple[str, int, int]] = []
+    ips: list[tuple[str, str, int, str]] = []
+    activity: list[tuple[str, int, int, int, int, int]] = []
+    for i in range(n_operator):
+        a = f"op_{i:03d}"
+        ids.append(a)
+        templates.append((a, PUBLIC, 10))
+        for h in rng.choice(24, 12, replace=False):
+            hours.append((a, int(h), 2))
+        for r in rng.choice(4, 2, replace=False):
+            ips.append((a, f"198.51.{r}.7", 10, f"198.51.{r}.0/24"))
+        activity.append((a, 20, 2, 2, 8, 8))
+    for i in range(n_light):
+        a = f"light_{i:03d}"
+        ids.append(a)
+        templates.append((a, PUBLIC, 1))
+        start = int(rng.integers(24))
+        for h in range(start, start + 10, 2):
+            hours.append((a, h % 24, 4))
+        ips.append((a, f"203.0.{i % 200}.9", 20, f"203.0.{i % 200}.0/24"))
+        activity.append((a, 20, 1, 0, 1, 18))
+    for i in range(n_heavy):
+        a = f"heavy_{i:03d}"
+        ids.append(a)
+        templates.append((a, PUBLIC, 10))
+        start = int(rng.integers(24))
+        for h in range(start, start + 10, 2):
+            hours.append((a, h % 24, 4))
+        ips.append((a, f"192.0.{i}.9", 20, f"192.0.{i}.0/24"))
+        activity.append((a, 20, 2, 2, 8, 8))
+    account_table = pl.DataFrame({"account_id": ids})
+    usage = Usage(
+        accounts=account_table,
+        emails=pl.DataFrame(),
+        ip_usage=pl.DataFrame(
+            ips,
+            schema={
+                "account_id": pl.String,
+                "ip": pl.String,
+                "n_events": pl.UInt32,
+                "ip_range": pl.String,
+            },
+            orient="row",
+        ),
+        templates=pl.DataFrame(),
+        co_activity=pl.DataFrame(),
+        activity=pl.DataFrame(
+            activity,
+            schema={
+                "account_id": pl.String,
+                "n_exchanges": pl.UInt32,
+                "n_coding": pl.UInt32,
+                "n_agentic": pl.UInt32,
+                "n_reasoning": pl.UInt32,
+                "n_other": pl.UInt32,
+            },
+            orient="row",
+        ),
+        hours=pl.DataFrame(
+            hours,
+            schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
+            orient="row",
+        )
+        .group_by("account_id", "hour")
+        .agg(pl.col("n_events").sum())
+        .sort("account_id", "hour"),
+        daily=pl.DataFrame(),
+        warnings=WarningLog(),
+    )
+    template_table = pl.DataFrame(
+        templates,
+        schema={"account_id": pl.String, "value": pl.String, "n_events": pl.UInt32},
+        orient="row",
+    ).with_columns(pl.lit("prompt_template").alias("attribute_kind"))
+    return ids, template_table, usage
+
+
+def _run(ids, templates, usage, membership=None, **params):
+    membership = list(range(len(ids))) if membership is None else membership
+    return find_cohorts(
+        membership,
+        pl.Series("account_id", ids),
+        templates,
+        usage,
+        sample_size=256,
+        params=CohortParams(**params),
+    )
+
+
+def _members(result, ids, label):
+    return {a for a, m in zip(ids, result.membership, strict=True) if m == label}
+
+
+def test_accounts_tied_only_by_behaviour_become_one_operation():
+    ids, templates, usage = _world()
+    result = _run(ids, templates, usage)
+    assert result.table.height == 1
+    row = result.table.row(0, named=True)
+    members = _members(result, ids, row["_label"])
+    operators = {a for a in ids if a.startswith("op_")}
+    assert len(members & operators) >= 0.9 * len(operators)
+    assert not any(a.startswith("light_") for a in members)
+    assert sum(a.startswith("heavy_") for a in members) <= 2  # people by day, at home
+    # the figures that make it suspicious
+    assert row["signature"] == PUBLIC
+    assert row["members_share"] == pytest.approx(0.5)
+    assert row["other_share"] < 0.1 and row["contrast"] > 5
+    assert row["other_holders"] >= 300
+    assert row["hours_active"] >= 20
+    assert row["joined_alone"] == row["accounts"]
+
+
+def test_heavy_users_who_do_not_act_together_are_no_operation():
+    ids, templates, usage = _world(n_operator=0)
+    result = _run(ids, templates, usage)
+    assert result.table.is_empty()
+    assert result.membership == list(range(len(ids)))
+
+
+def test_a_prompt_everyone_sends_heavily_is_no_contrast():
+    ids, templates, usage = _world(n_light=0, n_heavy=60)
+    assert _run(ids, templates, usage, min_contrast=1.0).table.height == 1
+    assert _run(ids, templates, usage, min_contrast=2.0).table.is_empty()
+
+
+def test_a_cluster_mostly_inside_an_operation_is_merged_and_others_stay():
+    ids, templates, usage = _world()
+    membership = list(range(len(ids)))
+    # ten operator accounts already form a cluster (say they shared a card); two light users
+    # form another one with one operator account
+    for i in range(10):
+        membership[i] = 0
+    membership[10] = 1
+    membership[ids.index("light_000")] = 1
+    membership[ids.index("light_001")] = 1
+    result = _run(ids, templates, usage, membership=membership)
+    row = result.table.row(0, named=True)
+    members = _members(result, ids, row["_label"])
+    assert {f"op_{i:03d}" for i in range(10)} <= members
+    assert row["merged_clusters"] == 1
+    label_of = dict(zip(ids, result.membership, strict=True))
+    assert label_of["light_000"] == label_of["light_001"] == label_of["op_010"] == 1
+
+
+def test_same_input_same_operations():
+    ids, templates, usage = _world(seed=3)
+    first = _run(ids, templates, usage)
+    again = _run(ids, templates.sample(fraction=1.0, shuffle=True, seed=1), usage)
+    assert first.membership == again.membership
+    assert first.table.equals(again.table)
+
+
+def test_disabled_stage_changes_nothing():
+    ids, templates, usage = _world()
+    result = _run(ids, templates, usage, enabled=False)
+    assert result.membership == list(range(len(ids)))
+    assert result.table.is_empty()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"min_exchanges": 0},
+        {"min_holders": 1},
+        {"min_dominant_share": 0.0},
+        {"min_similarity": 1.5},
+        {"weights": {"hours": 1.0}},
+        {"weights": {"hours": 0.5, "ip": 1.0, "capability": -0.5}},
+        {"weights": {"hours": 0.5, "ip": 0.5, "capability": 0.5}},
+        {"neighbours": 0},
+        {"min_size": 1},
+        {"min_contrast": 0.5},
+    ],
+)
+def test_bad_parameters_are_refused(bad):
+    with pytest.raises(ConfigError, match="cohort"):
+        CohortParams(**bad)
+
+
+def test_behaviour_signal_follows_the_contrast():
+    table = pl.DataFrame({"_label": [1, 2, 3], "contrast": [1.0, 3.0, 50.0]})
+    got = behaviour(table, params=ScoreParams(behaviour_full_contrast=5.0))
+    assert got["behaviour"].to_list() == [0.0, 0.5, 1.0]
