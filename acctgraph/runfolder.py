@@ -6,6 +6,10 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   answer (see the README);
 - ``attached``: accounts attached to a cluster by behaviour
   (:mod:`acctgraph.cluster.attach`);
+- ``cohorts``: the behaviour cohorts, one row per cluster that is one
+  (:mod:`acctgraph.cluster.cohort`): cluster_id, signature, accounts,
+  members_share, other_holders, other_share, contrast, hours_active,
+  capability_share, merged_clusters, joined_alone;
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached and attached counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
@@ -66,6 +70,7 @@ PROFILES_DIR = "profiles"
 RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
+COHORTS = "cohorts"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
 REPORT_HTML = "report.html"
@@ -133,6 +138,14 @@ class Run:
         if not (self.path / f"{ATTACHED}.parquet").is_file():
             return None
         return self._read(ATTACHED)
+
+    @cached_property
+    def cohorts(self) -> pl.DataFrame | None:
+        """The behaviour cohorts by cluster id (:mod:`acctgraph.cluster.cohort`); None for runs
+        made before cohorts existed."""
+        if not (self.path / f"{COHORTS}.parquet").is_file():
+            return None
+        return self._read(COHORTS)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

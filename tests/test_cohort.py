@@ -202,6 +202,7 @@ def test_disabled_stage_changes_nothing():
         {"neighbours": 0},
         {"min_size": 1},
         {"min_contrast": 0.5},
+        {"hour_bin": 5},
     ],
 )
 def test_bad_parameters_are_refused(bad):

@@ -18,14 +18,16 @@ which such a value dominates, after detection and attachment:
    their template shares (over values held by at least ``min_holders``
    accounts) times a weighted mean (``weights``) of three corroborating
    cosines: hour-of-day profile (UTC), IP ranges, and capability mix (coding,
-   agentic, reasoning, other). The same prompt alone never links two accounts:
-   two people who both favour it, by day, at home, stay apart.
-3. **Groups.** Two accounts are linked when each is among the other's
+   agentic, reasoning, other; hours in bins of ``hour_bin`` hours, so that
+   accounts with a few dozen exchanges still compare). The same prompt alone
+   never links two accounts: two people who both favour it, by day, at home,
+   stay apart.
+3. **Groups.** Two accounts are linked when one is among the other's
    ``neighbours`` most similar accounts of the block and their similarity is at
-   least ``min_similarity`` (mutual nearest neighbours: a legitimate heavy user of
-   a popular prompt may find operator accounts most similar to itself, but the
-   operator's accounts find each other first). A group is a connected component
-   of these links with at least ``min_size`` accounts.
+   least ``min_similarity`` (with ``mutual``, only when each is among the
+   other's: stricter, and it leaves the sparse accounts of a large operation
+   unlinked). A group is a connected component of these links with at least
+   ``min_size`` accounts.
 4. **Contrast.** A group is kept only when its signature is far more of its
    members' traffic than of everyone else's: the members' median share is at
    least ``min_contrast`` times the pooled share among the signature's other
@@ -99,7 +101,11 @@ class CohortParams:
         Weight of each corroborating part of the pair similarity (hours, ip,
         capability); non-negative, summing to 1.
     neighbours
-        Nearest neighbours per account in its block; links are mutual. At least 1.
+        Nearest neighbours per account in its block. At least 1. Default 10.
+    hour_bin
+        Hours of the day per bin of the hour profile, a divisor of 24. Default 3.
+    mutual
+        Link only mutual nearest neighbours (default: either way).
     min_similarity
         Least pair similarity of a link, in (0, 1].
     min_size
@@ -130,6 +136,8 @@ class CohortParams:
     merge_similarity: float = 0.8
     merge_share: float = 0.5
     batch: int = 2048
+    hour_bin: int = 3
+    mutual: bool = False
 
     def __post_init__(self) -> None:
         if self.min_exchanges < 1:
@@ -155,6 +163,8 @@ class CohortParams:
             raise ConfigError("cohort.min_contrast must be at least 1")
         if self.batch < 1:
             raise ConfigError("cohort.batch must be at least 1")
+        if self.hour_bin < 1 or 24 % self.hour_bin:
+            raise ConfigError(f"cohort.hour_bin must divide 24, got {self.hour_bin}")
 
 
 @dataclass
@@ -330,7 +340,11 @@ def _matrix(
 
 
 def _profiles(
-    accounts: np.ndarray, shares: pl.DataFrame, usage: Usage, index: pl.DataFrame
+    accounts: np.ndarray,
+    shares: pl.DataFrame,
+    usage: Usage,
+    index: pl.DataFrame,
+    hour_bin: int,
 ) -> _Profiles:
     """Profiles of ``accounts`` (vertex indices), rows in that order."""
     local = (
@@ -341,8 +355,11 @@ def _profiles(
     ids = index.join(local, on="_a").select(S.ACCOUNT_ID, "_r")
     n = len(accounts)
     template = shares.join(local, on="_a").select("_r", S.VALUE, "share")
-    hours = usage.hours.join(ids, on=S.ACCOUNT_ID).select(
-        "_r", pl.col(HOUR).cast(pl.String), pl.col(S.N_EVENTS).cast(pl.Float64).sqrt()
+    hours = (
+        usage.hours.join(ids, on=S.ACCOUNT_ID)
+        .group_by("_r", (pl.col(HOUR).cast(pl.Int64) // hour_bin).alias(HOUR))
+        .agg(pl.col(S.N_EVENTS).sum().cast(pl.Float64).sqrt())
+        .with_columns(pl.col(HOUR).cast(pl.String).str.zfill(2))
     )
     ip = (
         usage.ip_usage.filter(pl.col(IP_RANGE).is_not_null())
@@ -376,7 +393,7 @@ def _groups(
     index: pl.DataFrame,
     params: CohortParams,
 ) -> list[np.ndarray]:
-    """Connected components of mutual nearest neighbours within each signature block."""
+    """Connected components of nearest-neighbour links within each signature block."""
     out: list[np.ndarray] = []
     blocks = (
         signature.group_by(S.VALUE)
@@ -386,8 +403,8 @@ def _groups(
     )
     for accounts in blocks["_a"].to_list():
         accounts = np.asarray(accounts, dtype=np.int64)
-        profiles = _profiles(accounts, shares, usage, index)
-        links = _mutual_links(profiles, len(accounts), params)
+        profiles = _profiles(accounts, shares, usage, index, params.hour_bin)
+        links = _links(profiles, len(accounts), params)
         _, component = connected_components(links, directed=False)
         sizes = np.bincount(component)
         for label in np.flatnonzero(sizes >= params.min_size):
@@ -395,7 +412,7 @@ def _groups(
     return out
 
 
-def _mutual_links(profiles: _Profiles, n: int, params: CohortParams) -> sparse.csr_matrix:
+def _links(profiles: _Profiles, n: int, params: CohortParams) -> sparse.csr_matrix:
     k = min(params.neighbours, n - 1)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -412,7 +429,9 @@ def _mutual_links(profiles: _Profiles, n: int, params: CohortParams) -> sparse.c
     row = np.concatenate(rows)
     col = np.concatenate(cols)
     directed = sparse.csr_matrix((np.ones(len(row)), (row, col)), shape=(n, n))
-    return directed.multiply(directed.T).tocsr()
+    if params.mutual:
+        return directed.multiply(directed.T).tocsr()
+    return (directed + directed.T).tocsr()
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -450,7 +469,7 @@ def _operations(
     if len(kept) > 1:
         all_members = np.concatenate([g for g, _, _ in kept])
         which = np.repeat(np.arange(len(kept)), [len(g) for g, _, _ in kept])
-        profiles = _profiles(all_members, shares, usage, index)
+        profiles = _profiles(all_members, shares, usage, index, params.hour_bin)
         centroid = {
             name: _normalised(
                 sparse.csr_matrix(

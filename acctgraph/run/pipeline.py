@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from acctgraph.cluster.attach import attach_unlinked
-from acctgraph.cluster.cohort import find_cohorts
+from acctgraph.cluster.cohort import LABEL, find_cohorts
 from acctgraph.cluster.detect import detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
@@ -191,6 +191,27 @@ def run_from_usage(
         scored,
         stage.timings,
         attached=_attached_table(attached, graph, scored),
+        cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
+    )
+
+
+def _cohort_table(
+    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
+) -> pl.DataFrame:
+    """The behaviour cohorts keyed by final cluster id (see :mod:`acctgraph.cluster.cohort`)."""
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
+    )
+    ids = (
+        labels.join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        .filter(pl.col(S.CLUSTER_ID).is_not_null())
+        .group_by(LABEL)
+        .agg(pl.col(S.CLUSTER_ID).first())
+    )
+    return (
+        table.join(ids, on=LABEL)
+        .select(S.CLUSTER_ID, pl.exclude(LABEL, S.CLUSTER_ID))
+        .sort(S.CLUSTER_ID)
     )
 
 

@@ -30,3 +30,6 @@ class RunResult:
     attached: pl.DataFrame | None = (
         None  # accounts attached to a cluster by behaviour (acctgraph.cluster.attach)
     )
+    cohorts: pl.DataFrame | None = (
+        None  # behaviour cohorts by cluster id (acctgraph.cluster.cohort)
+    )

@@ -24,7 +24,7 @@ from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import cpu_seconds, stage_timing
-from acctgraph.runfolder import GRAPH_DIR, PROFILES_DIR, load_run
+from acctgraph.runfolder import COHORTS, GRAPH_DIR, PROFILES_DIR, load_run
 from acctgraph.viz import write_graph_pages
 
 LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
@@ -85,6 +85,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "resplit": result.communities.resplit,
             "detached": result.communities.detached,
             "attached": result.communities.attached,
+            "cohorts": 0 if result.cohorts is None else result.cohorts.height,
         },
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
@@ -92,7 +93,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
-    """Write members, clusters, evidence, contributions, attached, the graph and profile tables
+    """Write members, clusters, evidence, contributions, attached, cohorts, the graph and profile tables
     (:mod:`acctgraph.runfolder`), template samples, run.json, ``config.toml``
     (:func:`write_config`), the evidence cards (:mod:`acctgraph.cards`), the graph pages
     (``out/graphs/``, :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` /
@@ -111,6 +112,8 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths += write_table(scored.contributions, out, "contributions")
     if result.attached is not None:
         paths += write_table(result.attached, out, "attached")
+    if result.cohorts is not None:
+        paths += write_table(result.cohorts, out, COHORTS)
     paths += write_run_tables(result, out)
     result.timings.append(stage_timing("write", start, cpu))
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
