@@ -514,3 +514,18 @@ def test_to_text_lists_the_hardest_operators_first() -> None:
     assert "  A " not in body
     assert "1 more" in body
     assert "hardest operator: C" in body
+
+
+def test_two_largest_share_counts_the_two_largest_flagged_clusters() -> None:
+    # A: 10 accounts flagged 5 + 3 + 2 over three clusters: its two largest hold 8 of 10
+    ids = [f"a{i}" for i in range(10)]
+    labels = pl.DataFrame({S.ACCOUNT_ID: ids, S.OPERATOR_ID: ["A"] * 10})
+    clusters = [1] * 5 + [2] * 3 + [3] * 2
+    members = members_frame([(a, c, True) for a, c in zip(ids, clusters, strict=True)])
+    (a,) = evaluate(members, labels).operators
+    assert a.clusters == 3
+    assert a.two_largest_share == pytest.approx(0.8)
+    assert a.largest_share == pytest.approx(0.5)
+    unflagged = members.with_columns(pl.col(S.FLAGGED) & (pl.col(S.CLUSTER_ID) != 1))
+    (b,) = evaluate(unflagged, labels).operators
+    assert b.two_largest_share == pytest.approx(0.5)  # only flagged clusters count

@@ -67,7 +67,9 @@ NMI 1.0; exactly one of them a single cluster gives NMI 0.0.
 Per operator ``o`` with ``size`` labelled accounts: ``flagged`` accounts and
 ``recall = flagged / size``; ``clusters`` = the number of distinct predicted
 clusters its flagged accounts fall into; ``largest_share`` = the largest number
-of its accounts in one of those clusters divided by ``size``; ``purity`` = its
+of its accounts in one of those clusters divided by ``size``, and
+``two_largest_share`` the same for its two largest (an operation split over more
+flagged clusters than two is hard to act on as one); ``purity`` = its
 flagged accounts divided by the total number of labelled accounts in those
 clusters (1.0 when the clusters hold nobody else; null when nothing of ``o``
 was flagged). The *hardest operator* is the one with the lowest recall (ties:
@@ -152,6 +154,7 @@ class OperatorResult:
     clusters: int
     largest_share: float
     purity: float | None
+    two_largest_share: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict in field order, floats rounded to 6 places."""
@@ -270,6 +273,7 @@ class Evaluation:
             "clusters": pl.Int64(),
             "largest_share": pl.Float64(),
             "purity": pl.Float64(),
+            "two_largest_share": pl.Float64(),
         }
         rows = [[getattr(o, f.name) for f in fields(o)] for o in self.operators]
         return pl.DataFrame(rows, schema=schema, orient="row")
@@ -312,13 +316,13 @@ class Evaluation:
             width = max([len("operator")] + [len(o.operator_id) for o in shown])
             lines.append(
                 f"  {'operator':<{width}}  {'size':>6}  {'flagged':>7}  {'recall':>6}  "
-                f"{'clusters':>8}  {'largest':>7}  {'purity':>6}"
+                f"{'clusters':>8}  {'largest':>7}  {'top 2':>6}  {'purity':>6}"
             )
             for o in shown:
                 lines.append(
                     f"  {o.operator_id:<{width}}  {o.size:>6}  {o.flagged:>7}  "
                     f"{_fmt(o.recall, 3):>6}  {o.clusters:>8}  {_fmt(o.largest_share, 3):>7}  "
-                    f"{_fmt(o.purity, 3):>6}"
+                    f"{_fmt(o.two_largest_share, 3):>6}  {_fmt(o.purity, 3):>6}"
                 )
             if len(self.operators) > len(shown):
                 lines.append(f"  … {len(self.operators) - len(shown)} more")
@@ -646,6 +650,7 @@ def _per_operator(table: pl.DataFrame, cells: pl.DataFrame) -> tuple[OperatorRes
             pl.col(_N).sum().alias("flagged"),
             pl.len().alias("clusters"),
             pl.col(_N).max().alias("largest"),
+            pl.col(_N).top_k(2).sum().alias("two_largest"),
             pl.col(_A).sum().alias("cluster_members"),
         )
     )
@@ -667,6 +672,7 @@ def _per_operator(table: pl.DataFrame, cells: pl.DataFrame) -> tuple[OperatorRes
                 clusters=int(row["clusters"]),
                 largest_share=int(row["largest"]) / size,
                 purity=_ratio(flagged, int(row["cluster_members"])),
+                two_largest_share=int(row["two_largest"]) / size,
             )
         )
     return tuple(results)
