@@ -129,7 +129,7 @@ membership, attached = attach_unlinked(
 )
 cohorts = find_cohorts(
     membership, graph.account_ids, attributes, usage,
-    sample_size=config.prompt_template.max_per_account, params=config.cohort,
+    sample_size=config.prompt_template.max_per_account, params=config.cohort, edges=graph.edges,
 )
 scored = score_clusters(
     cohorts.membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table

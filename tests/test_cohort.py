@@ -17,7 +17,14 @@ PUBLIC = "explain hidden reasoning process explicitly step"
 
 
 def _world(
-    *, n_operator: int = 40, n_light: int = 300, n_heavy: int = 15, seed: int = 0
+    *,
+    n_operator: int = 40,
+    n_light: int = 300,
+    n_heavy: int = 15,
+    seed: int = 0,
+    prompt: str = PUBLIC,
+    exits: str = "198.51",
+    prefix: str = "op",
 ) -> tuple[list[str], pl.DataFrame, Usage]:
     """Accounts that share nothing but behaviour, among people who use the same prompt.
 
@@ -34,13 +41,13 @@ def _world(
     ips: list[tuple[str, str, int, str]] = []
     activity: list[tuple[str, int, int, int, int, int]] = []
     for i in range(n_operator):
-        a = f"op_{i:03d}"
+        a = f"{prefix}_{i:03d}"
         ids.append(a)
-        templates.append((a, PUBLIC, 10))
+        templates.append((a, prompt, 10))
         for h in rng.choice(24, 12, replace=False):
             hours.append((a, int(h), 2))
         for r in rng.choice(4, 2, replace=False):
-            ips.append((a, f"198.51.{r}.7", 10, f"198.51.{r}.0/24"))
+            ips.append((a, f"{exits}.{r}.7", 10, f"{exits}.{r}.0/24"))
         activity.append((a, 20, 2, 2, 8, 8))
     for i in range(n_light):
         a = f"light_{i:03d}"
@@ -107,7 +114,7 @@ def _world(
     return ids, template_table, usage
 
 
-def _run(ids, templates, usage, membership=None, **params):
+def _run(ids, templates, usage, membership=None, edges=None, **params):
     membership = list(range(len(ids))) if membership is None else membership
     return find_cohorts(
         membership,
@@ -116,6 +123,7 @@ def _run(ids, templates, usage, membership=None, **params):
         usage,
         sample_size=256,
         params=CohortParams(**params),
+        edges=edges,
     )
 
 
@@ -214,3 +222,55 @@ def test_behaviour_signal_follows_the_contrast():
     table = pl.DataFrame({"_label": [1, 2, 3], "contrast": [1.0, 3.0, 50.0]})
     got = behaviour(table, params=ScoreParams(behaviour_full_contrast=5.0))
     assert got["behaviour"].to_list() == [0.0, 0.5, 1.0]
+
+
+def test_the_batch_size_does_not_change_the_result():
+    ids, templates, usage = _world(seed=5)
+    whole = _run(ids, templates, usage)
+    in_rows = _run(ids, templates, usage, batch_cells=50)  # a few rows at a time
+    assert whole.membership == in_rows.membership
+    assert whole.table.equals(in_rows.table)
+
+
+def test_a_cluster_chaining_two_operations_is_split_between_them():
+    ids_a, templates_a, usage_a = _world(seed=1)
+    ids_b, templates_b, usage_b = _world(
+        seed=2,
+        n_light=0,
+        n_heavy=0,
+        prompt="act senior rust developer implement",
+        exits="100.64",
+        prefix="ob",
+    )
+    ids = ids_a + ids_b + ["quiet"]
+    templates = pl.concat([templates_a, templates_b])
+    usage = usage_a
+    for name in ("ip_usage", "activity", "hours"):
+        setattr(usage, name, pl.concat([getattr(usage_a, name), getattr(usage_b, name)]))
+    # one detected cluster holds both operators and an account with no prompts, which is
+    # linked to two of operator B's accounts only
+    position = {a: i for i, a in enumerate(ids)}
+    membership = list(range(len(ids)))
+    chained = [a for a in ids if a.startswith(("op_", "ob_"))] + ["quiet"]
+    for a in chained:
+        membership[position[a]] = 0
+    quiet = position["quiet"]
+    edges = pl.DataFrame(
+        {
+            "source": [quiet, quiet],
+            "target": [position["ob_000"], position["ob_001"]],
+            "weight": [1.0, 1.0],
+        },
+        schema={"source": pl.UInt32, "target": pl.UInt32, "weight": pl.Float64},
+    )
+    result = _run(ids, templates, usage, membership=membership, edges=edges)
+    assert result.table.height == 2
+    label = dict(zip(ids, result.membership, strict=True))
+    a_labels = {label[a] for a in ids if a.startswith("op_")}
+    b_labels = {label[a] for a in ids if a.startswith("ob_")}
+    assert len(a_labels) == 1 and len(b_labels) == 1 and a_labels != b_labels
+    assert label["quiet"] in b_labels  # follows its links
+    assert result.table["split_from"].to_list() == [1, 1]
+    # without the split, the cluster stays whole
+    whole = _run(ids, templates, usage, membership=membership, edges=edges, split_chains=False)
+    assert {whole.membership[position[a]] for a in chained} == {0}

@@ -33,13 +33,19 @@ which such a value dominates, after detection and attachment:
    least ``min_contrast`` times the pooled share among the signature's other
    holders (those in no group). Heavy users of a popular prompt who do not act together are not a
    group; a prompt that everyone who holds it sends heavily is not a contrast.
-5. **Operations.** Groups whose centroids (the same four-part similarity of the
-   members' mean profiles) reach ``merge_similarity`` are one operation (an
-   operator whose accounts favour different prompts of one set). An existing
-   cluster with at least ``merge_share`` of its members in an operation's groups
-   is merged into it: pools of one operator that share no card or device become
-   one operation. Members of the groups that were alone join it; members of
-   other clusters stay where they are.
+5. **Operations.** Groups whose centroids (the same similarity on the members'
+   mean profiles) reach ``merge_similarity`` are one operation (an operator
+   whose accounts favour different prompts of one set). An existing cluster
+   with at least ``merge_share`` of its members in one operation's groups is
+   merged into it: pools of one operator that share no card or device become
+   one operation. Members of the groups that were alone join it.
+6. **Chains.** An existing cluster in which two or more operations each hold
+   ``min_size`` group members chains operations (through a proxy network or
+   public prompts they all use). With ``split_chains`` it is split: the group
+   members go to their operation, and every other member goes to the operation
+   it has the most link weight to (graph ``edges``, within the cluster, three
+   passes so that links reach through members already placed); members linked
+   to none stay in the cluster. Members of other clusters stay where they are.
 
 Each operation is recorded in :attr:`Cohorts.table` with the figures that make it
 suspicious (signature, members' and other holders' shares, hours covered,
@@ -68,6 +74,7 @@ from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
 from acctgraph.features.ip import IP_RANGE
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import AGENTIC, CODING, REASONING
+from acctgraph.graph.build import SOURCE, TARGET, WEIGHT
 
 PARTS = ("hours", "ip", "capability")  # corroborating parts; the template cosine multiplies
 SIGNATURE = "signature"
@@ -78,6 +85,7 @@ HOURS_ACTIVE = "hours_active"
 CAPABILITY_SHARE = "capability_share"
 MERGED_CLUSTERS = "merged_clusters"
 JOINED_ALONE = "joined_alone"
+SPLIT_FROM = "split_from"
 CONTRAST = "contrast"
 LABEL = "_label"
 _CAPABILITIES = (CODING, AGENTIC, REASONING, "other")
@@ -118,8 +126,13 @@ class CohortParams:
     merge_share
         Least share of an existing cluster's members inside an operation for the
         cluster to be merged into it, in (0, 1]. Default 0.5.
-    batch
-        Rows of a block compared at once (bounds memory; the result does not depend on it).
+    split_chains
+        Split clusters that chain two or more operations (see Chains); needs the
+        graph's ``edges``. Default true.
+    batch_cells
+        Pair similarities held at once: a block of ``n`` accounts is compared
+        ``batch_cells // n`` rows at a time (bounds memory, about 24 bytes a cell;
+        the result does not depend on it). At least 1.
     """
 
     enabled: bool = True
@@ -133,9 +146,10 @@ class CohortParams:
     min_similarity: float = 0.55
     min_size: int = 10
     min_contrast: float = 2.0
-    merge_similarity: float = 0.8
+    merge_similarity: float = 0.65
     merge_share: float = 0.5
-    batch: int = 2048
+    batch_cells: int = 8_000_000
+    split_chains: bool = True
     hour_bin: int = 3
     mutual: bool = False
 
@@ -161,8 +175,8 @@ class CohortParams:
             raise ConfigError("cohort.min_size must be at least 2")
         if self.min_contrast < 1.0:
             raise ConfigError("cohort.min_contrast must be at least 1")
-        if self.batch < 1:
-            raise ConfigError("cohort.batch must be at least 1")
+        if self.batch_cells < 1:
+            raise ConfigError("cohort.batch_cells must be at least 1")
         if self.hour_bin < 1 or 24 % self.hour_bin:
             raise ConfigError(f"cohort.hour_bin must divide 24, got {self.hour_bin}")
 
@@ -179,6 +193,7 @@ class Cohorts:
     ``hours_active`` (hours of the day, UTC, holding at least 1% of the members'
     exchanges), ``capability_share`` (coding, agentic or reasoning share of their
     sampled prompts), ``merged_clusters`` (existing clusters merged in) and
+    ``split_from`` (clusters that chained operations it was split out of) and
     ``joined_alone`` (accounts that were in no cluster before).
     """
 
@@ -199,6 +214,7 @@ def _empty_table() -> pl.DataFrame:
             HOURS_ACTIVE: pl.Int64,
             CAPABILITY_SHARE: pl.Float64,
             MERGED_CLUSTERS: pl.Int64,
+            SPLIT_FROM: pl.Int64,
             JOINED_ALONE: pl.Int64,
         }
     )
@@ -212,6 +228,7 @@ def find_cohorts(
     *,
     sample_size: int,
     params: CohortParams,
+    edges: pl.DataFrame | None = None,
 ) -> Cohorts:
     """Behaviour operations among ``account_ids`` (see the module docstring).
 
@@ -233,6 +250,9 @@ def find_cohorts(
         an account's share of a value is over ``min(n_exchanges, sample_size)`` prompts.
     params
         :class:`CohortParams`.
+    edges
+        The graph's ``source, target, weight`` (account positions), for splitting
+        clusters that chain operations; without them no cluster is split.
     """
     templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PromptTemplate.kind)
     if not params.enabled or templates.is_empty():
@@ -246,7 +266,9 @@ def find_cohorts(
     groups = _groups(signature, shares, usage, index, params)
     if not groups:
         return Cohorts(list(membership), _empty_table())
-    return _operations(membership, groups, shares, signature, usage, index, sample_size, params)
+    return _operations(
+        membership, groups, shares, signature, usage, index, sample_size, params, edges
+    )
 
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -416,8 +438,9 @@ def _links(profiles: _Profiles, n: int, params: CohortParams) -> sparse.csr_matr
     k = min(params.neighbours, n - 1)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
-    for start in range(0, n, params.batch):
-        stop = min(n, start + params.batch)
+    batch = max(1, params.batch_cells // n)
+    for start in range(0, n, batch):
+        stop = min(n, start + batch)
         sim = profiles.similarity(slice(start, stop), params.weights)
         sim[np.arange(stop - start), np.arange(start, stop)] = -1.0
         # the k most similar (ties: the lower index), kept when similar enough
@@ -446,6 +469,7 @@ def _operations(
     index: pl.DataFrame,
     sample_size: int,
     params: CohortParams,
+    edges: pl.DataFrame | None,
 ) -> Cohorts:
     sig_of = dict(signature.select("_a", S.VALUE).iter_rows())
     grouped = np.concatenate(groups)
@@ -501,6 +525,11 @@ def _operations(
         overlap[r] = np.bincount(labels[grouped_members[root]], minlength=len(sizes))
     holds = (overlap >= params.min_size) & (sizes >= 2)
     shared_by_two = holds.sum(axis=0) >= 2  # clusters that chain two operations
+    split = (
+        _split_chains(labels, np.flatnonzero(shared_by_two), holds, grouped_members, roots, edges)
+        if params.split_chains and edges is not None
+        else {}
+    )
     next_label = int(labels.max()) + 1 if len(labels) else 0
     new = labels.copy()
     rows = []
@@ -510,7 +539,8 @@ def _operations(
         merged = np.flatnonzero(
             (sizes >= 2) & (overlap[r] >= params.merge_share * sizes) & ~shared_by_two
         )
-        everyone = np.union1d(alone, np.flatnonzero(np.isin(labels, merged)))
+        taken = split.get(r, np.zeros(0, dtype=np.int64))
+        everyone = np.union1d(np.union1d(alone, taken), np.flatnonzero(np.isin(labels, merged)))
         if len(everyone) < params.min_size:
             continue
         new[everyone] = next_label
@@ -524,12 +554,63 @@ def _operations(
                 **figures,
                 **_behaviour(everyone, usage, index),
                 MERGED_CLUSTERS: len(merged),
+                SPLIT_FROM: len(np.unique(labels[taken])),
                 JOINED_ALONE: len(alone),
             }
         )
         next_label += 1
     table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
     return Cohorts(new.tolist(), table)
+
+
+def _split_chains(
+    labels: np.ndarray,
+    chained: np.ndarray,
+    holds: np.ndarray,
+    grouped_members: dict[int, np.ndarray],
+    roots: list[int],
+    edges: pl.DataFrame,
+    rounds: int = 3,
+) -> dict[int, np.ndarray]:
+    """The accounts of clusters that chain operations, by the operation each goes to.
+
+    Each operation's group members go to it; every other member of the cluster
+    goes to the operation it has the most link weight to among those already
+    assigned, in ``rounds`` passes (members linked to none stay where they are).
+    """
+    if not len(chained):
+        return {}
+    inside = np.isin(labels, chained)
+    source = edges[SOURCE].to_numpy().astype(np.int64)
+    target = edges[TARGET].to_numpy().astype(np.int64)
+    weight = edges[WEIGHT].to_numpy().astype(np.float64)
+    keep = inside[source] & inside[target] & (labels[source] == labels[target])
+    n = len(labels)
+    adjacency = sparse.csr_matrix((weight[keep], (source[keep], target[keep])), shape=(n, n))
+    adjacency = (adjacency + adjacency.T).tocsr()
+    assigned = np.full(n, -1, dtype=np.int64)
+    for r, root in enumerate(roots):
+        members = grouped_members[root]
+        mine = members[np.isin(labels[members], chained) & holds[r, labels[members]]]
+        assigned[mine] = r
+    candidates = np.flatnonzero(inside)
+    for _ in range(rounds):
+        open_ = candidates[assigned[candidates] < 0]
+        if not len(open_):
+            break
+        done = np.flatnonzero(assigned >= 0)
+        vote = sparse.csr_matrix(
+            (np.ones(len(done)), (done, assigned[done])), shape=(n, len(roots))
+        )
+        pull = (adjacency[open_] @ vote).toarray()
+        best = np.argmax(pull, axis=1)  # ties: the first operation
+        linked = pull[np.arange(len(open_)), best] > 0
+        assigned[open_[linked]] = best[linked]
+    return {
+        r: np.flatnonzero(inside & (assigned == r))
+        for r in range(len(roots))
+        if (assigned == r).any()
+    }
 
 
 def _contrast(

@@ -723,6 +723,8 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
         ]
         if row["merged_clusters"]:
             parts.append(f"{row['merged_clusters']} linked clusters merged")
+        if row.get("split_from"):
+            parts.append(f"split out of {row['split_from']} cluster(s) that chained operations")
         rows.append((row[S.CLUSTER_ID], "; ".join(parts)))
     return pl.DataFrame(
         rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"

@@ -167,6 +167,7 @@ def run_from_usage(
             usage,
             sample_size=config.prompt_template.max_per_account,
             params=config.cohort,
+            edges=graph.edges,
         ),
     )
     communities = dataclasses.replace(communities, membership=cohorts.membership)
