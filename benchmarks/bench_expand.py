@@ -23,9 +23,17 @@ Usage::
     .venv/bin/python benchmarks/bench_expand.py /tmp/w_sample11 /tmp/w_sample12 \\
         --configs combined projection bipartite cluster [--per-operator]
 
-A configuration is ``METHOD[:DAMPING[:INFRASTRUCTURE_WEIGHT[:BIPARTITE_SHARE]]]``
+A configuration is
+``METHOD[:DAMPING[:INFRASTRUCTURE_WEIGHT[:BIPARTITE_SHARE[:BEHAVIOUR_SHARE]]]]``
 (unset parts take :func:`acctgraph.investigate.expand.expand_from_seeds`'s defaults), e.g.
-``combined``, ``projection:0.5``, ``bipartite:0.85:0.3``, or ``cluster``.
+``combined``, ``projection:0.5``, ``bipartite:0.85:0.3``, ``behaviour``, ``cluster``;
+``combined:0.85:1:0.05:0`` is the ranking before behaviour was added.
+
+``--seeds N`` seeds every operator with ``min(N, size - 1)`` accounts instead
+of a share (issue 15: "expansion from 10 known accounts"). ``--by-tradecraft``
+also reports, per configuration, the min, median and mean ``recall@size`` over
+behaviour-only operators (labels.csv ``tradecraft`` with ``templates=public``
+and ``payment=none;device=random``) and over the others.
 """
 
 from __future__ import annotations
@@ -82,8 +90,28 @@ def operators(labels: pl.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def draw_seeds(accounts: list[str], *, share: float, draw: int, operator: str) -> list[str]:
-    n = max(1, round(share * len(accounts)))
+def behaviour_only(labels: pl.DataFrame) -> set[str]:
+    """Operators whose tradecraft shares no identity: public templates, no card, random devices."""
+    if "tradecraft" not in labels.columns:
+        return set()
+    rows = labels.filter(
+        pl.col(S.OPERATOR_ID).is_not_null()
+        & pl.col("tradecraft").str.contains("templates=public", literal=True)
+        & pl.col("tradecraft").str.contains("payment=none;device=random", literal=True)
+    )
+    return set(rows[S.OPERATOR_ID].unique().to_list())
+
+
+def n_seeds(size: int, *, share: float, count: int | None) -> int:
+    if count is not None:
+        return max(1, min(count, size - 1))
+    return max(1, round(share * size))
+
+
+def draw_seeds(
+    accounts: list[str], *, share: float, draw: int, operator: str, count: int | None = None
+) -> list[str]:
+    n = n_seeds(len(accounts), share=share, count=count)
     return sorted(random.Random(f"{operator}/{draw}").sample(accounts, n))
 
 
@@ -115,7 +143,8 @@ def ranking(config: str, run, expanders: dict, seeds: list[str], top: int) -> li
     if config not in expanders:
         parts = config.split(":")
         kwargs: dict = {"method": parts[0]}
-        for name, text in zip(("damping", "infrastructure_weight", "bipartite_share"), parts[1:]):
+        names = ("damping", "infrastructure_weight", "bipartite_share", "behaviour_share")
+        for name, text in zip(names, parts[1:]):
             kwargs[name] = float(text)
         expanders[config] = SeedExpander(run, **kwargs)
     return expanders[config].expand(seeds, top=top).candidates[S.ACCOUNT_ID].to_list()
@@ -134,6 +163,14 @@ def main() -> None:
     parser.add_argument(
         "--share", type=float, default=0.01, help="share of each operator used as seeds"
     )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seed accounts per operator (instead of --share)"
+    )
+    parser.add_argument(
+        "--by-tradecraft",
+        action="store_true",
+        help="min and median recall@size over behaviour-only and other operators",
+    )
     parser.add_argument("--draws", type=int, default=5, help="seed draws per operator")
     parser.add_argument("--per-operator", action="store_true", help="one row per operator too")
     args = parser.parse_args()
@@ -146,7 +183,9 @@ def main() -> None:
     detail = []
     for world in args.worlds:
         run = load_run(ensure_run(world, args.runs))
-        ops = operators(load_labels(world / "labels.csv"))
+        labels = load_labels(world / "labels.csv")
+        ops = operators(labels)
+        careful = behaviour_only(pl.read_csv(world / "labels.csv", infer_schema=False))
         expanders: dict = {}
         for config in args.configs:
             per_op: dict[str, Scores] = {}
@@ -154,7 +193,9 @@ def main() -> None:
             for op, accounts in ops.items():
                 draws = []
                 for draw in range(args.draws):
-                    seeds = draw_seeds(accounts, share=args.share, draw=draw, operator=op)
+                    seeds = draw_seeds(
+                        accounts, share=args.share, draw=draw, operator=op, count=args.seeds
+                    )
                     if config not in expanders and config != "cluster":
                         ranking(
                             config, run, expanders, seeds, 1
@@ -176,8 +217,9 @@ def main() -> None:
                         config,
                         op,
                         len(accounts),
-                        max(1, round(args.share * len(accounts))),
+                        n_seeds(len(accounts), share=args.share, count=args.seeds),
                         per_op[op],
+                        op in careful,
                     )
                 )
             mean = {
@@ -192,15 +234,30 @@ def main() -> None:
                 f"{1000 * elapsed / calls:.0f} |",
                 flush=True,
             )
+    if args.by_tradecraft:
+        print()
+        print(
+            "| configuration | operators | class | min recall@size | median recall@size "
+            "| mean recall@size |"
+        )
+        print("|---|---:|---|---:|---:|---:|")
+        for config in args.configs:
+            for label, wanted in (("behaviour-only", True), ("identity-sharing", False)):
+                values = [d[5].recall_size for d in detail if d[1] == config and d[6] == wanted]
+                if values:
+                    print(
+                        f"| {config} | {len(values)} | {label} | {min(values):.3f} | "
+                        f"{statistics.median(values):.3f} | {statistics.fmean(values):.3f} |"
+                    )
     if args.per_operator:
         print()
         print(
             "| world | configuration | operator | accounts | seeds | recall@size | recall@2size | precision@size |"
         )
         print("|---|---|---|---:|---:|---:|---:|---:|")
-        for name, config, op, size, n_seeds, s in detail:
+        for name, config, op, size, seeded, s, _ in detail:
             print(
-                f"| {name} | {config} | {op} | {size} | {n_seeds} | {s.recall_size:.3f} | "
+                f"| {name} | {config} | {op} | {size} | {seeded} | {s.recall_size:.3f} | "
                 f"{s.recall_2size:.3f} | {s.precision_size:.3f} |"
             )
 

@@ -11,6 +11,7 @@ A hand-made world with an obvious answer:
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from acctgraph.load import dataset_from_frames
 from acctgraph.run.pipeline import run_pipeline
 from acctgraph.run.write import write_outputs
 from acctgraph.runfolder import Run, load_run
+from acctgraph.simulate import simulate_frames
 
 ACCTGRAPH = Path(sys.executable).parent / "acctgraph"
 BIDI = "\u202eevil\u202c reversed"
@@ -253,3 +255,97 @@ def test_cli_text_json_and_exit_codes(run_dir: Path) -> None:
 def test_cli_on_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     done = _acctgraph("explain", "o1", "--run", tmp_path)
     assert done.returncode == 2 and "run.json" in done.stderr
+
+
+# =============================================================================
+# Behaviour cohorts
+# =============================================================================
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-tradecraft world (behaviour-only operators) run once."""
+    accounts, exchanges, _ = simulate_frames("random", seed=101)
+    out = tmp_path_factory.mktemp("explain_cohort") / "out"
+    write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
+    return out
+
+
+def _cohort_member(run: Run) -> tuple[str, dict]:
+    """A member of the run's first behaviour cohort that holds the cohort's signature."""
+    assert run.cohorts is not None and run.cohorts.height, "the world must have a behaviour cohort"
+    cohort = run.cohorts.row(0, named=True)
+    signature = run.values.filter(
+        (pl.col("attribute_kind") == "prompt_template") & (pl.col("value") == cohort["signature"])
+    )["value_index"]
+    holders = (
+        run.incidence.filter(pl.col("value_index").is_in(signature.to_list()))
+        .join(run.graph_accounts, on="account_index")
+        .join(run.members.filter(pl.col("cluster_id") == cohort["cluster_id"]), on="account_id")
+        .sort("n_events", "account_id", descending=[True, False])
+    )
+    return holders["account_id"][0], cohort
+
+
+def test_a_cohort_member_is_explained_by_its_behaviour(cohort_dir: Path) -> None:
+    run = load_run(cohort_dir)
+    account_id, cohort = _cohort_member(run)
+    why = explain_account(run, account_id)
+    assert isinstance(why, AccountExplanation) and why.behaviour is not None
+    assert why.behaviour["cohort"]["signature"] == cohort["signature"]
+    assert why.behaviour["cohort"]["accounts"] == cohort["accounts"]
+    # The account's own share, independently: its sampled prompts on the signature.
+    mine = why.behaviour["account"]
+    n_events = (
+        run.incidence.join(run.graph_accounts, on="account_index")
+        .join(run.values, on="value_index")
+        .filter(
+            (pl.col("account_id") == account_id)
+            & (pl.col("attribute_kind") == "prompt_template")
+            & (pl.col("value") == cohort["signature"])
+        )["n_events"][0]
+    )
+    n_exchanges = run.profile_accounts.filter(pl.col("account_id") == account_id)["n_exchanges"][0]
+    sample = run.record["parameters"]["features"]["prompt_template"]["max_per_account"]
+    assert mine["signature_share"] == pytest.approx(n_events / min(n_exchanges, sample), abs=1e-6)
+    assert 0 < mine["hours_active"] <= 24 and 0 <= mine["capability_share"] <= 1
+    text = why.to_text()
+    assert "tied by behaviour" in text
+    assert f"is {100 * mine['signature_share']:.0f}% of this account's" in text
+    assert f"cohort median {100 * cohort['members_share']:.0f}%" in text
+    assert f"{cohort['other_holders']:,} other holder" in text
+    assert json.loads(json.dumps(why.to_dict()))["behaviour"]["account"] == mine
+
+
+def test_accounts_outside_cohorts_and_old_runs_have_no_behaviour_section(
+    cohort_dir: Path, run: Run, tmp_path: Path
+) -> None:
+    card_tied = explain_account(run, "o1")
+    assert isinstance(card_tied, AccountExplanation)
+    assert card_tied.behaviour is None and "tied by behaviour" not in card_tied.to_text()
+    fresh = load_run(cohort_dir)
+    account_id, _ = _cohort_member(fresh)
+    old = tmp_path / "old"
+    shutil.copytree(cohort_dir, old)
+    (old / "cohorts.parquet").unlink()
+    record = json.loads((old / "run.json").read_text())
+    del record["parameters"]["cohort"]
+    (old / "run.json").write_text(json.dumps(record))
+    why = explain_account(load_run(old), account_id)
+    now = explain_account(fresh, account_id)
+    assert isinstance(why, AccountExplanation) and isinstance(now, AccountExplanation)
+    assert why.behaviour is None and "tied by behaviour" not in why.to_text()
+    assert why.ties.height == now.ties.height
+
+
+def test_a_hostile_signature_is_escaped(cohort_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "hostile"
+    shutil.copytree(cohort_dir, copy)
+    account_id, _ = _cohort_member(load_run(copy))
+    cohorts = pl.read_parquet(copy / "cohorts.parquet")
+    cohorts.with_columns(pl.lit(BIDI + "\x1b[31m" + "x" * 500).alias("signature")).write_parquet(
+        copy / "cohorts.parquet"
+    )
+    text = explain_account(load_run(copy), account_id).to_text()
+    assert "\u202e" not in text and "\x1b" not in text and "\\u202eevil" in text
+    assert max(len(line) for line in text.splitlines()) < 400

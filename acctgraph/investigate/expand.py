@@ -2,9 +2,10 @@
 
 An investigation usually starts from a handful of banned accounts.
 :func:`expand_from_seeds` ranks every other account of a finished run by
-personalised PageRank (random walk with restart) from the seeds, and attaches
-the evidence for each candidate: the values it shares with the seeds, its
-cluster and whether that cluster was flagged.
+personalised PageRank (random walk with restart) from the seeds and by how
+alike it behaves, and attaches the evidence for each candidate: the values it
+shares with the seeds, its behavioural figures (dominant prompt and its share,
+hours, IP ranges in common), its cluster and whether that cluster was flagged.
 
 Two walks, both restarting at a seed (uniformly) with probability ``1 -
 damping`` at every step:
@@ -22,13 +23,33 @@ damping`` at every step:
   walk reaches every account that shares anything, but drifts out of the
   operation through behavioural values it shares with the world.
 
-``method="combined"`` (the default) scores ``(1 - bipartite_share) ×
-projection + bipartite_share × bipartite``: the projection's ranking, with the
-bipartite walk ordering the accounts the projection cannot reach. On the
-tuning worlds it recovered more of each operator than either walk alone and
-than the seeds' detected clusters (docs/benchmarks.md, "Expansion from
-known-bad accounts"). Candidates are ranked by score, ties by account id: the
-ranking is deterministic.
+and a third ranking that needs no shared value at all:
+
+- by **behaviour** (:mod:`acctgraph.investigate.behaviour`): the cohort
+  stage's pair similarity (template shares × the weighted mean of the hours,
+  IP range and capability cosines), with each template value's share weighted
+  by ``log(accounts / holders) ** specificity_power`` so that a value the seeds
+  favour and few others hold counts for more than a public prompt everyone
+  sends. An account's behaviour score is the mean of its ``behaviour_top_k``
+  highest similarities to individual seeds, in [0, 1]. It reaches an operation
+  whose accounts share nothing but what they do.
+
+The walks are mixed first: ``walk = (1 - bipartite_share) × projection +
+bipartite_share × bipartite`` (the projection's ranking, with the bipartite
+walk ordering the accounts the projection cannot reach). ``method="combined"``
+(the default) then scores ``(1 - behaviour_share) × reach + behaviour_share ×
+behaviour``, where ``reach = clip(1 + log10(walk / max(walk)) / walk_decades,
+0, 1)`` (``max`` over non-seeds): the walk's probabilities fall by orders of
+magnitude from the seeds' operation to the rest of the world, so the walk
+enters by its order of magnitude, 1 for the best-reached candidate and 0 at
+``walk_decades`` orders below it; a linear ``walk / max(walk)`` let accounts of
+a large operation far from the seeds fall behind mere look-alikes. Ties
+(accounts below that floor with the same behaviour) are broken by the walk,
+then by account id. With ``behaviour_share`` 0 the score is the walks' mix
+itself. ``"projection"``, ``"bipartite"`` and ``"behaviour"`` score by one
+ranking alone. Measured effects are in
+docs/benchmarks.md ("Expansion from known-bad accounts"). Candidates are
+ranked by score, ties by account id: the ranking is deterministic.
 
 Seeds not in the run are counted and listed, not fatal, unless none is found.
 
@@ -62,6 +83,7 @@ from pathlib import Path
 from typing import Any
 
 import igraph as ig
+import numpy as np
 import polars as pl
 
 from acctgraph.cluster.score import CONTRIBUTION, SIZE
@@ -80,6 +102,11 @@ from acctgraph.graph.build import (
     TARGET,
     VALUE_INDEX,
     WEIGHT,
+)
+from acctgraph.investigate.behaviour import (
+    BehaviourProfiles,
+    behaviour_evidence,
+    behaviour_scores,
 )
 from acctgraph.investigate.bipartite import (
     CLUSTER_SIZE,
@@ -103,11 +130,22 @@ N_SHARED_VALUES = "n_shared_values"
 #: Column of :meth:`Expansion.table` (and key of each JSON candidate): the values it shares with the seeds.
 CANDIDATE_EVIDENCE = "evidence"
 
-METHODS = ("combined", "projection", "bipartite")
+BEHAVIOUR = "behaviour"
+BEHAVIOUR_PROMPT = "behaviour_prompt"
+PROMPT_SHARE = "prompt_share"
+SEEDS_PROMPT_SHARE = "seeds_prompt_share"
+HOURS_COSINE = "hours_cosine"
+IP_RANGES_WITH_SEEDS = "ip_ranges_with_seeds"
+
+METHODS = ("combined", "projection", "bipartite", "behaviour")
 DEFAULT_METHOD = "combined"
 DEFAULT_DAMPING = 0.85
 DEFAULT_INFRASTRUCTURE_WEIGHT = 1.0
 DEFAULT_BIPARTITE_SHARE = 0.05
+DEFAULT_BEHAVIOUR_SHARE = 0.7
+DEFAULT_BEHAVIOUR_TOP_K = 3
+DEFAULT_SPECIFICITY_POWER = 2.0
+DEFAULT_WALK_DECADES = 2.0
 #: Candidates returned unless ``top`` says otherwise.
 DEFAULT_CANDIDATES = 100
 #: Shared values listed per candidate in :attr:`Expansion.evidence`.
@@ -133,13 +171,20 @@ class Expansion:
         (its cluster holds a seed), ``seeds_sharing`` (seeds sharing a counted
         value with it directly; 0 = reached through other accounts),
         ``n_shared_values, contribution`` (sum over shared values and seeds of
-        ``kind_weight × strength × strength_seed``).
+        ``kind_weight × strength × strength_seed``), and its behaviour
+        (nulls for methods without it): ``behaviour`` (score in [0, 1]),
+        ``behaviour_prompt`` (the template value that adds most to its
+        likeness to the seeds), ``prompt_share`` and ``seeds_prompt_share``
+        (its and the seeds' mean share of sampled prompts on that value),
+        ``hours_cosine`` (hour profile against the seeds' pooled profile),
+        ``ip_ranges_with_seeds`` (IP ranges it shares with a seed).
     evidence
         The strongest values each candidate shares with the seeds:
         ``account_id, attribute_kind, value, n_accounts, seeds_holding,
         contribution, hub_action, infrastructure``, in candidate rank order.
     parameters
-        Method, damping, infrastructure weight, bipartite share, top.
+        Method, damping, infrastructure weight, bipartite share, behaviour
+        share, behaviour top k, specificity power, top.
     """
 
     seeds: pl.DataFrame
@@ -242,14 +287,14 @@ class Expansion:
         p = self.parameters
         method = str(p.get("method"))
         walk = {
-            "combined": "the projection and the bipartite graph",
-            "projection": "the projection",
-            "bipartite": "the bipartite graph",
+            "combined": "personalised PageRank over the projection and the bipartite graph "
+            f"(damping {p.get('damping')}) and behaviour (share {p.get('behaviour_share')})",
+            "projection": f"personalised PageRank over the projection (damping {p.get('damping')})",
+            "bipartite": "personalised PageRank over the bipartite graph "
+            f"(damping {p.get('damping')})",
+            "behaviour": "behaviour (prompt shares, hours, IP ranges, capabilities)",
         }.get(method, method)
-        lines.append(
-            f"ranked by personalised PageRank over {walk} (damping {p.get('damping')}); "
-            f"top {self.candidates.height}"
-        )
+        lines.append(f"ranked by {walk}; top {self.candidates.height}")
         lines.append("")
         if not self.candidates.height:
             lines.append("No account is linked to the seeds.")
@@ -263,6 +308,8 @@ class Expansion:
                 .head(values_per_candidate)
                 .iter_rows()
             ]
+            if c.get(BEHAVIOUR_PROMPT) is not None and (c.get(BEHAVIOUR) or 0) > 0:
+                described.append(behaviour_phrase(c))
             if not described:
                 described = ["(through other accounts)"]
             cluster = (
@@ -288,6 +335,27 @@ class Expansion:
             right=[0, 2, 4],
         )
         return "\n".join(lines) + "\n"
+
+
+def behaviour_phrase(candidate: dict[str, Any]) -> str:
+    """One candidate's behavioural evidence as text (the prompt escaped and capped).
+
+    Examples
+    --------
+    >>> behaviour_phrase({"behaviour": 0.83, "behaviour_prompt": "solve step by step",
+    ...     "prompt_share": 0.41, "seeds_prompt_share": 0.38, "hours_cosine": 0.9,
+    ...     "ip_ranges_with_seeds": 3})
+    "behaviour 0.83: prompt 'solve step by step' 41% of its sampled prompts (seeds 38%), hours cosine 0.90, 3 IP ranges shared with the seeds"
+    """
+    ranges = candidate.get(IP_RANGES_WITH_SEEDS) or 0
+    return (
+        f"behaviour {candidate.get(BEHAVIOUR) or 0:.2f}: prompt "
+        f"'{terminal_text(str(candidate.get(BEHAVIOUR_PROMPT)), 48)}' "
+        f"{100 * (candidate.get(PROMPT_SHARE) or 0):.0f}% of its sampled prompts "
+        f"(seeds {100 * (candidate.get(SEEDS_PROMPT_SHARE) or 0):.0f}%), "
+        f"hours cosine {candidate.get(HOURS_COSINE) or 0:.2f}, "
+        f"{ranges} IP range{'' if ranges == 1 else 's'} shared with the seeds"
+    )
 
 
 def read_seeds(path: str | Path, *, column: str | None = None) -> list[str]:
@@ -348,8 +416,24 @@ def read_seeds(path: str | Path, *, column: str | None = None) -> list[str]:
 
 
 def _check(
-    method: str, damping: float, infrastructure_weight: float, bipartite_share: float, top: int
+    method: str,
+    damping: float,
+    infrastructure_weight: float,
+    bipartite_share: float,
+    top: int,
+    behaviour_share: float = DEFAULT_BEHAVIOUR_SHARE,
+    behaviour_top_k: int = DEFAULT_BEHAVIOUR_TOP_K,
+    specificity_power: float = DEFAULT_SPECIFICITY_POWER,
+    walk_decades: float = DEFAULT_WALK_DECADES,
 ) -> None:
+    if walk_decades <= 0:
+        raise ConfigError(f"expand walk_decades must be positive, got {walk_decades}")
+    if not 0.0 <= behaviour_share <= 1.0:
+        raise ConfigError(f"expand behaviour_share must be in [0, 1], got {behaviour_share}")
+    if behaviour_top_k < 1:
+        raise ConfigError(f"expand behaviour_top_k must be at least 1, got {behaviour_top_k}")
+    if specificity_power < 0:
+        raise ConfigError(f"expand specificity_power must be non-negative, got {specificity_power}")
     if not 0.0 <= bipartite_share <= 1.0:
         raise ConfigError(f"expand bipartite_share must be in [0, 1], got {bipartite_share}")
     if method not in METHODS:
@@ -410,7 +494,9 @@ class SeedExpander:
     """The expert half of :func:`expand_from_seeds`: build the walk graph once, expand many seed sets.
 
     Parameters are those of :func:`expand_from_seeds` (``method``, ``damping``,
-    ``infrastructure_weight``, ``bipartite_share``, ``evidence_per_candidate``).
+    ``infrastructure_weight``, ``bipartite_share``, ``behaviour_share``,
+    ``behaviour_top_k``, ``specificity_power``, ``walk_decades``,
+    ``evidence_per_candidate``).
 
     Examples
     --------
@@ -436,25 +522,51 @@ class SeedExpander:
         damping: float = DEFAULT_DAMPING,
         infrastructure_weight: float = DEFAULT_INFRASTRUCTURE_WEIGHT,
         bipartite_share: float = DEFAULT_BIPARTITE_SHARE,
+        behaviour_share: float = DEFAULT_BEHAVIOUR_SHARE,
+        behaviour_top_k: int = DEFAULT_BEHAVIOUR_TOP_K,
+        specificity_power: float = DEFAULT_SPECIFICITY_POWER,
+        walk_decades: float = DEFAULT_WALK_DECADES,
         evidence_per_candidate: int = DEFAULT_EVIDENCE_PER_CANDIDATE,
     ) -> None:
-        _check(method, damping, infrastructure_weight, bipartite_share, 1)
+        _check(
+            method,
+            damping,
+            infrastructure_weight,
+            bipartite_share,
+            1,
+            behaviour_share,
+            behaviour_top_k,
+            specificity_power,
+            walk_decades,
+        )
         self.run = run
+        self.walk_decades = walk_decades
         self.method = method
         self.damping = damping
         self.infrastructure_weight = infrastructure_weight
         self.bipartite_share = (
-            bipartite_share if method == "combined" else float(method == "bipartite")
+            bipartite_share if method in ("combined", "behaviour") else float(method == "bipartite")
         )
+        self.behaviour_share = {"combined": behaviour_share, "behaviour": 1.0}.get(method, 0.0)
+        self.behaviour_top_k = behaviour_top_k
+        self.specificity_power = specificity_power
         self.evidence_per_candidate = evidence_per_candidate
         self.accounts = account_table(run)
-        self.projection = _projection_walk(run) if self.bipartite_share < 1 else None
+        walks = self.behaviour_share < 1
+        self.projection = _projection_walk(run) if walks and self.bipartite_share < 1 else None
         self.bipartite = (
-            _bipartite_walk(run, infrastructure_weight) if self.bipartite_share > 0 else None
+            _bipartite_walk(run, infrastructure_weight)
+            if walks and self.bipartite_share > 0
+            else None
+        )
+        self.profiles = (
+            BehaviourProfiles.from_run(run, specificity_power=specificity_power)
+            if self.behaviour_share > 0
+            else None
         )
 
-    def scores(self, seed_indices: list[int]) -> list[float]:
-        """The score of every account (by account index) from the given seed indices."""
+    def walk_scores(self, seed_indices: list[int]) -> np.ndarray:
+        """The walks' mix for every account (by account index): personalised PageRank probabilities."""
         n = self.run.graph_accounts.height
         share = self.bipartite_share
         projection = (
@@ -467,11 +579,77 @@ class SeedExpander:
             if self.bipartite is not None
             else [0.0] * n
         )
-        return [(1.0 - share) * p + share * b for p, b in zip(projection, bipartite)]
+        return np.asarray(
+            [(1.0 - share) * p + share * b for p, b in zip(projection, bipartite)],
+            dtype=np.float64,
+        )
+
+    def scores(self, seed_indices: list[int]) -> list[float]:
+        """The score of every account (by account index) from the given seed indices."""
+        return self._scores(seed_indices)[0].tolist()
+
+    def _scores(self, seed_indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ranking score and the walks' mix (the tie-break) of every account."""
+        walk = self.walk_scores(seed_indices)
+        if self.profiles is None:
+            return walk, walk
+        behaviour = behaviour_scores(
+            self.profiles, np.asarray(seed_indices), top_k=self.behaviour_top_k
+        )
+        if self.behaviour_share >= 1.0:
+            return behaviour, walk
+        others = np.ones(len(walk), dtype=bool)
+        others[seed_indices] = False
+        largest = float(walk[others].max()) if others.any() else 0.0
+        compressed = np.zeros_like(walk)
+        if largest > 0:
+            reached = walk > 0
+            compressed[reached] = np.clip(
+                1.0 + np.log10(walk[reached] / largest) / self.walk_decades, 0.0, 1.0
+            )
+        mixed = (1.0 - self.behaviour_share) * compressed + self.behaviour_share * behaviour
+        return mixed, walk
+
+    def _behaviour_table(self, seed_indices: list[int], candidates: np.ndarray) -> pl.DataFrame:
+        """Behaviour score and figures of ``candidates`` (nulls when the method has no behaviour)."""
+        schema = {
+            ACCOUNT_INDEX: pl.Int64,
+            BEHAVIOUR: pl.Float64,
+            BEHAVIOUR_PROMPT: pl.String,
+            PROMPT_SHARE: pl.Float64,
+            SEEDS_PROMPT_SHARE: pl.Float64,
+            HOURS_COSINE: pl.Float64,
+            IP_RANGES_WITH_SEEDS: pl.Int64,
+        }
+        candidates = np.asarray(candidates, dtype=np.int64)
+        if self.profiles is None:
+            return pl.DataFrame(
+                {ACCOUNT_INDEX: candidates}, schema={ACCOUNT_INDEX: pl.Int64}
+            ).with_columns(
+                [pl.lit(None, dtype=t).alias(c) for c, t in schema.items() if c != ACCOUNT_INDEX]
+            )
+        seeds = np.asarray(seed_indices, dtype=np.int64)
+        score = behaviour_scores(self.profiles, seeds, top_k=self.behaviour_top_k)[candidates]
+        figures = behaviour_evidence(self.profiles, seeds, candidates)
+        values = self.run.values.select(
+            pl.col(VALUE_INDEX).cast(pl.Int64).alias("behaviour_value_index"),
+            pl.col(S.VALUE).alias(BEHAVIOUR_PROMPT),
+        )
+        return (
+            figures.with_columns(pl.Series(BEHAVIOUR, score, dtype=pl.Float64))
+            .join(values, on="behaviour_value_index", how="left")
+            .with_columns(
+                pl.col(c).round(DECIMALS)
+                for c in (BEHAVIOUR, PROMPT_SHARE, SEEDS_PROMPT_SHARE, HOURS_COSINE)
+            )
+            .select(list(schema))
+        )
 
     def linked(self, seed_indices: list[int]) -> list[int]:
-        """The seeds that have a link in at least one of the walk graphs."""
+        """The seeds that have a link in at least one of the walk graphs, or a behaviour profile."""
         degree = [0] * len(seed_indices)
+        if self.profiles is not None:
+            degree = np.diff(self.profiles.unit["template"].indptr)[seed_indices].tolist()
         for walk in (self.projection, self.bipartite):
             if walk is not None:
                 degree = [d + e for d, e in zip(degree, walk[0].degree(seed_indices))]
@@ -505,6 +683,10 @@ class SeedExpander:
             "damping": self.damping,
             "infrastructure_weight": self.infrastructure_weight,
             "bipartite_share": self.bipartite_share,
+            "behaviour_share": self.behaviour_share,
+            "behaviour_top_k": self.behaviour_top_k,
+            "specificity_power": self.specificity_power,
+            "walk_decades": self.walk_decades,
             "top": top,
             "evidence_per_candidate": self.evidence_per_candidate,
         }
@@ -513,14 +695,17 @@ class SeedExpander:
             seed_table.filter(pl.col(S.CLUSTER_ID).is_not_null())[S.CLUSTER_ID].unique().to_list()
         )
         sizes = run.clusters.select(S.CLUSTER_ID, pl.col(SIZE).cast(pl.Int64).alias(CLUSTER_SIZE))
+        score, walk = self._scores(found_index)
         ranked = (
             accounts.with_columns(
-                pl.Series(SCORE, self.scores(found_index), dtype=pl.Float64).round_sig_figs(
-                    _SIG_FIGS
-                )
+                pl.Series(SCORE, score, dtype=pl.Float64).round_sig_figs(_SIG_FIGS),
+                pl.Series("_walk", walk, dtype=pl.Float64).round_sig_figs(_SIG_FIGS),
             )
-            .filter((pl.col(SCORE) > 0) & ~pl.col(ACCOUNT_INDEX).is_in(found_index))
-            .sort([SCORE, S.ACCOUNT_ID], descending=[True, False])
+            .filter(
+                ((pl.col(SCORE) > 0) | (pl.col("_walk") > 0))
+                & ~pl.col(ACCOUNT_INDEX).is_in(found_index)
+            )
+            .sort([SCORE, "_walk", S.ACCOUNT_ID], descending=[True, True, False])
             .head(top)
             .with_columns(pl.int_range(1, pl.len() + 1).alias(RANK))
             .join(sizes, on=S.CLUSTER_ID, how="left")
@@ -533,6 +718,11 @@ class SeedExpander:
         )
         candidates = (
             ranked.join(per_candidate, on=ACCOUNT_INDEX, how="left")
+            .join(
+                self._behaviour_table(found_index, ranked[ACCOUNT_INDEX].to_numpy()),
+                on=ACCOUNT_INDEX,
+                how="left",
+            )
             .sort(RANK)
             .select(
                 RANK,
@@ -546,6 +736,12 @@ class SeedExpander:
                 pl.col(SEEDS_SHARING).fill_null(0).cast(pl.UInt32),
                 pl.col(N_SHARED_VALUES).fill_null(0).cast(pl.UInt32),
                 pl.col(CONTRIBUTION).fill_null(0.0),
+                BEHAVIOUR,
+                BEHAVIOUR_PROMPT,
+                PROMPT_SHARE,
+                SEEDS_PROMPT_SHARE,
+                HOURS_COSINE,
+                IP_RANGES_WITH_SEEDS,
             )
         )
         order = [RANK, CONTRIBUTION, SEEDS_HOLDING, S.ATTRIBUTE_KIND, S.VALUE]
@@ -578,6 +774,10 @@ def expand_from_seeds(
     damping: float = DEFAULT_DAMPING,
     infrastructure_weight: float = DEFAULT_INFRASTRUCTURE_WEIGHT,
     bipartite_share: float = DEFAULT_BIPARTITE_SHARE,
+    behaviour_share: float = DEFAULT_BEHAVIOUR_SHARE,
+    behaviour_top_k: int = DEFAULT_BEHAVIOUR_TOP_K,
+    specificity_power: float = DEFAULT_SPECIFICITY_POWER,
+    walk_decades: float = DEFAULT_WALK_DECADES,
     evidence_per_candidate: int = DEFAULT_EVIDENCE_PER_CANDIDATE,
 ) -> Expansion:
     """Rank the run's other accounts by how strongly they are linked to ``seeds``.
@@ -592,14 +792,28 @@ def expand_from_seeds(
     top
         Number of candidates returned.
     method
-        ``"combined"``, ``"projection"`` or ``"bipartite"`` (module docstring).
+        ``"combined"``, ``"projection"``, ``"bipartite"`` or ``"behaviour"``
+        (module docstring).
     damping
         Probability of following a link rather than jumping back to a seed.
     infrastructure_weight
         Multiplier of infrastructure kinds' (IP, range, co-activity) links in
         the bipartite walk; 0 leaves them out.
     bipartite_share
-        Weight of the bipartite walk in the ``combined`` score.
+        Weight of the bipartite walk in the walks' mix.
+    behaviour_share
+        Weight of the behaviour score in the ``combined`` score, in [0, 1]
+        (0: the walks alone). Default 0.7.
+    behaviour_top_k
+        A candidate's behaviour score is the mean of its this many highest
+        similarities to individual seeds. At least 1. Default 3.
+    specificity_power
+        Exponent of each template value's ``log(accounts / holders)`` weight in
+        the behaviour similarity (0: the cohort stage's plain shares). Default 2.
+    walk_decades
+        Orders of magnitude of the walks' score, below the best candidate's,
+        that the ``combined`` score spreads over [0, 1] (module docstring);
+        positive. Default 2.
     evidence_per_candidate
         Shared values listed per candidate.
 
@@ -629,13 +843,27 @@ def expand_from_seeds(
     >>> found.evidence.select("account_id", "value", "seeds_holding").rows()
     [('b', 'card1', 1), ('c', 'card1', 1)]
     """
-    _check(method, damping, infrastructure_weight, bipartite_share, top)
+    _check(
+        method,
+        damping,
+        infrastructure_weight,
+        bipartite_share,
+        top,
+        behaviour_share,
+        behaviour_top_k,
+        specificity_power,
+        walk_decades,
+    )
     expander = SeedExpander(
         run,
         method=method,
         damping=damping,
         infrastructure_weight=infrastructure_weight,
         bipartite_share=bipartite_share,
+        behaviour_share=behaviour_share,
+        behaviour_top_k=behaviour_top_k,
+        specificity_power=specificity_power,
+        walk_decades=walk_decades,
         evidence_per_candidate=evidence_per_candidate,
     )
     return expander.expand(seeds, top=top)

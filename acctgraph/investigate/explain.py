@@ -81,6 +81,7 @@ from acctgraph.graph.build import (
     VALUE_WEIGHT,
     WEIGHT,
 )
+from acctgraph.investigate.behaviour import account_behaviour
 from acctgraph.investigate.bipartite import (
     CLUSTER_SIZE,
     account_table,
@@ -212,6 +213,15 @@ class AccountExplanation:
         When the account joined its cluster by behaviour rather than by links
         (:mod:`acctgraph.cluster.attach`): its row of ``attached`` (kind, similarity,
         members' median similarity, profile values shared); else None.
+    behaviour
+        When its cluster is a behaviour cohort (:mod:`acctgraph.cluster.cohort`,
+        the run's ``cohorts`` table): ``cohort`` (that table's row: signature,
+        accounts, members_share, other_holders, other_share, contrast,
+        hours_active, capability_share, merged_clusters, joined_alone, ...)
+        and ``account`` (its own figures,
+        :func:`~acctgraph.investigate.behaviour.account_behaviour`: its share of
+        the signature, hours active, capability share); else None (also for
+        runs written before cohorts existed).
     """
 
     account: pl.DataFrame
@@ -222,6 +232,7 @@ class AccountExplanation:
     link_values: pl.DataFrame
     min_edge_weight: float | None
     attachment: dict[str, Any] | None = None
+    behaviour: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
@@ -234,6 +245,7 @@ class AccountExplanation:
             "link_values": frame_records(self.link_values),
             "min_edge_weight": self.min_edge_weight,
             "attachment": self.attachment,
+            "behaviour": self.behaviour,
         }
 
     def to_text(self, *, values_per_link: int = 3) -> str:
@@ -259,6 +271,8 @@ class AccountExplanation:
                 f"and holds {t['shared_values']} of the cluster's profile values; no link of its own "
                 f"cleared the edge threshold"
             )
+        if self.behaviour is not None:
+            lines += _behaviour_lines(self.behaviour)
         lines.append("")
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
@@ -339,6 +353,58 @@ class AccountExplanation:
         elif not a[VALUES_HELD]:
             lines.append("  it holds no value that any other account holds")
         return lines
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _behaviour_lines(behaviour: dict[str, Any]) -> list[str]:
+    """The behaviour that ties the account to its cohort, with the cohort's figures beside its own."""
+    c, a = behaviour["cohort"], behaviour["account"]
+    other_holders = c.get("other_holders") or 0
+    lines = [
+        "  tied by behaviour (a behaviour cohort of "
+        f"{c.get('accounts')} accounts; no shared card or device needed):",
+        f"    prompt '{terminal_text(str(c.get('signature')), 80)}' is "
+        f"{_percent(a.get('signature_share'))} of this account's {a.get('sampled_prompts')} "
+        f"sampled prompts (cohort median {_percent(c.get('members_share'))}; "
+        f"{_percent(c.get('other_share'))} of its {other_holders:,} other holder"
+        f"{'' if other_holders == 1 else 's'}; contrast {c.get('contrast') or 0:.1f}x)",
+        f"    active in {a.get('hours_active')} of 24 hours (UTC) (cohort: "
+        f"{c.get('hours_active')} of 24); {_percent(a.get('capability_share'))} coding, agentic "
+        f"or reasoning prompts (cohort {_percent(c.get('capability_share'))})",
+    ]
+    if a.get("top_prompt") is not None and (a.get("top_prompt_share") or 0) > (
+        a.get("signature_share") or 0
+    ):
+        lines.append(
+            f"    its own most-sent prompt is '{terminal_text(str(a['top_prompt']), 80)}' "
+            f"({_percent(a.get('top_prompt_share'))})"
+        )
+    merged, alone = c.get("merged_clusters") or 0, c.get("joined_alone") or 0
+    if merged or alone:
+        lines.append(
+            f"    the cohort merged {merged} linked cluster{'' if merged == 1 else 's'} "
+            f"and {alone} account{'' if alone == 1 else 's'} that were in no cluster"
+        )
+    return lines
+
+
+def _behaviour(run: Run, account_id: str, cluster: int | None) -> dict[str, Any] | None:
+    """The account's cohort row and its own behaviour figures, or None (no cohort, old runs)."""
+    table = getattr(run, "cohorts", None)
+    if cluster is None or table is None or S.CLUSTER_ID not in table.columns:
+        return None
+    found = table.filter(pl.col(S.CLUSTER_ID) == cluster)
+    if not found.height:
+        return None
+    cohort = frame_records(found)[0]
+    signature = cohort.get("signature")
+    figures = account_behaviour(
+        run, account_id, signature=None if signature is None else str(signature)
+    )
+    return {"cohort": cohort, "account": frame_records(pl.DataFrame([figures]))[0]}
 
 
 def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = True) -> list[str]:
@@ -576,6 +642,7 @@ def explain_account(
         link_values=link_values,
         min_edge_weight=run.record.get("parameters", {}).get("graph", {}).get("min_edge_weight"),
         attachment=_attachment(run, me[S.ACCOUNT_ID]),
+        behaviour=_behaviour(run, me[S.ACCOUNT_ID], cluster),
     )
 
 
