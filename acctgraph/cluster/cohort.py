@@ -650,11 +650,25 @@ def _contrast(
     }
 
 
+ACTIVE_HOUR_SHARE = 0.01
+"""An hour of the day is active when it holds at least this share of the exchanges."""
+
+
+def hours_active(hours: pl.DataFrame) -> int:
+    """Hours of the day (rows ``hour, n_events``, one per hour) holding at least
+    :data:`ACTIVE_HOUR_SHARE` of the events (0 without events).
+
+    >>> hours_active(pl.DataFrame({"hour": [1, 2, 3], "n_events": [500, 499, 1]}))
+    2
+    """
+    total = int(hours[S.N_EVENTS].sum()) if hours.height else 0
+    return hours.filter(pl.col(S.N_EVENTS) >= ACTIVE_HOUR_SHARE * total).height if total else 0
+
+
 def _behaviour(members: np.ndarray, usage: Usage, index: pl.DataFrame) -> dict[str, object]:
     ids = index.filter(pl.col("_a").is_in(members.tolist())).select(S.ACCOUNT_ID)
     hours = usage.hours.join(ids, on=S.ACCOUNT_ID).group_by(HOUR).agg(pl.col(S.N_EVENTS).sum())
-    total = int(hours[S.N_EVENTS].sum()) or 1
-    active = hours.filter(pl.col(S.N_EVENTS) >= 0.01 * total).height
+    active = hours_active(hours)
     activity = usage.activity.join(ids, on=S.ACCOUNT_ID)
     counts = {c: int(activity[f"n_{c}"].sum()) for c in _CAPABILITIES}
     sampled = sum(counts.values()) or 1

@@ -58,7 +58,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from acctgraph.cluster.cohort import PARTS, CohortParams
+from acctgraph.cluster.cohort import PARTS, CohortParams, hours_active
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import HOUR, N_EXCHANGES
@@ -420,9 +420,7 @@ def account_behaviour(run: Run, account_id: str, *, signature: str | None = None
     if signature is not None:
         found = held.filter(pl.col(S.VALUE) == signature)
         signature_share = float(found["_share"][0]) if found.height else 0.0
-    hours = run.hours.filter(pl.col(S.ACCOUNT_ID) == account_id)
-    total = int(hours[S.N_EVENTS].sum()) if hours.height else 0
-    active = hours.filter(pl.col(S.N_EVENTS) >= 0.01 * total).height if total else 0
+    active = hours_active(run.hours.filter(pl.col(S.ACCOUNT_ID) == account_id))
     capability = {c: int(counts.get(f"n_{c}") or 0) for c in CAPABILITIES}
     prompts = sum(capability.values())
     capable = capability[CODING] + capability[AGENTIC] + capability[REASONING]
