@@ -261,3 +261,35 @@ def test_graph_page_layouts_leave_a_generator_of_ones_own_in_place(igraph_genera
     first = layout(6, [(0, 1), (1, 2), (3, 4)], [1.0, 2.0, 1.0], seed=3)
     assert _igraph_draws() == expected
     assert layout(6, [(0, 1), (1, 2), (3, 4)], [1.0, 2.0, 1.0], seed=3) == first
+
+
+def test_until_stable_stops_on_a_graph_whose_partition_keeps_changing() -> None:
+    """igraph's own "until stable" loop never ends on this graph; ours stops within
+    MAX_ITERATIONS. Run in a subprocess so that a regression fails instead of hanging."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "oscillating_leiden.json"
+    code = (
+        "import json, igraph as ig\n"
+        "from acctgraph.cluster.detect import DetectParams, _leiden\n"
+        f"d = json.load(open({str(data)!r}))\n"
+        "g = ig.Graph(n=d['n'], edges=d['edges']); g.es['weight'] = d['weights']\n"
+        "m = _leiden(g, DetectParams(), d['resolution'], d['seed'])\n"
+        "assert len(m) == d['n']\n"
+        "print(len(set(m)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 1
+
+
+def test_bounded_loop_gives_igraphs_partition_when_it_converges() -> None:
+    graph = _cliques([6, 7, 8, 5], bridge=0.2)
+    with randomness.seeded_igraph(5):
+        theirs = graph.community_leiden(
+            objective_function="modularity", weights="weight", beta=0.01, n_iterations=-1
+        ).membership
+    ours = detect_module._leiden(graph, DetectParams(), 1.0, 5)
+    assert ours == list(theirs)

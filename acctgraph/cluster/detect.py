@@ -1,4 +1,4 @@
-"""Community detection: seeded Leiden on the account graph, with a guard against giants.
+"""Community detection: seeded Leiden on the account graph, large clusters re-split where they fall apart.
 
 Objective
 ---------
@@ -18,17 +18,21 @@ Objective
 
 docs/benchmarks.md compares the two on simulated worlds.
 
-Giants
-------
-Any cluster larger than ``max_cluster_size`` is re-run alone (its own
+Separated parts
+---------------
+On one connected graph, modularity merges a small dense group into a large
+community when a single link joins them (its resolution limit): a household
+whose card and home address tie it tightly, reached by one shared VPN range,
+ends up inside an operation. So any cluster larger than ``max_cluster_size``
+is re-run alone (its own
 subgraph, so its own null model), first at the same resolution and then at
 doubled resolutions up to ``max_resolution_factor`` (64) times the base. A part found that way is split off only
-when it is *separated* from the rest of the giant: its conductance (weight
+when it is *separated* from the rest of the cluster: its conductance (weight
 leaving it divided by the smaller of its volume and the rest's) is at most
 ``split_conductance``. Modularity run on any subgraph alone always reports
 some structure, so without this gate a tightly linked operation would be
-shattered; with it, a giant that is one well-linked block stays whole and a
-giant that chains separate groups comes apart. What was split, or kept, is
+shattered; with it, a cluster that is one well-linked block stays whole and a
+cluster that chains separate groups comes apart. What was split, or kept, is
 recorded in :attr:`Communities.resplit`.
 
 The sweep is skipped when no part *can* be separated. By Cheeger's inequality
@@ -36,7 +40,7 @@ every vertex set of a graph has conductance at least ``λ₂ / 2``, where ``λ�
 is the second-smallest eigenvalue of its normalised Laplacian
 ``I − D^(−1/2) A D^(−1/2)`` (:func:`conductance_lower_bound`). When ``λ₂ / 2``
 exceeds ``split_conductance`` (with a margin for rounding), Leiden could only
-return parts above the threshold, so the giant is kept without running it:
+return parts above the threshold, so the cluster is kept without running it:
 the same partition, one sparse eigenvalue problem instead of up to seven
 Leiden runs.
 
@@ -92,14 +96,16 @@ class DetectParams:
         Modularity: the resolution parameter (1.0 is classic modularity).
         CPM: minimum average evidence per pair inside a cluster (e.g. 0.005).
     n_iterations
-        Leiden iterations (not 0); negative runs until the partition is stable.
+        Leiden iterations (not 0); negative runs until an iteration changes
+        nothing, at most :data:`MAX_ITERATIONS` (100).
     max_cluster_size
-        Clusters above this size are examined for separated parts (see Giants).
+        Clusters above this size are examined for separated parts (see
+        Separated parts). Default 5000.
     split_conductance
-        A part of a giant is split off only when its conductance within the
-        giant is at most this (0.1: at most a tenth of its link weight leaves it).
+        A part of a large cluster is split off only when its conductance within the
+        cluster is at most this (0.1: at most a tenth of its link weight leaves it).
     max_resolution_factor
-        The giant re-split doubles the resolution until a separated part is
+        The re-split doubles the resolution until a separated part is
         found or the resolution reaches this multiple of ``resolution`` (a
         power of two from 1 to 1024; 64 tries seven resolutions).
     beta
@@ -168,16 +174,47 @@ class Communities:
     attached: int = 0  # set by the pipeline after :func:`acctgraph.cluster.attach.attach_unlinked`
 
 
+MAX_ITERATIONS = 100
+"""Most Leiden iterations when ``n_iterations`` is negative ("until stable")."""
+
+
 def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:
+    """Leiden's membership; "until stable" is at most :data:`MAX_ITERATIONS` iterations.
+
+    igraph's own "until stable" loop never ends on a graph whose partition keeps
+    changing (the refinement's randomness can move a vertex back and forth), so
+    iterations run one call at a time, each from the previous membership, until
+    one changes nothing. A stable run gives the partition igraph's loop gives.
+    """
+    weights = "weight" if "weight" in graph.es.attributes() else None
     with seeded_igraph(seed):
-        partition = graph.community_leiden(
-            objective_function=params.objective,
-            weights="weight" if "weight" in graph.es.attributes() else None,
-            resolution=resolution,
-            beta=params.beta,
-            n_iterations=params.n_iterations,
-        )
+        if params.n_iterations > 0:
+            partition = graph.community_leiden(
+                objective_function=params.objective,
+                weights=weights,
+                resolution=resolution,
+                beta=params.beta,
+                n_iterations=params.n_iterations,
+            )
+            return list(partition.membership)
+        membership: list[int] | None = None
+        for _ in range(MAX_ITERATIONS):
+            partition = graph.community_leiden(
+                objective_function=params.objective,
+                weights=weights,
+                resolution=resolution,
+                beta=params.beta,
+                n_iterations=1,
+                initial_membership=membership,
+            )
+            if membership is not None and _same_partition(membership, partition.membership):
+                break
+            membership = list(partition.membership)
     return list(partition.membership)
+
+
+def _same_partition(a: list[int], b: list[int]) -> bool:
+    return _canonical(a) == _canonical(b)
 
 
 def _canonical(membership: list[int]) -> list[int]:
@@ -191,7 +228,7 @@ def _canonical(membership: list[int]) -> list[int]:
 
 
 def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> Communities:
-    """Leiden communities of a weighted graph, seeded, giants re-split.
+    """Leiden communities of a weighted graph, seeded, large clusters re-split.
 
     Parameters
     ----------
@@ -285,7 +322,7 @@ def conductance_lower_bound(graph: ig.Graph) -> float:
 
     Conductance of a set ``S``: the weight of edges leaving it divided by the
     smaller of its volume and the rest's (volumes are weighted degrees), as in
-    the giant re-split. ``λ₂`` is the second-smallest eigenvalue of the
+    the re-split. ``λ₂`` is the second-smallest eigenvalue of the
     normalised Laplacian, computed as ``1 − μ₂`` with ``μ₂`` the second-largest
     eigenvalue of ``D^(−1/2) A D^(−1/2)`` (ARPACK, deterministic start vector).
     Returns 0.0 (no bound) for disconnected graphs, graphs with an isolated
@@ -328,7 +365,7 @@ def conductance_lower_bound(graph: ig.Graph) -> float:
 def _separated_parts(
     sub: ig.Graph, members: list[int], params: DetectParams, resolution: float, seed: int
 ) -> tuple[list[list[int]], list[dict[str, float]]] | None:
-    """Leiden on the giant alone (``sub``: its subgraph, vertex ``i`` = ``members[i]``);
+    """Leiden on the cluster alone (``sub``: its subgraph, vertex ``i`` = ``members[i]``);
     parts with conductance <= ``split_conductance`` split off.
 
     Returns the new groups (each separated part, then the rest together) and the
