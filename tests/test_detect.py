@@ -293,3 +293,42 @@ def test_bounded_loop_gives_igraphs_partition_when_it_converges() -> None:
         ).membership
     ours = detect_module._leiden(graph, DetectParams(), 1.0, 5)
     assert ours == list(theirs)
+
+
+def _household_beside_an_operation(n_small_groups: int = 20000) -> ig.Graph:
+    """An 80-account operation, a household of four (tight: card and home) tied to
+    it by one link, and many unrelated small groups (a large graph's total weight)."""
+    rng = random.Random(4)
+    edges: list[tuple[int, int]] = []
+    weights: list[float] = []
+    for a, b in itertools.combinations(range(80), 2):
+        if rng.random() < 0.3:
+            edges.append((a, b))
+            weights.append(1.0)
+    for a, b in itertools.combinations(range(80, 84), 2):
+        edges.append((a, b))
+        weights.append(2.0)
+    edges.append((0, 80))
+    weights.append(1.0)
+    n = 84
+    for _ in range(n_small_groups):
+        for a, b in itertools.combinations(range(n, n + 3), 2):
+            edges.append((a, b))
+            weights.append(1.0)
+        n += 3
+    graph = ig.Graph(n=n, edges=edges)
+    graph.es["weight"] = weights
+    return graph
+
+
+def test_a_household_tied_to_an_operation_by_one_link_is_split_off() -> None:
+    graph = _household_beside_an_operation()
+    # Modularity's resolution limit: on the whole graph Leiden puts the household inside.
+    merged = detect_communities(graph, params=DetectParams(max_cluster_size=5000), seed=1)
+    assert merged.membership[80] == merged.membership[0]
+    # By default the 84-account cluster is re-run alone and the separated household leaves it,
+    # while the operation stays one cluster.
+    split = detect_communities(graph, params=DetectParams(), seed=1).membership
+    assert split[80] != split[0]
+    assert len({split[v] for v in range(80, 84)}) == 1
+    assert len({split[v] for v in range(80)}) == 1

@@ -24,7 +24,7 @@ On one connected graph, modularity merges a small dense group into a large
 community when a single link joins them (its resolution limit): a household
 whose card and home address tie it tightly, reached by one shared VPN range,
 ends up inside an operation. So any cluster larger than ``max_cluster_size``
-is re-run alone (its own
+(60 accounts: above a large household or a team of one card) is re-run alone (its own
 subgraph, so its own null model), first at the same resolution and then at
 doubled resolutions up to ``max_resolution_factor`` (64) times the base. A part found that way is split off only
 when it is *separated* from the rest of the cluster: its conductance (weight
@@ -100,7 +100,7 @@ class DetectParams:
         nothing, at most :data:`MAX_ITERATIONS` (100).
     max_cluster_size
         Clusters above this size are examined for separated parts (see
-        Separated parts). Default 5000.
+        Separated parts). Default 60.
     split_conductance
         A part of a large cluster is split off only when its conductance within the
         cluster is at most this (0.1: at most a tenth of its link weight leaves it).
@@ -121,7 +121,7 @@ class DetectParams:
     objective: str = "modularity"
     resolution: float = 1.0
     n_iterations: int = -1
-    max_cluster_size: int = 5000
+    max_cluster_size: int = 60
     split_conductance: float = 0.1
     max_resolution_factor: int = 64
     beta: float = 0.01
