@@ -413,3 +413,21 @@ def test_config_from_toml_rejects_bad_files(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Config.from_toml(path)
     assert str(path) in str(caught.value)
+
+
+def test_a_world_with_no_attribute_values_runs_and_writes(tmp_path: Path) -> None:
+    """Accounts and exchanges with no optional column: no attribute rows at all, so no
+    graph; every account is alone and every output is written."""
+    accounts = pl.DataFrame(
+        {S.ACCOUNT_ID: ["a", "b", "c"], "created_at": ["2026-04-01T00:00:00Z"] * 3}
+    )
+    exchanges = pl.DataFrame(
+        {S.ACCOUNT_ID: ["a", "b", "c"], "timestamp": ["2026-04-23T00:00:00Z"] * 3}
+    )
+    accounts.write_csv(tmp_path / "accounts.csv")
+    exchanges.write_csv(tmp_path / "exchanges.csv")
+    result = run_and_write(tmp_path, out=tmp_path / "out")
+    assert result.scored.members.height == 3
+    assert result.scored.members["cluster_id"].null_count() == 3
+    assert result.scored.clusters.height == 0
+    assert (tmp_path / "out" / "members.csv").is_file()

@@ -322,7 +322,9 @@ def build_graph(
         .agg(pl.col("_kind_holders").sum())
     )
     kind_props = kind_table.with_columns(
-        pl.col(S.ATTRIBUTE_KIND).replace_strict(kind_code, return_dtype=pl.UInt8).alias(KIND_CODE)
+        # kind_table's rows are `kinds` in order (replace_strict with an empty mapping
+        # returns strings, whatever return_dtype says)
+        pl.Series(KIND_CODE, [kind_code[k] for k in kinds], dtype=pl.UInt8)
     ).join(holders, on=KIND_CODE)
     counts = (
         pl.concat(
