@@ -480,8 +480,10 @@ def expand(
     """Rank accounts by how strongly they are linked to known-bad seed accounts.
 
     Personalised PageRank from the seeds over the run's account projection and
-    bipartite graph (see acctgraph/investigate/expand.py), with the values each candidate
-    shares with the seeds, its cluster and whether that cluster was flagged.
+    bipartite graph, combined with behaviour (prompt shares, hours, IP ranges,
+    capabilities; see acctgraph/investigate/expand.py), with the values and
+    behaviour each candidate shares with the seeds, its cluster and whether that
+    cluster was flagged.
     Seeds not in the run are counted and listed; it fails only if none is found.
 
     \b
