@@ -107,9 +107,19 @@ def test_scores_in_unit_interval_and_flags_consistent(result5: RunResult) -> Non
     assert (joined[S.FLAGGED] == joined["c_flag"]).all()
     assert (joined[S.CLUSTER_SCORE] == joined["c_score"]).all()
     params = result5.config.score
-    expected_flag = (clusters[S.CLUSTER_SCORE] >= params.flag_threshold) & (
-        clusters["size"] >= params.min_flag_size
+    automates = (
+        pl.max_horizontal("volume", "round_the_clock", "template_concentration", "behaviour")
+        >= params.min_automation
     )
+    main = (pl.col(S.CLUSTER_SCORE) >= params.flag_threshold) & (
+        pl.col("size") >= params.min_flag_size
+    )
+    capability_band = (
+        (pl.col(S.CLUSTER_SCORE) >= params.capability_flag_threshold)
+        & (pl.col("size") >= params.capability_flag_size)
+        & (pl.col("capability_targeting") >= params.capability_flag_share)
+    )
+    expected_flag = clusters.select(((main | capability_band) & automates).alias("e"))["e"]
     assert (clusters[S.FLAGGED] == expected_flag).all()
     assert clusters[S.FLAGGED].any(), "tiny world should have at least one flagged cluster"
 
@@ -431,3 +441,23 @@ def test_a_world_with_no_attribute_values_runs_and_writes(tmp_path: Path) -> Non
     assert result.scored.members["cluster_id"].null_count() == 3
     assert result.scored.clusters.height == 0
     assert (tmp_path / "out" / "members.csv").is_file()
+
+
+def test_capability_band_flags_a_careful_operator_under_the_main_threshold() -> None:
+    """World 111 of the random preset (a tuning seed): one operator's clusters score
+    under flag_threshold; the capability band flags them, and says so in the summary."""
+    accounts, exchanges, labels = simulate_frames("random", seed=111)
+    dataset = dataset_from_frames(accounts, exchanges)
+    banded = run_pipeline(dataset)
+    clusters = banded.scored.clusters
+    below = clusters.filter(
+        pl.col(S.FLAGGED) & (pl.col(S.CLUSTER_SCORE) < banded.config.score.flag_threshold)
+    )
+    assert below.height >= 1
+    assert below["summary"].str.contains("flagged under score").all()
+    assert (below["capability_targeting"] >= banded.config.score.capability_flag_share).all()
+    off = Config.from_dict({"score": {"capability_flag_threshold": 1.0}})
+    without = evaluate(run_pipeline(dataset, config=off).scored.members, labels)
+    with_band = evaluate(banded.scored.members, labels)
+    assert with_band.recall > without.recall + 0.03
+    assert with_band.flagged_legitimate_organisation == 0

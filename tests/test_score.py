@@ -304,11 +304,21 @@ def test_summary_parameters_cut_the_summary() -> None:
             CONTRIBUTION: [0.09, 0.08, 0.075, 0.01],
         }
     )
-    clusters = pl.DataFrame({S.CLUSTER_ID: [1], SIZE: [4]})
+    clusters = pl.DataFrame(
+        {S.CLUSTER_ID: [1], SIZE: [4], S.CLUSTER_SCORE: [0.5], S.FLAGGED: [True]}
+    )
 
-    def summary(params: ScoreParams) -> str:
-        rows = score._summaries(evidence_table, contributions, clusters, params)
+    def summary(params: ScoreParams, table: pl.DataFrame = clusters) -> str:
+        rows = score._summaries(evidence_table, contributions, table, params)
         return rows[SUMMARY][0]
+
+    # flagged under the score threshold: the summary says why, right after the size
+    below = clusters.with_columns(pl.lit(0.35).alias(S.CLUSTER_SCORE))
+    assert summary(DEFAULT, below).startswith(
+        "4 accounts; flagged under score 0.42 for capability targeting 0.00 in 4 automating accounts;"
+    )
+    unflagged = below.with_columns(pl.lit(False).alias(S.FLAGGED))
+    assert "flagged under" not in summary(DEFAULT, unflagged)
 
     assert summary(DEFAULT) == (
         "4 accounts; 1 shared devices (up to 4 accounts); 1 shared IP addresses (up to 3 accounts);"

@@ -58,6 +58,13 @@ has at least ``min_flag_size`` members, and it behaves like automation: at
 least one of ``volume``, ``round_the_clock``, ``template_concentration`` and
 ``behaviour`` reaches ``min_automation``. An operation at scale must automate; a family of
 new accounts that writes code, or an office onboarded in one morning, does not.
+A cluster that scores lower, down to ``capability_flag_threshold``, is flagged
+when it is larger than a household (``capability_flag_size``), automates, and
+aims a good part of its traffic at the capabilities distillation harvests
+(``capability_flag_share``): a careful operation with a user's volume, office
+hours and paraphrased prompts scores 0.3-0.42, and the legitimate groups that
+score as much (batch automation, households, developers' pairs) are small or
+hardly ask for code, tools or reasoning.
 
 Only communities of two or more accounts are clusters. The contributions are a
 table (:attr:`Scored.contributions`) that every view renders; nothing
@@ -154,6 +161,18 @@ class ScoreParams:
     min_automation
         Least value, in [0, 1], that one of ``volume``, ``round_the_clock`` and
         ``template_concentration`` must reach for the cluster to be flagged. Default 0.3.
+    capability_flag_threshold
+        A cluster scoring below ``flag_threshold`` is flagged too when its score
+        reaches this, it has at least ``capability_flag_size`` members and its
+        ``capability_targeting`` reaches ``capability_flag_share`` (and it
+        behaves like automation). In [0, 1]; at ``flag_threshold`` or above it
+        adds nothing. Default 0.3.
+    capability_flag_size
+        Fewest members of a cluster flagged by ``capability_flag_threshold``. At
+        least 2. Default 8.
+    capability_flag_share
+        Least ``capability_targeting`` of a cluster flagged by
+        ``capability_flag_threshold``, in [0, 1]. Default 0.3.
     min_template_events
         Template events a cluster needs for ``template_concentration`` to count in
         full; below it the signal shrinks in proportion. At least 1. Default 50.
@@ -210,6 +229,9 @@ class ScoreParams:
     flag_threshold: float = 0.42
     min_flag_size: int = 3
     min_automation: float = 0.3
+    capability_flag_threshold: float = 0.3
+    capability_flag_size: int = 8
+    capability_flag_share: float = 0.3
     min_template_events: int = 50
     new_account_days: float = 30.0
     burst_hours: float = 24.0
@@ -249,6 +271,13 @@ class ScoreParams:
             ("flag_threshold", 0.0 <= self.flag_threshold <= 1.0, "in [0, 1]"),
             ("min_flag_size", self.min_flag_size >= 2, "at least 2"),
             ("min_automation", 0.0 <= self.min_automation <= 1.0, "in [0, 1]"),
+            (
+                "capability_flag_threshold",
+                0.0 <= self.capability_flag_threshold <= 1.0,
+                "in [0, 1]",
+            ),
+            ("capability_flag_size", self.capability_flag_size >= 2, "at least 2"),
+            ("capability_flag_share", 0.0 <= self.capability_flag_share <= 1.0, "in [0, 1]"),
             ("min_template_events", self.min_template_events >= 1, "at least 1"),
             ("new_account_days", self.new_account_days > 0, "positive"),
             ("burst_hours", self.burst_hours > 0, "positive"),
@@ -844,7 +873,11 @@ def _cluster_table(
         pl.col(CONTRIBUTION).sum().clip(0.0, 1.0).round(DECIMALS).alias(S.CLUSTER_SCORE)
     )
     activity = usage.activity.join(clustered.select(S.ACCOUNT_ID, LABEL), on=S.ACCOUNT_ID)
-    automation = signals.select(LABEL, pl.max_horizontal(*AUTOMATION_SIGNALS).alias("_automation"))
+    automation = signals.select(
+        LABEL,
+        pl.max_horizontal(*AUTOMATION_SIGNALS).alias("_automation"),
+        pl.col("capability_targeting").alias("_capability"),
+    )
     return (
         sizes.join(totals, on=LABEL, how="left")
         .join(
@@ -860,12 +893,17 @@ def _cluster_table(
         .join(automation, on=LABEL, how="left")
         .with_columns(
             (
-                (pl.col(S.CLUSTER_SCORE) >= params.flag_threshold)
-                & (pl.col(SIZE) >= params.min_flag_size)
+                (
+                    (pl.col(S.CLUSTER_SCORE) >= params.flag_threshold)
+                    & (pl.col(SIZE) >= params.min_flag_size)
+                    | (pl.col(S.CLUSTER_SCORE) >= params.capability_flag_threshold)
+                    & (pl.col(SIZE) >= params.capability_flag_size)
+                    & (pl.col("_capability").fill_null(0.0) >= params.capability_flag_share)
+                )
                 & (pl.col("_automation").fill_null(0.0) >= params.min_automation)
             ).alias(S.FLAGGED)
         )
-        .drop("_automation")
+        .drop("_automation", "_capability")
         .sort([S.CLUSTER_SCORE, SIZE, MIN_ACCOUNT], descending=[True, True, False])
         .with_row_index(S.CLUSTER_ID, offset=1)
         .with_columns(pl.col(S.CLUSTER_ID).cast(pl.Int64))
@@ -1028,7 +1066,8 @@ def _summaries(
     params: ScoreParams,
     behaviour_phrases: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One line per cluster: its size, what ties a behaviour cohort, then up to ``summary_kinds`` kinds of shared values (the
+    """One line per cluster: its size, what ties a behaviour cohort, why a cluster scoring under
+    ``flag_threshold`` is flagged, then up to ``summary_kinds`` kinds of shared values (the
     most widely held first), then up to ``summary_signals`` signals contributing more than
     ``summary_min_contribution`` (the largest first)."""
     kinds = (
@@ -1052,9 +1091,21 @@ def _summaries(
     for cid, signal, value in top_signals.select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE).iter_rows():
         signal_text.setdefault(cid, []).append(f"{signal.replace('_', ' ')} {value:.2f}")
     ties = dict(behaviour_phrases.iter_rows()) if behaviour_phrases is not None else {}
+    capability = dict(
+        contributions.filter(pl.col(SIGNAL) == "capability_targeting")
+        .select(S.CLUSTER_ID, SIGNAL_VALUE)
+        .iter_rows()
+    )
     rows = []
-    for cid, size in clusters.select(S.CLUSTER_ID, SIZE).iter_rows():
+    for cid, size, score, flagged in clusters.select(
+        S.CLUSTER_ID, SIZE, S.CLUSTER_SCORE, S.FLAGGED
+    ).iter_rows():
         parts = [f"{size} accounts", *([ties[cid]] if cid in ties else [])]
+        if flagged and score < params.flag_threshold:  # flagged by the capability band
+            parts.append(
+                f"flagged under score {params.flag_threshold:.2f} for capability targeting "
+                f"{capability.get(cid, 0.0):.2f} in {size} automating accounts"
+            )
         parts += kind_text.get(cid, []) + signal_text.get(cid, [])
         rows.append((cid, "; ".join(parts)))
     return pl.DataFrame(rows, schema={S.CLUSTER_ID: pl.Int64, SUMMARY: pl.String}, orient="row")
