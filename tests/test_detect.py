@@ -41,7 +41,7 @@ def _cliques(sizes: list[int], bridge: float) -> ig.Graph:
 def test_a_giant_chaining_separate_groups_is_split() -> None:
     graph = _cliques([10, 10, 10], bridge=0.5)
     # A tiny resolution makes the first pass merge everything into one 30-account giant.
-    params = DetectParams(resolution=0.01, max_cluster_size=12)
+    params = DetectParams(resolution=0.01, max_cluster_size=12, giant_size=12)
     result = detect_communities(graph, params=params, seed=3)
     assert len(set(result.membership)) == 3
     assert all(len({result.membership[v] for v in range(i, i + 10)}) == 1 for i in (0, 10, 20))
@@ -53,7 +53,9 @@ def test_a_giant_chaining_separate_groups_is_split() -> None:
 
 def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     graph = _cliques([30], bridge=0.0)
-    result = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
+    result = detect_communities(
+        graph, params=DetectParams(max_cluster_size=10, giant_size=10), seed=3
+    )
     assert len(set(result.membership)) == 1
     # K30: λ₂ = 30/29, so no set has conductance below 15/29; no Leiden sweep is needed.
     assert result.resplit == [
@@ -61,7 +63,9 @@ def test_a_well_linked_giant_stays_whole(monkeypatch: pytest.MonkeyPatch) -> Non
     ]
     # Without the bound, the sweep runs every resolution and reaches the same answer.
     monkeypatch.setattr(detect_module, "conductance_lower_bound", lambda graph: 0.0)
-    swept = detect_communities(graph, params=DetectParams(max_cluster_size=10), seed=3)
+    swept = detect_communities(
+        graph, params=DetectParams(max_cluster_size=10, giant_size=10), seed=3
+    )
     assert swept.membership == result.membership
     assert swept.resplit == [{"size": 30, "kept": "no separated part", "max_resolution": 64.0}]
 
@@ -105,7 +109,7 @@ def test_the_bound_holds_for_every_vertex_set(case) -> None:
 
 def test_same_seed_same_partition() -> None:
     graph = _cliques([12, 9, 14, 7], bridge=0.5)
-    params = DetectParams(resolution=0.01, max_cluster_size=15)
+    params = DetectParams(resolution=0.01, max_cluster_size=15, giant_size=15)
     first = detect_communities(graph, params=params, seed=5)
     second = detect_communities(graph, params=params, seed=5)
     assert first.membership == second.membership and first.resplit == second.resplit
@@ -125,7 +129,7 @@ def igraph_generator():
 
 # A giant re-split: several seeded Leiden calls in one detect call.
 GIANT = _cliques([12, 9, 14, 7], bridge=0.5)
-GIANT_PARAMS = DetectParams(resolution=0.01, max_cluster_size=15)
+GIANT_PARAMS = DetectParams(resolution=0.01, max_cluster_size=15, giant_size=15)
 
 
 def test_detect_leaves_a_generator_of_ones_own_in_place(igraph_generator) -> None:
@@ -240,7 +244,9 @@ def test_the_resplit_stops_at_its_resolution_ceiling() -> None:
     graph.es["weight"] = [1.0] * graph.ecount()
 
     def run(factor: int) -> tuple[int, list[dict]]:
-        params = DetectParams(max_cluster_size=10, resolution=1e-3, max_resolution_factor=factor)
+        params = DetectParams(
+            max_cluster_size=10, giant_size=10, resolution=1e-3, max_resolution_factor=factor
+        )
         communities = detect_communities(graph, params=params, seed=1)
         return len(set(communities.membership)), communities.resplit
 
@@ -332,3 +338,38 @@ def test_a_household_tied_to_an_operation_by_one_link_is_split_off() -> None:
     assert split[80] != split[0]
     assert len({split[v] for v in range(80, 84)}) == 1
     assert len({split[v] for v in range(80)}) == 1
+
+
+def _teams_of_one_operation(n_small_groups: int = 20000) -> ig.Graph:
+    """Eight teams of ten (each tight: one card or VM image), a few weaker links between
+    every two teams (their templates), and many unrelated small groups."""
+    rng = random.Random(7)
+    edges: list[tuple[int, int]] = []
+    weights: list[float] = []
+    teams = [list(range(t * 10, t * 10 + 10)) for t in range(8)]
+    for team in teams:
+        for a, b in itertools.combinations(team, 2):
+            edges.append((a, b))
+            weights.append(2.0)
+    for t1, t2 in itertools.combinations(range(8), 2):
+        for _ in range(2):
+            edges.append((rng.choice(teams[t1]), rng.choice(teams[t2])))
+            weights.append(0.5)
+    n = 80
+    for _ in range(n_small_groups):
+        for a, b in itertools.combinations(range(n, n + 3), 2):
+            edges.append((a, b))
+            weights.append(1.0)
+        n += 3
+    graph = ig.Graph(n=n, edges=edges)
+    graph.es["weight"] = weights
+    return graph
+
+
+def test_an_operation_made_of_separated_teams_stays_whole() -> None:
+    graph = _teams_of_one_operation()
+    whole = detect_communities(graph, params=DetectParams(), seed=1).membership
+    assert len({whole[v] for v in range(80)}) == 1
+    # every team is a separated part: without the share rule the operation would shatter
+    shattered = detect_communities(graph, params=DetectParams(max_split_parts=100), seed=1)
+    assert len({shattered.membership[v] for v in range(80)}) == 8

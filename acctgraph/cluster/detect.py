@@ -32,8 +32,12 @@ leaving it divided by the smaller of its volume and the rest's) is at most
 ``split_conductance``. Modularity run on any subgraph alone always reports
 some structure, so without this gate a tightly linked operation would be
 shattered; with it, a cluster that is one well-linked block stays whole and a
-cluster that chains separate groups comes apart. What was split, or kept, is
-recorded in :attr:`Communities.resplit`.
+cluster that chains separate groups comes apart. Below ``giant_size``
+(5,000), the separated parts leave only when there are at most
+``max_split_parts`` (3) of them: a household or an office or two are guests
+in an operation, but an operation whose teams each share a card or a VM
+image, and little else, falls apart into many separated parts and is kept
+whole. What was split, or kept, is recorded in :attr:`Communities.resplit`.
 
 The sweep is skipped when no part *can* be separated. By Cheeger's inequality
 every vertex set of a graph has conductance at least ``λ₂ / 2``, where ``λ₂``
@@ -101,6 +105,13 @@ class DetectParams:
     max_cluster_size
         Clusters above this size are examined for separated parts (see
         Separated parts). Default 60.
+    max_split_parts
+        A cluster of at most ``giant_size`` accounts gives up its separated parts
+        only when there are at most this many; with more, the cluster is kept
+        whole (see Separated parts). At least 1. Default 3.
+    giant_size
+        Clusters above this size give up separated parts whatever their share.
+        Default 5000.
     split_conductance
         A part of a large cluster is split off only when its conductance within the
         cluster is at most this (0.1: at most a tenth of its link weight leaves it).
@@ -122,6 +133,8 @@ class DetectParams:
     resolution: float = 1.0
     n_iterations: int = -1
     max_cluster_size: int = 60
+    max_split_parts: int = 3
+    giant_size: int = 5000
     split_conductance: float = 0.1
     max_resolution_factor: int = 64
     beta: float = 0.01
@@ -139,6 +152,12 @@ class DetectParams:
                 "detect.n_iterations must be positive, or negative to iterate until the "
                 "partition is stable; 0 would leave every account alone"
             )
+        if self.max_split_parts < 1:
+            raise ConfigError(
+                f"detect.max_split_parts must be at least 1, got {self.max_split_parts}"
+            )
+        if self.giant_size < 2:
+            raise ConfigError(f"detect.giant_size must be at least 2, got {self.giant_size}")
         if self.max_cluster_size < 2:
             raise ConfigError(
                 f"detect.max_cluster_size must be at least 2, got {self.max_cluster_size}"
@@ -389,6 +408,8 @@ def _separated_parts(
     separated = (conductance <= params.split_conductance) & (volume > 0)
     if not separated.any():
         return None
+    if len(members) <= params.giant_size and separated.sum() > params.max_split_parts:
+        return None  # teams of one operation, not guests in it
     groups: dict[int, list[int]] = {}
     for vertex, p in zip(members, part.tolist()):
         groups.setdefault(p if separated[p] else -1, []).append(vertex)
