@@ -7,6 +7,8 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import igraph as ig
+import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -373,3 +375,32 @@ def test_an_operation_made_of_separated_teams_stays_whole() -> None:
     # every team is a separated part: without the share rule the operation would shatter
     shattered = detect_communities(graph, params=DetectParams(max_split_parts=100), seed=1)
     assert len({shattered.membership[v] for v in range(80)}) == 8
+
+
+def test_thin_members_tied_only_by_soft_values_are_detached() -> None:
+    from acctgraph.cluster.detect import detach_thin_members
+
+    # accounts 0-3: one cluster. 0 and 1 share a card (firm); 2 and 3 share only a prompt
+    # with 0 and 1. 1 and 2 are thin (two exchanges), 3 is not.
+    incidence = pl.DataFrame(
+        {
+            "account_index": [0, 1, 0, 1, 2, 3],
+            "value_index": [0, 0, 1, 1, 1, 1],
+        }
+    )
+    values = pl.DataFrame({"value_index": [0, 1], "attribute_kind": ["payment", "prompt_template"]})
+    exchanges = np.array([50, 2, 2, 40])
+    out, n = detach_thin_members(
+        [0, 0, 0, 0],
+        incidence,
+        values,
+        exchanges,
+        soft_kinds={"prompt_template", "ip_range"},
+        min_exchanges=4,
+    )
+    assert n == 1
+    assert out[0] == out[1] == out[3] and out[2] != out[0]  # the quiet card holder stays
+    unchanged, none = detach_thin_members(
+        [0, 0, 0, 0], incidence, values, exchanges, soft_kinds={"prompt_template"}, min_exchanges=0
+    )
+    assert (unchanged, none) == ([0, 0, 0, 0], 0)

@@ -448,7 +448,9 @@ def test_capability_band_flags_a_careful_operator_under_the_main_threshold() -> 
     under flag_threshold; the capability band flags them, and says so in the summary."""
     accounts, exchanges, labels = simulate_frames("random", seed=111)
     dataset = dataset_from_frames(accounts, exchanges)
-    banded = run_pipeline(dataset)
+    # thin members kept, so that the operator's clusters score as they were measured
+    keep_thin = {"detect": {"min_member_exchanges": 0}}
+    banded = run_pipeline(dataset, config=Config.from_dict(keep_thin))
     clusters = banded.scored.clusters
     below = clusters.filter(
         pl.col(S.FLAGGED) & (pl.col(S.CLUSTER_SCORE) < banded.config.score.flag_threshold)
@@ -456,7 +458,7 @@ def test_capability_band_flags_a_careful_operator_under_the_main_threshold() -> 
     assert below.height >= 1
     assert below["summary"].str.contains("flagged under score").all()
     assert (below["capability_targeting"] >= banded.config.score.capability_flag_share).all()
-    off = Config.from_dict({"score": {"capability_flag_threshold": 1.0}})
+    off = Config.from_dict({**keep_thin, "score": {"capability_flag_threshold": 1.0}})
     without = evaluate(run_pipeline(dataset, config=off).scored.members, labels)
     with_band = evaluate(banded.scored.members, labels)
     assert with_band.recall > without.recall + 0.03

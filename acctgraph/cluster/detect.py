@@ -79,10 +79,13 @@ from dataclasses import dataclass, field
 
 import igraph as ig
 import numpy as np
+import polars as pl
 from scipy import sparse
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
+from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX
 from acctgraph.graph.randomness import seeded_igraph
 
 OBJECTIVES = ("CPM", "modularity")
@@ -102,6 +105,12 @@ class DetectParams:
     n_iterations
         Leiden iterations (not 0); negative runs until an iteration changes
         nothing, at most :data:`MAX_ITERATIONS` (100).
+    min_member_exchanges
+        After detection, attachment and cohorts, a member with fewer exchanges
+        than this that shares with the rest of its cluster only soft values
+        (prompt templates and network addresses: the kinds many strangers
+        share) is detached (:func:`detach_thin_members`); 0 detaches no one.
+        Default 4.
     max_cluster_size
         Clusters above this size are examined for separated parts (see
         Separated parts). Default 60.
@@ -139,6 +148,7 @@ class DetectParams:
     max_resolution_factor: int = 64
     beta: float = 0.01
     min_member_strength: float = 0.1
+    min_member_exchanges: int = 4
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -158,6 +168,10 @@ class DetectParams:
             )
         if self.giant_size < 2:
             raise ConfigError(f"detect.giant_size must be at least 2, got {self.giant_size}")
+        if self.min_member_exchanges < 0:
+            raise ConfigError(
+                f"detect.min_member_exchanges must be at least 0, got {self.min_member_exchanges}"
+            )
         if self.max_cluster_size < 2:
             raise ConfigError(
                 f"detect.max_cluster_size must be at least 2, got {self.max_cluster_size}"
@@ -454,3 +468,61 @@ def _detach_weak_members(
     for offset, vertex in enumerate(weak.tolist()):  # labels are made canonical afterwards
         membership[vertex] = next_label + offset
     return len(weak)
+
+
+def detach_thin_members(
+    membership: list[int],
+    incidence: pl.DataFrame,
+    values: pl.DataFrame,
+    n_exchanges: np.ndarray,
+    *,
+    soft_kinds: frozenset[str] | set[str],
+    min_exchanges: int,
+) -> tuple[list[int], int]:
+    """Leave alone the members that a few prompts and shared addresses alone tie to a cluster.
+
+    A member of a cluster of two or more is detached (given a label of its own)
+    when it has fewer than ``min_exchanges`` exchanges (``n_exchanges`` by
+    account position) and every value it shares with another member of its
+    cluster (``incidence``: ``account_index, value_index``; ``values``:
+    ``value_index, attribute_kind``) is of a kind in ``soft_kinds``. Someone who
+    sent two messages, one of them a popular prompt, through a VPN an operation
+    also uses, is no evidence of the operation; an account that shares a card,
+    a device or an address shape with it is kept, however quiet.
+
+    Returns the new membership and how many members were detached.
+
+    >>> inc = pl.DataFrame({"account_index": [0, 1, 2, 0, 1], "value_index": [0, 0, 0, 1, 1]})
+    >>> vals = pl.DataFrame({"value_index": [0, 1], "attribute_kind": ["prompt_template", "payment"]})
+    >>> detach_thin_members([0, 0, 0], inc, vals, np.array([2, 2, 2]),
+    ...                     soft_kinds={"prompt_template"}, min_exchanges=4)
+    ([0, 0, 1], 1)
+    """
+    labels = np.asarray(membership, dtype=np.int64)
+    if min_exchanges <= 0 or not len(labels):
+        return list(membership), 0
+    sizes = np.bincount(labels)
+    thin = (n_exchanges < min_exchanges) & (sizes[labels] >= 2)
+    if not thin.any():
+        return list(membership), 0
+    # Only the clusters holding a thin member matter: their members' incidence rows.
+    relevant = np.zeros(len(sizes), dtype=bool)
+    relevant[labels[thin]] = True
+    account = incidence[ACCOUNT_INDEX].to_numpy()
+    rows = np.flatnonzero(relevant[labels][account])
+    account = account[rows].astype(np.int64)
+    value = incidence[VALUE_INDEX].to_numpy()[rows].astype(np.int64)
+    n_values = int(values[VALUE_INDEX].max()) + 1 if values.height else 0  # type: ignore[arg-type]
+    soft = np.zeros(max(n_values, 1), dtype=bool)
+    soft_rows = values.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(soft_kinds)))
+    soft[soft_rows[VALUE_INDEX].cast(pl.Int64).to_numpy()] = True
+    # a value shared inside a cluster: its (cluster, value) key occurs twice or more
+    key = labels[account] * max(n_values, 1) + value
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    firm = account[(counts[inverse] >= 2) & ~soft[value]]
+    keep = np.zeros(len(labels), dtype=bool)
+    keep[firm] = True
+    detach = np.flatnonzero(thin & ~keep)
+    out = labels.copy()
+    out[detach] = labels.max() + 1 + np.arange(len(detach))
+    return out.tolist(), len(detach)

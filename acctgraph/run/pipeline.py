@@ -31,11 +31,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from acctgraph.cluster.attach import attach_unlinked
 from acctgraph.cluster.cohort import LABEL, find_cohorts
-from acctgraph.cluster.detect import detect_communities
+from acctgraph.cluster.detect import detach_thin_members, detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
 from acctgraph.features import (
@@ -43,6 +44,7 @@ from acctgraph.features import (
     attribute_table,
     compute_usage,
 )
+from acctgraph.features.base import N_EXCHANGES
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.load import Dataset, load_dataset
@@ -170,7 +172,20 @@ def run_from_usage(
             edges=graph.edges,
         ),
     )
-    communities = dataclasses.replace(communities, membership=cohorts.membership)
+    membership, thin = stage(
+        "detach",
+        lambda: detach_thin_members(
+            cohorts.membership,
+            graph.incidence,
+            graph.values,
+            _exchanges_by_position(graph, usage),
+            soft_kinds=config.infrastructure | set(config.behaviour_kinds),
+            min_exchanges=config.detect.min_member_exchanges,
+        ),
+    )
+    communities = dataclasses.replace(
+        communities, membership=membership, detached=communities.detached + thin
+    )
     scored = stage(
         "score",
         lambda: score_clusters(
@@ -193,6 +208,18 @@ def run_from_usage(
         stage.timings,
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
+    )
+
+
+def _exchanges_by_position(graph: AccountGraph, usage: Usage) -> np.ndarray:
+    """Each graph account's exchanges (0 without activity), in vertex order."""
+    return (
+        pl.DataFrame({S.ACCOUNT_ID: graph.account_ids})
+        .join(usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")[
+            N_EXCHANGES
+        ]
+        .fill_null(0)
+        .to_numpy()
     )
 
 
