@@ -48,6 +48,7 @@ _FRONT: dict[str, str] = {
     "detect_communities": "acctgraph.cluster.detect",
     "attach_unlinked": "acctgraph.cluster.attach",
     "find_cohorts": "acctgraph.cluster.cohort",
+    "detach_thin_members": "acctgraph.cluster.detect",
     "score_clusters": "acctgraph.cluster.score",
     # a whole run
     "Config": "acctgraph.run.config",
@@ -96,6 +97,7 @@ __all__ = [
     "detect_communities",
     "attach_unlinked",
     "find_cohorts",
+    "detach_thin_members",
     "score_clusters",
     "Config",
     "RunResult",
@@ -142,7 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.cards import load_cards
     from acctgraph.cluster.attach import attach_unlinked
     from acctgraph.cluster.cohort import find_cohorts
-    from acctgraph.cluster.detect import detect_communities
+    from acctgraph.cluster.detect import detach_thin_members, detect_communities
     from acctgraph.cluster.score import score_clusters
     from acctgraph.core.errors import AcctGraphError, ConfigError, InputError
     from acctgraph.core.tables import safe_for_spreadsheet

@@ -39,8 +39,8 @@ from pathlib import Path
 import polars as pl
 
 from acctgraph import (
-    Config, attach_unlinked, build_graph, detect_communities, evaluate, find_cohorts, load_dataset,
-    load_labels, load_run, run_and_write, score_clusters,
+    Config, attach_unlinked, build_graph, detach_thin_members, detect_communities, evaluate,
+    find_cohorts, load_dataset, load_labels, load_run, run_and_write, score_clusters,
 )
 from acctgraph.features import attribute_table, compute_usage
 from acctgraph.viz import show_cluster
@@ -131,8 +131,12 @@ cohorts = find_cohorts(
     membership, graph.account_ids, attributes, usage,
     sample_size=config.prompt_template.max_per_account, params=config.cohort, edges=graph.edges,
 )
+membership, _ = detach_thin_members(  # quiet members tied only by prompts and addresses
+    cohorts.membership, graph, usage,
+    soft_kinds=config.soft_kinds, min_exchanges=config.detect.min_member_exchanges,
+)
 scored = score_clusters(
-    cohorts.membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table
+    membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table
 )
 scored.clusters.select("cluster_id", "size", "cluster_score", "flagged", "exchanges", "summary").head(10)
 

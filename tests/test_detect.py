@@ -378,7 +378,7 @@ def test_an_operation_made_of_separated_teams_stays_whole() -> None:
 
 
 def test_thin_members_tied_only_by_soft_values_are_detached() -> None:
-    from acctgraph.cluster.detect import detach_thin_members
+    from acctgraph.cluster.detect import _detach_thin as detach_thin_members
 
     # accounts 0-3: one cluster. 0 and 1 share a card (firm); 2 and 3 share only a prompt
     # with 0 and 1. 1 and 2 are thin (two exchanges), 3 is not.

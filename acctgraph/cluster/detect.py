@@ -85,7 +85,8 @@ from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
-from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX
+from acctgraph.features.base import N_EXCHANGES, Usage
+from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX, AccountGraph
 from acctgraph.graph.randomness import seeded_igraph
 
 OBJECTIVES = ("CPM", "modularity")
@@ -472,6 +473,39 @@ def _detach_weak_members(
 
 def detach_thin_members(
     membership: list[int],
+    graph: AccountGraph,
+    usage: Usage,
+    *,
+    soft_kinds: frozenset[str] | set[str],
+    min_exchanges: int,
+) -> tuple[list[int], int]:
+    """Leave alone the members that a few prompts and shared addresses alone tie to a cluster.
+
+    ``membership`` is per graph account (vertex order); ``usage.activity`` gives
+    each account's exchanges; ``soft_kinds`` is ``Config.soft_kinds`` in a run.
+    See :func:`_detach_thin` for the rule. Returns the new membership and how
+    many members were detached.
+    """
+    n_exchanges = (
+        pl.DataFrame({S.ACCOUNT_ID: graph.account_ids})
+        .join(usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")[
+            N_EXCHANGES
+        ]
+        .fill_null(0)
+        .to_numpy()
+    )
+    return _detach_thin(
+        membership,
+        graph.incidence,
+        graph.values,
+        n_exchanges,
+        soft_kinds=soft_kinds,
+        min_exchanges=min_exchanges,
+    )
+
+
+def _detach_thin(
+    membership: list[int],
     incidence: pl.DataFrame,
     values: pl.DataFrame,
     n_exchanges: np.ndarray,
@@ -494,7 +528,7 @@ def detach_thin_members(
 
     >>> inc = pl.DataFrame({"account_index": [0, 1, 2, 0, 1], "value_index": [0, 0, 0, 1, 1]})
     >>> vals = pl.DataFrame({"value_index": [0, 1], "attribute_kind": ["prompt_template", "payment"]})
-    >>> detach_thin_members([0, 0, 0], inc, vals, np.array([2, 2, 2]),
+    >>> _detach_thin([0, 0, 0], inc, vals, np.array([2, 2, 2]),
     ...                     soft_kinds={"prompt_template"}, min_exchanges=4)
     ([0, 0, 1], 1)
     """

@@ -180,6 +180,11 @@ class Config:
             if f.enabled and f.similarity == "cosine" and not f.infrastructure
         )
 
+    @property
+    def soft_kinds(self) -> frozenset[str]:
+        """Infrastructure and behaviour kinds: what strangers share (``detach_thin_members``)."""
+        return self.infrastructure | frozenset(self.behaviour_kinds)
+
     def with_overrides(
         self,
         *,

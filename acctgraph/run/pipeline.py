@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from acctgraph.cluster.attach import attach_unlinked
@@ -44,7 +43,6 @@ from acctgraph.features import (
     attribute_table,
     compute_usage,
 )
-from acctgraph.features.base import N_EXCHANGES
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.load import Dataset, load_dataset
@@ -176,10 +174,9 @@ def run_from_usage(
         "detach",
         lambda: detach_thin_members(
             cohorts.membership,
-            graph.incidence,
-            graph.values,
-            _exchanges_by_position(graph, usage),
-            soft_kinds=config.infrastructure | set(config.behaviour_kinds),
+            graph,
+            usage,
+            soft_kinds=config.soft_kinds,
             min_exchanges=config.detect.min_member_exchanges,
         ),
     )
@@ -208,18 +205,6 @@ def run_from_usage(
         stage.timings,
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
-    )
-
-
-def _exchanges_by_position(graph: AccountGraph, usage: Usage) -> np.ndarray:
-    """Each graph account's exchanges (0 without activity), in vertex order."""
-    return (
-        pl.DataFrame({S.ACCOUNT_ID: graph.account_ids})
-        .join(usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")[
-            N_EXCHANGES
-        ]
-        .fill_null(0)
-        .to_numpy()
     )
 
 
