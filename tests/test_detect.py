@@ -303,6 +303,21 @@ def test_bounded_loop_gives_igraphs_partition_when_it_converges() -> None:
     assert ours == list(theirs)
 
 
+def _beside_small_groups(
+    edges: list[tuple[int, int]], weights: list[float], n: int, n_small_groups: int
+) -> ig.Graph:
+    """The graph of ``edges`` on ``n`` vertices plus ``n_small_groups`` unrelated
+    triangles: a large graph's total weight, where modularity's resolution limit bites."""
+    for _ in range(n_small_groups):
+        for a, b in itertools.combinations(range(n, n + 3), 2):
+            edges.append((a, b))
+            weights.append(1.0)
+        n += 3
+    graph = ig.Graph(n=n, edges=edges)
+    graph.es["weight"] = weights
+    return graph
+
+
 def _household_beside_an_operation(n_small_groups: int = 20000) -> ig.Graph:
     """An 80-account operation, a household of four (tight: card and home) tied to
     it by one link, and many unrelated small groups (a large graph's total weight)."""
@@ -318,15 +333,7 @@ def _household_beside_an_operation(n_small_groups: int = 20000) -> ig.Graph:
         weights.append(2.0)
     edges.append((0, 80))
     weights.append(1.0)
-    n = 84
-    for _ in range(n_small_groups):
-        for a, b in itertools.combinations(range(n, n + 3), 2):
-            edges.append((a, b))
-            weights.append(1.0)
-        n += 3
-    graph = ig.Graph(n=n, edges=edges)
-    graph.es["weight"] = weights
-    return graph
+    return _beside_small_groups(edges, weights, 84, n_small_groups)
 
 
 def test_a_household_tied_to_an_operation_by_one_link_is_split_off() -> None:
@@ -357,22 +364,14 @@ def _teams_of_one_operation(n_small_groups: int = 20000) -> ig.Graph:
         for _ in range(2):
             edges.append((rng.choice(teams[t1]), rng.choice(teams[t2])))
             weights.append(0.5)
-    n = 80
-    for _ in range(n_small_groups):
-        for a, b in itertools.combinations(range(n, n + 3), 2):
-            edges.append((a, b))
-            weights.append(1.0)
-        n += 3
-    graph = ig.Graph(n=n, edges=edges)
-    graph.es["weight"] = weights
-    return graph
+    return _beside_small_groups(edges, weights, 80, n_small_groups)
 
 
 def test_an_operation_made_of_separated_teams_stays_whole() -> None:
     graph = _teams_of_one_operation()
     whole = detect_communities(graph, params=DetectParams(), seed=1).membership
     assert len({whole[v] for v in range(80)}) == 1
-    # every team is a separated part: without the share rule the operation would shatter
+    # every team is a separated part: without the parts limit the operation would shatter
     shattered = detect_communities(graph, params=DetectParams(max_split_parts=100), seed=1)
     assert len({shattered.membership[v] for v in range(80)}) == 8
 

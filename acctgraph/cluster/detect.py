@@ -120,8 +120,8 @@ class DetectParams:
         only when there are at most this many; with more, the cluster is kept
         whole (see Separated parts). At least 1. Default 3.
     giant_size
-        Clusters above this size give up separated parts whatever their share.
-        Default 5000.
+        Clusters above this size give up their separated parts however many
+        there are. Default 5000.
     split_conductance
         A part of a large cluster is split off only when its conductance within the
         cluster is at most this (0.1: at most a tenth of its link weight leaves it).
