@@ -403,3 +403,56 @@ def test_thin_members_tied_only_by_soft_values_are_detached() -> None:
         [0, 0, 0, 0], incidence, values, exchanges, soft_kinds={"prompt_template"}, min_exchanges=0
     )
     assert (unchanged, none) == ([0, 0, 0, 0], 0)
+
+
+def test_a_quiet_family_leaves_an_operation_together() -> None:
+    from acctgraph.cluster.detect import _detach_thin as detach_thin_members
+
+    # accounts 0-2: an operation's active accounts sharing a card; 3-5: a family sharing its
+    # own card, one or two exchanges each, tied to the operation by a prompt and a range only.
+    incidence = pl.DataFrame(
+        {
+            "account_index": [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 3],
+            "value_index": [0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3],
+        }
+    )
+    values = pl.DataFrame(
+        {
+            "value_index": [0, 1, 2, 3],
+            "attribute_kind": ["payment", "payment", "prompt_template", "ip_range"],
+        }
+    )
+    exchanges = np.array([300, 250, 280, 1, 2, 1])
+    out, n = detach_thin_members(
+        [0] * 6,
+        incidence,
+        values,
+        exchanges,
+        soft_kinds={"prompt_template", "ip_range"},
+        min_exchanges=4,
+    )
+    assert n == 3
+    assert out[0] == out[1] == out[2] != out[3]
+    assert out[3] == out[4] == out[5]  # the family stays together, as a cluster of its own
+    # one active member in the family keeps it with the operation: its card is evidence
+    active = exchanges.copy()
+    active[4] = 40
+    kept, none = detach_thin_members(
+        [0] * 6,
+        incidence,
+        values,
+        active,
+        soft_kinds={"prompt_template", "ip_range"},
+        min_exchanges=4,
+    )
+    assert (kept, none) == ([0] * 6, 0)
+    # a cluster with no active member is not taken apart: only units of one leave it
+    quiet, _ = detach_thin_members(
+        [0] * 6,
+        incidence,
+        values,
+        np.ones(6, dtype=np.int64),
+        soft_kinds={"prompt_template", "ip_range"},
+        min_exchanges=4,
+    )
+    assert quiet == [0] * 6

@@ -81,6 +81,7 @@ import igraph as ig
 import numpy as np
 import polars as pl
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
 from acctgraph.core import schema as S
@@ -515,14 +516,18 @@ def _detach_thin(
 ) -> tuple[list[int], int]:
     """Leave alone the members that a few prompts and shared addresses alone tie to a cluster.
 
-    A member of a cluster of two or more is detached (given a label of its own)
-    when it has fewer than ``min_exchanges`` exchanges (``n_exchanges`` by
-    account position) and every value it shares with another member of its
-    cluster (``incidence``: ``account_index, value_index``; ``values``:
-    ``value_index, attribute_kind``) is of a kind in ``soft_kinds``. Someone who
-    sent two messages, one of them a popular prompt, through a VPN an operation
-    also uses, is no evidence of the operation; an account that shares a card,
-    a device or an address shape with it is kept, however quiet.
+    Within each cluster, members that share a value of a kind not in
+    ``soft_kinds`` (``incidence``: ``account_index, value_index``; ``values``:
+    ``value_index, attribute_kind``) are firmly tied, and firm ties chain into
+    *units* (a family sharing one card, an operator's team). A unit smaller than
+    its cluster is detached, and becomes a cluster of its own, when every member
+    has fewer than ``min_exchanges`` exchanges (``n_exchanges`` by account
+    position) and it is alone or the cluster has an active member elsewhere:
+    its only ties to the rest are soft. Someone who sent two
+    messages, one of them a popular prompt, through a VPN an operation also
+    uses, is no evidence of the operation, nor is a quiet family that shares a
+    card among itself; an account that shares a card, a device or an address
+    shape with an active member is kept, however quiet.
 
     Returns the new membership and how many members were detached.
 
@@ -531,6 +536,12 @@ def _detach_thin(
     >>> _detach_thin([0, 0, 0], inc, vals, np.array([2, 2, 2]),
     ...                     soft_kinds={"prompt_template"}, min_exchanges=4)
     ([0, 0, 1], 1)
+    >>> _detach_thin([0, 0, 0], inc, vals, np.array([9, 2, 2]),   # no unit of thin members alone
+    ...                     soft_kinds={"prompt_template"}, min_exchanges=4)
+    ([0, 0, 1], 1)
+    >>> _detach_thin([0, 0, 0, 0], inc, vals, np.array([2, 2, 9, 9]),  # the quiet pair leaves together
+    ...                     soft_kinds={"prompt_template"}, min_exchanges=4)
+    ([1, 1, 0, 0], 2)
     """
     labels = np.asarray(membership, dtype=np.int64)
     if min_exchanges <= 0 or not len(labels):
@@ -553,10 +564,27 @@ def _detach_thin(
     # a value shared inside a cluster: its (cluster, value) key occurs twice or more
     key = labels[account] * max(n_values, 1) + value
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    firm = account[(counts[inverse] >= 2) & ~soft[value]]
-    keep = np.zeros(len(labels), dtype=bool)
-    keep[firm] = True
-    detach = np.flatnonzero(thin & ~keep)
+    firm = (counts[inverse] >= 2) & ~soft[value]
+    # units: accounts joined through their firm (cluster, value) keys
+    n = len(labels)
+    ties = sparse.coo_matrix(
+        (np.ones(int(firm.sum())), (account[firm], n + inverse[firm])),
+        shape=(n + len(counts), n + len(counts)),
+    )
+    _, unit = connected_components(ties, directed=False)
+    unit = unit[:n]
+    active_units = np.zeros(n + len(counts), dtype=bool)
+    active_units[unit[~thin & relevant[labels]]] = True
+    active_clusters = np.zeros(len(sizes), dtype=bool)
+    active_clusters[labels[~thin & relevant[labels]]] = True
+    unit_sizes = np.bincount(unit, minlength=n + len(counts))
+    alone = unit_sizes[unit] == 1
+    detach = np.flatnonzero(thin & ~active_units[unit] & (alone | active_clusters[labels]))
     out = labels.copy()
-    out[detach] = labels.max() + 1 + np.arange(len(detach))
+    # one new label per detached unit, in order of the unit's first account
+    units, first = np.unique(unit[detach], return_inverse=True)
+    order = np.argsort(np.array([detach[first == u].min() for u in range(len(units))]))
+    rank = np.empty(len(units), dtype=np.int64)
+    rank[order] = np.arange(len(units))
+    out[detach] = labels.max() + 1 + rank[first]
     return out.tolist(), len(detach)
