@@ -130,6 +130,7 @@ membership, attached = attach_unlinked(
 cohorts = find_cohorts(
     membership, graph.account_ids, attributes, usage,
     sample_size=config.prompt_template.max_per_account, params=config.cohort, edges=graph.edges,
+    soft_kinds=config.soft_kinds,
 )
 membership, _ = detach_thin_members(  # quiet members tied only by prompts and addresses
     cohorts.membership, graph, usage,

@@ -211,6 +211,8 @@ def test_disabled_stage_changes_nothing():
         {"min_size": 1},
         {"min_contrast": 0.5},
         {"hour_bin": 5},
+        {"min_member_similarity": -0.1},
+        {"min_member_similarity": 1.5},
     ],
 )
 def test_bad_parameters_are_refused(bad):
@@ -263,7 +265,10 @@ def test_a_cluster_chaining_two_operations_is_split_between_them():
         },
         schema={"source": pl.UInt32, "target": pl.UInt32, "weight": pl.Float64},
     )
-    result = _run(ids, templates, usage, membership=membership, edges=edges)
+    # the quiet account shares no prompt: no behaviour check, so that only the split acts
+    result = _run(
+        ids, templates, usage, membership=membership, edges=edges, min_member_similarity=0.0
+    )
     assert result.table.height == 2
     label = dict(zip(ids, result.membership, strict=True))
     a_labels = {label[a] for a in ids if a.startswith("op_")}
@@ -274,3 +279,51 @@ def test_a_cluster_chaining_two_operations_is_split_between_them():
     # without the split, the cluster stays whole
     whole = _run(ids, templates, usage, membership=membership, edges=edges, split_chains=False)
     assert {whole.membership[position[a]] for a in chained} == {0}
+
+
+def test_people_a_merged_cluster_carried_in_stay_out_unless_firmly_tied():
+    ids, templates, usage = _world()
+    membership = list(range(len(ids)))
+    # Leiden put 30 operator accounts with six light users of the prompt (a shared exit);
+    # light_005 also shares a card with op_000
+    crowd = [f"op_{i:03d}" for i in range(30)] + [f"light_{i:03d}" for i in range(6)]
+    for a in crowd:
+        membership[ids.index(a)] = 0
+    card = pl.DataFrame(
+        {
+            "account_id": ["op_000", "light_005"],
+            "value": ["card-1", "card-1"],
+            "n_events": [1, 1],
+            "attribute_kind": ["payment", "payment"],
+        },
+        schema=templates.schema,
+    )
+    attributes = pl.concat([templates, card])
+    soft = {"prompt_template", "ip", "ip_range", "co_activity"}
+    result = find_cohorts(
+        membership,
+        pl.Series("account_id", ids),
+        attributes,
+        usage,
+        sample_size=256,
+        # a light user here resembles the operation by hours and capability mix (0.35)
+        params=CohortParams(min_member_similarity=0.5),
+        soft_kinds=soft,
+    )
+    row = result.table.row(0, named=True)
+    members = _members(result, ids, row["_label"])
+    assert {a for a in ids if a.startswith("op_")} <= members
+    assert "light_005" in members  # the card keeps it
+    label_of = dict(zip(ids, result.membership, strict=True))
+    assert {label_of[f"light_{i:03d}"] for i in range(5)} == {0}  # left where they were
+    # without the check the whole cluster joins
+    everyone = find_cohorts(
+        membership,
+        pl.Series("account_id", ids),
+        attributes,
+        usage,
+        sample_size=256,
+        params=CohortParams(min_member_similarity=0.0),
+        soft_kinds=soft,
+    )
+    assert set(crowd) <= _members(everyone, ids, everyone.table.row(0, named=True)["_label"])

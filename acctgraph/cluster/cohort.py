@@ -39,6 +39,12 @@ which such a value dominates, after detection and attachment:
    with at least ``merge_share`` of its members in one operation's groups is
    merged into it: pools of one operator that share no card or device become
    one operation. Members of the groups that were alone join it.
+   A merged cluster can carry people who are nothing like the operation:
+   Leiden put them there for a proxy exit and a public prompt. A *stray*
+   member (in none of the operation's groups, sharing no value of a firm kind,
+   one outside ``soft_kinds``, with another member) whose similarity to the
+   operation's centroid is below ``min_member_similarity`` stays in the cluster
+   it was in (what remains of it is scored on its own).
 6. **Chains.** An existing cluster in which two or more operations each hold
    ``min_size`` group members chains operations (through a proxy network or
    public prompts they all use). With ``split_chains`` it is split: the group
@@ -126,6 +132,12 @@ class CohortParams:
     merge_share
         Least share of an existing cluster's members inside an operation for the
         cluster to be merged into it, in (0, 1]. Default 0.5.
+    min_member_similarity
+        Least similarity to its operation's centroid of a *stray* member: one in
+        none of the operation's groups that shares no value of a firm kind (a
+        kind outside ``soft_kinds``) with another member. A stray below it
+        does not join the operation: it stays in the cluster it was in. In
+        [0, 1]; 0 keeps every member. Default 0.3.
     split_chains
         Split clusters that chain two or more operations (see Chains); needs the
         graph's ``edges``. Default true.
@@ -148,6 +160,7 @@ class CohortParams:
     min_contrast: float = 2.0
     merge_similarity: float = 0.65
     merge_share: float = 0.5
+    min_member_similarity: float = 0.3
     batch_cells: int = 8_000_000
     split_chains: bool = True
     hour_bin: int = 3
@@ -162,6 +175,10 @@ class CohortParams:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ConfigError(f"cohort.{name} must be in (0, 1], got {value}")
+        if not 0.0 <= self.min_member_similarity <= 1.0:
+            raise ConfigError(
+                f"cohort.min_member_similarity must be in [0, 1], got {self.min_member_similarity}"
+            )
         if set(self.weights) != set(PARTS) or any(w < 0 for w in self.weights.values()):
             raise ConfigError(
                 f"cohort.weights must give a non-negative weight to each of {PARTS}, "
@@ -229,6 +246,7 @@ def find_cohorts(
     sample_size: int,
     params: CohortParams,
     edges: pl.DataFrame | None = None,
+    soft_kinds: frozenset[str] | set[str] = frozenset(),
 ) -> Cohorts:
     """Behaviour operations among ``account_ids`` (see the module docstring).
 
@@ -253,6 +271,10 @@ def find_cohorts(
     edges
         The graph's ``source, target, weight`` (account positions), for splitting
         clusters that chain operations; without them no cluster is split.
+    soft_kinds
+        Kinds whose shared values do not keep a stray member in its operation
+        (``Config.soft_kinds`` in a run); values of every other kind in
+        ``attributes`` do. Empty: every shared value does.
     """
     templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PromptTemplate.kind)
     if not params.enabled or templates.is_empty():
@@ -266,8 +288,13 @@ def find_cohorts(
     groups = _groups(signature, shares, usage, index, params)
     if not groups:
         return Cohorts(list(membership), _empty_table())
+    firm = (  # read per operation, for its members only
+        attributes.lazy()
+        .filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(soft_kinds)))
+        .select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
+    )
     return _operations(
-        membership, groups, shares, signature, usage, index, sample_size, params, edges
+        membership, groups, shares, signature, usage, index, sample_size, params, edges, firm
     )
 
 
@@ -470,6 +497,7 @@ def _operations(
     sample_size: int,
     params: CohortParams,
     edges: pl.DataFrame | None,
+    firm: pl.LazyFrame,
 ) -> Cohorts:
     sig_of = dict(signature.select("_a", S.VALUE).iter_rows())
     grouped = np.concatenate(groups)
@@ -541,6 +569,9 @@ def _operations(
         )
         taken = split.get(r, np.zeros(0, dtype=np.int64))
         everyone = np.union1d(np.union1d(alone, taken), np.flatnonzero(np.isin(labels, merged)))
+        if params.min_member_similarity > 0:
+            gone = _strays(everyone, members, firm, shares, usage, index, params)
+            everyone = np.setdiff1d(everyone, gone)
         if len(everyone) < params.min_size:
             continue
         new[everyone] = next_label
@@ -561,6 +592,60 @@ def _operations(
         next_label += 1
     table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
     return Cohorts(new.tolist(), table)
+
+
+def _strays(
+    everyone: np.ndarray,
+    grouped: np.ndarray,
+    firm: pl.LazyFrame,
+    shares: pl.DataFrame,
+    usage: Usage,
+    index: pl.DataFrame,
+    params: CohortParams,
+) -> np.ndarray:
+    """Members of an operation outside its groups, firmly tied to no other member and unlike it.
+
+    ``everyone``: the operation's accounts; ``grouped``: its group members;
+    ``firm``: ``account_id, attribute_kind, value`` of the firm kinds. The operation's
+    centroid is its group members' mean profile (as in step 5); a stray's
+    similarity to it is the pair similarity of the module docstring.
+    """
+    outside = np.setdiff1d(everyone, grouped)
+    if not len(outside):
+        return outside
+    ids = index.filter(pl.col("_a").is_in(everyone.tolist()))
+    ties = (
+        firm.filter(pl.col(S.ACCOUNT_ID).is_in(ids[S.ACCOUNT_ID].implode()))
+        .filter(pl.len().over(S.ATTRIBUTE_KIND, S.VALUE) >= 2)
+        .select(S.ACCOUNT_ID)
+        .unique()
+        .collect()
+        .join(ids, on=S.ACCOUNT_ID)["_a"]
+        .to_numpy()
+    )
+    loose = np.setdiff1d(outside, ties)
+    if not len(loose):
+        return loose
+    core = np.intersect1d(grouped, everyone)
+    profiles = _profiles(np.concatenate([core, loose]), shares, usage, index, params.hour_bin)
+    n_core = len(core)
+    mean = np.zeros((1, n_core + len(loose)))
+    mean[0, :n_core] = 1.0
+    centroid = {
+        name: _normalised(sparse.csr_matrix(sparse.csr_matrix(mean) @ matrix))
+        for name, matrix in profiles.parts.items()
+    }
+    rows = slice(n_core, n_core + len(loose))
+    corroboration = np.zeros(len(loose))
+    for name in PARTS:
+        if params.weights[name]:
+            part = profiles.parts[name]
+            corroboration += (part[rows] @ centroid[name].T).toarray().ravel() * params.weights[
+                name
+            ]
+    template = profiles.parts["template"]
+    similarity = corroboration * (template[rows] @ centroid["template"].T).toarray().ravel()
+    return loose[similarity < params.min_member_similarity]
 
 
 def _split_chains(

@@ -168,6 +168,7 @@ def run_from_usage(
             sample_size=config.prompt_template.max_per_account,
             params=config.cohort,
             edges=graph.edges,
+            soft_kinds=config.soft_kinds,
         ),
     )
     membership, thin = stage(
