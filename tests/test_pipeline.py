@@ -119,7 +119,12 @@ def test_scores_in_unit_interval_and_flags_consistent(result5: RunResult) -> Non
         & (pl.col("size") >= params.capability_flag_size)
         & (pl.col("capability_targeting") >= params.capability_flag_share)
     )
-    expected_flag = clusters.select(((main | capability_band) & automates).alias("e"))["e"]
+    established = (pl.col("new_accounts") < params.established_new_accounts) & (
+        pl.col("capability_targeting") < params.established_capability
+    )
+    expected_flag = clusters.select(
+        ((main | capability_band) & automates & ~established).alias("e")
+    )["e"]
     assert (clusters[S.FLAGGED] == expected_flag).all()
     assert clusters[S.FLAGGED].any(), "tiny world should have at least one flagged cluster"
 
@@ -463,3 +468,20 @@ def test_capability_band_flags_a_careful_operator_under_the_main_threshold() -> 
     with_band = evaluate(banded.scored.members, labels)
     assert with_band.recall > without.recall + 0.03
     assert with_band.flagged_legitimate_organisation == 0
+
+
+def test_established_batch_automation_is_not_flagged() -> None:
+    """World 106 of the random preset (a tuning seed): five established accounts of one
+    customer run batch jobs round the clock and score above flag_threshold; they hardly
+    ask for code, tools or reasoning, so they are not flagged, and the summary says why."""
+    accounts, exchanges, labels = simulate_frames("random", seed=106)
+    dataset = dataset_from_frames(accounts, exchanges)
+    result = run_pipeline(dataset)
+    figures = evaluate(result.scored.members, labels)
+    assert dict(figures.flagged_legitimate_by_kind).get("automation", 0) == 0
+    spared = result.scored.clusters.filter(pl.col("summary").str.contains("not flagged at score"))
+    assert spared.height >= 1 and not spared[S.FLAGGED].any()
+    off = Config.from_dict({"score": {"established_new_accounts": 0.0}})
+    without = evaluate(run_pipeline(dataset, config=off).scored.members, labels)
+    assert dict(without.flagged_legitimate_by_kind).get("automation", 0) >= 5
+    assert without.recall == figures.recall

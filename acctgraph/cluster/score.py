@@ -58,6 +58,11 @@ has at least ``min_flag_size`` members, and it behaves like automation: at
 least one of ``volume``, ``round_the_clock``, ``template_concentration`` and
 ``behaviour`` reaches ``min_automation``. An operation at scale must automate; a family of
 new accounts that writes code, or an office onboarded in one morning, does not.
+A cluster of established accounts (``new_accounts`` below
+``established_new_accounts``) whose traffic hardly asks for the capabilities
+distillation harvests (``capability_targeting`` below
+``established_capability``) is not flagged at any score: that is a customer's
+own batch automation (its summary says so), not a distillation operation.
 A cluster that scores lower, down to ``capability_flag_threshold``, is flagged
 when it is larger than a household (``capability_flag_size``), automates, and
 aims a good part of its traffic at the capabilities distillation harvests
@@ -173,6 +178,11 @@ class ScoreParams:
     capability_flag_share
         Least ``capability_targeting`` of a cluster flagged by
         ``capability_flag_threshold``, in [0, 1]. Default 0.3.
+    established_new_accounts, established_capability
+        A cluster whose ``new_accounts`` is below the first and whose
+        ``capability_targeting`` is below the second is never flagged (a
+        customer's batch automation). Both in [0, 1]; 0 switches the rule off.
+        Defaults 0.1 and 0.1.
     min_template_events
         Template events a cluster needs for ``template_concentration`` to count in
         full; below it the signal shrinks in proportion. At least 1. Default 50.
@@ -232,6 +242,8 @@ class ScoreParams:
     capability_flag_threshold: float = 0.3
     capability_flag_size: int = 8
     capability_flag_share: float = 0.3
+    established_new_accounts: float = 0.1
+    established_capability: float = 0.1
     min_template_events: int = 50
     new_account_days: float = 30.0
     burst_hours: float = 24.0
@@ -278,6 +290,12 @@ class ScoreParams:
             ),
             ("capability_flag_size", self.capability_flag_size >= 2, "at least 2"),
             ("capability_flag_share", 0.0 <= self.capability_flag_share <= 1.0, "in [0, 1]"),
+            (
+                "established_new_accounts",
+                0.0 <= self.established_new_accounts <= 1.0,
+                "in [0, 1]",
+            ),
+            ("established_capability", 0.0 <= self.established_capability <= 1.0, "in [0, 1]"),
             ("min_template_events", self.min_template_events >= 1, "at least 1"),
             ("new_account_days", self.new_account_days > 0, "positive"),
             ("burst_hours", self.burst_hours > 0, "positive"),
@@ -859,6 +877,13 @@ def _contributions(signals: pl.DataFrame, weights: dict[str, float]) -> pl.DataF
     )
 
 
+def _established(params: ScoreParams) -> pl.Expr:
+    """True for a cluster of established accounts that hardly asks for harvested capabilities."""
+    return (pl.col("_new").fill_null(0.0) < params.established_new_accounts) & (
+        pl.col("_capability").fill_null(0.0) < params.established_capability
+    )
+
+
 def _cluster_table(
     sizes: pl.DataFrame,
     contributions: pl.DataFrame,
@@ -877,6 +902,7 @@ def _cluster_table(
         LABEL,
         pl.max_horizontal(*AUTOMATION_SIGNALS).alias("_automation"),
         pl.col("capability_targeting").alias("_capability"),
+        pl.col("new_accounts").alias("_new"),
     )
     return (
         sizes.join(totals, on=LABEL, how="left")
@@ -901,9 +927,10 @@ def _cluster_table(
                     & (pl.col("_capability").fill_null(0.0) >= params.capability_flag_share)
                 )
                 & (pl.col("_automation").fill_null(0.0) >= params.min_automation)
+                & ~_established(params)
             ).alias(S.FLAGGED)
         )
-        .drop("_automation", "_capability")
+        .drop("_automation", "_capability", "_new")
         .sort([S.CLUSTER_SCORE, SIZE, MIN_ACCOUNT], descending=[True, True, False])
         .with_row_index(S.CLUSTER_ID, offset=1)
         .with_columns(pl.col(S.CLUSTER_ID).cast(pl.Int64))
@@ -1096,6 +1123,11 @@ def _summaries(
         .select(S.CLUSTER_ID, SIGNAL_VALUE)
         .iter_rows()
     )
+    new_accounts = dict(
+        contributions.filter(pl.col(SIGNAL) == "new_accounts")
+        .select(S.CLUSTER_ID, SIGNAL_VALUE)
+        .iter_rows()
+    )
     rows = []
     for cid, size, score, flagged in clusters.select(
         S.CLUSTER_ID, SIZE, S.CLUSTER_SCORE, S.FLAGGED
@@ -1105,6 +1137,18 @@ def _summaries(
             parts.append(
                 f"flagged under score {params.flag_threshold:.2f} for capability targeting "
                 f"{capability.get(cid, 0.0):.2f} in {size} automating accounts"
+            )
+        elif (
+            not flagged
+            and score >= params.flag_threshold
+            and new_accounts.get(cid, 0.0) < params.established_new_accounts
+            and capability.get(cid, 0.0) < params.established_capability
+        ):
+            parts.append(
+                f"not flagged at score {score:.2f}: established accounts (new accounts "
+                f"{new_accounts.get(cid, 0.0):.2f}) whose prompts hardly target coding, agentic "
+                f"or reasoning capabilities ({capability.get(cid, 0.0):.2f}), like a "
+                "customer's batch automation"
             )
         parts += kind_text.get(cid, []) + signal_text.get(cid, [])
         rows.append((cid, "; ".join(parts)))
