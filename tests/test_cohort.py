@@ -281,20 +281,21 @@ def test_a_cluster_chaining_two_operations_is_split_between_them():
     assert {whole.membership[position[a]] for a in chained} == {0}
 
 
-def test_people_a_merged_cluster_carried_in_stay_out_unless_firmly_tied():
+def test_people_a_merged_cluster_carried_in_stay_out_unless_tied_to_the_operation():
     ids, templates, usage = _world()
     membership = list(range(len(ids)))
     # Leiden put 30 operator accounts with six light users of the prompt (a shared exit);
-    # light_005 also shares a card with op_000
+    # light_005 also shares a card with op_000; light_003 and light_004 share their
+    # office's domain, with each other only
     crowd = [f"op_{i:03d}" for i in range(30)] + [f"light_{i:03d}" for i in range(6)]
     for a in crowd:
         membership[ids.index(a)] = 0
     card = pl.DataFrame(
         {
-            "account_id": ["op_000", "light_005"],
-            "value": ["card-1", "card-1"],
-            "n_events": [1, 1],
-            "attribute_kind": ["payment", "payment"],
+            "account_id": ["op_000", "light_005", "light_003", "light_004"],
+            "value": ["card-1", "card-1", "office.example", "office.example"],
+            "n_events": [1, 1, 1, 1],
+            "attribute_kind": ["payment", "payment", "email_domain", "email_domain"],
         },
         schema=templates.schema,
     )

@@ -40,11 +40,12 @@ which such a value dominates, after detection and attachment:
    merged into it: pools of one operator that share no card or device become
    one operation. Members of the groups that were alone join it.
    A merged cluster can carry people who are nothing like the operation:
-   Leiden put them there for a proxy exit and a public prompt. A *stray*
-   member (in none of the operation's groups, sharing no value of a firm kind,
-   one outside ``soft_kinds``, with another member) whose similarity to the
-   operation's centroid is below ``min_member_similarity`` stays in the cluster
-   it was in (what remains of it is scored on its own).
+   Leiden put them there for a proxy exit and a public prompt. Values of
+   firm kinds (outside ``soft_kinds``) shared inside the operation chain its
+   members into units (a team sharing cards, an office sharing a domain); a
+   *stray* unit holds no group member, and none of its members reaches
+   ``min_member_similarity`` to the operation's centroid. It stays in the
+   cluster it was in (what remains of it is scored on its own).
 6. **Chains.** An existing cluster in which two or more operations each hold
    ``min_size`` group members chains operations (through a proxy network or
    public prompts they all use). With ``split_chains`` it is split: the group
@@ -133,11 +134,11 @@ class CohortParams:
         Least share of an existing cluster's members inside an operation for the
         cluster to be merged into it, in (0, 1]. Default 0.5.
     min_member_similarity
-        Least similarity to its operation's centroid of a *stray* member: one in
-        none of the operation's groups that shares no value of a firm kind (a
-        kind outside ``soft_kinds``) with another member. A stray below it
-        does not join the operation: it stays in the cluster it was in. In
-        [0, 1]; 0 keeps every member. Default 0.3.
+        A unit of an operation's members (chained by shared values of firm
+        kinds, those outside ``soft_kinds``) that holds none of its group
+        members joins it only when one of its members reaches this similarity
+        to the operation's centroid; otherwise it stays in the cluster it was
+        in (see Operations). In [0, 1]; 0 keeps every member. Default 0.3.
     split_chains
         Split clusters that chain two or more operations (see Chains); needs the
         graph's ``edges``. Default true.
@@ -603,29 +604,47 @@ def _strays(
     index: pl.DataFrame,
     params: CohortParams,
 ) -> np.ndarray:
-    """Members of an operation outside its groups, firmly tied to no other member and unlike it.
+    """Members of an operation that neither its groups nor its behaviour account for.
 
     ``everyone``: the operation's accounts; ``grouped``: its group members;
-    ``firm``: ``account_id, attribute_kind, value`` of the firm kinds. The operation's
-    centroid is its group members' mean profile (as in step 5); a stray's
-    similarity to it is the pair similarity of the module docstring.
+    ``firm``: ``account_id, attribute_kind, value`` of the firm kinds. Values of
+    firm kinds shared inside ``everyone`` chain its members into units; a unit
+    holding a group member is anchored. Every other unit leaves when none of its
+    members reaches ``min_member_similarity`` to the operation's centroid (its
+    group members' mean profile, as in step 5; the pair similarity of the
+    module docstring): an organisation sharing a card and a domain among itself
+    is not tied to an operation by that.
     """
     outside = np.setdiff1d(everyone, grouped)
     if not len(outside):
         return outside
     ids = index.filter(pl.col("_a").is_in(everyone.tolist()))
-    ties = (
+    shared = (
         firm.filter(pl.col(S.ACCOUNT_ID).is_in(ids[S.ACCOUNT_ID].implode()))
         .filter(pl.len().over(S.ATTRIBUTE_KIND, S.VALUE) >= 2)
-        .select(S.ACCOUNT_ID)
-        .unique()
         .collect()
-        .join(ids, on=S.ACCOUNT_ID)["_a"]
-        .to_numpy()
+        .join(ids, on=S.ACCOUNT_ID)
+        .select(
+            "_a",
+            pl.struct(S.ATTRIBUTE_KIND, S.VALUE).rank("dense").cast(pl.Int64).alias("_v"),
+        )
     )
-    loose = np.setdiff1d(outside, ties)
-    if not len(loose):
-        return loose
+    # units: connected components over (account, shared value) links; positions in `everyone`
+    n = len(everyone)
+    n_values = int(shared["_v"].max()) + 1 if shared.height else 0  # type: ignore[arg-type]
+    position = np.searchsorted(everyone, shared["_a"].to_numpy())
+    ties = sparse.coo_matrix(
+        (np.ones(shared.height), (position, n + shared["_v"].to_numpy())),
+        shape=(n + n_values, n + n_values),
+    )
+    _, unit = connected_components(ties, directed=False)
+    unit = unit[:n]
+    anchored = np.zeros(n + n_values, dtype=bool)
+    anchored[unit[np.isin(everyone, grouped)]] = True
+    loose_at = np.flatnonzero(~anchored[unit])
+    if not len(loose_at):
+        return loose_at
+    loose = everyone[loose_at]
     core = np.intersect1d(grouped, everyone)
     profiles = _profiles(np.concatenate([core, loose]), shares, usage, index, params.hour_bin)
     n_core = len(core)
@@ -645,7 +664,10 @@ def _strays(
             ]
     template = profiles.parts["template"]
     similarity = corroboration * (template[rows] @ centroid["template"].T).toarray().ravel()
-    return loose[similarity < params.min_member_similarity]
+    # a unit stays when one of its members resembles the operation
+    like = np.zeros(n + n_values, dtype=bool)
+    like[unit[loose_at][similarity >= params.min_member_similarity]] = True
+    return loose[~like[unit[loose_at]]]
 
 
 def _split_chains(
