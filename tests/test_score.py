@@ -321,11 +321,11 @@ def test_summary_parameters_cut_the_summary() -> None:
     assert "flagged under" not in summary(DEFAULT, unflagged)
 
     assert summary(DEFAULT) == (
-        "4 accounts; 1 shared devices (up to 4 accounts); 1 shared IP addresses (up to 3 accounts);"
-        " 1 shared IP ranges (up to 2 accounts); volume 0.90; evidence 0.80; new accounts 0.50"
+        "4 accounts; 1 shared device (up to 4 accounts); 1 shared IP address (up to 3 accounts);"
+        " 1 shared IP range (up to 2 accounts); volume 0.90; evidence 0.80; new accounts 0.50"
     )
     assert summary(_with(summary_kinds=1, summary_signals=1)) == (
-        "4 accounts; 1 shared devices (up to 4 accounts); volume 0.90"
+        "4 accounts; 1 shared device (up to 4 accounts); volume 0.90"
     )
     assert summary(_with(summary_kinds=0, summary_min_contribution=0.0)).endswith(
         "new accounts 0.50"

@@ -769,7 +769,8 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
             f"{row['capability_share']:.0%} coding, agentic or reasoning prompts",
         ]
         if row["merged_clusters"]:
-            parts.append(f"{row['merged_clusters']} linked clusters merged")
+            merged = row["merged_clusters"]
+            parts.append(f"{merged} linked cluster{'' if merged == 1 else 's'} merged")
         if row.get("split_from"):
             parts.append(f"split out of {row['split_from']} cluster(s) that chained operations")
         rows.append((row[S.CLUSTER_ID], "; ".join(parts)))
@@ -1072,18 +1073,24 @@ def _evidence_rows(shared: pl.DataFrame, graph: AccountGraph, params: ScoreParam
     )
 
 
-_KIND_PHRASES = {
-    "payment": "payment fingerprints",
-    "device": "devices",
-    "ip": "IP addresses",
-    "ip_range": "IP ranges",
-    "email": "mailboxes",
-    "email_domain": "email domains",
-    "email_shape": "email patterns",
-    "prompt_template": "prompt templates",
-    "signup_burst": "signup bursts",
-    "co_activity": "co-active windows",
+_KIND_PHRASES = {  # kind: (one, several)
+    "payment": ("payment fingerprint", "payment fingerprints"),
+    "device": ("device", "devices"),
+    "ip": ("IP address", "IP addresses"),
+    "ip_range": ("IP range", "IP ranges"),
+    "email": ("mailbox", "mailboxes"),
+    "email_domain": ("email domain", "email domains"),
+    "email_shape": ("email pattern", "email patterns"),
+    "prompt_template": ("prompt template", "prompt templates"),
+    "signup_burst": ("signup burst", "signup bursts"),
+    "co_activity": ("co-active window", "co-active windows"),
 }
+
+
+def _shared_phrase(count: int, kind: str) -> str:
+    """``"1 shared device"``, ``"3 shared devices"``; an unknown kind is named as it is."""
+    one, several = _KIND_PHRASES.get(kind, (kind, kind))
+    return f"{count} shared {one if count == 1 else several}"
 
 
 def _summaries(
@@ -1111,9 +1118,7 @@ def _summaries(
     kind_text: dict[int, list[str]] = {}
     for cid, kind, k, top in kinds.iter_rows():
         if len(kind_text.setdefault(cid, [])) < params.summary_kinds:
-            kind_text[cid].append(
-                f"{k} shared {_KIND_PHRASES.get(kind, kind)} (up to {top} accounts)"
-            )
+            kind_text[cid].append(f"{_shared_phrase(k, kind)} (up to {top} accounts)")
     signal_text: dict[int, list[str]] = {}
     for cid, signal, value in top_signals.select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE).iter_rows():
         signal_text.setdefault(cid, []).append(f"{signal.replace('_', ' ')} {value:.2f}")
