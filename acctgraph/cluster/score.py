@@ -177,7 +177,7 @@ class ScoreParams:
         least 2. Default 8.
     capability_flag_share
         Least ``capability_targeting`` of a cluster flagged by
-        ``capability_flag_threshold``, in [0, 1]. Default 0.2.
+        ``capability_flag_threshold``, in [0, 1]. Default 0.3.
     established_new_accounts, established_capability
         A cluster whose ``new_accounts`` is below the first and whose
         ``capability_targeting`` is below the second is never flagged (a
@@ -241,7 +241,7 @@ class ScoreParams:
     min_automation: float = 0.3
     capability_flag_threshold: float = 0.3
     capability_flag_size: int = 8
-    capability_flag_share: float = 0.2
+    capability_flag_share: float = 0.3
     established_new_accounts: float = 0.1
     established_capability: float = 0.1
     min_template_events: int = 50
