@@ -111,7 +111,7 @@ class CohortParams:
     min_holders
         A template value counts only when at least this many accounts hold it. At least 2.
     min_dominant_share
-        Least share of an account's sampled prompts on its signature, in (0, 1]. Default 0.15.
+        Least share of an account's sampled prompts on its signature, in (0, 1]. Default 0.2.
     weights
         Weight of each corroborating part of the pair similarity (hours, ip,
         capability); non-negative, summing to 1.
@@ -151,7 +151,7 @@ class CohortParams:
     enabled: bool = True
     min_exchanges: int = 6
     min_holders: int = 3
-    min_dominant_share: float = 0.15
+    min_dominant_share: float = 0.2
     weights: dict[str, float] = field(
         default_factory=lambda: {"hours": 0.35, "ip": 0.5, "capability": 0.15}
     )
