@@ -300,17 +300,20 @@ def test_people_a_merged_cluster_carried_in_stay_out_unless_tied_to_the_operatio
         schema=templates.schema,
     )
     attributes = pl.concat([templates, card])
-    soft = {"prompt_template", "ip", "ip_range", "co_activity"}
-    result = find_cohorts(
-        membership,
-        pl.Series("account_id", ids),
-        attributes,
-        usage,
-        sample_size=256,
-        # a light user here resembles the operation by hours and capability mix (0.35)
-        params=CohortParams(min_member_similarity=0.5),
-        soft_kinds=soft,
-    )
+
+    def run(similarity: float):
+        return find_cohorts(
+            membership,
+            pl.Series("account_id", ids),
+            attributes,
+            usage,
+            sample_size=256,
+            params=CohortParams(min_member_similarity=similarity),
+            soft_kinds={"prompt_template", "ip", "ip_range", "co_activity"},
+        )
+
+    # a light user here resembles the operation by hours and capability mix (0.35)
+    result = run(0.5)
     row = result.table.row(0, named=True)
     members = _members(result, ids, row["_label"])
     assert {a for a in ids if a.startswith("op_")} <= members
@@ -318,13 +321,5 @@ def test_people_a_merged_cluster_carried_in_stay_out_unless_tied_to_the_operatio
     label_of = dict(zip(ids, result.membership, strict=True))
     assert {label_of[f"light_{i:03d}"] for i in range(5)} == {0}  # left where they were
     # without the check the whole cluster joins
-    everyone = find_cohorts(
-        membership,
-        pl.Series("account_id", ids),
-        attributes,
-        usage,
-        sample_size=256,
-        params=CohortParams(min_member_similarity=0.0),
-        soft_kinds=soft,
-    )
+    everyone = run(0.0)
     assert set(crowd) <= _members(everyone, ids, everyone.table.row(0, named=True)["_label"])

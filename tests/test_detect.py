@@ -423,36 +423,25 @@ def test_a_quiet_family_leaves_an_operation_together() -> None:
         }
     )
     exchanges = np.array([300, 250, 280, 1, 2, 1])
-    out, n = detach_thin_members(
-        [0] * 6,
-        incidence,
-        values,
-        exchanges,
-        soft_kinds={"prompt_template", "ip_range"},
-        min_exchanges=4,
-    )
+
+    def detach(n_exchanges: np.ndarray) -> tuple[list[int], int]:
+        return detach_thin_members(
+            [0] * 6,
+            incidence,
+            values,
+            n_exchanges,
+            soft_kinds={"prompt_template", "ip_range"},
+            min_exchanges=4,
+        )
+
+    out, n = detach(exchanges)
     assert n == 3
     assert out[0] == out[1] == out[2] != out[3]
     assert out[3] == out[4] == out[5]  # the family stays together, as a cluster of its own
     # one active member in the family keeps it with the operation: its card is evidence
     active = exchanges.copy()
     active[4] = 40
-    kept, none = detach_thin_members(
-        [0] * 6,
-        incidence,
-        values,
-        active,
-        soft_kinds={"prompt_template", "ip_range"},
-        min_exchanges=4,
-    )
-    assert (kept, none) == ([0] * 6, 0)
+    assert detach(active) == ([0] * 6, 0)
     # a cluster with no active member is not taken apart: only units of one leave it
-    quiet, _ = detach_thin_members(
-        [0] * 6,
-        incidence,
-        values,
-        np.ones(6, dtype=np.int64),
-        soft_kinds={"prompt_template", "ip_range"},
-        min_exchanges=4,
-    )
+    quiet, _ = detach(np.ones(6, dtype=np.int64))
     assert quiet == [0] * 6

@@ -75,6 +75,7 @@ import polars as pl
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
@@ -629,17 +630,10 @@ def _strays(
             pl.struct(S.ATTRIBUTE_KIND, S.VALUE).rank("dense").cast(pl.Int64).alias("_v"),
         )
     )
-    # units: connected components over (account, shared value) links; positions in `everyone`
+    # units over positions in `everyone`
     n = len(everyone)
-    n_values = int(shared["_v"].max()) + 1 if shared.height else 0  # type: ignore[arg-type]
-    position = np.searchsorted(everyone, shared["_a"].to_numpy())
-    ties = sparse.coo_matrix(
-        (np.ones(shared.height), (position, n + shared["_v"].to_numpy())),
-        shape=(n + n_values, n + n_values),
-    )
-    _, unit = connected_components(ties, directed=False)
-    unit = unit[:n]
-    anchored = np.zeros(n + n_values, dtype=bool)
+    unit = units(np.searchsorted(everyone, shared["_a"].to_numpy()), shared["_v"].to_numpy(), n)
+    anchored = np.zeros(n, dtype=bool)
     anchored[unit[np.isin(everyone, grouped)]] = True
     loose_at = np.flatnonzero(~anchored[unit])
     if not len(loose_at):
@@ -665,7 +659,7 @@ def _strays(
     template = profiles.parts["template"]
     similarity = corroboration * (template[rows] @ centroid["template"].T).toarray().ravel()
     # a unit stays when one of its members resembles the operation
-    like = np.zeros(n + n_values, dtype=bool)
+    like = np.zeros(n, dtype=bool)
     like[unit[loose_at][similarity >= params.min_member_similarity]] = True
     return loose[~like[unit[loose_at]]]
 

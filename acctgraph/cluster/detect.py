@@ -567,24 +567,34 @@ def _detach_thin(
     firm = (counts[inverse] >= 2) & ~soft[value]
     # units: accounts joined through their firm (cluster, value) keys
     n = len(labels)
-    ties = sparse.coo_matrix(
-        (np.ones(int(firm.sum())), (account[firm], n + inverse[firm])),
-        shape=(n + len(counts), n + len(counts)),
-    )
-    _, unit = connected_components(ties, directed=False)
-    unit = unit[:n]
-    active_units = np.zeros(n + len(counts), dtype=bool)
+    unit = units(account[firm], inverse[firm], n)
+    active_units = np.zeros(n, dtype=bool)
     active_units[unit[~thin & relevant[labels]]] = True
     active_clusters = np.zeros(len(sizes), dtype=bool)
     active_clusters[labels[~thin & relevant[labels]]] = True
-    unit_sizes = np.bincount(unit, minlength=n + len(counts))
-    alone = unit_sizes[unit] == 1
+    alone = np.bincount(unit, minlength=n)[unit] == 1
     detach = np.flatnonzero(thin & ~active_units[unit] & (alone | active_clusters[labels]))
     out = labels.copy()
-    # one new label per detached unit, in order of the unit's first account
-    units, first = np.unique(unit[detach], return_inverse=True)
-    order = np.argsort(np.array([detach[first == u].min() for u in range(len(units))]))
-    rank = np.empty(len(units), dtype=np.int64)
-    rank[order] = np.arange(len(units))
-    out[detach] = labels.max() + 1 + rank[first]
+    # one new label per detached unit, in order of the unit's first account (detach is sorted)
+    _, first, which = np.unique(unit[detach], return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))
+    out[detach] = labels.max() + 1 + rank[which]
     return out.tolist(), len(detach)
+
+
+def units(accounts: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """Each of ``n`` accounts' unit: accounts joined, directly or in a chain, by a shared key.
+
+    ``accounts[i]`` holds key ``keys[i]`` (both non-negative integers, accounts
+    below ``n``). Units are numbered from 0 to below ``n``; an account holding
+    no key shared with another is a unit of its own.
+
+    >>> units(np.array([0, 1, 1, 3]), np.array([7, 7, 2, 2]), 5).tolist()
+    [0, 0, 1, 0, 2]
+    """
+    n_keys = int(keys.max()) + 1 if len(keys) else 0
+    ties = sparse.coo_matrix(
+        (np.ones(len(accounts)), (accounts, n + keys)), shape=(n + n_keys, n + n_keys)
+    )
+    _, unit = connected_components(ties, directed=False)
+    return unit[:n]
