@@ -152,7 +152,15 @@ def simulate(
     default=None,
     help="Also write the figures as JSON to this file ('-' for stdout only).",
 )
-def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
+@click.option(
+    "--clusters",
+    type=click.Choice(["flagged", "all"]),
+    default="flagged",
+    show_default=True,
+    help="Score the flagged clusters (an operation detector's claim) or all clusters, "
+    "flagged or not (record linkage: labels name every record's entity).",
+)
+def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str) -> None:
     """Score a clustering against ground truth: precision, recall, B-cubed, ARI/NMI, per operator.
 
     \b
@@ -162,7 +170,7 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
     from acctgraph import evaluate as run_evaluation
     from acctgraph import load_labels, load_members
 
-    result = run_evaluation(load_members(members), load_labels(labels))
+    result = run_evaluation(load_members(members), load_labels(labels), clusters=clusters)
     if json_path is not None and str(json_path) == "-":
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return
@@ -211,8 +219,12 @@ def evaluate(members: Path, labels: Path, json_path: Path | None) -> None:
     "--attribute",
     "attributes",
     multiple=True,
-    metavar="COLUMN",
-    help="Use an extra accounts column as a further linking kind (repeatable).",
+    metavar="[exchanges.]COLUMN[:COMPARISON[:PARAM]]",
+    help="Declare a column as evidence (repeatable). Accounts columns are compared record "
+    "against record: exact (default), fuzzy[:0.9] (Jaro-Winkler), number[:TOLERANCE], "
+    "date[:DAYS]; e.g. --attribute surname:fuzzy --attribute date_of_birth:date. Exchanges "
+    "columns are weighted by use: exchanges.COLUMN (profile, the default), "
+    "exchanges.COLUMN:exact, exchanges.COLUMN:coactivity[:10m] (same value, same window).",
 )
 @click.option(
     "--seed", type=int, default=None, help="Seed of community detection (default 42 or config)."

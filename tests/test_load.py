@@ -287,12 +287,22 @@ def test_missing_exchange_timestamp_is_fatal(write_table, fmt):
 
 
 @pytest.mark.parametrize("fmt", TABLE_FORMATS)
-def test_table_without_rows_is_fatal(write_table, fmt):
-    _, exchanges, load = _load_pair(write_table, fmt, exchanges="bad/header_only.csv")
+def test_accounts_without_rows_is_fatal(write_table, fmt):
+    accounts, _, load = _load_pair(write_table, fmt, accounts="bad/header_only.csv")
     if fmt in ("ndjson", "jsonl.gz"):  # an empty JSON-lines table is an empty file
-        _raises(load, path=exchanges, column=None)
+        _raises(load, path=accounts, column=None)
     else:
-        _raises(load, path=exchanges, column=None, contains=("has no rows",))
+        _raises(load, path=accounts, column=None, contains=("has no rows",))
+
+
+@pytest.mark.parametrize("fmt", [f for f in TABLE_FORMATS if f not in ("ndjson", "jsonl.gz")])
+def test_exchanges_without_rows_is_a_records_only_run(write_table, fmt):
+    # A header-only exchanges table (person or billing records, no traffic) is a counted
+    # warning, not an error: the accounts columns still link records.
+    _, _, load = _load_pair(write_table, fmt, exchanges="bad/header_only.csv")
+    data = load()
+    assert data.warnings.count("exchanges_empty") == 1
+    assert data.exchanges.collect().height == 0
 
 
 def test_epoch_out_of_range_is_unparseable(write_table):

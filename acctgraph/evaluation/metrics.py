@@ -355,7 +355,12 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
+CLUSTER_SCOPES = ("flagged", "all")
+
+
+def evaluate(
+    members: pl.DataFrame, labels: pl.DataFrame, *, clusters: str = "flagged"
+) -> Evaluation:
     """Score a members table against ground-truth labels.
 
     Parameters
@@ -367,6 +372,12 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
     labels
         Ground truth: ``account_id``, ``operator_id`` (null or blank =
         legitimate), optionally ``kind``.
+    clusters
+        ``"flagged"`` (default): the detector's claim, as in the module docstring.
+        ``"all"``: the whole clustering, flagged or not: every member row counts as
+        flagged, so each account's predicted cluster is its ``cluster_id`` (null: a
+        singleton). This is record linkage's reading (which records are one
+        person?), where ``operator_id`` names the true entity of every record.
 
     Returns
     -------
@@ -390,7 +401,11 @@ def evaluate(members: pl.DataFrame, labels: pl.DataFrame) -> Evaluation:
     >>> result.precision is None, result.recall is None, result.true_negatives
     (True, True, 2)
     """
+    if clusters not in CLUSTER_SCOPES:
+        raise ValueError(f"clusters must be one of {CLUSTER_SCOPES}, got {clusters!r}")
     members_clean, member_info = _normalise_members(members)
+    if clusters == "all":
+        members_clean = members_clean.with_columns(pl.lit(True).alias(S.FLAGGED))
     labels_clean, label_info = _normalise_labels(labels)
 
     member_ids = members_clean.select(S.ACCOUNT_ID)

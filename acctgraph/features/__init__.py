@@ -24,12 +24,18 @@ from acctgraph.features.kinds import (
     EmailDomain,
     EmailShape,
     ExactIp,
-    ExtraColumn,
     Feature,
     IpRange,
     Payment,
     PromptTemplate,
     SignupBurst,
+)
+from acctgraph.features.declared import (
+    EventCoActivity,
+    EventColumn,
+    ExtraColumn,
+    declaration,
+    parse_declaration,
 )
 from acctgraph.features.reduce import compute_usage
 
@@ -41,6 +47,8 @@ __all__ = [
     "Email",
     "EmailDomain",
     "EmailShape",
+    "EventCoActivity",
+    "EventColumn",
     "ExactIp",
     "ExtraColumn",
     "Feature",
@@ -51,7 +59,9 @@ __all__ = [
     "Usage",
     "attribute_table",
     "compute_usage",
+    "declaration",
     "default_features",
+    "parse_declaration",
 ]
 
 

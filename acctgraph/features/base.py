@@ -10,7 +10,7 @@ it imports neither.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import polars as pl
@@ -28,6 +28,16 @@ ACTIVE_DAYS = "active_days"
 OUTPUT_TOKENS_TOTAL = "output_tokens_total"
 
 
+EVENTS_SCHEMA = {
+    S.ACCOUNT_ID: pl.String(),
+    S.ATTRIBUTE_KIND: pl.String(),
+    S.VALUE: pl.String(),
+    S.N_EVENTS: pl.UInt32(),
+}
+"""``Usage.events``: declared exchanges columns, per account and value; ``attribute_kind`` is
+the column (``COLUMN@WINDOW`` for co-activity, whose value is ``value@window-start``)."""
+
+
 @dataclass
 class Usage:
     """Per-account reductions of the inputs (see the module docstring)."""
@@ -41,6 +51,7 @@ class Usage:
     hours: pl.DataFrame
     daily: pl.DataFrame
     warnings: WarningLog
+    events: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EVENTS_SCHEMA))
 
 
 LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]

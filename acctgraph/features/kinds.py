@@ -98,22 +98,6 @@ class Device(AccountColumn):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExtraColumn(AccountColumn):
-    """A user-declared accounts column used as a further kind (``--attribute COLUMN``)."""
-
-    name: str = ""
-    weight: float = 0.5
-    hub_cap: int = 50
-
-    @property
-    def kind(self) -> str:  # type: ignore[override]
-        return f"column:{self.name}"
-
-    def source_column(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True, kw_only=True)
 class ExactIp(Feature):
     """A global IP address seen at signup or on an exchange.
 

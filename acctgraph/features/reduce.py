@@ -56,6 +56,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,7 @@ from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import (
     ACTIVE_DAYS,
     DAY,
+    EVENTS_SCHEMA,
     FIRST_SEEN,
     HOUR,
     LAST_SEEN,
@@ -76,6 +78,7 @@ from acctgraph.features.base import (
     OUTPUT_TOKENS_TOTAL,
     Usage,
 )
+from acctgraph.features.declared import normalised_text
 from acctgraph.features.kinds import CoActivity, PromptTemplate
 from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
 from acctgraph.load import Dataset
@@ -90,6 +93,7 @@ def compute_usage(
     *,
     prompt: PromptTemplate | None = None,
     co_activity: CoActivity | None = None,
+    event_columns: Sequence[tuple[str, str | None]] = (),
 ) -> Usage:
     """Reduce the dataset's exchanges to per-account tables (streaming).
 
@@ -100,6 +104,10 @@ def compute_usage(
     prompt, co_activity
         The kinds whose parameters shape the reductions (defaults if None):
         ``prompt`` the template sample and its bands, ``co_activity`` the window.
+    event_columns
+        Declared exchanges columns as ``(column, window)`` pairs: window None for the
+        per-account value counts, a window (``"10m"``) for co-activity on the column
+        (:mod:`acctgraph.features.declared`); their rows go to ``Usage.events``.
 
     Returns
     -------
@@ -136,7 +144,9 @@ def compute_usage(
         capabilities = None
     activity = _with_capability_mix(activity, capabilities, accounts=accounts)
 
+    events = _events(exchanges, event_columns)
     return Usage(
+        events=events,
         accounts=accounts,
         emails=_emails(accounts),
         ip_usage=ip_usage,
@@ -235,6 +245,42 @@ def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFr
             S.N_EVENTS,
         )
     )
+
+
+def _events(
+    exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]]
+) -> pl.DataFrame:
+    """``Usage.events``: exchanges per (account, normalised value) of each declared column.
+
+    A co-activity column's value is ``value@window-start`` and its kind
+    ``column@window``. Values are normalised as accounts columns are
+    (:func:`~acctgraph.features.declared.normalised_text`: NFKC, trim, case).
+    """
+    frames = []
+    for column, window in sorted(set(declared), key=lambda d: (d[0], d[1] or "")):
+        value = normalised_text(pl.col(column))
+        if window is None:
+            kind, keyed = column, exchanges.select(S.ACCOUNT_ID, value.alias(S.VALUE))
+        else:
+            kind = f"{column}@{window}"
+            keyed = exchanges.select(
+                S.ACCOUNT_ID,
+                pl.concat_str(
+                    [value, pl.lit("@"), pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime(
+                        "%Y-%m-%dT%H:%M:%S"
+                    )]
+                ).alias(S.VALUE),
+            )
+        frames.append(
+            keyed.drop_nulls()
+            .group_by(S.ACCOUNT_ID, S.VALUE)
+            .agg(pl.len().cast(pl.UInt32).alias(S.N_EVENTS))
+            .with_columns(pl.lit(kind).alias(S.ATTRIBUTE_KIND))
+            .select(list(EVENTS_SCHEMA))
+        )
+    if not frames:
+        return pl.DataFrame(schema=EVENTS_SCHEMA)
+    return pl.concat(pl.collect_all(frames))
 
 
 # --- Activity, hours of day, days: from one (account, hour) table ------------------------------

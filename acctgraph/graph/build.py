@@ -61,13 +61,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import igraph as ig
 import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.graph.linkage import PROBABILITY, LinkageParams, Links, link_records
 from acctgraph.graph.project import (  # column names shared with the projection, defined there
     ACCOUNT_INDEX,
     HUB_ACTION,
@@ -186,6 +187,11 @@ class AccountGraph:
     hubs
         ``attribute_kind, value, n_accounts, hub_cap, hub_action``: the values
         that were sparsified (``ring``) or dropped.
+    projected_edges
+        How many pairs the shared values link (before record links are added).
+    links
+        The record-linkage pairs of declared accounts columns
+        (:mod:`acctgraph.graph.linkage`), whose probabilities are part of ``edges``.
     """
 
     account_ids: pl.Series
@@ -193,6 +199,13 @@ class AccountGraph:
     incidence: pl.DataFrame
     edges: pl.DataFrame
     hubs: pl.DataFrame
+    links: Links = field(default_factory=Links.empty)
+    projected_edges: int = 0
+
+    @property
+    def linkage_only(self) -> bool:
+        """True when there are record links and no other evidence links any pair."""
+        return self.links.pairs.height > 0 and self.projected_edges == 0
 
     def to_igraph(self) -> ig.Graph:
         """The projection as a weighted undirected igraph ``Graph`` (vertex attribute ``name``)."""
@@ -225,6 +238,8 @@ def build_graph(
     infrastructure: frozenset[str] | set[str] = frozenset(),
     alphas: Mapping[str, float] | None = None,
     account_ids: pl.Series | None = None,
+    linkage: Mapping[str, tuple[str, float]] | None = None,
+    linkage_params: LinkageParams | None = None,
 ) -> AccountGraph:
     """Build the account graph from the long attribute table.
 
@@ -247,6 +262,14 @@ def build_graph(
         Specificity exponent per shared kind (absent: ``params.alpha``).
     account_ids
         The account universe; defaults to the accounts present in ``attributes``.
+    linkage
+        Declared accounts columns compared record against record,
+        ``{attribute_kind: (comparison, parameter)}``: their values stay in
+        ``values`` and ``incidence`` (for explanations) but link accounts only
+        through :func:`~acctgraph.graph.linkage.link_records`, whose match
+        probabilities, times the kind's weight, are added to the edges.
+    linkage_params
+        :class:`~acctgraph.graph.linkage.LinkageParams` (defaults if None).
     """
     similarities = similarities or {}
     if account_ids is None:
@@ -450,10 +473,50 @@ def build_graph(
         HUB_ACTION,
         INFRASTRUCTURE,
     )
-    edges = _project(incidence, values, params, n_accounts=len(account_ids))
-    return AccountGraph(
-        account_ids=account_ids, values=values, incidence=incidence, edges=edges, hubs=hubs
+    linkage = dict(linkage or {})
+    edges = _project(
+        incidence,
+        values.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage))),
+        params,
+        n_accounts=len(account_ids),
     )
+    projected = edges.height
+    links = Links.empty()
+    if linkage:
+        links = link_records(
+            attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
+            .join(account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID)
+            .select(ACCOUNT_INDEX, S.ATTRIBUTE_KIND, S.VALUE),
+            linkage,
+            n_accounts=len(account_ids),
+            params=linkage_params or LinkageParams(),
+        )
+        scale = sum(float(dict(weights).get(kind, 1.0)) for kind in linkage) / len(linkage)
+        edges = (
+            pl.concat(
+                [
+                    edges,
+                    links.pairs.select(
+                        pl.col(SOURCE).cast(edges.schema[SOURCE]),
+                        pl.col(TARGET).cast(edges.schema[TARGET]),
+                        (pl.col(PROBABILITY) * scale).alias(WEIGHT),
+                    ),
+                ]
+            )
+            .group_by(SOURCE, TARGET)
+            .agg(pl.col(WEIGHT).sum())
+            .sort(SOURCE, TARGET)
+        )
+    graph = AccountGraph(
+        account_ids=account_ids,
+        values=values,
+        incidence=incidence,
+        edges=edges,
+        hubs=hubs,
+        links=links,
+        projected_edges=projected,
+    )
+    return graph
 
 
 def _partitions(frame: pl.DataFrame, key: str, parts: int = 4):

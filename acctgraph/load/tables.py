@@ -83,8 +83,13 @@ def read_exchanges(
         [expr.alias(typed_name(name)) for name, expr in typed.items()]
     )
     rows = run_checks(staged, checks, table=S.EXCHANGES, path=where, warnings=warnings)
-    if rows == 0:
-        raise InputError("has no rows (the exchanges table is empty)", path=where)
+    warnings.add(
+        "exchanges_empty",
+        "the exchanges table has no rows: a records-only run, where only the accounts "
+        "table's columns link accounts",
+        count=int(rows == 0),
+        path=where,
+    )
     # Pass 2: exchanges per account, and rows repeated exactly (64-bit row hash).
     with reading(where):
         per_account = (

@@ -31,7 +31,8 @@ OUT/config.toml`` on the same input reproduces the run. TOML has no null, so a
 TOML layout (every key optional)::
 
     seed = 42
-    attributes = ["team_id"]          # extra accounts columns as further kinds
+    attributes = ["team_id", "surname:fuzzy", "exchanges.ja3"]   # declared columns
+                                      # (acctgraph.features.declared)
 
     [map]                             # contract name = column name in your files
     account_id = "user_id"
@@ -43,6 +44,8 @@ TOML layout (every key optional)::
 
     [graph]
     min_edge_weight = 0.3
+    [linkage]                         # record linkage of declared accounts columns
+    min_probability = 0.5
     [detect]
     resolution = 0.05
     [attach]
@@ -91,12 +94,17 @@ from acctgraph.cluster.score import ScoreParams
 from acctgraph.core.errors import ConfigError
 from acctgraph.features import (
     CoActivity,
+    EventCoActivity,
+    EventColumn,
     ExtraColumn,
     Feature,
     PromptTemplate,
+    declaration,
     default_features,
+    parse_declaration,
 )
 from acctgraph.graph import GraphParams
+from acctgraph.graph.linkage import LinkageParams
 
 DEFAULT_SEED = 42
 TOP_LEVEL_KEYS = (
@@ -105,6 +113,7 @@ TOP_LEVEL_KEYS = (
     "map",
     "features",
     "graph",
+    "linkage",
     "detect",
     "attach",
     "cohort",
@@ -123,6 +132,7 @@ class Config:
     seed: int = DEFAULT_SEED
     features: tuple[Feature, ...] = field(default_factory=default_features)
     graph: GraphParams = field(default_factory=GraphParams)
+    linkage: LinkageParams = field(default_factory=LinkageParams)
     detect: DetectParams = field(default_factory=DetectParams)
     attach: AttachParams = field(default_factory=AttachParams)
     cohort: CohortParams = field(default_factory=CohortParams)
@@ -145,6 +155,29 @@ class Config:
     def co_activity(self) -> CoActivity:
         """The co-activity kind (always configured, maybe disabled); it shapes the reductions."""
         return _typed(self.feature(CoActivity.kind), CoActivity)
+
+    @property
+    def declared(self) -> list[ExtraColumn | EventColumn | EventCoActivity]:
+        """The declared attributes (``--attribute``), in declaration order."""
+        return [f for f in self.features if isinstance(f, ExtraColumn | EventColumn | EventCoActivity)]
+
+    @property
+    def linkage_columns(self) -> dict[str, tuple[str, float]]:
+        """Enabled declared accounts columns as ``{kind: (comparison, parameter)}`` (record linkage)."""
+        return {
+            f.kind: (f.comparison, f.threshold)
+            for f in self.features
+            if isinstance(f, ExtraColumn) and f.enabled
+        }
+
+    @property
+    def event_columns(self) -> list[tuple[str, str | None]]:
+        """Enabled declared exchanges columns as ``(column, window or None)`` for the reductions."""
+        return [
+            (f.name, f.window if isinstance(f, EventCoActivity) else None)
+            for f in self.features
+            if isinstance(f, EventColumn | EventCoActivity) and f.enabled
+        ]
 
     @property
     def weights(self) -> dict[str, float]:
@@ -192,14 +225,26 @@ class Config:
         mapping: Mapping[str, str] | None = None,
         attributes: list[str] | tuple[str, ...] = (),
     ) -> Config:
-        """A copy with CLI overrides applied (seed, column mapping, extra attribute columns)."""
+        """A copy with CLI overrides applied (seed, column mapping, declared attributes).
+
+        Raises
+        ------
+        ConfigError
+            A declaration that cannot be read, or a column declared twice.
+        """
         features = list(self.features)
         known = {f.kind for f in features}
-        for column in attributes:
-            extra = ExtraColumn(name=column)
-            if extra.kind not in known:
-                features.append(extra)
-                known.add(extra.kind)
+        columns = {(type(f), getattr(f, "name", None)) for f in self.declared}
+        for text in attributes:
+            extra = parse_declaration(text)
+            key = (type(extra), extra.name)
+            if extra.kind in known or key in columns:
+                if extra in features:
+                    continue
+                raise ConfigError(f"attribute {text!r}: the column {extra.name!r} is declared twice")
+            features.append(extra)
+            known.add(extra.kind)
+            columns.add(key)
         merged = dict(self.mapping)
         merged.update(mapping or {})
         return dataclasses.replace(
@@ -214,13 +259,14 @@ class Config:
         """Every resolved parameter, JSON-ready (``None`` where a feature's ``alpha`` is unset)."""
         return {
             "seed": self.seed,
-            "attributes": [f.name for f in self.features if isinstance(f, ExtraColumn)],
+            "attributes": [declaration(f) for f in self.declared],
             "map": dict(self.mapping),
             "features": {
                 f.kind: {k: v for k, v in dataclasses.asdict(f).items() if k not in _SET_ELSEWHERE}
                 for f in self.features
             },
             "graph": dataclasses.asdict(self.graph),
+            "linkage": dataclasses.asdict(self.linkage),
             "detect": dataclasses.asdict(self.detect),
             "attach": dataclasses.asdict(self.attach),
             "cohort": dataclasses.asdict(self.cohort),
@@ -295,6 +341,7 @@ class Config:
             seed=seed,
             features=tuple(by_kind[f.kind] for f in base.features),
             graph=_replace(GraphParams(), data.get("graph", {}), "graph"),
+            linkage=_replace(LinkageParams(), data.get("linkage", {}), "linkage"),
             detect=_replace(DetectParams(), data.get("detect", {}), "detect"),
             attach=_replace(AttachParams(), data.get("attach", {}), "attach"),
             cohort=_replace(CohortParams(), data.get("cohort", {}), "cohort"),
@@ -347,7 +394,7 @@ class Config:
 
 
 # A feature option set by another key (an extra column's name comes from ``attributes``).
-_SET_ELSEWHERE = frozenset({"name"})
+_SET_ELSEWHERE = frozenset({"name", "comparison", "tolerance", "window"})
 
 
 def _default(cls: type, name: str) -> Any:

@@ -35,13 +35,16 @@ import polars as pl
 
 from acctgraph.cluster.attach import attach_unlinked
 from acctgraph.cluster.cohort import LABEL, find_cohorts
-from acctgraph.cluster.detect import detach_thin_members, detect_communities
+from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError
 from acctgraph.features import (
+    ExtraColumn,
     Usage,
     attribute_table,
     compute_usage,
+    declaration,
 )
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
@@ -89,7 +92,40 @@ def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
     >>> usage.templates.height > 0
     True
     """
-    return compute_usage(dataset, prompt=config.prompt_template, co_activity=config.co_activity)
+    check_declared(dataset, config)
+    return compute_usage(
+        dataset,
+        prompt=config.prompt_template,
+        co_activity=config.co_activity,
+        event_columns=config.event_columns,
+    )
+
+
+def check_declared(dataset: Dataset, config: Config) -> None:
+    """Every declared attribute names a column of its table (else :class:`ConfigError`).
+
+    Examples
+    --------
+    >>> from acctgraph.simulate import simulate_frames
+    >>> from acctgraph.load import dataset_from_frames
+    >>> accounts, exchanges, _ = simulate_frames("tiny", seed=3)
+    >>> check_declared(dataset_from_frames(accounts, exchanges),
+    ...                Config().with_overrides(attributes=["exchanges.ja3"]))
+    Traceback (most recent call last):
+    ...
+    acctgraph.core.errors.ConfigError: attribute 'exchanges.ja3:profile': the exchanges table has no column 'ja3' (its columns: account_id, input_tokens, ip, model, output_tokens, prompt, timestamp, user_agent)
+    """
+    tables = {
+        S.ACCOUNTS: set(dataset.accounts.columns),
+        S.EXCHANGES: set(dataset.exchanges.collect_schema().names()),
+    }
+    for feature in config.declared:
+        table = S.ACCOUNTS if isinstance(feature, ExtraColumn) else S.EXCHANGES
+        if feature.name not in tables[table]:
+            raise ConfigError(
+                f"attribute {declaration(feature)!r}: the {table} table has no column "
+                f"{feature.name!r} (its columns: {', '.join(sorted(tables[table]))})"
+            )
 
 
 def run_from_usage(
@@ -140,11 +176,15 @@ def run_from_usage(
             alphas=config.alphas,
             params=config.graph,
             account_ids=dataset.accounts[S.ACCOUNT_ID],
+            linkage=config.linkage_columns,
+            linkage_params=config.linkage,
         ),
     )
     communities = stage(
         "detect",
-        lambda: detect_communities(graph.to_igraph(), params=config.detect, seed=config.seed),
+        lambda: detect_communities(
+            graph.to_igraph(), params=detect_params(config, graph), seed=config.seed
+        ),
     )
     membership, attached = stage(
         "attach",
@@ -207,6 +247,23 @@ def run_from_usage(
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
     )
+
+
+def detect_params(config: Config, graph: AccountGraph) -> DetectParams:
+    """The detection parameters for this graph.
+
+    A graph whose every link comes from record linkage of declared columns (person
+    records, billing records: many small cliques) is clustered with CPM at
+    ``linkage.resolution``: a group is one holder when its pairs' mean match
+    probability exceeds it, so two holders joined by one doubtful link stay
+    apart, which modularity on a large graph would merge. Every other graph
+    keeps ``config.detect`` (see :mod:`acctgraph.cluster.detect`).
+    """
+    if graph.linkage_only:
+        return dataclasses.replace(
+            config.detect, objective="CPM", resolution=config.linkage.resolution
+        )
+    return config.detect
 
 
 def _cohort_table(
