@@ -90,6 +90,7 @@ MISSING, EXACT, CLOSE, DISAGREE = 0, 1, 2, 3
 LEVEL_NAMES = ("missing", "exact", "close", "disagree")
 _START_M = {EXACT: 0.9, CLOSE: 0.05, DISAGREE: 0.05}
 _FLOOR = 1e-6
+_CONVERGED = 1e-6  # EM stops once λ and every m move less than this in an iteration
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +109,8 @@ class LinkageParams:
     min_em_columns
         Fewest declared columns with which m and λ are estimated by EM.
     em_iterations
-        Expectation-maximisation iterations (at least 1).
+        Most expectation-maximisation iterations (at least 1); EM stops earlier once
+        λ and every m move by less than 1e-6 in an iteration.
     u_sample
         Random account pairs on which u is measured.
     sample_seed
@@ -233,11 +235,11 @@ class _Column:
     def _close(self, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.comparison == "fuzzy":
             # Each distinct code pair once: candidates repeat the same two spellings often.
-            keys = np.unique(np.stack([ca, cb], axis=1), axis=0, return_inverse=True)
-            pairs, inverse = keys[0], keys[1].reshape(-1)
+            keys, inverse = np.unique(ca * len(self.texts) + cb, return_inverse=True)
+            first, second = np.divmod(keys, len(self.texts))
             scores = process.cpdist(
-                [self.texts[i] for i in pairs[:, 0]],
-                [self.texts[i] for i in pairs[:, 1]],
+                [self.texts[i] for i in first],
+                [self.texts[i] for i in second],
                 scorer=JaroWinkler.normalized_similarity,
                 workers=1,
             )
@@ -344,23 +346,31 @@ def _em(
     lam = prior
     if n == 0:
         return m, u, lam
-    onehot = [[levels[:, j] == lv for lv in (EXACT, CLOSE, DISAGREE)] for j in range(k)]
+    levels = levels.astype(np.intp)
     for _ in range(iterations):
         log_ratio = np.full(n, math.log(lam / (1 - lam)))
         for j in range(k):
-            for i, lv in enumerate((EXACT, CLOSE, DISAGREE)):
-                log_ratio[onehot[j][i]] += math.log(m[j][lv] / u[j][lv])
+            table = np.array(
+                [0.0] + [math.log(m[j][lv] / u[j][lv]) for lv in (EXACT, CLOSE, DISAGREE)]
+            )
+            log_ratio += table[levels[:, j]]
         posterior = 1.0 / (1.0 + np.exp(-np.clip(log_ratio, -700, 700)))
+        previous = (lam, [dict(c) for c in m])
         lam = float(np.clip(posterior.mean(), _FLOOR, 1 - _FLOOR))
         for j in range(k):
-            seen = levels[:, j] != MISSING
-            matched, other = float(posterior[seen].sum()), float((1 - posterior[seen]).sum())
-            for i, lv in enumerate((EXACT, CLOSE, DISAGREE)):
-                hit = onehot[j][i]
-                if matched > 0:
-                    m[j][lv] = max(float(posterior[hit].sum()) / matched, _FLOOR)
-                if other > 0:
-                    u[j][lv] = max(float((1 - posterior[hit]).sum()) / other, _FLOOR)
+            matched = np.bincount(levels[:, j], weights=posterior, minlength=4)
+            other = np.bincount(levels[:, j], weights=1.0 - posterior, minlength=4)
+            for lv in (EXACT, CLOSE, DISAGREE):
+                if matched[1:].sum() > 0:
+                    m[j][lv] = max(float(matched[lv] / matched[1:].sum()), _FLOOR)
+                if other[1:].sum() > 0:
+                    u[j][lv] = max(float(other[lv] / other[1:].sum()), _FLOOR)
+        change = max(
+            [abs(lam - previous[0])]
+            + [abs(m[j][lv] - previous[1][j][lv]) for j in range(k) for lv in m[j]]
+        )
+        if change < _CONVERGED:
+            break
     return m, u, lam
 
 
