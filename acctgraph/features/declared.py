@@ -21,16 +21,18 @@ comparison  two values agree when                               parameter (defau
 ==========  ==================================================  =====================
 
 Exchanges columns (many values per account, weighted by use) join the account
-graph as the built-in traffic kinds do:
+graph as the built-in traffic kinds do; profiles and co-activity, like network
+addresses, only corroborate other evidence (see :class:`~acctgraph.graph.GraphParams`):
 
 ==============  =============================================  ======================
 comparison      evidence                                       parameter (default)
 ==============  =============================================  ======================
 ``profile``     cosine of the two accounts' TF-IDF profiles     none
-                of value counts (the default)
+                of value counts (the default); corroborates
 ``exact``       each shared value, discounted by its holders    none
 ``coactivity``  the same value in the same time window          window (``10m``; ``s``,
-                (the same page or API key within ten minutes)   ``m``, ``h``, ``d``)
+                (the same page or API key within ten minutes);  ``m``, ``h``, ``d``)
+                corroborates
 ==============  =============================================  ======================
 
 Values are normalised the same way for every comparison: text is NFKC-normalised,
@@ -214,8 +216,10 @@ class EventColumn(Feature):
     Each account's values are weighted by use: ``n_events`` counts the
     account's exchanges carrying the value (computed by
     :func:`~acctgraph.features.reduce.compute_usage`). ``profile`` compares
-    accounts by the cosine of their TF-IDF profiles, ``exact`` by each shared
-    value discounted by its holders.
+    accounts by the cosine of their TF-IDF profiles and, like network
+    addresses, only corroborates other evidence (a popular SDK version or browser
+    is shared by strangers); ``exact`` links by each shared value discounted by
+    its holders (an API key or project id held by two accounts links them).
     """
 
     name: str = ""
@@ -239,6 +243,12 @@ class EventColumn(Feature):
     def similarity(self) -> str:  # type: ignore[override]
         return "cosine" if self.comparison == "profile" else "shared"
 
+    @property
+    def infrastructure(self) -> bool:  # type: ignore[override]
+        """A profile only corroborates (strangers share a popular SDK or browser); exact values
+        link on their own, discounted by how many accounts hold them."""
+        return self.comparison == "profile"
+
     def describe(self) -> str:
         if self.comparison == "profile":
             return "profile (cosine of value counts)"
@@ -259,10 +269,13 @@ class EventCoActivity(Feature):
     Value: ``value@window-start``; ``n_events`` counts the account's exchanges
     there. Compared by cosine of TF-IDF profiles: two accounts that keep showing
     up with the same API key, page or TLS fingerprint at the same moments link;
-    a value everyone uses is a hub and is capped as any other.
+    a value everyone uses is a hub and is capped as any other. Like co-activity
+    on IP ranges it is infrastructure: it corroborates other evidence and never
+    links two accounts on its own (strangers load the same page at the same time).
     """
 
     similarity: ClassVar[str] = "cosine"
+    infrastructure: ClassVar[bool] = True
     name: str = ""
     window: str = DEFAULT_WINDOW
     weight: float = 1.0
