@@ -71,6 +71,7 @@ RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
 COHORTS = "cohorts"
+LINKS = "links"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
 REPORT_HTML = "report.html"
@@ -146,6 +147,14 @@ class Run:
         if not (self.path / f"{COHORTS}.parquet").is_file():
             return None
         return self._read(COHORTS)
+
+    @cached_property
+    def links(self) -> pl.DataFrame | None:
+        """The record links of declared accounts columns, one row per pair and column
+        (:func:`acctgraph.run.pipeline.links_table`); None when the run declared none."""
+        if not (self.path / f"{LINKS}.parquet").is_file():
+            return None
+        return self._read(LINKS)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

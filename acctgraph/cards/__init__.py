@@ -33,6 +33,10 @@ table              one row per
 ``samples``        cluster × template × example: up to
                    ``samples_per_template`` raw prompts from distinct accounts
 ``members``        cluster × account (the first ``members`` by creation time)
+``comparisons``    cluster × declared accounts column compared by record
+                   linkage (:mod:`~acctgraph.cards.linkage`): linked pairs
+                   agreeing exactly, closely or not, mean bits, the closest
+                   non-exact agreement (empty when no column is declared)
 =================  ===========================================================
 
 Two tables need the raw inputs, which a run folder does not hold; the run

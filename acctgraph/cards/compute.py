@@ -52,6 +52,7 @@ from acctgraph.cards.model import (
     Cards,
     carded_clusters,
 )
+from acctgraph.cards.linkage import comparison_table
 from acctgraph.cluster.score import (
     ACCOUNTS_IN_CLUSTER,
     ACCOUNTS_OUTSIDE,
@@ -189,6 +190,7 @@ def compute_cards(run: Run, *, params: CardParams | None = None) -> Cards:
         templates=templates,
         samples=samples,
         members=listed,
+        comparisons=comparison_table(run.links, keys),
     )
 
 

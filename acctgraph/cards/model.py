@@ -31,6 +31,7 @@ TABLES = (
     "templates",
     "samples",
     "members",
+    "comparisons",
 )
 
 # --- column names of the card tables --------------------------------------
@@ -180,6 +181,7 @@ class Cards:
     templates: pl.DataFrame
     samples: pl.DataFrame
     members: pl.DataFrame
+    comparisons: pl.DataFrame
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Name → table, in :data:`TABLES` order."""

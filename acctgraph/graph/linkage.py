@@ -18,16 +18,24 @@ comparisons combined as evidence, as in Fellegi and Sunter (1969) and Splink:
    within the tolerance; ``date``: within the tolerance in days, or day and
    month swapped) or *disagree*.
 3. **u** (how often two random accounts reach each level) is measured on
-   ``u_sample`` random pairs of accounts (seeded). An exact agreement is
-   weighed by the value itself (term frequency): ``u = holders / accounts with
-   the column``, so agreeing on ``smith`` counts for less than on ``sondergeld``.
-4. **m** (how often two records of one holder reach each level) and the share
+   ``u_sample`` random pairs of accounts (seeded): EM's starting point for the
+   non-matches.
+4. **m and u among the candidates.** How often two records of one holder
+   reach each level (m), how often two compared strangers do (u) and the share
    ``λ`` of candidates that are matches are estimated without labels by
-   expectation-maximisation over the candidates' levels (u fixed), when at
-   least ``min_em_columns`` columns are declared; with fewer the model cannot
-   separate the two populations and keeps its starting values (``m`` exact
-   0.9, close 0.05, disagree 0.05, ``λ`` = ``prior``).
-5. **Link strength.** A pair's match weight is the sum of ``log2(m / u)`` over
+   expectation-maximisation over the candidates' levels, when at least
+   ``min_em_columns`` columns are declared. Both classes are estimated because
+   candidates are not random pairs: each shares a rare value, so compared
+   strangers agree far more often than random ones. With fewer columns the two
+   populations cannot be told apart and the model keeps its starting values
+   (m: exact 0.9, close 0.05, disagree 0.05, or 0.9 / 0.1 for an exact
+   comparison; u: the random pairs'; ``λ`` = ``prior``).
+5. **Term frequency.** An exact agreement is weighed by the value itself: its
+   level weight moves by ``log2(p̄ / p_v)``, where ``p_v`` is the share of the
+   accounts holding the value and ``p̄ = Σp³ / Σp²`` the share of the value two
+   random accounts agree on, on average. Agreeing on ``smith`` counts for less
+   than agreeing on ``sondergeld``, and the column's average is unchanged.
+6. **Link strength.** A pair's match weight is the sum of ``log2(m / u)`` over
    its columns (missing adds 0, disagreeing subtracts) plus the prior
    ``log2(λ / (1 − λ))``; its match probability is ``1 / (1 + 2^−weight)``.
    Pairs with a probability of at least ``min_probability`` are linked, with
@@ -83,6 +91,9 @@ MATCH_WEIGHT = "match_weight"
 LEVEL = "level"
 SIMILARITY = "similarity"
 BITS = "bits"
+ACCOUNT_A = "account_a"
+ACCOUNT_B = "account_b"
+COMPARISON = "comparison"
 M_PROBABILITY = "m"
 U_PROBABILITY = "u"
 
@@ -424,12 +435,15 @@ def link_records(
             [0.0] + [math.log2(m[j][lv] / u_candidates[j][lv]) for lv in (1, 2, 3)]
         )
         bits[:, j] = per_level[levels[:, j]]
-        # Term frequency: an exact agreement on value v moves by log2(u_exact / u_v), the
-        # value's own share of the accounts against the column's average (Splink's adjustment).
+        # Term frequency: an exact agreement on value v moves by log2(p̄ / p_v), the value's
+        # share p_v of the accounts against the share p̄ = Σp³ / Σp² of the value two random
+        # accounts agree on, on average (so the adjustment is zero on average over agreements).
         exact = levels[:, j] == EXACT
         present = max(int(np.sum(column.holders)), 1)
-        frequency = column.holders[column.codes[pairs[exact, 0]]] / present
-        bits[exact, j] += np.log2(u[j][EXACT] / np.maximum(frequency, 1.0 / present))
+        shares = column.holders / present
+        average = float(np.sum(shares**3) / max(np.sum(shares**2), _FLOOR))
+        frequency = np.maximum(shares[column.codes[pairs[exact, 0]]], 1.0 / present)
+        bits[exact, j] += np.log2(average / frequency)
     weight = bits.sum(axis=1) + math.log2(lam / (1 - lam))
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     keep = np.flatnonzero(probability >= params.min_probability)

@@ -55,6 +55,7 @@ import polars as pl
 
 from acctgraph.cards import Cards, load_cards
 from acctgraph.cluster.score import AUTOMATION_SIGNALS
+from acctgraph.cards.linkage import column_name, comparison_phrase
 from acctgraph.core import schema as S
 from acctgraph.report.charts import Chart, hour_chart, time_chart
 from acctgraph.report.display import (
@@ -488,6 +489,31 @@ def _section(
             for v in sorted(
                 card["values"], key=lambda v: kind_order.get(v["attribute_kind"], len(kind_order))
             )
+        ],
+        "comparisons": [
+            {
+                "column": document_text(column_name(c["attribute_kind"]), limit=limit),
+                "comparison": document_text(c["comparison"], limit=limit),
+                "pairs": _count(c["pairs"]),
+                "exact": _count(c["exact_pairs"]),
+                "close": _count(c["close_pairs"]),
+                "disagree": _count(c["disagree_pairs"]),
+                "bits": _fixed(c["mean_bits"]),
+                "example": document_text(
+                    comparison_phrase(
+                        c["attribute_kind"],
+                        "close",
+                        c["example_a"],
+                        c["example_b"],
+                        c["example_similarity"],
+                        c["comparison"],
+                    )
+                    if c["example_a"] is not None
+                    else "",
+                    limit=limit,
+                ),
+            }
+            for c in card.get("comparisons", [])
         ],
         "figures": _figures(card, burst_hours),
         "charts": _charts(card),

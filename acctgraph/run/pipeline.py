@@ -48,6 +48,18 @@ from acctgraph.features import (
 )
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
+from acctgraph.graph.linkage import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    BITS,
+    COMPARISON,
+    LEVEL,
+    MATCH_WEIGHT,
+    PROBABILITY,
+    SIMILARITY,
+    SOURCE,
+    TARGET,
+)
 from acctgraph.load import Dataset, load_dataset
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
@@ -246,6 +258,7 @@ def run_from_usage(
         stage.timings,
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
+        links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
     )
 
 
@@ -264,6 +277,76 @@ def detect_params(config: Config, graph: AccountGraph) -> DetectParams:
             config.detect, objective="CPM", resolution=config.linkage.resolution
         )
     return config.detect
+
+
+def links_table(
+    graph: AccountGraph, attributes: pl.DataFrame, scored: Scored, config: Config
+) -> pl.DataFrame:
+    """The record links as evidence: one row per linked pair and compared column.
+
+    Columns: ``cluster_id`` (the pair's cluster when both accounts are in the same one,
+    else null), ``account_a``, ``account_b``, ``probability`` and ``match_weight`` of
+    the pair, then per column ``attribute_kind``, ``comparison`` (as configured:
+    ``fuzzy (Jaro-Winkler >= 0.9)``), ``level`` (exact, close, disagree), the two
+    values, ``similarity`` (Jaro-Winkler for fuzzy text, the absolute difference for
+    numbers, days apart for dates; 1.0 when exact) and ``bits`` (the column's
+    log2 likelihood ratio: what it added to the match weight). Sorted by cluster,
+    pair and column.
+    """
+    links = graph.links
+    ids = graph.account_ids
+    described = {
+        f.kind: f.describe() for f in config.declared if isinstance(f, ExtraColumn)
+    }
+    values = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(described))).select(
+        S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE
+    )
+    clusters = scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
+    pairs = links.pairs.select(
+        ids.gather(links.pairs[SOURCE]).alias(ACCOUNT_A),
+        ids.gather(links.pairs[TARGET]).alias(ACCOUNT_B),
+        SOURCE,
+        TARGET,
+        pl.col(PROBABILITY).round(6),
+        pl.col(MATCH_WEIGHT).round(4),
+    )
+    table = (
+        links.evidence.join(pairs, on=[SOURCE, TARGET])
+        .join(
+            values.rename({S.ACCOUNT_ID: ACCOUNT_A, S.VALUE: "value_a"}),
+            on=[ACCOUNT_A, S.ATTRIBUTE_KIND],
+            how="left",
+        )
+        .join(
+            values.rename({S.ACCOUNT_ID: ACCOUNT_B, S.VALUE: "value_b"}),
+            on=[ACCOUNT_B, S.ATTRIBUTE_KIND],
+            how="left",
+        )
+        .join(clusters.rename({S.ACCOUNT_ID: ACCOUNT_A, S.CLUSTER_ID: "_ca"}), on=ACCOUNT_A)
+        .join(clusters.rename({S.ACCOUNT_ID: ACCOUNT_B, S.CLUSTER_ID: "_cb"}), on=ACCOUNT_B)
+        .with_columns(
+            pl.when(pl.col("_ca") == pl.col("_cb")).then(pl.col("_ca")).alias(S.CLUSTER_ID),
+            pl.col(S.ATTRIBUTE_KIND)
+            .replace_strict(described, return_dtype=pl.String)
+            .alias(COMPARISON),
+            pl.col(SIMILARITY).round(4),
+            pl.col(BITS).round(4),
+        )
+    )
+    return table.select(
+        S.CLUSTER_ID,
+        ACCOUNT_A,
+        ACCOUNT_B,
+        PROBABILITY,
+        MATCH_WEIGHT,
+        S.ATTRIBUTE_KIND,
+        COMPARISON,
+        LEVEL,
+        "value_a",
+        "value_b",
+        SIMILARITY,
+        BITS,
+    ).sort(S.CLUSTER_ID, ACCOUNT_A, ACCOUNT_B, S.ATTRIBUTE_KIND, nulls_last=True)
 
 
 def _cohort_table(

@@ -33,3 +33,6 @@ class RunResult:
     cohorts: pl.DataFrame | None = (
         None  # behaviour cohorts by cluster id (acctgraph.cluster.cohort)
     )
+    links: pl.DataFrame | None = (
+        None  # record links of declared accounts columns, one row per pair and column
+    )

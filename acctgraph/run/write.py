@@ -24,7 +24,7 @@ from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import cpu_seconds, stage_timing
-from acctgraph.runfolder import COHORTS, GRAPH_DIR, PROFILES_DIR, load_run
+from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, load_run
 from acctgraph.viz import write_graph_pages
 
 LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
@@ -81,6 +81,18 @@ def run_record(result: RunResult) -> dict[str, Any]:
             .head(200)
             .to_dicts(),
         },
+        "linkage": {
+            "note": "record linkage of declared accounts columns (acctgraph.graph.linkage): "
+            "pairs compared, pairs linked, and the model (m and u per column and level among "
+            "the compared pairs; the row '*' gives the share of matches among them)",
+            "objective": "CPM" if result.graph.linkage_only else result.config.detect.objective,
+            "compared_pairs": result.graph.links.candidates,
+            "linked_pairs": result.graph.links.pairs.height,
+            "model": [
+                {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in result.graph.links.model.to_dicts()
+            ],
+        },
         "detect": {
             "resplit": result.communities.resplit,
             "detached": result.communities.detached,
@@ -93,7 +105,8 @@ def run_record(result: RunResult) -> dict[str, Any]:
 
 
 def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
-    """Write members, clusters, evidence, contributions, attached, cohorts, the graph and profile tables
+    """Write members, clusters, evidence, contributions, attached, cohorts, links (when
+    accounts columns were declared), the graph and profile tables
     (:mod:`acctgraph.runfolder`), template samples, run.json, ``config.toml``
     (:func:`write_config`), the evidence cards (:mod:`acctgraph.cards`), the graph pages
     (``out/graphs/``, :func:`acctgraph.viz.write_graph_pages`) and, last, ``report.html`` /
@@ -114,6 +127,8 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
         paths += write_table(result.attached, out, "attached")
     if result.cohorts is not None:
         paths += write_table(result.cohorts, out, COHORTS)
+    if result.links is not None:
+        paths += write_table(result.links, out, LINKS)
     paths += write_run_tables(result, out)
     result.timings.append(stage_timing("write", start, cpu))
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
