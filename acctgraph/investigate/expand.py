@@ -86,6 +86,7 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
+from acctgraph.cards.linkage import comparison_phrase
 from acctgraph.cluster.score import CONTRIBUTION, SIZE
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError, InputError
@@ -136,6 +137,8 @@ PROMPT_SHARE = "prompt_share"
 SEEDS_PROMPT_SHARE = "seeds_prompt_share"
 HOURS_COSINE = "hours_cosine"
 IP_RANGES_WITH_SEEDS = "ip_ranges_with_seeds"
+RECORD_LINK = "record_link"
+RECORD_LINK_PROBABILITY = "record_link_probability"
 
 METHODS = ("combined", "projection", "bipartite", "behaviour")
 DEFAULT_METHOD = "combined"
@@ -177,7 +180,10 @@ class Expansion:
         likeness to the seeds), ``prompt_share`` and ``seeds_prompt_share``
         (its and the seeds' mean share of sampled prompts on that value),
         ``hours_cosine`` (hour profile against the seeds' pooled profile),
-        ``ip_ranges_with_seeds`` (IP ranges it shares with a seed).
+        ``ip_ranges_with_seeds`` (IP ranges it shares with a seed); in runs with
+        declared accounts columns also ``record_link_probability`` and
+        ``record_link`` (its strongest record link to a seed, with the comparisons
+        that made it: :func:`record_links_to_seeds`).
     evidence
         The strongest values each candidate shares with the seeds:
         ``account_id, attribute_kind, value, n_accounts, seeds_holding,
@@ -308,6 +314,8 @@ class Expansion:
                 .head(values_per_candidate)
                 .iter_rows()
             ]
+            if c.get(RECORD_LINK) is not None:
+                described.insert(0, terminal_text(c[RECORD_LINK], 160))
             if c.get(BEHAVIOUR_PROMPT) is not None and (c.get(BEHAVIOUR) or 0) > 0:
                 described.append(behaviour_phrase(c))
             if not described:
@@ -744,6 +752,11 @@ class SeedExpander:
                 IP_RANGES_WITH_SEEDS,
             )
         )
+        links = record_links_to_seeds(
+            run, self.accounts.filter(pl.col(ACCOUNT_INDEX).is_in(found_index))[S.ACCOUNT_ID]
+        )
+        if links is not None:
+            candidates = candidates.join(links, on=S.ACCOUNT_ID, how="left").sort(RANK)
         order = [RANK, CONTRIBUTION, SEEDS_HOLDING, S.ATTRIBUTE_KIND, S.VALUE]
         evidence = (
             per_value.sort(order, descending=[False, True, True, False, False])
@@ -763,6 +776,68 @@ class SeedExpander:
         return Expansion(
             seeds=seed_table, candidates=candidates, evidence=evidence, parameters=parameters
         )
+
+
+def record_links_to_seeds(
+    run: Run, seeds: pl.Series, *, comparisons: int = 3
+) -> pl.DataFrame | None:
+    """Each account's strongest record link to a seed (runs with declared accounts columns).
+
+    ``account_id, record_link_probability, record_link``: the link's match probability
+    and a phrase naming the seed and the ``comparisons`` columns that added most
+    (``p 1.000 with rec-1: surname 'smyth' ~ 'smith', Jaro-Winkler 0.93; ...``);
+    None when the run has no links table.
+    """
+    links = run.links
+    if links is None:
+        return None
+    seed_list = seeds.implode()
+    a_seed, b_seed = pl.col("account_a").is_in(seed_list), pl.col("account_b").is_in(seed_list)
+    oriented = links.filter(a_seed ^ b_seed).select(
+        pl.when(a_seed).then(pl.col("account_b")).otherwise(pl.col("account_a")).alias(S.ACCOUNT_ID),
+        pl.when(a_seed).then(pl.col("account_a")).otherwise(pl.col("account_b")).alias("_seed"),
+        pl.col("probability").alias(RECORD_LINK_PROBABILITY),
+        "match_weight",
+        S.ATTRIBUTE_KIND,
+        "comparison",
+        "level",
+        pl.when(a_seed).then(pl.col("value_b")).otherwise(pl.col("value_a")).alias("_own"),
+        pl.when(a_seed).then(pl.col("value_a")).otherwise(pl.col("value_b")).alias("_seed_value"),
+        "similarity",
+        "bits",
+    )
+    best = (
+        oriented.select(S.ACCOUNT_ID, "_seed", "match_weight")
+        .unique()
+        .sort(S.ACCOUNT_ID, "match_weight", "_seed", descending=[False, True, False])
+        .group_by(S.ACCOUNT_ID, maintain_order=True)
+        .first()
+    )
+    rows = oriented.join(best, on=[S.ACCOUNT_ID, "_seed", "match_weight"]).sort(
+        S.ACCOUNT_ID, "bits", S.ATTRIBUTE_KIND, descending=[False, True, False]
+    )
+    out: dict[str, tuple[float, list[str], str]] = {}
+    for row in rows.iter_rows(named=True):
+        entry = out.setdefault(row[S.ACCOUNT_ID], (row[RECORD_LINK_PROBABILITY], [], row["_seed"]))
+        if len(entry[1]) < comparisons and row["bits"] > 0:
+            entry[1].append(
+                comparison_phrase(
+                    row[S.ATTRIBUTE_KIND],
+                    row["level"],
+                    row["_own"],
+                    row["_seed_value"],
+                    row["similarity"],
+                    row["comparison"],
+                )
+            )
+    return pl.DataFrame(
+        {
+            S.ACCOUNT_ID: list(out),
+            RECORD_LINK_PROBABILITY: [v[0] for v in out.values()],
+            RECORD_LINK: [f"p {v[0]:.3f} with {v[2]}: " + "; ".join(v[1]) for v in out.values()],
+        },
+        schema={S.ACCOUNT_ID: pl.String, RECORD_LINK_PROBABILITY: pl.Float64, RECORD_LINK: pl.String},
+    )
 
 
 def expand_from_seeds(

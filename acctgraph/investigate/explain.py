@@ -57,6 +57,7 @@ from typing import Any
 
 import polars as pl
 
+from acctgraph.cards.linkage import comparison_phrase
 from acctgraph.cluster.score import (
     ACCOUNTS_IN_CLUSTER,
     ACCOUNTS_OUTSIDE,
@@ -213,6 +214,11 @@ class AccountExplanation:
         When the account joined its cluster by behaviour rather than by links
         (:mod:`acctgraph.cluster.attach`): its row of ``attached`` (kind, similarity,
         members' median similarity, profile values shared); else None.
+    record_links
+        When the run declared accounts columns (record linkage): its links, one row
+        per other account and compared column (``other_account_id, probability,
+        match_weight, attribute_kind, comparison, level, own_value, other_value,
+        similarity, bits``), strongest link first; None otherwise.
     behaviour
         When its cluster is a behaviour cohort (:mod:`acctgraph.cluster.cohort`,
         the run's ``cohorts`` table): ``cohort`` (that table's row: signature,
@@ -233,10 +239,14 @@ class AccountExplanation:
     min_edge_weight: float | None
     attachment: dict[str, Any] | None = None
     behaviour: dict[str, Any] | None = None
+    record_links: pl.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
         return {
+            "record_links": None
+            if self.record_links is None
+            else frame_records(self.record_links),
             "account": frame_records(self.account)[0],
             "ties": frame_records(self.ties),
             "unshared": frame_records(self.unshared),
@@ -316,11 +326,36 @@ class AccountExplanation:
                 "infrastructure values count only as corroboration of other evidence)"
             )
         lines.append("")
+        if self.record_links is not None and self.record_links.height:
+            lines += self._record_link_lines()
         lines.append(
             "What it does not share" if clustered else "What it shares, and why that is not enough"
         )
         lines += self._not_shared_lines(clustered)
         return "\n".join(lines) + "\n"
+
+    def _record_link_lines(self) -> list[str]:
+        """Each record link: the other account, its match probability and every comparison."""
+        assert self.record_links is not None
+        lines = ["Record links on declared columns (Fellegi-Sunter: bits per column add up)"]
+        for (other,), group in self.record_links.group_by(OTHER_ACCOUNT_ID, maintain_order=True):
+            first = group.row(0, named=True)
+            lines.append(
+                f"  {terminal_text(other, 40)}: match probability {first['probability']:.3f}, "
+                f"match weight {first['match_weight']:+.1f} bits"
+            )
+            for row in group.iter_rows(named=True):
+                phrase = comparison_phrase(
+                    row[S.ATTRIBUTE_KIND],
+                    row["level"],
+                    row["own_value"],
+                    row["other_value"],
+                    row["similarity"],
+                    row["comparison"],
+                )
+                lines.append(f"    {row['bits']:+6.1f}  {terminal_text(phrase, 120)}")
+        lines.append("")
+        return lines
 
     def _not_shared_lines(self, clustered: bool) -> list[str]:
         a = self.account.row(0, named=True)
@@ -643,6 +678,39 @@ def explain_account(
         min_edge_weight=run.record.get("parameters", {}).get("graph", {}).get("min_edge_weight"),
         attachment=_attachment(run, me[S.ACCOUNT_ID]),
         behaviour=_behaviour(run, me[S.ACCOUNT_ID], cluster),
+        record_links=_record_links(run, me[S.ACCOUNT_ID], top),
+    )
+
+
+def _record_links(run: Run, account_id: str, top: int | None) -> pl.DataFrame | None:
+    """The account's record links (declared accounts columns), from its side; None without."""
+    links = run.links
+    if links is None:
+        return None
+    mine = pl.col("account_a") == account_id
+    theirs = pl.col("account_b") == account_id
+    oriented = links.filter(mine | theirs).select(
+        pl.when(mine).then(pl.col("account_b")).otherwise(pl.col("account_a")).alias(OTHER_ACCOUNT_ID),
+        "probability",
+        "match_weight",
+        S.ATTRIBUTE_KIND,
+        "comparison",
+        "level",
+        pl.when(mine).then(pl.col("value_a")).otherwise(pl.col("value_b")).alias("own_value"),
+        pl.when(mine).then(pl.col("value_b")).otherwise(pl.col("value_a")).alias("other_value"),
+        "similarity",
+        "bits",
+    )
+    ranked = (
+        oriented.select(OTHER_ACCOUNT_ID, "match_weight")
+        .unique()
+        .sort("match_weight", OTHER_ACCOUNT_ID, descending=[True, False])
+    )
+    kept = _head(ranked, top).with_row_index("_rank")
+    return (
+        oriented.join(kept.select(OTHER_ACCOUNT_ID, "_rank"), on=OTHER_ACCOUNT_ID)
+        .sort("_rank", "bits", S.ATTRIBUTE_KIND, descending=[False, True, False])
+        .drop("_rank")
     )
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from acctgraph.cards.linkage import comparison_phrase
 from acctgraph.core import schema as S
 from acctgraph.core.errors import InputError
 from acctgraph.core.textsafe import cap, visible
@@ -287,6 +288,49 @@ _HUB_NOTES = {
 }
 
 
+def _record_link_edges(
+    run: Run, cluster_id: int, accounts: pl.DataFrame, node_of: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Dashed account-to-account edges for the cluster's record links, titled with their comparisons."""
+    links = run.links
+    if links is None:
+        return []
+    inside = links.filter(pl.col(S.CLUSTER_ID) == cluster_id)
+    if not inside.height:
+        return []
+    index = dict(accounts.select(S.ACCOUNT_ID, ACCOUNT_INDEX).iter_rows())
+    edges: dict[tuple[int, int], list[Any]] = {}
+    for row in inside.sort("account_a", "account_b", "bits", descending=[False, False, True]).iter_rows(
+        named=True
+    ):
+        a, b = index.get(row["account_a"]), index.get(row["account_b"])
+        if a is None or b is None or node_of.get(a) == node_of.get(b):
+            continue
+        key = (node_of[a], node_of[b])
+        entry = edges.setdefault(key, [row["probability"], row["match_weight"], []])
+        if len(entry[2]) < 6:
+            phrase = comparison_phrase(
+                row[S.ATTRIBUTE_KIND],
+                row["level"],
+                row["value_a"],
+                row["value_b"],
+                row["similarity"],
+                row["comparison"],
+            )
+            entry[2].append(f"{row['bits']:+.1f} {plain(phrase, 90)}")
+    return [
+        {
+            "from": a,
+            "to": b,
+            "value": round(float(probability), 4),
+            "dashes": True,
+            "title": f"record link: match probability {probability:.3f} "
+            f"({weight:+.1f} bits): " + "; ".join(phrases),
+        }
+        for (a, b), (probability, weight, phrases) in sorted(edges.items())
+    ]
+
+
 def _value_title(row: dict[str, Any]) -> str:
     outside = row[N_ACCOUNTS] - row[IN_CLUSTER]
     lines = [
@@ -514,7 +558,16 @@ def cluster_drawing(
             }
         )
 
+    record_links = _record_link_edges(run, cluster_id, accounts, account_node_of)
+    edges += record_links
+
     notes = []
+    if record_links:
+        notes.append(
+            f"{len(record_links):,} dashed lines are record links between accounts (declared "
+            "columns compared record against record); hover one for its match probability "
+            "and the comparisons that made it."
+        )
     if n_group_nodes:
         n_single = len(groups) - n_group_nodes
         largest = int(groups.select(pl.col("_members").list.len().max()).item() or 0)
