@@ -6,7 +6,9 @@ in TOML (``attributes = [...]``)::
     [accounts.|exchanges.]COLUMN[:COMPARISON[:PARAMETER]]
 
 Accounts columns (one value per account) are compared record against record by
-the linkage model of :mod:`acctgraph.graph.linkage`:
+the linkage model of :mod:`acctgraph.graph.linkage` when at least three are
+declared (with one or two, each value is shared evidence, like a card, and only
+``exact`` is possible):
 
 ==========  ==================================================  =====================
 comparison  two values agree when                               parameter (default)
@@ -114,10 +116,14 @@ def _parsed(text: pl.Expr, comparison: str, dtype: pl.DataType) -> pl.Expr:
 class ExtraColumn(AccountColumn):
     """A declared accounts column (``--attribute COLUMN[:COMPARISON[:PARAMETER]]``).
 
-    Compared record against record by :mod:`acctgraph.graph.linkage` (its
-    ``weight`` scales the link the model gives; ``hub_cap`` is not used there:
-    the model discounts a value by how many accounts hold it). ``tolerance`` is
-    the comparison's parameter (None = its default; see the module docstring).
+    With at least three declared accounts columns (``linkage.min_columns``),
+    compared record against record by :mod:`acctgraph.graph.linkage` (its
+    ``weight`` scales the link the model gives; ``hub_cap`` and ``alpha`` are not
+    used there: the model discounts a value by how many accounts hold it). With
+    fewer, each value is shared evidence like a card: ``weight / (holders - 1) **
+    alpha``, hubs above ``hub_cap``; only exact comparisons are possible then.
+    ``tolerance`` is the comparison's parameter (None = its default; see the
+    module docstring).
     """
 
     name: str = ""

@@ -23,25 +23,27 @@ comparisons combined as evidence, as in Fellegi and Sunter (1969) and Splink:
 4. **m and u among the candidates.** How often two records of one holder
    reach each level (m), how often two compared strangers do (u) and the share
    ``λ`` of candidates that are matches are estimated without labels by
-   expectation-maximisation over the candidates' levels, when at least
-   ``min_em_columns`` columns are declared. Both classes are estimated because
+   expectation-maximisation over the candidates' levels (from m: exact 0.9,
+   close 0.05, disagree 0.05, or 0.9 / 0.1 for an exact comparison; u: the
+   random pairs'; ``λ``: ``prior``). Both classes are estimated because
    candidates are not random pairs: each shares a rare value, so compared
-   strangers agree far more often than random ones. With fewer columns the two
-   populations cannot be told apart and the model keeps its starting values
-   (m: exact 0.9, close 0.05, disagree 0.05, or 0.9 / 0.1 for an exact
-   comparison; u: the random pairs'; ``λ`` = ``prior``).
-5. **Term frequency.** An exact agreement is weighed by the value itself: its
-   level weight moves by ``log2(p̄ / p_v)``, where ``p_v`` is the share of the
-   accounts holding the value and ``p̄ = Σp³ / Σp²`` the share of the value two
-   random accounts agree on, on average. Agreeing on ``smith`` counts for less
-   than agreeing on ``sondergeld``, and the column's average is unchanged.
-6. **Link strength.** A pair's match weight is the sum of ``log2(m / u)`` over
-   its columns (missing adds 0, disagreeing subtracts) plus the prior
-   ``log2(λ / (1 − λ))``; its match probability is ``1 / (1 + 2^−weight)``.
-   Pairs with a probability of at least ``min_probability`` are linked, with
-   that probability as the edge weight (times the column weights' mean); so a
-   shared common first name never links two accounts and agreement on several
-   rare values links them strongly.
+   strangers agree far more often than random ones. With fewer than
+   ``min_columns`` columns the two populations cannot be told apart: the
+   configuration then uses the declared columns as shared values instead
+   (:attr:`acctgraph.run.config.Config.linkage_columns`).
+5. **Link strength**, against the population as in Splink: a pair's match
+   weight is the sum over its columns of ``log2(m / u)`` with u the random
+   pairs' rate (missing adds 0, disagreeing subtracts), plus the prior
+   ``log2(λ₀ / (1 − λ₀))`` of two random accounts matching, ``λ₀ = λ ×
+   candidates / all pairs`` (every match is taken to be among the candidates).
+   An exact agreement is weighed by the value itself (term frequency):
+   ``log2(m_exact / p_v)``, with ``p_v`` the share of the accounts holding the
+   value, so agreeing on ``smith`` counts for less than on ``sondergeld``. The
+   match probability is ``1 / (1 + 2^−weight)``; pairs of at least
+   ``min_probability`` are linked, with that probability as the edge weight
+   (times the declared columns' mean weight). So a shared common first name
+   never links two accounts, and agreement on several rare values links them
+   strongly.
 
 The per-pair, per-column comparisons (level, similarity, bits) are kept in
 :attr:`Links.evidence` for explanations, and the estimated model in
@@ -115,10 +117,16 @@ class LinkageParams:
     min_probability
         Candidate pairs with a match probability below this are not linked.
     prior
-        Share of candidates taken to be matches when the model is not estimated
-        (fewer than ``min_em_columns`` declared columns), and EM's starting value.
-    min_em_columns
-        Fewest declared columns with which m and λ are estimated by EM.
+        EM's starting share of matches among the candidates.
+    max_disagreement
+        Records of one holder disagree on a declared column (both filled) at most
+        this share of the time: EM's m for "disagree" is capped there. Without the
+        cap, when true matches are rare among the candidates, EM can settle on a
+        larger group of strangers who happen to agree on common values (a given
+        name and a town) and disagree on everything else.
+    min_columns
+        Fewest declared accounts columns for record linkage (the model is estimated
+        from their agreements); with fewer, they are shared values like a card.
     em_iterations
         Most expectation-maximisation iterations (at least 1); EM stops earlier once
         λ and every m move by less than 1e-6 in an iteration.
@@ -135,7 +143,8 @@ class LinkageParams:
     block_cap: int = 50
     min_probability: float = 0.5
     prior: float = 0.5
-    min_em_columns: int = 3
+    max_disagreement: float = 0.5
+    min_columns: int = 3
     em_iterations: int = 30
     u_sample: int = 200_000
     sample_seed: int = 11
@@ -144,14 +153,12 @@ class LinkageParams:
     def __post_init__(self) -> None:
         if self.block_cap < 2:
             raise ConfigError(f"linkage.block_cap must be at least 2, got {self.block_cap}")
-        for name in ("min_probability", "prior", "resolution"):
+        for name in ("min_probability", "prior", "resolution", "max_disagreement"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"linkage.{name} must be in (0, 1), got {value}")
-        if self.min_em_columns < 1:
-            raise ConfigError(
-                f"linkage.min_em_columns must be at least 1, got {self.min_em_columns}"
-            )
+        if self.min_columns < 2:
+            raise ConfigError(f"linkage.min_columns must be at least 2, got {self.min_columns}")
         if self.em_iterations < 1:
             raise ConfigError(f"linkage.em_iterations must be at least 1, got {self.em_iterations}")
         if self.u_sample < 100:
@@ -171,8 +178,9 @@ class Links:
         ``source, target, attribute_kind, level, similarity, bits`` for every
         column of every linked pair that is not missing.
     model
-        ``attribute_kind, level, m, u`` per column and level, and ``λ`` as
-        the row of kind ``*`` (level ``prior``, m = λ).
+        ``attribute_kind, level, m, u`` per column and level (u: random pairs'),
+        and the prior ``λ₀`` of two random accounts matching as the row of kind
+        ``*`` (level ``prior``, in the m column).
     candidates
         How many pairs were compared.
     """
@@ -304,6 +312,8 @@ def _candidates(columns: list[_Column], block_cap: int) -> np.ndarray:
     """``(n, 2)`` account pairs (a < b, sorted, distinct) sharing a value held by 2..block_cap."""
     frames = []
     for column in columns:
+        if len(column.holders) == 0:  # no account holds a value of this column
+            continue
         ok = (column.holders >= 2) & (column.holders <= block_cap)
         accounts = np.flatnonzero((column.codes >= 0) & ok[np.maximum(column.codes, 0)])
         if len(accounts) == 0:
@@ -343,6 +353,7 @@ def _em(
     start_m: list[dict[int, float]],
     prior: float,
     iterations: int,
+    max_disagreement: float = 0.5,
 ) -> tuple[list[dict[int, float]], list[dict[int, float]], float]:
     """m and u per column and level among the candidates, and λ, by EM (conditional independence).
 
@@ -376,6 +387,14 @@ def _em(
                     m[j][lv] = max(float(matched[lv] / matched[1:].sum()), _FLOOR)
                 if other[1:].sum() > 0:
                     u[j][lv] = max(float(other[lv] / other[1:].sum()), _FLOOR)
+            if m[j][DISAGREE] > max_disagreement:
+                # Constrained M-step: matches disagree at most this often; the rest of the
+                # mass goes to the agreement levels in their estimated proportion.
+                agree = m[j][EXACT] + m[j][CLOSE]
+                scale = (1.0 - max_disagreement) / agree if agree > 0 else 0.0
+                m[j][EXACT] = max(m[j][EXACT] * scale, _FLOOR) if agree > 0 else 1.0 - max_disagreement
+                m[j][CLOSE] = max(m[j][CLOSE] * scale, _FLOOR)
+                m[j][DISAGREE] = max_disagreement
         change = max(
             [abs(lam - previous[0])]
             + [abs(m[j][lv] - previous[1][j][lv]) for j in range(k) for lv in m[j]]
@@ -425,26 +444,24 @@ def link_records(
     for j, column in enumerate(columns):
         levels[:, j], similarity[:, j] = column.levels(pairs[:, 0], pairs[:, 1])
     start = [_start_m(column) for column in columns]
-    if len(columns) >= params.min_em_columns:
-        m, u_candidates, lam = _em(levels, u, start, params.prior, params.em_iterations)
-    else:
-        m, u_candidates, lam = start, u, params.prior
+    m, _, lam = _em(
+        levels, u, start, params.prior, params.em_iterations, params.max_disagreement
+    )
+    # Scored against the population, as Splink does: u from random pairs, the term
+    # frequency of each agreed value, and the prior of two random accounts matching
+    # (the matches EM finds among the candidates, over all pairs).
+    all_pairs = n_accounts * (n_accounts - 1) / 2
+    lam_all = min(max(lam * len(pairs) / all_pairs, _FLOOR / max(all_pairs, 1.0)), 0.5)
     bits = np.zeros((len(pairs), len(columns)))
     for j, column in enumerate(columns):
-        per_level = np.array(
-            [0.0] + [math.log2(m[j][lv] / u_candidates[j][lv]) for lv in (1, 2, 3)]
-        )
+        per_level = np.array([0.0] + [math.log2(m[j][lv] / u[j][lv]) for lv in (1, 2, 3)])
         bits[:, j] = per_level[levels[:, j]]
-        # Term frequency: an exact agreement on value v moves by log2(p̄ / p_v), the value's
-        # share p_v of the accounts against the share p̄ = Σp³ / Σp² of the value two random
-        # accounts agree on, on average (so the adjustment is zero on average over agreements).
         exact = levels[:, j] == EXACT
         present = max(int(np.sum(column.holders)), 1)
         shares = column.holders / present
-        average = float(np.sum(shares**3) / max(np.sum(shares**2), _FLOOR))
         frequency = np.maximum(shares[column.codes[pairs[exact, 0]]], 1.0 / present)
-        bits[exact, j] += np.log2(average / frequency)
-    weight = bits.sum(axis=1) + math.log2(lam / (1 - lam))
+        bits[exact, j] = np.log2(m[j][EXACT] / frequency)
+    weight = bits.sum(axis=1) + math.log2(lam_all / (1 - lam_all))
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     keep = np.flatnonzero(probability >= params.min_probability)
     linked = pl.DataFrame(
@@ -473,11 +490,11 @@ def link_records(
     ).sort(SOURCE, TARGET, S.ATTRIBUTE_KIND)
     model = pl.DataFrame(
         [
-            (column.kind, LEVEL_NAMES[lv], m[j][lv], u_candidates[j][lv])
+            (column.kind, LEVEL_NAMES[lv], m[j][lv], u[j][lv])
             for j, column in enumerate(columns)
             for lv in (EXACT, CLOSE, DISAGREE)
         ]
-        + [("*", "prior", lam, None)],
+        + [("*", "prior", lam_all, None)],
         schema=MODEL_SCHEMA,
         orient="row",
     )

@@ -163,12 +163,31 @@ class Config:
 
     @property
     def linkage_columns(self) -> dict[str, tuple[str, float]]:
-        """Enabled declared accounts columns as ``{kind: (comparison, parameter)}`` (record linkage)."""
-        return {
-            f.kind: (f.comparison, f.threshold)
-            for f in self.features
-            if isinstance(f, ExtraColumn) and f.enabled
-        }
+        """Declared accounts columns compared by record linkage, ``{kind: (comparison, parameter)}``.
+
+        Record linkage (:mod:`acctgraph.graph.linkage`) needs at least
+        ``linkage.min_columns`` (3) enabled declared accounts columns to estimate its
+        model; with fewer, this is empty and the columns are shared values, weighed
+        like a card or a device (a value held by few accounts links them).
+
+        Raises
+        ------
+        ConfigError
+            Fewer columns than that, one of them with a fuzzy, number or date comparison
+            (those need record linkage).
+        """
+        declared = [f for f in self.features if isinstance(f, ExtraColumn) and f.enabled]
+        if len(declared) >= self.linkage.min_columns:
+            return {f.kind: (f.comparison, f.threshold) for f in declared}
+        for f in declared:
+            if f.comparison != "exact":
+                raise ConfigError(
+                    f"attribute {declaration(f)!r}: a {f.comparison} comparison needs record "
+                    f"linkage, which compares at least {self.linkage.min_columns} declared "
+                    f"accounts columns (it estimates its model from their agreements); declare "
+                    f"more columns, or compare {f.name!r} exactly"
+                )
+        return {}
 
     @property
     def event_columns(self) -> list[tuple[str, str | None]]:

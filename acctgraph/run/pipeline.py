@@ -114,7 +114,9 @@ def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
 
 
 def check_declared(dataset: Dataset, config: Config) -> None:
-    """Every declared attribute names a column of its table (else :class:`ConfigError`).
+    """Every declared attribute names a column of its table, and its comparison can run.
+
+    Raises :class:`ConfigError` (exit status 2) before the pass over the exchanges.
 
     Examples
     --------
@@ -138,6 +140,7 @@ def check_declared(dataset: Dataset, config: Config) -> None:
                 f"attribute {declaration(feature)!r}: the {table} table has no column "
                 f"{feature.name!r} (its columns: {', '.join(sorted(tables[table]))})"
             )
+    config.linkage_columns  # noqa: B018 - raises on a comparison that needs more columns
 
 
 def run_from_usage(
