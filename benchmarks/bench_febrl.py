@@ -114,7 +114,9 @@ def main() -> None:
         splink_clusters(args.splink[0], Path(args.splink[1]))
         return
 
-    print("| dataset | records | tool | seconds (median) | peak MiB | B-cubed P | B-cubed R | B-cubed F1 |")
+    print(
+        "| dataset | records | tool | seconds (median) | peak MiB | B-cubed P | B-cubed R | B-cubed F1 |"
+    )
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
@@ -122,14 +124,12 @@ def main() -> None:
             records = febrl_records(name).height
             declared = [arg for d in FEBRL_ATTRIBUTES for arg in ("--attribute", d)]
             tools = {
-                "acctgraph": lambda out: [
-                    ACCTGRAPH, "run", str(world), "--out", str(out), "--quiet", *declared
-                ],
-                "Splink": lambda out: [sys.executable, __file__, "--splink", name, str(out)],
+                "acctgraph": [ACCTGRAPH, "run", str(world), "--quiet", *declared, "--out"],
+                "Splink": [sys.executable, __file__, "--splink", name],
             }
             for tool, command in tools.items():
                 out = Path(tmp) / (f"{name}_{tool}" + (".parquet" if tool == "Splink" else ""))
-                runs = [timed(command(out)) for _ in range(args.repeat)]
+                runs = [timed([*command, str(out)]) for _ in range(args.repeat)]
                 members = out / "members.parquet" if tool == "acctgraph" else out
                 p, r, f1 = quality(members, world / "labels.csv")
                 wall = statistics.median(w for w, _ in runs)

@@ -35,9 +35,7 @@ _COLUMN = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
 _DECLARATIONS = st.one_of(
     st.builds(lambda c: c, _COLUMN),
     st.builds(lambda c: f"{c}:fuzzy", _COLUMN),
-    st.builds(
-        lambda c, t: f"{c}:fuzzy:{t:g}", _COLUMN, st.floats(0.01, 1.0, allow_nan=False)
-    ),
+    st.builds(lambda c, t: f"{c}:fuzzy:{t:g}", _COLUMN, st.floats(0.01, 1.0, allow_nan=False)),
     st.builds(lambda c, t: f"{c}:number:{t:g}", _COLUMN, st.floats(0, 1e6, allow_nan=False)),
     st.builds(lambda c, t: f"{c}:date:{t}", _COLUMN, st.integers(0, 400)),
     st.builds(lambda c: f"exchanges.{c}:exact", _COLUMN),
@@ -204,8 +202,15 @@ def test_records_are_linked_by_their_columns_and_explained(tmp_path: Path) -> No
     (tmp_path / "seeds.csv").write_text("account_id\np03\n")
     result = CliRunner().invoke(
         cli,
-        ["expand", "--run", str(tmp_path / "out"), "--seeds", str(tmp_path / "seeds.csv"),
-         "--top", "3"],
+        [
+            "expand",
+            "--run",
+            str(tmp_path / "out"),
+            "--seeds",
+            str(tmp_path / "seeds.csv"),
+            "--top",
+            "3",
+        ],
     )
     assert result.exit_code == 0, result.output
     first = [line for line in result.output.splitlines() if line.strip().startswith("1 ")][0]

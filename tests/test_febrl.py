@@ -58,9 +58,7 @@ def test_febrl_bcubed_with_defaults(tmp_path, name):
 def test_common_values_never_link_strangers(tmp_path):
     # Exact comparisons only: a shared given name, suburb or state alone must not join two
     # people (the flat shared-value weighting did, with clusters of up to 23 people).
-    out, figures = _run(
-        tmp_path, "febrl1", [d.split(":")[0] for d in FEBRL_ATTRIBUTES]
-    )
+    out, figures = _run(tmp_path, "febrl1", [d.split(":")[0] for d in FEBRL_ATTRIBUTES])
     assert figures["clustering"]["bcubed_precision"] >= 0.99
     members = pl.read_parquet(out / "members.parquet")
     largest = members.group_by("cluster_id").len().filter(pl.col("cluster_id").is_not_null())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from acctgraph.cards.linkage import comparison_table
 from acctgraph.cards.model import (
     _SAMPLES_SCHEMA,
     _TEMPLATES_SCHEMA,
@@ -52,7 +53,6 @@ from acctgraph.cards.model import (
     Cards,
     carded_clusters,
 )
-from acctgraph.cards.linkage import comparison_table
 from acctgraph.cluster.score import (
     ACCOUNTS_IN_CLUSTER,
     ACCOUNTS_OUTSIDE,

@@ -99,8 +99,14 @@ def comparison_table(links: pl.DataFrame | None, keys: pl.DataFrame) -> pl.DataF
     )
     examples = (
         inside.filter(level == "close")
-        .sort(S.CLUSTER_ID, S.ATTRIBUTE_KIND, "bits", "account_a", "account_b",
-              descending=[False, False, True, False, False])
+        .sort(
+            S.CLUSTER_ID,
+            S.ATTRIBUTE_KIND,
+            "bits",
+            "account_a",
+            "account_b",
+            descending=[False, False, True, False, False],
+        )
         .group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, maintain_order=True)
         .agg(
             pl.col("value_a").first().alias(EXAMPLE_A),
@@ -111,6 +117,6 @@ def comparison_table(links: pl.DataFrame | None, keys: pl.DataFrame) -> pl.DataF
     return (
         counts.join(examples, on=[S.CLUSTER_ID, S.ATTRIBUTE_KIND], how="left")
         .select(list(COMPARISONS_SCHEMA))
-        .cast(dict(COMPARISONS_SCHEMA))
+        .cast(COMPARISONS_SCHEMA)
         .sort(S.CLUSTER_ID, MEAN_BITS, S.ATTRIBUTE_KIND, descending=[False, True, False])
     )

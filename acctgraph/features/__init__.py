@@ -15,6 +15,13 @@ import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.features.base import Usage
+from acctgraph.features.declared import (
+    EventCoActivity,
+    EventColumn,
+    ExtraColumn,
+    declaration,
+    parse_declaration,
+)
 from acctgraph.features.kinds import (
     DEFAULT_FEATURES,
     AccountColumn,
@@ -29,13 +36,6 @@ from acctgraph.features.kinds import (
     Payment,
     PromptTemplate,
     SignupBurst,
-)
-from acctgraph.features.declared import (
-    EventCoActivity,
-    EventColumn,
-    ExtraColumn,
-    declaration,
-    parse_declaration,
 )
 from acctgraph.features.reduce import compute_usage
 

@@ -106,9 +106,9 @@ def _parsed(text: pl.Expr, comparison: str, dtype: pl.DataType) -> pl.Expr:
     if comparison == "date":
         if dtype == pl.Date or isinstance(dtype, pl.Datetime):
             return text.cast(pl.Date).dt.strftime("%Y-%m-%d")
-        return pl.coalesce(
-            [text.str.to_date(f, strict=False) for f in DATE_FORMATS]
-        ).dt.strftime("%Y-%m-%d")
+        return pl.coalesce([text.str.to_date(f, strict=False) for f in DATE_FORMATS]).dt.strftime(
+            "%Y-%m-%d"
+        )
     return text
 
 
@@ -180,7 +180,9 @@ class ExtraColumn(AccountColumn):
         if col not in usage.accounts.columns:
             return long_rows(pl.DataFrame(schema={c: pl.String for c in LONG}))
         dtype = usage.accounts.schema[col]
-        text = pl.col(col) if self.comparison in ("number", "date") else normalised_text(pl.col(col))
+        text = (
+            pl.col(col) if self.comparison in ("number", "date") else normalised_text(pl.col(col))
+        )
         if self.comparison in ("number", "date") and dtype == pl.String:
             text = normalised_text(pl.col(col))
         frame = usage.accounts.select(

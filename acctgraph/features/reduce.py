@@ -247,9 +247,7 @@ def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFr
     )
 
 
-def _events(
-    exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]]
-) -> pl.DataFrame:
+def _events(exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]]) -> pl.DataFrame:
     """``Usage.events``: exchanges per (account, normalised value) of each declared column.
 
     A co-activity column's value is ``value@window-start`` and its kind
@@ -266,9 +264,11 @@ def _events(
             keyed = exchanges.select(
                 S.ACCOUNT_ID,
                 pl.concat_str(
-                    [value, pl.lit("@"), pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime(
-                        "%Y-%m-%dT%H:%M:%S"
-                    )]
+                    [
+                        value,
+                        pl.lit("@"),
+                        pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+                    ]
                 ).alias(S.VALUE),
             )
         frames.append(

@@ -318,9 +318,7 @@ def _candidates(columns: list[_Column], block_cap: int) -> np.ndarray:
         accounts = np.flatnonzero((column.codes >= 0) & ok[np.maximum(column.codes, 0)])
         if len(accounts) == 0:
             continue
-        holders = pl.DataFrame(
-            {"a": accounts.astype(np.uint32), "code": column.codes[accounts]}
-        )
+        holders = pl.DataFrame({"a": accounts.astype(np.uint32), "code": column.codes[accounts]})
         frames.append(
             holders.join(holders.rename({"a": "b"}), on="code")
             .filter(pl.col("a") < pl.col("b"))
@@ -392,7 +390,9 @@ def _em(
                 # mass goes to the agreement levels in their estimated proportion.
                 agree = m[j][EXACT] + m[j][CLOSE]
                 scale = (1.0 - max_disagreement) / agree if agree > 0 else 0.0
-                m[j][EXACT] = max(m[j][EXACT] * scale, _FLOOR) if agree > 0 else 1.0 - max_disagreement
+                m[j][EXACT] = (
+                    max(m[j][EXACT] * scale, _FLOOR) if agree > 0 else 1.0 - max_disagreement
+                )
                 m[j][CLOSE] = max(m[j][CLOSE] * scale, _FLOOR)
                 m[j][DISAGREE] = max_disagreement
         change = max(
@@ -444,9 +444,7 @@ def link_records(
     for j, column in enumerate(columns):
         levels[:, j], similarity[:, j] = column.levels(pairs[:, 0], pairs[:, 1])
     start = [_start_m(column) for column in columns]
-    m, _, lam = _em(
-        levels, u, start, params.prior, params.em_iterations, params.max_disagreement
-    )
+    m, _, lam = _em(levels, u, start, params.prior, params.em_iterations, params.max_disagreement)
     # Scored against the population, as Splink does: u from random pairs, the term
     # frequency of each agreed value, and the prior of two random accounts matching
     # (the matches EM finds among the candidates, over all pairs).

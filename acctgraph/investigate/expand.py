@@ -794,7 +794,10 @@ def record_links_to_seeds(
     seed_list = seeds.implode()
     a_seed, b_seed = pl.col("account_a").is_in(seed_list), pl.col("account_b").is_in(seed_list)
     oriented = links.filter(a_seed ^ b_seed).select(
-        pl.when(a_seed).then(pl.col("account_b")).otherwise(pl.col("account_a")).alias(S.ACCOUNT_ID),
+        pl.when(a_seed)
+        .then(pl.col("account_b"))
+        .otherwise(pl.col("account_a"))
+        .alias(S.ACCOUNT_ID),
         pl.when(a_seed).then(pl.col("account_a")).otherwise(pl.col("account_b")).alias("_seed"),
         pl.col("probability").alias(RECORD_LINK_PROBABILITY),
         "match_weight",
@@ -836,7 +839,11 @@ def record_links_to_seeds(
             RECORD_LINK_PROBABILITY: [v[0] for v in out.values()],
             RECORD_LINK: [f"p {v[0]:.3f} with {v[2]}: " + "; ".join(v[1]) for v in out.values()],
         },
-        schema={S.ACCOUNT_ID: pl.String, RECORD_LINK_PROBABILITY: pl.Float64, RECORD_LINK: pl.String},
+        schema={
+            S.ACCOUNT_ID: pl.String,
+            RECORD_LINK_PROBABILITY: pl.Float64,
+            RECORD_LINK: pl.String,
+        },
     )
 
 

@@ -244,9 +244,7 @@ class AccountExplanation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
         return {
-            "record_links": None
-            if self.record_links is None
-            else frame_records(self.record_links),
+            "record_links": None if self.record_links is None else frame_records(self.record_links),
             "account": frame_records(self.account)[0],
             "ties": frame_records(self.ties),
             "unshared": frame_records(self.unshared),
@@ -690,7 +688,10 @@ def _record_links(run: Run, account_id: str, top: int | None) -> pl.DataFrame | 
     mine = pl.col("account_a") == account_id
     theirs = pl.col("account_b") == account_id
     oriented = links.filter(mine | theirs).select(
-        pl.when(mine).then(pl.col("account_b")).otherwise(pl.col("account_a")).alias(OTHER_ACCOUNT_ID),
+        pl.when(mine)
+        .then(pl.col("account_b"))
+        .otherwise(pl.col("account_a"))
+        .alias(OTHER_ACCOUNT_ID),
         "probability",
         "match_weight",
         S.ATTRIBUTE_KIND,

@@ -54,8 +54,8 @@ import jinja2
 import polars as pl
 
 from acctgraph.cards import Cards, load_cards
-from acctgraph.cluster.score import AUTOMATION_SIGNALS
 from acctgraph.cards.linkage import column_name, comparison_phrase
+from acctgraph.cluster.score import AUTOMATION_SIGNALS
 from acctgraph.core import schema as S
 from acctgraph.report.charts import Chart, hour_chart, time_chart
 from acctgraph.report.display import (

@@ -159,7 +159,9 @@ class Config:
     @property
     def declared(self) -> list[ExtraColumn | EventColumn | EventCoActivity]:
         """The declared attributes (``--attribute``), in declaration order."""
-        return [f for f in self.features if isinstance(f, ExtraColumn | EventColumn | EventCoActivity)]
+        return [
+            f for f in self.features if isinstance(f, ExtraColumn | EventColumn | EventCoActivity)
+        ]
 
     @property
     def linkage_columns(self) -> dict[str, tuple[str, float]]:
@@ -260,7 +262,9 @@ class Config:
             if extra.kind in known or key in columns:
                 if extra in features:
                     continue
-                raise ConfigError(f"attribute {text!r}: the column {extra.name!r} is declared twice")
+                raise ConfigError(
+                    f"attribute {text!r}: the column {extra.name!r} is declared twice"
+                )
             features.append(extra)
             known.add(extra.kind)
             columns.add(key)

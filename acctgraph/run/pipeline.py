@@ -298,9 +298,7 @@ def links_table(
     """
     links = graph.links
     ids = graph.account_ids
-    described = {
-        f.kind: f.describe() for f in config.declared if isinstance(f, ExtraColumn)
-    }
+    described = {f.kind: f.describe() for f in config.declared if isinstance(f, ExtraColumn)}
     values = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(described))).select(
         S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE
     )

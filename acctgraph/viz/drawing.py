@@ -300,9 +300,9 @@ def _record_link_edges(
         return []
     index = dict(accounts.select(S.ACCOUNT_ID, ACCOUNT_INDEX).iter_rows())
     edges: dict[tuple[int, int], list[Any]] = {}
-    for row in inside.sort("account_a", "account_b", "bits", descending=[False, False, True]).iter_rows(
-        named=True
-    ):
+    for row in inside.sort(
+        "account_a", "account_b", "bits", descending=[False, False, True]
+    ).iter_rows(named=True):
         a, b = index.get(row["account_a"]), index.get(row["account_b"])
         if a is None or b is None or node_of.get(a) == node_of.get(b):
             continue
