@@ -401,7 +401,11 @@ def score_clusters(
     return Scored(
         members=_members(labels, cluster_table),
         clusters=_clusters(
-            cluster_table, contributions, evidence_table, params, _behaviour_phrases(cohorts, ids)
+            cluster_table,
+            contributions,
+            evidence_table,
+            params,
+            _tie_phrases(_behaviour_phrases(cohorts, ids), _link_phrases(clustered, graph, ids)),
         ),
         contributions=contributions,
         evidence=evidence_table,
@@ -751,6 +755,45 @@ def behaviour(cohorts: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
 
 def _empty_cohorts() -> pl.DataFrame:
     return pl.DataFrame(schema={LABEL: pl.Int64, "contrast": pl.Float64})
+
+
+def _link_phrases(clustered: pl.DataFrame, graph: AccountGraph, ids: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, _behaviour``: the record links inside each cluster (declared columns)."""
+    pairs = graph.links.pairs
+    if pairs.is_empty():
+        return pl.DataFrame(schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String})
+    index_label = clustered.select(pl.col(ACCOUNT_INDEX).cast(pl.Int64), LABEL)
+    inside = (
+        pairs.with_columns(pl.col(SOURCE).cast(pl.Int64), pl.col(TARGET).cast(pl.Int64))
+        .join(index_label.rename({ACCOUNT_INDEX: SOURCE}), on=SOURCE)
+        .join(index_label.rename({ACCOUNT_INDEX: TARGET, LABEL: "_l2"}), on=TARGET)
+        .filter(pl.col(LABEL) == pl.col("_l2"))
+        .group_by(LABEL)
+        .agg(pl.len().alias("_n"), pl.col("probability").min().alias("_min"))
+        .join(ids, on=LABEL)
+        .sort(S.CLUSTER_ID)
+    )
+    rows = [
+        (
+            cid,
+            f"record links on declared columns: {n} pair{'' if n == 1 else 's'}, "
+            f"match probability {low:.2f} or more",
+        )
+        for cid, n, low in inside.select(S.CLUSTER_ID, "_n", "_min").iter_rows()
+    ]
+    return pl.DataFrame(
+        rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"
+    )
+
+
+def _tie_phrases(*tables: pl.DataFrame) -> pl.DataFrame:
+    """The phrases of what ties each cluster, joined by ``; `` per cluster."""
+    return (
+        pl.concat(tables)
+        .group_by(S.CLUSTER_ID, maintain_order=True)
+        .agg(pl.col("_behaviour").str.join("; "))
+        .sort(S.CLUSTER_ID)
+    )
 
 
 def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
