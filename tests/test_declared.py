@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -124,8 +125,13 @@ def test_normalised_text_is_idempotent(raw: str) -> None:
 # --- runs ------------------------------------------------------------------
 
 
+def _word(rng: random.Random, n: int = 7) -> str:
+    return "".join(rng.choice("abcdefghijklmnoprstuvwyz") for _ in range(n))
+
+
 def _people(tmp_path: Path) -> Path:
-    """Twelve people, three of them recorded twice with typos, and a dirty date."""
+    """Three people recorded twice with typos, strangers who share a common name with them,
+    a dirty date, and 200 other people (so that a value held by two is rare)."""
     rows = [
         ("p01", "Anna", "Kowalski", "1990-01-02", "12"),
         ("p01b", "anna ", "KOWALSKY", "1990-02-01", "12"),  # typo, day and month swapped
@@ -138,7 +144,17 @@ def _people(tmp_path: Path) -> Path:
         ("p06", "Anna", "Novak", "1995-08-08", "5"),
         ("p07", "Bob", "Jones", "1970-10-10", "21"),
         ("p08", "Fay", "Brown", "not a date", "2"),
-        ("p09", "Gus", "Green", "1999-09-09", "8"),
+    ]
+    rng = random.Random(5)
+    rows += [
+        (
+            f"q{i:03d}",
+            _word(rng, 5),
+            _word(rng),
+            f"{rng.randint(1930, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            str(rng.randint(100, 9999)),
+        )
+        for i in range(200)
     ]
     folder = tmp_path / "people"
     folder.mkdir()
@@ -266,9 +282,11 @@ def test_common_values_alone_never_link() -> None:
     # 200 distinct people: common given names and towns, their own surname and id; six of
     # them recorded twice (a typo in the surname). Only the six twins may link.
     n, twins = 200, 6
+    rng = random.Random(3)
     given = [f"name{i % 8}" for i in range(n)] + [f"name{i % 8}" for i in range(twins)]
     town = [f"town{i % 5}" for i in range(n)] + [f"town{i % 5}" for i in range(twins)]
-    surname = [f"surname{i:03d}" for i in range(n)] + [f"surnam{i:03d}" for i in range(twins)]
+    surname = [_word(rng, 9) for _ in range(n)]
+    surname += [w[:3] + w[4] + w[3] + w[5:] for w in surname[:twins]]  # a transposition
     ids = [f"id{i:03d}" for i in range(n)] + [f"id{i:03d}" for i in range(twins)]
     total = n + twins
     values = pl.DataFrame(

@@ -227,13 +227,16 @@ class EventColumn(Feature):
     accounts by the cosine of their TF-IDF profiles and, like network
     addresses, only corroborates other evidence (a popular SDK version or browser
     is shared by strangers); ``exact`` links by each shared value discounted by
-    its holders (an API key or project id held by two accounts links them).
+    its holders, ``weight / (holders - 1) ** alpha`` with ``alpha`` 1 (Newman's
+    weighting: an API key or project id held by two accounts links them fully,
+    an SDK version a few dozen developers share hardly at all).
     """
 
     name: str = ""
     comparison: str = "profile"
     weight: float = 1.0
     hub_cap: int = 40
+    alpha: float | None = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,21 +52,23 @@ The per-pair, per-column comparisons (level, similarity, bits) are kept in
 Examples
 --------
 >>> import polars as pl
->>> names = [f"{first} {last}" for first in ("anna", "bob", "carl", "dora") for last in
-...          ("smith", "jones", "brown", "hill", "clark", "lopez")]          # 24 people
->>> records = names + ["anna smiht"]                                       # 24 repeats 0, a typo
->>> dobs = [f"19{50 + i}-0{1 + i % 9}-1{i % 10}" for i in range(24)] + ["1950-01-10"]
->>> towns = ["york" if i % 2 else "leeds" for i in range(24)] + ["leeds"]
+>>> first = ["anna", "bob", "carl", "dora", "emil", "fay", "gus", "hana", "ivo", "jan"]
+>>> last = ["smith", "jones", "brown", "hill", "clark", "lopez", "novak", "weber", "rossi", "kim"]
+>>> names = [f"{f} {l}" for f in first for l in last]                    # 100 people
+>>> records = names + ["anna smiht"]                                     # 100 repeats 0, a typo
+>>> dobs = [f"{1930 + i % 70}-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(100)]
+>>> dobs += [dobs[0]]
+>>> towns = ["york" if i % 2 else "leeds" for i in range(100)] + ["leeds"]
 >>> values = pl.DataFrame({
-...     "account_index": list(range(25)) * 3,
-...     "attribute_kind": ["column:name"] * 25 + ["column:dob"] * 25 + ["column:town"] * 25,
+...     "account_index": list(range(101)) * 3,
+...     "attribute_kind": ["column:name"] * 101 + ["column:dob"] * 101 + ["column:town"] * 101,
 ...     "value": records + dobs + towns,
 ... })
 >>> comparisons = {"column:name": ("fuzzy", 0.9), "column:dob": ("date", 0.0),
 ...                "column:town": ("exact", 0.0)}
->>> links = link_records(values, comparisons, n_accounts=25, params=LinkageParams())
+>>> links = link_records(values, comparisons, n_accounts=101, params=LinkageParams())
 >>> links.pairs.select("source", "target").rows()                 # same dob and town, name close
-[(0, 24)]
+[(0, 100)]
 >>> links.evidence.filter(pl.col("attribute_kind") == "column:name")["level"].to_list()
 ['close']
 """
@@ -124,6 +126,18 @@ class LinkageParams:
         cap, when true matches are rare among the candidates, EM can settle on a
         larger group of strangers who happen to agree on common values (a given
         name and a town) and disagree on everything else.
+    pseudo_matches
+        EM's m is smoothed towards its starting values as if that many matches had
+        been observed at them (a maximum a posteriori estimate): with a handful of
+        true matches among the candidates, an agreement level seen in none of them
+        would otherwise get m = 0 and count against every later match. Negligible
+        with hundreds of matches (FEBRL).
+    min_agreements, min_agreement_bits
+        A pair is linked only when at least ``min_agreements`` columns agree (exactly
+        or closely) with at least ``min_agreement_bits`` each (an agreement 16 times
+        likelier between records of one holder than between strangers): one rare
+        coincidence (two strangers with one uncommon name) never links, however the
+        model was estimated.
     min_columns
         Fewest declared accounts columns for record linkage (the model is estimated
         from their agreements); with fewer, they are shared values like a card.
@@ -144,7 +158,10 @@ class LinkageParams:
     min_probability: float = 0.5
     prior: float = 0.5
     max_disagreement: float = 0.5
+    pseudo_matches: float = 10.0
     min_columns: int = 3
+    min_agreements: int = 2
+    min_agreement_bits: float = 4.0
     em_iterations: int = 30
     u_sample: int = 200_000
     sample_seed: int = 11
@@ -157,6 +174,18 @@ class LinkageParams:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"linkage.{name} must be in (0, 1), got {value}")
+        if self.pseudo_matches < 0:
+            raise ConfigError(
+                f"linkage.pseudo_matches must be non-negative, got {self.pseudo_matches}"
+            )
+        if self.min_agreements < 1:
+            raise ConfigError(
+                f"linkage.min_agreements must be at least 1, got {self.min_agreements}"
+            )
+        if self.min_agreement_bits < 0:
+            raise ConfigError(
+                f"linkage.min_agreement_bits must be non-negative, got {self.min_agreement_bits}"
+            )
         if self.min_columns < 2:
             raise ConfigError(f"linkage.min_columns must be at least 2, got {self.min_columns}")
         if self.em_iterations < 1:
@@ -352,6 +381,7 @@ def _em(
     prior: float,
     iterations: int,
     max_disagreement: float = 0.5,
+    pseudo_matches: float = 10.0,
 ) -> tuple[list[dict[int, float]], list[dict[int, float]], float]:
     """m and u per column and level among the candidates, and λ, by EM (conditional independence).
 
@@ -381,8 +411,15 @@ def _em(
             matched = np.bincount(levels[:, j], weights=posterior, minlength=4)
             other = np.bincount(levels[:, j], weights=1.0 - posterior, minlength=4)
             for lv in (EXACT, CLOSE, DISAGREE):
-                if matched[1:].sum() > 0:
-                    m[j][lv] = max(float(matched[lv] / matched[1:].sum()), _FLOOR)
+                # MAP estimate: the starting m counts as `pseudo_matches` observed matches,
+                # so that a handful of matches cannot set an agreement level's m to zero.
+                m[j][lv] = max(
+                    float(
+                        (matched[lv] + pseudo_matches * start_m[j][lv])
+                        / (matched[1:].sum() + pseudo_matches)
+                    ),
+                    _FLOOR,
+                )
                 if other[1:].sum() > 0:
                     u[j][lv] = max(float(other[lv] / other[1:].sum()), _FLOOR)
             if m[j][DISAGREE] > max_disagreement:
@@ -461,7 +498,12 @@ def link_records(
         bits[exact, j] = np.log2(m[j][EXACT] / frequency)
     weight = bits.sum(axis=1) + math.log2(lam_all / (1 - lam_all))
     probability = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
-    keep = np.flatnonzero(probability >= params.min_probability)
+    informative = np.sum(
+        (levels != MISSING) & (levels != DISAGREE) & (bits >= params.min_agreement_bits), axis=1
+    )
+    keep = np.flatnonzero(
+        (probability >= params.min_probability) & (informative >= params.min_agreements)
+    )
     linked = pl.DataFrame(
         {
             SOURCE: pairs[keep, 0].astype(np.uint32),
