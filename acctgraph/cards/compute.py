@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from acctgraph.cards.linkage import comparison_table
+from acctgraph.cards.linkage import COMPARISON, comparison_table
 from acctgraph.cards.model import (
     _SAMPLES_SCHEMA,
     _TEMPLATES_SCHEMA,
@@ -123,6 +123,10 @@ def compute_cards(run: Run, *, params: CardParams | None = None) -> Cards:
     clusters = run.clusters.join(carded, on=cid)
     kinds = _kinds(
         run.evidence.join(keys, on=cid, how="semi"), run.contributions, clusters, run.values
+    ).with_columns(
+        pl.col(S.ATTRIBUTE_KIND)
+        .replace_strict(run.record.get("comparisons", {}), default=None, return_dtype=pl.String)
+        .alias(COMPARISON)
     )
     values = (
         run.evidence.join(keys, on=cid, how="semi")

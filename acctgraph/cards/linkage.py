@@ -26,6 +26,7 @@ import polars as pl
 from acctgraph.core import schema as S
 
 COMPARISONS_TABLE = "comparisons"
+COMPARISON = "comparison"
 PAIRS = "pairs"
 EXACT_PAIRS = "exact_pairs"
 CLOSE_PAIRS = "close_pairs"

@@ -93,6 +93,15 @@ class Feature:
         if self.hub_cap < 2:
             raise ConfigError(f"{self.kind}.hub_cap must be at least 2, got {self.hub_cap}")
 
+    def describe(self) -> str:
+        """How two accounts are compared on this kind, as shown to a reader."""
+        text = (
+            "profile (cosine of value counts)"
+            if self.similarity == "cosine"
+            else "shared value (discounted by holders)"
+        )
+        return text + (", corroborates" if self.infrastructure else "")
+
     def values(self, usage: Usage) -> pl.LazyFrame:
         """Rows ``(account_id, value, n_events)`` for this kind, at most one per (account, value)."""
         raise NotImplementedError

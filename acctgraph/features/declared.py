@@ -167,6 +167,8 @@ class ExtraColumn(AccountColumn):
 
     def describe(self) -> str:
         """The comparison as shown to a reader: ``fuzzy (Jaro-Winkler >= 0.9)``."""
+        if self.tolerance is None and self.comparison == "exact":
+            return "exact"
         if self.comparison == "fuzzy":
             return f"fuzzy (Jaro-Winkler >= {self.threshold:g})"
         if self.comparison == "number":
@@ -262,8 +264,8 @@ class EventColumn(Feature):
 
     def describe(self) -> str:
         if self.comparison == "profile":
-            return "profile (cosine of value counts)"
-        return "exact (shared value)"
+            return "profile (cosine of value counts), corroborates"
+        return "exact (shared value, discounted by holders)"
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return long_rows(
@@ -305,7 +307,7 @@ class EventCoActivity(Feature):
         return f"co_activity:{self.name}@{self.window}"
 
     def describe(self) -> str:
-        return f"co-activity (same value within {self.window})"
+        return f"co-activity (same value within {self.window}), corroborates"
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return long_rows(

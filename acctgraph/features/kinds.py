@@ -328,6 +328,9 @@ class CoActivity(Feature):
     hub_cap: int = 40
     window_hours: int = 6
 
+    def describe(self) -> str:
+        return f"co-activity (same IP range within {self.window_hours}h), corroborates"
+
     def values(self, usage: Usage) -> pl.LazyFrame:
         return long_rows(usage.co_activity.lazy())
 

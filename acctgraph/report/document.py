@@ -466,6 +466,7 @@ def _section(
         "kinds": [
             {
                 "kind": document_text(k["attribute_kind"], limit=limit),
+                "comparison": document_text(k.get("comparison") or "", limit=limit),
                 "kind_weight": _fixed(k["kind_weight"]),
                 "n_values": _count(k["n_values"]),
                 "top": _count(k["top_accounts_in_cluster"]),

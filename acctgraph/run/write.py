@@ -22,6 +22,8 @@ from acctgraph.core.tables import write_json, write_table
 from acctgraph.core.version import __version__
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
+from acctgraph.features import ExtraColumn
+from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import cpu_seconds, stage_timing
 from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, load_run
@@ -81,6 +83,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             .head(200)
             .to_dicts(),
         },
+        "comparisons": comparisons(result.config),
         "linkage": {
             "note": "record linkage of declared accounts columns (acctgraph.graph.linkage): "
             "pairs compared, pairs linked, and the model (m and u per column and level among "
@@ -101,6 +104,25 @@ def run_record(result: RunResult) -> dict[str, Any]:
         },
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
+    }
+
+
+def comparisons(config: Config) -> dict[str, str]:
+    """How each enabled kind compares two accounts, as shown to readers (``run.json``'s
+    ``comparisons``; the cards' ``kinds`` table and the report name it)."""
+    linked = config.linkage_columns
+    return {
+        f.kind: (
+            f"{f.describe()}, record linkage"
+            if f.kind in linked
+            else (
+                "exact (shared value, discounted by holders)"
+                if isinstance(f, ExtraColumn)
+                else f.describe()
+            )
+        )
+        for f in config.features
+        if f.enabled
     }
 
 
