@@ -20,9 +20,9 @@ from acctgraph.cards import compute_cards, write_cards, write_template_samples
 from acctgraph.core import schema as S
 from acctgraph.core.tables import write_json, write_table
 from acctgraph.core.version import __version__
+from acctgraph.features import ExtraColumn
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
-from acctgraph.features import ExtraColumn
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import cpu_seconds, stage_timing
