@@ -214,6 +214,9 @@ class AccountExplanation:
         When the account joined its cluster by behaviour rather than by links
         (:mod:`acctgraph.cluster.attach`): its row of ``attached`` (kind, similarity,
         members' median similarity, profile values shared); else None.
+    linkage_kinds
+        The kinds compared by record linkage (their shared values are listed with the
+        others, but link accounts only through ``record_links``).
     record_links
         When the run declared accounts columns (record linkage): its links, one row
         per other account and compared column (``other_account_id, probability,
@@ -240,6 +243,7 @@ class AccountExplanation:
     attachment: dict[str, Any] | None = None
     behaviour: dict[str, Any] | None = None
     record_links: pl.DataFrame | None = None
+    linkage_kinds: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
@@ -285,7 +289,7 @@ class AccountExplanation:
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
             lines += (
-                _value_rows(self.ties, CONTRIBUTION_IN_CLUSTER)
+                _value_rows(self.ties, CONTRIBUTION_IN_CLUSTER, linkage_kinds=self.linkage_kinds)
                 if self.ties.height
                 else ["  (none)"]
             )
@@ -382,7 +386,12 @@ class AccountExplanation:
                 if clustered
                 else f"  values it shares with other accounts ({self.unshared.height} shown):"
             )
-            lines += _value_rows(self.unshared, CONTRIBUTION_OUTSIDE, in_cluster=clustered)
+            lines += _value_rows(
+                self.unshared,
+                CONTRIBUTION_OUTSIDE,
+                in_cluster=clustered,
+                linkage_kinds=self.linkage_kinds,
+            )
         elif not a[VALUES_HELD]:
             lines.append("  it holds no value that any other account holds")
         return lines
@@ -440,10 +449,18 @@ def _behaviour(run: Run, account_id: str, cluster: int | None) -> dict[str, Any]
     return {"cohort": cohort, "account": frame_records(pl.DataFrame([figures]))[0]}
 
 
-def _value_rows(frame: pl.DataFrame, contribution: str, *, in_cluster: bool = True) -> list[str]:
+def _value_rows(
+    frame: pl.DataFrame,
+    contribution: str,
+    *,
+    in_cluster: bool = True,
+    linkage_kinds: frozenset[str] = frozenset(),
+) -> list[str]:
     rows = []
     for row in frame.iter_rows(named=True):
         notes = []
+        if row[S.ATTRIBUTE_KIND] in linkage_kinds:
+            notes.append("record linkage: links only through the comparisons below")
         if row[HUB_ACTION]:
             notes.append(f"hub: {row[HUB_ACTION]}")
         if row[INFRASTRUCTURE]:
@@ -677,6 +694,11 @@ def explain_account(
         attachment=_attachment(run, me[S.ACCOUNT_ID]),
         behaviour=_behaviour(run, me[S.ACCOUNT_ID], cluster),
         record_links=_record_links(run, me[S.ACCOUNT_ID], top),
+        linkage_kinds=frozenset(
+            kind
+            for kind, how in run.record.get("comparisons", {}).items()
+            if str(how).endswith("record linkage")
+        ),
     )
 
 
