@@ -279,8 +279,8 @@ def test_one_or_two_declared_columns_are_shared_values(tmp_path: Path) -> None:
 
 
 def test_common_values_alone_never_link() -> None:
-    # 200 distinct people: common given names and towns, their own surname and id; six of
-    # them recorded twice (a typo in the surname). Only the six twins may link.
+    # 200 distinct people: common given names and towns, their own surname, id and phone;
+    # six of them recorded twice (a typo in the surname). Only the six twins may link.
     n, twins = 200, 6
     rng = random.Random(3)
     given = [f"name{i % 8}" for i in range(n)] + [f"name{i % 8}" for i in range(twins)]
@@ -288,14 +288,17 @@ def test_common_values_alone_never_link() -> None:
     surname = [_word(rng, 9) for _ in range(n)]
     surname += [w[:3] + w[4] + w[3] + w[5:] for w in surname[:twins]]  # a transposition
     ids = [f"id{i:03d}" for i in range(n)] + [f"id{i:03d}" for i in range(twins)]
+    phones = [f"07{i:05d}" for i in range(n)] + [f"07{i:05d}" for i in range(twins)]
     total = n + twins
     values = pl.DataFrame(
         {
-            "account_index": list(range(total)) * 4,
+            "account_index": list(range(total)) * 5,
             "attribute_kind": [
-                f"column:{k}" for k in ("given", "town", "surname", "id") for _ in range(total)
+                f"column:{k}"
+                for k in ("given", "town", "surname", "id", "phone")
+                for _ in range(total)
             ],
-            "value": given + town + surname + ids,
+            "value": given + town + surname + ids + phones,
         }
     )
     links = link_records(
@@ -305,6 +308,7 @@ def test_common_values_alone_never_link() -> None:
             "column:town": ("exact", 0.0),
             "column:surname": ("fuzzy", 0.9),
             "column:id": ("exact", 0.0),
+            "column:phone": ("exact", 0.0),
         },
         n_accounts=total,
         params=LinkageParams(),

@@ -41,9 +41,10 @@ comparisons combined as evidence, as in Fellegi and Sunter (1969) and Splink:
    value, so agreeing on ``smith`` counts for less than on ``sondergeld``. The
    match probability is ``1 / (1 + 2^−weight)``; pairs of at least
    ``min_probability`` are linked, with that probability as the edge weight
-   (times the declared columns' mean weight). So a shared common first name
-   never links two accounts, and agreement on several rare values links them
-   strongly.
+   (times the declared columns' mean weight), provided at least
+   ``min_agreements`` (3) columns agree with 4 bits or more each. So a shared
+   common first name never links two accounts, and agreement on several rare
+   values links them strongly.
 
 The per-pair, per-column comparisons (level, similarity, bits) are kept in
 :attr:`Links.evidence` for explanations, and the estimated model in
@@ -59,15 +60,17 @@ Examples
 >>> dobs = [f"{1930 + i % 70}-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(100)]
 >>> dobs += [dobs[0]]
 >>> towns = ["york" if i % 2 else "leeds" for i in range(100)] + ["leeds"]
+>>> phones = [f"0770{i:04d}" for i in range(100)] + ["07700000"]
+>>> kinds = ["column:name", "column:dob", "column:town", "column:phone"]
 >>> values = pl.DataFrame({
-...     "account_index": list(range(101)) * 3,
-...     "attribute_kind": ["column:name"] * 101 + ["column:dob"] * 101 + ["column:town"] * 101,
-...     "value": records + dobs + towns,
+...     "account_index": list(range(101)) * 4,
+...     "attribute_kind": [k for k in kinds for _ in range(101)],
+...     "value": records + dobs + towns + phones,
 ... })
 >>> comparisons = {"column:name": ("fuzzy", 0.9), "column:dob": ("date", 0.0),
-...                "column:town": ("exact", 0.0)}
+...                "column:town": ("exact", 0.0), "column:phone": ("exact", 0.0)}
 >>> links = link_records(values, comparisons, n_accounts=101, params=LinkageParams())
->>> links.pairs.select("source", "target").rows()                 # same dob and town, name close
+>>> links.pairs.select("source", "target").rows()          # same dob, town and phone, name close
 [(0, 100)]
 >>> links.evidence.filter(pl.col("attribute_kind") == "column:name")["level"].to_list()
 ['close']
@@ -135,9 +138,11 @@ class LinkageParams:
     min_agreements, min_agreement_bits
         A pair is linked only when at least ``min_agreements`` columns agree (exactly
         or closely) with at least ``min_agreement_bits`` each (an agreement 16 times
-        likelier between records of one holder than between strangers): one rare
-        coincidence (two strangers with one uncommon name) never links, however the
-        model was estimated.
+        likelier between records of one holder than between strangers): a rare
+        coincidence never links, however the model was estimated, nor do two
+        agreements that go together in the world (a name and the country it is
+        common in, a name and the email address made from it), which the model,
+        assuming columns independent, counts twice.
     min_columns
         Fewest declared accounts columns for record linkage (the model is estimated
         from their agreements); with fewer, they are shared values like a card.
@@ -160,7 +165,7 @@ class LinkageParams:
     max_disagreement: float = 0.5
     pseudo_matches: float = 10.0
     min_columns: int = 3
-    min_agreements: int = 2
+    min_agreements: int = 3
     min_agreement_bits: float = 4.0
     em_iterations: int = 30
     u_sample: int = 200_000
