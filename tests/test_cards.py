@@ -37,7 +37,9 @@ SEED = 5
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     accounts, exchanges, _ = simulate_frames("tiny", seed=SEED)
     # Declared accounts columns, so that the record-linkage table (comparisons) has rows too.
-    config = Config().with_overrides(attributes=["display_name:fuzzy", "country", "org_id"])
+    config = Config().with_overrides(
+        attributes=["display_name:fuzzy", "country", "org_id", "payment_fingerprint", "device_id"]
+    )
     result = run_pipeline(dataset_from_frames(accounts, exchanges), config=config)
     out = tmp_path_factory.mktemp("cards_run")
     write_outputs(result, out)

@@ -323,6 +323,9 @@ Declared = ExtraColumn | EventColumn | EventCoActivity
 def parse_declaration(text: str) -> Declared:
     """The feature a declaration string names (see the module docstring).
 
+    The column name is taken as written up to the first ``:`` (a column whose name
+    holds a ``:`` cannot be declared; rename it in the file).
+
     Raises
     ------
     ConfigError
@@ -330,7 +333,7 @@ def parse_declaration(text: str) -> Declared:
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"attribute: expected COLUMN[:COMPARISON[:PARAMETER]], got {text!r}")
-    table, rest = S.ACCOUNTS, text.strip()
+    table, rest = S.ACCOUNTS, text
     for prefix in (S.ACCOUNTS, S.EXCHANGES):
         if rest.startswith(prefix + "."):
             table, rest = prefix, rest[len(prefix) + 1 :]
