@@ -233,6 +233,21 @@ def test_records_are_linked_by_their_columns_and_explained(tmp_path: Path) -> No
     assert "p03b" in first and " with p03: " in first and "dob equal ('1979-12-30')" in first
 
 
+def test_graph_pages_and_report_name_the_comparisons(tmp_path: Path) -> None:
+    folder = _people(tmp_path)
+    assert _run(folder, tmp_path / "out", _PEOPLE)[0] == 0
+    out = tmp_path / "out"
+    members = pl.read_parquet(out / "members.parquet")
+    cluster = members.filter(pl.col("account_id") == "p01")["cluster_id"][0]
+    page = (out / "graphs" / f"cluster_{cluster}.html").read_text(encoding="utf-8")
+    assert "record link: match probability" in page
+    assert "surname 'kowalski' ~ 'kowalsky', Jaro-Winkler 0.95" in page
+    assert "day and month swapped" in page
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Record linkage: how the members' declared columns compare" in report
+    assert "fuzzy (Jaro-Winkler \\>= 0.85), record linkage" in report
+
+
 def test_record_runs_are_deterministic(tmp_path: Path) -> None:
     folder = _people(tmp_path)
     for name in ("a", "b"):
