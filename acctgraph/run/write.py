@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +24,7 @@ from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.report.document import write_report
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
-from acctgraph.run.timing import cpu_seconds, stage_timing
+from acctgraph.run.timing import timed
 from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, load_run
 from acctgraph.viz import write_graph_pages
 
@@ -138,21 +137,22 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     once before the cards (which read the run folder) and again at the end, with every timing.
     """
     out = Path(out)
-    start, cpu = time.perf_counter(), cpu_seconds()
-    paths: list[Path] = []
     scored = result.scored
-    paths += write_table(scored.members, out, S.MEMBERS)
-    paths += write_table(scored.clusters, out, S.CLUSTERS)
-    paths += write_table(scored.evidence, out, S.EVIDENCE)
-    paths += write_table(scored.contributions, out, "contributions")
-    if result.attached is not None:
-        paths += write_table(result.attached, out, "attached")
-    if result.cohorts is not None:
-        paths += write_table(result.cohorts, out, COHORTS)
-    if result.links is not None:
-        paths += write_table(result.links, out, LINKS)
-    paths += write_run_tables(result, out)
-    result.timings.append(stage_timing("write", start, cpu))
+
+    def tables() -> list[Path]:
+        written = write_table(scored.members, out, S.MEMBERS)
+        written += write_table(scored.clusters, out, S.CLUSTERS)
+        written += write_table(scored.evidence, out, S.EVIDENCE)
+        written += write_table(scored.contributions, out, "contributions")
+        if result.attached is not None:
+            written += write_table(result.attached, out, "attached")
+        if result.cohorts is not None:
+            written += write_table(result.cohorts, out, COHORTS)
+        if result.links is not None:
+            written += write_table(result.links, out, LINKS)
+        return written + write_run_tables(result, out)
+
+    paths = _timed(result, "write", tables)
     # Template figures and sample prompts need the inputs (a run folder holds no raw prompts).
     paths += _timed(
         result,
@@ -215,7 +215,6 @@ def write_run_tables(result: RunResult, out: Path) -> list[Path]:
 
 def _timed(result: RunResult, stage: str, fn: Callable[[], list[Path]]) -> list[Path]:
     """Run one writing step and append its time and peak memory to ``result.timings``."""
-    start, cpu = time.perf_counter(), cpu_seconds()
-    paths = fn()
-    result.timings.append(stage_timing(stage, start, cpu))
+    paths, timing = timed(stage, fn)
+    result.timings.append(timing)
     return paths
