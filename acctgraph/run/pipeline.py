@@ -195,6 +195,11 @@ def run_from_usage(
             linkage_params=config.linkage,
         ),
     )
+    # Past the graph, only the non-infrastructure kinds' rows are read (prompt templates for
+    # cohorts, scores and samples; firm values for cohorts): the addresses, ranges and
+    # co-activity windows, about 40% of the table, live on in `graph` as far as they link.
+    attribute_rows = attributes.height
+    attributes = attributes.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(config.infrastructure)))
     communities = stage(
         "detect",
         lambda: detect_communities(
@@ -262,6 +267,7 @@ def run_from_usage(
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
+        attribute_rows=attribute_rows,
     )
 
 

@@ -17,7 +17,14 @@ from acctgraph.run.config import Config
 
 @dataclass
 class RunResult:
-    """Every intermediate of a run, for notebooks and for writing."""
+    """Every intermediate of a run, for notebooks and for writing.
+
+    ``attributes`` is the long attribute table without the infrastructure kinds' rows
+    (network addresses, ranges, co-activity windows), which nothing after the graph
+    reads (the values that link accounts are in ``graph.values`` and ``graph.incidence``);
+    ``attribute_rows`` counts the whole table's rows. Running the stages one by one
+    (the README's Python section) keeps the whole table.
+    """
 
     config: Config
     dataset: Dataset
@@ -36,3 +43,4 @@ class RunResult:
     links: pl.DataFrame | None = (
         None  # record links of declared accounts columns, one row per pair and column
     )
+    attribute_rows: int | None = None  # rows of the whole attribute table (None: attributes')

@@ -57,7 +57,9 @@ def run_record(result: RunResult) -> dict[str, Any]:
         "inputs": [vars(f) for f in result.dataset.inputs],
         "rows": {
             "accounts_in": result.dataset.accounts.height,
-            "attribute_rows": result.attributes.height,
+            "attribute_rows": result.attribute_rows
+            if result.attribute_rows is not None
+            else result.attributes.height,
             "graph_values": result.graph.values.height,
             "graph_edges": result.graph.edges.height,
             "members_out": scored.members.height,
