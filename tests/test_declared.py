@@ -357,3 +357,51 @@ def test_event_columns_join_the_graph() -> None:
     assert members["cluster_id"].n_unique() == 1 and members["cluster_id"][0] is not None
     assert config.feature("exchanges:model").infrastructure
     assert not config.feature("exchanges:api_key").infrastructure
+
+
+def test_hostile_declared_values_are_escaped_everywhere(tmp_path: Path) -> None:
+    # Records whose declared columns hold the project's hostile strings, each recorded twice
+    # (a typo in one field), so that every hostile value reaches the links table, the cards,
+    # the report, the graph pages and explain.
+    from acctgraph.simulate import HOSTILE_STRINGS
+
+    rng = random.Random(11)
+    rows = []
+    for i, text in enumerate(HOSTILE_STRINGS):
+        house, dob = str(rng.randint(100, 9999)), f"19{50 + i}-0{1 + i % 9}-1{i % 10}"
+        rows.append((f"h{i:02d}", text, _word(rng), dob, house))
+        rows.append((f"h{i:02d}b", text, _word(rng, 7), dob, house))
+    rows += [
+        (f"q{i:03d}", _word(rng, 5), _word(rng), f"{rng.randint(1930, 2005)}-05-05", str(i))
+        for i in range(200)
+    ]
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    pl.DataFrame(
+        rows, schema=["account_id", "given_name", "surname", "dob", "house"], orient="row"
+    ).write_csv(folder / "accounts.csv")
+    pl.DataFrame(schema={"account_id": pl.String, "timestamp": pl.String}).write_csv(
+        folder / "exchanges.csv"
+    )
+    out = tmp_path / "out"
+    code, output = _run(folder, out, ["given_name:fuzzy", "surname:fuzzy", "dob:date", "house"])
+    assert code == 0, output
+    links = pl.read_parquet(out / "links.parquet")
+    raw = set(links["value_a"].to_list()) | set(links["value_b"].to_list())
+    assert "<script>alert(1)</script>" in raw  # Parquet keeps the raw (normalised) value
+    # CSV: formulas neutralised
+    for line in (out / "links.csv").read_text(encoding="utf-8").splitlines():
+        for cell in line.split(","):
+            assert not cell.startswith(("=", "+", "@")), line
+    # HTML: no raw markup from a value in the report or a graph page
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in report and "<img src=x" not in report
+    for page in (out / "graphs").glob("cluster_*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert(1)</script>" not in text and "<img src=x" not in text
+    # explain escapes for the terminal
+    result = CliRunner().invoke(cli, ["explain", "h00", "--run", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "record links on declared columns" in result.output.lower() or "Record links" in (
+        result.output
+    )
