@@ -165,6 +165,30 @@ def test_run_json_records_provenance(run_dir: Path, world_dir: Path) -> None:
     assert stages[0] == "load" and stages[-1] == "report"
     assert {"usage", "graph", "detect", "score", "write", "cards", "graph_pages"} <= set(stages)
     assert all(t["seconds"] >= 0 for t in record["timing"])
+    # each stage's own peak is sampled; the process peak so far never falls
+    assert all(0 < t["stage_peak_rss_mb"] <= t["peak_rss_mb"] * 1.05 for t in record["timing"])
+    peaks = [t["peak_rss_mb"] for t in record["timing"]]
+    assert peaks == sorted(peaks)
+
+
+def test_run_progress_names_the_reductions_and_quiet_silences_it(
+    world_dir: Path, tmp_path: Path
+) -> None:
+    done = _acctgraph("run", world_dir, "--out", tmp_path / "loud")
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stderr.splitlines()]
+    expected = [
+        "load…",
+        "usage…",
+        "usage: addresses and co-activity windows…",
+        "usage: activity by hour and day…",
+        "graph…",
+        "write…",
+    ]
+    found = [next(i for i, line in enumerate(lines) if line.endswith(e)) for e in expected]
+    assert found == sorted(found)
+    quiet = _acctgraph("run", world_dir, "--out", tmp_path / "quiet", "--quiet")
+    assert quiet.returncode == 0 and "usage" not in quiet.stderr
 
 
 def test_run_seed_option_is_recorded(world_dir: Path, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +94,7 @@ def compute_usage(
     prompt: PromptTemplate | None = None,
     co_activity: CoActivity | None = None,
     event_columns: Sequence[tuple[str, str | None]] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> Usage:
     """Reduce the dataset's exchanges to per-account tables (streaming).
 
@@ -108,6 +109,9 @@ def compute_usage(
         Declared exchanges columns as ``(column, window)`` pairs: window None for the
         per-account value counts, a window (``"10m"``) for co-activity on the column
         (:mod:`acctgraph.features.declared`); their rows go to ``Usage.events``.
+    progress
+        Called with the name of each reduction as it starts (``usage: addresses and
+        co-activity windows``, ...): the pass over the exchanges is the run's longest stage.
 
     Returns
     -------
@@ -119,12 +123,15 @@ def compute_usage(
     co_activity = co_activity or CoActivity()
     accounts, exchanges = dataset.accounts, dataset.exchanges
     columns = _exchange_columns(exchanges)
+    step = progress or (lambda _: None)
 
+    step("usage: addresses and co-activity windows")
     ip_windows = _ip_windows(exchanges, columns=columns, window_hours=co_activity.window_hours)
     ip_usage, ip_lookup = _ip_usage(ip_windows, accounts=accounts, warnings=dataset.warnings)
     co = _co_activity(ip_windows, ip_lookup)
     del ip_windows
 
+    step("usage: activity by hour and day")
     hourly = _hourly(exchanges, columns=columns)
     activity = _activity(hourly, columns=columns)
     hours = _hours(hourly)
@@ -132,6 +139,7 @@ def compute_usage(
     del hourly
 
     if S.PROMPT in columns:
+        step("usage: prompt sample, template bands and capabilities")
         sampled = _prompt_sample(exchanges, activity, prompt=prompt)
         templates = _template_bands(sampled, prompt=prompt)
         capabilities = _scaled_capabilities(
@@ -144,6 +152,8 @@ def compute_usage(
         capabilities = None
     activity = _with_capability_mix(activity, capabilities, accounts=accounts)
 
+    if event_columns:
+        step("usage: declared exchanges columns")
     events = _events(exchanges, event_columns)
     return Usage(
         events=events,

@@ -79,7 +79,7 @@ def run_pipeline(
         dataset,
         stage(
             "usage",
-            lambda: compute_usage_for(dataset, config=config),
+            lambda: compute_usage_for(dataset, config=config, progress=progress),
         ),
         config=config,
         progress=progress,
@@ -88,7 +88,9 @@ def run_pipeline(
     return result
 
 
-def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
+def compute_usage_for(
+    dataset: Dataset, *, config: Config, progress: Progress | None = None
+) -> Usage:
     """The one pass over the exchanges, shaped by ``config``.
 
     :func:`~acctgraph.features.compute_usage` with the configuration's
@@ -110,6 +112,7 @@ def compute_usage_for(dataset: Dataset, *, config: Config) -> Usage:
         prompt=config.prompt_template,
         co_activity=config.co_activity,
         event_columns=config.event_columns,
+        progress=progress,
     )
 
 
