@@ -358,15 +358,20 @@ def build_graph(
                 for part in _partitions(keyed, "_k1")
             ]
         )
-        .join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
+        .join(kind_props.select(KIND_CODE, "_kind_holders"), on=KIND_CODE)
         .with_row_index("_group")
     )
     n = pl.col(N_ACCOUNTS).cast(pl.Float64)
     idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
-    counts = counts.with_columns(idf.alias("_idf"))
+    # One row per distinct value (tens of millions at incident size, most of them held by
+    # one account): only the IDF is kept on every row; the kinds' other constants join the
+    # shared values alone.
+    counts = counts.with_columns(idf.alias("_idf")).drop("_kind_holders")
 
     # The dictionary of shared values: text gathered from one representative row each.
-    shared = counts.filter(pl.col(N_ACCOUNTS) >= 2)
+    shared = counts.filter(pl.col(N_ACCOUNTS) >= 2).join(
+        kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE
+    )
     values = (
         shared.with_columns(
             attributes[S.ATTRIBUTE_KIND].gather(shared["_row"]).alias(S.ATTRIBUTE_KIND),
