@@ -129,6 +129,18 @@ def _word(rng: random.Random, n: int = 7) -> str:
     return "".join(rng.choice("abcdefghijklmnoprstuvwyz") for _ in range(n))
 
 
+def _records(folder: Path, rows: list[tuple[str, ...]]) -> Path:
+    """A records-only input folder: these people as accounts, a header-only exchanges table."""
+    folder.mkdir()
+    pl.DataFrame(
+        rows, schema=["account_id", "given_name", "surname", "dob", "house"], orient="row"
+    ).write_csv(folder / "accounts.csv")
+    pl.DataFrame(schema={"account_id": pl.String, "timestamp": pl.String}).write_csv(
+        folder / "exchanges.csv"
+    )
+    return folder
+
+
 def _people(tmp_path: Path) -> Path:
     """Three people recorded twice with typos, strangers who share a common name with them,
     a dirty date, and 200 other people (so that a value held by two is rare)."""
@@ -156,15 +168,7 @@ def _people(tmp_path: Path) -> Path:
         )
         for i in range(200)
     ]
-    folder = tmp_path / "people"
-    folder.mkdir()
-    pl.DataFrame(
-        rows, schema=["account_id", "given_name", "surname", "dob", "house"], orient="row"
-    ).write_csv(folder / "accounts.csv")
-    pl.DataFrame(schema={"account_id": pl.String, "timestamp": pl.String}).write_csv(
-        folder / "exchanges.csv"
-    )
-    return folder
+    return _records(tmp_path / "people", rows)
 
 
 _PEOPLE = ["given_name:fuzzy", "surname:fuzzy:0.85", "dob:date:1", "house"]
@@ -375,14 +379,7 @@ def test_hostile_declared_values_are_escaped_everywhere(tmp_path: Path) -> None:
         (f"q{i:03d}", _word(rng, 5), _word(rng), f"{rng.randint(1930, 2005)}-05-05", str(i))
         for i in range(200)
     ]
-    folder = tmp_path / "hostile"
-    folder.mkdir()
-    pl.DataFrame(
-        rows, schema=["account_id", "given_name", "surname", "dob", "house"], orient="row"
-    ).write_csv(folder / "accounts.csv")
-    pl.DataFrame(schema={"account_id": pl.String, "timestamp": pl.String}).write_csv(
-        folder / "exchanges.csv"
-    )
+    folder = _records(tmp_path / "hostile", rows)
     out = tmp_path / "out"
     code, output = _run(folder, out, ["given_name:fuzzy", "surname:fuzzy", "dob:date", "house"])
     assert code == 0, output

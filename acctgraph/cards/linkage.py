@@ -24,6 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from acctgraph.core import schema as S
+from acctgraph.graph.linkage import swapped
 
 COMPARISONS_TABLE = "comparisons"
 COMPARISON = "comparison"
@@ -35,6 +36,9 @@ MEAN_BITS = "mean_bits"
 EXAMPLE_A = "example_a"
 EXAMPLE_B = "example_b"
 EXAMPLE_SIMILARITY = "example_similarity"
+OTHER_ACCOUNT_ID = "other_account_id"
+OWN_VALUE = "own_value"
+OTHER_VALUE = "other_value"
 
 COMPARISONS_SCHEMA = pl.Schema(
     {
@@ -77,11 +81,39 @@ def comparison_phrase(
     if comparison.startswith("fuzzy"):
         return f"{pair}, Jaro-Winkler {similarity:.2f}"
     if comparison.startswith("date"):
-        a, b = value_a or "", value_b or ""
-        if a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]:
+        if swapped(value_a or "", value_b or ""):
             return f"{pair}, day and month swapped"
         return f"{pair}, {similarity:g} days apart"
     return f"{pair}, {similarity:g} apart"
+
+
+def links_seen_from(links: pl.DataFrame, accounts: list[str] | pl.Series) -> pl.DataFrame:
+    """The run's record links between ``accounts`` and everyone else, from their side.
+
+    One row per link and compared column: ``account_id`` (one of ``accounts``),
+    ``other_account_id``, ``probability``, ``match_weight``, ``attribute_kind``,
+    ``comparison``, ``level``, ``own_value`` (that account's value),
+    ``other_value``, ``similarity``, ``bits``. Links inside ``accounts`` are left out.
+    """
+    side = pl.Series(list(accounts), dtype=pl.String).implode()
+    a_in, b_in = pl.col("account_a").is_in(side), pl.col("account_b").is_in(side)
+
+    def mine(a: str, b: str) -> pl.Expr:
+        return pl.when(a_in).then(pl.col(a)).otherwise(pl.col(b))
+
+    return links.filter(a_in ^ b_in).select(
+        mine("account_a", "account_b").alias(S.ACCOUNT_ID),
+        mine("account_b", "account_a").alias(OTHER_ACCOUNT_ID),
+        "probability",
+        "match_weight",
+        S.ATTRIBUTE_KIND,
+        COMPARISON,
+        "level",
+        mine("value_a", "value_b").alias(OWN_VALUE),
+        mine("value_b", "value_a").alias(OTHER_VALUE),
+        "similarity",
+        "bits",
+    )
 
 
 def comparison_table(links: pl.DataFrame | None, keys: pl.DataFrame) -> pl.DataFrame:

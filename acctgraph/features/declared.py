@@ -182,11 +182,9 @@ class ExtraColumn(AccountColumn):
         if col not in usage.accounts.columns:
             return long_rows(pl.DataFrame(schema={c: pl.String for c in LONG}))
         dtype = usage.accounts.schema[col]
-        text = (
-            pl.col(col) if self.comparison in ("number", "date") else normalised_text(pl.col(col))
-        )
-        if self.comparison in ("number", "date") and dtype == pl.String:
-            text = normalised_text(pl.col(col))
+        # native numbers and dates are read as they are; text is normalised first
+        native = self.comparison in ("number", "date") and dtype != pl.String
+        text = pl.col(col) if native else normalised_text(pl.col(col))
         frame = usage.accounts.select(
             S.ACCOUNT_ID,
             text.alias("_raw"),

@@ -307,14 +307,21 @@ class _Column:
         return close, difference
 
 
+def swapped(a: str, b: str) -> bool:
+    """Two ``YYYY-MM-DD`` dates equal once the day and month of one are swapped.
+
+    Examples
+    --------
+    >>> swapped("1990-03-04", "1990-04-03"), swapped("1990-03-04", "1991-04-03")
+    (True, False)
+    """
+    return a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
+
+
 def _swapped(texts: list[str], ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """Dates ``YYYY-MM-DD`` equal once day and month of one are swapped."""
-    a = [texts[i] for i in ca]
-    b = [texts[i] for i in cb]
+    """:func:`swapped` for pairs of date codes."""
     return np.fromiter(
-        (x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7] for x, y in zip(a, b)),
-        dtype=bool,
-        count=len(a),
+        (swapped(texts[i], texts[j]) for i, j in zip(ca, cb)), dtype=bool, count=len(ca)
     )
 
 
@@ -387,8 +394,8 @@ def _em(
     iterations: int,
     max_disagreement: float = 0.5,
     pseudo_matches: float = 10.0,
-) -> tuple[list[dict[int, float]], list[dict[int, float]], float]:
-    """m and u per column and level among the candidates, and λ, by EM (conditional independence).
+) -> tuple[list[dict[int, float]], float]:
+    """m per column and level among the candidates, and λ, by EM (conditional independence).
 
     Both classes are estimated: candidates are not random pairs (each shares some
     rare value), so the non-matches among them agree far more often than random
@@ -400,7 +407,7 @@ def _em(
     u = [dict(c) for c in start_u]
     lam = prior
     if n == 0:
-        return m, u, lam
+        return m, lam
     levels = levels.astype(np.intp)
     for _ in range(iterations):
         log_ratio = np.full(n, math.log(lam / (1 - lam)))
@@ -443,7 +450,7 @@ def _em(
         )
         if change < _CONVERGED:
             break
-    return m, u, lam
+    return m, lam
 
 
 def _start_m(column: _Column) -> dict[int, float]:
@@ -486,7 +493,15 @@ def link_records(
     for j, column in enumerate(columns):
         levels[:, j], similarity[:, j] = column.levels(pairs[:, 0], pairs[:, 1])
     start = [_start_m(column) for column in columns]
-    m, _, lam = _em(levels, u, start, params.prior, params.em_iterations, params.max_disagreement)
+    m, lam = _em(
+        levels,
+        u,
+        start,
+        params.prior,
+        params.em_iterations,
+        params.max_disagreement,
+        params.pseudo_matches,
+    )
     # Scored against the population, as Splink does: u from random pairs, the term
     # frequency of each agreed value, and the prior of two random accounts matching
     # (the matches EM finds among the candidates, over all pairs).

@@ -86,7 +86,13 @@ import igraph as ig
 import numpy as np
 import polars as pl
 
-from acctgraph.cards.linkage import comparison_phrase
+from acctgraph.cards.linkage import (
+    OTHER_ACCOUNT_ID,
+    OTHER_VALUE,
+    OWN_VALUE,
+    comparison_phrase,
+    links_seen_from,
+)
 from acctgraph.cluster.score import CONTRIBUTION, SIZE
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError, InputError
@@ -791,23 +797,15 @@ def record_links_to_seeds(
     links = run.links
     if links is None:
         return None
-    seed_list = seeds.implode()
-    a_seed, b_seed = pl.col("account_a").is_in(seed_list), pl.col("account_b").is_in(seed_list)
-    oriented = links.filter(a_seed ^ b_seed).select(
-        pl.when(a_seed)
-        .then(pl.col("account_b"))
-        .otherwise(pl.col("account_a"))
-        .alias(S.ACCOUNT_ID),
-        pl.when(a_seed).then(pl.col("account_a")).otherwise(pl.col("account_b")).alias("_seed"),
-        pl.col("probability").alias(RECORD_LINK_PROBABILITY),
-        "match_weight",
-        S.ATTRIBUTE_KIND,
-        "comparison",
-        "level",
-        pl.when(a_seed).then(pl.col("value_b")).otherwise(pl.col("value_a")).alias("_own"),
-        pl.when(a_seed).then(pl.col("value_a")).otherwise(pl.col("value_b")).alias("_seed_value"),
-        "similarity",
-        "bits",
+    # seen from the seeds' side, then turned round: the candidate is the account
+    oriented = links_seen_from(links, seeds).rename(
+        {
+            S.ACCOUNT_ID: "_seed",
+            OTHER_ACCOUNT_ID: S.ACCOUNT_ID,
+            "probability": RECORD_LINK_PROBABILITY,
+            OWN_VALUE: "_seed_value",
+            OTHER_VALUE: "_own",
+        }
     )
     best = (
         oriented.select(S.ACCOUNT_ID, "_seed", "match_weight")

@@ -57,7 +57,7 @@ from typing import Any
 
 import polars as pl
 
-from acctgraph.cards.linkage import comparison_phrase
+from acctgraph.cards.linkage import comparison_phrase, links_seen_from
 from acctgraph.cluster.score import (
     ACCOUNTS_IN_CLUSTER,
     ACCOUNTS_OUTSIDE,
@@ -707,23 +707,7 @@ def _record_links(run: Run, account_id: str, top: int | None) -> pl.DataFrame | 
     links = run.links
     if links is None:
         return None
-    mine = pl.col("account_a") == account_id
-    theirs = pl.col("account_b") == account_id
-    oriented = links.filter(mine | theirs).select(
-        pl.when(mine)
-        .then(pl.col("account_b"))
-        .otherwise(pl.col("account_a"))
-        .alias(OTHER_ACCOUNT_ID),
-        "probability",
-        "match_weight",
-        S.ATTRIBUTE_KIND,
-        "comparison",
-        "level",
-        pl.when(mine).then(pl.col("value_a")).otherwise(pl.col("value_b")).alias("own_value"),
-        pl.when(mine).then(pl.col("value_b")).otherwise(pl.col("value_a")).alias("other_value"),
-        "similarity",
-        "bits",
-    )
+    oriented = links_seen_from(links, [account_id]).drop(S.ACCOUNT_ID)
     ranked = (
         oriented.select(OTHER_ACCOUNT_ID, "match_weight")
         .unique()
