@@ -229,6 +229,14 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
 @click.option(
     "--seed", type=int, default=None, help="Seed of community detection (default 42 or config)."
 )
+@click.option(
+    "--memory-budget",
+    default=None,
+    metavar="SIZE",
+    help="Peak memory to plan for, e.g. 8GB, 6GiB (default: a third of the machine's memory). "
+    "The work is split to fit it; the output does not depend on it. A budget the input "
+    "cannot meet is refused before the exchanges are read.",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def run(
     input_dir: Path | None,
@@ -239,6 +247,7 @@ def run(
     maps: tuple[str, ...],
     attributes: tuple[str, ...],
     seed: int | None,
+    memory_budget: str | None,
     quiet: bool,
 ) -> None:
     """Find and score operator clusters; write members, clusters, evidence and run.json.
@@ -253,7 +262,12 @@ def run(
     if input_dir is None and (accounts is None or exchanges is None):
         raise click.UsageError("give INPUT_DIR, or both --accounts and --exchanges")
     config = Config.from_toml(config_path) if config_path else Config()
-    config = config.with_overrides(seed=seed, mapping=_parse_map(maps), attributes=list(attributes))
+    config = config.with_overrides(
+        seed=seed,
+        mapping=_parse_map(maps),
+        attributes=list(attributes),
+        memory_budget=memory_budget,
+    )
     result = run_and_write(
         input_dir,
         accounts=accounts,

@@ -95,6 +95,7 @@ def compute_usage(
     co_activity: CoActivity | None = None,
     event_columns: Sequence[tuple[str, str | None]] = (),
     progress: Callable[[str], None] | None = None,
+    partitions: int = 1,
 ) -> Usage:
     """Reduce the dataset's exchanges to per-account tables (streaming).
 
@@ -112,6 +113,11 @@ def compute_usage(
     progress
         Called with the name of each reduction as it starts (``usage: addresses and
         co-activity windows``, ...): the pass over the exchanges is the run's longest stage.
+    partitions
+        Account partitions (:func:`account_part`) reduced one after the other, each
+        reading the exchanges once: the group-bys' memory shrinks with the partition,
+        and the tables are the same for any number of partitions (the sorted ones in
+        the same order; the others' row order is unspecified in any case).
 
     Returns
     -------
@@ -124,10 +130,80 @@ def compute_usage(
     accounts, exchanges = dataset.accounts, dataset.exchanges
     columns = _exchange_columns(exchanges)
     step = progress or (lambda _: None)
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, got {partitions}")
+    parts = []
+    for part in range(partitions):
+        where = "" if partitions == 1 else f" (accounts part {part + 1} of {partitions})"
+        if partitions == 1:
+            part_accounts, part_exchanges = accounts, exchanges
+        else:
+            part_accounts = accounts.filter(account_part(partitions) == part)
+            part_exchanges = exchanges.filter(account_part(partitions) == part)
+        parts.append(
+            _usage_part(
+                part_accounts,
+                part_exchanges,
+                columns=columns,
+                prompt=prompt,
+                co_activity=co_activity,
+                event_columns=event_columns,
+                step=lambda name, where=where: step(name + where),
+            )
+        )
+    if partitions == 1:
+        merged = parts[0]
+    else:
+        merged = {
+            name: pl.concat([part[name] for part in parts], how="vertical") for name in parts[0]
+        }
+        del parts
+        # The single-pass order: sorted where the module says so, unspecified elsewhere.
+        merged["ip_usage"] = merged["ip_usage"].sort(S.ACCOUNT_ID, S.IP)
+        merged["activity"] = merged["activity"].sort(S.ACCOUNT_ID)
+        merged["hours"] = merged["hours"].sort(S.ACCOUNT_ID, HOUR)
+        merged["daily"] = merged["daily"].sort(S.ACCOUNT_ID, DAY)
+    _count_bad_ips(merged.pop("bad_ips"), dataset.warnings)
+    return Usage(
+        events=merged["events"],
+        accounts=accounts,
+        emails=_emails(accounts),
+        ip_usage=merged["ip_usage"],
+        templates=merged["templates"],
+        co_activity=merged["co_activity"],
+        activity=merged["activity"],
+        hours=merged["hours"],
+        daily=merged["daily"],
+        warnings=dataset.warnings,
+    )
 
+
+_PART_SEED = 7
+
+
+def account_part(partitions: int) -> pl.Expr:
+    """Each row's account partition in ``0 … partitions-1``: a stable hash of ``account_id``.
+
+    All of an account's rows, in the accounts and the exchanges tables, fall in one
+    partition, so every per-account reduction can be computed part by part.
+    """
+    return (pl.col(S.ACCOUNT_ID).hash(seed=_PART_SEED) % partitions).cast(pl.Int64)
+
+
+def _usage_part(
+    accounts: pl.DataFrame,
+    exchanges: pl.LazyFrame,
+    *,
+    columns: set[str],
+    prompt: PromptTemplate,
+    co_activity: CoActivity,
+    event_columns: Sequence[tuple[str, str | None]],
+    step: Callable[[str], None],
+) -> dict[str, pl.DataFrame]:
+    """The reductions of one account partition (``bad_ips``: the rows to count as warnings)."""
     step("usage: addresses and co-activity windows")
     ip_windows = _ip_windows(exchanges, columns=columns, window_hours=co_activity.window_hours)
-    ip_usage, ip_lookup = _ip_usage(ip_windows, accounts=accounts, warnings=dataset.warnings)
+    ip_usage, ip_lookup, bad_ips = _ip_usage(ip_windows, accounts=accounts)
     co = _co_activity(ip_windows, ip_lookup)
     del ip_windows
 
@@ -154,19 +230,16 @@ def compute_usage(
 
     if event_columns:
         step("usage: declared exchanges columns")
-    events = _events(exchanges, event_columns)
-    return Usage(
-        events=events,
-        accounts=accounts,
-        emails=_emails(accounts),
-        ip_usage=ip_usage,
-        templates=templates,
-        co_activity=co,
-        activity=activity,
-        hours=hours,
-        daily=daily,
-        warnings=dataset.warnings,
-    )
+    return {
+        "events": _events(exchanges, event_columns),
+        "ip_usage": ip_usage,
+        "templates": templates,
+        "co_activity": co,
+        "activity": activity,
+        "hours": hours,
+        "daily": daily,
+        "bad_ips": bad_ips,
+    }
 
 
 # --- IP usage and co-activity --------------------------------------------------------------
@@ -196,14 +269,15 @@ def _ip_windows(exchanges: pl.LazyFrame, *, columns: set[str], window_hours: int
 
 
 def _ip_usage(
-    ip_windows: pl.DataFrame, *, accounts: pl.DataFrame, warnings: WarningLog
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The ``ip_usage`` table, and the lookup of the global addresses it holds.
+    ip_windows: pl.DataFrame, *, accounts: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The ``ip_usage`` table, the lookup of the global addresses it holds, and the bad rows.
 
     Exchange addresses (from ``ip_windows``) and signup addresses are classified
     once per distinct raw value (:func:`acctgraph.features.ip.classify_ips`);
-    malformed and non-global ones are counted in ``warnings`` and dropped, and
-    the rest are summed per (account, canonical address). The lookup has one
+    malformed and non-global ones are dropped and returned (``ip, ip_status,
+    n_events``, for :func:`_count_bad_ips`), and the rest are summed per
+    (account, canonical address). The lookup has one
     row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
     ``ip_range``, ``ip_range_wide``.
     """
@@ -217,7 +291,11 @@ def _ip_usage(
     )
     raw_ips = pl.concat([exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)), signup])
     lookup = ip_rules.classify_ips(raw_ips[S.IP])
-    _count_bad_ips(raw_ips, lookup, warnings)
+    bad = (
+        raw_ips.join(lookup.rename({ip_rules.RAW: S.IP}), on=S.IP, how="inner")
+        .filter(pl.col(ip_rules.IP_STATUS) != ip_rules.OK)
+        .select(S.IP, ip_rules.IP_STATUS, S.N_EVENTS)
+    )
     good = lookup.filter(pl.col(ip_rules.IP_STATUS) == ip_rules.OK).rename({ip_rules.RAW: S.IP})
     ip_usage = (
         raw_ips.join(good, on=S.IP, how="inner")
@@ -230,7 +308,7 @@ def _ip_usage(
         .rename({"ip_canonical": S.IP})
         .sort(S.ACCOUNT_ID, S.IP)
     )
-    return ip_usage, good
+    return ip_usage, good, bad
 
 
 def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFrame:
@@ -522,10 +600,8 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _count_bad_ips(raw_ips: pl.DataFrame, lookup: pl.DataFrame, warnings: WarningLog) -> None:
-    bad = raw_ips.join(lookup.rename({ip_rules.RAW: S.IP}), on=S.IP, how="inner").filter(
-        pl.col(ip_rules.IP_STATUS) != ip_rules.OK
-    )
+def _count_bad_ips(bad: pl.DataFrame, warnings: WarningLog) -> None:
+    """Record the malformed and non-global addresses of :func:`_ip_usage`'s bad rows."""
     for status, code, message in (
         (
             ip_rules.MALFORMED,

@@ -71,6 +71,7 @@ from acctgraph.core.errors import ConfigError
 from acctgraph.graph.linkage import PROBABILITY, LinkageParams, Links, link_records
 from acctgraph.graph.project import (  # column names shared with the projection, defined there
     ACCOUNT_INDEX,
+    DEFAULT_PAIR_BUDGET,
     HUB_ACTION,
     KIND_CODE,
     MAX_RING_ORDERS,
@@ -240,6 +241,8 @@ def build_graph(
     account_ids: pl.Series | None = None,
     linkage: Mapping[str, tuple[str, float]] | None = None,
     linkage_params: LinkageParams | None = None,
+    partitions: int = 4,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
 ) -> AccountGraph:
     """Build the account graph from the long attribute table.
 
@@ -270,6 +273,11 @@ def build_graph(
         probabilities, times the kind's weight, are added to the edges.
     linkage_params
         :class:`~acctgraph.graph.linkage.LinkageParams` (defaults if None).
+    partitions, pair_budget
+        How the work is split (a run's memory plan, :mod:`acctgraph.core.memory`): the
+        group-bys over the per-row table run on this many hash partitions of the rows,
+        and each projection worker makes at most ``pair_budget`` raw pairs at once.
+        The graph does not depend on either.
     """
     similarities = similarities or {}
     if account_ids is None:
@@ -338,7 +346,7 @@ def build_graph(
                 part.group_by(KIND_CODE).agg(
                     pl.col("_account_key").n_unique().alias("_kind_holders")
                 )
-                for part in _partitions(keyed, "_account_key")
+                for part in _partitions(keyed, "_account_key", partitions)
             ]
         )
         .group_by(KIND_CODE)
@@ -355,7 +363,7 @@ def build_graph(
                 part.group_by(KIND_CODE, "_k1", "_k2").agg(
                     pl.len().alias(N_ACCOUNTS), pl.col("_row").first()
                 )
-                for part in _partitions(keyed, "_k1")
+                for part in _partitions(keyed, "_k1", partitions)
             ]
         )
         .join(kind_props.select(KIND_CODE, "_kind_holders"), on=KIND_CODE)
@@ -484,6 +492,7 @@ def build_graph(
         values.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage))),
         params,
         n_accounts=len(account_ids),
+        pair_budget=pair_budget,
     )
     projected = edges.height
     links = Links.empty()
@@ -524,14 +533,19 @@ def build_graph(
     return graph
 
 
-def _partitions(frame: pl.DataFrame, key: str, parts: int = 4):
+def _partitions(frame: pl.DataFrame, key: str, parts: int):
     """``frame``'s rows split by ``key % parts`` (a 64-bit hash), one part at a time."""
     for part in range(parts):
         yield frame.filter(pl.col(key) % parts == part)
 
 
 def _project(
-    incidence: pl.DataFrame, values: pl.DataFrame, params: GraphParams, *, n_accounts: int
+    incidence: pl.DataFrame,
+    values: pl.DataFrame,
+    params: GraphParams,
+    *,
+    n_accounts: int,
+    pair_budget: int,
 ) -> pl.DataFrame:
     """Sum pair contributions (kind weight × both strengths); see :mod:`acctgraph.graph.project`."""
     kinds = sorted(values[S.ATTRIBUTE_KIND].unique().to_list())
@@ -561,4 +575,5 @@ def _project(
         corroboration_factor=params.corroboration_factor,
         ring_neighbours=params.ring_neighbours,
         ring_orders=params.ring_orders,
+        pair_budget=pair_budget,
     )

@@ -31,6 +31,8 @@ OUT/config.toml`` on the same input reproduces the run. TOML has no null, so a
 TOML layout (every key optional)::
 
     seed = 42
+    memory_budget = "8GB"             # how the work is split, never the output
+                                      # (acctgraph.core.memory; default: a third of RAM)
     attributes = ["team_id", "surname:fuzzy", "exchanges.ja3"]   # declared columns
                                       # (acctgraph.features.declared)
 
@@ -92,6 +94,7 @@ from acctgraph.cluster.cohort import CohortParams
 from acctgraph.cluster.detect import DetectParams
 from acctgraph.cluster.score import ScoreParams
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.memory import resolve_budget
 from acctgraph.features import (
     CoActivity,
     EventCoActivity,
@@ -109,6 +112,7 @@ from acctgraph.graph.linkage import LinkageParams
 DEFAULT_SEED = 42
 TOP_LEVEL_KEYS = (
     "seed",
+    "memory_budget",
     "attributes",
     "map",
     "features",
@@ -130,6 +134,9 @@ class Config:
     """Everything that determines a run's output besides its inputs."""
 
     seed: int = DEFAULT_SEED
+    memory_budget: str | None = None
+    """A size (``"8GB"``; :mod:`acctgraph.core.memory`); None: a third of the machine's memory.
+    It sets how the work is split, never the output."""
     features: tuple[Feature, ...] = field(default_factory=default_features)
     graph: GraphParams = field(default_factory=GraphParams)
     linkage: LinkageParams = field(default_factory=LinkageParams)
@@ -245,8 +252,9 @@ class Config:
         seed: int | None = None,
         mapping: Mapping[str, str] | None = None,
         attributes: list[str] | tuple[str, ...] = (),
+        memory_budget: str | None = None,
     ) -> Config:
-        """A copy with CLI overrides applied (seed, column mapping, declared attributes).
+        """A copy with CLI overrides applied (seed, column mapping, declared attributes, budget).
 
         Raises
         ------
@@ -273,6 +281,7 @@ class Config:
         return dataclasses.replace(
             self,
             seed=self.seed if seed is None else seed,
+            memory_budget=self.memory_budget if memory_budget is None else _budget(memory_budget),
             features=tuple(features),
             mapping=tuple(sorted(merged.items())),
         )
@@ -282,6 +291,7 @@ class Config:
         """Every resolved parameter, JSON-ready (``None`` where a feature's ``alpha`` is unset)."""
         return {
             "seed": self.seed,
+            "memory_budget": self.memory_budget,
             "attributes": [declaration(f) for f in self.declared],
             "map": dict(self.mapping),
             "features": {
@@ -345,6 +355,8 @@ class Config:
                 f"unknown configuration keys {unknown}; expected some of {list(TOP_LEVEL_KEYS)}"
             )
         seed = _checked(data.get("seed", DEFAULT_SEED), int, "seed")
+        budget = data.get("memory_budget")
+        budget = None if budget is None else _budget(_checked(budget, str, "memory_budget"))
         attributes = _checked(data.get("attributes", []), list[str], "attributes")
         mapping = _checked(data.get("map", {}), dict[str, str], "map")
         base = cls().with_overrides(attributes=attributes)
@@ -362,6 +374,7 @@ class Config:
             )
         return cls(
             seed=seed,
+            memory_budget=budget,
             features=tuple(by_kind[f.kind] for f in base.features),
             graph=_replace(GraphParams(), data.get("graph", {}), "graph"),
             linkage=_replace(LinkageParams(), data.get("linkage", {}), "linkage"),
@@ -418,6 +431,12 @@ class Config:
 
 # A feature option set by another key (an extra column's name comes from ``attributes``).
 _SET_ELSEWHERE = frozenset({"name", "comparison", "tolerance", "window"})
+
+
+def _budget(text: str) -> str:
+    """``text`` once it reads as a size (:func:`~acctgraph.core.memory.resolve_budget`)."""
+    resolve_budget(text)
+    return text
 
 
 def _default(cls: type, name: str) -> Any:

@@ -39,6 +39,7 @@ from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_c
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.memory import MemoryPlan, format_size, plan_memory, resolve_budget
 from acctgraph.features import (
     ExtraColumn,
     Usage,
@@ -68,28 +69,87 @@ from acctgraph.run.write import write_outputs
 
 
 def run_pipeline(
-    dataset: Dataset, *, config: Config | None = None, progress: Progress | None = None
+    dataset: Dataset,
+    *,
+    config: Config | None = None,
+    progress: Progress | None = None,
+    plan: MemoryPlan | None = None,
 ) -> RunResult:
-    """Run every stage between load and write on an already loaded dataset (nothing is written)."""
+    """Run every stage between load and write on an already loaded dataset (nothing is written).
+
+    The memory plan (:func:`memory_plan`, unless ``plan`` is given) is made first, from the
+    row counts: a budget the input cannot meet is refused before the pass over the exchanges.
+    """
     config = config or Config()
     stage = Stages(progress)
+    plan = plan or memory_plan(dataset, config)
+    if progress:
+        progress(
+            f"memory budget {format_size(plan.budget_bytes)} ({plan.source}): estimated peak "
+            f"{format_size(plan.estimate_bytes)}; exchanges read in {plan.usage_partitions} "
+            f"account part(s)"
+        )
     # Passed straight on, not kept in a local: run_from_usage then holds the only reference and
     # can free the template and co-activity tables once they are in the attribute table.
     result = run_from_usage(
         dataset,
         stage(
             "usage",
-            lambda: compute_usage_for(dataset, config=config, progress=progress),
+            lambda: compute_usage_for(dataset, config=config, progress=progress, plan=plan),
         ),
         config=config,
         progress=progress,
+        plan=plan,
     )
     result.timings = stage.timings + result.timings
     return result
 
 
+def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
+    """How this run splits its work to stay within ``config.memory_budget``.
+
+    Raises :class:`ConfigError` (exit status 2) when the estimated peak exceeds the
+    machine's memory, or a budget that was set explicitly; a default budget that the
+    input exceeds is a counted warning (``memory_budget_exceeded``) instead.
+    """
+    budget, source = resolve_budget(config.memory_budget)
+    n_exchanges = next(
+        (f.rows for f in dataset.inputs if f.table == S.EXCHANGES and f.rows is not None), 0
+    )
+    n_accounts = dataset.accounts.height
+    plan = plan_memory(budget, n_accounts=n_accounts, n_exchanges=n_exchanges, source=source)
+    need = (
+        f"the estimated peak for {n_accounts:,} accounts and {n_exchanges:,} exchanges is "
+        f"{format_size(plan.estimate_bytes)}, of which {format_size(plan.resident_bytes)} are "
+        f"tables held across stages that no partitioning reduces"
+    )
+    total = plan.machine_bytes
+    if total is not None and plan.estimate_bytes > total:
+        raise ConfigError(
+            f"this machine has {format_size(total)} of memory and {need}: run on a larger "
+            "machine or on a slice of the exchanges"
+        )
+    if not plan.fits():
+        if config.memory_budget is not None:
+            raise ConfigError(
+                f"memory budget {config.memory_budget}: {need}; raise --memory-budget to at "
+                f"least {format_size(plan.estimate_bytes)}"
+            )
+        dataset.warnings.put(
+            "memory_budget_exceeded",
+            f"the default memory budget ({format_size(budget)}, {source}) is below the "
+            f"estimate: {need}",
+            count=1,
+        )
+    return plan
+
+
 def compute_usage_for(
-    dataset: Dataset, *, config: Config, progress: Progress | None = None
+    dataset: Dataset,
+    *,
+    config: Config,
+    progress: Progress | None = None,
+    plan: MemoryPlan | None = None,
 ) -> Usage:
     """The one pass over the exchanges, shaped by ``config``.
 
@@ -113,6 +173,7 @@ def compute_usage_for(
         co_activity=config.co_activity,
         event_columns=config.event_columns,
         progress=progress,
+        partitions=plan.usage_partitions if plan else 1,
     )
 
 
@@ -152,6 +213,7 @@ def run_from_usage(
     *,
     config: Config | None = None,
     progress: Progress | None = None,
+    plan: MemoryPlan | None = None,
 ) -> RunResult:
     """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
 
@@ -161,7 +223,8 @@ def run_from_usage(
     as :func:`compute_usage_for` gives it; the result is then the same as
     :func:`run_pipeline`'s. ``usage`` is not modified, so one reduction serves many
     configurations (the expensive pass over the exchanges is done once;
-    :mod:`acctgraph.evaluation.tuning` relies on this).
+    :mod:`acctgraph.evaluation.tuning` relies on this). ``plan`` splits the graph
+    builder's work (:func:`memory_plan`; None: :func:`memory_plan` of this dataset).
 
     Examples
     --------
@@ -176,6 +239,7 @@ def run_from_usage(
     True
     """
     config = config or Config()
+    plan = plan or memory_plan(dataset, config)
     stage = Stages(progress)
     attributes = stage("attributes", lambda: attribute_table(usage, config.features))
     # From here on the attribute table holds the template and co-activity rows; drop the
@@ -196,6 +260,8 @@ def run_from_usage(
             account_ids=dataset.accounts[S.ACCOUNT_ID],
             linkage=config.linkage_columns,
             linkage_params=config.linkage,
+            partitions=plan.graph_partitions,
+            pair_budget=plan.pair_budget,
         ),
     )
     # Past the graph, only the non-infrastructure kinds' rows are read (prompt templates for
@@ -271,6 +337,7 @@ def run_from_usage(
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
         attribute_rows=attribute_rows,
+        memory=plan,
     )
 
 

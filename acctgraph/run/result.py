@@ -9,6 +9,7 @@ import polars as pl
 
 from acctgraph.cluster.detect import Communities
 from acctgraph.cluster.score import Scored
+from acctgraph.core.memory import MemoryPlan
 from acctgraph.features import Usage
 from acctgraph.graph import AccountGraph
 from acctgraph.load import Dataset
@@ -44,3 +45,4 @@ class RunResult:
         None  # record links of declared accounts columns, one row per pair and column
     )
     attribute_rows: int | None = None  # rows of the whole attribute table (None: attributes')
+    memory: MemoryPlan | None = None  # how the run split its work (acctgraph.core.memory)

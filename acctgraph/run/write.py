@@ -103,6 +103,13 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "attached": result.communities.attached,
             "cohorts": 0 if result.cohorts is None else result.cohorts.height,
         },
+        "memory": None
+        if result.memory is None
+        else {
+            "note": "the budget and how the run split its work to keep to it "
+            "(acctgraph.core.memory); the output does not depend on it",
+            **result.memory.to_dict(),
+        },
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
     }

@@ -1,0 +1,277 @@
+"""The memory budget: reading it, the machine's default, and the plan of partitions it sets.
+
+A run holds some tables for its whole length (the per-account reductions, the
+attribute table, the graph) and builds others for one stage only (the group-bys
+over the exchanges, the graph builder's per-row tables, the pairs of the
+projection). The *resident* part is set by the input's size; the *transient*
+part shrinks when a stage works on fewer accounts at a time. :func:`plan_memory`
+estimates both from row counts alone, before the pass over the exchanges, and
+chooses how many account partitions the traffic stages use and how many pairs the
+projection makes at once, so that the estimated peak stays under the budget. The
+plan never changes a run's output, only how the work is split.
+
+Budgets are written as a number and a unit, as Kubernetes writes them: ``k``,
+``M``, ``G``, ``T`` are powers of 1000, ``Ki``, ``Mi``, ``Gi``, ``Ti`` powers of
+1024; a trailing ``B`` is allowed (``8GB``, ``8G``, ``7.5GiB``, ``512Mi``); a bare
+number is bytes.
+
+Examples
+--------
+>>> parse_size("8GB"), parse_size("512 MiB"), parse_size("1.5G")
+(8000000000, 536870912, 1500000000)
+>>> plan = plan_memory(8 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
+>>> plan.usage_partitions, plan.estimate_bytes <= plan.budget_bytes
+(1, True)
+>>> small = plan_memory(600 * MB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
+>>> small.usage_partitions > 1, small.pair_budget < plan.pair_budget
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass
+
+from acctgraph.core.errors import ConfigError
+
+KB, MB, GB, TB = 10**3, 10**6, 10**9, 10**12
+_UNITS = {
+    "": 1,
+    "k": KB,
+    "m": MB,
+    "g": GB,
+    "t": TB,
+    "ki": 1 << 10,
+    "mi": 1 << 20,
+    "gi": 1 << 30,
+    "ti": 1 << 40,
+}
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgGtT]i?)?[bB]?\s*$")
+
+DEFAULT_SHARE = 1 / 3
+"""The default budget is this share of the machine's physical memory: the rest is left to
+the operating system's page cache (the exchanges are read from it) and to other programs."""
+MIN_BUDGET = 256 * MB
+"""No budget below this is accepted: the interpreter and its libraries alone take ~150 MB."""
+
+# Costs measured on the incident preset (1M accounts, 39.8M exchanges) and bench seed 1
+# (200k accounts, 5M exchanges); docs/benchmarks.md, "Memory budget".
+BASE_BYTES = 400 * MB
+"""Interpreter, libraries, the accounts table's first copy."""
+RESIDENT_PER_EXCHANGE = 100
+"""Tables kept from the reductions to the end (attribute rows, IP usage, hours, days; the
+graph's incidence), per exchange."""
+RESIDENT_PER_ACCOUNT = 600
+"""Per-account tables (accounts, emails, activity, the graph's vertex tables)."""
+USAGE_PER_EXCHANGE = 60
+"""The reductions' group-by state and decoded pages, per exchange of one partition."""
+GRAPH_PER_EXCHANGE = 60
+"""The graph builder's per-row tables (hashed keys, distinct values, strengths), per
+exchange of one partition (attribute rows are about 0.9 per exchange)."""
+BYTES_PER_PAIR = 64
+"""Raw pairs of the projection: source, target, kind, products, the sparse sum (per pair)."""
+PROJECTION_WORKERS = 2
+MAX_PAIR_BUDGET = 8_000_000
+MIN_PAIR_BUDGET = 250_000
+MAX_PARTITIONS = 64
+MIN_GRAPH_PARTITIONS = 4
+"""The graph builder's group-bys always run on at least this many partitions: on two cores
+that is as fast as one, with a quarter of the hash table."""
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``8GB``, ``7.5GiB``, ``512Mi``, ``4g`` or an integer (bytes).
+
+    Raises
+    ------
+    ConfigError
+        When the text is not a size.
+
+    >>> parse_size(4096), parse_size("4k"), parse_size("2Ti")
+    (4096, 4000, 2199023255552)
+    >>> parse_size("lots")
+    Traceback (most recent call last):
+    ...
+    acctgraph.core.errors.ConfigError: memory budget 'lots': expected a size such as 8GB, 7.5GiB or 512MiB
+    """
+    if isinstance(text, bool):
+        raise ConfigError(f"memory budget {text!r}: expected a size such as 8GB, 7.5GiB or 512MiB")
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ConfigError(f"memory budget {text!r}: expected a size such as 8GB, 7.5GiB or 512MiB")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()])
+
+
+def format_size(n: int | float) -> str:
+    """``8.0 GB`` (decimal units, one decimal).
+
+    >>> format_size(8_000_000_000), format_size(512 * 2**20), format_size(999)
+    ('8.0 GB', '536.9 MB', '999 B')
+    """
+    for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("kB", KB)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def machine_memory() -> tuple[int | None, int | None]:
+    """The machine's physical and available memory in bytes (``/proc/meminfo``), or None.
+
+    A container's cgroup limit, when lower, counts as the physical memory.
+    """
+    total = available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key in ("MemTotal", "MemAvailable"):
+                    value = int(rest.split()[0]) * 1024
+                    if key == "MemTotal":
+                        total = value
+                    else:
+                        available = value
+    except (OSError, ValueError, IndexError):
+        pass
+    limit = _cgroup_limit()
+    if limit is not None and (total is None or limit < total):
+        total = limit
+        available = min(available, limit) if available is not None else limit
+    if total is None and hasattr(os, "sysconf"):
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            total = None
+    return total, available
+
+
+def _cgroup_limit() -> int | None:
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as handle:
+                text = handle.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text)
+    return None
+
+
+def resolve_budget(setting: str | int | None) -> tuple[int, str]:
+    """The budget in bytes and where it comes from (for ``run.json``).
+
+    ``setting`` None gives the default: :data:`DEFAULT_SHARE` of the machine's
+    physical memory (8 GB where it cannot be read).
+
+    Raises
+    ------
+    ConfigError
+        A setting that is not a size, or below :data:`MIN_BUDGET`.
+    """
+    if setting is None:
+        total, _ = machine_memory()
+        if total is None:
+            return 8 * GB, "default: 8 GB (the machine's memory could not be read)"
+        budget = max(MIN_BUDGET, int(total * DEFAULT_SHARE))
+        return budget, f"default: a third of the machine's {format_size(total)}"
+    budget = parse_size(setting)
+    if budget < MIN_BUDGET:
+        raise ConfigError(
+            f"memory budget {setting!r}: at least {format_size(MIN_BUDGET)} is needed"
+        )
+    return budget, f"set: {setting}"
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a run splits its work to stay within ``budget_bytes`` (recorded in ``run.json``).
+
+    Attributes
+    ----------
+    budget_bytes, source
+        The budget and where it comes from.
+    machine_bytes, available_bytes
+        The machine's physical and available memory when the run started (None if unknown).
+    resident_bytes
+        Estimated memory held across stages (set by the input's size, not by the plan).
+    estimate_bytes
+        Estimated peak with this plan.
+    usage_partitions
+        Account partitions of the pass over the exchanges (each reads the exchanges once).
+    graph_partitions
+        Account partitions of the graph builder's per-row group-bys.
+    pair_budget
+        Raw pairs each projection worker makes at once.
+    """
+
+    budget_bytes: int
+    source: str
+    machine_bytes: int | None
+    available_bytes: int | None
+    resident_bytes: int
+    estimate_bytes: int
+    usage_partitions: int
+    graph_partitions: int
+    pair_budget: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields, with the sizes also in words."""
+        record: dict[str, object] = dict(asdict(self))
+        record["budget"] = format_size(self.budget_bytes)
+        record["estimate"] = format_size(self.estimate_bytes)
+        return record
+
+    def fits(self) -> bool:
+        """True when the estimated peak is within the budget."""
+        return self.estimate_bytes <= self.budget_bytes
+
+
+def plan_memory(
+    budget_bytes: int,
+    *,
+    n_accounts: int,
+    n_exchanges: int,
+    source: str,
+    machine: tuple[int | None, int | None] | None = None,
+) -> MemoryPlan:
+    """The fewest partitions (and the largest pair budget) whose estimated peak fits the budget.
+
+    The estimate: :data:`BASE_BYTES` + the resident tables + the largest
+    transient of one stage (the reductions' or the graph builder's, divided by the
+    partitions, and the projection's pairs). When nothing fits, the plan uses the
+    most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
+    """
+    machine = machine if machine is not None else machine_memory()
+    resident = BASE_BYTES + RESIDENT_PER_EXCHANGE * n_exchanges + RESIDENT_PER_ACCOUNT * n_accounts
+    free = budget_bytes - resident
+
+    def partitions(per_exchange: int) -> int:
+        if free <= 0:
+            return MAX_PARTITIONS
+        need = math.ceil(per_exchange * n_exchanges / (free * 0.5))
+        return max(1, min(MAX_PARTITIONS, need))
+
+    usage_parts = partitions(USAGE_PER_EXCHANGE)
+    graph_parts = max(MIN_GRAPH_PARTITIONS, partitions(GRAPH_PER_EXCHANGE))
+    pairs = int(max(free, 0) * 0.5 / (BYTES_PER_PAIR * PROJECTION_WORKERS))
+    pair_budget = max(MIN_PAIR_BUDGET, min(MAX_PAIR_BUDGET, pairs))
+    transient = max(
+        USAGE_PER_EXCHANGE * n_exchanges / usage_parts,
+        GRAPH_PER_EXCHANGE * n_exchanges / graph_parts,
+        BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget,
+    )
+    return MemoryPlan(
+        budget_bytes=budget_bytes,
+        source=source,
+        machine_bytes=machine[0],
+        available_bytes=machine[1],
+        resident_bytes=int(resident),
+        estimate_bytes=int(resident + transient),
+        usage_partitions=usage_parts,
+        graph_partitions=graph_parts,
+        pair_budget=pair_budget,
+    )
