@@ -4,7 +4,9 @@ A run holds some tables for its whole length (the per-account reductions, the
 attribute table, the graph) and builds others for one stage only (the group-bys
 over the exchanges, the graph builder's per-row tables, the pairs of the
 projection). The *resident* part is set by the input's size; the *transient*
-part shrinks when a stage works on fewer accounts at a time. :func:`plan_memory`
+part shrinks when a stage works on fewer accounts at a time (today the pass over the
+exchanges and the projection; the graph builder's per-row tables count as resident
+until it is partitioned too). :func:`plan_memory`
 estimates both from row counts alone, before the pass over the exchanges, and
 chooses how many account partitions the traffic stages use and how many pairs the
 projection makes at once, so that the estimated peak stays under the budget. The
@@ -20,11 +22,11 @@ Examples
 >>> parse_size("8GB"), parse_size("512 MiB"), parse_size("1.5G")
 (8000000000, 536870912, 1500000000)
 >>> plan = plan_memory(8 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
->>> plan.usage_partitions, plan.estimate_bytes <= plan.budget_bytes
+>>> plan.usage_partitions, plan.fits()
 (1, True)
->>> small = plan_memory(600 * MB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
->>> small.usage_partitions > 1, small.pair_budget < plan.pair_budget
-(True, True)
+>>> small = plan_memory(2 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
+>>> small.usage_partitions > 1, small.pair_budget < plan.pair_budget, small.fits()
+(True, True, True)
 """
 
 from __future__ import annotations
@@ -66,10 +68,11 @@ graph's incidence), per exchange."""
 RESIDENT_PER_ACCOUNT = 600
 """Per-account tables (accounts, emails, activity, the graph's vertex tables)."""
 USAGE_PER_EXCHANGE = 60
-"""The reductions' group-by state and decoded pages, per exchange of one partition."""
-GRAPH_PER_EXCHANGE = 60
+"""The reductions' group-by state and decoded pages, per exchange, divided among the
+account partitions."""
+GRAPH_PER_EXCHANGE = 80
 """The graph builder's per-row tables (hashed keys, distinct values, strengths), per
-exchange of one partition (attribute rows are about 0.9 per exchange)."""
+exchange (attribute rows are about 0.9 per exchange); not yet partitioned."""
 BYTES_PER_PAIR = 64
 """Raw pairs of the projection: source, target, kind, products, the sparse sum (per pair)."""
 PROJECTION_WORKERS = 2
@@ -197,13 +200,14 @@ class MemoryPlan:
     machine_bytes, available_bytes
         The machine's physical and available memory when the run started (None if unknown).
     resident_bytes
-        Estimated memory held across stages (set by the input's size, not by the plan).
+        Estimated memory that no partitioning reduces (the tables held across stages
+        and the graph builder's per-row tables).
     estimate_bytes
         Estimated peak with this plan.
     usage_partitions
         Account partitions of the pass over the exchanges (each reads the exchanges once).
     graph_partitions
-        Account partitions of the graph builder's per-row group-bys.
+        Hash partitions of the graph builder's per-row group-bys.
     pair_budget
         Raw pairs each projection worker makes at once.
     """
@@ -240,38 +244,36 @@ def plan_memory(
 ) -> MemoryPlan:
     """The fewest partitions (and the largest pair budget) whose estimated peak fits the budget.
 
-    The estimate: :data:`BASE_BYTES` + the resident tables + the largest
-    transient of one stage (the reductions' or the graph builder's, divided by the
-    partitions, and the projection's pairs). When nothing fits, the plan uses the
-    most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
+    The estimate is the larger of two stages' peaks: the reductions (:data:`BASE_BYTES`,
+    the per-account tables they produce, and their group-by state divided by the
+    partitions) and the graph (the resident tables, the builder's per-row tables, which
+    are not partitioned, and the projection's pairs). When nothing fits, the plan uses
+    the most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
     """
     machine = machine if machine is not None else machine_memory()
     resident = BASE_BYTES + RESIDENT_PER_EXCHANGE * n_exchanges + RESIDENT_PER_ACCOUNT * n_accounts
-    free = budget_bytes - resident
-
-    def partitions(per_exchange: int) -> int:
-        if free <= 0:
-            return MAX_PARTITIONS
-        need = math.ceil(per_exchange * n_exchanges / (free * 0.5))
-        return max(1, min(MAX_PARTITIONS, need))
-
-    usage_parts = partitions(USAGE_PER_EXCHANGE)
-    graph_parts = max(MIN_GRAPH_PARTITIONS, partitions(GRAPH_PER_EXCHANGE))
-    pairs = int(max(free, 0) * 0.5 / (BYTES_PER_PAIR * PROJECTION_WORKERS))
-    pair_budget = max(MIN_PAIR_BUDGET, min(MAX_PAIR_BUDGET, pairs))
-    transient = max(
-        USAGE_PER_EXCHANGE * n_exchanges / usage_parts,
-        GRAPH_PER_EXCHANGE * n_exchanges / graph_parts,
-        BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget,
+    graph_rows = GRAPH_PER_EXCHANGE * n_exchanges
+    usage_state = USAGE_PER_EXCHANGE * n_exchanges
+    # The reductions' tables are about half the resident ones (the attribute table is the rest).
+    usage_free = budget_bytes - BASE_BYTES - (resident - BASE_BYTES) // 2
+    usage_parts = (
+        MAX_PARTITIONS
+        if usage_free <= 0
+        else max(1, min(MAX_PARTITIONS, math.ceil(usage_state / usage_free)))
     )
+    graph_free = budget_bytes - resident - graph_rows
+    pairs = int(max(graph_free, 0) / (BYTES_PER_PAIR * PROJECTION_WORKERS))
+    pair_budget = max(MIN_PAIR_BUDGET, min(MAX_PAIR_BUDGET, pairs))
+    usage_peak = BASE_BYTES + (resident - BASE_BYTES) // 2 + usage_state / usage_parts
+    graph_peak = resident + graph_rows + BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget
     return MemoryPlan(
         budget_bytes=budget_bytes,
         source=source,
         machine_bytes=machine[0],
         available_bytes=machine[1],
-        resident_bytes=int(resident),
-        estimate_bytes=int(resident + transient),
+        resident_bytes=int(resident + graph_rows),
+        estimate_bytes=int(max(usage_peak, graph_peak)),
         usage_partitions=usage_parts,
-        graph_partitions=graph_parts,
+        graph_partitions=MIN_GRAPH_PARTITIONS,
         pair_budget=pair_budget,
     )

@@ -56,6 +56,8 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -133,8 +135,13 @@ def compute_usage(
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
     parts = []
+    started = time.perf_counter()
     for part in range(partitions):
-        where = "" if partitions == 1 else f" (accounts part {part + 1} of {partitions})"
+        where = "" if partitions == 1 else f" (accounts part {part + 1} of {partitions}"
+        if part:
+            left = (time.perf_counter() - started) / part * (partitions - part)
+            where += f", about {left:.0f} s left"
+        where += ")" if partitions > 1 else ""
         if partitions == 1:
             part_accounts, part_exchanges = accounts, exchanges
         else:
@@ -148,7 +155,7 @@ def compute_usage(
                 prompt=prompt,
                 co_activity=co_activity,
                 event_columns=event_columns,
-                step=lambda name, where=where: step(name + where),
+                step=functools.partial(_step_in_part, step, where),
             )
         )
     if partitions == 1:
@@ -179,6 +186,10 @@ def compute_usage(
 
 
 _PART_SEED = 7
+
+
+def _step_in_part(step: Callable[[str], None], where: str, name: str) -> None:
+    step(name + where)
 
 
 def account_part(partitions: int) -> pl.Expr:
