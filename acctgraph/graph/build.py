@@ -64,6 +64,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import igraph as ig
+import numpy as np
 import polars as pl
 
 from acctgraph.core import schema as S
@@ -306,21 +307,29 @@ def build_graph(
         .replace_strict(dict(alphas or {}), default=params.alpha, return_dtype=pl.Float64)
         .alias("_alpha"),
     )
-    # Values and accounts are keyed by 64-bit hashes for the heavy grouping and joins (a
-    # value by its kind and two independent hashes of its text, so a collision would need
-    # both to collide: ~n²/2^129; hashing a (kind, value) struct takes far more memory).
-    # Grouping touches integers only; the text of a value is gathered once, for values held
-    # by two or more accounts, and ids come from sorting those (kind, value) texts, so they
-    # do not depend on the hashes.
+    # Values are keyed by their kind and two independent 64-bit hashes of their text (a
+    # collision would need both to collide: ~n²/2^129); grouping and joins touch integers
+    # only. Equal values share a partition (``_k1 % partitions``), so each partition's
+    # value counts are final; the per-row work runs one partition at a time, in two passes
+    # (counts and norms, then the incidence once every norm and value id is known), so
+    # only one partition's per-row tables are alive at once. Ids come from sorting the
+    # shared values' (kind, value) texts, so they do not depend on the hashes or the
+    # partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
-    # Lazy (streamed in morsels) and kind codes via an Enum: replace_strict over every row's
-    # kind string holds large temporaries. Enum codes are positions in the sorted kinds, as
-    # kind_code.
-    keyed = (
+    account_table = account_table.with_columns(
+        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
+    )
+    if (
+        account_table["_account_key"].n_unique() < account_table.height
+    ):  # pragma: no cover - 2^-64 odds
+        raise AssertionError("account id hash collision; please report")
+    # One narrow row per attribute row: account index, kind code (Enum codes are positions
+    # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
+    base = (
         attributes.lazy()
         .select(
             pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
-            *[pl.col(S.VALUE).hash(seed=seed).alias(f"_k{seed}") for seed in (1, 2)],
+            pl.col(S.VALUE).hash(seed=1).alias("_k1"),
             pl.col(S.ATTRIBUTE_KIND)
             .cast(pl.Enum(kinds))
             .to_physical()
@@ -329,24 +338,25 @@ def build_graph(
             S.N_EVENTS,
         )
         .with_row_index("_row")
+        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
+        .select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS)
         .collect()
     )
-    account_table = account_table.with_columns(
-        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
-    )
-    if (
-        account_table["_account_key"].n_unique() < account_table.height
-    ):  # pragma: no cover - 2^-64 odds
-        raise AssertionError("account id hash collision; please report")
-    # Both group-bys run on hash partitions of the rows (equal keys share a partition), which
-    # bounds their hash tables to a quarter of the table.
+    n_kinds = len(kinds)
+    # Accounts holding each kind: (account, kind) pairs are distinct across account partitions.
     holders = (
         pl.concat(
             [
-                part.group_by(KIND_CODE).agg(
-                    pl.col("_account_key").n_unique().alias("_kind_holders")
+                part.select(
+                    KIND_CODE,
+                    (
+                        pl.col(ACCOUNT_INDEX).cast(pl.UInt64) * n_kinds
+                        + pl.col(KIND_CODE).cast(pl.UInt64)
+                    ).alias("_pair"),
                 )
-                for part in _partitions(keyed, "_account_key", partitions)
+                .group_by(KIND_CODE)
+                .agg(pl.col("_pair").n_unique().alias("_kind_holders"))
+                for part in _partitions(base, ACCOUNT_INDEX, partitions)
             ]
         )
         .group_by(KIND_CODE)
@@ -357,29 +367,46 @@ def build_graph(
         # returns strings, whatever return_dtype says)
         pl.Series(KIND_CODE, [kind_code[k] for k in kinds], dtype=pl.UInt8)
     ).join(holders, on=KIND_CODE)
-    counts = (
-        pl.concat(
-            [
-                part.group_by(KIND_CODE, "_k1", "_k2").agg(
-                    pl.len().alias(N_ACCOUNTS), pl.col("_row").first()
-                )
-                for part in _partitions(keyed, "_k1", partitions)
-            ]
-        )
-        .join(kind_props.select(KIND_CODE, "_kind_holders"), on=KIND_CODE)
-        .with_row_index("_group")
-    )
+    holders_of_kind = kind_props.select(KIND_CODE, "_kind_holders")
     n = pl.col(N_ACCOUNTS).cast(pl.Float64)
     idf = (pl.col("_kind_holders").cast(pl.Float64) / n).log()
-    # One row per distinct value (tens of millions at incident size, most of them held by
-    # one account): only the IDF is kept on every row; the kinds' other constants join the
-    # shared values alone.
-    counts = counts.with_columns(idf.alias("_idf")).drop("_kind_holders")
+    x = (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x")
+    # Cosine norms (over all of an account's values of the kind, private ones included) sum
+    # x² in fixed point (2^-32 units): an exact integer sum is the same in any row order and
+    # any partitioning. One slot per (account, kind).
+    squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
+    square_sums = np.zeros(len(account_ids) * n_kinds, dtype=np.int64)
+    slot = (
+        pl.col(ACCOUNT_INDEX).cast(pl.Int64) * n_kinds + pl.col(KIND_CODE).cast(pl.Int64)
+    ).alias("_slot")
+
+    shared_parts = []
+    for part in _partitions(base, "_k1", partitions):
+        keyed = part.with_columns(
+            attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
+        )
+        counts = (
+            keyed.group_by(KIND_CODE, "_k1", "_k2")
+            .agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
+            .join(holders_of_kind, on=KIND_CODE)
+            .with_columns(idf.alias("_idf"))
+        )
+        rows = keyed.select(ACCOUNT_INDEX, KIND_CODE, "_k1", "_k2", S.N_EVENTS).join(
+            counts.select(KIND_CODE, "_k1", "_k2", "_idf"), on=[KIND_CODE, "_k1", "_k2"]
+        )
+        del keyed
+        sums = rows.with_columns(x).group_by(slot).agg(squares.sum().alias("_squares"))
+        square_sums[sums["_slot"].to_numpy()] += sums["_squares"].to_numpy()
+        shared_parts.append(
+            counts.filter(pl.col(N_ACCOUNTS) >= 2).select(
+                KIND_CODE, "_k1", "_k2", N_ACCOUNTS, "_row"
+            )
+        )
+        del rows, sums, counts
+    shared = pl.concat(shared_parts).join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
+    del shared_parts
 
     # The dictionary of shared values: text gathered from one representative row each.
-    shared = counts.filter(pl.col(N_ACCOUNTS) >= 2).join(
-        kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE
-    )
     values = (
         shared.with_columns(
             attributes[S.ATTRIBUTE_KIND].gather(shared["_row"]).alias(S.ATTRIBUTE_KIND),
@@ -418,64 +445,46 @@ def build_graph(
         .sort(S.ATTRIBUTE_KIND, pl.col(N_ACCOUNTS), S.VALUE, descending=[False, True, False])
     )
 
-    # One narrow row per (account, value): ids, the value's holders and the TF-IDF term.
-    rows = (
-        keyed.lazy()
-        .select("_account_key", KIND_CODE, "_k1", "_k2", S.N_EVENTS)
-        .join(
-            counts.lazy().select(KIND_CODE, "_k1", "_k2", "_group", N_ACCOUNTS, "_idf"),
-            on=[KIND_CODE, "_k1", "_k2"],
-        )
-        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select(
-            ACCOUNT_INDEX,
-            "_group",
-            S.N_EVENTS,
-            KIND_CODE,
-            N_ACCOUNTS,
-            (pl.col(S.N_EVENTS).cast(pl.Float64).log1p() * pl.col("_idf")).alias("_x"),
-        )
-        .collect()
-    )
-    del keyed, counts
-    # Strength of each (account, value) link; pair contribution = kind weight × s_a × s_b.
-    # Cosine norms (over all of an account's values of the kind, private ones included) sum
-    # x² in fixed point (2^-32 units): an exact integer sum is the same in any row order, so
-    # the bytes do not depend on how the engine ordered the rows. Per-kind constants come
-    # from the small kind table; only rows of shared values are kept.
-    squares = (pl.col("_x").pow(2) * _NORM_SCALE).round().cast(pl.Int64)
-    norms = (
-        rows.lazy()
-        .group_by(ACCOUNT_INDEX, KIND_CODE)
-        .agg(squares.sum().alias("_squares"))
-        .collect()
-    )
+    # Strength of each (account, shared value) link; pair contribution = kind weight × s_a ×
+    # s_b. Per-kind constants come from the small kind table.
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
     constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
-    incidence = (
-        rows.lazy()
-        .filter(pl.col(N_ACCOUNTS) >= 2)
-        .join(values.lazy().select("_group", VALUE_INDEX), on="_group")
-        .join(norms.lazy(), on=[ACCOUNT_INDEX, KIND_CODE])
-        .join(constants.lazy(), on=KIND_CODE)
-        .select(
-            ACCOUNT_INDEX,
-            VALUE_INDEX,
-            S.N_EVENTS,
-            pl.when(pl.col("_cosine"))
-            .then(pl.when(norm > 0).then(pl.col("_x") / norm).otherwise(0.0))
-            .otherwise(
-                (pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0)
-                .clip(1.0, None)
-                .pow(-pl.col("_alpha") / 2.0)
-            )
-            .alias(STRENGTH),
+    value_ids = values.select(KIND_CODE, "_k1", "_k2", VALUE_INDEX)
+    incidence_parts = []
+    for part in _partitions(base, "_k1", partitions):
+        keyed = part.with_columns(
+            attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
+        ).drop("_row")
+        rows = keyed.join(value_ids, on=[KIND_CODE, "_k1", "_k2"]).join(
+            values.select(VALUE_INDEX, N_ACCOUNTS, pl.col("_kind_holders")), on=VALUE_INDEX
         )
-        .collect()
-        .sort(VALUE_INDEX, ACCOUNT_INDEX)
-    )
-    del rows, norms  # the per-row table is the largest frame here; free it before projecting
+        del keyed
+        rows = rows.with_columns(idf.alias("_idf")).with_columns(
+            x,
+            pl.Series("_squares", square_sums[rows.select(slot)["_slot"].to_numpy()]),
+        )
+        incidence_parts.append(
+            rows.drop("_kind_holders")
+            .join(constants, on=KIND_CODE)
+            .select(
+                ACCOUNT_INDEX,
+                VALUE_INDEX,
+                S.N_EVENTS,
+                pl.when(pl.col("_cosine"))
+                .then(pl.when(norm > 0).then(pl.col("_x") / norm).otherwise(0.0))
+                .otherwise(
+                    (pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0)
+                    .clip(1.0, None)
+                    .pow(-pl.col("_alpha") / 2.0)
+                )
+                .alias(STRENGTH),
+            )
+        )
+        del rows
+    del base, square_sums
+    incidence = pl.concat(incidence_parts).sort(VALUE_INDEX, ACCOUNT_INDEX)
+    del incidence_parts
     values = values.select(
         VALUE_INDEX,
         S.ATTRIBUTE_KIND,
