@@ -121,9 +121,10 @@ def run(holders: pl.DataFrame, n_accounts: int, **kwargs) -> pl.DataFrame:
     st.integers(1, 2),
     st.sampled_from([1, 7, 50, 10_000]),
     st.integers(1, 2),
+    st.sampled_from([None, 0]),
 )
 def test_projection_matches_the_reference(
-    table, k: int, orders: int, budget: int, workers: int
+    table, k: int, orders: int, budget: int, workers: int, ring_memory: int | None
 ) -> None:
     holders, n_accounts = table
     edges = run(
@@ -133,6 +134,7 @@ def test_projection_matches_the_reference(
         ring_orders=orders,
         pair_budget=budget,
         workers=workers,
+        ring_memory=ring_memory,
     )
     expected = reference(holders, n_accounts=n_accounts, k=k, orders=orders, **PARAMS)
     assert {(s, t): w for s, t, w in edges.iter_rows()} == pytest.approx(expected, abs=0, rel=0)
@@ -168,7 +170,13 @@ def test_chunks_threads_and_blocks_do_not_change_a_bit(monkeypatch: pytest.Monke
     )
     one = run(holders, n_accounts, ring_neighbours=5, ring_orders=2, workers=1)
     assert one.height > 1_000
-    for budget, workers in ((5_000, 1), (5_000, 2), (777, 2)):
+    for budget, workers, ring_memory in (
+        (5_000, 1, None),
+        (5_000, 2, None),
+        (777, 2, None),
+        (777, 2, 0),  # ring pairs in temporary files, read back chunk by chunk
+        (5_000, 1, 1_000),
+    ):
         assert run(
             holders,
             n_accounts,
@@ -176,6 +184,7 @@ def test_chunks_threads_and_blocks_do_not_change_a_bit(monkeypatch: pytest.Monke
             ring_orders=2,
             pair_budget=budget,
             workers=workers,
+            ring_memory=ring_memory,
         ).equals(one)
     # Ring pairs are made in blocks of positions; blocks that cut through rings change nothing.
     monkeypatch.setattr(project_module, "_BLOCK", 97)

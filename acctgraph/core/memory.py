@@ -70,15 +70,21 @@ RESIDENT_PER_ACCOUNT = 600
 USAGE_PER_EXCHANGE = 60
 """The reductions' group-by state and decoded pages, per exchange, divided among the
 account partitions."""
-GRAPH_PER_EXCHANGE = 80
-"""The graph builder's per-row tables (hashed keys, distinct values, strengths), per
-exchange (attribute rows are about 0.9 per exchange); not yet partitioned."""
+GRAPH_PER_EXCHANGE = 60
+"""The graph builder's tables over all rows (account, kind and value hash per row; the
+incidence and its sort), per exchange (attribute rows are about 0.9 per exchange)."""
+GRAPH_PART_PER_EXCHANGE = 150
+"""The graph builder's per-partition tables (second hashes, value counts, joins), per
+exchange, divided among the value partitions."""
 BYTES_PER_PAIR = 64
 """Raw pairs of the projection: source, target, kind, products, the sparse sum (per pair)."""
 PROJECTION_WORKERS = 2
 MAX_PAIR_BUDGET = 8_000_000
 MIN_PAIR_BUDGET = 250_000
 MAX_PARTITIONS = 64
+MIN_RING_MEMORY = 64 * MB
+RING_PER_EXCHANGE = 45
+"""The projection's hub-ring pairs in memory, per exchange (when not in files)."""
 MIN_GRAPH_PARTITIONS = 4
 """The graph builder's group-bys always run on at least this many partitions: on two cores
 that is as fast as one, with a quarter of the hash table."""
@@ -210,6 +216,9 @@ class MemoryPlan:
         Hash partitions of the graph builder's per-row group-bys.
     pair_budget
         Raw pairs each projection worker makes at once.
+    ring_memory
+        The most bytes the projection's hub-ring pairs may take in memory; beyond it
+        they are kept in temporary files (``TMPDIR``) and read back chunk by chunk.
     """
 
     budget_bytes: int
@@ -221,6 +230,7 @@ class MemoryPlan:
     usage_partitions: int
     graph_partitions: int
     pair_budget: int
+    ring_memory: int
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready fields, with the sizes also in words."""
@@ -246,8 +256,8 @@ def plan_memory(
 
     The estimate is the larger of two stages' peaks: the reductions (:data:`BASE_BYTES`,
     the per-account tables they produce, and their group-by state divided by the
-    partitions) and the graph (the resident tables, the builder's per-row tables, which
-    are not partitioned, and the projection's pairs). When nothing fits, the plan uses
+    partitions) and the graph (the resident tables, the builder's tables over all rows,
+    and the larger of its per-partition tables and the projection's pairs). When nothing fits, the plan uses
     the most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
     """
     machine = machine if machine is not None else machine_memory()
@@ -262,10 +272,25 @@ def plan_memory(
         else max(1, min(MAX_PARTITIONS, math.ceil(usage_state / usage_free)))
     )
     graph_free = budget_bytes - resident - graph_rows
-    pairs = int(max(graph_free, 0) / (BYTES_PER_PAIR * PROJECTION_WORKERS))
+    graph_state = GRAPH_PART_PER_EXCHANGE * n_exchanges
+    graph_parts = (
+        MAX_PARTITIONS
+        if graph_free <= 0
+        else max(MIN_GRAPH_PARTITIONS, min(MAX_PARTITIONS, math.ceil(graph_state / graph_free)))
+    )
+    pairs = int(max(graph_free, 0) / 2 / (BYTES_PER_PAIR * PROJECTION_WORKERS))
+    ring_memory = max(MIN_RING_MEMORY, graph_free // 2)
     pair_budget = max(MIN_PAIR_BUDGET, min(MAX_PAIR_BUDGET, pairs))
     usage_peak = BASE_BYTES + (resident - BASE_BYTES) // 2 + usage_state / usage_parts
-    graph_peak = resident + graph_rows + BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget
+    graph_peak = (
+        resident
+        + graph_rows
+        + max(
+            graph_state / graph_parts,
+            BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget
+            + min(ring_memory, RING_PER_EXCHANGE * n_exchanges),
+        )
+    )
     return MemoryPlan(
         budget_bytes=budget_bytes,
         source=source,
@@ -274,6 +299,7 @@ def plan_memory(
         resident_bytes=int(resident + graph_rows),
         estimate_bytes=int(max(usage_peak, graph_peak)),
         usage_partitions=usage_parts,
-        graph_partitions=MIN_GRAPH_PARTITIONS,
+        graph_partitions=graph_parts,
         pair_budget=pair_budget,
+        ring_memory=int(ring_memory),
     )

@@ -60,7 +60,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import igraph as ig
@@ -244,6 +245,8 @@ def build_graph(
     linkage_params: LinkageParams | None = None,
     partitions: int = 4,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
+    ring_memory: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> AccountGraph:
     """Build the account graph from the long attribute table.
 
@@ -274,11 +277,15 @@ def build_graph(
         probabilities, times the kind's weight, are added to the edges.
     linkage_params
         :class:`~acctgraph.graph.linkage.LinkageParams` (defaults if None).
-    partitions, pair_budget
+    partitions, pair_budget, ring_memory
         How the work is split (a run's memory plan, :mod:`acctgraph.core.memory`): the
-        group-bys over the per-row table run on this many hash partitions of the rows,
-        and each projection worker makes at most ``pair_budget`` raw pairs at once.
-        The graph does not depend on either.
+        per-row work runs on this many hash partitions of the values, each projection
+        worker makes at most ``pair_budget`` raw pairs at once, and the hub rings' pairs
+        go to temporary files beyond ``ring_memory`` bytes (None: no limit). The graph
+        does not depend on any of them.
+    progress
+        Called with each step's name (``graph: value counts (part 2 of 4, about 9 s
+        left)``, ``graph: projection``).
     """
     similarities = similarities or {}
     if account_ids is None:
@@ -380,8 +387,9 @@ def build_graph(
         pl.col(ACCOUNT_INDEX).cast(pl.Int64) * n_kinds + pl.col(KIND_CODE).cast(pl.Int64)
     ).alias("_slot")
 
+    step = _Steps(progress, partitions)
     shared_parts = []
-    for part in _partitions(base, "_k1", partitions):
+    for part in step.parts("graph: value counts and norms", _partitions(base, "_k1", partitions)):
         keyed = part.with_columns(
             attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
         )
@@ -452,7 +460,7 @@ def build_graph(
     constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
     value_ids = values.select(KIND_CODE, "_k1", "_k2", VALUE_INDEX)
     incidence_parts = []
-    for part in _partitions(base, "_k1", partitions):
+    for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
         keyed = part.with_columns(
             attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
         ).drop("_row")
@@ -483,7 +491,7 @@ def build_graph(
         )
         del rows
     del base, square_sums
-    incidence = pl.concat(incidence_parts).sort(VALUE_INDEX, ACCOUNT_INDEX)
+    incidence = pl.concat(incidence_parts, rechunk=False).sort(VALUE_INDEX, ACCOUNT_INDEX)
     del incidence_parts
     values = values.select(
         VALUE_INDEX,
@@ -496,12 +504,14 @@ def build_graph(
         INFRASTRUCTURE,
     )
     linkage = dict(linkage or {})
+    step("graph: projection")
     edges = _project(
         incidence,
         values.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage))),
         params,
         n_accounts=len(account_ids),
         pair_budget=pair_budget,
+        ring_memory=ring_memory,
     )
     projected = edges.height
     links = Links.empty()
@@ -542,6 +552,28 @@ def build_graph(
     return graph
 
 
+class _Steps:
+    """Progress of the graph stage's steps, with the part and the time left of partitioned ones."""
+
+    def __init__(self, progress: Callable[[str], None] | None, partitions: int) -> None:
+        self.progress = progress
+        self.partitions = partitions
+
+    def __call__(self, name: str) -> None:
+        if self.progress:
+            self.progress(name)
+
+    def parts(self, name: str, items: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        started = time.perf_counter()
+        for done, item in enumerate(items):
+            left = ""
+            if done:
+                seconds = (time.perf_counter() - started) / done * (self.partitions - done)
+                left = f", about {seconds:.0f} s left"
+            self(f"{name} (part {done + 1} of {self.partitions}{left})")
+            yield item
+
+
 def _partitions(frame: pl.DataFrame, key: str, parts: int):
     """``frame``'s rows split by ``key % parts`` (a 64-bit hash), one part at a time."""
     for part in range(parts):
@@ -555,6 +587,7 @@ def _project(
     *,
     n_accounts: int,
     pair_budget: int,
+    ring_memory: int | None,
 ) -> pl.DataFrame:
     """Sum pair contributions (kind weight × both strengths); see :mod:`acctgraph.graph.project`."""
     kinds = sorted(values[S.ATTRIBUTE_KIND].unique().to_list())
@@ -585,4 +618,5 @@ def _project(
         ring_neighbours=params.ring_neighbours,
         ring_orders=params.ring_orders,
         pair_budget=pair_budget,
+        ring_memory=ring_memory,
     )

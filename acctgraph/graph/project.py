@@ -33,6 +33,9 @@ Examples
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,6 +77,7 @@ def project(
     ring_orders: int,
     pair_budget: int = DEFAULT_PAIR_BUDGET,
     workers: int = 2,
+    ring_memory: int | None = None,
 ) -> pl.DataFrame:
     """Weighted account pairs ``source, target, weight`` (source < target), sorted.
 
@@ -94,6 +98,10 @@ def project(
         Upper bound on raw pairs generated at once per worker (memory ≈ 60 bytes each).
     workers
         Threads projecting chunks at once (the output does not depend on it).
+    ring_memory
+        The most bytes the hub rings' pairs may take in memory (None: no limit); beyond
+        it they are written to temporary files and read back one chunk at a time (the
+        output does not depend on it).
     """
     empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
     if holders.height == 0:
@@ -112,21 +120,61 @@ def project(
         ring_orders=ring_orders,
         n_accounts=n_accounts,
         workers=workers,
+        memory=ring_memory,
     )
-    per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source()
-    bounds = _chunk_bounds(per_source, pair_budget)
-    rings.assign_chunks(bounds)
+    try:
+        return _edges(
+            clique,
+            rings,
+            n_accounts,
+            pair_budget,
+            workers,
+            _settings_for(
+                kind_weight,
+                infra,
+                min_edge_weight,
+                corroboration_base,
+                corroboration_factor,
+                n_accounts,
+            ),
+        )
+    finally:
+        rings.close()
 
-    crumb = max(1, int(min_edge_weight / 20 * FIXED_POINT))
-    settings = _Settings(
+
+def _settings_for(
+    kind_weight: np.ndarray,
+    infra: np.ndarray,
+    min_edge_weight: float,
+    corroboration_base: float,
+    corroboration_factor: float,
+    n_accounts: int,
+) -> _Settings:
+    """The projection's constants in micro-units."""
+    return _Settings(
         kind_weight=kind_weight,
         infra=infra,
-        crumb=crumb,
+        crumb=max(1, int(min_edge_weight / 20 * FIXED_POINT)),
         threshold=int(min_edge_weight * FIXED_POINT),
         base=int(corroboration_base * FIXED_POINT),
         factor=corroboration_factor,
         n_accounts=n_accounts,
     )
+
+
+def _edges(
+    clique: _Cliques,
+    rings: _Rings,
+    n_accounts: int,
+    pair_budget: int,
+    workers: int,
+    settings: _Settings,
+) -> pl.DataFrame:
+    """Every chunk's final edges, concatenated in chunk order."""
+    empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
+    per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source()
+    bounds = _chunk_bounds(per_source, pair_budget)
+    rings.assign_chunks(bounds)
     # Chunks are independent and their edges final: two threads (numpy and scipy release the
     # GIL in their loops) and results concatenated in chunk order, so the output is the same.
     parts = in_threads(
@@ -281,9 +329,11 @@ class _Rings:
         ring_orders: int,
         n_accounts: int,
         workers: int = 1,
+        memory: int | None = None,
     ) -> None:
         """``rows``: :func:`_sorted_arrays` (emptied: the arrays move here); a value's rows are
-        contiguous, so the gathers below stay local."""
+        contiguous, so the gathers below stay local. ``memory``: the most bytes the pairs may
+        take in memory (None: no limit); beyond it they are kept in temporary files."""
         self.k = ring_neighbours
         self.workers = workers
         value = rows.pop(VALUE_INDEX)
@@ -305,37 +355,39 @@ class _Rings:
         # Per order: the row at each sorted position, and each row's position.
         self.orders = in_threads(self._order, range(n_orders), workers)
         del self.group
-        # Each (order, step) makes at most one pair per row: fill a slot of `count` rows each
-        # (in threads), counting pairs per source account, then close the gaps.
+        # Each (order, step) makes at most one pair per row: a job fills a buffer of `count`
+        # rows (jobs in threads, `workers` at a time), counting pairs per source account, and
+        # hands the pairs to the store: in memory, or in files when they would take more than
+        # `memory` bytes.
         jobs = [(o, step) for o in range(n_orders) for step in range(1, self.k + 1)]
-        self.first = np.empty(len(jobs) * count, dtype=np.int32)
-        self.second = np.empty(len(jobs) * count, dtype=np.int32)
-
-        def fill(job: int) -> tuple[int, np.ndarray]:
-            at = job * count
-            per_source = np.zeros(n_accounts, dtype=np.int64)
-            for lo in range(0, count, _BLOCK):
-                first, second = self._step(*jobs[job], lo, min(lo + _BLOCK, count))
-                self.first[at : at + len(first)] = first
-                self.second[at : at + len(second)] = second
-                per_source += np.bincount(self.account[first], minlength=n_accounts)[:n_accounts]
-                at += len(first)
-            return at - job * count, per_source
-
         self.n_accounts = n_accounts
+        spill = memory is not None and len(jobs) * count * 8 > memory
+        self.store: _MemoryPairs | _FilePairs = _FilePairs() if spill else _MemoryPairs()
+
+        def fill(job: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            first = np.empty(count, dtype=np.int32)
+            second = np.empty(count, dtype=np.int32)
+            per_source = np.zeros(n_accounts, dtype=np.int64)
+            at = 0
+            for lo in range(0, count, _BLOCK):
+                made_first, made_second = self._step(*jobs[job], lo, min(lo + _BLOCK, count))
+                first[at : at + len(made_first)] = made_first
+                second[at : at + len(made_second)] = made_second
+                per_source += np.bincount(self.account[made_first], minlength=n_accounts)[
+                    :n_accounts
+                ]
+                at += len(made_first)
+            if at < 0.75 * count:  # many small rings: give back the unused rows
+                return first[:at].copy(), second[:at].copy(), per_source
+            return first[:at], second[:at], per_source
+
         self.job_sources: list[np.ndarray] = []  # pairs per source account, per job
-        self.slots = [0]  # job j's pairs are rows slots[j] … slots[j+1]-1
-        for job, (made, per_source) in enumerate(in_threads(fill, range(len(jobs)), workers)):
-            self.job_sources.append(per_source)
-            at, end = job * count, self.slots[-1]
-            if at != end:  # overlapping moves are safe: numpy copies through a buffer
-                self.first[end : end + made] = self.first[at : at + made]
-                self.second[end : end + made] = self.second[at : at + made]
-            self.slots.append(end + made)
-        end = self.slots[-1]
-        self.first, self.second = self.first[:end], self.second[:end]
-        if end < 0.75 * len(jobs) * count:  # many small rings: give back the unused slots
-            self.first, self.second = self.first.copy(), self.second.copy()
+        for batch in range(0, len(jobs), max(1, workers)):
+            made = in_threads(fill, range(batch, min(batch + max(1, workers), len(jobs))), workers)
+            for first, second, per_source in made:
+                self.store.append(first, second)
+                self.job_sources.append(per_source)
+            del made
         del self.orders
 
     def _order(self, order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -393,36 +445,98 @@ class _Rings:
 
     def assign_chunks(self, bounds: list[int]) -> None:
         """Reorder each job's pairs by source chunk; ``self.offsets[j, c]`` is where chunk
-        ``c`` starts in job ``j``'s slot (in threads, one job at a time each)."""
+        ``c`` starts among job ``j``'s pairs (in threads, one job at a time each)."""
         n_chunks = len(bounds) - 1
         # Chunk of each account (a lookup table: cheaper than a search per pair).
         chunk_of = np.repeat(
             np.arange(n_chunks, dtype=np.int16 if n_chunks < 1 << 15 else np.int32), np.diff(bounds)
         )
-        self.offsets = np.zeros((len(self.slots) - 1, n_chunks + 1), dtype=np.int64)
+        self.offsets = np.zeros((len(self.job_sources), n_chunks + 1), dtype=np.int64)
 
         def reorder(job: int) -> None:
-            part = slice(self.slots[job], self.slots[job + 1])
-            order = np.argsort(
-                chunk_of[self.account[self.first[part]]], kind="stable"
-            )  # radix: 16-bit keys
-            self.first[part] = self.first[part][order]
-            self.second[part] = self.second[part][order]
-            # Where each chunk starts: the slot's start plus the pairs of the accounts before it.
-            self.offsets[job] = self.slots[job] + np.r_[0, np.cumsum(self.job_sources[job])][bounds]
+            first, second = self.store.read(job)
+            order = np.argsort(chunk_of[self.account[first]], kind="stable")  # radix: 16-bit keys
+            self.store.write(job, first[order], second[order])
+            # Where each chunk starts: the pairs of the accounts before it.
+            self.offsets[job] = np.r_[0, np.cumsum(self.job_sources[job])][bounds]
 
-        in_threads(reorder, range(len(self.slots) - 1), self.workers)
+        in_threads(reorder, range(len(self.job_sources)), self.workers)
         del self.job_sources
 
     def pairs(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs whose source account is in one chunk (after :meth:`assign_chunks`)."""
-        parts = [slice(lo, hi) for lo, hi in self.offsets[:, chunk : chunk + 2] if hi > lo]
+        parts = [
+            self.store.read(job, lo, hi)
+            for job, (lo, hi) in enumerate(self.offsets[:, chunk : chunk + 2])
+            if hi > lo
+        ]
         if not parts:
-            return self.first[:0], self.second[:0]
+            empty = np.empty(0, dtype=np.int32)
+            return empty, empty
         return (
-            np.concatenate([self.first[part] for part in parts]),
-            np.concatenate([self.second[part] for part in parts]),
+            np.concatenate([first for first, _ in parts]),
+            np.concatenate([second for _, second in parts]),
         )
+
+    def close(self) -> None:
+        """Remove the temporary files, if any."""
+        self.store.close()
+
+
+class _MemoryPairs:
+    """Each job's (first, second) row arrays, in memory."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def append(self, first: np.ndarray, second: np.ndarray) -> None:
+        self.jobs.append((first, second))
+
+    def read(self, job: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        first, second = self.jobs[job]
+        return first[lo:hi], second[lo:hi]
+
+    def write(self, job: int, first: np.ndarray, second: np.ndarray) -> None:
+        self.jobs[job] = (first, second)
+
+    def close(self) -> None:
+        self.jobs.clear()
+
+
+class _FilePairs:
+    """Each job's (first, second) row arrays in two files of int32, one after the other, in a
+    temporary folder (``TMPDIR``); a chunk reads one slice per job."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="acctgraph-pairs-")
+        self.paths = (os.path.join(self.folder, "first"), os.path.join(self.folder, "second"))
+        for path in self.paths:
+            open(path, "wb").close()
+        self.slots = [0]  # job j's pairs are rows slots[j] … slots[j+1]-1 of each file
+
+    def append(self, first: np.ndarray, second: np.ndarray) -> None:
+        for path, array in zip(self.paths, (first, second), strict=True):
+            with open(path, "ab") as handle:
+                np.ascontiguousarray(array, dtype=np.int32).tofile(handle)
+        self.slots.append(self.slots[-1] + len(first))
+
+    def read(self, job: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.slots[job], self.slots[job + 1]
+        count = (end - start if hi is None else hi) - lo
+        first, second = (
+            np.fromfile(path, dtype=np.int32, count=count, offset=4 * (start + lo))
+            for path in self.paths
+        )
+        return first, second
+
+    def write(self, job: int, first: np.ndarray, second: np.ndarray) -> None:
+        for path, array in zip(self.paths, (first, second), strict=True):
+            with open(path, "r+b") as handle:
+                handle.seek(4 * self.slots[job])
+                np.ascontiguousarray(array, dtype=np.int32).tofile(handle)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def in_threads(fn, items, workers: int) -> list:

@@ -241,16 +241,31 @@ def run_from_usage(
     config = config or Config()
     plan = plan or memory_plan(dataset, config)
     stage = Stages(progress)
-    attributes = stage("attributes", lambda: attribute_table(usage, config.features))
-    # From here on the attribute table holds the template and co-activity rows; drop the
+    # Two tables: the infrastructure kinds' rows (addresses, ranges, co-activity windows,
+    # about 40% of the rows) are read by the graph builder alone, and are freed once the
+    # graph holds the values that link; the rest is read again by cohorts, scores and samples.
+    infrastructure = config.infrastructure
+    firm, infra = stage(
+        "attributes",
+        lambda: (
+            attribute_table(usage, [f for f in config.features if f.kind not in infrastructure]),
+            attribute_table(usage, [f for f in config.features if f.kind in infrastructure]),
+        ),
+    )
+    # From here on the attribute tables hold the template and co-activity rows; drop the
     # copies in `usage` so that the two largest per-account tables are not held twice.
     usage = dataclasses.replace(
         usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear()
     )
+    attribute_rows = firm.height + infra.height
+    tables = [firm, infra]
+    del infra
     graph = stage(
         "graph",
         lambda: build_graph(
-            attributes,
+            # one frame of two chunks (no copy); the list is emptied so that the graph
+            # builder's reference is the infrastructure rows' last one
+            pl.concat([tables.pop(0), tables.pop(0)], how="vertical", rechunk=False),
             weights=config.weights,
             hub_caps=config.hub_caps,
             similarities=config.similarities,
@@ -262,13 +277,14 @@ def run_from_usage(
             linkage_params=config.linkage,
             partitions=plan.graph_partitions,
             pair_budget=plan.pair_budget,
+            ring_memory=plan.ring_memory,
+            progress=progress,
         ),
     )
     # Past the graph, only the non-infrastructure kinds' rows are read (prompt templates for
-    # cohorts, scores and samples; firm values for cohorts): the addresses, ranges and
-    # co-activity windows, about 40% of the table, live on in `graph` as far as they link.
-    attribute_rows = attributes.height
-    attributes = attributes.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(config.infrastructure)))
+    # cohorts, scores and samples; firm values for cohorts).
+    attributes = firm
+    del firm
     communities = stage(
         "detect",
         lambda: detect_communities(
