@@ -24,9 +24,11 @@ Examples
 >>> plan = plan_memory(8 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
 >>> plan.usage_partitions, plan.fits()
 (1, True)
->>> small = plan_memory(2 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
->>> small.usage_partitions > 1, small.pair_budget < plan.pair_budget, small.fits()
-(True, True, True)
+>>> small = plan_memory(3 * GB, n_accounts=200_000, n_exchanges=5_000_000, source="test")
+>>> small.graph_partitions >= plan.graph_partitions, small.pair_budget < plan.pair_budget
+(True, True)
+>>> small.estimate_bytes < plan.estimate_bytes, small.fits()
+(True, True)
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ RESIDENT_PER_EXCHANGE = 100
 graph's incidence), per exchange."""
 RESIDENT_PER_ACCOUNT = 600
 """Per-account tables (accounts, emails, activity, the graph's vertex tables)."""
-USAGE_PER_EXCHANGE = 60
+USAGE_PER_EXCHANGE = 122
 """The reductions' group-by state and decoded pages, per exchange, divided among the
 account partitions."""
+COHORT_PER_EXCHANGE = 75
+"""The stages after the graph (cohorts, scores, template samples, graph pages): the prompt
+template rows they select and join, per exchange; not partitioned."""
 GRAPH_PER_EXCHANGE = 60
 """The graph builder's tables over all rows (account, kind and value hash per row; the
 incidence and its sort), per exchange (attribute rows are about 0.9 per exchange)."""
@@ -254,10 +259,11 @@ def plan_memory(
 ) -> MemoryPlan:
     """The fewest partitions (and the largest pair budget) whose estimated peak fits the budget.
 
-    The estimate is the larger of two stages' peaks: the reductions (:data:`BASE_BYTES`,
-    the per-account tables they produce, and their group-by state divided by the
-    partitions) and the graph (the resident tables, the builder's tables over all rows,
-    and the larger of its per-partition tables and the projection's pairs). When nothing fits, the plan uses
+    The estimate is the largest of three peaks: the reductions' (:data:`BASE_BYTES`, the
+    per-account tables they produce, and their group-by state divided by the
+    partitions), the graph's (the resident tables, the builder's tables over all rows,
+    and the larger of its per-partition tables and the projection's pairs) and the
+    later stages' (the resident tables and the template rows they join). When nothing fits, the plan uses
     the most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
     """
     machine = machine if machine is not None else machine_memory()
@@ -291,13 +297,14 @@ def plan_memory(
             + min(ring_memory, RING_PER_EXCHANGE * n_exchanges),
         )
     )
+    later_peak = resident + COHORT_PER_EXCHANGE * n_exchanges
     return MemoryPlan(
         budget_bytes=budget_bytes,
         source=source,
         machine_bytes=machine[0],
         available_bytes=machine[1],
         resident_bytes=int(resident + graph_rows),
-        estimate_bytes=int(max(usage_peak, graph_peak)),
+        estimate_bytes=int(max(usage_peak, graph_peak, later_peak)),
         usage_partitions=usage_parts,
         graph_partitions=graph_parts,
         pair_budget=pair_budget,

@@ -109,8 +109,9 @@ def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
     """How this run splits its work to stay within ``config.memory_budget``.
 
     Raises :class:`ConfigError` (exit status 2) when the estimated peak exceeds the
-    machine's memory, or a budget that was set explicitly; a default budget that the
-    input exceeds is a counted warning (``memory_budget_exceeded``) instead.
+    machine's memory, or a budget that was set explicitly. A default budget that the
+    input exceeds is raised, in steps of 5%, to the smallest that fits within the
+    machine's available memory, and counted as a warning (``memory_budget_exceeded``).
     """
     budget, source = resolve_budget(config.memory_budget)
     n_exchanges = next(
@@ -129,18 +130,32 @@ def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
             f"this machine has {format_size(total)} of memory and {need}: run on a larger "
             "machine or on a slice of the exchanges"
         )
-    if not plan.fits():
-        if config.memory_budget is not None:
-            raise ConfigError(
-                f"memory budget {config.memory_budget}: {need}; raise --memory-budget to at "
-                f"least {format_size(plan.estimate_bytes)}"
-            )
-        dataset.warnings.put(
-            "memory_budget_exceeded",
-            f"the default memory budget ({format_size(budget)}, {source}) is below the "
-            f"estimate: {need}",
-            count=1,
+    if plan.fits():
+        return plan
+    if config.memory_budget is not None:
+        raise ConfigError(
+            f"memory budget {config.memory_budget}: {need}; raise --memory-budget to at "
+            f"least {format_size(plan.estimate_bytes)}"
         )
+    # A default budget the input cannot meet: the smallest larger one that fits, up to the
+    # memory the machine has free, rather than the most partitions under an unmet budget.
+    ceiling = plan.available_bytes or total or budget
+    for step in range(1, 41):
+        larger = int(budget * (1 + 0.05 * step))
+        if larger > ceiling:
+            break
+        raised = plan_memory(larger, n_accounts=n_accounts, n_exchanges=n_exchanges, source=source)
+        if raised.fits():
+            plan = dataclasses.replace(
+                raised, source=f"{source}, raised to fit the input's estimate"
+            )
+            break
+    dataset.warnings.put(
+        "memory_budget_exceeded",
+        f"the default memory budget ({format_size(budget)}, {source}) is below the "
+        f"estimate: {need}; planned for {format_size(plan.budget_bytes)}",
+        count=1,
+    )
     return plan
 
 
