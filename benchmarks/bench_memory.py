@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         records.append(record)
         print(json.dumps(record), file=sys.stderr, flush=True)
-    print("| budget | exit | seconds | peak MB | estimate | usage parts | pair budget | identical |")
+    print(
+        "| budget | exit | seconds | peak MB | estimate | usage parts | pair budget | identical |"
+    )
     print("|---|---|---:|---:|---|---:|---:|---|")
     for r in records:
         plan = r.get("plan") or {}
