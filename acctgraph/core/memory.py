@@ -238,8 +238,10 @@ class MemoryPlan:
     ring_memory: int
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready fields, with the sizes also in words."""
+        """JSON-ready fields, with the sizes also in words (not the available memory, which
+        changes from one run to the next: run.json is the same for the same inputs)."""
         record: dict[str, object] = dict(asdict(self))
+        del record["available_bytes"]
         record["budget"] = format_size(self.budget_bytes)
         record["estimate"] = format_size(self.estimate_bytes)
         return record
