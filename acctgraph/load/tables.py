@@ -67,6 +67,11 @@ def read_accounts(
     return frame.drop(ROW), extras, rows
 
 
+ROWS_PER_PART = 40_000_000
+"""Exchanges per account partition of the duplicate-row count (the load stage's second
+pass): the distinct row hashes of one partition are held at once."""
+
+
 def read_exchanges(
     source: Source, mapping: Mapping[str, str] | None, warnings: WarningLog
 ) -> tuple[pl.LazyFrame, pl.DataFrame, int]:
@@ -90,21 +95,29 @@ def read_exchanges(
         count=int(rows == 0),
         path=where,
     )
-    # Pass 2: exchanges per account, and rows repeated exactly (64-bit row hash).
+    # Pass 2: exchanges per account, and rows repeated exactly (64-bit row hash), in
+    # partitions of accounts so that the distinct row hashes held at once stay bounded.
+    parts = max(1, -(-rows // ROWS_PER_PART))
+    hashed = exchanges.select(
+        pl.col(S.ACCOUNT_ID), pl.struct(pl.all()).hash(seed=0).alias("__acctgraph_row_hash")
+    )
     with reading(where):
-        per_account = (
-            exchanges.select(
-                pl.col(S.ACCOUNT_ID),
-                pl.struct(pl.all()).hash(seed=0).alias("__acctgraph_row_hash"),
-            )
-            .group_by(S.ACCOUNT_ID)
-            .agg(
-                pl.len().alias("exchanges"),
-                pl.col("__acctgraph_row_hash").n_unique().alias("distinct"),
-            )
-            .collect()
-            .sort(S.ACCOUNT_ID)
-        )
+        per_account = pl.concat(
+            [
+                (
+                    hashed
+                    if parts == 1
+                    else hashed.filter(pl.col(S.ACCOUNT_ID).hash(seed=7) % parts == part)
+                )
+                .group_by(S.ACCOUNT_ID)
+                .agg(
+                    pl.len().alias("exchanges"),
+                    pl.col("__acctgraph_row_hash").n_unique().alias("distinct"),
+                )
+                .collect(engine="streaming")
+                for part in range(parts)
+            ]
+        ).sort(S.ACCOUNT_ID)
     repeated = per_account.filter(pl.col("exchanges") > pl.col("distinct")).with_columns(
         (pl.col("exchanges") - pl.col("distinct")).alias("repeated")
     )
