@@ -4,13 +4,13 @@ A run holds some tables for its whole length (the per-account reductions, the
 attribute table, the graph) and builds others for one stage only (the group-bys
 over the exchanges, the graph builder's per-row tables, the pairs of the
 projection). The *resident* part is set by the input's size; the *transient*
-part shrinks when a stage works on fewer accounts at a time (today the pass over the
-exchanges and the projection; the graph builder's per-row tables count as resident
-until it is partitioned too). :func:`plan_memory`
+part shrinks when a stage works on less at a time: the reductions on a partition of
+the accounts, the graph builder on a partition of the values, the projection on
+fewer pairs, with the hub rings' pairs in temporary files. :func:`plan_memory`
 estimates both from row counts alone, before the pass over the exchanges, and
-chooses how many account partitions the traffic stages use and how many pairs the
-projection makes at once, so that the estimated peak stays under the budget. The
-plan never changes a run's output, only how the work is split.
+chooses the partitions, the pair budget and the ring memory so that the estimated
+peak stays under the budget. The plan never changes a run's output, only how the
+work is split.
 
 Budgets are written as a number and a unit, as Kubernetes writes them: ``k``,
 ``M``, ``G``, ``T`` are powers of 1000, ``Ki``, ``Mi``, ``Gi``, ``Ti`` powers of
