@@ -313,14 +313,13 @@ def _shares(
     """``_a, value, share``: each account's share of its sampled prompts per widely held value."""
     # One row per (account, value) of a kind (acctgraph.features.attribute_table): a value's
     # rows count its holders.
-    holders = templates.lazy().group_by(S.VALUE).agg(pl.len().alias("_holders"))
+    holders = templates.group_by(S.VALUE).agg(pl.len().alias("_holders"))
     activity = usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES).filter(pl.col(N_EXCHANGES) >= 1)
     return (
-        templates.lazy()
-        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
+        templates.select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
         .join(holders.filter(pl.col("_holders") >= params.min_holders), on=S.VALUE)
-        .join(activity.lazy(), on=S.ACCOUNT_ID)
-        .join(index.lazy(), on=S.ACCOUNT_ID)
+        .join(activity, on=S.ACCOUNT_ID)
+        .join(index, on=S.ACCOUNT_ID)
         .select(
             "_a",
             S.VALUE,
@@ -330,7 +329,6 @@ def _shares(
             .alias("share"),
         )
         .sort("_a", S.VALUE)
-        .collect()
     )
 
 
