@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 
 from acctgraph.core.errors import ConfigError
@@ -91,8 +92,26 @@ MIN_RING_MEMORY = 64 * MB
 RING_PER_EXCHANGE = 45
 """The projection's hub-ring pairs in memory, per exchange (when not in files)."""
 MIN_GRAPH_PARTITIONS = 4
-"""The graph builder's group-bys always run on at least this many partitions: on two cores
-that is as fast as one, with a quarter of the hash table."""
+"""The graph builder always runs on at least this many value partitions (as its group-bys
+did before the plan): a quarter of the per-row tables at a time."""
+
+
+def part_label(name: str, part: int, parts: int, started: float, *, noun: str = "part") -> str:
+    """A partitioned step's progress line: ``name (part 2 of 4, about 9 s left)``.
+
+    ``part`` counts from 0; ``started`` is when part 0 started (``time.perf_counter()``);
+    the time left assumes the parts take equally long. One part: ``name`` alone.
+
+    >>> part_label("graph: incidence", 0, 4, time.perf_counter())
+    'graph: incidence (part 1 of 4)'
+    """
+    if parts == 1:
+        return name
+    left = ""
+    if part:
+        seconds = (time.perf_counter() - started) / part * (parts - part)
+        left = f", about {seconds:.0f} s left"
+    return f"{name} ({noun} {part + 1} of {parts}{left})"
 
 
 def parse_size(text: str | int) -> int:

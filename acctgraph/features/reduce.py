@@ -66,7 +66,8 @@ import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
-from acctgraph.core.frames import owned
+from acctgraph.core.frames import account_part, owned
+from acctgraph.core.memory import part_label
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import (
@@ -116,7 +117,7 @@ def compute_usage(
         Called with the name of each reduction as it starts (``usage: addresses and
         co-activity windows``, ...): the pass over the exchanges is the run's longest stage.
     partitions
-        Account partitions (:func:`account_part`) reduced one after the other, each
+        Account partitions (:func:`~acctgraph.core.frames.account_part`) reduced one after the other, each
         reading the exchanges once: the group-bys' memory shrinks with the partition,
         and the tables are the same for any number of partitions (the sorted ones in
         the same order; the others' row order is unspecified in any case).
@@ -137,14 +138,8 @@ def compute_usage(
     parts = []
     started = time.perf_counter()
     for part in range(partitions):
-        where = "" if partitions == 1 else f" (accounts part {part + 1} of {partitions}"
-        if part:
-            left = (time.perf_counter() - started) / part * (partitions - part)
-            where += f", about {left:.0f} s left"
-        where += ")" if partitions > 1 else ""
-        if partitions == 1:
-            part_accounts, part_exchanges = accounts, exchanges
-        else:
+        part_accounts, part_exchanges = accounts, exchanges
+        if partitions > 1:
             part_accounts = accounts.filter(account_part(partitions) == part)
             part_exchanges = exchanges.filter(account_part(partitions) == part)
         parts.append(
@@ -155,7 +150,7 @@ def compute_usage(
                 prompt=prompt,
                 co_activity=co_activity,
                 event_columns=event_columns,
-                step=functools.partial(_step_in_part, step, where),
+                step=functools.partial(_step_in_part, step, part, partitions, started),
             )
         )
     if partitions == 1:
@@ -185,20 +180,10 @@ def compute_usage(
     )
 
 
-_PART_SEED = 7
-
-
-def _step_in_part(step: Callable[[str], None], where: str, name: str) -> None:
-    step(name + where)
-
-
-def account_part(partitions: int) -> pl.Expr:
-    """Each row's account partition in ``0 … partitions-1``: a stable hash of ``account_id``.
-
-    All of an account's rows, in the accounts and the exchanges tables, fall in one
-    partition, so every per-account reduction can be computed part by part.
-    """
-    return (pl.col(S.ACCOUNT_ID).hash(seed=_PART_SEED) % partitions).cast(pl.Int64)
+def _step_in_part(
+    step: Callable[[str], None], part: int, parts: int, started: float, name: str
+) -> None:
+    step(part_label(name, part, parts, started, noun="accounts part"))
 
 
 def _usage_part(

@@ -70,6 +70,7 @@ import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.memory import part_label
 from acctgraph.graph.linkage import PROBABILITY, LinkageParams, Links, link_records
 from acctgraph.graph.project import (  # column names shared with the projection, defined there
     ACCOUNT_INDEX,
@@ -457,25 +458,21 @@ def build_graph(
     # s_b. Per-kind constants come from the small kind table.
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
-    constants = kind_props.select(KIND_CODE, "_cosine", "_kind_holders", "_alpha")
-    value_ids = values.select(KIND_CODE, "_k1", "_k2", VALUE_INDEX)
+    constants = kind_props.select(KIND_CODE, "_cosine", "_alpha")
+    value_ids = values.select(KIND_CODE, "_k1", "_k2", VALUE_INDEX, N_ACCOUNTS, "_kind_holders")
     incidence_parts = []
     for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
         keyed = part.with_columns(
             attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
         ).drop("_row")
-        rows = keyed.join(value_ids, on=[KIND_CODE, "_k1", "_k2"]).join(
-            values.select(VALUE_INDEX, N_ACCOUNTS, pl.col("_kind_holders")), on=VALUE_INDEX
-        )
+        rows = keyed.join(value_ids, on=[KIND_CODE, "_k1", "_k2"])
         del keyed
         rows = rows.with_columns(idf.alias("_idf")).with_columns(
             x,
             pl.Series("_squares", square_sums[rows.select(slot)["_slot"].to_numpy()]),
         )
         incidence_parts.append(
-            rows.drop("_kind_holders")
-            .join(constants, on=KIND_CODE)
-            .select(
+            rows.join(constants, on=KIND_CODE).select(
                 ACCOUNT_INDEX,
                 VALUE_INDEX,
                 S.N_EVENTS,
@@ -565,12 +562,8 @@ class _Steps:
 
     def parts(self, name: str, items: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
         started = time.perf_counter()
-        for done, item in enumerate(items):
-            left = ""
-            if done:
-                seconds = (time.perf_counter() - started) / done * (self.partitions - done)
-                left = f", about {seconds:.0f} s left"
-            self(f"{name} (part {done + 1} of {self.partitions}{left})")
+        for part, item in enumerate(items):
+            self(part_label(name, part, self.partitions, started))
             yield item
 
 

@@ -54,6 +54,7 @@ SOURCE = "source"
 TARGET = "target"
 WEIGHT = "weight"
 
+_EDGES_SCHEMA = {SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64}
 FIXED_POINT = 1_000_000  # micro-units: exact, order-free integer sums
 # Odd multipliers coprime to the modulus: each gives an independent-looking order of accounts.
 _MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263)
@@ -103,9 +104,8 @@ def project(
         it they are written to temporary files and read back one chunk at a time (the
         output does not depend on it).
     """
-    empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
     if holders.height == 0:
-        return empty
+        return pl.DataFrame(schema=_EDGES_SCHEMA)
     kind_weight = np.asarray(kind_weights, dtype=np.float64)
     infra = np.asarray(infrastructure, dtype=bool)
 
@@ -122,36 +122,7 @@ def project(
         workers=workers,
         memory=ring_memory,
     )
-    try:
-        return _edges(
-            clique,
-            rings,
-            n_accounts,
-            pair_budget,
-            workers,
-            _settings_for(
-                kind_weight,
-                infra,
-                min_edge_weight,
-                corroboration_base,
-                corroboration_factor,
-                n_accounts,
-            ),
-        )
-    finally:
-        rings.close()
-
-
-def _settings_for(
-    kind_weight: np.ndarray,
-    infra: np.ndarray,
-    min_edge_weight: float,
-    corroboration_base: float,
-    corroboration_factor: float,
-    n_accounts: int,
-) -> _Settings:
-    """The projection's constants in micro-units."""
-    return _Settings(
+    settings = _Settings(
         kind_weight=kind_weight,
         infra=infra,
         crumb=max(1, int(min_edge_weight / 20 * FIXED_POINT)),
@@ -160,19 +131,17 @@ def _settings_for(
         factor=corroboration_factor,
         n_accounts=n_accounts,
     )
+    try:
+        return _edges(clique, rings, pair_budget, workers, settings)
+    finally:
+        rings.close()
 
 
 def _edges(
-    clique: _Cliques,
-    rings: _Rings,
-    n_accounts: int,
-    pair_budget: int,
-    workers: int,
-    settings: _Settings,
+    clique: _Cliques, rings: _Rings, pair_budget: int, workers: int, settings: _Settings
 ) -> pl.DataFrame:
     """Every chunk's final edges, concatenated in chunk order."""
-    empty = pl.DataFrame(schema={SOURCE: pl.Int64, TARGET: pl.Int64, WEIGHT: pl.Float64})
-    per_source = clique.pairs_per_source(n_accounts) + rings.pairs_per_source()
+    per_source = clique.pairs_per_source(settings.n_accounts) + rings.pairs_per_source()
     bounds = _chunk_bounds(per_source, pair_budget)
     rings.assign_chunks(bounds)
     # Chunks are independent and their edges final: two threads (numpy and scipy release the
@@ -186,7 +155,7 @@ def _edges(
     )
     parts = [part for part in parts if len(part[0])]
     if not parts:
-        return empty
+        return pl.DataFrame(schema=_EDGES_SCHEMA)
     return pl.DataFrame(
         {
             SOURCE: np.concatenate([source for source, _, _ in parts]).astype(np.int64),

@@ -17,6 +17,7 @@ import polars as pl
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import InputError
+from acctgraph.core.frames import account_part
 from acctgraph.load.checks import (
     MAX_EXAMPLES,
     ROW,
@@ -104,11 +105,7 @@ def read_exchanges(
     with reading(where):
         per_account = pl.concat(
             [
-                (
-                    hashed
-                    if parts == 1
-                    else hashed.filter(pl.col(S.ACCOUNT_ID).hash(seed=7) % parts == part)
-                )
+                (hashed if parts == 1 else hashed.filter(account_part(parts) == part))
                 .group_by(S.ACCOUNT_ID)
                 .agg(
                     pl.len().alias("exchanges"),

@@ -273,14 +273,10 @@ def run_from_usage(
         usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear()
     )
     attribute_rows = firm.height + infra.height
-    tables = [firm, infra]
-    del infra
     graph = stage(
         "graph",
         lambda: build_graph(
-            # one frame of two chunks (no copy); the list is emptied so that the graph
-            # builder's reference is the infrastructure rows' last one
-            pl.concat([tables.pop(0), tables.pop(0)], how="vertical", rechunk=False),
+            pl.concat([firm, infra], how="vertical", rechunk=False),  # two chunks, no copy
             weights=config.weights,
             hub_caps=config.hub_caps,
             similarities=config.similarities,
@@ -297,9 +293,9 @@ def run_from_usage(
         ),
     )
     # Past the graph, only the non-infrastructure kinds' rows are read (prompt templates for
-    # cohorts, scores and samples; firm values for cohorts).
+    # cohorts, scores and samples; firm values for cohorts): the infrastructure rows go.
+    infra = infra.clear()
     attributes = firm
-    del firm
     communities = stage(
         "detect",
         lambda: detect_communities(
