@@ -9,7 +9,8 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
 - ``cohorts``: the behaviour cohorts, one row per cluster that is one
   (:mod:`acctgraph.cluster.cohort`): cluster_id, signature, accounts,
   members_share, other_holders, other_share, contrast, hours_active,
-  capability_share, merged_clusters, split_from, joined_alone;
+  capability_share, merged_clusters, split_from, joined_alone, twins,
+  own_prompt;
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached and attached counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config

@@ -213,6 +213,9 @@ def test_disabled_stage_changes_nothing():
         {"hour_bin": 5},
         {"min_member_similarity": -0.1},
         {"min_member_similarity": 1.5},
+        {"split_lift": 0.5},
+        {"split_overlap": 0.0},
+        {"split_overlap": 1.5},
     ],
 )
 def test_bad_parameters_are_refused(bad):
@@ -323,3 +326,66 @@ def test_people_a_merged_cluster_carried_in_stay_out_unless_tied_to_the_operatio
     # without the check the whole cluster joins
     everyone = run(0.0)
     assert set(crowd) <= _members(everyone, ids, everyone.table.row(0, named=True)["_label"])
+
+
+def _with_own_prompts(templates, ids, prompts_of):
+    """Add, for each operator account, its own prompts (4 exchanges each)."""
+    rows = [
+        (a, prompt, 4, "prompt_template")
+        for a in ids
+        if a.startswith("op_")
+        for prompt in prompts_of(int(a[3:]))
+    ]
+    extra = pl.DataFrame(rows, schema=templates.schema, orient="row")
+    return pl.concat([templates, extra])
+
+
+def test_twins_that_share_a_public_prompt_are_told_apart_by_their_own_prompts():
+    # 60 operator accounts favour the same public prompt through the same exits; the first
+    # 30 also send prompt "alpha", the others "beta": two operators, not one
+    ids, templates, usage = _world(n_operator=60, seed=3)
+    alpha, beta = "write parser tokens alpha", "solve puzzle grid beta"
+    templates = _with_own_prompts(templates, ids, lambda i: [alpha] if i < 30 else [beta])
+    result = _run(ids, templates, usage)
+    labels = {m for a, m in zip(ids, result.membership, strict=True) if a.startswith("op_")}
+    assert len(labels) == 2
+    for label in labels:
+        members = _members(result, ids, label)
+        first = {a for a in members if int(a[3:]) < 30}
+        assert first in (set(), members)  # each operation holds one operator only
+        assert len(members) == 30
+    table = result.table.sort("own_prompt")
+    assert table["twins"].to_list() == [1, 1]
+    assert table["own_prompt"].to_list() == sorted([alpha, beta])
+    assert table["signature"].unique().to_list() == [PUBLIC]
+    # without the cut, one operation
+    joined = _run(ids, templates, usage, split_twins=False)
+    assert joined.table.height == 1 and joined.table["twins"].to_list() == [0]
+    assert joined.table["own_prompt"].to_list() == [None]
+
+
+def test_one_operator_sending_several_prompts_at_random_is_not_cut():
+    ids, templates, usage = _world(n_operator=60, seed=4)
+    rng = np.random.default_rng(9)
+    own = ["write parser tokens alpha", "solve puzzle grid beta", "plan agent steps gamma"]
+    chosen = {i: [p for p in own if rng.random() < 0.5] for i in range(60)}
+    templates = _with_own_prompts(templates, ids, lambda i: chosen[i])
+    result = _run(ids, templates, usage)
+    assert result.table.height == 1
+    assert result.table["twins"].to_list() == [0]
+    assert len(_members(result, ids, result.table["_label"][0])) == 60
+
+
+def test_prompts_common_outside_the_operation_do_not_cut_it():
+    # the light users send "alpha" and "beta" as often as the operator's accounts do
+    ids, templates, usage = _world(n_operator=60, seed=3)
+    alpha, beta = "write parser tokens alpha", "solve puzzle grid beta"
+    templates = _with_own_prompts(templates, ids, lambda i: [alpha] if i < 30 else [beta])
+    light = [a for a in ids if a.startswith("light_")]
+    common = pl.DataFrame(
+        [(a, alpha if k % 2 else beta, 1, "prompt_template") for k, a in enumerate(light)],
+        schema=templates.schema,
+        orient="row",
+    )
+    result = _run(ids, pl.concat([templates, common]), usage)
+    assert result.table.height == 1 and result.table["twins"].to_list() == [0]

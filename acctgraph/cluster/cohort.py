@@ -46,6 +46,12 @@ which such a value dominates, after detection and attachment:
    *stray* unit holds no group member, and none of its members reaches
    ``min_member_similarity`` to the operation's centroid. It stays in the
    cluster it was in (what remains of it is scored on its own).
+   *Twins*: two operators can favour the same public prompt and be alike in
+   hours, exits and aims; what tells them apart is the rest of their prompts.
+   With ``split_twins``, an operation whose members fall into sets that send
+   disjoint other prompts (see :func:`_twins`; ``split_lift``,
+   ``split_overlap``) is cut into one operation per set, each recorded with
+   its own prompt and the number of twins cut from it.
 6. **Chains.** An existing cluster in which two or more operations each hold
    ``min_size`` group members chains operations (through a proxy network or
    public prompts they all use). With ``split_chains`` it is split: the group
@@ -95,6 +101,8 @@ MERGED_CLUSTERS = "merged_clusters"
 JOINED_ALONE = "joined_alone"
 SPLIT_FROM = "split_from"
 CONTRAST = "contrast"
+TWINS = "twins"
+OWN_PROMPT = "own_prompt"
 LABEL = "_label"
 _CAPABILITIES = (CODING, AGENTIC, REASONING, "other")
 
@@ -143,6 +151,16 @@ class CohortParams:
     split_chains
         Split clusters that chain two or more operations (see Chains); needs the
         graph's ``edges``. Default true.
+    split_twins
+        Cut an operation whose members send disjoint sets of other prompts
+        (see Operations, *Twins*). Default true.
+    split_lift
+        Least ratio of a prompt's holding rate among an operation's members to
+        its rate among the other accounts with prompts, for it to tell twins
+        apart. At least 1. Default 5.
+    split_overlap
+        Two such prompts exclude each other when fewer members hold both than
+        this share of what independent choice gives, in (0, 1]. Default 0.5.
     batch_cells
         Pair similarities held at once: a block of ``n`` accounts is compared
         ``batch_cells // n`` rows at a time (bounds memory, about 24 bytes a cell;
@@ -167,6 +185,9 @@ class CohortParams:
     split_chains: bool = True
     hour_bin: int = 3
     mutual: bool = False
+    split_twins: bool = True
+    split_lift: float = 5.0
+    split_overlap: float = 0.5
 
     def __post_init__(self) -> None:
         if self.min_exchanges < 1:
@@ -196,6 +217,10 @@ class CohortParams:
             raise ConfigError("cohort.min_contrast must be at least 1")
         if self.batch_cells < 1:
             raise ConfigError("cohort.batch_cells must be at least 1")
+        if self.split_lift < 1.0:
+            raise ConfigError(f"cohort.split_lift must be at least 1, got {self.split_lift}")
+        if not 0.0 < self.split_overlap <= 1.0:
+            raise ConfigError(f"cohort.split_overlap must be in (0, 1], got {self.split_overlap}")
         if self.hour_bin < 1 or 24 % self.hour_bin:
             raise ConfigError(f"cohort.hour_bin must divide 24, got {self.hour_bin}")
 
@@ -212,8 +237,10 @@ class Cohorts:
     ``hours_active`` (hours of the day, UTC, holding at least 1% of the members'
     exchanges), ``capability_share`` (coding, agentic or reasoning share of their
     sampled prompts), ``merged_clusters`` (existing clusters merged in) and
-    ``split_from`` (clusters that chained operations it was split out of) and
-    ``joined_alone`` (accounts that were in no cluster before).
+    ``split_from`` (clusters that chained operations it was split out of),
+    ``joined_alone`` (accounts that were in no cluster before), ``twins``
+    (other operations cut from the same one: they share its signature) and
+    ``own_prompt`` (the prompt that tells it from its twins; null without twins).
     """
 
     membership: list[int]
@@ -235,6 +262,8 @@ def _empty_table() -> pl.DataFrame:
             MERGED_CLUSTERS: pl.Int64,
             SPLIT_FROM: pl.Int64,
             JOINED_ALONE: pl.Int64,
+            TWINS: pl.Int64,
+            OWN_PROMPT: pl.String,
         }
     )
 
@@ -551,6 +580,22 @@ def _operations(
     grouped_members = {
         root: np.unique(np.concatenate([kept[i][0] for i in parts[root]])) for root in roots
     }
+    # operations that share their signature but not the rest of their prompts
+    by_part: dict[int, list[int]] = {}
+    by_members: dict[int, np.ndarray] = {}
+    told: dict[int, tuple[int, str | None]] = {}  # twins, own prompt
+    for root in roots:
+        pieces = (
+            _twins(grouped_members[root], {kept[i][1] for i in parts[root]}, shares, params)
+            if params.split_twins
+            else [(grouped_members[root], None)]
+        )
+        for piece, prompt in pieces:
+            told[len(by_part)] = (len(pieces) - 1, prompt)
+            by_part[len(by_part)] = parts[root]
+            by_members[len(by_members)] = piece
+    roots = list(by_part)
+    parts, grouped_members = by_part, by_members
     # each existing cluster's accounts in each operation's groups
     overlap = np.zeros((len(roots), len(sizes)), dtype=np.int64)
     for r, root in enumerate(roots):
@@ -591,11 +636,98 @@ def _operations(
                 MERGED_CLUSTERS: len(merged),
                 SPLIT_FROM: len(np.unique(labels[taken])),
                 JOINED_ALONE: len(alone),
+                TWINS: told[root][0],
+                OWN_PROMPT: told[root][1],
             }
         )
         next_label += 1
     table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
     return Cohorts(new.tolist(), table)
+
+
+def _twins(
+    members: np.ndarray, own: set[str], shares: pl.DataFrame, params: CohortParams
+) -> list[tuple[np.ndarray, str | None]]:
+    """An operation's group members, cut where they favour disjoint sets of other prompts.
+
+    Two operators can pick the same public prompt as their signature and be
+    alike in everything else the stage compares; what tells them apart is the
+    rest of their prompts. Values other than the operation's signatures
+    (``own``) are *secondary* when their holders among the members are at
+    least ``min_size`` and at least ``split_lift`` times as frequent as among
+    the other accounts that hold template values (ordinary chat phrasing is as
+    common inside as outside). Two secondary values *exclude* each other when
+    fewer members hold both than ``split_overlap`` times what independent
+    choice would give (when that expectation is at least one member): the templates of one operator are sent by the same accounts at
+    random and overlap as chance says, two operators' prompts hardly overlap.
+    Values that exclude none are common ground and are set aside; the others
+    fall into sets, the connected components of the pairs that do not exclude
+    each other. With two or more sets, each member goes to the set whose
+    values make up most of its prompts (ties: the set with more holders;
+    members holding none go to that largest set), and each part of at least
+    ``min_size`` members is an operation; smaller parts join the largest.
+    Each part comes with its *own prompt*: of its set's values, the one most of
+    its members hold (None when the operation is not cut).
+    """
+    everyone = shares["_a"].n_unique()
+    n = len(members)
+    if n < 2 * params.min_size or everyone <= n:
+        return [(members, None)]
+    held = shares.filter(~pl.col(S.VALUE).is_in(sorted(own)))
+    inside = held.filter(pl.col("_a").is_in(members.tolist()))
+    counts = (
+        inside.group_by(S.VALUE)
+        .agg(pl.len().alias("_in"))
+        .join(held.group_by(S.VALUE).agg(pl.len().alias("_all")), on=S.VALUE)
+        .filter(pl.col("_in") >= params.min_size)
+        .filter(
+            pl.col("_in") / n
+            >= params.split_lift * (pl.col("_all") - pl.col("_in")) / (everyone - n)
+        )
+        .sort(S.VALUE)
+    )
+    if counts.height < 2:
+        return [(members, None)]
+    values = counts[S.VALUE].to_list()
+    column = {value: j for j, value in enumerate(values)}
+    position = {int(a): i for i, a in enumerate(members)}
+    rows = inside.filter(pl.col(S.VALUE).is_in(values)).select("_a", S.VALUE, "share")
+    r = np.array([position[int(a)] for a in rows["_a"].to_list()], dtype=np.int64)
+    c = np.array([column[v] for v in rows[S.VALUE].to_list()], dtype=np.int64)
+    holds = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, len(values)))
+    weight = sparse.csr_matrix((rows["share"].to_numpy(), (r, c)), shape=(n, len(values)))
+    both = (holds.T @ holds).toarray()
+    size = np.diag(both).copy()
+    expected = np.outer(size, size) / n
+    excludes = (both < params.split_overlap * expected) & (expected >= 1.0)
+    np.fill_diagonal(excludes, False)
+    telling = np.flatnonzero(excludes.any(axis=1))
+    if len(telling) < 2:
+        return [(members, None)]
+    alike = sparse.csr_matrix(~excludes[np.ix_(telling, telling)])
+    n_sets, set_of = connected_components(alike, directed=False)
+    if n_sets < 2:
+        return [(members, None)]
+    pick = sparse.csr_matrix(
+        (np.ones(len(telling)), (telling, set_of)), shape=(len(values), n_sets)
+    )
+    score = (weight @ pick).toarray()
+    reach = np.asarray(((holds @ pick) > 0).sum(axis=0)).ravel()
+    order = np.argsort(-reach, kind="stable")  # ties and members holding none: the widest set
+    part = order[np.argmax(score[:, order], axis=1)]
+    per = np.bincount(part, minlength=n_sets)
+    part[per[part] < params.min_size] = int(order[0])
+    kept = [k for k in range(n_sets) if (part == k).any()]
+    if len(kept) < 2:
+        return [(members, None)]
+    out = []
+    for k in kept:
+        mine = part == k
+        reach_k = np.asarray((holds[mine] > 0).sum(axis=0)).ravel()
+        reach_k[telling[set_of != k]] = -1
+        reach_k[np.setdiff1d(np.arange(len(values)), telling)] = -1
+        out.append((members[mine], values[int(np.argmax(reach_k))]))
+    return out
 
 
 def _strays(

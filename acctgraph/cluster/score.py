@@ -816,6 +816,14 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
             parts.append(f"{merged} linked cluster{'' if merged == 1 else 's'} merged")
         if row.get("split_from"):
             parts.append(f"split out of {row['split_from']} cluster(s) that chained operations")
+        if row.get("twins"):
+            own = str(row.get("own_prompt") or "")
+            own = own if len(own) <= 60 else own[:59] + "…"
+            parts.append(
+                f"told apart from {row['twins']} other operation"
+                f"{'' if row['twins'] == 1 else 's'} favouring the same prompt by its own "
+                f"prompt '{own}'"
+            )
         rows.append((row[S.CLUSTER_ID], "; ".join(parts)))
     return pl.DataFrame(
         rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"

@@ -424,6 +424,12 @@ def _behaviour_lines(behaviour: dict[str, Any]) -> list[str]:
             f"    its own most-sent prompt is '{terminal_text(str(a['top_prompt']), 80)}' "
             f"({_percent(a.get('top_prompt_share'))})"
         )
+    twins = c.get("twins") or 0
+    if twins:
+        lines.append(
+            f"    told apart from {twins} other operation{'' if twins == 1 else 's'} favouring "
+            f"the same prompt by its own prompt '{terminal_text(str(c.get('own_prompt')), 80)}'"
+        )
     merged, alone = c.get("merged_clusters") or 0, c.get("joined_alone") or 0
     if merged or alone:
         lines.append(
