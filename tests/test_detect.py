@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ import igraph as ig
 import numpy as np
 import polars as pl
 import pytest
+from scipy import sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -445,3 +447,52 @@ def test_a_quiet_family_leaves_an_operation_together() -> None:
     # a cluster with no active member is not taken apart: only units of one leave it
     quiet, _ = detach(np.ones(6, dtype=np.int64))
     assert quiet == [0] * 6
+
+
+def _prompts(n_vertices: int, holders: dict[int, list[int]]) -> sparse.csr_matrix:
+    """A vertices × prompts matrix: prompt ``p`` held by the vertices ``holders[p]``."""
+    rows = [v for p in sorted(holders) for v in holders[p]]
+    cols = [p for p in sorted(holders) for _ in holders[p]]
+    return sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(n_vertices, max(holders) + 1)
+    )
+
+
+def _three_teams_among_strangers(n_strangers: int = 100) -> ig.Graph:
+    """Three teams of ten chained by weak links; the first pass puts the last two (vertices
+    10-29) in one cluster of 20, which the re-split finds to be two separated parts."""
+    graph = _cliques([10, 10, 10], bridge=0.5)
+    graph.add_vertices(n_strangers)  # people who send the same prompts, linked to no one
+    return graph
+
+
+ONE_GIANT = DetectParams(resolution=0.01, max_cluster_size=12, giant_size=12)
+
+
+def test_teams_that_send_the_operations_own_prompts_stay_one_cluster() -> None:
+    graph = _three_teams_among_strangers()
+    prompts = _prompts(graph.vcount(), {0: list(range(10, 30))})
+    result = detect_communities(graph, params=ONE_GIANT, seed=3, prompts=prompts)
+    assert len({result.membership[v] for v in range(10, 30)}) == 1
+    assert result.resplit[0]["kept_for_prompts"] == 2
+    # without the prompts, or with the rule off, the separated teams leave
+    off = dataclasses.replace(ONE_GIANT, keep_shared_prompts=0.0)
+    for params, given_prompts in ((ONE_GIANT, None), (off, prompts)):
+        split = detect_communities(graph, params=params, seed=3, prompts=given_prompts)
+        assert len({split.membership[v] for v in range(10, 30)}) == 2
+
+
+def test_a_prompt_many_strangers_send_keeps_no_team() -> None:
+    graph = _three_teams_among_strangers()
+    prompts = _prompts(graph.vcount(), {0: list(range(graph.vcount()))})  # a public prompt
+    result = detect_communities(graph, params=ONE_GIANT, seed=3, prompts=prompts)
+    assert len({result.membership[v] for v in range(10, 30)}) == 2
+
+
+def test_a_team_with_a_distinct_prompt_of_its_own_is_another_operation() -> None:
+    graph = _three_teams_among_strangers()
+    prompts = _prompts(graph.vcount(), {0: list(range(10, 30)), 1: list(range(20, 30))})
+    membership = detect_communities(graph, params=ONE_GIANT, seed=3, prompts=prompts).membership
+    assert len({membership[v] for v in range(10, 20)}) == 1
+    assert len({membership[v] for v in range(20, 30)}) == 1
+    assert membership[10] != membership[20]

@@ -37,7 +37,11 @@ cluster that chains separate groups comes apart. Below ``giant_size``
 ``max_split_parts`` (3) of them: a household or an office or two are guests
 in an operation, but an operation whose teams each share a card or a VM
 image, and little else, falls apart into many separated parts and is kept
-whole. What was split, or kept, is recorded in :attr:`Communities.resplit`.
+whole. A separated part also stays when enough of its accounts send the
+cluster's own prompts (``keep_shared_prompts``: prompt templates that few
+accounts outside the cluster send) that the rest sends too, unless the part
+has a distinct prompt of its own (another operator that shares a prompt with
+this one). What was split, or kept, is recorded in :attr:`Communities.resplit`.
 
 The sweep is skipped when no part *can* be separated. By Cheeger's inequality
 every vertex set of a graph has conductance at least ``λ₂ / 2``, where ``λ₂``
@@ -138,6 +142,25 @@ class DetectParams:
         detached (left unclustered); in [0, 1], 0 detaches no one. Accounts that
         merely brush an operation (a customer of the same VPN, a developer in the
         same cloud range) hold a link or two; members of the operation hold many.
+    keep_shared_prompts
+        A separated part stays in its cluster when at least this share of its
+        accounts send a prompt (template value) that two or more of the rest
+        also send and that few accounts outside the cluster send (see
+        ``exclusive_prompt_share``): the teams of one operation, each with its
+        own cards, send the operation's own prompts; a household or an office
+        inside an operation shares public prompts with it, not those. In
+        [0, 1]; 0 keeps no part for this. Default 0.2. Needs ``prompts``
+        (:func:`detect_communities`).
+    exclusive_prompt_share
+        A prompt is the cluster's own when at least this share of its holders
+        are in the cluster, in (0, 1]. Default 0.9.
+    distinct_prompt_share, distinct_prompt_ratio
+        A separated part is not kept for shared prompts when it has a prompt of
+        its own: one that at least ``distinct_prompt_share`` (0.5) of its
+        accounts send and that the rest of the cluster sends at a rate below
+        ``distinct_prompt_ratio`` (0.1) times the part's. Two operators that
+        share a prompt differ in others; one operator's teams do not. Both in
+        (0, 1].
     """
 
     objective: str = "modularity"
@@ -151,6 +174,10 @@ class DetectParams:
     beta: float = 0.01
     min_member_strength: float = 0.1
     min_member_exchanges: int = 4
+    keep_shared_prompts: float = 0.2
+    exclusive_prompt_share: float = 0.9
+    distinct_prompt_share: float = 0.5
+    distinct_prompt_ratio: float = 0.1
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -178,6 +205,14 @@ class DetectParams:
             raise ConfigError(
                 f"detect.max_cluster_size must be at least 2, got {self.max_cluster_size}"
             )
+        if not 0.0 <= self.keep_shared_prompts <= 1.0:
+            raise ConfigError(
+                f"detect.keep_shared_prompts must be in [0, 1], got {self.keep_shared_prompts}"
+            )
+        for name in ("exclusive_prompt_share", "distinct_prompt_share", "distinct_prompt_ratio"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ConfigError(f"detect.{name} must be in (0, 1], got {value}")
         if not 0.0 <= self.split_conductance <= 1.0:
             raise ConfigError(
                 f"detect.split_conductance must be in [0, 1], got {self.split_conductance}"
@@ -262,7 +297,13 @@ def _canonical(membership: list[int]) -> list[int]:
     return out
 
 
-def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> Communities:
+def detect_communities(
+    graph: ig.Graph,
+    *,
+    params: DetectParams,
+    seed: int,
+    prompts: sparse.csr_matrix | None = None,
+) -> Communities:
     """Leiden communities of a weighted graph, seeded, large clusters re-split.
 
     Parameters
@@ -273,6 +314,10 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
         :class:`DetectParams`.
     seed
         Seed of Leiden's random choices.
+    prompts
+        Which prompt template values each vertex sends (vertices × values, non-zero
+        where it does; every holder of a value included), for
+        ``keep_shared_prompts``; None: no part is kept for its prompts.
 
     Returns
     -------
@@ -302,15 +347,21 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
                 }
             )
             continue
-        resolution, found = params.resolution, None
+        resolution, found, kept = params.resolution, None, [0]
         while True:
-            found = _separated_parts(sub, members, params, resolution, seed)
+            found = _separated_parts(sub, members, params, resolution, seed, prompts, kept)
             if found is not None or resolution >= params.max_resolution_factor * params.resolution:
                 break
             resolution *= 2
+        by_prompts = {"kept_for_prompts": kept[0]} if kept[0] else {}
         if found is None:
             resplit.append(
-                {"size": len(members), "kept": "no separated part", "max_resolution": resolution}
+                {
+                    "size": len(members),
+                    "kept": "no separated part",
+                    "max_resolution": resolution,
+                    **by_prompts,
+                }
             )
             continue
         parts, separated = found
@@ -320,6 +371,7 @@ def detect_communities(graph: ig.Graph, *, params: DetectParams, seed: int) -> C
                 "resolution": resolution,
                 "parts": len(parts),
                 "separated": separated[:10],
+                **by_prompts,
             }
         )
         for part_members in parts:
@@ -398,14 +450,23 @@ def conductance_lower_bound(graph: ig.Graph) -> float:
 
 
 def _separated_parts(
-    sub: ig.Graph, members: list[int], params: DetectParams, resolution: float, seed: int
+    sub: ig.Graph,
+    members: list[int],
+    params: DetectParams,
+    resolution: float,
+    seed: int,
+    prompts: sparse.csr_matrix | None = None,
+    kept: list[int] | None = None,
 ) -> tuple[list[list[int]], list[dict[str, float]]] | None:
     """Leiden on the cluster alone (``sub``: its subgraph, vertex ``i`` = ``members[i]``);
     parts with conductance <= ``split_conductance`` split off.
 
     Returns the new groups (each separated part, then the rest together) and the
     separated parts' sizes and conductances, or None when no part is separated.
+    ``kept[0]`` is set to the number of separated parts kept for their shared prompts.
     """
+    if kept is not None:
+        kept[0] = 0
     part = np.asarray(_leiden(sub, params, resolution, seed), dtype=np.int64)
     k = int(part.max()) + 1 if len(part) else 0
     if k <= 1:
@@ -422,6 +483,11 @@ def _separated_parts(
     smaller = np.minimum(volume, volume.sum() - volume)
     conductance = np.where(smaller > 0, cut / np.where(smaller > 0, smaller, 1.0), 1.0)
     separated = (conductance <= params.split_conductance) & (volume > 0)
+    if prompts is not None and params.keep_shared_prompts > 0 and separated.any():
+        stay = separated & _own_prompts_shared(prompts, members, part, params)
+        if kept is not None:
+            kept[0] = int(stay.sum())
+        separated &= ~stay
     if not separated.any():
         return None
     if len(members) <= params.giant_size and separated.sum() > params.max_split_parts:
@@ -436,6 +502,36 @@ def _separated_parts(
         for p in np.flatnonzero(separated)
     ]
     return list(groups.values()), info
+
+
+def _own_prompts_shared(
+    prompts: sparse.csr_matrix, members: list[int], part: np.ndarray, params: DetectParams
+) -> np.ndarray:
+    """Per part: whether at least ``keep_shared_prompts`` of its accounts send one of the
+    cluster's own prompts that two or more of the rest of the cluster send too."""
+    held = sparse.csr_matrix(prompts[np.asarray(members, dtype=np.int64)] > 0, dtype=np.int64)
+    holders = np.asarray((prompts > 0).sum(axis=0)).ravel()
+    inside = np.asarray(held.sum(axis=0)).ravel()
+    own = (inside >= params.exclusive_prompt_share * holders) & (inside >= 2)
+    k = int(part.max()) + 1
+    keep = np.zeros(k, dtype=bool)
+    n = len(members)
+    for p in range(k):
+        rows = held[part == p]
+        size = rows.shape[0]
+        if not size or size == n:
+            continue
+        mine = np.asarray(rows.sum(axis=0)).ravel()
+        rest = inside - mine
+        # a prompt most of the part sends and the rest hardly does: another operator's
+        distinct = (mine >= params.distinct_prompt_share * size) & (
+            rest / (n - size) < params.distinct_prompt_ratio * mine / size
+        )
+        shared = own & (rest >= 2)
+        if shared.any() and not distinct.any():
+            sending = np.asarray(rows[:, np.flatnonzero(shared)].sum(axis=1)).ravel() > 0
+            keep[p] = sending.mean() >= params.keep_shared_prompts
+    return keep
 
 
 def _detach_weak_members(

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 
 import igraph as ig
 import numpy as np
+from scipy import sparse
 import polars as pl
 
 from acctgraph.core import schema as S
@@ -220,6 +221,25 @@ class AccountGraph:
         graph.es[WEIGHT] = self.edges[WEIGHT].to_list()
         graph.vs["name"] = self.account_ids.to_list()
         return graph
+
+    def kind_matrix(self, kind: str) -> sparse.csr_matrix:
+        """Which values of ``kind`` each account holds: accounts (vertex order) × the
+        kind's values (in value-index order), 1 where it holds one. Only values held by
+        two or more accounts are in the graph, so a column sums to its value's holders."""
+        codes = self.values.filter(pl.col(S.ATTRIBUTE_KIND) == kind).select(VALUE_INDEX)
+        rows = (
+            self.incidence.join(codes, on=VALUE_INDEX)
+            .select(ACCOUNT_INDEX, VALUE_INDEX)
+            .with_columns((pl.col(VALUE_INDEX).rank("dense") - 1).alias("_column"))
+        )
+        n_columns = int(rows["_column"].max()) + 1 if rows.height else 0  # type: ignore[arg-type]
+        return sparse.csr_matrix(
+            (
+                np.ones(rows.height, dtype=np.int8),
+                (rows[ACCOUNT_INDEX].to_numpy(), rows["_column"].to_numpy()),
+            ),
+            shape=(len(self.account_ids), n_columns),
+        )
 
     def to_networkx(self):
         """The projection as a ``networkx.Graph`` keyed by account id."""

@@ -61,6 +61,7 @@ from acctgraph.graph.linkage import (
     SOURCE,
     TARGET,
 )
+from acctgraph.features.kinds import PromptTemplate
 from acctgraph.load import Dataset, load_dataset
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
@@ -299,7 +300,10 @@ def run_from_usage(
     communities = stage(
         "detect",
         lambda: detect_communities(
-            graph.to_igraph(), params=detect_params(config, graph), seed=config.seed
+            graph.to_igraph(),
+            params=detect_params(config, graph),
+            seed=config.seed,
+            prompts=graph.kind_matrix(PromptTemplate.kind),
         ),
     )
     membership, attached = stage(
