@@ -214,6 +214,7 @@ def test_disabled_stage_changes_nothing():
         {"min_member_similarity": -0.1},
         {"min_member_similarity": 1.5},
         {"split_lift": 0.5},
+        {"split_values": 1},
         {"split_overlap": 0.0},
         {"split_overlap": 1.5},
     ],

@@ -161,6 +161,9 @@ class CohortParams:
     split_overlap
         Two such prompts exclude each other when fewer members hold both than
         this share of what independent choice gives, in (0, 1]. Default 0.5.
+    split_values
+        Most prompts compared per operation, those most of its members hold
+        (the comparison holds a square matrix of them). At least 2. Default 200.
     batch_cells
         Pair similarities held at once: a block of ``n`` accounts is compared
         ``batch_cells // n`` rows at a time (bounds memory, about 24 bytes a cell;
@@ -188,6 +191,7 @@ class CohortParams:
     split_twins: bool = True
     split_lift: float = 5.0
     split_overlap: float = 0.5
+    split_values: int = 200
 
     def __post_init__(self) -> None:
         if self.min_exchanges < 1:
@@ -219,6 +223,8 @@ class CohortParams:
             raise ConfigError("cohort.batch_cells must be at least 1")
         if self.split_lift < 1.0:
             raise ConfigError(f"cohort.split_lift must be at least 1, got {self.split_lift}")
+        if self.split_values < 2:
+            raise ConfigError(f"cohort.split_values must be at least 2, got {self.split_values}")
         if not 0.0 < self.split_overlap <= 1.0:
             raise ConfigError(f"cohort.split_overlap must be in (0, 1], got {self.split_overlap}")
         if self.hour_bin < 1 or 24 % self.hour_bin:
@@ -584,10 +590,19 @@ def _operations(
     by_part: dict[int, list[int]] = {}
     by_members: dict[int, np.ndarray] = {}
     told: dict[int, tuple[int, str | None]] = {}  # twins, own prompt
+    holders = (
+        shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
+    )
     for root in roots:
         pieces = (
-            _twins(grouped_members[root], {kept[i][1] for i in parts[root]}, shares, params)
-            if params.split_twins
+            _twins(
+                grouped_members[root],
+                {kept[i][1] for i in parts[root]},
+                shares,
+                holders,
+                params,
+            )
+            if holders is not None
             else [(grouped_members[root], None)]
         )
         for piece, prompt in pieces:
@@ -646,7 +661,11 @@ def _operations(
 
 
 def _twins(
-    members: np.ndarray, own: set[str], shares: pl.DataFrame, params: CohortParams
+    members: np.ndarray,
+    own: set[str],
+    shares: pl.DataFrame,
+    holders: pl.DataFrame,
+    params: CohortParams,
 ) -> list[tuple[np.ndarray, str | None]]:
     """An operation's group members, cut where they favour disjoint sets of other prompts.
 
@@ -656,10 +675,11 @@ def _twins(
     (``own``) are *secondary* when their holders among the members are at
     least ``min_size`` and at least ``split_lift`` times as frequent as among
     the other accounts that hold template values (ordinary chat phrasing is as
-    common inside as outside). Two secondary values *exclude* each other when
+    common inside as outside); the ``split_values`` most held are compared. Two secondary values *exclude* each other when
     fewer members hold both than ``split_overlap`` times what independent
-    choice would give (when that expectation is at least one member): the templates of one operator are sent by the same accounts at
-    random and overlap as chance says, two operators' prompts hardly overlap.
+    choice would give (when that expectation is at least one member): the
+    templates of one operator are sent by the same accounts at random and
+    overlap as chance says, two operators' prompts hardly overlap.
     Values that exclude none are common ground and are set aside; the others
     fall into sets, the connected components of the pairs that do not exclude
     each other. With two or more sets, each member goes to the set whose
@@ -667,23 +687,27 @@ def _twins(
     members holding none go to that largest set), and each part of at least
     ``min_size`` members is an operation; smaller parts join the largest.
     Each part comes with its *own prompt*: of its set's values, the one most of
-    its members hold (None when the operation is not cut).
+    its members hold (None when the operation is not cut). ``holders``: each
+    value's holders in ``shares`` (``value, _all``).
     """
     everyone = shares["_a"].n_unique()
     n = len(members)
     if n < 2 * params.min_size or everyone <= n:
         return [(members, None)]
-    held = shares.filter(~pl.col(S.VALUE).is_in(sorted(own)))
-    inside = held.filter(pl.col("_a").is_in(members.tolist()))
+    inside = shares.filter(pl.col("_a").is_in(members.tolist())).filter(
+        ~pl.col(S.VALUE).is_in(sorted(own))
+    )
     counts = (
         inside.group_by(S.VALUE)
         .agg(pl.len().alias("_in"))
-        .join(held.group_by(S.VALUE).agg(pl.len().alias("_all")), on=S.VALUE)
+        .join(holders, on=S.VALUE)
         .filter(pl.col("_in") >= params.min_size)
         .filter(
             pl.col("_in") / n
             >= params.split_lift * (pl.col("_all") - pl.col("_in")) / (everyone - n)
         )
+        .sort(["_in", S.VALUE], descending=[True, False])
+        .head(params.split_values)
         .sort(S.VALUE)
     )
     if counts.height < 2:

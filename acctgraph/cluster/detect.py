@@ -326,6 +326,9 @@ def detect_communities(
         appearance in vertex order.
     """
     membership = _leiden(graph, params, params.resolution, seed)
+    sends = (
+        _Prompts.of(prompts) if prompts is not None and params.keep_shared_prompts > 0 else None
+    )
     resplit: list[dict[str, object]] = []
     next_label = max(membership, default=-1) + 1
     groups: dict[int, list[int]] = {}
@@ -349,7 +352,7 @@ def detect_communities(
             continue
         resolution, found, kept = params.resolution, None, [0]
         while True:
-            found = _separated_parts(sub, members, params, resolution, seed, prompts, kept)
+            found = _separated_parts(sub, members, params, resolution, seed, sends, kept)
             if found is not None or resolution >= params.max_resolution_factor * params.resolution:
                 break
             resolution *= 2
@@ -455,7 +458,7 @@ def _separated_parts(
     params: DetectParams,
     resolution: float,
     seed: int,
-    prompts: sparse.csr_matrix | None = None,
+    prompts: _Prompts | None = None,
     kept: list[int] | None = None,
 ) -> tuple[list[list[int]], list[dict[str, float]]] | None:
     """Leiden on the cluster alone (``sub``: its subgraph, vertex ``i`` = ``members[i]``);
@@ -483,7 +486,7 @@ def _separated_parts(
     smaller = np.minimum(volume, volume.sum() - volume)
     conductance = np.where(smaller > 0, cut / np.where(smaller > 0, smaller, 1.0), 1.0)
     separated = (conductance <= params.split_conductance) & (volume > 0)
-    if prompts is not None and params.keep_shared_prompts > 0 and separated.any():
+    if prompts is not None and separated.any():
         stay = separated & _own_prompts_shared(prompts, members, part, params)
         if kept is not None:
             kept[0] = int(stay.sum())
@@ -504,24 +507,41 @@ def _separated_parts(
     return list(groups.values()), info
 
 
+@dataclass(frozen=True)
+class _Prompts:
+    """Which prompt values each vertex sends (0/1, vertices × values) and each value's holders."""
+
+    sends: sparse.csr_matrix
+    holders: np.ndarray
+
+    @classmethod
+    def of(cls, prompts: sparse.csr_matrix) -> _Prompts:
+        sends = sparse.csr_matrix(prompts != 0, dtype=np.int32)
+        return cls(sends, np.asarray(sends.sum(axis=0)).ravel())
+
+
 def _own_prompts_shared(
-    prompts: sparse.csr_matrix, members: list[int], part: np.ndarray, params: DetectParams
+    prompts: _Prompts, members: list[int], part: np.ndarray, params: DetectParams
 ) -> np.ndarray:
     """Per part: whether at least ``keep_shared_prompts`` of its accounts send one of the
-    cluster's own prompts that two or more of the rest of the cluster send too."""
-    held = sparse.csr_matrix(prompts[np.asarray(members, dtype=np.int64)] > 0, dtype=np.int64)
-    holders = np.asarray((prompts > 0).sum(axis=0)).ravel()
-    inside = np.asarray(held.sum(axis=0)).ravel()
-    own = (inside >= params.exclusive_prompt_share * holders) & (inside >= 2)
+    cluster's own prompts that two or more of the rest of the cluster send too, and
+    no prompt of its own (see :class:`DetectParams`)."""
+    rows = prompts.sends[np.asarray(members, dtype=np.int64)]
+    columns = np.unique(rows.indices)
     k = int(part.max()) + 1
     keep = np.zeros(k, dtype=bool)
+    if not len(columns):
+        return keep
+    held = rows[:, columns].tocsr()
+    inside = np.asarray(held.sum(axis=0)).ravel()
+    own = (inside >= params.exclusive_prompt_share * prompts.holders[columns]) & (inside >= 2)
     n = len(members)
     for p in range(k):
-        rows = held[part == p]
-        size = rows.shape[0]
+        mine_rows = held[part == p]
+        size = mine_rows.shape[0]
         if not size or size == n:
             continue
-        mine = np.asarray(rows.sum(axis=0)).ravel()
+        mine = np.asarray(mine_rows.sum(axis=0)).ravel()
         rest = inside - mine
         # a prompt most of the part sends and the rest hardly does: another operator's
         distinct = (mine >= params.distinct_prompt_share * size) & (
@@ -529,7 +549,7 @@ def _own_prompts_shared(
         )
         shared = own & (rest >= 2)
         if shared.any() and not distinct.any():
-            sending = np.asarray(rows[:, np.flatnonzero(shared)].sum(axis=1)).ravel() > 0
+            sending = np.asarray(mine_rows[:, np.flatnonzero(shared)].sum(axis=1)).ravel() > 0
             keep[p] = sending.mean() >= params.keep_shared_prompts
     return keep
 
