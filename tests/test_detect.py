@@ -11,9 +11,9 @@ import igraph as ig
 import numpy as np
 import polars as pl
 import pytest
-from scipy import sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 import acctgraph.cluster.detect as detect_module
 from acctgraph.cluster.detect import (

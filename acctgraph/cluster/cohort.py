@@ -590,9 +590,7 @@ def _operations(
     by_part: dict[int, list[int]] = {}
     by_members: dict[int, np.ndarray] = {}
     told: dict[int, tuple[int, str | None]] = {}  # twins, own prompt
-    holders = (
-        shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
-    )
+    holders = shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
     for root in roots:
         pieces = (
             _twins(

@@ -326,9 +326,7 @@ def detect_communities(
         appearance in vertex order.
     """
     membership = _leiden(graph, params, params.resolution, seed)
-    sends = (
-        _Prompts.of(prompts) if prompts is not None and params.keep_shared_prompts > 0 else None
-    )
+    sends = _Prompts.of(prompts) if prompts is not None and params.keep_shared_prompts > 0 else None
     resplit: list[dict[str, object]] = []
     next_label = max(membership, default=-1) + 1
     groups: dict[int, list[int]] = {}

@@ -66,8 +66,8 @@ from dataclasses import dataclass, field
 
 import igraph as ig
 import numpy as np
-from scipy import sparse
 import polars as pl
+from scipy import sparse
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError

@@ -47,6 +47,7 @@ from acctgraph.features import (
     compute_usage,
     declaration,
 )
+from acctgraph.features.kinds import PromptTemplate
 from acctgraph.graph import AccountGraph, build_graph
 from acctgraph.graph.build import ACCOUNT_INDEX
 from acctgraph.graph.linkage import (
@@ -61,7 +62,6 @@ from acctgraph.graph.linkage import (
     SOURCE,
     TARGET,
 )
-from acctgraph.features.kinds import PromptTemplate
 from acctgraph.load import Dataset, load_dataset
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
