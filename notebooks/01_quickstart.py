@@ -122,7 +122,10 @@ graph.hubs.sort("n_accounts", descending=True).head(5)
 # contributions, stored as a table.
 
 # %%
-communities = detect_communities(graph.to_igraph(), params=config.detect, seed=config.seed)
+communities = detect_communities(
+    graph.to_igraph(), params=config.detect, seed=config.seed,
+    prompts=graph.kind_matrix("prompt_template"),  # the prompts each account sends
+)
 membership, attached = attach_unlinked(
     communities.membership, graph.incidence, graph.values, n_accounts=len(graph.account_ids),
     kinds=config.behaviour_kinds, params=config.attach,
