@@ -589,7 +589,7 @@ def _operations(
     # operations that share their signature but not the rest of their prompts
     by_part: dict[int, list[int]] = {}
     by_members: dict[int, np.ndarray] = {}
-    told: dict[int, tuple[int, str | None]] = {}  # twins, own prompt
+    told: dict[int, tuple[int, str | None]] = {}  # the operation cut, own prompt
     holders = shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
     for root in roots:
         pieces = (
@@ -604,7 +604,7 @@ def _operations(
             else [(grouped_members[root], None)]
         )
         for piece, prompt in pieces:
-            told[len(by_part)] = (len(pieces) - 1, prompt)
+            told[len(by_part)] = (root, prompt)
             by_part[len(by_part)] = parts[root]
             by_members[len(by_members)] = piece
     roots = list(by_part)
@@ -649,12 +649,19 @@ def _operations(
                 MERGED_CLUSTERS: len(merged),
                 SPLIT_FROM: len(np.unique(labels[taken])),
                 JOINED_ALONE: len(alone),
-                TWINS: told[root][0],
+                TWINS: told[root][0],  # the operation cut; counted below
                 OWN_PROMPT: told[root][1],
             }
         )
         next_label += 1
     table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
+    # twins: the other recorded operations cut from the same one (a part too small to be
+    # recorded is not a twin; a cut that leaves one operation recorded tells nothing apart)
+    twins = (pl.len().over(TWINS) - 1).cast(pl.Int64)
+    table = table.with_columns(
+        twins.alias(TWINS),
+        pl.when(twins > 0).then(pl.col(OWN_PROMPT)).alias(OWN_PROMPT),
+    )
     return Cohorts(new.tolist(), table)
 
 
