@@ -591,6 +591,7 @@ def _operations(
     by_members: dict[int, np.ndarray] = {}
     told: dict[int, tuple[int, str | None]] = {}  # the operation cut, own prompt
     holders = shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
+    holding = shares["_a"].n_unique()  # accounts that hold widely held values
     for root in roots:
         pieces = (
             _twins(
@@ -598,6 +599,7 @@ def _operations(
                 {kept[i][1] for i in parts[root]},
                 shares,
                 holders,
+                holding,
                 params,
             )
             if holders is not None
@@ -623,6 +625,7 @@ def _operations(
     next_label = int(labels.max()) + 1 if len(labels) else 0
     new = labels.copy()
     rows = []
+    origins = []  # the operation each recorded one was cut from
     for r, root in enumerate(roots):
         members = grouped_members[root]
         alone = members[sizes[labels[members]] < 2]
@@ -649,19 +652,19 @@ def _operations(
                 MERGED_CLUSTERS: len(merged),
                 SPLIT_FROM: len(np.unique(labels[taken])),
                 JOINED_ALONE: len(alone),
-                TWINS: told[root][0],  # the operation cut; counted below
                 OWN_PROMPT: told[root][1],
             }
         )
+        origins.append(told[root][0])
         next_label += 1
-    table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
     # twins: the other recorded operations cut from the same one (a part too small to be
     # recorded is not a twin; a cut that leaves one operation recorded tells nothing apart)
-    twins = (pl.len().over(TWINS) - 1).cast(pl.Int64)
-    table = table.with_columns(
-        twins.alias(TWINS),
-        pl.when(twins > 0).then(pl.col(OWN_PROMPT)).alias(OWN_PROMPT),
-    )
+    counts = np.unique(origins, return_counts=True)
+    twins = dict(zip(counts[0].tolist(), (counts[1] - 1).tolist(), strict=True))
+    for row, origin in zip(rows, origins, strict=True):
+        row[TWINS] = twins[origin]
+        row[OWN_PROMPT] = row[OWN_PROMPT] if twins[origin] else None
+    table = pl.DataFrame(rows, schema=_empty_table().schema) if rows else _empty_table()
     return Cohorts(new.tolist(), table)
 
 
@@ -670,6 +673,7 @@ def _twins(
     own: set[str],
     shares: pl.DataFrame,
     holders: pl.DataFrame,
+    holding: int,
     params: CohortParams,
 ) -> list[tuple[np.ndarray, str | None]]:
     """An operation's group members, cut where they favour disjoint sets of other prompts.
@@ -680,9 +684,9 @@ def _twins(
     (``own``) are *secondary* when their holders among the members are at
     least ``min_size`` and at least ``split_lift`` times as frequent as among
     the other accounts that hold template values (ordinary chat phrasing is as
-    common inside as outside); the ``split_values`` most held are compared. Two secondary values *exclude* each other when
-    fewer members hold both than ``split_overlap`` times what independent
-    choice would give (when that expectation is at least one member): the
+    common inside as outside); the ``split_values`` most held are compared.
+    Two secondary values *exclude* each other when fewer members hold both
+    than ``split_overlap`` times what independent choice would give (when that expectation is at least one member): the
     templates of one operator are sent by the same accounts at random and
     overlap as chance says, two operators' prompts hardly overlap.
     Values that exclude none are common ground and are set aside; the others
@@ -693,11 +697,11 @@ def _twins(
     ``min_size`` members is an operation; smaller parts join the largest.
     Each part comes with its *own prompt*: of its set's values, the one most of
     its members hold (None when the operation is not cut). ``holders``: each
-    value's holders in ``shares`` (``value, _all``).
+    value's holders in ``shares`` (``value, _all``); ``holding``: the accounts
+    in ``shares``.
     """
-    everyone = shares["_a"].n_unique()
     n = len(members)
-    if n < 2 * params.min_size or everyone <= n:
+    if n < 2 * params.min_size or holding <= n:
         return [(members, None)]
     inside = shares.filter(pl.col("_a").is_in(members.tolist())).filter(
         ~pl.col(S.VALUE).is_in(sorted(own))
@@ -709,7 +713,7 @@ def _twins(
         .filter(pl.col("_in") >= params.min_size)
         .filter(
             pl.col("_in") / n
-            >= params.split_lift * (pl.col("_all") - pl.col("_in")) / (everyone - n)
+            >= params.split_lift * (pl.col("_all") - pl.col("_in")) / (holding - n)
         )
         .sort(["_in", S.VALUE], descending=[True, False])
         .head(params.split_values)
@@ -752,10 +756,9 @@ def _twins(
     out = []
     for k in kept:
         mine = part == k
-        reach_k = np.asarray((holds[mine] > 0).sum(axis=0)).ravel()
-        reach_k[telling[set_of != k]] = -1
-        reach_k[np.setdiff1d(np.arange(len(values)), telling)] = -1
-        out.append((members[mine], values[int(np.argmax(reach_k))]))
+        own_values = telling[set_of == k]
+        reach_k = np.asarray(holds[mine][:, own_values].sum(axis=0)).ravel()
+        out.append((members[mine], values[int(own_values[np.argmax(reach_k)])]))
     return out
 
 

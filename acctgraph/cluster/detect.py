@@ -348,13 +348,13 @@ def detect_communities(
                 }
             )
             continue
-        resolution, found, kept = params.resolution, None, [0]
+        resolution = params.resolution
         while True:
-            found = _separated_parts(sub, members, params, resolution, seed, sends, kept)
+            found, kept = _separated_parts(sub, members, params, resolution, seed, sends)
             if found is not None or resolution >= params.max_resolution_factor * params.resolution:
                 break
             resolution *= 2
-        by_prompts = {"kept_for_prompts": kept[0]} if kept[0] else {}
+        by_prompts = {"kept_for_prompts": kept} if kept else {}
         if found is None:
             resplit.append(
                 {
@@ -457,21 +457,18 @@ def _separated_parts(
     resolution: float,
     seed: int,
     prompts: _Prompts | None = None,
-    kept: list[int] | None = None,
-) -> tuple[list[list[int]], list[dict[str, float]]] | None:
+) -> tuple[tuple[list[list[int]], list[dict[str, float]]] | None, int]:
     """Leiden on the cluster alone (``sub``: its subgraph, vertex ``i`` = ``members[i]``);
     parts with conductance <= ``split_conductance`` split off.
 
     Returns the new groups (each separated part, then the rest together) and the
-    separated parts' sizes and conductances, or None when no part is separated.
-    ``kept[0]`` is set to the number of separated parts kept for their shared prompts.
+    separated parts' sizes and conductances, or None when no part is separated;
+    and the number of separated parts kept for their shared prompts.
     """
-    if kept is not None:
-        kept[0] = 0
     part = np.asarray(_leiden(sub, params, resolution, seed), dtype=np.int64)
     k = int(part.max()) + 1 if len(part) else 0
     if k <= 1:
-        return None
+        return None, 0
     ends, weight = _edge_arrays(sub)
     a, b = part[ends[:, 0]], part[ends[:, 1]]
     volume = np.bincount(np.r_[a, b], weights=np.r_[weight, weight], minlength=k)
@@ -484,25 +481,25 @@ def _separated_parts(
     smaller = np.minimum(volume, volume.sum() - volume)
     conductance = np.where(smaller > 0, cut / np.where(smaller > 0, smaller, 1.0), 1.0)
     separated = (conductance <= params.split_conductance) & (volume > 0)
+    kept = 0
     if prompts is not None and separated.any():
         stay = separated & _own_prompts_shared(prompts, members, part, params)
-        if kept is not None:
-            kept[0] = int(stay.sum())
+        kept = int(stay.sum())
         separated &= ~stay
     if not separated.any():
-        return None
+        return None, kept
     if len(members) <= params.giant_size and separated.sum() > params.max_split_parts:
-        return None  # teams of one operation, not guests in it
+        return None, kept  # teams of one operation, not guests in it
     groups: dict[int, list[int]] = {}
     for vertex, p in zip(members, part.tolist()):
         groups.setdefault(p if separated[p] else -1, []).append(vertex)
     if len(groups) <= 1:
-        return None
+        return None, kept
     info = [
         {"size": int((part == p).sum()), "conductance": round(float(conductance[p]), 4)}
         for p in np.flatnonzero(separated)
     ]
-    return list(groups.values()), info
+    return (list(groups.values()), info), kept
 
 
 @dataclass(frozen=True)
