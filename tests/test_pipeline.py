@@ -148,7 +148,9 @@ def test_evidence_references_clusters(result5: RunResult) -> None:
 
 
 def test_evidence_counts_match_the_attribute_table(result5: RunResult) -> None:
-    attributes, members = result5.attributes, result5.scored.members
+    # Kinds and values are categorical in the attribute table: text to join the evidence.
+    attributes = result5.attributes.with_columns(pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String))
+    members = result5.scored.members
     holders = attributes.join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
     inside = holders.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(
         pl.len().alias("n_inside")

@@ -80,7 +80,7 @@ def cluster_templates(
         .select(
             S.CLUSTER_ID,
             TEMPLATE_RANK,
-            S.VALUE,
+            pl.col(S.VALUE).cast(pl.String),  # the attribute table's may be categorical
             ACCOUNTS_IN_CLUSTER,
             S.N_EVENTS,
             TEMPLATE_EVENTS,
@@ -109,7 +109,12 @@ def template_holders(
         attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
         .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
         .join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
-        .join(templates.select(S.CLUSTER_ID, S.VALUE, TEMPLATE_RANK), on=[S.CLUSTER_ID, S.VALUE])
+        .join(
+            templates.select(
+                S.CLUSTER_ID, pl.col(S.VALUE).cast(attributes.schema[S.VALUE]), TEMPLATE_RANK
+            ),
+            on=[S.CLUSTER_ID, S.VALUE],
+        )
         .sort(
             S.CLUSTER_ID,
             TEMPLATE_RANK,

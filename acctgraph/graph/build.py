@@ -438,8 +438,8 @@ def build_graph(
     # The dictionary of shared values: text gathered from one representative row each.
     values = (
         shared.with_columns(
-            attributes[S.ATTRIBUTE_KIND].gather(shared["_row"]).alias(S.ATTRIBUTE_KIND),
-            attributes[S.VALUE].gather(shared["_row"]).alias(S.VALUE),
+            attributes[S.ATTRIBUTE_KIND].gather(shared["_row"]).cast(pl.String),
+            attributes[S.VALUE].gather(shared["_row"]).cast(pl.String),
         )
         .with_columns(pl.concat_str(S.ATTRIBUTE_KIND, pl.lit("\x00"), S.VALUE).alias("_order"))
         .sort("_order")
@@ -536,7 +536,7 @@ def build_graph(
         links = link_records(
             attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
             .join(account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID)
-            .select(ACCOUNT_INDEX, S.ATTRIBUTE_KIND, S.VALUE),
+            .select(ACCOUNT_INDEX, pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)),
             linkage,
             n_accounts=len(account_ids),
             params=linkage_params or LinkageParams(),

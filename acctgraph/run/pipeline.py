@@ -407,7 +407,7 @@ def links_table(
     ids = graph.account_ids
     described = {f.kind: f.describe() for f in config.declared if isinstance(f, ExtraColumn)}
     values = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(described))).select(
-        S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE
+        S.ACCOUNT_ID, pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)
     )
     clusters = scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
     pairs = links.pairs.select(
