@@ -34,7 +34,9 @@ exchanges to (account, hour) (:func:`_hourly`).
 
 String columns that survive a filter or a group-by are copied
 (:func:`acctgraph.core.frames.owned`), so that these small tables do not keep the
-scan's decoded pages alive.
+scan's decoded pages alive. The values of ``templates`` and ``co_activity`` (the two
+largest tables: tens of millions of rows at the incident size) are
+``pl.Categorical``, as in the attribute table they feed: a code a row, each text once.
 
 Examples
 --------
@@ -219,7 +221,7 @@ def _usage_part(
         )
     else:
         templates = pl.DataFrame(
-            schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.String, S.N_EVENTS: pl.UInt32}
+            schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.Categorical, S.N_EVENTS: pl.UInt32}
         )
         capabilities = None
     activity = _with_capability_mix(activity, capabilities, accounts=accounts)
@@ -323,9 +325,9 @@ def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFr
         .join(windows, on="_window")
         .select(
             S.ACCOUNT_ID,
-            pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")]).alias(
-                S.VALUE
-            ),
+            pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")])
+            .cast(pl.Categorical)
+            .alias(S.VALUE),
             S.N_EVENTS,
         )
     )
@@ -499,9 +501,11 @@ def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.Data
         sampled.select(S.ACCOUNT_ID, bands.alias(S.VALUE))
         .explode(S.VALUE)
         .drop_nulls(S.VALUE)
+        # Coded before the group-by, whose state then holds a code per key, not the text.
+        .with_columns(pl.col(S.VALUE).cast(pl.Categorical))
         .group_by(S.ACCOUNT_ID, S.VALUE)
         .agg(pl.len().alias(S.N_EVENTS))
-        .with_columns(owned(S.ACCOUNT_ID), owned(S.VALUE))
+        .with_columns(owned(S.ACCOUNT_ID))
         .collect()
     )
 
