@@ -64,12 +64,13 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.option(
     "--preset",
-    type=click.Choice(["tiny", "sample", "bench", "incident", "random"]),
+    type=click.Choice(["tiny", "sample", "bench", "incident", "incident-chatty", "random"]),
     default="tiny",
     show_default=True,
     help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges, "
-    "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB); random ≈20k accounts whose "
-    "operators' tradecraft is drawn from the seed (labels.csv gets a tradecraft column).",
+    "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB); incident-chatty the same accounts "
+    "with chattier legitimate users and quieter operators (44M exchanges); random ≈20k accounts "
+    "whose operators' tradecraft is drawn from the seed (labels.csv gets a tradecraft column).",
 )
 @click.option(
     "--scale",

@@ -65,18 +65,18 @@ MIN_BUDGET = 256 * MB
 # (200k accounts, 5M exchanges); docs/benchmarks.md, "Memory budget".
 BASE_BYTES = 400 * MB
 """Interpreter, libraries, the accounts table's first copy."""
-RESIDENT_PER_EXCHANGE = 100
+RESIDENT_PER_EXCHANGE = 78
 """Tables kept from the reductions to the end (attribute rows, IP usage, hours, days; the
-graph's incidence), per exchange."""
+graph's incidence), per exchange, with the memory the allocator keeps after the reductions."""
 RESIDENT_PER_ACCOUNT = 600
 """Per-account tables (accounts, emails, activity, the graph's vertex tables)."""
-USAGE_PER_EXCHANGE = 122
+USAGE_PER_EXCHANGE = 90
 """The reductions' group-by state and decoded pages, per exchange, divided among the
 account partitions."""
-COHORT_PER_EXCHANGE = 75
+COHORT_PER_EXCHANGE = 78
 """The stages after the graph (cohorts, scores, template samples, graph pages): the prompt
 template rows they select and join, per exchange; not partitioned."""
-GRAPH_PER_EXCHANGE = 60
+GRAPH_PER_EXCHANGE = 50
 """The graph builder's tables over all rows (account, kind and value hash per row; the
 incidence and its sort), per exchange (attribute rows are about 0.9 per exchange)."""
 GRAPH_PART_PER_EXCHANGE = 150

@@ -686,6 +686,18 @@ PRESETS: dict[str, WorldSpec] = {
         legit_exchanges_per_account=11.3,
         fraud_exchanges_per_account=1_150.0,
     ),
+    # The incident's size in another shape, for memory and time measured on more than one
+    # world: legitimate users more than twice as chatty (more distinct prompts, addresses and
+    # windows per account, so ~1.7x the attribute rows per account) and quieter operators
+    # (800 exchanges per fraudulent account), ~44M exchanges in all.
+    "incident-chatty": WorldSpec(
+        name="incident-chatty",
+        n_accounts=1_000_000,
+        fraud_account_share=0.025,
+        n_operators=8,
+        legit_exchanges_per_account=25.0,
+        fraud_exchanges_per_account=800.0,
+    ),
     # Sized like sample, but every operator's tradecraft is drawn from the whole space from
     # the seed (old and new dimensions, the careful operator among the draws), so that
     # quality is measured over many worlds the detector was not tuned on.
@@ -701,4 +713,5 @@ PRESETS: dict[str, WorldSpec] = {
 }
 """Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing),
 ``incident`` (1M accounts, ~40M exchanges: the scale target; ``WorldSpec.scaled`` for
-fractions of it), ``random`` (sample-sized, tradecrafts drawn from the seed)."""
+fractions of it), ``incident-chatty`` (the incident's accounts, chattier legitimate users and
+quieter operators: ~44M exchanges, ~1.7x the attribute rows per account), ``random`` (sample-sized, tradecrafts drawn from the seed)."""
