@@ -58,10 +58,11 @@ LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]
 
 
 def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """``frame``'s ``account_id, value, n_events``, cast to String, String and UInt32."""
+    """``frame``'s ``account_id, value, n_events``, cast to String, Categorical and UInt32
+    (the attribute table's types: a value already coded is not decoded and coded again)."""
     return frame.lazy().select(
         pl.col(S.ACCOUNT_ID).cast(pl.String),
-        pl.col(S.VALUE).cast(pl.String),
+        pl.col(S.VALUE).cast(pl.Categorical),
         pl.col(S.N_EVENTS).cast(pl.UInt32),
     )
 
