@@ -69,7 +69,7 @@ def cli() -> None:
     show_default=True,
     help="World size: tiny ≈2k accounts, sample ≈20k, bench ≈200k accounts / 5M exchanges, "
     "incident 1M accounts / 40M exchanges (≈5 min, ≈2 GB); incident-chatty the same accounts "
-    "with chattier legitimate users and quieter operators (44M exchanges); random ≈20k accounts "
+    "with chattier legitimate users and quieter operators (45M exchanges); random ≈20k accounts "
     "whose operators' tradecraft is drawn from the seed (labels.csv gets a tradecraft column).",
 )
 @click.option(

@@ -48,6 +48,17 @@ def test_the_default_budget_is_a_share_of_the_machine() -> None:
     assert budget >= 256 * MB and source.startswith("default")
 
 
+def test_more_attribute_rows_per_exchange_split_the_graph_more() -> None:
+    sizes = dict(n_accounts=1_000_000, n_exchanges=40_000_000, source="test", machine=(None, None))
+    before = plan_memory(9 * GB, **sizes)
+    usual = plan_memory(9 * GB, n_attribute_rows=36_000_000, **sizes)  # 0.9 a row: the model's
+    chatty = plan_memory(9 * GB, n_attribute_rows=54_000_000, **sizes)
+    assert usual == before
+    assert chatty.estimate_bytes > before.estimate_bytes
+    assert chatty.graph_partitions > before.graph_partitions
+    assert chatty.usage_partitions >= before.usage_partitions
+
+
 def test_a_smaller_budget_splits_the_work_more() -> None:
     sizes = dict(n_accounts=2_000_000, n_exchanges=80_000_000, source="test", machine=(None, None))
     roomy, tight = plan_memory(32 * GB, **sizes), plan_memory(8 * GB, **sizes)

@@ -84,6 +84,11 @@ GRAPH_PART_PER_EXCHANGE = 150
 exchange, divided among the value partitions."""
 BYTES_PER_PAIR = 64
 """Raw pairs of the projection: source, target, kind, products, the sparse sum (per pair)."""
+ROWS_PER_EXCHANGE = 0.9
+"""Attribute rows per exchange where the per-exchange costs of the graph and the later stages
+were measured (the incident: 35.8M rows, 39.8M exchanges). A world with more rows per
+exchange (chattier users: more distinct prompts, addresses and windows) is planned, once
+its attribute table is known, as if it had ``rows / ROWS_PER_EXCHANGE`` exchanges."""
 PROJECTION_WORKERS = 2
 MAX_PAIR_BUDGET = 8_000_000
 MIN_PAIR_BUDGET = 250_000
@@ -277,8 +282,13 @@ def plan_memory(
     n_exchanges: int,
     source: str,
     machine: tuple[int | None, int | None] | None = None,
+    n_attribute_rows: int | None = None,
 ) -> MemoryPlan:
     """The fewest partitions (and the largest pair budget) whose estimated peak fits the budget.
+
+    ``n_attribute_rows`` (once the attribute table is built) sizes the tables held across
+    stages, the graph's and the later stages' by the attribute rows when they are more than
+    :data:`ROWS_PER_EXCHANGE` per exchange; before that, every cost follows the exchanges.
 
     The estimate is the largest of three peaks: the reductions' (:data:`BASE_BYTES`, the
     per-account tables they produce, and their group-by state divided by the
@@ -288,8 +298,11 @@ def plan_memory(
     the most partitions and the smallest pair budget, and :meth:`MemoryPlan.fits` is False.
     """
     machine = machine if machine is not None else machine_memory()
-    resident = BASE_BYTES + RESIDENT_PER_EXCHANGE * n_exchanges + RESIDENT_PER_ACCOUNT * n_accounts
-    graph_rows = GRAPH_PER_EXCHANGE * n_exchanges
+    rows = n_exchanges
+    if n_attribute_rows is not None:
+        rows = max(n_exchanges, int(n_attribute_rows / ROWS_PER_EXCHANGE))
+    resident = BASE_BYTES + RESIDENT_PER_EXCHANGE * rows + RESIDENT_PER_ACCOUNT * n_accounts
+    graph_rows = GRAPH_PER_EXCHANGE * rows
     usage_state = USAGE_PER_EXCHANGE * n_exchanges
     # The reductions' tables are about half the resident ones (the attribute table is the rest).
     usage_free = budget_bytes - BASE_BYTES - (resident - BASE_BYTES) // 2
@@ -299,7 +312,7 @@ def plan_memory(
         else max(1, min(MAX_PARTITIONS, math.ceil(usage_state / usage_free)))
     )
     graph_free = budget_bytes - resident - graph_rows
-    graph_state = GRAPH_PART_PER_EXCHANGE * n_exchanges
+    graph_state = GRAPH_PART_PER_EXCHANGE * rows
     graph_parts = (
         MAX_PARTITIONS
         if graph_free <= 0
@@ -318,10 +331,10 @@ def plan_memory(
         + max(
             graph_state / graph_parts,
             BYTES_PER_PAIR * PROJECTION_WORKERS * pair_budget,
-            min(ring_memory, RING_PER_EXCHANGE * n_exchanges),
+            min(ring_memory, RING_PER_EXCHANGE * rows),
         )
     )
-    later_peak = resident + COHORT_PER_EXCHANGE * n_exchanges
+    later_peak = resident + COHORT_PER_EXCHANGE * rows
     return MemoryPlan(
         budget_bytes=budget_bytes,
         source=source,

@@ -80,9 +80,12 @@ def run_pipeline(
 
     The memory plan (:func:`memory_plan`, unless ``plan`` is given) is made first, from the
     row counts: a budget the input cannot meet is refused before the pass over the exchanges.
+    Without ``plan``, the graph's part of it is made again with the attribute table's rows
+    (:func:`run_from_usage`).
     """
     config = config or Config()
     stage = Stages(progress)
+    given = plan
     plan = plan or memory_plan(dataset, config)
     if progress:
         progress(
@@ -100,14 +103,21 @@ def run_pipeline(
         ),
         config=config,
         progress=progress,
-        plan=plan,
+        plan=given,
+        usage_partitions=plan.usage_partitions,
     )
     result.timings = stage.timings + result.timings
     return result
 
 
-def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
+def memory_plan(
+    dataset: Dataset, config: Config, *, attribute_rows: int | None = None
+) -> MemoryPlan:
     """How this run splits its work to stay within ``config.memory_budget``.
+
+    Made from the row counts before the pass over the exchanges, and again with the
+    attribute table's rows (``attribute_rows``) before the graph is built: a world with
+    more attribute rows per exchange than the model's gets more graph partitions.
 
     Raises :class:`ConfigError` (exit status 2) when the estimated peak exceeds the
     machine's memory, or a budget that was set explicitly. A default budget that the
@@ -119,9 +129,15 @@ def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
         (f.rows for f in dataset.inputs if f.table == S.EXCHANGES and f.rows is not None), 0
     )
     n_accounts = dataset.accounts.height
-    plan = plan_memory(budget, n_accounts=n_accounts, n_exchanges=n_exchanges, source=source)
+    sizes = {
+        "n_accounts": n_accounts,
+        "n_exchanges": n_exchanges,
+        "n_attribute_rows": attribute_rows,
+    }
+    plan = plan_memory(budget, source=source, **sizes)
+    rows = f", {attribute_rows:,} attribute rows" if attribute_rows is not None else ""
     need = (
-        f"the estimated peak for {n_accounts:,} accounts and {n_exchanges:,} exchanges is "
+        f"the estimated peak for {n_accounts:,} accounts and {n_exchanges:,} exchanges{rows} is "
         f"{format_size(plan.estimate_bytes)}, of which {format_size(plan.resident_bytes)} are "
         f"tables held across stages that no partitioning reduces"
     )
@@ -145,7 +161,7 @@ def memory_plan(dataset: Dataset, config: Config) -> MemoryPlan:
         larger = int(budget * (1 + 0.05 * step))
         if larger > ceiling:
             break
-        raised = plan_memory(larger, n_accounts=n_accounts, n_exchanges=n_exchanges, source=source)
+        raised = plan_memory(larger, source=source, **sizes)
         if raised.fits():
             plan = dataclasses.replace(
                 raised, source=f"{source}, raised to fit the input's estimate"
@@ -230,6 +246,7 @@ def run_from_usage(
     config: Config | None = None,
     progress: Progress | None = None,
     plan: MemoryPlan | None = None,
+    usage_partitions: int | None = None,
 ) -> RunResult:
     """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
 
@@ -240,7 +257,9 @@ def run_from_usage(
     :func:`run_pipeline`'s. ``usage`` is not modified, so one reduction serves many
     configurations (the expensive pass over the exchanges is done once;
     :mod:`acctgraph.evaluation.tuning` relies on this). ``plan`` splits the graph
-    builder's work (:func:`memory_plan`; None: :func:`memory_plan` of this dataset).
+    builder's work; None: :func:`memory_plan` of this dataset with its attribute rows,
+    made once the attribute table is built (``usage_partitions``: the account partitions
+    the reductions used, for ``run.json``; None: the plan's own).
 
     Examples
     --------
@@ -255,7 +274,6 @@ def run_from_usage(
     True
     """
     config = config or Config()
-    plan = plan or memory_plan(dataset, config)
     stage = Stages(progress)
     # Two tables: the infrastructure kinds' rows (addresses, ranges, co-activity windows,
     # about 40% of the rows) are read by the graph builder alone, and are freed once the
@@ -274,6 +292,15 @@ def run_from_usage(
         usage, templates=usage.templates.clear(), co_activity=usage.co_activity.clear()
     )
     attribute_rows = firm.height + infra.height
+    if plan is None:
+        plan = memory_plan(dataset, config, attribute_rows=attribute_rows)
+        if usage_partitions is not None:
+            plan = dataclasses.replace(plan, usage_partitions=usage_partitions)
+        if progress:
+            progress(
+                f"graph: memory plan for {attribute_rows:,} attribute rows: estimated peak "
+                f"{format_size(plan.estimate_bytes)}, {plan.graph_partitions} value partitions"
+            )
     graph = stage(
         "graph",
         lambda: build_graph(

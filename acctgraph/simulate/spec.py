@@ -687,16 +687,16 @@ PRESETS: dict[str, WorldSpec] = {
         fraud_exchanges_per_account=1_150.0,
     ),
     # The incident's size in another shape, for memory and time measured on more than one
-    # world: legitimate users more than twice as chatty (more distinct prompts, addresses and
-    # windows per account, so ~1.7x the attribute rows per account) and quieter operators
-    # (800 exchanges per fraudulent account), ~44M exchanges in all.
+    # world: legitimate users nearly three times as chatty (more distinct prompts, addresses
+    # and windows per account, so about 1.5x the attribute rows per account) and quieter
+    # operators (600 exchanges per fraudulent account), ~45M exchanges in all.
     "incident-chatty": WorldSpec(
         name="incident-chatty",
         n_accounts=1_000_000,
         fraud_account_share=0.025,
         n_operators=8,
-        legit_exchanges_per_account=25.0,
-        fraud_exchanges_per_account=800.0,
+        legit_exchanges_per_account=31.0,
+        fraud_exchanges_per_account=600.0,
     ),
     # Sized like sample, but every operator's tradecraft is drawn from the whole space from
     # the seed (old and new dimensions, the careful operator among the draws), so that
@@ -714,4 +714,4 @@ PRESETS: dict[str, WorldSpec] = {
 """Named worlds: ``tiny`` (unit tests), ``sample`` (committed to git), ``bench`` (timing),
 ``incident`` (1M accounts, ~40M exchanges: the scale target; ``WorldSpec.scaled`` for
 fractions of it), ``incident-chatty`` (the incident's accounts, chattier legitimate users and
-quieter operators: ~44M exchanges, ~1.7x the attribute rows per account), ``random`` (sample-sized, tradecrafts drawn from the seed)."""
+quieter operators: ~45M exchanges, ~1.5x the attribute rows per account), ``random`` (sample-sized, tradecrafts drawn from the seed)."""
