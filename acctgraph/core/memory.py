@@ -62,7 +62,7 @@ MIN_BUDGET = 256 * MB
 """No budget below this is accepted: the interpreter and its libraries alone take ~150 MB."""
 
 # Costs measured on the incident preset (1M accounts, 39.8M exchanges) and bench seed 1
-# (200k accounts, 5M exchanges); docs/benchmarks.md, "Memory budget".
+# (200k accounts, 5M exchanges); docs/benchmarks.md, "Memory budget" and "Coded values".
 BASE_BYTES = 400 * MB
 """Interpreter, libraries, the accounts table's first copy."""
 RESIDENT_PER_EXCHANGE = 78
