@@ -129,12 +129,17 @@ def memory_plan(
         (f.rows for f in dataset.inputs if f.table == S.EXCHANGES and f.rows is not None), 0
     )
     n_accounts = dataset.accounts.height
-    sizes = {
-        "n_accounts": n_accounts,
-        "n_exchanges": n_exchanges,
-        "n_attribute_rows": attribute_rows,
-    }
-    plan = plan_memory(budget, source=source, **sizes)
+
+    def plan_for(size: int) -> MemoryPlan:
+        return plan_memory(
+            size,
+            n_accounts=n_accounts,
+            n_exchanges=n_exchanges,
+            n_attribute_rows=attribute_rows,
+            source=source,
+        )
+
+    plan = plan_for(budget)
     rows = f", {attribute_rows:,} attribute rows" if attribute_rows is not None else ""
     need = (
         f"the estimated peak for {n_accounts:,} accounts and {n_exchanges:,} exchanges{rows} is "
@@ -161,7 +166,7 @@ def memory_plan(
         larger = int(budget * (1 + 0.05 * step))
         if larger > ceiling:
             break
-        raised = plan_memory(larger, source=source, **sizes)
+        raised = plan_for(larger)
         if raised.fits():
             plan = dataclasses.replace(
                 raised, source=f"{source}, raised to fit the input's estimate"
