@@ -586,14 +586,15 @@ def _operations(
     grouped_members = {
         root: np.unique(np.concatenate([kept[i][0] for i in parts[root]])) for root in roots
     }
-    # operations that share their signature but not the rest of their prompts
-    by_part: dict[int, list[int]] = {}
-    by_members: dict[int, np.ndarray] = {}
-    told: dict[int, tuple[int, str | None]] = {}  # the operation cut, own prompt
-    holders = shares.group_by(S.VALUE).agg(pl.len().alias("_all")) if params.split_twins else None
-    holding = shares["_a"].n_unique()  # accounts that hold widely held values
-    for root in roots:
-        pieces = (
+    # operations that share their signature but not the rest of their prompts: each cut
+    # piece is (the operation it was cut from, its members, its own prompt)
+    if params.split_twins:
+        holders = shares.group_by(S.VALUE).agg(pl.len().alias("_all"))
+        holding = shares["_a"].n_unique()  # accounts that hold widely held values
+    cut = [
+        (root, piece, prompt)
+        for root in roots
+        for piece, prompt in (
             _twins(
                 grouped_members[root],
                 {kept[i][1] for i in parts[root]},
@@ -602,15 +603,13 @@ def _operations(
                 holding,
                 params,
             )
-            if holders is not None
+            if params.split_twins
             else [(grouped_members[root], None)]
         )
-        for piece, prompt in pieces:
-            told[len(by_part)] = (root, prompt)
-            by_part[len(by_part)] = parts[root]
-            by_members[len(by_members)] = piece
-    roots = list(by_part)
-    parts, grouped_members = by_part, by_members
+    ]
+    parts = {r: parts[root] for r, (root, _, _) in enumerate(cut)}
+    grouped_members = {r: piece for r, (_, piece, _) in enumerate(cut)}
+    roots = list(range(len(cut)))
     # each existing cluster's accounts in each operation's groups
     overlap = np.zeros((len(roots), len(sizes)), dtype=np.int64)
     for r, root in enumerate(roots):
@@ -652,10 +651,10 @@ def _operations(
                 MERGED_CLUSTERS: len(merged),
                 SPLIT_FROM: len(np.unique(labels[taken])),
                 JOINED_ALONE: len(alone),
-                OWN_PROMPT: told[root][1],
+                OWN_PROMPT: cut[root][2],
             }
         )
-        origins.append(told[root][0])
+        origins.append(cut[root][0])
         next_label += 1
     # twins: the other recorded operations cut from the same one (a part too small to be
     # recorded is not a twin; a cut that leaves one operation recorded tells nothing apart)

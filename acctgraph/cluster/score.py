@@ -95,6 +95,7 @@ import polars as pl
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.textsafe import cap
 from acctgraph.features.base import (
     ACTIVE_DAYS,
     FIRST_SEEN,
@@ -803,7 +804,7 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
     rows = []
     for row in cohorts.join(ids, on=LABEL).sort(S.CLUSTER_ID).iter_rows(named=True):
         signature = row["signature"]
-        shown = signature if len(signature) <= 60 else signature[:59] + "…"
+        shown = cap(signature, 60)
         parts = [
             f"behaviour: prompt '{shown}' is {row['members_share']:.0%} of these accounts' "
             f"sampled prompts and {row['other_share']:.0%} of its {row['other_holders']:,} "
@@ -817,8 +818,7 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
         if row.get("split_from"):
             parts.append(f"split out of {row['split_from']} cluster(s) that chained operations")
         if row.get("twins"):
-            own = str(row.get("own_prompt") or "")
-            own = own if len(own) <= 60 else own[:59] + "…"
+            own = cap(str(row.get("own_prompt") or ""), 60)
             parts.append(
                 f"told apart from {row['twins']} other operation"
                 f"{'' if row['twins'] == 1 else 's'} favouring the same prompt by its own "

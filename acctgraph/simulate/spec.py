@@ -646,6 +646,20 @@ def parse_scale(text: str | float) -> float:
     return value
 
 
+# The incident acctgraph was built for: 25,000 fake accounts of eight operators (one per
+# archetype: residential and mobile proxies, the reseller network shared with legitimate
+# VPN users, datacenter VMs, batched cards, signup bursts, scripted templates) sending
+# 28.8M exchanges over the six-week window, among 975,000 legitimate accounts sending ~11M.
+# 1,150 per fraudulent account: with the 0.2% duplicate rows, 28.8M fraudulent rows.
+_INCIDENT = WorldSpec(
+    name="incident",
+    n_accounts=1_000_000,
+    fraud_account_share=0.025,
+    n_operators=8,
+    legit_exchanges_per_account=11.3,
+    fraud_exchanges_per_account=1_150.0,
+)
+
 PRESETS: dict[str, WorldSpec] = {
     "tiny": WorldSpec(
         name="tiny",
@@ -673,28 +687,14 @@ PRESETS: dict[str, WorldSpec] = {
         legit_exchanges_per_account=9.0,
         fraud_exchanges_per_account=540.0,
     ),
-    # The incident acctgraph was built for: 25,000 fake accounts of eight operators (one per
-    # archetype: residential and mobile proxies, the reseller network shared with legitimate
-    # VPN users, datacenter VMs, batched cards, signup bursts, scripted templates) sending
-    # 28.8M exchanges over the six-week window, among 975,000 legitimate accounts sending ~11M.
-    # 1,150 per fraudulent account: with the 0.2% duplicate rows, 28.8M fraudulent rows.
-    "incident": WorldSpec(
-        name="incident",
-        n_accounts=1_000_000,
-        fraud_account_share=0.025,
-        n_operators=8,
-        legit_exchanges_per_account=11.3,
-        fraud_exchanges_per_account=1_150.0,
-    ),
+    "incident": _INCIDENT,
     # The incident's size in another shape, for memory and time measured on more than one
     # world: legitimate users nearly three times as chatty (more distinct prompts, addresses
     # and windows per account, so about 1.5x the attribute rows per account) and quieter
     # operators (600 exchanges per fraudulent account), ~45M exchanges in all.
-    "incident-chatty": WorldSpec(
+    "incident-chatty": replace(
+        _INCIDENT,
         name="incident-chatty",
-        n_accounts=1_000_000,
-        fraud_account_share=0.025,
-        n_operators=8,
         legit_exchanges_per_account=31.0,
         fraud_exchanges_per_account=600.0,
     ),
