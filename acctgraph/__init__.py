@@ -48,6 +48,7 @@ _FRONT: dict[str, str] = {
     "detect_communities": "acctgraph.cluster.detect",
     "attach_unlinked": "acctgraph.cluster.attach",
     "find_cohorts": "acctgraph.cluster.cohort",
+    "split_by_behaviour": "acctgraph.cluster.split",
     "detach_thin_members": "acctgraph.cluster.detect",
     "score_clusters": "acctgraph.cluster.score",
     # a whole run
@@ -97,6 +98,7 @@ __all__ = [
     "detect_communities",
     "attach_unlinked",
     "find_cohorts",
+    "split_by_behaviour",
     "detach_thin_members",
     "score_clusters",
     "Config",
@@ -146,6 +148,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.cluster.cohort import find_cohorts
     from acctgraph.cluster.detect import detach_thin_members, detect_communities
     from acctgraph.cluster.score import score_clusters
+    from acctgraph.cluster.split import split_by_behaviour
     from acctgraph.core.errors import AcctGraphError, ConfigError, InputError
     from acctgraph.core.tables import safe_for_spreadsheet
     from acctgraph.evaluation.metrics import Evaluation, evaluate

@@ -11,6 +11,10 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   members_share, other_holders, other_share, contrast, hours_active,
   capability_share, merged_clusters, split_from, joined_alone, twins,
   own_prompt;
+- ``splits``: the parts of clusters cut by behaviour, one row per part
+  (:mod:`acctgraph.cluster.split`): cluster_id, split_from (the part that kept
+  the cut cluster's label), accounts, parts, divergence, differs_most,
+  median_exchanges, top_hours_share, top_email_shape;
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached and attached counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
@@ -72,6 +76,7 @@ RUN_JSON = "run.json"
 CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
 COHORTS = "cohorts"
+SPLITS = "splits"
 LINKS = "links"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
@@ -148,6 +153,14 @@ class Run:
         if not (self.path / f"{COHORTS}.parquet").is_file():
             return None
         return self._read(COHORTS)
+
+    @cached_property
+    def splits(self) -> pl.DataFrame | None:
+        """The parts of clusters cut by behaviour (:mod:`acctgraph.cluster.split`); None for
+        runs made before the split existed."""
+        if not (self.path / f"{SPLITS}.parquet").is_file():
+            return None
+        return self._read(SPLITS)
 
     @cached_property
     def links(self) -> pl.DataFrame | None:

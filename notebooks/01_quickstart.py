@@ -41,6 +41,7 @@ import polars as pl
 from acctgraph import (
     Config, attach_unlinked, build_graph, detach_thin_members, detect_communities, evaluate,
     find_cohorts, load_dataset, load_labels, load_run, run_and_write, score_clusters,
+    split_by_behaviour,
 )
 from acctgraph.features import attribute_table, compute_usage
 from acctgraph.viz import show_cluster
@@ -117,7 +118,8 @@ graph.hubs.sort("n_accounts", descending=True).head(5)
 #
 # Community detection is seeded; accounts linked to no one then join a cluster whose prompts
 # they share broadly (attach), and accounts tied only by behaviour (one prompt dominating
-# their traffic, at the same hours, through the same exits) form behaviour cohorts.
+# their traffic, at the same hours, through the same exits) form behaviour cohorts; a cluster
+# that holds two operators' behaviour (hours, volume, aims, address style) is cut in two.
 # Cluster ids are ranks: cluster 1 has the highest score. A score is the sum of named
 # contributions, stored as a table.
 
@@ -135,12 +137,16 @@ cohorts = find_cohorts(
     sample_size=config.prompt_template.max_per_account, params=config.cohort, edges=graph.edges,
     soft_kinds=config.soft_kinds,
 )
+split = split_by_behaviour(  # a cluster holding two operators' behaviour is cut in two
+    cohorts.membership, graph.account_ids, attributes, usage, params=config.split
+)
 membership, _ = detach_thin_members(  # quiet members tied only by prompts and addresses
-    cohorts.membership, graph, usage,
+    split.membership, graph, usage,
     soft_kinds=config.soft_kinds, min_exchanges=config.detect.min_member_exchanges,
 )
 scored = score_clusters(
-    membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table
+    membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table,
+    splits=split.table,
 )
 scored.clusters.select("cluster_id", "size", "cluster_score", "flagged", "exchanges", "summary").head(10)
 

@@ -362,6 +362,7 @@ def score_clusters(
     *,
     params: ScoreParams,
     cohorts: pl.DataFrame | None = None,
+    splits: pl.DataFrame | None = None,
 ) -> Scored:
     """Score every community of two or more accounts and build the output tables.
 
@@ -381,6 +382,9 @@ def score_clusters(
         :attr:`Cohorts.table <acctgraph.cluster.cohort.Cohorts>`: the labels that are
         behaviour cohorts and their figures (the ``behaviour`` signal and the
         summary's first phrase); ``None`` when there are none.
+    splits
+        :attr:`Split.table <acctgraph.cluster.split.Split>`: the labels that are parts of
+        a cluster cut by behaviour (a phrase of the summary); ``None`` when there are none.
 
     Returns
     -------
@@ -406,7 +410,11 @@ def score_clusters(
             contributions,
             evidence_table,
             params,
-            _tie_phrases(_behaviour_phrases(cohorts, ids), _link_phrases(clustered, graph, ids)),
+            _tie_phrases(
+                _behaviour_phrases(cohorts, ids),
+                _split_phrases(splits, ids),
+                _link_phrases(clustered, graph, ids),
+            ),
         ),
         contributions=contributions,
         evidence=evidence_table,
@@ -828,6 +836,25 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
     return pl.DataFrame(
         rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"
     )
+
+
+def _split_phrases(splits: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, _behaviour``: for each part of a cluster cut by behaviour, what parts it."""
+    schema = {S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}
+    if splits is None or splits.is_empty():
+        return pl.DataFrame(schema=schema)
+    rows = []
+    for row in splits.join(ids, left_on="label", right_on=LABEL).iter_rows(named=True):
+        others = row["parts"] - 1
+        rows.append(
+            (
+                row[S.CLUSTER_ID],
+                f"cut by behaviour from {others} other part{'' if others == 1 else 's'} of "
+                f"one cluster: {row['differs_most'].replace('_', ' ')} differ most "
+                f"(log-likelihood gap {row['divergence']:.1f} per account)",
+            )
+        )
+    return pl.DataFrame(rows, schema=schema, orient="row").sort(S.CLUSTER_ID)
 
 
 def capability_targeting(members: pl.DataFrame) -> pl.DataFrame:

@@ -93,6 +93,7 @@ from acctgraph.cluster.attach import AttachParams
 from acctgraph.cluster.cohort import CohortParams
 from acctgraph.cluster.detect import DetectParams
 from acctgraph.cluster.score import ScoreParams
+from acctgraph.cluster.split import SplitParams
 from acctgraph.core.errors import ConfigError
 from acctgraph.core.memory import resolve_budget
 from acctgraph.features import (
@@ -121,6 +122,7 @@ TOP_LEVEL_KEYS = (
     "detect",
     "attach",
     "cohort",
+    "split",
     "score",
 )
 TOML_HEADER = (
@@ -143,6 +145,7 @@ class Config:
     detect: DetectParams = field(default_factory=DetectParams)
     attach: AttachParams = field(default_factory=AttachParams)
     cohort: CohortParams = field(default_factory=CohortParams)
+    split: SplitParams = field(default_factory=SplitParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     mapping: tuple[tuple[str, str], ...] = ()
 
@@ -303,6 +306,10 @@ class Config:
             "detect": dataclasses.asdict(self.detect),
             "attach": dataclasses.asdict(self.attach),
             "cohort": dataclasses.asdict(self.cohort),
+            "split": {
+                **dataclasses.asdict(self.split),
+                "identity_kinds": list(self.split.identity_kinds),
+            },
             "score": dataclasses.asdict(self.score),
         }
 
@@ -381,6 +388,7 @@ class Config:
             detect=_replace(DetectParams(), data.get("detect", {}), "detect"),
             attach=_replace(AttachParams(), data.get("attach", {}), "attach"),
             cohort=_replace(CohortParams(), data.get("cohort", {}), "cohort"),
+            split=_replace(SplitParams(), data.get("split", {}), "split"),
             score=_replace(ScoreParams(), data.get("score", {}), "score"),
             mapping=tuple(sorted(mapping.items())),
         )

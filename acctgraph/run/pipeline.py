@@ -37,6 +37,7 @@ from acctgraph.cluster.attach import attach_unlinked
 from acctgraph.cluster.cohort import LABEL, find_cohorts
 from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_communities
 from acctgraph.cluster.score import Scored, score_clusters
+from acctgraph.cluster.split import SPLIT_FROM, split_by_behaviour
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.core.memory import MemoryPlan, format_size, plan_memory, resolve_budget
@@ -363,10 +364,16 @@ def run_from_usage(
             soft_kinds=config.soft_kinds,
         ),
     )
+    split = stage(
+        "split",
+        lambda: split_by_behaviour(
+            cohorts.membership, graph.account_ids, attributes, usage, params=config.split
+        ),
+    )
     membership, thin = stage(
         "detach",
         lambda: detach_thin_members(
-            cohorts.membership,
+            split.membership,
             graph,
             usage,
             soft_kinds=config.soft_kinds,
@@ -385,6 +392,7 @@ def run_from_usage(
             usage,
             params=config.score,
             cohorts=cohorts.table,
+            splits=split.table,
         ),
     )
     return RunResult(
@@ -398,6 +406,7 @@ def run_from_usage(
         stage.timings,
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
+        splits=_split_table(split.table, communities.membership, graph, scored),
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
         attribute_rows=attribute_rows,
         memory=plan,
@@ -489,19 +498,43 @@ def links_table(
     ).sort(S.CLUSTER_ID, ACCOUNT_A, ACCOUNT_B, S.ATTRIBUTE_KIND, nulls_last=True)
 
 
-def _cohort_table(
-    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
-) -> pl.DataFrame:
-    """The behaviour cohorts keyed by final cluster id (see :mod:`acctgraph.cluster.cohort`)."""
+def _cluster_ids(membership: list[int], graph: AccountGraph, scored: Scored) -> pl.DataFrame:
+    """Each community label's final cluster id (``LABEL, cluster_id``)."""
     labels = pl.DataFrame(
         {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
     )
-    ids = (
+    return (
         labels.join(scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
         .filter(pl.col(S.CLUSTER_ID).is_not_null())
         .group_by(LABEL)
         .agg(pl.col(S.CLUSTER_ID).first())
     )
+
+
+def _split_table(
+    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
+) -> pl.DataFrame:
+    """The parts of clusters cut by behaviour, keyed by final cluster id; ``split_from`` is
+    the cluster id of the part that kept the cut cluster's label (see
+    :mod:`acctgraph.cluster.split`)."""
+    ids = _cluster_ids(membership, graph, scored)
+    return (
+        table.join(ids, left_on="label", right_on=LABEL)
+        .join(ids.rename({S.CLUSTER_ID: "_from"}), left_on=SPLIT_FROM, right_on=LABEL, how="left")
+        .select(
+            S.CLUSTER_ID,
+            pl.col("_from").alias(SPLIT_FROM),
+            pl.exclude(S.CLUSTER_ID, "_from", "label", SPLIT_FROM),
+        )
+        .sort(S.CLUSTER_ID)
+    )
+
+
+def _cohort_table(
+    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
+) -> pl.DataFrame:
+    """The behaviour cohorts keyed by final cluster id (see :mod:`acctgraph.cluster.cohort`)."""
+    ids = _cluster_ids(membership, graph, scored)
     return (
         table.join(ids, on=LABEL)
         .select(S.CLUSTER_ID, pl.exclude(LABEL, S.CLUSTER_ID))

@@ -41,6 +41,9 @@ class RunResult:
     cohorts: pl.DataFrame | None = (
         None  # behaviour cohorts by cluster id (acctgraph.cluster.cohort)
     )
+    splits: pl.DataFrame | None = (
+        None  # parts of clusters cut by behaviour, by cluster id (acctgraph.cluster.split)
+    )
     links: pl.DataFrame | None = (
         None  # record links of declared accounts columns, one row per pair and column
     )

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from acctgraph.cards import compute_cards, write_cards, write_template_samples
+from acctgraph.cluster.split import SPLIT_FROM
 from acctgraph.core import schema as S
 from acctgraph.core.tables import write_json, write_table
 from acctgraph.core.version import __version__
@@ -25,7 +26,7 @@ from acctgraph.report.document import write_report
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import timed
-from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, load_run
+from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, SPLITS, load_run
 from acctgraph.viz import write_graph_pages
 
 LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
@@ -102,6 +103,9 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "detached": result.communities.detached,
             "attached": result.communities.attached,
             "cohorts": 0 if result.cohorts is None else result.cohorts.height,
+            "split_by_behaviour": 0
+            if result.splits is None
+            else result.splits[SPLIT_FROM].n_unique(),
         },
         "memory": None
         if result.memory is None
@@ -157,6 +161,8 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             written += write_table(result.attached, out, "attached")
         if result.cohorts is not None:
             written += write_table(result.cohorts, out, COHORTS)
+        if result.splits is not None:
+            written += write_table(result.splits, out, SPLITS)
         if result.links is not None:
             written += write_table(result.links, out, LINKS)
         return written + write_run_tables(result, out)

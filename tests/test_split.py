@@ -1,0 +1,183 @@
+"""Behaviour split: a cluster holding two operators' behaviour is cut along it; one
+operator's teams stay together (acctgraph.cluster.split)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from acctgraph.cluster.split import SplitParams, split_by_behaviour
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import ConfigError
+from acctgraph.features.base import Usage
+from acctgraph.run.config import Config
+
+
+def _operator(rng, prefix, n, *, hours, exchanges, mix, shape, teams=0, card_prefix=None):
+    """``n`` accounts of one operator: its hours, volume, capability mix and address style.
+
+    With ``teams``, accounts are cut into that many teams that each share a card."""
+    rows = []
+    for i in range(n):
+        a = f"{prefix}_{i:03d}"
+        volume = int(rng.poisson(exchanges)) + 2
+        counts = rng.multinomial(volume, np.full(len(hours), 1 / len(hours)))
+        card = f"{card_prefix or prefix}_card{i % teams}" if teams else None
+        rows.append((a, volume, dict(zip(hours, counts.tolist(), strict=True)), mix, shape, card))
+    return rows
+
+
+def _usage(rows) -> tuple[list[str], pl.DataFrame, Usage]:
+    ids = [r[0] for r in rows]
+    hours = [(a, h, n) for a, _, by_hour, *_ in rows for h, n in by_hour.items() if n]
+    activity = [(a, v, *(round(v * m) for m in mix)) for a, v, _, mix, _, _ in rows]
+    emails = [(a, f"{a}@x", f"{a}@x", "x", shape) for a, _, _, _, shape, _ in rows]
+    cards = [(a, "payment", card) for a, *_, card in rows if card]
+    usage = Usage(
+        accounts=pl.DataFrame({"account_id": ids}),
+        emails=pl.DataFrame(
+            emails,
+            schema=["account_id", "email", "email_normalised", "email_domain", "email_shape"],
+            orient="row",
+        ),
+        ip_usage=pl.DataFrame(),
+        templates=pl.DataFrame(),
+        co_activity=pl.DataFrame(),
+        activity=pl.DataFrame(
+            activity,
+            schema={
+                "account_id": pl.String,
+                "n_exchanges": pl.UInt32,
+                "n_coding": pl.UInt32,
+                "n_agentic": pl.UInt32,
+                "n_reasoning": pl.UInt32,
+                "n_other": pl.UInt32,
+            },
+            orient="row",
+        ),
+        hours=pl.DataFrame(
+            hours,
+            schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
+            orient="row",
+        ),
+        daily=pl.DataFrame(),
+        warnings=WarningLog(),
+    )
+    attributes = pl.DataFrame(
+        cards,
+        schema={"account_id": pl.String, "attribute_kind": pl.String, "value": pl.String},
+        orient="row",
+    ).with_columns(pl.col("attribute_kind", "value").cast(pl.Categorical))
+    return ids, attributes, usage
+
+
+NIGHT_AND_DAY = list(range(24))
+OFFICE = list(range(13, 19))
+
+
+def _two_operators(seed=0, *, teams=4):
+    rng = np.random.default_rng(seed)
+    a = _operator(
+        rng, "a", 60, hours=NIGHT_AND_DAY, exchanges=200, mix=(0.6, 0.2, 0.1, 0.1),
+        shape="a8d4@gmail.com", teams=teams,
+    )  # fmt: skip
+    b = _operator(
+        rng, "b", 40, hours=OFFICE, exchanges=15, mix=(0.1, 0.1, 0.6, 0.2),
+        shape="a.a@outlook.com",
+    )  # fmt: skip
+    return _usage(a + b)
+
+
+def _parts(ids, membership):
+    by_label: dict[int, set[str]] = {}
+    for a, label in zip(ids, membership, strict=True):
+        by_label.setdefault(label, set()).add(a[0])
+    return sorted(sorted(v) for v in by_label.values())
+
+
+def test_two_operators_in_one_cluster_are_cut_apart_along_their_behaviour():
+    ids, attributes, usage = _two_operators()
+    out = split_by_behaviour(
+        [7] * len(ids), pl.Series(ids), attributes, usage, params=SplitParams()
+    )
+    labels = np.array(out.membership)
+    assert set(labels[:60]) == {7}  # the larger part keeps the label
+    assert len(set(labels[60:])) == 1 and labels[60] == 8  # a new label above every other
+    assert out.table.height == 2
+    assert sorted(out.table["accounts"].to_list()) == [40, 60]
+    assert set(out.table["split_from"]) == {7}
+    assert (out.table["divergence"] >= SplitParams().min_divergence).all()
+
+
+def test_teams_of_one_operator_that_share_no_card_stay_one_cluster():
+    rng = np.random.default_rng(3)
+    rows = []
+    for t in range(3):  # three teams, each with its own cards, one behaviour
+        rows += _operator(
+            rng, f"t{t}", 30, hours=NIGHT_AND_DAY, exchanges=120, mix=(0.6, 0.2, 0.1, 0.1),
+            shape="a8d4@gmail.com", teams=3,
+        )  # fmt: skip
+    ids, attributes, usage = _usage(rows)
+    out = split_by_behaviour(
+        [0] * len(ids), pl.Series(ids), attributes, usage, params=SplitParams()
+    )
+    assert out.membership == [0] * len(ids)
+    assert out.table.is_empty()
+
+
+def test_a_team_sharing_a_card_moves_as_one():
+    """A card shared across the behaviours keeps its holders together, whatever they do."""
+    ids, attributes, usage = _two_operators()
+    shared = pl.DataFrame(
+        {"account_id": ["a_000", "b_000"], "attribute_kind": ["payment"] * 2, "value": ["c"] * 2}
+    ).with_columns(pl.col("attribute_kind", "value").cast(pl.Categorical))
+    out = split_by_behaviour(
+        [0] * len(ids), pl.Series(ids), pl.concat([attributes, shared]), usage, params=SplitParams()
+    )
+    label = dict(zip(ids, out.membership, strict=True))
+    assert label["a_000"] == label["b_000"]
+    assert len(set(out.membership)) == 2
+
+
+def test_small_clusters_and_the_switch_leave_membership_alone():
+    ids, attributes, usage = _two_operators()
+    membership = [0] * len(ids)
+    off = split_by_behaviour(
+        membership, pl.Series(ids), attributes, usage, params=SplitParams(enabled=False)
+    )
+    assert off.membership == membership
+    big = split_by_behaviour(
+        membership, pl.Series(ids), attributes, usage, params=SplitParams(min_cluster=101)
+    )
+    assert big.membership == membership
+
+
+def test_the_split_is_deterministic_and_ignores_other_clusters():
+    ids, attributes, usage = _two_operators(seed=5)
+    membership = [0] * len(ids)
+    membership[-1] = 99  # an account alone elsewhere
+    first = split_by_behaviour(membership, pl.Series(ids), attributes, usage, params=SplitParams())
+    again = split_by_behaviour(membership, pl.Series(ids), attributes, usage, params=SplitParams())
+    assert first.membership == again.membership
+    assert first.table.equals(again.table)
+    assert first.membership[-1] == 99
+    assert _parts(ids[:-1], first.membership[:-1]) == [["a"], ["b"]]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"min_cluster": 1}, {"min_divergence": 0}, {"hour_bin": 5}, {"count_cap": 0}],
+)
+def test_bad_parameters_are_refused(options):
+    with pytest.raises(ConfigError, match="split"):
+        SplitParams(**options)
+
+
+def test_the_split_section_round_trips_through_the_configuration():
+    config = Config.from_dict({"split": {"min_divergence": 6.5, "identity_kinds": ["payment"]}})
+    assert config.split.min_divergence == 6.5
+    assert config.split.identity_kinds == ("payment",)
+    assert Config.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="split"):
+        Config.from_dict({"split": {"nope": 1}})
