@@ -13,7 +13,8 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   own_prompt;
 - ``splits``: the parts of clusters cut by behaviour, one row per part
   (:mod:`acctgraph.cluster.split`): cluster_id, split_from (the part that kept
-  the cut cluster's label), accounts, parts, divergence, differs_most,
+  the cut cluster's label), accounts (when cut; thin members may be detached
+  after), parts, divergence, differs_most,
   median_exchanges, top_hours_share, top_email_shape;
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached and attached counts), warnings, timing;

@@ -3,6 +3,8 @@ operator's teams stay together (acctgraph.cluster.split)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -181,3 +183,44 @@ def test_the_split_section_round_trips_through_the_configuration():
     assert Config.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="split"):
         Config.from_dict({"split": {"nope": 1}})
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    import acctgraph as ag
+
+    root = Path(__file__).resolve().parents[1]
+    return ag.run_pipeline(ag.load_dataset(root / "data" / "sample"))
+
+
+def test_parts_of_a_cut_cluster_share_no_identity_and_name_each_other(sample_result):
+    """On the bundled sample: each part's summary names the clusters it was cut from, and no
+    card, device or address is held on both sides of a cut."""
+    splits = sample_result.splits
+    assert splits is not None and splits.height >= 2
+    members = sample_result.scored.members
+    clusters = sample_result.scored.clusters
+    for _, group in splits.group_by("split_from"):
+        ids = sorted(group["cluster_id"].to_list())
+        assert len(ids) == group["parts"][0] >= 2
+        for cid in ids:
+            summary = clusters.filter(pl.col("cluster_id") == cid)["summary"][0]
+            others = ", ".join(str(c) for c in ids if c != cid)
+            assert (
+                f"cut by behaviour from cluster{'s' if len(ids) > 2 else ''} {others}:" in summary
+            )
+        held = (
+            sample_result.attributes.filter(
+                pl.col("attribute_kind").cast(pl.String).is_in(list(SplitParams().identity_kinds))
+            )
+            .join(members.select("account_id", "cluster_id"), on="account_id")
+            .filter(pl.col("cluster_id").is_in(ids))
+            .group_by("attribute_kind", "value")
+            .agg(pl.col("cluster_id").n_unique().alias("parts"))
+        )
+        assert (held["parts"] == 1).all()
+        sizes = dict(
+            members.filter(pl.col("cluster_id").is_in(ids)).group_by("cluster_id").len().iter_rows()
+        )
+        for cid, accounts in group.select("cluster_id", "accounts").iter_rows():
+            assert 0 < sizes[cid] <= accounts  # thin members may be detached after the cut

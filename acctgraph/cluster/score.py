@@ -93,6 +93,7 @@ from dataclasses import dataclass, field, fields
 
 import polars as pl
 
+from acctgraph.cluster.split import SPLIT_FROM
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.core.textsafe import cap
@@ -843,14 +844,16 @@ def _split_phrases(splits: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFra
     schema = {S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}
     if splits is None or splits.is_empty():
         return pl.DataFrame(schema=schema)
+    parts = splits.join(ids, left_on="label", right_on=LABEL)
+    siblings = parts.group_by(SPLIT_FROM).agg(pl.col(S.CLUSTER_ID).sort().alias("_parts"))
     rows = []
-    for row in splits.join(ids, left_on="label", right_on=LABEL).iter_rows(named=True):
-        others = row["parts"] - 1
+    for row in parts.join(siblings, on=SPLIT_FROM).iter_rows(named=True):
+        others = [str(c) for c in row["_parts"] if c != row[S.CLUSTER_ID]]
         rows.append(
             (
                 row[S.CLUSTER_ID],
-                f"cut by behaviour from {others} other part{'' if others == 1 else 's'} of "
-                f"one cluster: {row['differs_most'].replace('_', ' ')} differ most "
+                f"cut by behaviour from cluster{'' if len(others) == 1 else 's'} "
+                f"{', '.join(others)}: {row['differs_most'].replace('_', ' ')} differ most "
                 f"(log-likelihood gap {row['divergence']:.1f} per account)",
             )
         )
