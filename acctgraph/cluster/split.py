@@ -54,6 +54,7 @@ from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
+from acctgraph.features.email import FREE_MAIL_DOMAINS
 
 _FLOOR = 0.01  # pseudo-count of every bin, so that no probability is 0
 _CAPABILITIES = ("n_coding", "n_agentic", "n_reasoning", "n_other")
@@ -229,7 +230,19 @@ class _Profiles:
         )
         volume = np.log1p(activity[N_EXCHANGES].fill_null(0).to_numpy().astype(np.float64))
         emails = index.join(usage.emails, on=S.ACCOUNT_ID, how="left").sort("_i")
-        coarse = emails["email_shape"].fill_null("(none)").str.replace_all(r"\d", "")
+        # the local part's pattern without lengths, and whether the domain is free mail: how
+        # addresses are made, not whose (an organisation's own domain names it)
+        local = emails["email_shape"].str.split("@").list.first().str.replace_all(r"\d", "")
+        provider = (
+            pl.when(emails["email_domain"].is_in(sorted(FREE_MAIL_DOMAINS)))
+            .then(pl.lit("@free"))
+            .otherwise(pl.lit("@own"))
+        )
+        coarse = emails.select(
+            pl.when(pl.col("email_shape").is_null())
+            .then(pl.lit("(none)"))
+            .otherwise(local + provider)
+        ).to_series()
         shape_names, shape = np.unique(coarse.to_numpy().astype(str), return_inverse=True)
         return cls(
             _tempered(h, params.count_cap),
