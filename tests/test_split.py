@@ -224,3 +224,27 @@ def test_parts_of_a_cut_cluster_share_no_identity_and_name_each_other(sample_res
         )
         for cid, accounts in group.select("cluster_id", "accounts").iter_rows():
             assert 0 < sizes[cid] <= accounts  # thin members may be detached after the cut
+
+
+def test_two_operators_without_any_shared_identity_are_cut_only_when_far_apart():
+    ids, attributes, usage = _two_operators(teams=0)  # no card, device or address shared
+    params = SplitParams()
+    out = split_by_behaviour([0] * len(ids), pl.Series(ids), attributes, usage, params=params)
+    assert _parts(ids, out.membership) == [["a"], ["b"]]
+    assert (out.table["divergence"] >= params.rest_divergence).all()
+    off = SplitParams(rest_divergence=0)
+    kept = split_by_behaviour([0] * len(ids), pl.Series(ids), attributes, usage, params=off)
+    assert kept.membership == [0] * len(ids)
+
+
+def test_one_operator_without_shared_identity_is_not_cut():
+    rng = np.random.default_rng(8)
+    rows = _operator(
+        rng, "s", 90, hours=NIGHT_AND_DAY, exchanges=60, mix=(0.5, 0.3, 0.1, 0.1),
+        shape="a8d4@gmail.com",
+    )  # fmt: skip
+    ids, attributes, usage = _usage(rows)
+    out = split_by_behaviour(
+        [3] * len(ids), pl.Series(ids), attributes, usage, params=SplitParams()
+    )
+    assert out.membership == [3] * len(ids)

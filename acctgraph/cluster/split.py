@@ -27,6 +27,10 @@ each cluster of at least ``min_cluster`` accounts for more than one such
    Then every account outside the starting units (a unit as a whole) moves to
    the component that explains it best, the components are fitted again and
    merged again, ``iterations`` times.
+   When that leaves one component, a second try starts the accounts outside
+   the units as two components (the quarter their pooled model explains
+   worst, and the rest) and keeps a cut only at ``rest_divergence``: two
+   operators neither of which shares a card, a device or an address.
 4. **Parts.** When at least two components hold ``min_part`` accounts, the
    cluster is cut: each of those is a part, and accounts of smaller
    components join the part that explains them best. The largest part keeps
@@ -45,6 +49,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +105,12 @@ class SplitParams:
         Hours per bin of the hour distribution, a divisor of 24. Default 3.
     count_cap
         Most counts of one account scored per distribution. Positive. Default 20.
+    rest_divergence
+        When no cut is found, the accounts outside the starting units are tried as
+        two components (those their own pooled model explains worst against the
+        others): two operators that share no identity at all. Such a cut needs this
+        divergence, stricter than ``min_divergence``; 0 turns the second try off.
+        Default 10.
     prior
         Accounts' worth of the cluster's pooled behaviour added to each model
         (shrinkage: a handful of accounts does not make a model of its own out
@@ -117,6 +128,7 @@ class SplitParams:
     hour_bin: int = 3
     count_cap: float = 20.0
     prior: float = 5.0
+    rest_divergence: float = 10.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "identity_kinds", tuple(self.identity_kinds))
@@ -130,6 +142,7 @@ class SplitParams:
             (self.hour_bin >= 1 and 24 % self.hour_bin == 0, "split.hour_bin must divide 24"),
             (self.count_cap > 0, "split.count_cap must be positive"),
             (self.prior >= 0, "split.prior must be at least 0"),
+            (self.rest_divergence >= 0, "split.rest_divergence must be at least 0"),
         )
         for ok, message in checks:
             if not ok:
@@ -333,6 +346,16 @@ def _units(
 
 def _cut(p: _Profiles, unit: np.ndarray, params: SplitParams) -> np.ndarray | None:
     """Part of each account (0..k-1, in order of first account), or None: one model."""
+    parts = _cut_from(p, unit, params, divide_rest=False)
+    if parts is None and params.rest_divergence > 0:
+        strict = dataclasses.replace(params, min_divergence=params.rest_divergence)
+        parts = _cut_from(p, unit, strict, divide_rest=True)
+    return parts
+
+
+def _cut_from(
+    p: _Profiles, unit: np.ndarray, params: SplitParams, *, divide_rest: bool
+) -> np.ndarray | None:
     _, unit, unit_size = np.unique(unit, return_inverse=True, return_counts=True)
     big_units = np.flatnonzero(unit_size >= params.min_unit)
     big_units = big_units[np.argsort(-unit_size[big_units], kind="stable")][: params.max_units]
@@ -343,6 +366,12 @@ def _cut(p: _Profiles, unit: np.ndarray, params: SplitParams) -> np.ndarray | No
     rest = np.flatnonzero(~seeded)
     if len(rest):
         component[rest] = len(big_units)
+        if divide_rest and len(rest) >= 2 * params.min_part:
+            # the accounts that the rest's pooled model explains worst start a component
+            pooled = _Model.fit(p.subset(rest), np.arange(len(rest)), 0.0)
+            fit = pooled.parts(p.subset(rest)).sum(axis=1)
+            worst = np.argsort(fit, kind="stable")[: max(params.min_part, len(rest) // 4)]
+            component[rest[worst]] = len(big_units) + 1
     if len(np.unique(component)) < 2:
         return None
     seeds = np.flatnonzero(seeded)  # one operator's teams first, so that its model is whole
