@@ -13,8 +13,12 @@ each cluster of at least ``min_cluster`` accounts for more than one such
    always move together: a team that shares a card is one operator's.
 2. **Models.** A model is four independent parts fitted on its accounts: the
    hour-of-day distribution (UTC, bins of ``hour_bin`` hours), the capability
-   mix (coding, agentic, reasoning, other), the e-mail shape with its digit
-   counts dropped, and the log of the account's exchanges (normal). An
+   mix (coding, agentic, reasoning, other), the address pattern (the e-mail
+   local part's shape without its lengths, and whether the domain is free mail:
+   how addresses are made, never whose, since a company's own domain would
+   cut an organisation-rich cluster along company lines), and the log of the
+   account's exchanges (normal). Each model is shrunk towards the cluster's
+   pooled model by ``prior`` accounts' worth of it. An
    account's counts are scaled down to at most ``count_cap`` in total before
    they are scored, so that one busy account does not outweigh the others.
 3. **Components.** Each unit of at least ``min_unit`` accounts (the
