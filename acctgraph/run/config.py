@@ -3,7 +3,8 @@
 Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
 :class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
-:class:`~acctgraph.cluster.cohort.CohortParams`, :class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
+:class:`~acctgraph.cluster.cohort.CohortParams`, :class:`~acctgraph.cluster.split.SplitParams`,
+:class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
 checks their ranges; this module assembles them into one :class:`Config`.
 
 Reading (:meth:`Config.from_toml`, :meth:`Config.from_dict`) checks every key and
@@ -54,6 +55,8 @@ TOML layout (every key optional)::
     min_similarity = 0.3
     [cohort]
     min_contrast = 5.0
+    [split]                           # cutting clusters that hold two operators' behaviour
+    min_divergence = 6.0
     [score]
     flag_threshold = 0.5
     [score.weights]
