@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acctgraph.cluster.split import SplitParams, split_by_behaviour
 from acctgraph.core.diagnostics import WarningLog
@@ -248,3 +250,46 @@ def test_one_operator_without_shared_identity_is_not_cut():
         [3] * len(ids), pl.Series(ids), attributes, usage, params=SplitParams()
     )
     assert out.membership == [3] * len(ids)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_cards=st.integers(1, 12),
+    office_share=st.floats(0.0, 1.0),
+)
+def test_cuts_never_part_accounts_that_share_identity(seed, n_cards, office_share):
+    """Whatever the behaviour mix and however cards are shared, accounts holding one card
+    end in one part, every part has ``min_part`` accounts, and small clusters are untouched."""
+    rng = np.random.default_rng(seed)
+    n_office = int(round(60 * office_share))
+    rows = _operator(
+        rng, "a", 60 - n_office, hours=NIGHT_AND_DAY, exchanges=150, mix=(0.6, 0.2, 0.1, 0.1),
+        shape="a8d4@gmail.com",
+    ) + _operator(
+        rng, "b", n_office, hours=OFFICE, exchanges=12, mix=(0.1, 0.1, 0.6, 0.2),
+        shape="a.a@outlook.com",
+    )  # fmt: skip
+    rows += _operator(rng, "s", 8, hours=OFFICE, exchanges=5, mix=(0.2, 0.2, 0.2, 0.4), shape="a@x")
+    cards = rng.integers(0, n_cards, size=len(rows))
+    rows = [
+        (*r[:5], f"card{c}" if rng.random() < 0.5 else None)
+        for r, c in zip(rows, cards, strict=True)
+    ]
+    ids, attributes, usage = _usage(rows)
+    membership = [0] * 60 + [1] * 8
+    params = SplitParams()
+    out = split_by_behaviour(membership, pl.Series(ids), attributes, usage, params=params)
+    label = dict(zip(ids, out.membership, strict=True))
+    assert out.membership[60:] == [1] * 8
+    for _, holders in attributes.group_by("value"):  # within the examined cluster
+        inside = [a for a in holders["account_id"] if a[0] != "s"]
+        assert len({label[a] for a in inside}) <= 1
+    sizes = np.unique(out.membership[:60], return_counts=True)[1]
+    assert len(sizes) == 1 or (sizes >= params.min_part).all()
+    assert (
+        out.membership
+        == split_by_behaviour(
+            membership, pl.Series(ids), attributes, usage, params=params
+        ).membership
+    )
