@@ -605,3 +605,33 @@ def test_capability_chars_decides_how_much_of_a_prompt_is_classified() -> None:
     assert frame.select(capability("prompt", max_chars=40)).item() == "other"
     with pytest.raises(ConfigError, match="capability_chars"):
         PromptTemplate(capability_chars=0)
+
+
+def test_client_families_are_counted_on_the_sample_and_absent_without_user_agents() -> None:
+    """``Usage.clients``: every sampled exchange is counted once, by the family of its user
+    agent (browser, program, unknown); the same for any number of account partitions; all
+    unknown when the exchanges have no user-agent column."""
+    agents = ["Mozilla/5.0 (X11; Linux)", "python-requests/2.32", None, "  ", "curl/8.5.0"]
+    exchanges = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: [f"u{i % 3}" for i in range(30)],
+            S.TIMESTAMP: [f"2026-05-02T12:{i:02d}:00Z" for i in range(30)],
+            S.PROMPT: ["write code"] * 30,
+            S.USER_AGENT: [agents[i % 5] for i in range(30)],
+        }
+    )
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["u0", "u1", "u2", "idle"]})
+    whole = compute_usage(dataset_from_frames(accounts, exchanges)).clients
+    assert whole.columns == ["account_id", "n_browser", "n_program", "n_unknown"]
+    assert whole["account_id"].to_list() == ["u0", "u1", "u2"]  # sampled accounts only
+    expected = {
+        a: [sum(1 for i in range(30) if i % 3 == int(a[1]) and (i % 5) in fam) for fam in
+            ({0}, {1, 4}, {2, 3})]
+        for a in ("u0", "u1", "u2")
+    }  # fmt: skip
+    assert {r[0]: list(r[1:]) for r in whole.rows()} == expected
+    parts = compute_usage(dataset_from_frames(accounts, exchanges), partitions=3).clients
+    assert parts.equals(whole)
+    bare = compute_usage(dataset_from_frames(accounts, exchanges.drop(S.USER_AGENT))).clients
+    assert bare["n_unknown"].to_list() == [10, 10, 10]  # the loader gives a null column
+    assert bare["n_browser"].sum() == bare["n_program"].sum() == 0

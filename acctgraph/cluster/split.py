@@ -11,9 +11,11 @@ each cluster of at least ``min_cluster`` accounts for more than one such
 1. **Units.** Accounts chained by a shared value of an identity kind
    (``identity_kinds``: a card, a device, an e-mail address) are one unit and
    always move together: a team that shares a card is one operator's.
-2. **Models.** A model is four independent parts fitted on its accounts: the
+2. **Models.** A model is five independent parts fitted on its accounts: the
    hour-of-day distribution (UTC, bins of ``hour_bin`` hours), the capability
-   mix (coding, agentic, reasoning, other), the address pattern (the e-mail
+   mix (coding, agentic, reasoning, other), the client family of the user agent
+   (browser, program, unknown; ``Usage.clients``, absent without a user-agent
+   column), the address pattern (the e-mail
    local part's shape without its lengths, and whether the domain is free mail:
    how addresses are made, never whose, since a company's own domain would
    cut an organisation-rich cluster along company lines), and the log of the
@@ -62,12 +64,12 @@ import polars as pl
 from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
-from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
+from acctgraph.features.base import CLIENTS, HOUR, N_EXCHANGES, Usage
 from acctgraph.features.email import FREE_MAIL_DOMAINS
 
 _FLOOR = 0.01  # pseudo-count of every bin, so that no probability is 0
 _CAPABILITIES = ("n_coding", "n_agentic", "n_reasoning", "n_other")
-PARTS = ("hours", "capability", "email_shape", "volume")
+PARTS = ("hours", "capability", "client", "email_shape", "volume")
 SPLIT_FROM = "split_from"
 TABLE_SCHEMA = {
     "label": pl.Int64(),
@@ -219,11 +221,12 @@ def split_by_behaviour(
 
 @dataclass(frozen=True)
 class _Profiles:
-    """Per account: hour and capability counts (at most ``count_cap`` each), e-mail shape
-    code, log of exchanges."""
+    """Per account: hour, capability and client-family counts (at most ``count_cap`` each),
+    address pattern code, log of exchanges."""
 
     hours: np.ndarray
     capability: np.ndarray
+    client: np.ndarray
     shape: np.ndarray
     volume: np.ndarray
     shape_names: tuple[str, ...]
@@ -246,6 +249,14 @@ class _Profiles:
             .astype(np.float64)
         )
         volume = np.log1p(activity[N_EXCHANGES].fill_null(0).to_numpy().astype(np.float64))
+        families = [f"n_{c}" for c in CLIENTS]
+        client = (
+            index.join(usage.clients, on=S.ACCOUNT_ID, how="left")
+            .sort("_i")
+            .select(pl.col(c).fill_null(0) for c in families)
+            .to_numpy()
+            .astype(np.float64)
+        )
         emails = index.join(usage.emails, on=S.ACCOUNT_ID, how="left").sort("_i")
         # the local part's pattern without lengths, and whether the domain is free mail: how
         # addresses are made, not whose (an organisation's own domain names it)
@@ -264,6 +275,7 @@ class _Profiles:
         return cls(
             _tempered(h, params.count_cap),
             _tempered(capability, params.count_cap),
+            _tempered(client, params.count_cap),
             shape.astype(np.int64),
             volume,
             tuple(shape_names),
@@ -273,6 +285,7 @@ class _Profiles:
         return _Profiles(
             self.hours[rows],
             self.capability[rows],
+            self.client[rows],
             self.shape[rows],
             self.volume[rows],
             self.shape_names,
@@ -289,6 +302,7 @@ def _tempered(counts: np.ndarray, cap: float) -> np.ndarray:
 class _Model:
     hours: np.ndarray
     capability: np.ndarray
+    client: np.ndarray
     shape: np.ndarray
     mean: float
     sd: float
@@ -301,12 +315,20 @@ class _Model:
         n = len(rows)
         h = p.hours[rows].sum(axis=0) + prior * p.hours.mean(axis=0) + _FLOOR
         c = p.capability[rows].sum(axis=0) + prior * p.capability.mean(axis=0) + _FLOOR
+        u = p.client[rows].sum(axis=0) + prior * p.client.mean(axis=0) + _FLOOR
         pooled = np.bincount(p.shape, minlength=len(p.shape_names)) / len(p.shape)
         s = np.bincount(p.shape[rows], minlength=len(p.shape_names)) + prior * pooled + _FLOOR
         v, everyone = p.volume[rows], p.volume
         mean = (v.sum() + prior * everyone.mean()) / (n + prior)
         var = (((v - mean) ** 2).sum() + prior * everyone.var()) / (n + prior)
-        return cls(h / h.sum(), c / c.sum(), s / s.sum(), float(mean), max(float(var) ** 0.5, 0.5))
+        return cls(
+            h / h.sum(),
+            c / c.sum(),
+            u / u.sum(),
+            s / s.sum(),
+            float(mean),
+            max(float(var) ** 0.5, 0.5),
+        )
 
     def parts(self, p: _Profiles) -> np.ndarray:
         """Log-likelihood of each account of ``p`` under each part (accounts × PARTS)."""
@@ -315,6 +337,7 @@ class _Model:
             (
                 p.hours @ np.log(self.hours),
                 p.capability @ np.log(self.capability),
+                p.client @ np.log(self.client),
                 np.log(self.shape[p.shape]),
                 -0.5 * z * z - np.log(self.sd),
             )

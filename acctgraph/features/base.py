@@ -28,6 +28,13 @@ ACTIVE_DAYS = "active_days"
 OUTPUT_TOKENS_TOTAL = "output_tokens_total"
 
 
+CLIENTS = ("browser", "program", "unknown")
+CLIENTS_SCHEMA = {S.ACCOUNT_ID: pl.String(), **{f"n_{c}": pl.UInt32() for c in CLIENTS}}
+"""``Usage.clients``: per account, its sampled exchanges by client family of the user
+agent: ``browser`` (starts ``Mozilla/``), ``program`` (any other text: an SDK, a
+library, a command-line tool) and ``unknown`` (none: every exchange when the input has
+no user-agent column)."""
+
 EVENTS_SCHEMA = {
     S.ACCOUNT_ID: pl.String(),
     S.ATTRIBUTE_KIND: pl.String(),
@@ -52,6 +59,7 @@ class Usage:
     daily: pl.DataFrame
     warnings: WarningLog
     events: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EVENTS_SCHEMA))
+    clients: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLIENTS_SCHEMA))
 
 
 LONG = [S.ACCOUNT_ID, S.VALUE, S.N_EVENTS]

@@ -25,6 +25,9 @@ reduction:
   capability mix ``n_coding`` … ``n_other``, classified on the template sample
   and scaled to the account's exchanges (:func:`_scaled_capabilities`: exact
   where the sample holds every exchange);
+- ``clients`` (:func:`_capability_counts`): per sampled account (sorted), the
+  template sample's exchanges by client family of the user agent
+  (:func:`client_family`);
 - ``hours`` (:func:`_hours`): (account, hour of day UTC, n_events);
 - ``daily`` (:func:`_daily`): (account, day UTC, n_events);
 - ``emails`` (:func:`_emails`): each account's address and its parts.
@@ -74,6 +77,8 @@ from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import (
     ACTIVE_DAYS,
+    CLIENTS,
+    CLIENTS_SCHEMA,
     DAY,
     EVENTS_SCHEMA,
     FIRST_SEEN,
@@ -167,6 +172,7 @@ def compute_usage(
         merged["activity"] = merged["activity"].sort(S.ACCOUNT_ID)
         merged["hours"] = merged["hours"].sort(S.ACCOUNT_ID, HOUR)
         merged["daily"] = merged["daily"].sort(S.ACCOUNT_ID, DAY)
+        merged["clients"] = merged["clients"].sort(S.ACCOUNT_ID)
     _count_bad_ips(merged.pop("bad_ips"), dataset.warnings)
     return Usage(
         events=merged["events"],
@@ -178,6 +184,7 @@ def compute_usage(
         activity=merged["activity"],
         hours=merged["hours"],
         daily=merged["daily"],
+        clients=merged["clients"],
         warnings=dataset.warnings,
     )
 
@@ -214,16 +221,23 @@ def _usage_part(
 
     if S.PROMPT in columns:
         step("usage: prompt sample, template bands and capabilities")
-        sampled = _prompt_sample(exchanges, activity, prompt=prompt)
+        sampled = _prompt_sample(exchanges, activity, prompt=prompt, columns=columns)
         templates = _template_bands(sampled, prompt=prompt)
-        capabilities = _scaled_capabilities(
-            _capability_counts(sampled, max_chars=prompt.capability_chars)
+        counts = _capability_counts(
+            sampled, max_chars=prompt.capability_chars, clients=S.USER_AGENT in columns
         )
+        clients = (
+            counts.select(list(CLIENTS_SCHEMA)).sort(S.ACCOUNT_ID)
+            if S.USER_AGENT in columns
+            else pl.DataFrame(schema=CLIENTS_SCHEMA)
+        )
+        capabilities = _scaled_capabilities(counts)
     else:
         templates = pl.DataFrame(
             schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.Categorical, S.N_EVENTS: pl.UInt32}
         )
         capabilities = None
+        clients = pl.DataFrame(schema=CLIENTS_SCHEMA)
     activity = _with_capability_mix(activity, capabilities, accounts=accounts)
 
     if event_columns:
@@ -236,6 +250,7 @@ def _usage_part(
         "activity": activity,
         "hours": hours,
         "daily": daily,
+        "clients": clients,
         "bad_ips": bad_ips,
     }
 
@@ -463,9 +478,10 @@ def sample_position(*, seed: int) -> pl.Expr:
 
 
 def _prompt_sample(
-    exchanges: pl.LazyFrame, activity: pl.DataFrame, *, prompt: PromptTemplate
+    exchanges: pl.LazyFrame, activity: pl.DataFrame, *, prompt: PromptTemplate, columns: set[str]
 ) -> pl.LazyFrame:
-    """``account_id, timestamp, prompt, n_exchanges`` of the sampled exchanges (lazy).
+    """``account_id, timestamp, prompt, n_exchanges`` (and ``_client``, the user agent's client
+    family code, when the exchanges have one) of the sampled exchanges (lazy).
 
     Each exchange of an account is kept with probability ``max_per_account /
     n_exchanges`` (all of them when the account has no more exchanges than
@@ -478,10 +494,38 @@ def _prompt_sample(
     rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(
         None, 1.0
     )
-    return (
-        exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
+    read = [S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT]
+    if S.USER_AGENT in columns:
+        read.append(S.USER_AGENT)
+    sampled = (
+        exchanges.select(read)
         .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
         .filter(sample_position(seed=prompt.sample_seed) < rate)
+    )
+    if S.USER_AGENT in columns:  # a code a row, not the text: user agents are long
+        sampled = sampled.with_columns(client_family(S.USER_AGENT).alias("_client")).drop(
+            S.USER_AGENT
+        )
+    return sampled
+
+
+def client_family(column: str) -> pl.Expr:
+    """The client family of a user agent, as its index in ``CLIENTS``: 0 ``browser``
+    (``Mozilla/…``, what every browser sends), 1 ``program`` (any other text), 2
+    ``unknown`` (null or blank).
+
+    >>> pl.DataFrame({"ua": ["Mozilla/5.0 (X11)", "curl/8.5.0", " ", None]}).select(
+    ...     client_family("ua").alias("family"))["family"].to_list()
+    [0, 1, 2, 2]
+    """
+    text = pl.col(column).str.strip_chars()
+    return (
+        pl.when(text.is_null() | (text == ""))
+        .then(2)
+        .when(text.str.starts_with("Mozilla/"))
+        .then(0)
+        .otherwise(1)
+        .cast(pl.UInt8)
     )
 
 
@@ -510,16 +554,26 @@ def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.Data
     )
 
 
-def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int) -> pl.DataFrame:
+def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int, clients: bool) -> pl.DataFrame:
     """``account_id, _sampled, n_exchanges, n_<capability>…``: the sample's class counts
-    (each prompt classified on its first ``max_chars`` characters)."""
+    (each prompt classified on its first ``max_chars`` characters); with ``clients``, also
+    the sample's ``n_<client family>…`` (:data:`~acctgraph.features.base.CLIENTS`)."""
     cap = capability(S.PROMPT, max_chars=max_chars)
+    families = (
+        [
+            (pl.col("_client") == i).sum().cast(pl.UInt32).alias(f"n_{name}")
+            for i, name in enumerate(CLIENTS)
+        ]
+        if clients
+        else []
+    )
     return (
         sampled.group_by(S.ACCOUNT_ID)
         .agg(
             pl.len().alias("_sampled"),
             pl.col(N_EXCHANGES).first(),
             *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
+            *families,
         )
         .with_columns(owned(S.ACCOUNT_ID))
         .collect()
