@@ -66,9 +66,9 @@ from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import CLIENTS, HOUR, N_EXCHANGES, Usage
 from acctgraph.features.email import FREE_MAIL_DOMAINS
+from acctgraph.features.prompt import CAPABILITIES
 
 _FLOOR = 0.01  # pseudo-count of every bin, so that no probability is 0
-_CAPABILITIES = ("n_coding", "n_agentic", "n_reasoning", "n_other")
 PARTS = ("hours", "capability", "client", "email_shape", "volume")
 SPLIT_FROM = "split_from"
 TABLE_SCHEMA = {
@@ -202,13 +202,9 @@ def split_by_behaviour(
         label = int(names[c])
         sizes = np.bincount(parts)
         keep = int(np.argmax(sizes))  # the largest part keeps the label (lowest on ties)
-        new_labels = {}
-        for p in range(len(sizes)):
-            if p == keep:
-                new_labels[p] = label
-            else:
-                new_labels[p] = next_label
-                next_label += 1
+        others = [p for p in range(len(sizes)) if p != keep]
+        new_labels = {keep: label} | {p: next_label + i for i, p in enumerate(others)}
+        next_label += len(others)
         labels[rows[local]] = np.array([new_labels[int(p)] for p in parts], dtype=np.int64)
         records += _records(profile.subset(local), parts, new_labels, label, params)
     if not records:
@@ -242,21 +238,17 @@ class _Profiles:
             (hours["_i"].to_numpy(), hours[HOUR].to_numpy().astype(np.int64) // params.hour_bin),
             hours[S.N_EVENTS].to_numpy().astype(np.float64),
         )
-        activity = index.join(usage.activity, on=S.ACCOUNT_ID, how="left").sort("_i")
-        capability = (
-            activity.select(pl.col(c).fill_null(0) for c in _CAPABILITIES)
-            .to_numpy()
-            .astype(np.float64)
-        )
-        volume = np.log1p(activity[N_EXCHANGES].fill_null(0).to_numpy().astype(np.float64))
-        families = [f"n_{c}" for c in CLIENTS]
-        client = (
-            index.join(usage.clients, on=S.ACCOUNT_ID, how="left")
+        per_account = (
+            index.join(usage.activity, on=S.ACCOUNT_ID, how="left")
+            .join(usage.clients, on=S.ACCOUNT_ID, how="left")
             .sort("_i")
-            .select(pl.col(c).fill_null(0) for c in families)
-            .to_numpy()
-            .astype(np.float64)
         )
+
+        def counts(names: tuple[str, ...]) -> np.ndarray:
+            columns = [pl.col(f"n_{name}").fill_null(0) for name in names]
+            return per_account.select(columns).to_numpy().astype(np.float64)
+
+        volume = np.log1p(per_account[N_EXCHANGES].fill_null(0).to_numpy().astype(np.float64))
         emails = index.join(usage.emails, on=S.ACCOUNT_ID, how="left").sort("_i")
         # the local part's pattern without lengths, and whether the domain is free mail: how
         # addresses are made, not whose (an organisation's own domain names it)
@@ -274,8 +266,8 @@ class _Profiles:
         shape_names, shape = np.unique(coarse.to_numpy().astype(str), return_inverse=True)
         return cls(
             _tempered(h, params.count_cap),
-            _tempered(capability, params.count_cap),
-            _tempered(client, params.count_cap),
+            _tempered(counts(CAPABILITIES), params.count_cap),
+            _tempered(counts(CLIENTS), params.count_cap),
             shape.astype(np.int64),
             volume,
             tuple(shape_names),
@@ -312,20 +304,17 @@ class _Model:
         """The model of ``rows``, shrunk towards the pooled model of all of ``p`` by
         ``prior`` accounts' worth of its counts (so that a few accounts do not make a
         model of their own out of noise)."""
-        n = len(rows)
-        h = p.hours[rows].sum(axis=0) + prior * p.hours.mean(axis=0) + _FLOOR
-        c = p.capability[rows].sum(axis=0) + prior * p.capability.mean(axis=0) + _FLOOR
-        u = p.client[rows].sum(axis=0) + prior * p.client.mean(axis=0) + _FLOOR
-        pooled = np.bincount(p.shape, minlength=len(p.shape_names)) / len(p.shape)
-        s = np.bincount(p.shape[rows], minlength=len(p.shape_names)) + prior * pooled + _FLOOR
+        n, k = len(rows), len(p.shape_names)
+        pooled = np.bincount(p.shape, minlength=k) / len(p.shape)
+        shape = np.bincount(p.shape[rows], minlength=k) + prior * pooled + _FLOOR
         v, everyone = p.volume[rows], p.volume
         mean = (v.sum() + prior * everyone.mean()) / (n + prior)
         var = (((v - mean) ** 2).sum() + prior * everyone.var()) / (n + prior)
         return cls(
-            h / h.sum(),
-            c / c.sum(),
-            u / u.sum(),
-            s / s.sum(),
+            _shrunk(p.hours, rows, prior),
+            _shrunk(p.capability, rows, prior),
+            _shrunk(p.client, rows, prior),
+            shape / shape.sum(),
             float(mean),
             max(float(var) ** 0.5, 0.5),
         )
@@ -342,6 +331,12 @@ class _Model:
                 -0.5 * z * z - np.log(self.sd),
             )
         )
+
+
+def _shrunk(counts: np.ndarray, rows: np.ndarray, prior: float) -> np.ndarray:
+    """The distribution of ``rows``' counts with ``prior`` accounts' worth of everyone's."""
+    total = counts[rows].sum(axis=0) + prior * counts.mean(axis=0) + _FLOOR
+    return total / total.sum()
 
 
 def _units(
