@@ -187,7 +187,7 @@ def split_by_behaviour(
     if len(examined) == 0:
         return empty
     rows = np.flatnonzero(np.isin(inverse, examined))
-    profile = _Profiles.of(account_ids.gather(rows), usage, params)
+    profile = Profiles.of(account_ids.gather(rows), usage, params)
     unit = _units(account_ids, rows, attributes, params)
     next_label = int(labels.max()) + 1
     records: list[dict[str, object]] = []
@@ -216,7 +216,7 @@ def split_by_behaviour(
 
 
 @dataclass(frozen=True)
-class _Profiles:
+class Profiles:
     """Per account: hour, capability and client-family counts (at most ``count_cap`` each),
     address pattern code, log of exchanges."""
 
@@ -228,7 +228,7 @@ class _Profiles:
     shape_names: tuple[str, ...]
 
     @classmethod
-    def of(cls, ids: pl.Series, usage: Usage, params: SplitParams) -> _Profiles:
+    def of(cls, ids: pl.Series, usage: Usage, params: SplitParams) -> Profiles:
         index = pl.DataFrame({S.ACCOUNT_ID: ids}).with_row_index("_i")
         n, bins = len(ids), 24 // params.hour_bin
         hours = usage.hours.lazy().join(index.lazy(), on=S.ACCOUNT_ID).collect()
@@ -273,8 +273,8 @@ class _Profiles:
             tuple(shape_names),
         )
 
-    def subset(self, rows: np.ndarray) -> _Profiles:
-        return _Profiles(
+    def subset(self, rows: np.ndarray) -> Profiles:
+        return Profiles(
             self.hours[rows],
             self.capability[rows],
             self.client[rows],
@@ -291,7 +291,7 @@ def _tempered(counts: np.ndarray, cap: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Model:
+class Model:
     hours: np.ndarray
     capability: np.ndarray
     client: np.ndarray
@@ -300,7 +300,7 @@ class _Model:
     sd: float
 
     @classmethod
-    def fit(cls, p: _Profiles, rows: np.ndarray, prior: float) -> _Model:
+    def fit(cls, p: Profiles, rows: np.ndarray, prior: float) -> Model:
         """The model of ``rows``, shrunk towards the pooled model of all of ``p`` by
         ``prior`` accounts' worth of its counts (so that a few accounts do not make a
         model of their own out of noise)."""
@@ -319,7 +319,7 @@ class _Model:
             max(float(var) ** 0.5, 0.5),
         )
 
-    def parts(self, p: _Profiles) -> np.ndarray:
+    def parts(self, p: Profiles) -> np.ndarray:
         """Log-likelihood of each account of ``p`` under each part (accounts × PARTS)."""
         z = (p.volume - self.mean) / self.sd
         return np.column_stack(
@@ -366,7 +366,7 @@ def _units(
 # --- components -------------------------------------------------------------------------------
 
 
-def _cut(p: _Profiles, unit: np.ndarray, params: SplitParams) -> np.ndarray | None:
+def _cut(p: Profiles, unit: np.ndarray, params: SplitParams) -> np.ndarray | None:
     """Part of each account (0..k-1, in order of first account), or None: one model."""
     parts = _cut_from(p, unit, params, divide_rest=False)
     if parts is None and params.rest_divergence > 0:
@@ -376,7 +376,7 @@ def _cut(p: _Profiles, unit: np.ndarray, params: SplitParams) -> np.ndarray | No
 
 
 def _cut_from(
-    p: _Profiles, unit: np.ndarray, params: SplitParams, *, divide_rest: bool
+    p: Profiles, unit: np.ndarray, params: SplitParams, *, divide_rest: bool
 ) -> np.ndarray | None:
     _, unit, unit_size = np.unique(unit, return_inverse=True, return_counts=True)
     big_units = np.flatnonzero(unit_size >= params.min_unit)
@@ -390,7 +390,7 @@ def _cut_from(
         component[rest] = len(big_units)
         if divide_rest and len(rest) >= 2 * params.min_part:
             # the accounts that the rest's pooled model explains worst start a component
-            pooled = _Model.fit(p.subset(rest), np.arange(len(rest)), 0.0)
+            pooled = Model.fit(p.subset(rest), np.arange(len(rest)), 0.0)
             fit = pooled.parts(p.subset(rest)).sum(axis=1)
             worst = np.argsort(fit, kind="stable")[: max(params.min_part, len(rest) // 4)]
             component[rest[worst]] = len(big_units) + 1
@@ -421,12 +421,12 @@ def _cut_from(
     return renumber[np.unique(component, return_inverse=True)[1]]
 
 
-def _loglik(p: _Profiles, component: np.ndarray, ks: np.ndarray, params: SplitParams) -> np.ndarray:
-    models = [_Model.fit(p, np.flatnonzero(component == k), params.prior) for k in ks]
+def _loglik(p: Profiles, component: np.ndarray, ks: np.ndarray, params: SplitParams) -> np.ndarray:
+    models = [Model.fit(p, np.flatnonzero(component == k), params.prior) for k in ks]
     return np.column_stack([m.parts(p).sum(axis=1) for m in models])
 
 
-def _merge(p: _Profiles, component: np.ndarray, params: SplitParams) -> np.ndarray:
+def _merge(p: Profiles, component: np.ndarray, params: SplitParams) -> np.ndarray:
     """Merge the closest components while their divergence is below ``min_divergence``."""
     component = component.copy()
     while True:
@@ -451,25 +451,33 @@ def _divergence(loglik: np.ndarray, inverse: np.ndarray, sizes: np.ndarray) -> n
     return 0.5 * (gap + gap.T)
 
 
+def gap_by_part(
+    scores: np.ndarray, mine: np.ndarray, theirs: np.ndarray, q: int, r: int
+) -> np.ndarray:
+    """Per part of :data:`PARTS`, how much better two groups' own models explain them than
+    each other's (nats per account, symmetric); the sum is their divergence.
+
+    ``scores`` is accounts × models × PARTS (:meth:`Model.parts` stacked); ``mine`` and
+    ``theirs`` select the accounts of models ``q`` and ``r``.
+    """
+    return 0.5 * (
+        (scores[mine, q] - scores[mine, r]).mean(axis=0)
+        + (scores[theirs, r] - scores[theirs, q]).mean(axis=0)
+    )
+
+
 def _records(
-    p: _Profiles, parts: np.ndarray, labels: dict[int, int], label: int, params: SplitParams
+    p: Profiles, parts: np.ndarray, labels: dict[int, int], label: int, params: SplitParams
 ) -> list[dict[str, object]]:
     k = int(parts.max()) + 1
-    models = [_Model.fit(p, np.flatnonzero(parts == q), params.prior) for q in range(k)]
+    models = [Model.fit(p, np.flatnonzero(parts == q), params.prior) for q in range(k)]
     by_part = np.stack([m.parts(p) for m in models], axis=1)  # accounts × parts × PARTS
     records = []
     for q in range(k):
         mine = parts == q
         others = [r for r in range(k) if r != q]
         # the nearest other part, by the symmetric divergence, and the behaviour that differs most
-        gaps = []
-        for r in others:
-            theirs = parts == r
-            per_part = 0.5 * (
-                (by_part[mine, q] - by_part[mine, r]).mean(axis=0)
-                + (by_part[theirs, r] - by_part[theirs, q]).mean(axis=0)
-            )
-            gaps.append(per_part)
+        gaps = [gap_by_part(by_part, mine, parts == r, q, r) for r in others]
         nearest = int(np.argmin([g.sum() for g in gaps]))
         gap = gaps[nearest]
         top_hours = np.sort(models[q].hours)[::-1][: max(1, 8 // params.hour_bin)].sum()
