@@ -49,6 +49,7 @@ _FRONT: dict[str, str] = {
     "attach_unlinked": "acctgraph.cluster.attach",
     "find_cohorts": "acctgraph.cluster.cohort",
     "split_by_behaviour": "acctgraph.cluster.split",
+    "merge_by_behaviour": "acctgraph.cluster.merge",
     "detach_thin_members": "acctgraph.cluster.detect",
     "score_clusters": "acctgraph.cluster.score",
     # a whole run
@@ -100,6 +101,7 @@ __all__ = [
     "find_cohorts",
     "split_by_behaviour",
     "detach_thin_members",
+    "merge_by_behaviour",
     "score_clusters",
     "Config",
     "RunResult",

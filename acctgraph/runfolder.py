@@ -16,6 +16,11 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   the cut cluster's label), accounts (when cut; thin members may be detached
   after), parts, divergence, differs_most,
   median_exchanges, top_hours_share, top_email_shape;
+- ``merges``: the flagged clusters merged into one operation by behaviour, one
+  row per merge step (:mod:`acctgraph.cluster.merge`): cluster_id (the merged
+  operation), step, accounts (of the part that joined), into_accounts (of the
+  cluster it joined), template_overlap, shared_templates, top_template,
+  divergence, differs_most, first_account (the joining part's smallest account id);
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached and attached counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
@@ -78,6 +83,7 @@ CONTRIBUTIONS = "contributions"
 ATTACHED = "attached"
 COHORTS = "cohorts"
 SPLITS = "splits"
+MERGES = "merges"
 LINKS = "links"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
@@ -162,6 +168,14 @@ class Run:
         if not (self.path / f"{SPLITS}.parquet").is_file():
             return None
         return self._read(SPLITS)
+
+    @cached_property
+    def merges(self) -> pl.DataFrame | None:
+        """The flagged clusters merged by behaviour, one row per step
+        (:mod:`acctgraph.cluster.merge`); None for runs made before the merge existed."""
+        if not (self.path / f"{MERGES}.parquet").is_file():
+            return None
+        return self._read(MERGES)
 
     @cached_property
     def links(self) -> pl.DataFrame | None:

@@ -93,6 +93,7 @@ from dataclasses import dataclass, field, fields
 
 import polars as pl
 
+from acctgraph.cluster.merge import MERGED_INTO
 from acctgraph.cluster.split import SPLIT_FROM
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
@@ -364,6 +365,7 @@ def score_clusters(
     params: ScoreParams,
     cohorts: pl.DataFrame | None = None,
     splits: pl.DataFrame | None = None,
+    merges: pl.DataFrame | None = None,
 ) -> Scored:
     """Score every community of two or more accounts and build the output tables.
 
@@ -386,6 +388,9 @@ def score_clusters(
     splits
         :attr:`Split.table <acctgraph.cluster.split.Split>`: the labels that are parts of
         a cluster cut by behaviour (a phrase of the summary); ``None`` when there are none.
+    merges
+        :attr:`Merge.table <acctgraph.cluster.merge.Merge>`: the flagged clusters merged
+        into one operation by behaviour (a phrase of the summary); ``None`` when none were.
 
     Returns
     -------
@@ -414,6 +419,7 @@ def score_clusters(
             _tie_phrases(
                 _behaviour_phrases(cohorts, ids),
                 _split_phrases(splits, ids),
+                _merge_phrases(merges, ids),
                 _link_phrases(clustered, graph, ids),
             ),
         ),
@@ -858,6 +864,38 @@ def _split_phrases(splits: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFra
             )
         )
     return pl.DataFrame(rows, schema=schema, orient="row").sort(S.CLUSTER_ID)
+
+
+def _merge_phrases(merges: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFrame:
+    """``cluster_id, _behaviour``: for each cluster merged from flagged clusters, what
+    joined them (the weakest prompt overlap and the widest behaviour gap of its steps)."""
+    schema = {S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}
+    if merges is None or merges.is_empty():
+        return pl.DataFrame(schema=schema)
+    steps = (
+        merges.join(ids, left_on=MERGED_INTO, right_on=LABEL)
+        .group_by(S.CLUSTER_ID)
+        .agg(
+            pl.len().alias("_steps"),
+            pl.col("template_overlap").min().alias("_overlap"),
+            pl.col("divergence").max().alias("_divergence"),
+            pl.col("top_template")
+            .sort_by("template_overlap", "step", descending=[True, False])
+            .first(),
+        )
+        .sort(S.CLUSTER_ID)
+    )
+    rows = [
+        (
+            row[S.CLUSTER_ID],
+            f"merged by behaviour from {row['_steps'] + 1} flagged clusters: their prompt "
+            f"traffic overlaps {row['_overlap']:.0%} or more (most shared prompt "
+            f"'{cap(row['top_template'], 60)}') and their behaviour is at most "
+            f"{row['_divergence']:.1f} nats per account apart",
+        )
+        for row in steps.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def capability_targeting(members: pl.DataFrame) -> pl.DataFrame:

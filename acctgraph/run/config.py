@@ -4,7 +4,7 @@ Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
 :class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
 :class:`~acctgraph.cluster.cohort.CohortParams`, :class:`~acctgraph.cluster.split.SplitParams`,
-:class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
+:class:`~acctgraph.cluster.merge.MergeParams`, :class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
 checks their ranges; this module assembles them into one :class:`Config`.
 
 Reading (:meth:`Config.from_toml`, :meth:`Config.from_dict`) checks every key and
@@ -57,6 +57,8 @@ TOML layout (every key optional)::
     min_contrast = 5.0
     [split]                           # cutting clusters that hold two operators' behaviour
     min_divergence = 6.0
+    [merge]                           # joining flagged clusters that are one operation's pools
+    max_divergence = 1.5
     [score]
     flag_threshold = 0.5
     [score.weights]
@@ -95,6 +97,7 @@ import tomli_w
 from acctgraph.cluster.attach import AttachParams
 from acctgraph.cluster.cohort import CohortParams
 from acctgraph.cluster.detect import DetectParams
+from acctgraph.cluster.merge import MergeParams
 from acctgraph.cluster.score import ScoreParams
 from acctgraph.cluster.split import SplitParams
 from acctgraph.core.errors import ConfigError
@@ -126,6 +129,7 @@ TOP_LEVEL_KEYS = (
     "attach",
     "cohort",
     "split",
+    "merge",
     "score",
 )
 TOML_HEADER = (
@@ -149,6 +153,7 @@ class Config:
     attach: AttachParams = field(default_factory=AttachParams)
     cohort: CohortParams = field(default_factory=CohortParams)
     split: SplitParams = field(default_factory=SplitParams)
+    merge: MergeParams = field(default_factory=MergeParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     mapping: tuple[tuple[str, str], ...] = ()
 
@@ -313,6 +318,7 @@ class Config:
                 **dataclasses.asdict(self.split),
                 "identity_kinds": list(self.split.identity_kinds),
             },
+            "merge": dataclasses.asdict(self.merge),
             "score": dataclasses.asdict(self.score),
         }
 
@@ -392,6 +398,7 @@ class Config:
             attach=_replace(AttachParams(), data.get("attach", {}), "attach"),
             cohort=_replace(CohortParams(), data.get("cohort", {}), "cohort"),
             split=_replace(SplitParams(), data.get("split", {}), "split"),
+            merge=_replace(MergeParams(), data.get("merge", {}), "merge"),
             score=_replace(ScoreParams(), data.get("score", {}), "score"),
             mapping=tuple(sorted(mapping.items())),
         )

@@ -36,6 +36,7 @@ import polars as pl
 from acctgraph.cluster.attach import attach_unlinked
 from acctgraph.cluster.cohort import LABEL, find_cohorts
 from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_communities
+from acctgraph.cluster.merge import MERGED_INTO, merge_by_behaviour
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.cluster.split import SPLIT_FROM, split_by_behaviour
 from acctgraph.core import schema as S
@@ -395,6 +396,34 @@ def run_from_usage(
             splits=split.table,
         ),
     )
+    merged = stage(
+        "merge",
+        lambda: merge_by_behaviour(
+            communities.membership,
+            graph.account_ids,
+            attributes,
+            usage,
+            flagged=_flagged_labels(communities.membership, graph, scored),
+            params=config.merge,
+            model=config.split,
+            splits=split.table,
+        ),
+    )
+    if merged.table.height:
+        communities = dataclasses.replace(communities, membership=merged.membership)
+        scored = stage(
+            "rescore",
+            lambda: score_clusters(
+                communities.membership,
+                graph,
+                attributes,
+                usage,
+                params=config.score,
+                cohorts=cohorts.table,
+                splits=split.table,
+                merges=merged.table,
+            ),
+        )
     return RunResult(
         config,
         dataset,
@@ -407,6 +436,7 @@ def run_from_usage(
         attached=_attached_table(attached, graph, scored),
         cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
         splits=_split_table(split.table, communities.membership, graph, scored),
+        merges=_merge_table(merged.table, communities.membership, graph, scored),
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
         attribute_rows=attribute_rows,
         memory=plan,
@@ -527,6 +557,28 @@ def _split_table(
             pl.exclude(S.CLUSTER_ID, "_from", "label", SPLIT_FROM),
         )
         .sort(S.CLUSTER_ID)
+    )
+
+
+def _flagged_labels(membership: list[int], graph: AccountGraph, scored: Scored) -> list[int]:
+    """The community labels of the flagged clusters."""
+    labels = pl.DataFrame(
+        {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
+    )
+    flagged = scored.members.filter(pl.col(S.FLAGGED)).select(S.ACCOUNT_ID)
+    return labels.join(flagged, on=S.ACCOUNT_ID)[LABEL].unique().sort().to_list()
+
+
+def _merge_table(
+    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
+) -> pl.DataFrame:
+    """The merge steps keyed by the final cluster id of the merged operation (see
+    :mod:`acctgraph.cluster.merge`)."""
+    ids = _cluster_ids(membership, graph, scored)
+    return (
+        table.join(ids, left_on=MERGED_INTO, right_on=LABEL)
+        .select(S.CLUSTER_ID, pl.exclude(S.CLUSTER_ID, "label", MERGED_INTO))
+        .sort(S.CLUSTER_ID, "step")
     )
 
 

@@ -44,6 +44,9 @@ class RunResult:
     splits: pl.DataFrame | None = (
         None  # parts of clusters cut by behaviour, by cluster id (acctgraph.cluster.split)
     )
+    merges: pl.DataFrame | None = (
+        None  # flagged clusters merged by behaviour, by cluster id (acctgraph.cluster.merge)
+    )
     links: pl.DataFrame | None = (
         None  # record links of declared accounts columns, one row per pair and column
     )

@@ -26,7 +26,15 @@ from acctgraph.report.document import write_report
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import timed
-from acctgraph.runfolder import COHORTS, GRAPH_DIR, LINKS, PROFILES_DIR, SPLITS, load_run
+from acctgraph.runfolder import (
+    COHORTS,
+    GRAPH_DIR,
+    LINKS,
+    MERGES,
+    PROFILES_DIR,
+    SPLITS,
+    load_run,
+)
 from acctgraph.viz import write_graph_pages
 
 LIBRARIES = ("polars", "igraph", "leidenalg", "networkx", "pyvis", "numpy", "pyarrow")
@@ -106,6 +114,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "split_by_behaviour": 0
             if result.splits is None
             else result.splits[SPLIT_FROM].n_unique(),
+            "merged_by_behaviour": 0 if result.merges is None else result.merges.height,
         },
         "memory": None
         if result.memory is None
@@ -163,6 +172,8 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             written += write_table(result.cohorts, out, COHORTS)
         if result.splits is not None:
             written += write_table(result.splits, out, SPLITS)
+        if result.merges is not None:
+            written += write_table(result.merges, out, MERGES)
         if result.links is not None:
             written += write_table(result.links, out, LINKS)
         return written + write_run_tables(result, out)
