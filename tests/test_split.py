@@ -8,76 +8,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from behaviour_worlds import NIGHT_AND_DAY, OFFICE
+from behaviour_worlds import operator_accounts as _operator
+from behaviour_worlds import world as _usage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acctgraph.cluster.split import SplitParams, split_by_behaviour
-from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import ConfigError
-from acctgraph.features.base import Usage
 from acctgraph.run.config import Config
-
-
-def _operator(rng, prefix, n, *, hours, exchanges, mix, shape, teams=0, card_prefix=None):
-    """``n`` accounts of one operator: its hours, volume, capability mix and address style.
-
-    With ``teams``, accounts are cut into that many teams that each share a card."""
-    rows = []
-    for i in range(n):
-        a = f"{prefix}_{i:03d}"
-        volume = int(rng.poisson(exchanges)) + 2
-        counts = rng.multinomial(volume, np.full(len(hours), 1 / len(hours)))
-        card = f"{card_prefix or prefix}_card{i % teams}" if teams else None
-        rows.append((a, volume, dict(zip(hours, counts.tolist(), strict=True)), mix, shape, card))
-    return rows
-
-
-def _usage(rows) -> tuple[list[str], pl.DataFrame, Usage]:
-    ids = [r[0] for r in rows]
-    hours = [(a, h, n) for a, _, by_hour, *_ in rows for h, n in by_hour.items() if n]
-    activity = [(a, v, *(round(v * m) for m in mix)) for a, v, _, mix, _, _ in rows]
-    emails = [(a, f"{a}@x", f"{a}@x", "x", shape) for a, _, _, _, shape, _ in rows]
-    cards = [(a, "payment", card) for a, *_, card in rows if card]
-    usage = Usage(
-        accounts=pl.DataFrame({"account_id": ids}),
-        emails=pl.DataFrame(
-            emails,
-            schema=["account_id", "email", "email_normalised", "email_domain", "email_shape"],
-            orient="row",
-        ),
-        ip_usage=pl.DataFrame(),
-        templates=pl.DataFrame(),
-        co_activity=pl.DataFrame(),
-        activity=pl.DataFrame(
-            activity,
-            schema={
-                "account_id": pl.String,
-                "n_exchanges": pl.UInt32,
-                "n_coding": pl.UInt32,
-                "n_agentic": pl.UInt32,
-                "n_reasoning": pl.UInt32,
-                "n_other": pl.UInt32,
-            },
-            orient="row",
-        ),
-        hours=pl.DataFrame(
-            hours,
-            schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
-            orient="row",
-        ),
-        daily=pl.DataFrame(),
-        warnings=WarningLog(),
-    )
-    attributes = pl.DataFrame(
-        cards,
-        schema={"account_id": pl.String, "attribute_kind": pl.String, "value": pl.String},
-        orient="row",
-    ).with_columns(pl.col("attribute_kind", "value").cast(pl.Categorical))
-    return ids, attributes, usage
-
-
-NIGHT_AND_DAY = list(range(24))
-OFFICE = list(range(13, 19))
 
 
 def _two_operators(seed=0, *, teams=4):
@@ -134,7 +73,12 @@ def test_a_team_sharing_a_card_moves_as_one():
     """A card shared across the behaviours keeps its holders together, whatever they do."""
     ids, attributes, usage = _two_operators()
     shared = pl.DataFrame(
-        {"account_id": ["a_000", "b_000"], "attribute_kind": ["payment"] * 2, "value": ["c"] * 2}
+        {
+            "account_id": ["a_000", "b_000"],
+            "attribute_kind": ["payment"] * 2,
+            "value": ["c"] * 2,
+            "n_events": pl.Series([1, 1], dtype=pl.UInt32),
+        }
     ).with_columns(pl.col("attribute_kind", "value").cast(pl.Categorical))
     out = split_by_behaviour(
         [0] * len(ids), pl.Series(ids), pl.concat([attributes, shared]), usage, params=SplitParams()
