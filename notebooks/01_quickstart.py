@@ -40,8 +40,8 @@ import polars as pl
 
 from acctgraph import (
     Config, attach_unlinked, build_graph, detach_thin_members, detect_communities, evaluate,
-    find_cohorts, load_dataset, load_labels, load_run, run_and_write, score_clusters,
-    split_by_behaviour,
+    find_cohorts, load_dataset, load_labels, load_run, merge_by_behaviour, run_and_write,
+    score_clusters, split_by_behaviour,
 )
 from acctgraph.features import attribute_table, compute_usage
 from acctgraph.viz import show_cluster
@@ -148,6 +148,15 @@ scored = score_clusters(
     membership, graph, attributes, usage, params=config.score, cohorts=cohorts.table,
     splits=split.table,
 )
+merged = merge_by_behaviour(  # flagged clusters that are one operator's pools become one
+    membership, graph.account_ids, attributes, usage, members=scored.members,
+    params=config.merge, model=config.split, splits=split.table,
+)
+if merged.table.height:  # the merged clusters are scored again
+    scored = score_clusters(
+        merged.membership, graph, attributes, usage, params=config.score,
+        cohorts=cohorts.table, splits=split.table, merges=merged.table,
+    )
 scored.clusters.select("cluster_id", "size", "cluster_score", "flagged", "exchanges", "summary").head(10)
 
 # %% [markdown]

@@ -35,12 +35,16 @@ def _pools(seed=0, *, sizes=(40, 30, 20), templates=SCRIPT):
 
 
 def _merge(ids, attributes, usage, membership, *, flagged, splits=None, params=None):
+    """Merge with the accounts of the ``flagged`` labels flagged."""
+    members = pl.DataFrame(
+        {"account_id": ids, "flagged": [label in set(flagged) for label in membership]}
+    )
     return merge_by_behaviour(
         membership,
         pl.Series(ids),
         attributes,
         usage,
-        flagged=flagged,
+        members=members,
         params=params or MergeParams(),
         model=SplitParams(),
         splits=splits,

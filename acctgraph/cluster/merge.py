@@ -40,7 +40,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +66,7 @@ TABLE_SCHEMA = {
     "first_account": pl.String(),
 }
 _GROUP = "_group"
+_TEMPLATE = "_template"
 _SHARE = "_share"
 
 
@@ -117,7 +117,7 @@ def merge_by_behaviour(
     attributes: pl.DataFrame,
     usage: Usage,
     *,
-    flagged: Iterable[int],
+    members: pl.DataFrame,
     params: MergeParams,
     model: SplitParams,
     splits: pl.DataFrame | None = None,
@@ -125,7 +125,9 @@ def merge_by_behaviour(
     """Merge the ``flagged`` clusters of ``membership`` that are one operation's pools.
 
     ``membership`` is a community label per account (position in ``account_ids``);
-    ``flagged`` the labels that may merge; ``attributes`` the long attribute table
+    ``members`` the scored members table (``account_id, flagged``, as
+    :attr:`Scored.members <acctgraph.cluster.score.Scored>`): the clusters of flagged
+    accounts may merge; ``attributes`` the long attribute table
     (its ``prompt_template`` rows give each cluster's prompt traffic); ``usage`` the
     behaviour (hours, activity, clients, e-mails); ``model`` the parameters of the
     behaviour models; ``splits`` the :attr:`Split.table <acctgraph.cluster.split.Split>`
@@ -133,22 +135,24 @@ def merge_by_behaviour(
     """
     labels = np.asarray(membership, dtype=np.int64)
     empty = Merge(labels.tolist(), pl.DataFrame(schema=TABLE_SCHEMA))
-    candidates = np.unique(np.fromiter(flagged, dtype=np.int64))
+    flagged = members.filter(pl.col(S.FLAGGED))[S.ACCOUNT_ID]
+    candidates = np.unique(labels[account_ids.is_in(flagged.implode()).to_numpy()])
     if not params.enabled or len(candidates) < 2:
         return empty
     rows = np.flatnonzero(np.isin(labels, candidates))
     ids = account_ids.gather(rows)
     group = labels[rows].copy()  # the current label of each row
-    events = _template_events(attributes, ids, group)
+    events, templates = _template_events(attributes, ids, group)
     profile = Profiles.of(ids, usage, model)
     origin = _origins(splits, candidates)
     records: list[dict[str, object]] = []
     anchors: list[int] = []
     divergences: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
+    shares = _shares(events)
+    overlaps = _overlaps(shares, params.min_template_overlap)
     while True:
-        overlaps = _overlaps(events, params.min_template_overlap)
-        best: tuple[float, int, int, np.ndarray, tuple[float, int, str]] | None = None
-        for x, y, overlap, shared, top in overlaps.iter_rows():
+        best: tuple[float, int, int, np.ndarray, tuple[float, int, int]] | None = None
+        for (x, y), (overlap, shared, top) in sorted(overlaps.items()):
             if origin[x] & origin[y]:
                 continue  # parts of one cluster that the split cut
             key = (x, y)
@@ -172,7 +176,7 @@ def merge_by_behaviour(
                 "into_accounts": kept_size,
                 "template_overlap": round(overlap, 4),
                 "shared_templates": shared,
-                "top_template": top,
+                "top_template": templates[top],
                 "divergence": round(divergence, 3),
                 "differs_most": PARTS[int(np.argmax(gap))],
                 "first_account": ids.filter(pl.Series(group == gone)).min(),
@@ -181,12 +185,18 @@ def merge_by_behaviour(
         anchors.append(int(np.argmax(group == gone)))  # the part moves as a whole from now on
         group[group == gone] = keep
         origin[keep] = origin[keep] | origin.pop(gone)
-        events = (
-            events.with_columns(pl.col(_GROUP).replace(gone, keep))
-            .group_by(_GROUP, S.VALUE)
+        touched = pl.col(_GROUP).is_in([keep, gone])
+        joined = (
+            events.filter(touched)
+            .group_by(_TEMPLATE)
             .agg(pl.col(S.N_EVENTS).sum())
+            .select(pl.lit(keep, dtype=pl.Int64).alias(_GROUP), _TEMPLATE, S.N_EVENTS)
         )
+        events = pl.concat([events.filter(~touched), joined])
+        shares = pl.concat([shares.filter(~touched), _shares(joined)])
         divergences = {k: v for k, v in divergences.items() if keep not in k and gone not in k}
+        overlaps = {k: v for k, v in overlaps.items() if keep not in k and gone not in k}
+        overlaps |= _overlaps(shares, params.min_template_overlap, of=keep)
     if not records:
         return empty
     labels[rows] = group
@@ -195,44 +205,65 @@ def merge_by_behaviour(
     return Merge(labels.tolist(), pl.DataFrame(records, schema=TABLE_SCHEMA))
 
 
-def _template_events(attributes: pl.DataFrame, ids: pl.Series, group: np.ndarray) -> pl.DataFrame:
-    """``_group, value, n_events``: each cluster's sampled template events per template."""
+def _template_events(
+    attributes: pl.DataFrame, ids: pl.Series, group: np.ndarray
+) -> tuple[pl.DataFrame, pl.Series]:
+    """``_group, _template, n_events``: each cluster's sampled template events per template
+    (a code), and the templates' text by code."""
     index = pl.DataFrame({S.ACCOUNT_ID: ids, _GROUP: pl.Series(group, dtype=pl.Int64)})
-    return (
+    events = (
         attributes.lazy()
-        .filter(pl.col(S.ATTRIBUTE_KIND).cast(pl.String) == PROMPT_TEMPLATE_KIND)
+        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
         .join(index.lazy(), on=S.ACCOUNT_ID)
         .group_by(_GROUP, pl.col(S.VALUE).cast(pl.String))
         .agg(pl.col(S.N_EVENTS).sum())
         .collect()
     )
-
-
-def _overlaps(events: pl.DataFrame, least: float) -> pl.DataFrame:
-    """``x, y, overlap, shared, top`` for each pair of clusters (``x < y``) whose template
-    traffic overlaps by at least ``least``: the summed smaller share, the number of
-    templates both send and the template that adds most (ties: the first in order)."""
-    shares = events.with_columns(
-        (pl.col(S.N_EVENTS) / pl.col(S.N_EVENTS).sum().over(_GROUP)).alias(_SHARE)
-    ).select(_GROUP, S.VALUE, _SHARE)
-    pairs = (
-        shares.join(shares, on=S.VALUE, suffix="_y")
-        .filter(pl.col(_GROUP) < pl.col(f"{_GROUP}_y"))
-        .with_columns(pl.min_horizontal(_SHARE, f"{_SHARE}_y").alias("_min"))
-        .sort(_GROUP, f"{_GROUP}_y", "_min", S.VALUE, descending=[False, False, True, False])
+    templates = events[S.VALUE].unique().sort()  # codes in text order: ties break alike
+    codes = pl.DataFrame(
+        {S.VALUE: templates, _TEMPLATE: pl.Series(range(len(templates)), dtype=pl.UInt32)}
     )
-    return (
-        pairs.group_by(_GROUP, f"{_GROUP}_y", maintain_order=True)
+    coded = events.join(codes, on=S.VALUE).select(_GROUP, _TEMPLATE, S.N_EVENTS)
+    return coded, templates
+
+
+def _shares(events: pl.DataFrame) -> pl.DataFrame:
+    """``_group, _template, _share``: each template's share of its cluster's events."""
+    return events.select(
+        _GROUP,
+        _TEMPLATE,
+        (pl.col(S.N_EVENTS) / pl.col(S.N_EVENTS).sum().over(_GROUP)).alias(_SHARE),
+    )
+
+
+def _overlaps(
+    shares: pl.DataFrame, least: float, *, of: int | None = None
+) -> dict[tuple[int, int], tuple[float, int, int]]:
+    """``(x, y) -> (overlap, shared, top)`` for each pair of clusters (``x < y``; with
+    ``of``, only the pairs of that cluster) whose template traffic overlaps by at least
+    ``least``: the summed smaller share, the number of templates both send and the
+    template (code) that adds most (ties: the lowest code)."""
+    left = shares if of is None else shares.filter(pl.col(_GROUP) == of)
+    pairs = left.join(shares, on=_TEMPLATE, suffix="_y").filter(
+        pl.col(_GROUP) < pl.col(f"{_GROUP}_y") if of is None else pl.col(f"{_GROUP}_y") != of
+    )
+    table = (
+        pairs.select(
+            pl.min_horizontal(_GROUP, f"{_GROUP}_y").alias("x"),
+            pl.max_horizontal(_GROUP, f"{_GROUP}_y").alias("y"),
+            _TEMPLATE,
+            pl.min_horizontal(_SHARE, f"{_SHARE}_y").alias("_min"),
+        )
+        .sort("x", "y", "_min", _TEMPLATE, descending=[False, False, True, False])
+        .group_by("x", "y", maintain_order=True)
         .agg(
             pl.col("_min").sum().alias("overlap"),
             pl.len().cast(pl.Int64).alias("shared"),
-            pl.col(S.VALUE).first().alias("top"),
+            pl.col(_TEMPLATE).first().alias("top"),
         )
         .filter(pl.col("overlap") >= least)
-        .select(
-            pl.col(_GROUP).alias("x"), pl.col(f"{_GROUP}_y").alias("y"), "overlap", "shared", "top"
-        )
     )
+    return {(x, y): (overlap, shared, top) for x, y, overlap, shared, top in table.iter_rows()}
 
 
 def _divergence(

@@ -403,7 +403,7 @@ def run_from_usage(
             graph.account_ids,
             attributes,
             usage,
-            flagged=_flagged_labels(communities.membership, graph, scored),
+            members=scored.members,
             params=config.merge,
             model=config.split,
             splits=split.table,
@@ -558,15 +558,6 @@ def _split_table(
         )
         .sort(S.CLUSTER_ID)
     )
-
-
-def _flagged_labels(membership: list[int], graph: AccountGraph, scored: Scored) -> list[int]:
-    """The community labels of the flagged clusters."""
-    labels = pl.DataFrame(
-        {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
-    )
-    flagged = scored.members.filter(pl.col(S.FLAGGED)).select(S.ACCOUNT_ID)
-    return labels.join(flagged, on=S.ACCOUNT_ID)[LABEL].unique().sort().to_list()
 
 
 def _merge_table(
