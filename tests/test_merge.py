@@ -141,8 +141,8 @@ def test_bad_parameters_are_refused(options):
 
 
 def test_the_merge_section_round_trips_through_the_configuration():
-    config = Config.from_dict({"merge": {"max_divergence": 1.5, "min_template_overlap": 0.2}})
-    assert (config.merge.max_divergence, config.merge.min_template_overlap) == (1.5, 0.2)
+    config = Config.from_dict({"merge": {"max_divergence": 2.5, "min_template_overlap": 0.2}})
+    assert (config.merge.max_divergence, config.merge.min_template_overlap) == (2.5, 0.2)
     assert Config.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="merge"):
         Config.from_dict({"merge": {"nope": 1}})
