@@ -253,3 +253,23 @@ def test_the_merge_steps_are_written_and_read_back(pooled_world, tmp_path):
     assert run.merges is not None and run.merges.equals(merged.merges)
     detect = json.loads((tmp_path / "run.json").read_text())["detect"]
     assert detect["merged_by_behaviour"] == merged.merges.height
+
+
+def test_the_report_shows_each_merge_step_with_attacker_text_escaped(pooled_world, tmp_path):
+    """Each merged cluster's card has a table of its steps; the most shared prompt is the
+    adversary's text and is escaped in HTML and Markdown."""
+    import acctgraph as ag
+
+    merged, _, _ = pooled_world
+    ag.write_outputs(merged, tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count("<h3>Merged by behaviour</h3>") == merged.merges["cluster_id"].n_unique()
+    hostile = "<script>alert(1)</script> | =cmd \u202eevil"
+    merges = merged.merges.with_columns(pl.lit(hostile).alias("top_template"))
+    merges.write_parquet(tmp_path / "merges.parquet")
+    ag.write_report(ag.load_run(tmp_path))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "\u202e" not in html and "\u202e" not in markdown
+    assert "<script>" not in markdown

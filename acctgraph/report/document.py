@@ -565,9 +565,11 @@ def report_view(
     carded = set(cards.clusters[S.CLUSTER_ID].to_list())
     sections = [_section(card, graphs, params, burst_hours) for card in cards.to_dicts()]
     attached = _attached_counts(run)
+    merges = _merge_steps(run, params)
     for section in sections:
         count = attached.get(section["id"])
         section["attached"] = _count(count) if count else None
+        section["merges"] = merges.get(section["id"], [])
     return {
         "title": "acctgraph investigation report",
         "headline": _headline(record),
@@ -651,6 +653,30 @@ def write_report(
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
     return paths
+
+
+def _merge_steps(run: Run, params: ReportParams) -> dict[int, list[dict[str, str]]]:
+    """The steps that merged flagged clusters into each cluster (:mod:`acctgraph.cluster.merge`),
+    as display text; empty for runs without merges."""
+    table = run.merges
+    if table is None:
+        return {}
+    steps: dict[int, list[dict[str, str]]] = {}
+    for row in table.sort(S.CLUSTER_ID, "step").iter_rows(named=True):
+        steps.setdefault(int(row[S.CLUSTER_ID]), []).append(
+            {
+                "step": _count(row["step"]),
+                "accounts": _count(row["accounts"]),
+                "into_accounts": _count(row["into_accounts"]),
+                "overlap": _percent(row["template_overlap"]),
+                "shared": _count(row["shared_templates"]),
+                "top": document_text(row["top_template"], limit=params.text_limit),
+                "divergence": _fixed(row["divergence"]),
+                "differs_most": document_text(row["differs_most"], limit=params.text_limit),
+                "first_account": document_text(row["first_account"], limit=params.text_limit),
+            }
+        )
+    return steps
 
 
 def _attached_counts(run: Run) -> dict[int, int]:
