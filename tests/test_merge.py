@@ -273,3 +273,22 @@ def test_the_report_shows_each_merge_step_with_attacker_text_escaped(pooled_worl
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "\u202e" not in html and "\u202e" not in markdown
     assert "<script>" not in markdown
+
+
+def test_explain_names_the_merge_steps_of_the_accounts_cluster(pooled_world, tmp_path):
+    import acctgraph as ag
+
+    merged, _, _ = pooled_world
+    ag.write_outputs(merged, tmp_path)
+    run = ag.load_run(tmp_path)
+    step = merged.merges.row(0, named=True)
+    explanation = ag.explain_account(run, step["first_account"])
+    steps = explanation.to_dict()["merges"]
+    assert [s["step"] for s in steps] == sorted(
+        merged.merges.filter(pl.col("cluster_id") == step["cluster_id"])["step"].to_list()
+    )
+    text = explanation.to_text()
+    assert f"merged by behaviour from {len(steps) + 1} flagged clusters" in text
+    assert f"first {step['first_account']}" in text
+    alone = merged.scored.members.filter(pl.col("cluster_id").is_null())["account_id"][0]
+    assert ag.explain_account(run, alone).merges is None

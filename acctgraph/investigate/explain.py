@@ -231,6 +231,10 @@ class AccountExplanation:
         :func:`~acctgraph.investigate.behaviour.account_behaviour`: its share of
         the signature, hours active, capability share); else None (also for
         runs written before cohorts existed).
+    merges
+        When its cluster was merged from flagged clusters by behaviour
+        (:mod:`acctgraph.cluster.merge`, the run's ``merges`` table): that table's
+        rows for the cluster, in step order; else None.
     """
 
     account: pl.DataFrame
@@ -244,10 +248,12 @@ class AccountExplanation:
     behaviour: dict[str, Any] | None = None
     record_links: pl.DataFrame | None = None
     linkage_kinds: frozenset[str] = frozenset()
+    merges: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
         return {
+            "merges": self.merges,
             "record_links": None if self.record_links is None else frame_records(self.record_links),
             "account": frame_records(self.account)[0],
             "ties": frame_records(self.ties),
@@ -285,6 +291,8 @@ class AccountExplanation:
             )
         if self.behaviour is not None:
             lines += _behaviour_lines(self.behaviour)
+        if self.merges:
+            lines += _merge_lines(self.merges)
         lines.append("")
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
@@ -437,6 +445,33 @@ def _behaviour_lines(behaviour: dict[str, Any]) -> list[str]:
             f"and {alone} account{'' if alone == 1 else 's'} that were in no cluster"
         )
     return lines
+
+
+def _merge_lines(merges: list[dict[str, Any]]) -> list[str]:
+    """The steps that merged flagged clusters into the account's cluster, with their figures."""
+    lines = [
+        f"  merged by behaviour from {len(merges) + 1} flagged clusters (merges.csv): "
+        "they send the same prompts in similar shares and behave alike"
+    ]
+    for m in merges:
+        lines.append(
+            f"    step {m['step']}: {m['accounts']} accounts (first "
+            f"{terminal_text(m['first_account'], 40)}) joined {m['into_accounts']}: prompt "
+            f"overlap {_percent(m['template_overlap'])} over {m['shared_templates']} prompts "
+            f"(most shared '{terminal_text(m['top_template'], 50)}'), behaviour "
+            f"{m['divergence']:.2f} nats per account apart ({m['differs_most'].replace('_', ' ')} "
+            "differ most)"
+        )
+    return lines
+
+
+def _merges(run: Run, cluster: int | None) -> list[dict[str, Any]] | None:
+    """The run's merge steps for ``cluster``, or None (none, old runs, no cluster)."""
+    table = getattr(run, "merges", None)
+    if table is None or cluster is None:
+        return None
+    rows = table.filter(pl.col(S.CLUSTER_ID) == cluster).sort("step")
+    return frame_records(rows) if rows.height else None
 
 
 def _behaviour(run: Run, account_id: str, cluster: int | None) -> dict[str, Any] | None:
@@ -699,6 +734,7 @@ def explain_account(
         min_edge_weight=run.record.get("parameters", {}).get("graph", {}).get("min_edge_weight"),
         attachment=_attachment(run, me[S.ACCOUNT_ID]),
         behaviour=_behaviour(run, me[S.ACCOUNT_ID], cluster),
+        merges=_merges(run, cluster),
         record_links=_record_links(run, me[S.ACCOUNT_ID], top),
         linkage_kinds=frozenset(
             kind
