@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/acctgraph run data/sample --out $(OUT)
 	$(BIN)/acctgraph evaluate --members $(OUT)/members.parquet --labels data/sample/labels.csv --json $(OUT)/evaluation.json
 	@echo
-	@echo "Results in $(OUT)/: members, clusters, evidence, contributions, attached, cohorts, splits (.parquet/.csv), run.json, config.toml, evaluation.json"
+	@echo "Results in $(OUT)/: members, clusters, evidence, contributions, attached, cohorts, splits, merges (.parquet/.csv), run.json, config.toml, evaluation.json"
 	@echo "Report (opens offline): $(OUT)/report.html (and report.md); evidence cards: $(OUT)/cards.json"
 	@echo "Graph pages (open in a browser, they work offline): $(OUT)/graphs/overview.html and" \
 		"$$(ls $(OUT)/graphs/cluster_*.html | wc -l) cluster pages, e.g. $(OUT)/graphs/cluster_1.html"
