@@ -19,10 +19,9 @@ pulled into an operation:
    pattern, volume; the ``[split]`` parameters ``hour_bin``, ``count_cap`` and
    ``prior``), fitted on each cluster and shrunk towards the pair's pooled
    behaviour, are under ``max_divergence`` nats per account apart: one
-   operator's scripts. On the project's simulated worlds, two flagged clusters
-   of different operators that share prompts are more than 4.5 nats per
-   account apart in 95% of pairs; two pools of one operator are 1 apart at the
-   median.
+   operator's scripts. Two operators that send the same prompts differ in how
+   their accounts behave by several times that (docs/benchmarks.md,
+   "Behaviour merge", has the measured divergences).
 3. **Closest first.** The closest qualifying pair is merged, the merged
    cluster's prompt shares and behaviour model are made again from all its
    accounts, and the next closest pair is taken, until none qualifies: a chain
