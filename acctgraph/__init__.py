@@ -149,6 +149,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.cluster.attach import attach_unlinked
     from acctgraph.cluster.cohort import find_cohorts
     from acctgraph.cluster.detect import detach_thin_members, detect_communities
+    from acctgraph.cluster.merge import merge_by_behaviour
     from acctgraph.cluster.score import score_clusters
     from acctgraph.cluster.split import split_by_behaviour
     from acctgraph.core.errors import AcctGraphError, ConfigError, InputError

@@ -22,7 +22,7 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   cluster it joined), template_overlap, shared_templates, top_template,
   divergence, differs_most, first_account (the joining part's smallest account id);
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
-  (re-split, detached and attached counts), warnings, timing;
+  (re-split, detached, attached, cohort, split and merge counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
   OUT/config.toml`` on the same input reproduces the run;
 - ``graph/``: the weighted bipartite graph with integer ids, so that
@@ -108,6 +108,10 @@ class Run:
                 path=str(self.path),
             )
 
+    def _optional(self, name: str) -> pl.DataFrame | None:
+        """A top-level table that older runs (or runs without it) do not have: None then."""
+        return self._read(name) if (self.path / f"{name}.parquet").is_file() else None
+
     def _read(self, *parts: str) -> pl.DataFrame:
         path = self.path.joinpath(*parts[:-1], parts[-1] + ".parquet")
         if not path.is_file():
@@ -149,41 +153,31 @@ class Run:
     def attached(self) -> pl.DataFrame | None:
         """Accounts attached to a cluster by behaviour (:mod:`acctgraph.cluster.attach`); None for runs
         made before attachment existed."""
-        if not (self.path / f"{ATTACHED}.parquet").is_file():
-            return None
-        return self._read(ATTACHED)
+        return self._optional(ATTACHED)
 
     @cached_property
     def cohorts(self) -> pl.DataFrame | None:
         """The behaviour cohorts by cluster id (:mod:`acctgraph.cluster.cohort`); None for runs
         made before cohorts existed."""
-        if not (self.path / f"{COHORTS}.parquet").is_file():
-            return None
-        return self._read(COHORTS)
+        return self._optional(COHORTS)
 
     @cached_property
     def splits(self) -> pl.DataFrame | None:
         """The parts of clusters cut by behaviour (:mod:`acctgraph.cluster.split`); None for
         runs made before the split existed."""
-        if not (self.path / f"{SPLITS}.parquet").is_file():
-            return None
-        return self._read(SPLITS)
+        return self._optional(SPLITS)
 
     @cached_property
     def merges(self) -> pl.DataFrame | None:
         """The flagged clusters merged by behaviour, one row per step
         (:mod:`acctgraph.cluster.merge`); None for runs made before the merge existed."""
-        if not (self.path / f"{MERGES}.parquet").is_file():
-            return None
-        return self._read(MERGES)
+        return self._optional(MERGES)
 
     @cached_property
     def links(self) -> pl.DataFrame | None:
         """The record links of declared accounts columns, one row per pair and column
         (:func:`acctgraph.run.pipeline.links_table`); None when the run declared none."""
-        if not (self.path / f"{LINKS}.parquet").is_file():
-            return None
-        return self._read(LINKS)
+        return self._optional(LINKS)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

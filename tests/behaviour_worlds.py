@@ -27,6 +27,24 @@ def operator_accounts(rng, prefix, n, *, hours, exchanges, mix, shape, teams=0, 
     return rows
 
 
+def activity_frame(rows) -> pl.DataFrame:
+    """``Usage.activity`` from ``(account_id, n_exchanges, n_coding, n_agentic, n_reasoning,
+    n_other)`` rows."""
+    columns = ("n_exchanges", "n_coding", "n_agentic", "n_reasoning", "n_other")
+    return pl.DataFrame(
+        rows, schema={"account_id": pl.String, **dict.fromkeys(columns, pl.UInt32)}, orient="row"
+    )
+
+
+def hours_frame(rows) -> pl.DataFrame:
+    """``Usage.hours`` from ``(account_id, hour, n_events)`` rows."""
+    return pl.DataFrame(
+        rows,
+        schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
+        orient="row",
+    )
+
+
 def world(
     rows, templates: dict[str, dict[str, float]] | None = None
 ) -> tuple[list[str], pl.DataFrame, Usage]:
@@ -48,23 +66,8 @@ def world(
         ip_usage=pl.DataFrame(),
         templates=pl.DataFrame(),
         co_activity=pl.DataFrame(),
-        activity=pl.DataFrame(
-            activity,
-            schema={
-                "account_id": pl.String,
-                "n_exchanges": pl.UInt32,
-                "n_coding": pl.UInt32,
-                "n_agentic": pl.UInt32,
-                "n_reasoning": pl.UInt32,
-                "n_other": pl.UInt32,
-            },
-            orient="row",
-        ),
-        hours=pl.DataFrame(
-            hours,
-            schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
-            orient="row",
-        ),
+        activity=activity_frame(activity),
+        hours=hours_frame(hours),
         daily=pl.DataFrame(),
         warnings=WarningLog(),
     )

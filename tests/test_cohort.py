@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from behaviour_worlds import activity_frame, hours_frame
 
 from acctgraph.cluster.cohort import CohortParams, find_cohorts
 from acctgraph.cluster.score import ScoreParams, behaviour
@@ -83,23 +84,8 @@ def _world(
         ),
         templates=pl.DataFrame(),
         co_activity=pl.DataFrame(),
-        activity=pl.DataFrame(
-            activity,
-            schema={
-                "account_id": pl.String,
-                "n_exchanges": pl.UInt32,
-                "n_coding": pl.UInt32,
-                "n_agentic": pl.UInt32,
-                "n_reasoning": pl.UInt32,
-                "n_other": pl.UInt32,
-            },
-            orient="row",
-        ),
-        hours=pl.DataFrame(
-            hours,
-            schema={"account_id": pl.String, "hour": pl.Int8, "n_events": pl.UInt32},
-            orient="row",
-        )
+        activity=activity_frame(activity),
+        hours=hours_frame(hours)
         .group_by("account_id", "hour")
         .agg(pl.col("n_events").sum())
         .sort("account_id", "hour"),

@@ -47,10 +47,11 @@ import polars as pl
 
 from acctgraph.cluster.split import PARTS, SPLIT_FROM, Model, Profiles, SplitParams, gap_by_part
 from acctgraph.core import schema as S
-from acctgraph.core.errors import ConfigError
+from acctgraph.core.errors import check_parameters
 from acctgraph.features.base import Usage
+from acctgraph.features.kinds import PromptTemplate
 
-PROMPT_TEMPLATE_KIND = "prompt_template"
+PROMPT_TEMPLATE_KIND = PromptTemplate.kind
 MERGED_INTO = "merged_into"
 TABLE_SCHEMA = {
     "step": pl.Int64(),
@@ -98,9 +99,7 @@ class MergeParams:
             ),
             (self.max_divergence > 0, "merge.max_divergence must be positive"),
         )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        check_parameters(checks)
 
 
 @dataclass(frozen=True)

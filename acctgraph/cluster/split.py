@@ -63,7 +63,7 @@ import polars as pl
 
 from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
-from acctgraph.core.errors import ConfigError
+from acctgraph.core.errors import check_parameters
 from acctgraph.features.base import CLIENTS, HOUR, N_EXCHANGES, Usage
 from acctgraph.features.email import FREE_MAIL_DOMAINS
 from acctgraph.features.prompt import CAPABILITIES
@@ -150,9 +150,7 @@ class SplitParams:
             (self.prior >= 0, "split.prior must be at least 0"),
             (self.rest_divergence >= 0, "split.rest_divergence must be at least 0"),
         )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        check_parameters(checks)
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,16 @@ class InputError(AcctGraphError):
 
 class ConfigError(AcctGraphError):
     """A parameter or configuration file is invalid."""
+
+
+def check_parameters(checks: Sequence[tuple[bool, str]]) -> None:
+    """Raise :class:`ConfigError` with the message of the first check that failed.
+
+    >>> check_parameters([(True, "fine"), (False, "x.y must be positive")])
+    Traceback (most recent call last):
+    ...
+    acctgraph.core.errors.ConfigError: x.y must be positive
+    """
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

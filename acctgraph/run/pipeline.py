@@ -384,18 +384,20 @@ def run_from_usage(
     communities = dataclasses.replace(
         communities, membership=membership, detached=communities.detached + thin
     )
-    scored = stage(
-        "score",
-        lambda: score_clusters(
-            communities.membership,
+
+    def score(membership: list[int], merges: pl.DataFrame | None = None) -> Scored:
+        return score_clusters(
+            membership,
             graph,
             attributes,
             usage,
             params=config.score,
             cohorts=cohorts.table,
             splits=split.table,
-        ),
-    )
+            merges=merges,
+        )
+
+    scored = stage("score", lambda: score(communities.membership))
     merged = stage(
         "merge",
         lambda: merge_by_behaviour(
@@ -411,19 +413,8 @@ def run_from_usage(
     )
     if merged.table.height:
         communities = dataclasses.replace(communities, membership=merged.membership)
-        scored = stage(
-            "rescore",
-            lambda: score_clusters(
-                communities.membership,
-                graph,
-                attributes,
-                usage,
-                params=config.score,
-                cohorts=cohorts.table,
-                splits=split.table,
-                merges=merged.table,
-            ),
-        )
+        scored = stage("rescore", lambda: score(merged.membership, merged.table))
+    ids = _cluster_ids(communities.membership, graph, scored)
     return RunResult(
         config,
         dataset,
@@ -434,9 +425,9 @@ def run_from_usage(
         scored,
         stage.timings,
         attached=_attached_table(attached, graph, scored),
-        cohorts=_cohort_table(cohorts.table, communities.membership, graph, scored),
-        splits=_split_table(split.table, communities.membership, graph, scored),
-        merges=_merge_table(merged.table, communities.membership, graph, scored),
+        cohorts=_cohort_table(cohorts.table, ids),
+        splits=_split_table(split.table, ids),
+        merges=_merge_table(merged.table, ids),
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
         attribute_rows=attribute_rows,
         memory=plan,
@@ -529,7 +520,8 @@ def links_table(
 
 
 def _cluster_ids(membership: list[int], graph: AccountGraph, scored: Scored) -> pl.DataFrame:
-    """Each community label's final cluster id (``LABEL, cluster_id``)."""
+    """Each community label's final cluster id (``LABEL, cluster_id``): what the stage
+    tables below are keyed by."""
     labels = pl.DataFrame(
         {S.ACCOUNT_ID: graph.account_ids, LABEL: pl.Series(membership, dtype=pl.Int64)}
     )
@@ -541,13 +533,10 @@ def _cluster_ids(membership: list[int], graph: AccountGraph, scored: Scored) -> 
     )
 
 
-def _split_table(
-    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
-) -> pl.DataFrame:
+def _split_table(table: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """The parts of clusters cut by behaviour, keyed by final cluster id; ``split_from`` is
     the cluster id of the part that kept the cut cluster's label (see
     :mod:`acctgraph.cluster.split`)."""
-    ids = _cluster_ids(membership, graph, scored)
     return (
         table.join(ids, left_on="label", right_on=LABEL)
         .join(ids.rename({S.CLUSTER_ID: "_from"}), left_on=SPLIT_FROM, right_on=LABEL, how="left")
@@ -560,12 +549,9 @@ def _split_table(
     )
 
 
-def _merge_table(
-    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
-) -> pl.DataFrame:
+def _merge_table(table: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """The merge steps keyed by the final cluster id of the merged operation (see
     :mod:`acctgraph.cluster.merge`)."""
-    ids = _cluster_ids(membership, graph, scored)
     return (
         table.join(ids, left_on=MERGED_INTO, right_on=LABEL)
         .select(S.CLUSTER_ID, pl.exclude(S.CLUSTER_ID, "label", MERGED_INTO))
@@ -573,11 +559,8 @@ def _merge_table(
     )
 
 
-def _cohort_table(
-    table: pl.DataFrame, membership: list[int], graph: AccountGraph, scored: Scored
-) -> pl.DataFrame:
+def _cohort_table(table: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """The behaviour cohorts keyed by final cluster id (see :mod:`acctgraph.cluster.cohort`)."""
-    ids = _cluster_ids(membership, graph, scored)
     return (
         table.join(ids, on=LABEL)
         .select(S.CLUSTER_ID, pl.exclude(LABEL, S.CLUSTER_ID))
