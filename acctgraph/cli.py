@@ -238,6 +238,25 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
     "The work is split to fit it; the output does not depend on it. A budget the input "
     "cannot meet is refused before the exchanges are read.",
 )
+@click.option(
+    "--previous",
+    "previous",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    metavar="RUN",
+    help="An earlier run folder: clusters keep its operation ids (op-000123) where they "
+    "overlap most, and changes.csv / changed_members.csv and the report say what changed.",
+)
+@click.option(
+    "--decisions",
+    "decisions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="CSV",
+    help="Investigators' decisions (target, decision, decided_by, decided_at, note): "
+    "confirmed, benign, allowlist or under_review per operation id or account id. Read, "
+    "never written.",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def run(
     input_dir: Path | None,
@@ -249,6 +268,8 @@ def run(
     attributes: tuple[str, ...],
     seed: int | None,
     memory_budget: str | None,
+    previous: Path | None,
+    decisions: Path | None,
     quiet: bool,
 ) -> None:
     """Find and score operator clusters; write members, clusters, evidence and run.json.
@@ -257,6 +278,7 @@ def run(
     Examples:
       acctgraph run data/sample --out out/sample
       acctgraph run --accounts users.csv --exchanges logs.parquet --map account_id=user_id --out out/case42
+      acctgraph run today/ --out out/today --previous out/yesterday --decisions decisions.csv
     """
     from acctgraph import Config, run_and_write
 
@@ -276,6 +298,8 @@ def run(
         out=out,
         config=config,
         progress=_stderr_progress(quiet),
+        previous=previous,
+        decisions=decisions,
     )
     _print_top(result, out)
 
@@ -292,7 +316,8 @@ def _print_top(result, out: Path, limit: int = 10) -> None:
     )
     for name in ("id", "accounts", "score", "flagged", "exchanges", "evidence"):
         table.add_column(name, overflow="fold")
-    for row in clusters.head(limit).iter_rows(named=True):
+    ranked = clusters.sort([S.CLUSTER_SCORE, S.CLUSTER_ID], descending=[True, False])
+    for row in ranked.head(limit).iter_rows(named=True):
         table.add_row(
             str(row[S.CLUSTER_ID]),
             str(row["size"]),
@@ -306,6 +331,19 @@ def _print_top(result, out: Path, limit: int = 10) -> None:
     console.print(
         f"outputs in {out}/: members, clusters, evidence (.parquet/.csv), run.json", highlight=False
     )
+    tracked = result.tracked
+    if tracked is not None and tracked.changes is not None:
+        counts = tracked.changes.group_by("change").len().sort("change").iter_rows()
+        console.print(
+            "since the previous run (changes.csv): "
+            + (", ".join(f"{n:,} {change}" for change, n in counts) or "no flagged operation"),
+            highlight=False,
+        )
+    if tracked is not None and tracked.decisions is not None:
+        console.print(
+            f"{tracked.decisions.height:,} decisions applied (decisions.csv in {out}/)",
+            highlight=False,
+        )
     warnings = result.dataset.warnings
     if len(warnings):
         console.print(
@@ -344,10 +382,10 @@ def main() -> None:
 @click.option(
     "--cluster",
     "cluster_ids",
-    type=int,
     multiple=True,
     metavar="ID",
-    help="Draw this cluster (repeatable); default: every flagged cluster, then the best scores.",
+    help="Draw this cluster (repeatable; op-000003 or 3); default: every flagged cluster, "
+    "then the best scores.",
 )
 @click.option(
     "--top",
@@ -356,7 +394,7 @@ def main() -> None:
     show_default=True,
     help="Without --cluster: draw flagged clusters, then others by score until this many.",
 )
-def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
+def viz(run_dir: Path, cluster_ids: tuple[str, ...], top: int) -> None:
     """Write interactive graph pages: RUN/graphs/cluster_<id>.html and RUN/graphs/overview.html.
 
     Pages are self-contained HTML (open them offline in any browser). A cluster
@@ -366,7 +404,7 @@ def viz(run_dir: Path, cluster_ids: tuple[int, ...], top: int) -> None:
     \b
     Examples:
       acctgraph viz --run out/sample
-      acctgraph viz --run out/sample --cluster 3 --cluster 7
+      acctgraph viz --run out/sample --cluster op-000003 --cluster 7
     """
     from acctgraph import load_run, write_graph_pages
 

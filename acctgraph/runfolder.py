@@ -21,6 +21,11 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   operation), step, accounts (of the part that joined), into_accounts (of the
   cluster it joined), template_overlap, shared_templates, top_template,
   divergence, differs_most, first_account (the joining part's smallest account id);
+- ``changes`` and ``changed_members`` (runs with ``--previous``): what changed since
+  the previous run, one row per operation flagged in either run, and the accounts
+  that joined or left each (:mod:`acctgraph.cluster.track`);
+- ``decisions`` (runs with ``--decisions``): each target's latest decision and what
+  it did to this run, with the benign rule's baseline (:mod:`acctgraph.cluster.track`);
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached, attached, cohort, split and merge counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
@@ -85,6 +90,9 @@ COHORTS = "cohorts"
 SPLITS = "splits"
 MERGES = "merges"
 LINKS = "links"
+CHANGES = "changes"
+CHANGED_MEMBERS = "changed_members"
+DECISIONS = "decisions"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
 REPORT_HTML = "report.html"
@@ -178,6 +186,24 @@ class Run:
         """The record links of declared accounts columns, one row per pair and column
         (:func:`acctgraph.run.pipeline.links_table`); None when the run declared none."""
         return self._optional(LINKS)
+
+    @cached_property
+    def changes(self) -> pl.DataFrame | None:
+        """What changed since the previous run (:func:`acctgraph.cluster.track.operation_changes`);
+        None for runs made without ``--previous``."""
+        return self._optional(CHANGES)
+
+    @cached_property
+    def changed_members(self) -> pl.DataFrame | None:
+        """The accounts that joined or left each operation of :attr:`changes`; None
+        without ``--previous``."""
+        return self._optional(CHANGED_MEMBERS)
+
+    @cached_property
+    def decisions(self) -> pl.DataFrame | None:
+        """The decisions applied to this run and what each did
+        (:func:`acctgraph.cluster.track.apply_decisions`); None without ``--decisions``."""
+        return self._optional(DECISIONS)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

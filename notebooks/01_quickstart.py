@@ -120,8 +120,9 @@ graph.hubs.sort("n_accounts", descending=True).head(5)
 # they share broadly (attach), and accounts tied only by behaviour (one prompt dominating
 # their traffic, at the same hours, through the same exits) form behaviour cohorts; a cluster
 # that holds two operators' behaviour (hours, volume, aims, address style) is cut in two.
-# Cluster ids are ranks: cluster 1 has the highest score. A score is the sum of named
-# contributions, stored as a table.
+# Cluster ids are operation ids: in a first run `op-000001` has the highest score (a run
+# given `previous=` keeps the earlier run's ids where clusters overlap). A score is the sum
+# of named contributions, stored as a table.
 
 # %%
 communities = detect_communities(
@@ -160,17 +161,17 @@ if merged.table.height:  # the merged clusters are scored again
 scored.clusters.select("cluster_id", "size", "cluster_score", "flagged", "exchanges", "summary").head(10)
 
 # %% [markdown]
-# Why cluster 1 scores what it does: each signal's value times its weight.
+# Why cluster op-000001 scores what it does: each signal's value times its weight.
 
 # %%
-scored.contributions.filter(pl.col("cluster_id") == 1)
+scored.contributions.filter(pl.col("cluster_id") == "op-000001")
 
 # %% [markdown]
 # And what its members share, strongest kinds first (the evidence table keeps every cluster's
 # shared values):
 
 # %%
-scored.evidence.filter(pl.col("cluster_id") == 1).sort(
+scored.evidence.filter(pl.col("cluster_id") == "op-000001").sort(
     "accounts_in_cluster", "attribute_kind", "value", descending=[True, False, False]
 ).head(8)
 
@@ -205,4 +206,4 @@ print("report:", run.path / "report.html")
 # notebook. The same page is in the run folder, under `graphs/`.
 
 # %%
-show_cluster(run, 1)
+show_cluster(run, "op-000001")

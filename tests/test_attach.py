@@ -219,7 +219,7 @@ def test_report_counts_attached_members(runs) -> None:
 
     _, loose, out = runs
     run = load_run(out)
-    expected = {int(c): n for c, n in loose.attached.group_by("cluster_id").len().iter_rows()}
+    expected = {c: n for c, n in loose.attached.group_by("cluster_id").len().iter_rows()}
     assert _attached_counts(run) == expected
     view = report_view(run, load_cards(run), out=out)
     for section in view["sections"]:

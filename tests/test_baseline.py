@@ -30,7 +30,11 @@ def exchanges_frame(rows) -> pl.DataFrame:
 
 
 def clusters_of(members: pl.DataFrame) -> dict[str, int | None]:
-    return dict(zip(members[S.ACCOUNT_ID], members[S.CLUSTER_ID], strict=True))
+    """Account → component number (0 = the largest; op-000001 in the table)."""
+    return {
+        account: None if cluster is None else S.operation_number(cluster) - 1
+        for account, cluster in zip(members[S.ACCOUNT_ID], members[S.CLUSTER_ID], strict=True)
+    }
 
 
 def test_chain_through_card_and_ip_is_one_component() -> None:

@@ -169,7 +169,7 @@ def test_overview_counts_match_the_run(browser, run_dir: Path) -> None:
 
 def test_collapsed_page_says_what_was_collapsed(browser, run_dir: Path, tmp_path: Path) -> None:
     run = load_run(run_dir)
-    cluster_id = int(
+    cluster_id = str(
         run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0]
     )
     size = int(run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)["size"][0])

@@ -127,7 +127,7 @@ def hostile_run(source: Path, target: Path) -> tuple[Path, int]:
     attacker strings as values and as the name of one kind."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("graphs"))
     run = load_run(target)
-    cluster_id = int(
+    cluster_id = str(
         run.clusters.sort(["size", S.CLUSTER_ID], descending=[True, False])[S.CLUSTER_ID][0]
     )
     members = run.members.filter(pl.col(S.CLUSTER_ID) == cluster_id)[S.ACCOUNT_ID].sort().to_list()
@@ -163,7 +163,7 @@ def hostile_run(source: Path, target: Path) -> tuple[Path, int]:
 def test_run_writes_pages_for_flagged_and_top_clusters(run_dir: Path, run) -> None:
     graphs = run_dir / "graphs"
     assert (graphs / "overview.html").is_file()
-    written = sorted(int(p.stem.split("_")[1]) for p in graphs.glob("cluster_*.html"))
+    written = sorted(p.stem.split("_")[1] for p in graphs.glob("cluster_*.html"))
     assert written == sorted(select_clusters(run.clusters, top=DEFAULT_CLUSTER_PAGES))
     flagged = run.clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
     assert set(flagged) <= set(written)
@@ -172,13 +172,14 @@ def test_run_writes_pages_for_flagged_and_top_clusters(run_dir: Path, run) -> No
 def test_select_clusters_takes_every_flagged_then_best_scores() -> None:
     clusters = pl.DataFrame(
         {
-            S.CLUSTER_ID: [1, 2, 3, 4, 5],
+            S.CLUSTER_ID: [S.operation_id(n) for n in range(1, 6)],
             S.CLUSTER_SCORE: [0.2, 0.9, 0.5, 0.5, 0.1],
             S.FLAGGED: [False, True, False, False, True],
         }
     )
-    assert select_clusters(clusters, top=4) == [2, 5, 3, 4]
-    assert select_clusters(clusters, top=0) == [2, 5]
+    ids = [S.operation_id(n) for n in (2, 5, 3, 4)]
+    assert select_clusters(clusters, top=4) == ids
+    assert select_clusters(clusters, top=0) == ids[:2]
 
 
 def test_cluster_drawing_matches_the_tables(run) -> None:
@@ -212,7 +213,7 @@ def test_cluster_drawing_draws_the_evidence_table(run) -> None:
 def test_collapsing_respects_the_budget_and_keeps_every_account(
     run, node_budget: int, edge_budget: int
 ) -> None:
-    cluster_id = int(run.clusters.sort("size", descending=True)[S.CLUSTER_ID][0])
+    cluster_id = str(run.clusters.sort("size", descending=True)[S.CLUSTER_ID][0])
     size = int(run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)["size"][0])
     drawing = cluster_drawing(run, cluster_id, node_budget=node_budget, edge_budget=edge_budget)
     assert len(drawing.nodes) <= node_budget and len(drawing.edges) <= edge_budget
@@ -227,9 +228,11 @@ def test_collapsing_respects_the_budget_and_keeps_every_account(
 
 
 def test_unknown_cluster_is_an_input_error(run, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no cluster 99999"):
+    with pytest.raises(InputError, match="no cluster op-099999"):
         write_graph_pages(run, tmp_path / "graphs", clusters=[1, 99999])
-    assert not (tmp_path / "graphs" / "cluster_1.html").exists()  # checked before writing
+    with pytest.raises(InputError, match="not an operation id"):
+        write_graph_pages(run, tmp_path / "graphs", clusters=["op-1/../../x"])
+    assert not (tmp_path / "graphs" / "cluster_op-000001.html").exists()  # checked before writing
 
 
 def test_overview_matches_the_tables(run) -> None:
@@ -342,7 +345,7 @@ def test_script_json_cannot_close_its_tag_and_round_trips(text: str) -> None:
 
 
 def test_render_escapes_header_text(run) -> None:
-    drawing = cluster_drawing(run, 1)
+    drawing = cluster_drawing(run, "op-000001")
     drawing.title = "<script>alert(1)</script>"
     drawing.facts = [("<b>", "</header><img src=x onerror=alert(1)>")]
     html = render(drawing)
@@ -390,7 +393,7 @@ def test_export_round_trips_with_attributes(
     names = {back.nodes[n].get("display_name") for n in accounts}
     assert "<img src=x onerror=alert(1)>" in names and visible("\u0000nul byte") in names
     node = back.nodes[accounts[0]]
-    assert int(node["cluster_id"]) == cluster_id and node["label"].startswith("acct_")
+    assert node["cluster_id"] == cluster_id and node["label"].startswith("acct_")
 
 
 def test_whole_graph_export(run, tmp_path: Path) -> None:
@@ -411,12 +414,14 @@ def test_viz_command_writes_the_chosen_pages(run_dir: Path, tmp_path: Path) -> N
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("graphs"))
     result = CliRunner().invoke(
-        cli, ["viz", "--run", str(copy), "--cluster", "2", "--cluster", "1"]
+        cli, ["viz", "--run", str(copy), "--cluster", "2", "--cluster", "op-000001"]
     )
     assert result.exit_code == 0, (result.output, result.exception)
     assert sorted(p.name for p in (copy / "graphs").iterdir()) == [
-        "cluster_1.html",
-        "cluster_2.html",
+        "cluster_op-000001.html",
+        "cluster_op-000002.html",
         "overview.html",
     ]
+    bad = CliRunner().invoke(cli, ["viz", "--run", str(copy), "--cluster", "x/../y"])
+    assert isinstance(bad.exception, InputError) and "not an operation id" in str(bad.exception)
     assert "overview.html" in result.output

@@ -71,8 +71,11 @@ def test_cluster_ids_are_one_to_k_without_gaps(result5: RunResult) -> None:
     clusters, members = result5.scored.clusters, result5.scored.members
     k = clusters.height
     assert k > 0
-    assert clusters[S.CLUSTER_ID].to_list() == list(range(1, k + 1))
-    assert set(members[S.CLUSTER_ID].drop_nulls().unique().to_list()) == set(range(1, k + 1))
+    ids = [S.operation_id(n) for n in range(1, k + 1)]
+    assert clusters[S.CLUSTER_ID].to_list() == ids
+    assert set(members[S.CLUSTER_ID].drop_nulls().unique().to_list()) == set(ids)
+    ranked = clusters.sort([S.CLUSTER_SCORE, "size"], descending=True, maintain_order=True)
+    assert ranked[S.CLUSTER_SCORE].to_list() == clusters[S.CLUSTER_SCORE].to_list()
 
 
 def test_clusters_partition_the_clustered_accounts(result5: RunResult) -> None:

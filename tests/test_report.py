@@ -66,9 +66,11 @@ ALLOWED_TAGS = {
     "text",
 }
 ALLOWED_HREF = re.compile(
-    r"^(#cluster-\d+|#[a-z]+|graphs/cluster_\d+\.html|graphs/overview\.html)$"
+    r"^(#cluster-op-\d{6,}|#[a-z]+|graphs/cluster_op-\d{6,}\.html|graphs/overview\.html)$"
 )
-MARKDOWN_TAGS = re.compile(r'^<(a id="cluster-\d+">|/a>|br>|details>|/details>|summary>|/summary>)')
+MARKDOWN_TAGS = re.compile(
+    r'^<(a id="cluster-op-\d{6,}">|/a>|br>|details>|/details>|summary>|/summary>)'
+)
 
 
 @pytest.fixture(scope="module")
@@ -292,10 +294,8 @@ def test_the_report_is_offline_and_well_formed(plain_out: Path) -> None:
 
 def test_the_report_links_existing_graph_pages_only(plain_out: Path) -> None:
     html = (plain_out / "report.html").read_text(encoding="utf-8")
-    pages = {
-        int(p.stem.removeprefix("cluster_")) for p in (plain_out / "graphs").glob("cluster_*.html")
-    }
-    linked = {int(x) for x in re.findall(r'href="graphs/cluster_(\d+)\.html"', html)}
+    pages = {p.stem.removeprefix("cluster_") for p in (plain_out / "graphs").glob("cluster_*.html")}
+    linked = set(re.findall(r'href="graphs/cluster_(op-\d+)\.html"', html))
     assert pages, "the run wrote no graph page: nothing to check"
     assert linked <= pages
     sections = set(load_cards(load_run(plain_out)).clusters[S.CLUSTER_ID].to_list())
@@ -368,8 +368,8 @@ def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
     html, markdown = _render(plain_run, cards, params)
     n_flagged = int(plain_run.clusters[S.FLAGGED].sum())
     ranked = markdown.split("## Clusters ranked by score", 1)[1].split("## Flagged clusters", 1)[0]
-    row = re.compile(r"^\| \[?(\d+)(?:\]\(#cluster-\1\))? \|", flags=re.MULTILINE)
-    shown = [int(x) for x in row.findall(ranked)]
+    row = re.compile(r"^\| \[?(op-\d+)(?:\]\(#cluster-\1\))? \|", flags=re.MULTILINE)
+    shown = row.findall(ranked)
     ordered = plain_run.clusters.sort(S.CLUSTER_ID)
     expected = ordered.filter(pl.col(S.FLAGGED) | (pl.int_range(pl.len()) < 2))[S.CLUSTER_ID]
     assert shown == expected.to_list()
@@ -379,7 +379,7 @@ def test_many_clusters_are_capped_and_collapsed(plain_run: Run) -> None:
     assert "more: <code>members.csv</code>" in html
     assert html.count('<details class="cluster"') == cards.clusters.height
     assert html.count('<details class="cluster" id=') == html.count("<summary>Cluster ")
-    n_open = len(re.findall(r'<details class="cluster" id="cluster-\d+" open>', html))
+    n_open = len(re.findall(r'<details class="cluster" id="cluster-op-\d+" open>', html))
     assert n_open == int(cards.clusters[S.FLAGGED].sum())
     assert_safe_html(html)
     assert_safe_markdown(markdown)
@@ -464,8 +464,8 @@ def test_the_markdown_report_opens_on_the_flagged_clusters(plain_out: Path, plai
         f"**{clusters.height}** clusters flagged, "
         f"**{int(clusters['size'].sum()):,}** accounts in them"
     ) in head.split("## Clusters ranked by score", 1)[0]
-    assert re.findall(r'<a id="cluster-(\d+)"></a>', flagged_part) == [str(c) for c in flagged]
-    assert re.findall(r'<a id="cluster-(\d+)"></a>', others_part) == [str(c) for c in others]
+    assert re.findall(r'<a id="cluster-(op-\d+)"></a>', flagged_part) == [str(c) for c in flagged]
+    assert re.findall(r'<a id="cluster-(op-\d+)"></a>', others_part) == [str(c) for c in others]
     assert "<a id=" not in run_part and "<a id=" not in head
     for item in plain_run.record["inputs"]:
         assert item["sha256"] not in head + flagged_part + others_part
@@ -488,9 +488,9 @@ def test_a_run_without_flagged_clusters_says_so(plain_out: Path) -> None:
     assert "No cluster was flagged in this run." in html
     assert "**No** cluster flagged" in markdown
     assert "No cluster was flagged in this run." in markdown
-    assert '<details class="cluster" id="cluster-1" open>' not in html
+    assert '<details class="cluster" id="cluster-op-000001" open>' not in html
     at = _outline(html).position
-    assert at("flagged") < at("others") < at("cluster-1") < at("run")
+    assert at("flagged") < at("others") < at("cluster-op-000001") < at("run")
     assert _headings(markdown)[1:] == [
         "Flagged clusters",
         "Other clusters with evidence cards",

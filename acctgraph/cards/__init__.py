@@ -65,9 +65,9 @@ Examples
 >>> cards = load_cards(load_run(out))          # written by the run into OUT/cards/
 >>> cards.clusters.equals(compute_cards(load_run(out)).clusters)
 True
->>> first = cards.card(1)
+>>> first = cards.card("op-000001")
 >>> first["cluster_id"], len(first["hours"])
-(1, 24)
+('op-000001', 24)
 >>> sum(row["n_events"] for row in first["hours"]) == first["exchanges"]
 True
 """

@@ -68,6 +68,7 @@ from acctgraph.core import schema as S
 from acctgraph.core.tables import write_json
 from acctgraph.features.base import ACTIVE_DAYS, DAY, FIRST_SEEN, HOUR, N_EXCHANGES
 from acctgraph.features.prompt import CAPABILITIES
+from acctgraph.load.decisions import DECISION
 from acctgraph.runfolder import PROFILES_DIR, Run
 
 
@@ -171,6 +172,7 @@ def compute_cards(run: Run, *, params: CardParams | None = None) -> Cards:
         FIRST_ACTIVITY,
         LAST_ACTIVITY,
         SUMMARY,
+        *([DECISION] if DECISION in clusters.columns else []),  # runs since decisions
     ]
     clusters = (
         clusters.select(head_columns)
@@ -270,7 +272,7 @@ def _ages(profile: pl.DataFrame) -> pl.DataFrame:
 
 def _daily(run: Run, members: pl.DataFrame) -> pl.DataFrame:
     schema = pl.Schema(
-        {S.CLUSTER_ID: pl.Int64, DAY: pl.Date, EXCHANGES: pl.Int64, ACTIVE_ACCOUNTS: pl.Int64}
+        {S.CLUSTER_ID: pl.String, DAY: pl.Date, EXCHANGES: pl.Int64, ACTIVE_ACCOUNTS: pl.Int64}
     )
     daily = _scan(run, PROFILES_DIR, "daily")
     if daily is None:

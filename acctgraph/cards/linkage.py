@@ -42,7 +42,7 @@ OTHER_VALUE = "other_value"
 
 COMPARISONS_SCHEMA = pl.Schema(
     {
-        S.CLUSTER_ID: pl.Int64(),
+        S.CLUSTER_ID: pl.String(),
         S.ATTRIBUTE_KIND: pl.String(),
         "comparison": pl.String(),
         PAIRS: pl.Int64(),

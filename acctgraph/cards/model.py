@@ -105,7 +105,7 @@ MEMBER_COLUMNS = (
 
 _SAMPLES_SCHEMA = pl.Schema(
     {
-        S.CLUSTER_ID: pl.Int64(),
+        S.CLUSTER_ID: pl.String(),
         TEMPLATE_RANK: pl.Int64(),
         SAMPLE_RANK: pl.Int64(),
         S.ACCOUNT_ID: pl.String(),
@@ -115,7 +115,7 @@ _SAMPLES_SCHEMA = pl.Schema(
 )
 _TEMPLATES_SCHEMA = pl.Schema(
     {
-        S.CLUSTER_ID: pl.Int64(),
+        S.CLUSTER_ID: pl.String(),
         TEMPLATE_RANK: pl.Int64(),
         S.VALUE: pl.String(),
         ACCOUNTS_IN_CLUSTER: pl.Int64(),
@@ -187,14 +187,14 @@ class Cards:
         """Name → table, in :data:`TABLES` order."""
         return {name: getattr(self, name) for name in TABLES}
 
-    def card(self, cluster_id: int) -> dict[str, Any]:
+    def card(self, cluster_id: str) -> dict[str, Any]:
         """One cluster's card as plain Python values (JSON-ready); KeyError if not carded."""
         cards = self.to_dicts([cluster_id])
         if not cards:
             raise KeyError(cluster_id)
         return cards[0]
 
-    def to_dicts(self, cluster_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    def to_dicts(self, cluster_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Every card (or those of ``cluster_ids``), in cluster order, as JSON-ready dicts.
 
         A card is the ``clusters`` row's fields plus, for each other table, a
@@ -202,18 +202,18 @@ class Cards:
         """
         wanted = (
             pl.col(S.CLUSTER_ID).is_in(
-                pl.Series(cluster_ids if cluster_ids is not None else [], dtype=pl.Int64).implode()
+                pl.Series(cluster_ids if cluster_ids is not None else [], dtype=pl.String).implode()
             )
             if cluster_ids is not None
             else pl.lit(True)
         )
         heads = self.clusters.filter(wanted)  # a filter keeps the row order (a join might not)
-        parts: dict[str, dict[int, list[dict[str, Any]]]] = {}
+        parts: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for name, table in self.tables().items():
             if name == "clusters":
                 continue
             rows = _json_ready(table.filter(wanted))
-            grouped: dict[int, list[dict[str, Any]]] = {}
+            grouped: dict[str, list[dict[str, Any]]] = {}
             for row in rows.to_dicts():
                 grouped.setdefault(row.pop(S.CLUSTER_ID), []).append(row)
             parts[name] = grouped
@@ -245,17 +245,19 @@ def _json_ready(frame: pl.DataFrame) -> pl.DataFrame:
 def carded_clusters(clusters: pl.DataFrame, *, top: int = CardParams.top_clusters) -> pl.DataFrame:
     """``cluster_id, carded_because``: every flagged cluster and the ``top`` best-scored others.
 
-    Cluster ids are ranks (1 = highest score), so "best-scored" is "lowest id".
+    Ties in score go to the smaller cluster id; the result is sorted by cluster id.
 
     Examples
     --------
-    >>> clusters = pl.DataFrame({"cluster_id": [1, 2, 3, 4], "flagged": [True, False, True, False]})
+    >>> clusters = pl.DataFrame({"cluster_id": ["op-000001", "op-000002", "op-000003", "op-000004"],
+    ...                          "cluster_score": [0.9, 0.5, 0.7, 0.6],
+    ...                          "flagged": [True, False, True, False]})
     >>> carded_clusters(clusters, top=1).rows()
-    [(1, 'flagged'), (2, 'top'), (3, 'flagged')]
+    [('op-000001', 'flagged'), ('op-000003', 'flagged'), ('op-000004', 'top')]
     """
     return (
-        clusters.select(S.CLUSTER_ID, S.FLAGGED)
-        .sort(S.CLUSTER_ID)
+        clusters.select(S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED)
+        .sort([S.CLUSTER_SCORE, S.CLUSTER_ID], descending=[True, False])
         .with_columns((~pl.col(S.FLAGGED)).cum_sum().alias("_rank"))
         .filter(pl.col(S.FLAGGED) | (pl.col("_rank") <= top))
         .select(
@@ -265,4 +267,5 @@ def carded_clusters(clusters: pl.DataFrame, *, top: int = CardParams.top_cluster
             .otherwise(pl.lit(TOP_REASON))
             .alias(CARDED_BECAUSE),
         )
+        .sort(S.CLUSTER_ID)
     )

@@ -339,8 +339,9 @@ class Scored:
         by account (``cluster_id`` null outside clusters).
     clusters
         ``cluster_id, size, cluster_score, flagged, exchanges, first_activity,
-        last_activity, summary`` and one column per signal; ids number the
-        clusters by score, then size, then smallest account.
+        last_activity, summary`` and one column per signal, sorted by ``cluster_id``:
+        an operation id (``op-000001``), inherited from an earlier run or numbered by
+        score, then size, then smallest account.
     contributions
         ``cluster_id, signal, signal_value, weight, contribution``: one row per
         cluster and signal; a cluster's contributions sum to its score before clipping.
@@ -366,6 +367,8 @@ def score_clusters(
     cohorts: pl.DataFrame | None = None,
     splits: pl.DataFrame | None = None,
     merges: pl.DataFrame | None = None,
+    names: pl.DataFrame | None = None,
+    first_number: int = 1,
 ) -> Scored:
     """Score every community of two or more accounts and build the output tables.
 
@@ -391,6 +394,12 @@ def score_clusters(
     merges
         :attr:`Merge.table <acctgraph.cluster.merge.Merge>`: the flagged clusters merged
         into one operation by behaviour (a phrase of the summary); ``None`` when none were.
+    names
+        ``label, cluster_id``: labels that keep an operation id of an earlier run
+        (:func:`acctgraph.cluster.track.match_operations`); ``None``: none do.
+    first_number
+        The number of the first new operation id (``op-000001`` by default); the others
+        follow in order of score, then size, then smallest account.
 
     Returns
     -------
@@ -405,7 +414,9 @@ def score_clusters(
     cohorts = _empty_cohorts() if cohorts is None else cohorts
     signals = _signals(clustered, graph, attributes, shared, usage, params, cohorts)
     contributions = _contributions(signals, params.weights)
-    cluster_table = _cluster_table(sizes, contributions, signals, clustered, usage, params)
+    cluster_table = _cluster_table(
+        sizes, contributions, signals, clustered, usage, params, names, first_number
+    )
     ids = cluster_table.select(LABEL, S.CLUSTER_ID)
     contributions = _numbered_contributions(contributions, ids)
     evidence_table = _evidence_table(shared, graph, ids, params)
@@ -777,7 +788,7 @@ def _link_phrases(clustered: pl.DataFrame, graph: AccountGraph, ids: pl.DataFram
     """``cluster_id, _behaviour``: the record links inside each cluster (declared columns)."""
     pairs = graph.links.pairs
     if pairs.is_empty():
-        return pl.DataFrame(schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String})
+        return pl.DataFrame(schema={S.CLUSTER_ID: pl.String, "_behaviour": pl.String})
     index_label = clustered.select(pl.col(ACCOUNT_INDEX).cast(pl.Int64), LABEL)
     inside = (
         pairs.with_columns(pl.col(SOURCE).cast(pl.Int64), pl.col(TARGET).cast(pl.Int64))
@@ -798,7 +809,7 @@ def _link_phrases(clustered: pl.DataFrame, graph: AccountGraph, ids: pl.DataFram
         for cid, n, low in inside.select(S.CLUSTER_ID, "_n", "_min").iter_rows()
     ]
     return pl.DataFrame(
-        rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"
+        rows, schema={S.CLUSTER_ID: pl.String, "_behaviour": pl.String}, orient="row"
     )
 
 
@@ -815,7 +826,7 @@ def _tie_phrases(*tables: pl.DataFrame) -> pl.DataFrame:
 def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     """``cluster_id, _behaviour``: what ties each behaviour cohort, with its contrast."""
     if "signature" not in cohorts.columns or cohorts.is_empty():
-        return pl.DataFrame(schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String})
+        return pl.DataFrame(schema={S.CLUSTER_ID: pl.String, "_behaviour": pl.String})
     rows = []
     for row in cohorts.join(ids, on=LABEL).sort(S.CLUSTER_ID).iter_rows(named=True):
         signature = row["signature"]
@@ -841,13 +852,13 @@ def _behaviour_phrases(cohorts: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame
             )
         rows.append((row[S.CLUSTER_ID], "; ".join(parts)))
     return pl.DataFrame(
-        rows, schema={S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}, orient="row"
+        rows, schema={S.CLUSTER_ID: pl.String, "_behaviour": pl.String}, orient="row"
     )
 
 
 def _split_phrases(splits: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFrame:
     """``cluster_id, _behaviour``: for each part of a cluster cut by behaviour, what parts it."""
-    schema = {S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}
+    schema = {S.CLUSTER_ID: pl.String, "_behaviour": pl.String}
     if splits is None or splits.is_empty():
         return pl.DataFrame(schema=schema)
     parts = splits.join(ids, left_on="label", right_on=LABEL)
@@ -869,7 +880,7 @@ def _split_phrases(splits: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFra
 def _merge_phrases(merges: pl.DataFrame | None, ids: pl.DataFrame) -> pl.DataFrame:
     """``cluster_id, _behaviour``: for each cluster merged from flagged clusters, what
     joined them (the weakest prompt overlap and the widest behaviour gap of its steps)."""
-    schema = {S.CLUSTER_ID: pl.Int64, "_behaviour": pl.String}
+    schema = {S.CLUSTER_ID: pl.String, "_behaviour": pl.String}
     if merges is None or merges.is_empty():
         return pl.DataFrame(schema=schema)
     steps = (
@@ -1011,8 +1022,10 @@ def _cluster_table(
     clustered: pl.DataFrame,
     usage: Usage,
     params: ScoreParams,
+    names: pl.DataFrame | None,
+    first_number: int,
 ) -> pl.DataFrame:
-    """One row per cluster: score, flag, activity span, numbered by score, size, smallest account."""
+    """One row per cluster: score, flag, activity span and id (see :func:`_named`)."""
     # The score is the sum of the contributions exactly as stored (so the table adds up).
     totals = contributions.group_by(LABEL).agg(
         pl.col(CONTRIBUTION).sum().clip(0.0, 1.0).round(DECIMALS).alias(S.CLUSTER_SCORE)
@@ -1052,9 +1065,27 @@ def _cluster_table(
         )
         .drop("_automation", "_capability", "_new")
         .sort([S.CLUSTER_SCORE, SIZE, MIN_ACCOUNT], descending=[True, True, False])
-        .with_row_index(S.CLUSTER_ID, offset=1)
-        .with_columns(pl.col(S.CLUSTER_ID).cast(pl.Int64))
+        .pipe(_named, names, first_number)
     )
+
+
+def _named(ranked: pl.DataFrame, names: pl.DataFrame | None, first_number: int) -> pl.DataFrame:
+    """``ranked`` (clusters by score, size, smallest account) with a ``cluster_id`` column.
+
+    A label in ``names`` (``label, cluster_id``) keeps its id; the others are numbered
+    from ``first_number`` in rank order (``op-000001`` for the highest score in a run
+    without ``names``).
+    """
+    if names is None:
+        names = pl.DataFrame(schema={LABEL: pl.Int64, S.CLUSTER_ID: pl.String})
+    named = ranked.join(names.select(LABEL, S.CLUSTER_ID), on=LABEL, how="left")
+    fresh = pl.col(S.CLUSTER_ID).is_null()
+    return named.with_columns(
+        pl.when(fresh)
+        .then(S.operation_ids(fresh.cum_sum() - 1 + first_number))
+        .otherwise(pl.col(S.CLUSTER_ID))
+        .alias(S.CLUSTER_ID)
+    ).select(S.CLUSTER_ID, pl.exclude(S.CLUSTER_ID))
 
 
 def _members(labels: pl.DataFrame, cluster_table: pl.DataFrame) -> pl.DataFrame:
@@ -1234,11 +1265,11 @@ def _summaries(
         .group_by(S.CLUSTER_ID, maintain_order=True)
         .head(params.summary_signals)
     )
-    kind_text: dict[int, list[str]] = {}
+    kind_text: dict[str, list[str]] = {}
     for cid, kind, k, top in kinds.iter_rows():
         if len(kind_text.setdefault(cid, [])) < params.summary_kinds:
             kind_text[cid].append(f"{_shared_phrase(k, kind)} (up to {top} accounts)")
-    signal_text: dict[int, list[str]] = {}
+    signal_text: dict[str, list[str]] = {}
     for cid, signal, value in top_signals.select(S.CLUSTER_ID, SIGNAL, SIGNAL_VALUE).iter_rows():
         signal_text.setdefault(cid, []).append(f"{signal.replace('_', ' ')} {value:.2f}")
     ties = dict(behaviour_phrases.iter_rows()) if behaviour_phrases is not None else {}
@@ -1276,4 +1307,4 @@ def _summaries(
             )
         parts += kind_text.get(cid, []) + signal_text.get(cid, [])
         rows.append((cid, "; ".join(parts)))
-    return pl.DataFrame(rows, schema={S.CLUSTER_ID: pl.Int64, SUMMARY: pl.String}, orient="row")
+    return pl.DataFrame(rows, schema={S.CLUSTER_ID: pl.String, SUMMARY: pl.String}, orient="row")

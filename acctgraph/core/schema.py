@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from acctgraph.core.errors import InputError
+
 TIME = pl.Datetime("us", "UTC")
 
 # --- accounts table -------------------------------------------------------
@@ -89,13 +91,65 @@ CLUSTER_ID = "cluster_id"
 CLUSTER_SCORE = "cluster_score"
 FLAGGED = "flagged"
 
+# Cluster ids are operation ids: text, ``op-`` and a number of at least six digits
+# (``op-000123``), never reused from one run to the next (see acctgraph.cluster.track).
+OPERATION_PREFIX = "op-"
+OPERATION_DIGITS = 6
+
 MEMBERS_SCHEMA: dict[str, pl.DataType] = {
     ACCOUNT_ID: pl.String(),
-    CLUSTER_ID: pl.Int64(),
+    CLUSTER_ID: pl.String(),
     CLUSTER_SCORE: pl.Float64(),
     FLAGGED: pl.Boolean(),
 }
 MEMBERS_REQUIRED = (ACCOUNT_ID, CLUSTER_ID, FLAGGED)
+
+
+def operation_id(number: int) -> str:
+    """The operation id of ``number``: ``op-`` and the number, zero-padded to six digits.
+
+    >>> operation_id(123), operation_id(1234567)
+    ('op-000123', 'op-1234567')
+    """
+    return f"{OPERATION_PREFIX}{number:0{OPERATION_DIGITS}d}"
+
+
+def parse_operation_id(text: str | int) -> str:
+    """An operation id as written by a user: ``op-000123``, or its number (``123``).
+
+    Raises :class:`~acctgraph.core.errors.InputError` (exit status 2) for anything else,
+    so that an id can name a file.
+
+    >>> parse_operation_id("7"), parse_operation_id("op-000123"), parse_operation_id(12)
+    ('op-000007', 'op-000123', 'op-000012')
+    >>> parse_operation_id("op-12/../x")
+    Traceback (most recent call last):
+    ...
+    acctgraph.core.errors.InputError: not an operation id: 'op-12/../x' (expected op-000123 or 123)
+    """
+    value = str(text).strip()
+    if value.isascii() and value.isdigit():
+        return operation_id(int(value))
+    number = value.removeprefix(OPERATION_PREFIX)
+    if (
+        value.startswith(OPERATION_PREFIX)
+        and number.isascii()
+        and number.isdigit()
+        and len(number) >= OPERATION_DIGITS
+    ):
+        return value
+    raise InputError(f"not an operation id: {value!r} (expected op-000123 or 123)")
+
+
+def operation_number(cluster_id: str) -> int:
+    """The number of an operation id (``op-000123`` → 123)."""
+    return int(parse_operation_id(cluster_id).removeprefix(OPERATION_PREFIX))
+
+
+def operation_ids(numbers: pl.Expr) -> pl.Expr:
+    """:func:`operation_id` as an expression over integers."""
+    return pl.lit(OPERATION_PREFIX) + numbers.cast(pl.String).str.zfill(OPERATION_DIGITS)
+
 
 # --- long attribute table (features → graph) ------------------------------
 ATTRIBUTE_KIND = "attribute_kind"

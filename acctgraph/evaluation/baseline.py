@@ -21,7 +21,7 @@ Examples
 >>> members[S.ACCOUNT_ID].to_list()
 ['a', 'b', 'c', 'd', 'e']
 >>> members[S.CLUSTER_ID].to_list()
-[0, 0, 0, None, None]
+['op-000001', 'op-000001', 'op-000001', None, None]
 >>> members[S.FLAGGED].to_list()
 [True, True, True, False, False]
 """
@@ -79,7 +79,7 @@ def connected_components_baseline(
         The members schema (``account_id``, ``cluster_id``, ``cluster_score``,
         ``flagged``), one row per account of ``accounts`` ∪ exchange
         accounts, sorted by ``account_id``. Components of two or more accounts
-        get ``cluster_id`` 0, 1, 2, … ordered by size (largest first), then by
+        get ``cluster_id`` op-000001, op-000002, … ordered by size (largest first), then by
         their smallest ``account_id``; ``flagged`` is true and
         ``cluster_score`` 1.0 for them. A lone account has a null
         ``cluster_id``, ``flagged`` false and ``cluster_score`` 0.0.
@@ -174,7 +174,9 @@ def connected_components_baseline(
         )
         .select(
             S.ACCOUNT_ID,
-            pl.when(pl.col(S.CLUSTER_ID) >= 0).then(pl.col(S.CLUSTER_ID)).alias(S.CLUSTER_ID),
+            pl.when(pl.col(S.CLUSTER_ID) >= 0)
+            .then(S.operation_ids(pl.col(S.CLUSTER_ID) + 1))
+            .alias(S.CLUSTER_ID),
             pl.when(pl.col(S.CLUSTER_ID) >= 0).then(1.0).otherwise(0.0).alias(S.CLUSTER_SCORE),
             (pl.col(S.CLUSTER_ID) >= 0).alias(S.FLAGGED),
         )

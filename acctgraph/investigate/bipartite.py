@@ -45,7 +45,7 @@ def account_table(run: Run) -> pl.DataFrame:
     >>> out = tempfile.mkdtemp()
     >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
     >>> account_table(load_run(out)).select("account_index", "account_id", "cluster_id").rows()
-    [(0, 'a', 1), (1, 'b', 1), (2, 'c', None)]
+    [(0, 'a', 'op-000001'), (1, 'b', 'op-000001'), (2, 'c', None)]
     """
     return (
         run.graph_accounts.join(

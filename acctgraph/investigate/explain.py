@@ -154,7 +154,7 @@ def _head(frame: pl.DataFrame, top: int | None) -> pl.DataFrame:
 
 
 def _cluster_phrase(
-    cluster_id: int | None,
+    cluster_id: str | None,
     flagged: bool | None,
     score: float | None = None,
     size: int | None = None,
@@ -465,7 +465,7 @@ def _merge_lines(merges: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _merges(run: Run, cluster: int | None) -> list[dict[str, Any]] | None:
+def _merges(run: Run, cluster: str | None) -> list[dict[str, Any]] | None:
     """The run's merge steps for ``cluster``, or None (none, old runs, no cluster)."""
     table = getattr(run, "merges", None)
     if table is None or cluster is None:
@@ -474,7 +474,7 @@ def _merges(run: Run, cluster: int | None) -> list[dict[str, Any]] | None:
     return frame_records(rows) if rows.height else None
 
 
-def _behaviour(run: Run, account_id: str, cluster: int | None) -> dict[str, Any] | None:
+def _behaviour(run: Run, account_id: str, cluster: str | None) -> dict[str, Any] | None:
     """The account's cohort row and its own behaviour figures, or None (no cohort, old runs)."""
     table = getattr(run, "cohorts", None)
     if cluster is None or table is None or S.CLUSTER_ID not in table.columns:
@@ -715,7 +715,7 @@ def explain_account(
         ],
         schema={
             S.ACCOUNT_ID: pl.String,
-            S.CLUSTER_ID: pl.Int64,
+            S.CLUSTER_ID: pl.String,
             CLUSTER_SIZE: pl.Int64,
             S.CLUSTER_SCORE: pl.Float64,
             S.FLAGGED: pl.Boolean,
@@ -773,7 +773,7 @@ def _attachment(run: Run, account_id: str) -> dict[str, Any] | None:
 
 
 def _kinds(
-    run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame, cluster: int | None
+    run: Run, held: pl.DataFrame, accounts: pl.DataFrame, values: pl.DataFrame, cluster: str | None
 ) -> pl.DataFrame:
     """Per kind: what the account holds and shares, and what its cluster shares."""
     mine = held.group_by(S.ATTRIBUTE_KIND).agg(
@@ -1136,7 +1136,7 @@ def _path_empty() -> pl.DataFrame:
             S.ATTRIBUTE_KIND: pl.String,
             S.VALUE: pl.String,
             NEXT_ACCOUNT_ID: pl.String,
-            NEXT_CLUSTER_ID: pl.Int64,
+            NEXT_CLUSTER_ID: pl.String,
             N_ACCOUNTS: pl.UInt32,
             CONTRIBUTION: pl.Float64,
             HUB_ACTION: pl.String,

@@ -38,12 +38,13 @@ Examples
 >>> paths = write_report(load_run(out), out)
 >>> [p.name for p in paths]
 ['report.html', 'report.md']
->>> 'id="cluster-1"' in (out / "report.html").read_text(encoding="utf-8")
+>>> 'id="cluster-op-000001"' in (out / "report.html").read_text(encoding="utf-8")
 True
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from acctgraph.cards import Cards, load_cards
 from acctgraph.cards.linkage import column_name, comparison_phrase
 from acctgraph.cluster.score import AUTOMATION_SIGNALS
 from acctgraph.core import schema as S
+from acctgraph.core.errors import InputError
 from acctgraph.report.charts import Chart, hour_chart, time_chart
 from acctgraph.report.display import (
     DOCUMENT_TEXT_LIMIT,
@@ -99,8 +101,15 @@ class ReportParams:
         Characters shown of any value (names, emails, attribute values).
     prompt_limit
         Characters shown of a sample prompt.
+    changes_shown
+        Operations listed under "Since the last run" (``changes.csv`` has them all).
+    joined_shown
+        Accounts listed per operation that gained accounts (``changed_members.csv`` has
+        them all).
     """
 
+    changes_shown: int = 100
+    joined_shown: int = 10
     ranked_rows: int = 200
     ranked_open: int = 10
     members_shown: int = 50
@@ -158,14 +167,13 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 # =============================================================================
 
 
-def _graph_pages(out: Path) -> set[int]:
+def _graph_pages(out: Path) -> set[str]:
     folder = out / GRAPH_PAGES_DIR
     ids = set()
     if folder.is_dir():
         for path in folder.glob("cluster_*.html"):
-            number = path.stem.removeprefix("cluster_")
-            if number.isdigit():
-                ids.add(int(number))
+            with contextlib.suppress(InputError):
+                ids.add(S.parse_operation_id(path.stem.removeprefix("cluster_")))
     return ids
 
 
@@ -313,21 +321,21 @@ def _run_summary(record: dict[str, Any], params: ReportParams) -> dict[str, Any]
 
 
 def _ranked(
-    clusters: pl.DataFrame, carded: set[int], graphs: set[int], params: ReportParams
+    clusters: pl.DataFrame, carded: set[str], graphs: set[str], params: ReportParams
 ) -> dict[str, Any]:
-    chosen = clusters.sort(S.CLUSTER_ID).filter(
+    chosen = clusters.sort([S.CLUSTER_SCORE, S.CLUSTER_ID], descending=[True, False]).filter(
         pl.col(S.FLAGGED) | (pl.int_range(pl.len()) < params.ranked_rows)
     )
     rows = [
         {
-            "id": int(row[S.CLUSTER_ID]),
+            "id": row[S.CLUSTER_ID],
             "size": _count(row["size"]),
             "score": _fixed(row[S.CLUSTER_SCORE]),
             "flagged": bool(row[S.FLAGGED]),
             "exchanges": _count(row["exchanges"]),
             "summary": document_text(row["summary"], limit=params.text_limit),
-            "section": int(row[S.CLUSTER_ID]) in carded,
-            "graph": int(row[S.CLUSTER_ID]) in graphs,
+            "section": row[S.CLUSTER_ID] in carded,
+            "graph": row[S.CLUSTER_ID] in graphs,
         }
         for row in chosen.select(
             S.CLUSTER_ID, "size", S.CLUSTER_SCORE, S.FLAGGED, "exchanges", "summary"
@@ -422,10 +430,10 @@ def _figures(card: dict[str, Any], burst_hours: float) -> list[tuple[str, str]]:
 
 
 def _section(
-    card: dict[str, Any], graphs: set[int], params: ReportParams, burst_hours: float
+    card: dict[str, Any], graphs: set[str], params: ReportParams, burst_hours: float
 ) -> dict[str, Any]:
     limit = params.text_limit
-    cid = int(card[S.CLUSTER_ID])
+    cid = str(card[S.CLUSTER_ID])
     top_contribution = max((abs(s["contribution"]) for s in card["signals"]), default=0.0)
     samples: dict[int, list[dict[str, Any]]] = {}
     for sample in card["samples"]:
@@ -443,6 +451,7 @@ def _section(
     }  # strongest kind first
     return {
         "id": cid,
+        "decision": (card.get("decision") or "").replace("_", " "),
         "flagged": bool(card[S.FLAGGED]),
         "carded_because": card["carded_because"],
         "graph": cid in graphs,
@@ -576,6 +585,8 @@ def report_view(
         "flag_rule": _flag_rule(record),
         "run": _run_summary(record, params),
         "ranked": _ranked(run.clusters, carded, graphs, params),
+        "since": _since(run, params),
+        "decisions": _decisions(run, params),
         "sections": sections,
         "template_note": (
             f"share of the cluster's sampled prompt bands (at most "
@@ -655,15 +666,15 @@ def write_report(
     return paths
 
 
-def _merge_steps(run: Run, params: ReportParams) -> dict[int, list[dict[str, str]]]:
+def _merge_steps(run: Run, params: ReportParams) -> dict[str, list[dict[str, str]]]:
     """The steps that merged flagged clusters into each cluster (:mod:`acctgraph.cluster.merge`),
     as display text; empty for runs without merges."""
     table = run.merges
     if table is None:
         return {}
-    steps: dict[int, list[dict[str, str]]] = {}
+    steps: dict[str, list[dict[str, str]]] = {}
     for row in table.sort(S.CLUSTER_ID, "step").iter_rows(named=True):
-        steps.setdefault(int(row[S.CLUSTER_ID]), []).append(
+        steps.setdefault(row[S.CLUSTER_ID], []).append(
             {
                 "step": _count(row["step"]),
                 "accounts": _count(row["accounts"]),
@@ -679,9 +690,90 @@ def _merge_steps(run: Run, params: ReportParams) -> dict[int, list[dict[str, str
     return steps
 
 
-def _attached_counts(run: Run) -> dict[int, int]:
+def _since(run: Run, params: ReportParams) -> dict[str, Any] | None:
+    """The "since the last run" section (:mod:`acctgraph.cluster.track`); None for runs
+    made without ``--previous``."""
+    changes, moved = run.changes, run.changed_members
+    if changes is None or moved is None:
+        return None
+    limit = params.text_limit
+    joined: dict[str, list[str]] = {}
+    for cluster_id, account in (
+        moved.filter(pl.col("movement") == "joined").select(S.CLUSTER_ID, S.ACCOUNT_ID).iter_rows()
+    ):
+        joined.setdefault(cluster_id, []).append(account)
+    counts = dict(changes.group_by("change").len().iter_rows())
+    order = (
+        "new",
+        "split",
+        "merged",
+        "grown",
+        "shrunk",
+        "reshuffled",
+        "unchanged",
+        "absorbed",
+        "dissolved",
+    )
+    rows = []
+    for row in changes.head(params.changes_shown).iter_rows(named=True):
+        accounts = joined.get(row[S.CLUSTER_ID], [])
+        rows.append(
+            {
+                "id": row[S.CLUSTER_ID],
+                "change": row["change"],
+                "related": document_text(row["related_ids"], limit=limit)
+                if row["related_ids"]
+                else "",
+                "before": _count(row["accounts_before"]),
+                "after": _count(row["accounts_after"]),
+                "joined": _count(row["joined"]),
+                "left": _count(row["left"]),
+                "score": f"{_fixed(row['score_before'])} → {_fixed(row['score_after'])}",
+                "flag_change": row["flag_change"] or "",
+                "flagged": bool(row["flagged_after"]),
+                "decision": (row["decision"] or "").replace("_", " "),
+                "accounts": [
+                    document_text(a, limit=limit) for a in accounts[: params.joined_shown]
+                ],
+                "accounts_more": max(0, len(accounts) - params.joined_shown),
+            }
+        )
+    previous = next(
+        (i.get("path") for i in run.record.get("inputs", []) if i.get("table") == "previous_run"),
+        None,
+    )
+    return {
+        "previous": document_text(str(Path(previous).parent), limit=limit) if previous else "",
+        "counts": [(_count(counts[c]), c) for c in order if counts.get(c)],
+        "rows": rows,
+        "more": max(0, changes.height - len(rows)),
+    }
+
+
+def _decisions(run: Run, params: ReportParams) -> list[dict[str, str]] | None:
+    """The decisions applied to this run and what each did; None without ``--decisions``."""
+    table = run.decisions
+    if table is None:
+        return None
+    limit = params.text_limit
+    return [
+        {
+            "target": document_text(row["target"], limit=limit),
+            "kind": row["target_kind"],
+            "decision": row["decision"].replace("_", " "),
+            "by": document_text(row["decided_by"], limit=limit),
+            "at": document_text(row["decided_at"], limit=limit),
+            "note": document_text(row["note"], limit=limit),
+            "cluster": row[S.CLUSTER_ID] or "",
+            "effect": document_text(row["effect"], limit=limit),
+        }
+        for row in table.iter_rows(named=True)
+    ]
+
+
+def _attached_counts(run: Run) -> dict[str, int]:
     """Members per cluster that joined by behaviour (:mod:`acctgraph.cluster.attach`); empty for older runs."""
     table = run.attached
     if table is None:
         return {}
-    return {int(c): int(n) for c, n in table.group_by(S.CLUSTER_ID).len().iter_rows()}
+    return {c: int(n) for c, n in table.group_by(S.CLUSTER_ID).len().iter_rows()}

@@ -4,7 +4,8 @@ Each stage owns the frozen dataclass of its parameters (attribute kinds in
 :mod:`acctgraph.features`, :class:`~acctgraph.graph.GraphParams`,
 :class:`~acctgraph.cluster.detect.DetectParams`, :class:`~acctgraph.cluster.attach.AttachParams`,
 :class:`~acctgraph.cluster.cohort.CohortParams`, :class:`~acctgraph.cluster.split.SplitParams`,
-:class:`~acctgraph.cluster.merge.MergeParams`, :class:`~acctgraph.cluster.score.ScoreParams`), next to the code that reads them and
+:class:`~acctgraph.cluster.merge.MergeParams`, :class:`~acctgraph.cluster.score.ScoreParams`,
+:class:`~acctgraph.cluster.track.TrackParams`), next to the code that reads them and
 checks their ranges; this module assembles them into one :class:`Config`.
 
 Reading (:meth:`Config.from_toml`, :meth:`Config.from_dict`) checks every key and
@@ -59,6 +60,8 @@ TOML layout (every key optional)::
     min_divergence = 6.0
     [merge]                           # joining flagged clusters that are one operation's pools
     max_divergence = 1.5
+    [track]                           # operation ids across runs, benign decisions
+    min_overlap = 0.5
     [score]
     flag_threshold = 0.5
     [score.weights]
@@ -100,6 +103,7 @@ from acctgraph.cluster.detect import DetectParams
 from acctgraph.cluster.merge import MergeParams
 from acctgraph.cluster.score import ScoreParams
 from acctgraph.cluster.split import SplitParams
+from acctgraph.cluster.track import TrackParams
 from acctgraph.core.errors import ConfigError
 from acctgraph.core.memory import resolve_budget
 from acctgraph.features import (
@@ -131,6 +135,7 @@ TOP_LEVEL_KEYS = (
     "split",
     "merge",
     "score",
+    "track",
 )
 TOML_HEADER = (
     "# acctgraph run configuration: every parameter of the run that wrote it.\n"
@@ -155,6 +160,7 @@ class Config:
     split: SplitParams = field(default_factory=SplitParams)
     merge: MergeParams = field(default_factory=MergeParams)
     score: ScoreParams = field(default_factory=ScoreParams)
+    track: TrackParams = field(default_factory=TrackParams)
     mapping: tuple[tuple[str, str], ...] = ()
 
     def feature(self, kind: str) -> Feature:
@@ -320,6 +326,7 @@ class Config:
             },
             "merge": dataclasses.asdict(self.merge),
             "score": dataclasses.asdict(self.score),
+            "track": dataclasses.asdict(self.track),
         }
 
     def to_toml(self) -> str:
@@ -400,6 +407,7 @@ class Config:
             split=_replace(SplitParams(), data.get("split", {}), "split"),
             merge=_replace(MergeParams(), data.get("merge", {}), "merge"),
             score=_replace(ScoreParams(), data.get("score", {}), "score"),
+            track=_replace(TrackParams(), data.get("track", {}), "track"),
             mapping=tuple(sorted(mapping.items())),
         )
 

@@ -39,8 +39,9 @@ from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_c
 from acctgraph.cluster.merge import MERGED_INTO, merge_by_behaviour
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.cluster.split import SPLIT_FROM, split_by_behaviour
+from acctgraph.cluster.track import Previous, match_operations, track
 from acctgraph.core import schema as S
-from acctgraph.core.errors import ConfigError
+from acctgraph.core.errors import ConfigError, InputError
 from acctgraph.core.memory import MemoryPlan, format_size, plan_memory, resolve_budget
 from acctgraph.features import (
     ExtraColumn,
@@ -65,10 +66,13 @@ from acctgraph.graph.linkage import (
     TARGET,
 )
 from acctgraph.load import Dataset, load_dataset
+from acctgraph.load.decisions import load_decisions
+from acctgraph.load.formats import file_record
 from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import Progress, Stages
 from acctgraph.run.write import write_outputs
+from acctgraph.runfolder import RUN_JSON, load_run
 
 
 def run_pipeline(
@@ -77,8 +81,15 @@ def run_pipeline(
     config: Config | None = None,
     progress: Progress | None = None,
     plan: MemoryPlan | None = None,
+    previous: Previous | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> RunResult:
     """Run every stage between load and write on an already loaded dataset (nothing is written).
+
+    ``previous`` (:func:`previous_run`) carries operation ids over from an earlier run
+    and makes the changes tables; ``decisions``
+    (:func:`~acctgraph.load.decisions.load_decisions`) are applied to the flags (see
+    :mod:`acctgraph.cluster.track`).
 
     The memory plan (:func:`memory_plan`, unless ``plan`` is given) is made first, from the
     row counts: a budget the input cannot meet is refused before the pass over the exchanges.
@@ -107,6 +118,8 @@ def run_pipeline(
         progress=progress,
         plan=given,
         usage_partitions=plan.usage_partitions,
+        previous=previous,
+        decisions=decisions,
     )
     result.timings = stage.timings + result.timings
     return result
@@ -254,6 +267,8 @@ def run_from_usage(
     progress: Progress | None = None,
     plan: MemoryPlan | None = None,
     usage_partitions: int | None = None,
+    previous: Previous | None = None,
+    decisions: pl.DataFrame | None = None,
 ) -> RunResult:
     """Run every stage from the attribute table on, reusing exchange reductions computed earlier.
 
@@ -385,7 +400,12 @@ def run_from_usage(
         communities, membership=membership, detached=communities.detached + thin
     )
 
-    def score(membership: list[int], merges: pl.DataFrame | None = None) -> Scored:
+    def score(
+        membership: list[int],
+        merges: pl.DataFrame | None = None,
+        names: pl.DataFrame | None = None,
+        first_number: int = 1,
+    ) -> Scored:
         return score_clusters(
             membership,
             graph,
@@ -395,6 +415,8 @@ def run_from_usage(
             cohorts=cohorts.table,
             splits=split.table,
             merges=merges,
+            names=names,
+            first_number=first_number,
         )
 
     scored = stage("score", lambda: score(communities.membership))
@@ -413,7 +435,37 @@ def run_from_usage(
     )
     if merged.table.height:
         communities = dataclasses.replace(communities, membership=merged.membership)
-        scored = stage("rescore", lambda: score(merged.membership, merged.table))
+    matched = (
+        None
+        if previous is None
+        else stage(
+            "match",
+            lambda: match_operations(
+                graph.account_ids, communities.membership, previous, params=config.track
+            ),
+        )
+    )
+    if merged.table.height or matched is not None:
+        scored = stage(
+            "rescore",
+            lambda: score(
+                communities.membership,
+                merged.table if merged.table.height else None,
+                names=None if matched is None else matched.names,
+                first_number=1 if matched is None else matched.next_number,
+            ),
+        )
+    scored, tracked = stage(
+        "track",
+        lambda: track(
+            scored,
+            previous=previous,
+            matched=matched,
+            decisions=decisions,
+            params=config.track,
+            identity_kinds=config.split.identity_kinds,
+        ),
+    )
     ids = _cluster_ids(communities.membership, graph, scored)
     return RunResult(
         config,
@@ -431,6 +483,7 @@ def run_from_usage(
         links=links_table(graph, attributes, scored, config) if config.linkage_columns else None,
         attribute_rows=attribute_rows,
         memory=plan,
+        tracked=tracked,
     )
 
 
@@ -587,6 +640,47 @@ def _attached_table(attached: pl.DataFrame, graph: AccountGraph, scored: Scored)
     )
 
 
+def previous_run(path: str | Path, config: Config | None = None) -> Previous:
+    """What :func:`run_pipeline` needs of an earlier run folder (``--previous``).
+
+    Raises :class:`~acctgraph.core.errors.InputError` (exit status 2) when the folder is
+    not a finished run or its cluster ids are not operation ids (a run written by an
+    acctgraph older than operation ids: run it again).
+    """
+    config = config or Config()
+    run = load_run(path)
+    clusters = run.clusters
+    members = run.members
+    for name, frame in ((S.CLUSTERS, clusters), (S.MEMBERS, members)):
+        ids = frame[S.CLUSTER_ID]
+        bad = []
+        if ids.dtype == pl.String:
+            for value in ids.drop_nulls().unique().sort().to_list():
+                try:
+                    S.parse_operation_id(value)
+                except InputError:
+                    bad.append(value)
+                    if len(bad) == 5:
+                        break
+        if ids.dtype != pl.String or bad:
+            raise InputError(
+                "cluster ids are not operation ids (op-000123): a run written by an older "
+                "acctgraph; run it again with this version to use it as --previous",
+                path=str(Path(path) / f"{name}.parquet"),
+                column=S.CLUSTER_ID,
+                examples=bad or ids.drop_nulls().head(5).to_list(),
+            )
+    recorded = (run.record.get("operations") or {}).get("next_number")
+    return Previous.from_tables(
+        members=members,
+        clusters=clusters,
+        evidence=run.evidence,
+        decisions=run.decisions,
+        next_number=int(recorded) if isinstance(recorded, int) else None,
+        identity_kinds=config.split.identity_kinds,
+    )
+
+
 def run_and_write(
     input_dir: str | Path | None = None,
     *,
@@ -595,17 +689,36 @@ def run_and_write(
     out: str | Path,
     config: Config | None = None,
     progress: Progress | None = None,
+    previous: str | Path | None = None,
+    decisions: str | Path | None = None,
 ) -> RunResult:
-    """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does)."""
+    """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does).
+
+    ``previous``: an earlier run folder whose operation ids this run carries on;
+    ``decisions``: the investigators' decisions file (:mod:`acctgraph.cluster.track`).
+    Both are read, and refused with exit status 2 when malformed, before the inputs.
+    """
     config = config or Config()
     stage = Stages(progress)
+    sources = []
+    before = None
+    if previous is not None:
+        before = previous_run(previous, config)
+        sources.append(vars(file_record("previous_run", Path(previous) / RUN_JSON)))
+    decided = None
+    if decisions is not None:
+        decided = load_decisions(decisions)
+        sources.append(vars(file_record("decisions", decisions, rows=decided.height)))
     dataset = stage(
         "load",
         lambda: load_dataset(
             input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)
         ),
     )
-    result = run_pipeline(dataset, config=config, progress=progress)
+    result = run_pipeline(
+        dataset, config=config, progress=progress, previous=before, decisions=decided
+    )
+    result.sources = sources
     result.timings = stage.timings + result.timings
     if progress:
         progress("write")

@@ -9,6 +9,7 @@ import polars as pl
 
 from acctgraph.cluster.detect import Communities
 from acctgraph.cluster.score import Scored
+from acctgraph.cluster.track import Tracked
 from acctgraph.core.memory import MemoryPlan
 from acctgraph.features import Usage
 from acctgraph.graph import AccountGraph
@@ -52,3 +53,6 @@ class RunResult:
     )
     attribute_rows: int | None = None  # rows of the whole attribute table (None: attributes')
     memory: MemoryPlan | None = None  # how the run split its work (acctgraph.core.memory)
+    tracked: Tracked | None = None  # ids across runs, changes, decisions (acctgraph.cluster.track)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """The previous run and the decisions file, as ``run.json`` records them."""

@@ -27,7 +27,10 @@ from acctgraph.run.config import Config
 from acctgraph.run.result import RunResult
 from acctgraph.run.timing import timed
 from acctgraph.runfolder import (
+    CHANGED_MEMBERS,
+    CHANGES,
     COHORTS,
+    DECISIONS,
     GRAPH_DIR,
     LINKS,
     MERGES,
@@ -63,7 +66,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
         "versions": versions(),
         "parameters": result.config.to_dict(),
         "seed": result.config.seed,
-        "inputs": [vars(f) for f in result.dataset.inputs],
+        "inputs": [vars(f) for f in result.dataset.inputs] + result.sources,
         "rows": {
             "accounts_in": result.dataset.accounts.height,
             "attribute_rows": result.attribute_rows
@@ -116,6 +119,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             else result.splits[SPLIT_FROM].n_unique(),
             "merged_by_behaviour": 0 if result.merges is None else result.merges.height,
         },
+        "operations": operations_record(result),
         "memory": None
         if result.memory is None
         else {
@@ -126,6 +130,35 @@ def run_record(result: RunResult) -> dict[str, Any]:
         "warnings": result.dataset.warnings.as_records(),
         "timing": result.timings,
     }
+
+
+def operations_record(result: RunResult) -> dict[str, Any]:
+    """``run.json``'s ``operations``: where the next run's new ids start, and what this
+    run carried over from the previous one and decided (:mod:`acctgraph.cluster.track`)."""
+    tracked = result.tracked
+    if tracked is None:
+        return {}
+    record: dict[str, Any] = {
+        "note": "cluster ids are operation ids, never reused: next_number is the first the "
+        "next run may issue; with --previous, clusters inherit ids by the rule in "
+        "acctgraph.cluster.track",
+        "next_number": tracked.next_number,
+        "inherited": tracked.matched,
+    }
+    if tracked.changes is not None:
+        record["changes"] = {
+            change: n
+            for change, n in tracked.changes.group_by("change").len().sort("change").iter_rows()
+        }
+    if tracked.decisions is not None:
+        record["decisions"] = {
+            f"{kind}/{decision}": n
+            for kind, decision, n in tracked.decisions.group_by("target_kind", "decision")
+            .len()
+            .sort("target_kind", "decision")
+            .iter_rows()
+        }
+    return record
 
 
 def comparisons(config: Config) -> dict[str, str]:
@@ -176,6 +209,18 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             written += write_table(result.merges, out, MERGES)
         if result.links is not None:
             written += write_table(result.links, out, LINKS)
+        tracked = result.tracked
+        optional = {
+            CHANGES: tracked.changes if tracked else None,
+            CHANGED_MEMBERS: tracked.moved if tracked else None,
+            DECISIONS: tracked.decisions if tracked else None,
+        }
+        for name, table in optional.items():
+            if table is not None:
+                written += write_table(table, out, name)
+            else:  # a table an earlier run left in this folder would be read as this run's
+                for suffix in (".parquet", ".csv"):
+                    (out / f"{name}{suffix}").unlink(missing_ok=True)
         return written + write_run_tables(result, out)
 
     paths = _timed(result, "write", tables)

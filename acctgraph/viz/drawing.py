@@ -20,12 +20,13 @@ Examples
 --------
 >>> from acctgraph.viz.drawing import select_clusters
 >>> import polars as pl
->>> clusters = pl.DataFrame({"cluster_id": [1, 2, 3, 4], "cluster_score": [0.9, 0.8, 0.4, 0.3],
+>>> clusters = pl.DataFrame({"cluster_id": ["op-000001", "op-000002", "op-000003", "op-000004"],
+...                          "cluster_score": [0.9, 0.8, 0.4, 0.3],
 ...                          "flagged": [True, True, False, False]})
 >>> select_clusters(clusters, top=3)
-[1, 2, 3]
+['op-000001', 'op-000002', 'op-000003']
 >>> select_clusters(clusters, top=1)
-[1, 2]
+['op-000001', 'op-000002']
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class Drawing:
     facts: list[tuple[str, str]]
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    cluster_id: int | None = None
+    cluster_id: str | None = None
     contributions: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @property
@@ -141,7 +142,7 @@ class Drawing:
         return bool(self.notes)
 
 
-def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
+def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[str]:
     """Every flagged cluster, then the highest-scoring others until ``top`` clusters are chosen.
 
     Ties in score are broken by cluster id, so the choice is deterministic.
@@ -151,7 +152,7 @@ def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
     others = (
         ordered.filter(~pl.col(S.FLAGGED))[S.CLUSTER_ID].head(max(0, top - len(flagged))).to_list()
     )
-    return [int(c) for c in flagged + others]
+    return [str(c) for c in flagged + others]
 
 
 # =============================================================================
@@ -159,7 +160,7 @@ def select_clusters(clusters: pl.DataFrame, *, top: int) -> list[int]:
 # =============================================================================
 
 
-def cluster_row(run: Run, cluster_id: int) -> dict[str, Any]:
+def cluster_row(run: Run, cluster_id: str) -> dict[str, Any]:
     """The cluster's row of the clusters table; an :class:`~acctgraph.core.errors.InputError` if there is none."""
     rows = run.clusters.filter(pl.col(S.CLUSTER_ID) == cluster_id)
     if rows.height == 0:
@@ -289,7 +290,7 @@ _HUB_NOTES = {
 
 
 def _record_link_edges(
-    run: Run, cluster_id: int, accounts: pl.DataFrame, node_of: dict[int, int]
+    run: Run, cluster_id: str, accounts: pl.DataFrame, node_of: dict[int, int]
 ) -> list[dict[str, Any]]:
     """Dashed account-to-account edges for the cluster's record links, titled with their comparisons."""
     links = run.links
@@ -364,7 +365,7 @@ def evidence_per_kind(run: Run) -> int:
 
 def cluster_drawing(
     run: Run,
-    cluster_id: int,
+    cluster_id: str,
     *,
     node_budget: int = NODE_BUDGET,
     edge_budget: int = EDGE_BUDGET,

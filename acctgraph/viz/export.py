@@ -25,7 +25,7 @@ Examples
 >>> out = pathlib.Path(tempfile.mkdtemp())
 >>> _ = write_outputs(run_pipeline(dataset_from_frames(accounts, exchanges)), out)
 >>> run = load_run(out)
->>> path = to_graphml(run, out / "cluster_1.graphml", cluster=1)
+>>> path = to_graphml(run, out / "cluster_1.graphml", cluster="op-000001")
 >>> graph = nx.read_graphml(path)
 >>> sorted({kind for _, kind in graph.nodes(data="type")})
 ['account', 'value']
@@ -126,7 +126,7 @@ def _run(run: Run | str | Path) -> Run:
 
 def show_cluster(
     run: Run | str | Path,
-    cluster_id: int,
+    cluster_id: str | int,
     *,
     node_budget: int = NODE_BUDGET,
     edge_budget: int = EDGE_BUDGET,
@@ -135,7 +135,9 @@ def show_cluster(
 ) -> GraphView:
     """A cluster's page for inline display in Jupyter (the last expression of a cell shows it)."""
     run = _run(run)
-    drawing = cluster_drawing(run, cluster_id, node_budget=node_budget, edge_budget=edge_budget)
+    drawing = cluster_drawing(
+        run, S.parse_operation_id(cluster_id), node_budget=node_budget, edge_budget=edge_budget
+    )
     page = render(
         drawing,
         seed=int(run.record.get("seed", 42)) if seed is None else seed,
@@ -181,7 +183,7 @@ def _attributes(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def graph_for_export(
-    run: Run | str | Path, *, cluster: int | None = None, view: View = "bipartite"
+    run: Run | str | Path, *, cluster: str | int | None = None, view: View = "bipartite"
 ) -> nx.Graph:
     """A networkx graph of one cluster (or of every account) with attributes.
 
@@ -190,7 +192,7 @@ def graph_for_export(
     run
         A finished run or its folder.
     cluster
-        A cluster id; ``None`` for the whole graph.
+        A cluster id (``op-000003``, or its number ``3``); ``None`` for the whole graph.
     view
         ``"bipartite"``: accounts and values, an edge where an account holds a value (for a
         cluster, the values at least two of its accounts hold; for the whole graph, every
@@ -207,6 +209,7 @@ def graph_for_export(
         raise ValueError(f"view must be 'bipartite' or 'accounts', got {view!r}")
     members = run.members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.CLUSTER_SCORE, S.FLAGGED)
     if cluster is not None:
+        cluster = S.parse_operation_id(cluster)
         cluster_row(run, cluster)
         members = members.filter(pl.col(S.CLUSTER_ID) == cluster)
     present = [c for c in PROFILE_COLUMNS if c in run.profile_accounts.columns]
@@ -288,7 +291,11 @@ def graph_for_export(
 
 
 def to_graphml(
-    run: Run | str | Path, path: str | Path, *, cluster: int | None = None, view: View = "bipartite"
+    run: Run | str | Path,
+    path: str | Path,
+    *,
+    cluster: str | int | None = None,
+    view: View = "bipartite",
 ) -> Path:
     """Write a cluster (or the whole graph) as GraphML; see :func:`graph_for_export`."""
     import networkx as nx
@@ -299,7 +306,11 @@ def to_graphml(
 
 
 def to_gexf(
-    run: Run | str | Path, path: str | Path, *, cluster: int | None = None, view: View = "bipartite"
+    run: Run | str | Path,
+    path: str | Path,
+    *,
+    cluster: str | int | None = None,
+    view: View = "bipartite",
 ) -> Path:
     """Write a cluster (or the whole graph) as GEXF (Gephi's format); see :func:`graph_for_export`."""
     import networkx as nx

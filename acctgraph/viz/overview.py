@@ -45,7 +45,7 @@ OVERVIEW_VALUE_CAP = 25
 def overview_drawing(
     run: Run,
     *,
-    pages: dict[int, str] | None = None,
+    pages: dict[str, str] | None = None,
     budget: int = OVERVIEW_BUDGET,
     edge_budget: int = OVERVIEW_EDGE_BUDGET,
     value_cap: int = OVERVIEW_VALUE_CAP,

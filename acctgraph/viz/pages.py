@@ -62,7 +62,9 @@ from acctgraph.viz.overview import overview_drawing, score_colour
 DEFAULT_CLUSTER_PAGES = 20
 REPORT = f"../{REPORT_HTML}"  # pages live in GRAPH_PAGES_DIR, next to the report
 VIS_ASSET = ("lib", "vis-9.1.2", "vis-network.min.js")
-PAGE_NAME = re.compile(r"^cluster_([0-9]+)\.html$")
+PAGE_NAME = re.compile(
+    r"^cluster_(op-[0-9]{6,}|[0-9]+)\.html$"
+)  # and pages of runs before operation ids
 GRID_ABOVE = 300  # nodes above which the layout uses Fruchterman-Reingold's grid variant
 
 KIND_COLOURS = {
@@ -83,13 +85,13 @@ EXTRA_COLOURS = ("#17becf", "#bcbd22", "#8c564b", "#7f7f7f", "#aec7e8", "#98df8a
 SHAPES = {ACCOUNT: "dot", ACCOUNT_GROUP: "hexagon"}
 
 
-def page_name(cluster_id: int) -> str:
-    """File name of a cluster's page inside ``OUT/graphs/``.
+def page_name(cluster_id: str) -> str:
+    """File name of a cluster's page inside ``OUT/graphs/`` (ValueError for a malformed id).
 
-    >>> page_name(7)
-    'cluster_7.html'
+    >>> page_name("op-000007")
+    'cluster_op-000007.html'
     """
-    return f"cluster_{int(cluster_id)}.html"
+    return f"cluster_{S.parse_operation_id(cluster_id)}.html"
 
 
 @cache
@@ -311,7 +313,7 @@ class PageInfo:
     """One written page: where, what it draws, whether it was collapsed, and how long it took."""
 
     path: Path
-    cluster_id: int | None
+    cluster_id: str | None
     nodes: int
     edges: int
     collapsed: bool
@@ -354,7 +356,7 @@ def write_graph_pages(
     run: Run | str | Path,
     out_dir: str | Path | None = None,
     *,
-    clusters: list[int] | None = None,
+    clusters: list[str] | None = None,
     top: int = DEFAULT_CLUSTER_PAGES,
     node_budget: int = NODE_BUDGET,
     edge_budget: int = EDGE_BUDGET,
@@ -402,7 +404,7 @@ def write_graph_pages(
     if clusters is None:
         ids = select_clusters(run.clusters, top=top)
     else:
-        ids = list(dict.fromkeys(int(c) for c in clusters))
+        ids = list(dict.fromkeys(S.parse_operation_id(c) for c in clusters))
     known = set(run.clusters[S.CLUSTER_ID].to_list())
     for cluster_id in ids:
         if cluster_id not in known:  # fail before writing anything
@@ -433,16 +435,16 @@ def write_graph_pages(
                 round(perf_counter() - start, 3),
             )
         )
-    on_disk: dict[int, str] = {}
+    on_disk: dict[str, str] = {}
     for path in sorted(out_dir.glob("cluster_*.html")):
         match = PAGE_NAME.match(path.name)
-        if not match or int(match.group(1)) in ids:
+        if not match or match.group(1) in ids:
             continue
         if clean:
             path.unlink()
-        elif int(match.group(1)) in known:
-            on_disk[int(match.group(1))] = path.name
-    pages = {
+        elif match.group(1) in known:
+            on_disk[match.group(1)] = path.name
+    pages: dict[str, str] = {
         **on_disk,
         **{info.cluster_id: info.path.name for info in written if info.cluster_id is not None},
     }

@@ -1,0 +1,453 @@
+"""Runs over time: operation ids carried over from the previous run, what changed, and the
+investigators' decisions (acctgraph.cluster.track, acctgraph.load.decisions)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acctgraph import run_pipeline, write_outputs
+from acctgraph.cluster.track import (
+    Previous,
+    TrackParams,
+    apply_decisions,
+    match_operations,
+)
+from acctgraph.core import schema as S
+from acctgraph.core.errors import ConfigError, InputError
+from acctgraph.load import dataset_from_frames
+from acctgraph.load.decisions import load_decisions
+from acctgraph.run.pipeline import previous_run
+from acctgraph.runfolder import load_run
+from acctgraph.simulate import simulate_frames
+
+WEEKS = 4
+
+
+def _previous(members: dict[str, str | None], flagged: set[str] | None = None) -> Previous:
+    """A previous run from ``account → operation id``; every operation flagged unless
+    ``flagged`` names them."""
+    frame = pl.DataFrame(
+        {"account_id": list(members), "cluster_id": list(members.values())},
+        schema={"account_id": pl.String, "cluster_id": pl.String},
+    )
+    ops = frame.drop_nulls().group_by("cluster_id").len("size").sort("cluster_id")
+    is_flagged = [flagged is None or c in flagged for c in ops["cluster_id"]]
+    frame = frame.join(
+        ops.select("cluster_id", pl.Series("flagged", is_flagged)), on="cluster_id", how="left"
+    ).with_columns(pl.col("flagged").fill_null(False))
+    clusters = ops.with_columns(
+        pl.lit(0.8).alias("cluster_score"), pl.Series("flagged", is_flagged)
+    )
+    return Previous.from_tables(members=frame, clusters=clusters)
+
+
+def _names(accounts: list[str], membership: list[int], previous: Previous) -> dict[int, str]:
+    return dict(match_operations(pl.Series(accounts), membership, previous).names.iter_rows())
+
+
+# --- the matching rule -----------------------------------------------------------
+
+
+def test_a_grown_operation_keeps_its_id_and_a_new_one_gets_none():
+    previous = _previous({"a": "op-000001", "b": "op-000001", "c": "op-000002", "d": "op-000002"})
+    accounts = ["a", "b", "c", "d", "e", "f", "g"]
+    assert _names(accounts, [0, 0, 1, 1, 0, 2, 2], previous) == {0: "op-000001", 1: "op-000002"}
+
+
+def test_a_split_operation_leaves_its_id_to_the_larger_part():
+    previous = _previous({x: "op-000007" for x in "abcdef"})
+    assert _names(list("abcdef"), [0, 0, 1, 1, 1, 1], previous) == {1: "op-000007"}
+
+
+def test_merged_operations_leave_the_id_of_the_one_with_more_accounts_in_it():
+    previous = _previous({**{x: "op-000003" for x in "ab"}, **{x: "op-000002" for x in "cde"}})
+    assert _names(list("abcde"), [4] * 5, previous) == {4: "op-000002"}
+
+
+def test_ties_go_to_the_smaller_previous_id():
+    previous = _previous({**{x: "op-000009" for x in "ab"}, **{x: "op-000004" for x in "cd"}})
+    assert _names(list("abcd"), [0] * 4, previous) == {0: "op-000004"}
+
+
+def test_a_small_overlap_is_not_a_successor():
+    previous = _previous({x: "op-000001" for x in "abcdefgh"})
+    accounts = list("abcdefgh") + list("uvwx")
+    # two of eight old accounts in a new cluster of six, the other six alone: neither more
+    # than half of the old operation nor of the new cluster
+    assert _names(accounts, [0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0], previous) == {}
+    # six of eight in a cluster of their own: the successor
+    assert _names(accounts, [0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0], previous) == {9: "op-000001"}
+
+
+def test_new_numbers_start_above_every_number_issued():
+    previous = Previous.from_tables(
+        members=pl.DataFrame({"account_id": ["a"], "cluster_id": ["op-000005"], "flagged": [True]}),
+        clusters=pl.DataFrame(
+            {"cluster_id": ["op-000005"], "size": [2], "cluster_score": [0.5], "flagged": [True]}
+        ),
+        next_number=40,
+    )
+    assert previous.next_number == 40
+    assert (
+        Previous.from_tables(
+            members=previous.members, clusters=previous.clusters, next_number=3
+        ).next_number
+        == 6
+    )
+
+
+def test_track_parameters_are_checked():
+    with pytest.raises(ConfigError, match="track.min_overlap"):
+        TrackParams(min_overlap=1.0)
+    with pytest.raises(ConfigError, match="track.benign_growth"):
+        TrackParams(benign_growth=-0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    old=st.lists(st.integers(0, 4) | st.none(), min_size=1, max_size=30),
+    new=st.lists(st.integers(0, 5), min_size=1, max_size=30),
+)
+def test_matching_is_one_to_one_and_only_between_overlapping_groups(old, new):
+    n = min(len(old), len(new))
+    accounts = [f"a{i:02d}" for i in range(n)]
+    previous = _previous(
+        {a: None if o is None else S.operation_id(o + 1) for a, o in zip(accounts, old)}
+    )
+    names = _names(accounts, new[:n], previous)
+    assert len(set(names.values())) == len(names)
+    for label, cluster_id in names.items():
+        mine = {a for a, n_ in zip(accounts, new) if n_ == label}
+        theirs = {
+            a
+            for a, o in zip(accounts, old)
+            if o is not None and S.operation_id(o + 1) == cluster_id
+        }
+        shared = len(mine & theirs)
+        assert len(mine) >= 2
+        assert shared > 0.5 * len(theirs) or shared > 0.5 * len(mine)
+    assert names == _names(accounts, new[:n], previous)  # deterministic
+
+
+# --- the decisions file ------------------------------------------------------------
+
+HEADER = "target,decision,decided_by,decided_at,note\n"
+
+
+def test_the_latest_decision_per_target_wins(tmp_path: Path):
+    path = tmp_path / "decisions.csv"
+    path.write_text(
+        HEADER
+        + "op-000002,under_review,ana,2026-06-03,\n"
+        + "op-000002,benign,ben,2026-06-04T08:00:00+02:00,lab\n"
+        + "op-000002,confirmed,ana,2026-06-04T07:00:00Z,later in UTC\n"
+    )
+    from acctgraph.cluster.track import latest_decisions
+
+    latest = latest_decisions(load_decisions(path))
+    assert latest.select("target", "decision", "row").rows() == [("op-000002", "confirmed", 4)]
+
+
+@pytest.mark.parametrize(
+    "line, column, row",
+    [
+        (",benign,ana,2026-06-01,x", "target", 3),
+        ("op-000001,maybe,ana,2026-06-01,x", "decision", 3),
+        ("op-000001,benign,,2026-06-01,x", "decided_by", 3),
+        ("op-000001,benign,ana,yesterday,x", "decided_at", 3),
+        ("op-000001,benign,ana,2026-13-01,x", "decided_at", 3),
+    ],
+)
+def test_a_malformed_row_names_the_file_column_and_row(tmp_path: Path, line, column, row):
+    path = tmp_path / "decisions.csv"
+    path.write_text(HEADER + "op-000009,confirmed,ana,2026-06-01,fine\n" + line + "\n")
+    with pytest.raises(InputError) as caught:
+        load_decisions(path)
+    text = str(caught.value)
+    assert str(path) in text and f"column {column!r}" in text and f"row {row}" in text
+
+
+def test_a_file_without_a_required_column_is_refused(tmp_path: Path):
+    path = tmp_path / "decisions.csv"
+    path.write_text("target,decision\nop-000001,benign\n")
+    with pytest.raises(InputError, match="no column 'decided_by', 'decided_at'"):
+        load_decisions(path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(-12 * 60, 14 * 60),
+    style=st.sampled_from(["T", " "]),
+)
+def test_iso_times_parse_to_the_same_instant(tmp_path_factory, moment, offset_minutes, style):
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    local = moment.astimezone(__import__("datetime").timezone(timedelta(minutes=offset_minutes)))
+    text = local.isoformat(sep=style, timespec="milliseconds")
+    path = tmp_path_factory.mktemp("d") / "decisions.csv"
+    path.write_text(HEADER + f"x,benign,ana,{text},\n" + f"y,benign,ana,{moment.date()},\n")
+    parsed = load_decisions(path)["decided_time"].to_list()
+    assert parsed[0] == moment
+    assert parsed[1] == datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+# --- a world in time: four weeks, then six --------------------------------------------
+
+
+def _slice(accounts: pl.DataFrame, exchanges: pl.DataFrame, weeks: float):
+    cut = exchanges["timestamp"].min() + timedelta(weeks=weeks)
+    early = exchanges.filter(pl.col("timestamp") < cut)
+    created = accounts["created_at"].str.to_datetime(time_zone="UTC", strict=False)
+    active = early["account_id"].unique().implode()
+    keep = accounts.filter((created < cut).fill_null(False) | pl.col("account_id").is_in(active))
+    return keep, early
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate_frames("tiny", seed=5)
+
+
+@pytest.fixture(scope="module")
+def first(world, tmp_path_factory) -> Path:
+    accounts, exchanges, _ = world
+    out = tmp_path_factory.mktemp("first")
+    write_outputs(run_pipeline(dataset_from_frames(*_slice(accounts, exchanges, WEEKS))), out)
+    return out
+
+
+def _second(world, first: Path, out: Path, decisions: pl.DataFrame | None = None):
+    accounts, exchanges, _ = world
+    result = run_pipeline(
+        dataset_from_frames(accounts, exchanges), previous=previous_run(first), decisions=decisions
+    )
+    write_outputs(result, out)
+    return result
+
+
+@pytest.fixture(scope="module")
+def second(world, first, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("second")
+    _second(world, first, out)
+    return out
+
+
+def test_accounts_flagged_in_the_first_weeks_keep_their_operation_id(first, second):
+    before = load_run(first).members.filter(pl.col("flagged"))
+    after = load_run(second).members.select("account_id", pl.col("cluster_id").alias("_now"))
+    kept = before.join(after, on="account_id", how="left")
+    assert before.height > 20
+    assert (kept["cluster_id"] == kept["_now"]).fill_null(False).mean() >= 0.95
+
+
+def test_the_changes_list_exactly_the_accounts_that_joined_and_left(first, second):
+    m1, run = load_run(first).members, load_run(second)
+    m2, changes, moved = run.members, run.changes, run.changed_members
+    assert changes is not None and moved is not None and changes.height > 0
+    assert changes["cluster_id"].is_unique().all()
+    for row in changes.iter_rows(named=True):
+        op = row["cluster_id"]
+        before = set(m1.filter(pl.col("cluster_id") == op)["account_id"])
+        after = set(m2.filter(pl.col("cluster_id") == op)["account_id"])
+        mine = moved.filter(pl.col("cluster_id") == op)
+        assert set(mine.filter(pl.col("movement") == "joined")["account_id"]) == after - before
+        assert set(mine.filter(pl.col("movement") == "left")["account_id"]) == before - after
+        assert row["joined"] == len(after - before) and row["left"] == len(before - after)
+        assert row["accounts_after"] in (None, len(after))
+    joined = moved.filter(pl.col("movement") == "joined")
+    assert joined["new_account"].to_list() == [
+        a not in set(m1["account_id"]) for a in joined["account_id"]
+    ]
+
+
+def test_no_operation_id_is_reused(first, second):
+    old = load_run(first)
+    next_number = old.record["operations"]["next_number"]
+    old_ids = set(old.clusters["cluster_id"])
+    new_ids = set(load_run(second).clusters["cluster_id"]) - old_ids
+    assert new_ids and all(S.operation_number(c) >= next_number for c in new_ids)
+    assert load_run(second).record["operations"]["next_number"] > max(
+        S.operation_number(c) for c in load_run(second).clusters["cluster_id"]
+    )
+
+
+def test_ids_change_nothing_else(world, second, tmp_path):
+    accounts, exchanges, _ = world
+    plain = run_pipeline(dataset_from_frames(accounts, exchanges))
+    tracked = load_run(second)
+    assert plain.scored.members.select("account_id", "flagged", "cluster_score").equals(
+        tracked.members.select("account_id", "flagged", "cluster_score")
+    )
+    # the same partition, named differently
+    pairs = plain.scored.members.join(tracked.members, on="account_id", suffix="_t").drop_nulls(
+        "cluster_id"
+    )
+    assert (
+        pairs.group_by("cluster_id").agg(pl.col("cluster_id_t").n_unique())["cluster_id_t"].max()
+        == 1
+    )
+
+
+def test_a_run_with_previous_is_deterministic(world, first, second, tmp_path):
+    _second(world, first, tmp_path)
+    for name in ("members.parquet", "clusters.csv", "changes.csv", "changed_members.csv"):
+        assert (tmp_path / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path):
+    changes = load_run(second).changes
+    ops = load_run(first).clusters.filter(pl.col("flagged"))["cluster_id"].to_list()
+    grown = changes.filter((pl.col("joined") > 0) & pl.col("flagged_after"))["cluster_id"]
+    assert len(ops) >= 3 and grown.len() >= 1
+    confirmed = grown[-1]
+    benign, allowed = [op for op in ops if op != confirmed][:2]
+    m1 = load_run(first).members
+    org = m1.filter(pl.col("cluster_id") == allowed)["account_id"].to_list()
+    rows = [
+        (benign, "benign", "ana", "2026-06-01", "a university lab"),
+        (confirmed, "confirmed", "ben", "2026-06-01", "distillation"),
+        *[(a, "allowlist", "ana", "2026-06-01", "partner org") for a in org],
+    ]
+    decisions = pl.DataFrame(
+        rows, schema=["target", "decision", "decided_by", "decided_at", "note"], orient="row"
+    )
+    path = tmp_path / "decisions.csv"
+    decisions.write_csv(path)
+    result = _second(world, first, tmp_path / "run", load_decisions(path))
+    run = load_run(tmp_path / "run")
+    clusters, members = run.clusters, run.members
+    # benign: not flagged, unless it grew by more than half or gained identity evidence
+    applied = run.decisions.filter(pl.col("target") == benign).row(0, named=True)
+    changed = applied["effect"].startswith("judged benign, but it changed materially")
+    assert changed or applied["effect"].startswith("not flagged (judged benign")
+    now = clusters.filter(pl.col("cluster_id") == benign)
+    scored = load_run(second).clusters.filter(pl.col("cluster_id") == benign)
+    assert now.height == 1 and now["flagged"][0] == (changed and scored["flagged"][0])
+    assert not changed  # this operation grew by less than half and gained no identity value
+    # allowlisted accounts are never flagged, and listed with the reason
+    assert not members.filter(pl.col("account_id").is_in(org))["flagged"].any()
+    listed = run.decisions.filter(pl.col("decision") == "allowlist")
+    assert set(listed["target"]) == set(org) and set(listed["note"]) == {"partner org"}
+    # a confirmed operation that grew is listed first, with its new members first
+    assert run.changes["cluster_id"][0] == confirmed
+    assert run.changes["decision"][0] == "confirmed"
+    assert clusters.filter(pl.col("cluster_id") == confirmed)["flagged"][0]
+    joined = run.changed_members.filter(pl.col("movement") == "joined")
+    assert joined["cluster_id"][0] == confirmed
+    assert clusters["decision"].drop_nulls().len() == 2
+    # the clusters' summaries say so, and run.json counts the decisions
+    summary = clusters.filter(pl.col("cluster_id") == confirmed)["summary"][0]
+    assert "decision: confirmed (ben, 2026-06-01)" in summary
+    assert run.record["operations"]["decisions"]["account/allowlist"] == len(org)
+    assert result.tracked is not None and result.tracked.decisions is not None
+
+
+def test_a_benign_operation_that_grows_by_half_is_flagged_again():
+    from acctgraph.cluster.score import Scored
+
+    members = pl.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(10)],
+            "cluster_id": ["op-000001"] * 10,
+            "cluster_score": [0.8] * 10,
+            "flagged": [True] * 10,
+        }
+    )
+    clusters = pl.DataFrame(
+        {
+            "cluster_id": ["op-000001"],
+            "size": [10],
+            "cluster_score": [0.8],
+            "flagged": [True],
+            "summary": ["10 accounts"],
+        }
+    )
+    evidence = pl.DataFrame(
+        {"cluster_id": ["op-000001"], "attribute_kind": ["ip_range"], "value": ["1.2.3.0/24"]}
+    )
+    scored = Scored(
+        members=members, clusters=clusters, contributions=pl.DataFrame(), evidence=evidence
+    )
+    decisions = pl.DataFrame(
+        {
+            "target": ["op-000001"],
+            "decision": ["benign"],
+            "decided_by": ["ana"],
+            "decided_at": ["2026-06-01"],
+            "note": [""],
+            "row": [2],
+            "decided_time": [datetime(2026, 6, 1, tzinfo=UTC)],
+        }
+    )
+
+    def flagged(previous_size: int, identity: str = "") -> bool:
+        previous = Previous.from_tables(
+            members=members.head(previous_size),
+            clusters=clusters.with_columns(pl.lit(previous_size).alias("size")),
+            evidence=pl.DataFrame(
+                {"cluster_id": ["op-000001"], "attribute_kind": [identity or "ip_range"]}
+            ),
+        )
+        out, applied = apply_decisions(scored, decisions, previous=previous)
+        assert out.members["flagged"].to_list() == [out.clusters["flagged"][0]] * 10
+        return bool(out.clusters["flagged"][0])
+
+    assert not flagged(7)  # 7 -> 10: grew by 43%
+    assert flagged(6)  # 6 -> 10: grew by 67%
+    scored_with_card = Scored(
+        members=members,
+        clusters=clusters,
+        contributions=pl.DataFrame(),
+        evidence=pl.concat(
+            [
+                evidence,
+                pl.DataFrame(
+                    {"cluster_id": ["op-000001"], "attribute_kind": ["payment"], "value": ["pf"]}
+                ),
+            ]
+        ),
+    )
+    previous = Previous.from_tables(members=members, clusters=clusters, evidence=evidence)
+    out, applied = apply_decisions(scored_with_card, decisions, previous=previous)
+    assert out.clusters["flagged"][0] and "now shares payment values" in applied["effect"][0]
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def _acctgraph(*args) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "acctgraph"
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True)
+
+
+def test_the_cli_refuses_a_malformed_decisions_file_before_reading_the_inputs(first, tmp_path):
+    bad = tmp_path / "decisions.csv"
+    bad.write_text(HEADER + "op-000001,benign,ana,2026-06-01,\nop-000002,ban,ana,2026-06-01,\n")
+    done = _acctgraph("run", first, "--out", tmp_path / "out", "--decisions", bad, "--quiet")
+    assert done.returncode == 2, done.stderr
+    assert str(bad) in done.stderr and "'decision'" in done.stderr and "row 3" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_run_older_than_operation_ids_is_refused_as_previous(first, tmp_path):
+    old = tmp_path / "old"
+    import shutil
+
+    shutil.copytree(first, old)
+    for name in ("members", "clusters"):
+        frame = pl.read_parquet(old / f"{name}.parquet")
+        frame.with_columns(
+            pl.col("cluster_id").str.strip_prefix("op-").cast(pl.Int64)
+        ).write_parquet(old / f"{name}.parquet")
+    with pytest.raises(InputError, match="older acctgraph"):
+        previous_run(old)
