@@ -248,15 +248,16 @@ def test_hostile_strings_show_as_text_and_run_nothing(
 
 
 def test_report_opens_offline_on_the_flagged_clusters(browser, run_dir: Path) -> None:
-    """report.html runs no script, makes no request and shows the operations before the run details."""
+    """report.html runs only its labelling script, makes no request and shows the operations
+    before the run details."""
     run = load_run(run_dir)
     flagged = run.clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
     assert flagged
     opened = open_page(browser, run_dir / "report.html", wait_for_graph=False)
     page = opened.page
-    assert page.evaluate("document.scripts.length") == 0
+    assert page.evaluate("document.scripts.length") == 1
     headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.id)")
-    assert headings[:2] == ["clusters", "flagged"] and headings[-1] == "run"
+    assert headings[:3] == ["label", "clusters", "flagged"] and headings[-1] == "run"
     top = page.evaluate("id => document.getElementById(id).getBoundingClientRect().top", "run")
     for cluster_id in flagged:
         card = page.locator(f"#cluster-{cluster_id}")
@@ -268,4 +269,47 @@ def test_report_opens_offline_on_the_flagged_clusters(browser, run_dir: Path) ->
     # the run details' tables are collapsed: not rendered until opened
     assert page.locator("details.run table").first.is_visible() is False
     opened.screenshot("report.png")
+    opened.assert_clean()
+
+
+HOSTILE_NOTE = '=HYPERLINK("http://x") <img src=x onerror=alert(1)>, "quoted"'
+
+
+def test_report_labels_operations_offline_and_downloads_the_decisions_rows(
+    browser, run_dir: Path, tmp_path: Path
+) -> None:
+    """Pick decisions in the cards of a report full of attacker text, download the rows: the
+    file is a decisions file the next run reads, formulas neutralised; nothing else ran."""
+    from acctgraph.load.decisions import load_decisions
+    from acctgraph.report.document import write_report
+
+    target, _ = hostile_run(run_dir, tmp_path / "hostile")
+    write_report(load_run(target), target)
+    flagged = load_run(target).clusters.filter(pl.col(S.FLAGGED))[S.CLUSTER_ID].to_list()
+    assert len(flagged) >= 2
+    opened = open_page(browser, target / "report.html", wait_for_graph=False)
+    page = opened.page
+    assert page.locator("#label-panel").is_visible()
+    first, second = (page.locator(f"#cluster-{c} .decide") for c in flagged[:2])
+    first.locator("select").select_option("benign")
+    first.locator("input").fill(HOSTILE_NOTE)
+    second.locator("select").select_option("under_review")
+    assert page.text_content("#label-status") == "2 operations labelled"
+    page.click("#label-download")  # no name yet: refused, nothing downloaded
+    assert "decided by" in page.text_content("#label-status")
+    page.fill("#label-by", "ana")
+    with page.expect_download() as download:
+        page.click("#label-download")
+    path = tmp_path / "decisions.csv"
+    download.value.save_as(path)
+    assert download.value.suggested_filename.startswith("decisions-")
+    decisions = load_decisions(path)
+    assert decisions.select("target", "decision", "decided_by").rows() == [
+        (flagged[0], "benign", "ana"),
+        (flagged[1], "under_review", "ana"),
+    ]
+    assert decisions["note"].to_list() == ["'" + HOSTILE_NOTE, ""]
+    assert decisions["decided_time"].null_count() == 0
+    assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
+    opened.screenshot("report_labelling.png")
     opened.assert_clean()

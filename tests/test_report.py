@@ -21,7 +21,13 @@ from acctgraph.core import schema as S
 from acctgraph.core.tables import safe_for_spreadsheet
 from acctgraph.load import dataset_from_frames, load_dataset
 from acctgraph.report.display import document_text, markdown_escape
-from acctgraph.report.document import ReportParams, render_report, report_view, write_report
+from acctgraph.report.document import (
+    ReportParams,
+    labelling_script,
+    render_report,
+    report_view,
+    write_report,
+)
 from acctgraph.run.config import Config
 from acctgraph.run.pipeline import run_pipeline
 from acctgraph.run.write import write_outputs
@@ -64,6 +70,14 @@ ALLOWED_TAGS = {
     "line",
     "rect",
     "text",
+    # the labelling form and its one script (checked below)
+    "section",
+    "label",
+    "select",
+    "option",
+    "input",
+    "button",
+    "script",
 }
 ALLOWED_HREF = re.compile(
     r"^(#cluster-op-\d{6,}|#[a-z]+|graphs/cluster_op-\d{6,}\.html|graphs/overview\.html)$"
@@ -164,9 +178,15 @@ class _Tags(HTMLParser):
 
 
 def assert_safe_html(html: str) -> None:
-    """No script, no handler, no external reference, nothing invisible; links only inside the run."""
+    """No script but the labelling script (pinned by its hash in the page's policy), no
+    handler, no external reference, nothing invisible; links only inside the run."""
+    labelling = labelling_script()
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.DOTALL | re.IGNORECASE)
+    assert scripts == [str(labelling["script"])], "a script other than the labelling script"
+    assert f"script-src '{labelling['hash']}'\">" in html
+    assert html.lower().count("<script") == 1
+    html = html.replace(str(labelling["script"]), "")
     lower = html.lower()
-    assert "<script" not in lower
     assert not re.search(r"https?://", html)
     assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*//""", lower)
     # outside quoted attribute values, no tag has an event handler
@@ -230,8 +250,10 @@ class _Outline(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.details: list[bool] = []
         self.entries: list[tuple[str, str, tuple[bool, ...]]] = []
+        self.in_script = False
 
     def handle_starttag(self, tag, attrs) -> None:
+        self.in_script = tag == "script"
         names = dict(attrs)
         if names.get("id"):
             self.entries.append(("id", str(names["id"]), tuple(self.details)))
@@ -239,11 +261,12 @@ class _Outline(HTMLParser):
             self.details.append("open" in names)
 
     def handle_endtag(self, tag) -> None:
+        self.in_script = False
         if tag == "details":
             self.details.pop()
 
     def handle_data(self, data) -> None:
-        if data.strip():
+        if data.strip() and not self.in_script:
             self.entries.append(("text", data.strip(), tuple(self.details)))
 
     def position(self, element_id: str) -> int:

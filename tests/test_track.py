@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_report import assert_safe_html, assert_safe_markdown
 
 from acctgraph import run_pipeline, write_outputs
 from acctgraph.cluster.track import (
@@ -29,6 +30,7 @@ from acctgraph.runfolder import load_run
 from acctgraph.simulate import simulate_frames
 
 WEEKS = 4
+HOSTILE_NOTE = '=HYPERLINK("http://x") <img src=x onerror=alert(1)>'
 
 
 def _previous(members: dict[str, str | None], flagged: set[str] | None = None) -> Previous:
@@ -314,7 +316,7 @@ def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path
     m1 = load_run(first).members
     org = m1.filter(pl.col("cluster_id") == allowed)["account_id"].to_list()
     rows = [
-        (benign, "benign", "ana", "2026-06-01", "a university lab"),
+        (benign, "benign", "ana", "2026-06-01", HOSTILE_NOTE),
         (confirmed, "confirmed", "ben", "2026-06-01", "distillation"),
         *[(a, "allowlist", "ana", "2026-06-01", "partner org") for a in org],
     ]
@@ -350,6 +352,20 @@ def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path
     assert "decision: confirmed (ben, 2026-06-01)" in summary
     assert run.record["operations"]["decisions"]["account/allowlist"] == len(org)
     assert result.tracked is not None and result.tracked.decisions is not None
+    # the report says what changed and what was decided, the investigator's text escaped
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    markdown = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert_safe_html(html)
+    assert_safe_markdown(markdown)
+    since = html.split('<h2 id="since">', 1)[1].split('<h2 id="decisions">', 1)[0]
+    assert f'<td class="mono">{confirmed}</td><td>' in since
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html.split('<h2 id="decisions">', 1)[1]
+    assert "## Since the last run" in markdown and "## Decisions" in markdown
+    assert (
+        "decision: confirmed" in html
+        and (tmp_path / "run" / "decisions.csv").read_text(encoding="utf-8").count("'=HYPERLINK")
+        == 1
+    )
 
 
 def test_a_benign_operation_that_grows_by_half_is_flagged_again():

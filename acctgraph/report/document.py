@@ -18,9 +18,12 @@ The report answers the investigator's question first. In order:
   Markdown): inputs with size and SHA-256, row counts, warnings with counts
   and examples, capped hub values, parameters, community detection, versions.
 
-The HTML file makes no request: no script, no external URL, inline SVG and
-CSS, and a Content-Security-Policy of ``default-src 'none'`` as a second
-line of defence. Attacker-written text passes through
+The HTML file makes no request: no external URL, inline SVG and CSS, and a
+Content-Security-Policy of ``default-src 'none'`` as a second line of defence. Its
+one script, ``templates/decide.js`` (labelling operations and downloading the rows
+for a decisions file), is allowed by its SHA-256 in that policy and nothing else
+can run; it reads only operation ids and the investigator's input and writes only
+text (:func:`labelling_script`). Attacker-written text passes through
 :func:`acctgraph.report.display.document_text` and the format's escaping (see that
 module). No wall-clock time is rendered, so two runs on the same input give
 byte-identical reports.
@@ -44,7 +47,9 @@ True
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -52,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import polars as pl
 
 from acctgraph.cards import Cards, load_cards
@@ -586,6 +592,7 @@ def report_view(
         "run": _run_summary(record, params),
         "ranked": _ranked(run.clusters, carded, graphs, params),
         "since": _since(run, params),
+        "labelling": labelling_script(),
         "decisions": _decisions(run, params),
         "sections": sections,
         "template_note": (
@@ -611,6 +618,19 @@ def _markdown_finalize(value: Any) -> Any:
     if isinstance(value, bool | int | float):
         return value
     return markdown_escape(value)
+
+
+LABELLING_SCRIPT = "decide.js"
+
+
+def labelling_script() -> dict[str, Any]:
+    """The report's one script (labelling operations offline, ``templates/decide.js``) and
+    the Content-Security-Policy source that allows it and nothing else (its SHA-256)."""
+    text = (TEMPLATES / LABELLING_SCRIPT).read_text(encoding="utf-8")
+    if "</" in text:  # it must not be able to close its own element
+        raise AssertionError(f"{LABELLING_SCRIPT} must not contain '</'")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return {"script": markupsafe.Markup(text), "hash": f"sha256-{digest}"}
 
 
 def _environment(markdown: bool) -> jinja2.Environment:
