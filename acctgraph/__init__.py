@@ -41,6 +41,7 @@ _FRONT: dict[str, str] = {
     "dataset_from_frames": "acctgraph.load",
     "load_labels": "acctgraph.load",
     "load_members": "acctgraph.load",
+    "load_decisions": "acctgraph.load.decisions",
     # the stages, one by one
     "compute_usage": "acctgraph.features",
     "attribute_table": "acctgraph.features",
@@ -52,12 +53,16 @@ _FRONT: dict[str, str] = {
     "merge_by_behaviour": "acctgraph.cluster.merge",
     "detach_thin_members": "acctgraph.cluster.detect",
     "score_clusters": "acctgraph.cluster.score",
+    "match_operations": "acctgraph.cluster.track",
+    "apply_decisions": "acctgraph.cluster.track",
+    "operation_changes": "acctgraph.cluster.track",
     # a whole run
     "Config": "acctgraph.run.config",
     "RunResult": "acctgraph.run.result",
     "run_pipeline": "acctgraph.run.pipeline",
     "run_from_usage": "acctgraph.run.pipeline",
     "run_and_write": "acctgraph.run.pipeline",
+    "previous_run": "acctgraph.run.pipeline",
     "write_outputs": "acctgraph.run.write",
     # a finished run
     "Run": "acctgraph.runfolder",
@@ -93,6 +98,7 @@ __all__ = [
     "dataset_from_frames",
     "load_labels",
     "load_members",
+    "load_decisions",
     "compute_usage",
     "attribute_table",
     "build_graph",
@@ -103,11 +109,15 @@ __all__ = [
     "detach_thin_members",
     "merge_by_behaviour",
     "score_clusters",
+    "match_operations",
+    "apply_decisions",
+    "operation_changes",
     "Config",
     "RunResult",
     "run_pipeline",
     "run_from_usage",
     "run_and_write",
+    "previous_run",
     "write_outputs",
     "Run",
     "load_run",
@@ -152,6 +162,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.cluster.merge import merge_by_behaviour
     from acctgraph.cluster.score import score_clusters
     from acctgraph.cluster.split import split_by_behaviour
+    from acctgraph.cluster.track import apply_decisions, match_operations, operation_changes
     from acctgraph.core.errors import AcctGraphError, ConfigError, InputError
     from acctgraph.core.tables import safe_for_spreadsheet
     from acctgraph.evaluation.metrics import Evaluation, evaluate
@@ -160,10 +171,11 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.investigate.expand import expand_from_seeds, read_seeds
     from acctgraph.investigate.explain import explain_account, explain_pair
     from acctgraph.load import Dataset, dataset_from_frames, load_dataset, load_labels, load_members
+    from acctgraph.load.decisions import load_decisions
     from acctgraph.report.display import document_text
     from acctgraph.report.document import write_report
     from acctgraph.run.config import Config
-    from acctgraph.run.pipeline import run_and_write, run_from_usage, run_pipeline
+    from acctgraph.run.pipeline import previous_run, run_and_write, run_from_usage, run_pipeline
     from acctgraph.run.result import RunResult
     from acctgraph.run.write import write_outputs
     from acctgraph.runfolder import Run, load_run

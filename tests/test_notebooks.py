@@ -30,6 +30,7 @@ NOTEBOOKS = (
     "02_investigate_a_cluster",
     "03_from_known_bad_accounts",
     "04_tuning_and_evaluation",
+    "05_runs_over_time",
 )
 KERNEL_NAME = "acctgraph-test-python"
 CELL_TIMEOUT = 300

@@ -347,6 +347,11 @@ def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path
     joined = run.changed_members.filter(pl.col("movement") == "joined")
     assert joined["cluster_id"][0] == confirmed
     assert clusters["decision"].drop_nulls().len() == 2
+    # the graph page says so
+    from acctgraph.viz.drawing import cluster_drawing
+
+    drawing = cluster_drawing(run, confirmed)
+    assert drawing.title.endswith("decision: confirmed") and drawing.facts[0][0] == "decision"
     # the clusters' summaries say so, and run.json counts the decisions
     summary = clusters.filter(pl.col("cluster_id") == confirmed)["summary"][0]
     assert "decision: confirmed (ben, 2026-06-01)" in summary

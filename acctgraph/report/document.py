@@ -49,8 +49,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path

@@ -606,6 +606,9 @@ def cluster_drawing(
         ),
         ("summary", plain(cluster.get("summary"), 600)),
     ]
+    decision = _decision_fact(run, cluster_id, cluster.get("decision"))
+    if decision:
+        facts.insert(0, ("decision", decision))
     if n_hubs:
         facts.append(
             (
@@ -627,7 +630,12 @@ def cluster_drawing(
         .iter_rows(named=True)
     ]
     return Drawing(
-        title=f"Cluster {cluster_id}: {cluster['size']:,} accounts, score {score:.2f}",
+        title=f"Cluster {cluster_id}: {cluster['size']:,} accounts, score {score:.2f}"
+        + (
+            f", decision: {str(cluster['decision']).replace('_', ' ')}"
+            if cluster.get("decision")
+            else ""
+        ),
         nodes=nodes,
         edges=edges,
         legend=legend,
@@ -646,6 +654,34 @@ def cluster_drawing(
         cluster_id=cluster_id,
         contributions=contributions,
     )
+
+
+def _decision_fact(run: Run, cluster_id: str, decision: str | None) -> str:
+    """The investigators' decision on the cluster and what it did (runs with ``--decisions``),
+    and how many of its accounts carry a decision of their own."""
+    table = run.decisions
+    if table is None:
+        return ""
+    parts = []
+    mine = table.filter(
+        (pl.col("target_kind") == "operation") & (pl.col(S.CLUSTER_ID) == cluster_id)
+    )
+    if decision and mine.height:
+        row = mine.row(0, named=True)
+        parts.append(
+            f"{decision.replace('_', ' ')} by {plain(row['decided_by'], 60)} on "
+            f"{plain(row['decided_at'], 40)} ({plain(row['note'], 200)}): {row['effect']}"
+        )
+    accounts = table.filter(
+        (pl.col("target_kind") == "account") & (pl.col(S.CLUSTER_ID) == cluster_id)
+    )
+    if accounts.height:
+        counts = accounts.group_by("decision").len().sort("decision").iter_rows()
+        parts.append(
+            "accounts with a decision of their own: "
+            + ", ".join(f"{n:,} {d.replace('_', ' ')}" for d, n in counts)
+        )
+    return "; ".join(parts)
 
 
 def _legend(nodes: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
