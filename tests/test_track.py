@@ -347,6 +347,13 @@ def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path
     joined = run.changed_members.filter(pl.col("movement") == "joined")
     assert joined["cluster_id"][0] == confirmed
     assert clusters["decision"].drop_nulls().len() == 2
+    # explain says so, for an allowlisted account and for the confirmed operation's members
+    from acctgraph.investigate.explain import explain_account
+
+    text = explain_account(run, org[0]).to_text()
+    assert "decision on this account: allowlist by ana, 2026-06-01 (partner org)" in text
+    member = members.filter(pl.col("cluster_id") == confirmed)["account_id"][0]
+    assert "decision on this operation: confirmed by ben" in explain_account(run, member).to_text()
     # the graph page says so
     from acctgraph.viz.drawing import cluster_drawing
 

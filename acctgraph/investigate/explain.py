@@ -235,6 +235,9 @@ class AccountExplanation:
         When its cluster was merged from flagged clusters by behaviour
         (:mod:`acctgraph.cluster.merge`, the run's ``merges`` table): that table's
         rows for the cluster, in step order; else None.
+    decisions
+        In runs with a decisions file: the rows of the run's ``decisions`` table about
+        this account or its operation (:mod:`acctgraph.cluster.track`); else None.
     """
 
     account: pl.DataFrame
@@ -249,10 +252,12 @@ class AccountExplanation:
     record_links: pl.DataFrame | None = None
     linkage_kinds: frozenset[str] = frozenset()
     merges: list[dict[str, Any]] | None = None
+    decisions: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one list of records per table (raw values, floats rounded to 6 places)."""
         return {
+            "decisions": self.decisions,
             "merges": self.merges,
             "record_links": None if self.record_links is None else frame_records(self.record_links),
             "account": frame_records(self.account)[0],
@@ -293,6 +298,12 @@ class AccountExplanation:
             lines += _behaviour_lines(self.behaviour)
         if self.merges:
             lines += _merge_lines(self.merges)
+        for d in self.decisions or []:
+            lines.append(
+                f"  decision on this {d['target_kind']}: {d['decision'].replace('_', ' ')} by "
+                f"{terminal_text(d['decided_by'], 40)}, {terminal_text(d['decided_at'], 30)} "
+                f"({terminal_text(d['note'], 120)}): {d['effect']}"
+            )
         lines.append("")
         if clustered:
             lines.append(f"Values tying it to its cluster ({self.ties.height} shown)")
@@ -445,6 +456,18 @@ def _behaviour_lines(behaviour: dict[str, Any]) -> list[str]:
             f"and {alone} account{'' if alone == 1 else 's'} that were in no cluster"
         )
     return lines
+
+
+def _decisions(run: Run, account_id: str, cluster: str | None) -> list[dict[str, Any]] | None:
+    """The decisions about the account or its operation (runs with ``--decisions``)."""
+    table = run.decisions
+    if table is None:
+        return None
+    about = (pl.col("target_kind") == "account") & (pl.col("target") == account_id)
+    if cluster is not None:
+        about = about | (pl.col("target_kind") == "operation") & (pl.col("target") == cluster)
+    rows = table.filter(about).drop("row").to_dicts()
+    return rows or None
 
 
 def _merge_lines(merges: list[dict[str, Any]]) -> list[str]:
@@ -735,6 +758,7 @@ def explain_account(
         attachment=_attachment(run, me[S.ACCOUNT_ID]),
         behaviour=_behaviour(run, me[S.ACCOUNT_ID], cluster),
         merges=_merges(run, cluster),
+        decisions=_decisions(run, account_id, cluster),
         record_links=_record_links(run, me[S.ACCOUNT_ID], top),
         linkage_kinds=frozenset(
             kind
