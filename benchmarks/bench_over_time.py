@@ -106,14 +106,18 @@ def main() -> None:
     parser.add_argument("worlds", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--weeks", type=float, default=4.0)
+    parser.add_argument("--config", type=Path, help="acctgraph.toml for every run")
     args = parser.parse_args()
+    config = ("--config", str(args.config)) if args.config else ()
     rows = []
     for world in args.worlds:
         base = args.out / world.name
-        cut = slice_world(world, base / "slice", args.weeks)
-        t1 = run(base / "slice", base / "first")
-        t2 = run(world, base / "second", "--previous", str(base / "first"))
-        t3 = run(world, base / "plain")
+        cut = (
+            slice_world(world, base / "slice", args.weeks) if not (base / "slice").is_dir() else "?"
+        )
+        t1 = run(base / "slice", base / "first", *config)
+        t2 = run(world, base / "second", "--previous", str(base / "first"), *config)
+        t3 = run(world, base / "plain", *config)
         row = {"world": world.name, "cut": cut, "first_s": round(t1, 1)}
         row |= {"with_previous_s": round(t2, 1), "without_s": round(t3, 1)}
         row |= compare(base / "first", base / "second", base / "plain")

@@ -248,8 +248,16 @@ MAX_ITERATIONS = 100
 """Most Leiden iterations when ``n_iterations`` is negative ("until stable")."""
 
 
-def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int) -> list[int]:
+def _leiden(
+    graph: ig.Graph,
+    params: DetectParams,
+    resolution: float,
+    seed: int,
+    initial: list[int] | None = None,
+) -> list[int]:
     """Leiden's membership; "until stable" is at most :data:`MAX_ITERATIONS` iterations.
+
+    ``initial``: a membership to start from (None: every vertex alone).
 
     igraph's own "until stable" loop never ends on a graph whose partition keeps
     changing (the refinement's randomness can move a vertex back and forth), so
@@ -265,9 +273,10 @@ def _leiden(graph: ig.Graph, params: DetectParams, resolution: float, seed: int)
                 resolution=resolution,
                 beta=params.beta,
                 n_iterations=params.n_iterations,
+                initial_membership=initial,
             )
             return list(partition.membership)
-        membership: list[int] | None = None
+        membership: list[int] | None = initial
         for _ in range(MAX_ITERATIONS):
             partition = graph.community_leiden(
                 objective_function=params.objective,
@@ -303,6 +312,7 @@ def detect_communities(
     params: DetectParams,
     seed: int,
     prompts: sparse.csr_matrix | None = None,
+    initial: list[int] | None = None,
 ) -> Communities:
     """Leiden communities of a weighted graph, seeded, large clusters re-split.
 
@@ -318,6 +328,9 @@ def detect_communities(
         Which prompt template values each vertex sends (vertices × values, non-zero
         where it does; every holder of a value included), for
         ``keep_shared_prompts``; None: no part is kept for its prompts.
+    initial
+        A membership per vertex for Leiden to start from (an earlier run's operations:
+        :func:`acctgraph.cluster.track.initial_membership`); None: every vertex alone.
 
     Returns
     -------
@@ -325,7 +338,7 @@ def detect_communities(
         ``membership[v]`` is vertex ``v``'s community, labels numbered by first
         appearance in vertex order.
     """
-    membership = _leiden(graph, params, params.resolution, seed)
+    membership = _leiden(graph, params, params.resolution, seed, initial)
     sends = _Prompts.of(prompts) if prompts is not None and params.keep_shared_prompts > 0 else None
     resplit: list[dict[str, object]] = []
     next_label = max(membership, default=-1) + 1

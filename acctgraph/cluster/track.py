@@ -162,10 +162,14 @@ class TrackParams:
     benign_growth
         A benign operation is flagged again when it has grown by more than this share
         of its size at the decision.
+    warm_start
+        Start Leiden from the previous run's operations (:func:`initial_membership`)
+        instead of every account alone. Off: a run's clusters depend on its input only.
     """
 
     min_overlap: float = 0.5
     benign_growth: float = 0.5
+    warm_start: bool = False
 
     def __post_init__(self) -> None:
         check_parameters(
@@ -323,6 +327,20 @@ def match_operations(
         rows.append((label, cluster_id))
     names = pl.DataFrame(rows, schema={LABEL: pl.Int64, S.CLUSTER_ID: pl.String}, orient="row")
     return Matched(names=names.sort(LABEL), next_number=previous.next_number)
+
+
+def initial_membership(account_ids: pl.Series, previous: Previous) -> list[int]:
+    """A community label per account for Leiden to start from: the accounts of one
+    previous operation share a label, every other account is alone (``[track]
+    warm_start``). Labels are 0.. in account order, so the start is deterministic."""
+    old = pl.DataFrame({S.ACCOUNT_ID: account_ids}).join(
+        previous.members.select(S.ACCOUNT_ID, S.CLUSTER_ID),
+        on=S.ACCOUNT_ID,
+        how="left",
+        maintain_order="left",
+    )
+    key = pl.coalesce(pl.col(S.CLUSTER_ID), pl.lit("account:") + pl.col(S.ACCOUNT_ID))
+    return old.select(key.rank("dense").cast(pl.Int64) - 1)[S.CLUSTER_ID].to_list()
 
 
 # =============================================================================

@@ -39,7 +39,7 @@ from acctgraph.cluster.detect import DetectParams, detach_thin_members, detect_c
 from acctgraph.cluster.merge import MERGED_INTO, merge_by_behaviour
 from acctgraph.cluster.score import Scored, score_clusters
 from acctgraph.cluster.split import SPLIT_FROM, split_by_behaviour
-from acctgraph.cluster.track import Previous, match_operations, track
+from acctgraph.cluster.track import Previous, initial_membership, match_operations, track
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError, InputError
 from acctgraph.core.memory import MemoryPlan, format_size, plan_memory, resolve_budget
@@ -353,6 +353,9 @@ def run_from_usage(
             params=detect_params(config, graph),
             seed=config.seed,
             prompts=graph.kind_matrix(PromptTemplate.kind),
+            initial=initial_membership(graph.account_ids, previous)
+            if previous is not None and config.track.warm_start
+            else None,
         ),
     )
     membership, attached = stage(
