@@ -479,3 +479,40 @@ def test_a_run_older_than_operation_ids_is_refused_as_previous(first, tmp_path):
         ).write_parquet(old / f"{name}.parquet")
     with pytest.raises(InputError, match="older acctgraph"):
         previous_run(old)
+
+
+def test_an_allowlisted_organisation_is_never_flagged(world, first, tmp_path):
+    """An organisation (a value of the accounts' org_id) on the allowlist: none of its accounts
+    is flagged, even when they make up a cluster the scores flag."""
+    accounts, exchanges, _ = world
+    flagged = load_run(first).members.filter(pl.col("flagged"))
+    cluster = flagged["cluster_id"].sort()[0]
+    staff = flagged.filter(pl.col("cluster_id") == cluster)["account_id"].implode()
+    accounts = accounts.with_columns(
+        pl.when(pl.col("account_id").is_in(staff))
+        .then(pl.lit("org_partner"))
+        .otherwise(pl.col("org_id"))
+        .alias("org_id")
+    )
+    decisions = pl.DataFrame(
+        {
+            "target": ["org_partner"],
+            "decision": ["allowlist"],
+            "decided_by": ["ana"],
+            "decided_at": ["2026-06-01"],
+            "note": ["partner's load tests"],
+        }
+    )
+    path = tmp_path / "decisions.csv"
+    decisions.write_csv(path)
+    result = run_pipeline(
+        dataset_from_frames(accounts, exchanges),
+        previous=previous_run(first),
+        decisions=load_decisions(path),
+    )
+    members = result.scored.members
+    ours = members.filter(pl.col("account_id").is_in(staff))
+    assert ours.height == staff.list.len()[0] and not ours["flagged"].any()
+    applied = result.tracked.decisions.row(0, named=True)
+    assert applied["target_kind"] == "organisation"
+    assert applied["effect"].startswith(f"its {ours.height:,} accounts not flagged (allowlisted)")

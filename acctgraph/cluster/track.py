@@ -39,7 +39,9 @@ accounts joined and left each of those operations, and from or to where.
   table, so slow growth adds up;
 - an operation ``allowlist``: never flagged;
 - an account ``allowlist`` or ``benign``: never flagged (its cluster may be);
-  an account ``confirmed``: flagged;
+  an account ``confirmed``: flagged; the same for every account of an organisation
+  (a target that is a value of the accounts table's ``org_id``), unless the account
+  has a decision of its own;
 - ``under_review``: shown, changes nothing.
 
 Every decision is listed with its effect, and in runs with a decisions file the
@@ -360,8 +362,14 @@ def apply_decisions(
     previous: Previous | None = None,
     params: TrackParams | None = None,
     identity_kinds: Sequence[str] = ("payment", "device", "email"),
+    organisations: pl.DataFrame | None = None,
 ) -> tuple[Scored, pl.DataFrame]:
     """The scored tables with the decisions applied, and the table of what each did.
+
+    A target is an operation id (of this run or the previous one), else an account id,
+    else an organisation (a value of ``organisations``' ``org_id``: ``account_id,
+    org_id``, the accounts table's declared organisations), else unknown (listed, no
+    effect). A decision on an account overrides one on its organisation.
 
     Returns ``(scored, applied)``: ``scored.clusters`` gains a ``decision`` column
     (after ``flagged``; null where none) and its ``flagged`` and ``summary`` follow the
@@ -379,6 +387,16 @@ def apply_decisions(
     if previous is not None:
         known_ops |= set(previous.clusters[S.CLUSTER_ID].to_list())
     known_accounts = set(members[S.ACCOUNT_ID].to_list())
+    org_accounts: dict[str, list[str]] = {}
+    if organisations is not None:
+        for org, account in (
+            organisations.drop_nulls(S.ORG_ID)
+            .select(S.ORG_ID, S.ACCOUNT_ID)
+            .sort(S.ACCOUNT_ID)
+            .iter_rows()
+        ):
+            org_accounts.setdefault(org, []).append(account)
+    org_flag: dict[str, bool] = {}
     size_now = dict(clusters.select(S.CLUSTER_ID, SIZE).iter_rows())
     flagged_now = dict(clusters.select(S.CLUSTER_ID, S.FLAGGED).iter_rows())
     identity_now = dict(identity_table(scored.evidence, identity_kinds).iter_rows())
@@ -458,10 +476,38 @@ def apply_decisions(
                 effect = "account flagged (confirmed)"
             else:
                 effect = "shown as under review; flags unchanged"
+        elif target in org_accounts:
+            kind = "organisation"
+            accounts = org_accounts[target]
+            clusters_of = [cluster_of[a] for a in accounts if cluster_of.get(a) is not None]
+            cluster_id = (
+                max(sorted(set(clusters_of)), key=clusters_of.count) if clusters_of else None
+            )
+            in_flagged = sum(bool(flagged_now.get(c)) for c in clusters_of)
+            if decision in ("allowlist", "benign", "confirmed"):
+                for account in accounts:
+                    org_flag[account] = decision == "confirmed"
+                what = (
+                    "flagged (confirmed)"
+                    if decision == "confirmed"
+                    else (
+                        "not flagged (allowlisted)"
+                        if decision == "allowlist"
+                        else "not flagged (judged benign)"
+                    )
+                )
+                effect = (
+                    f"its {len(accounts):,} accounts {what}; {in_flagged:,} of them are in "
+                    "clusters flagged by score"
+                )
+            else:
+                effect = "shown as under review; flags unchanged"
         else:
             kind = "unknown"
             cluster_id = None
-            effect = "no account or operation has this id in this run or the previous one"
+            effect = (
+                "no account, organisation or operation has this id in this run or the previous one"
+            )
         applied.append(
             {
                 TARGET: target,
@@ -483,7 +529,7 @@ def apply_decisions(
         orient="row",
     )
     account_flags = pl.DataFrame(
-        list(account_flag.items()),
+        list({**org_flag, **account_flag}.items()),
         schema={S.ACCOUNT_ID: pl.String, "_account_flag": pl.Boolean},
         orient="row",
     )
@@ -784,6 +830,7 @@ def track(
     decisions: pl.DataFrame | None,
     params: TrackParams | None = None,
     identity_kinds: Sequence[str] = ("payment", "device", "email"),
+    organisations: pl.DataFrame | None = None,
 ) -> tuple[Scored, Tracked]:
     """Apply the decisions to ``scored`` and compare it with the previous run.
 
@@ -791,7 +838,12 @@ def track(
     Returns the scored tables with the decisions applied and the :class:`Tracked` record.
     """
     scored, applied = apply_decisions(
-        scored, decisions, previous=previous, params=params, identity_kinds=identity_kinds
+        scored,
+        decisions,
+        previous=previous,
+        params=params,
+        identity_kinds=identity_kinds,
+        organisations=organisations,
     )
     numbers = [S.operation_number(c) for c in scored.clusters[S.CLUSTER_ID].to_list()]
     next_number = max([max(numbers, default=0) + 1, previous.next_number if previous else 1])

@@ -3,7 +3,8 @@
 A CSV file that belongs to the investigator: acctgraph reads it and never writes it.
 Columns (a header row; extra columns are ignored):
 
-- ``target``: an operation id (``op-000123``) or an account id;
+- ``target``: an operation id (``op-000123``), an account id, or an organisation (a
+  value of the accounts table's ``org_id``);
 - ``decision``: ``confirmed``, ``benign``, ``allowlist`` or ``under_review``;
 - ``decided_by``: who decided (free text, required);
 - ``decided_at``: when, an ISO 8601 date or date and time (``2026-06-01`` or

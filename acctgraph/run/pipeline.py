@@ -467,6 +467,9 @@ def run_from_usage(
             decisions=decisions,
             params=config.track,
             identity_kinds=config.split.identity_kinds,
+            organisations=dataset.accounts.select(S.ACCOUNT_ID, S.ORG_ID)
+            if S.ORG_ID in dataset.accounts.columns
+            else None,
         ),
     )
     ids = _cluster_ids(communities.membership, graph, scored)
