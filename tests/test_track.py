@@ -81,12 +81,26 @@ def test_ties_go_to_the_smaller_previous_id():
 
 def test_a_small_overlap_is_not_a_successor():
     previous = _previous({x: "op-000001" for x in "abcdefgh"})
-    accounts = list("abcdefgh") + list("uvwx")
-    # two of eight old accounts in a new cluster of six, the other six alone: neither more
-    # than half of the old operation nor of the new cluster
-    assert _names(accounts, [0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 0], previous) == {}
+    accounts = list("abcdefgh") + list("uvwxyz") + ["t"]
+    # two of eight old accounts in a new cluster of nine, the other six alone: neither more
+    # than a quarter of the old operation nor of the new cluster
+    membership = [0, 0, 1, 2, 3, 4, 5, 6] + [0] * 7
+    assert _names(accounts, membership, previous) == {}
     # six of eight in a cluster of their own: the successor
-    assert _names(accounts, [0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0], previous) == {9: "op-000001"}
+    membership = [0, 0, 9, 9, 9, 9, 9, 9] + [0] * 7
+    assert _names(accounts, membership, previous) == {9: "op-000001"}
+
+
+def test_a_fragment_does_not_take_the_id_of_an_operation_that_went_elsewhere():
+    """An operation of ten whose accounts went four to a cluster formed with a tiny
+    operation's three, two to a fragment of their own and four nowhere: the larger cluster
+    keeps the larger operation's id, the tiny operation's id is left (absorbed)."""
+    big = {f"b{i}": "op-000001" for i in range(10)}
+    tiny = {f"t{i}": "op-000002" for i in range(3)}
+    previous = _previous({**big, **tiny})
+    accounts = [*big, *tiny, "n1", "n2"]
+    membership = [7, 7, 7, 7, 8, 8, 20, 21, 22, 23] + [7, 7, 7] + [7, 7]
+    assert _names(accounts, membership, previous) == {7: "op-000001"}
 
 
 def test_new_numbers_start_above_every_number_issued():
@@ -135,7 +149,8 @@ def test_matching_is_one_to_one_and_only_between_overlapping_groups(old, new):
         }
         shared = len(mine & theirs)
         assert len(mine) >= 2
-        assert shared > 0.5 * len(theirs) or shared > 0.5 * len(mine)
+        least = TrackParams().min_overlap
+        assert shared > least * len(theirs) or shared > least * len(mine)
     assert names == _names(accounts, new[:n], previous)  # deterministic
 
 

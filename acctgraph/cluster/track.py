@@ -7,11 +7,15 @@ tie one run to the last:
 from the previous run's operation it overlaps most (:func:`match_operations`). The
 rule: every pair of a previous operation ``P`` and a cluster ``C`` of this run that
 share accounts is a candidate when the shared accounts are more than
-``min_overlap`` (half) of ``P``'s accounts present in this run, or more than
+``min_overlap`` (a quarter) of ``P``'s accounts present in this run, or more than
 ``min_overlap`` of ``C``'s accounts. Candidates are taken greedily, the largest
 number of shared accounts first (ties: the smaller previous id, then the cluster
 whose smallest account id sorts first); each previous id goes to at most one cluster
-and each cluster takes at most one id. Clusters left without an id get new numbers,
+and each cluster takes at most one id. So the ids follow the accounts: when
+operations merge, the merged cluster keeps the id of the one that brought the most
+accounts; when one splits, its largest part keeps it; a small fragment never takes
+the id of an operation whose accounts mostly went elsewhere, and a cluster made
+mostly of new accounts takes the id of an operation only if it holds a quarter of it. Clusters left without an id get new numbers,
 above every number the previous run issued or inherited (``next_number``, kept in
 ``run.json``), in order of score: an id is never reused, even after its operation
 dissolved.
@@ -169,7 +173,7 @@ class TrackParams:
         instead of every account alone. Off: a run's clusters depend on its input only.
     """
 
-    min_overlap: float = 0.5
+    min_overlap: float = 0.25
     benign_growth: float = 0.5
     warm_start: bool = False
 

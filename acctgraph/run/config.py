@@ -61,7 +61,7 @@ TOML layout (every key optional)::
     [merge]                           # joining flagged clusters that are one operation's pools
     max_divergence = 1.5
     [track]                           # operation ids across runs, benign decisions
-    min_overlap = 0.5
+    min_overlap = 0.25
     [score]
     flag_threshold = 0.5
     [score.weights]
