@@ -465,6 +465,75 @@ def test_a_benign_operation_that_grows_by_half_is_flagged_again():
     assert out.clusters["flagged"][0] and "now shares payment values" in applied["effect"][0]
 
 
+def _one_operation(size: int, evidence_kinds=("ip_range",)):
+    from acctgraph.cluster.score import Scored
+
+    members = pl.DataFrame(
+        {
+            "account_id": [f"a{i:03d}" for i in range(size)],
+            "cluster_id": ["op-000001"] * size,
+            "cluster_score": [0.8] * size,
+            "flagged": [True] * size,
+        }
+    )
+    clusters = pl.DataFrame(
+        {
+            "cluster_id": ["op-000001"],
+            "size": [size],
+            "cluster_score": [0.8],
+            "flagged": [True],
+            "summary": [f"{size} accounts"],
+        }
+    )
+    evidence = pl.DataFrame(
+        {
+            "cluster_id": ["op-000001"] * len(evidence_kinds),
+            "attribute_kind": list(evidence_kinds),
+            "value": ["v"] * len(evidence_kinds),
+        }
+    )
+    return Scored(
+        members=members, clusters=clusters, contributions=pl.DataFrame(), evidence=evidence
+    )
+
+
+def _benign(at: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "target": ["op-000001"],
+            "decision": ["benign"],
+            "decided_by": ["ana"],
+            "decided_at": [at],
+            "note": [""],
+            "row": [2],
+            "decided_time": [datetime.fromisoformat(at).replace(tzinfo=UTC)],
+        }
+    )
+
+
+def test_slow_growth_of_a_benign_operation_adds_up_from_run_to_run():
+    """10 accounts when judged benign; 14 the next day (not flagged), 16 the day after: more
+    than half over 10, so flagged again, though only 14% over the day before. Judged benign
+    again later (a new decided_at), the baseline starts over."""
+    day = {size: _one_operation(size) for size in (10, 14, 16)}
+    previous = Previous.from_tables(
+        members=day[10].members, clusters=day[10].clusters, evidence=day[10].evidence
+    )
+    scored, applied = apply_decisions(day[14], _benign("2026-06-01"), previous=previous)
+    assert not scored.clusters["flagged"][0] and applied["baseline_size"][0] == 10
+    previous = Previous.from_tables(
+        members=scored.members,
+        clusters=scored.clusters,
+        evidence=day[14].evidence,
+        decisions=applied,
+    )
+    scored, applied = apply_decisions(day[16], _benign("2026-06-01"), previous=previous)
+    assert scored.clusters["flagged"][0] and applied["baseline_size"][0] == 10
+    assert "grew from 10 to 16 accounts" in applied["effect"][0]
+    scored, applied = apply_decisions(day[16], _benign("2026-06-03"), previous=previous)
+    assert not scored.clusters["flagged"][0] and applied["baseline_size"][0] == 14
+
+
 # --- the command line -----------------------------------------------------------------
 
 

@@ -39,8 +39,9 @@ accounts joined and left each of those operations, and from or to where.
   decision: it grew by more than ``benign_growth`` (half) of its size when the
   decision was first applied, or it now shares a value of an identity kind (a
   card, a device, an address; ``identity_kinds``) that it did not share then. The
-  size and kinds at the decision are carried from run to run in the decisions
-  table, so slow growth adds up;
+  size and kinds when the decision was first applied (the previous run's, when the
+  operation was in it) are carried from run to run in the decisions table, so slow
+  growth adds up; a new ``decided_at`` for the target starts a new baseline;
 - an operation ``allowlist``: never flagged;
 - an account ``allowlist`` or ``benign``: never flagged (its cluster may be);
   an account ``confirmed``: flagged; the same for every account of an organisation
@@ -431,12 +432,10 @@ def apply_decisions(
                 op_flag[cluster_id] = False
                 effect = "not flagged (allowlisted)"
             elif decision == "benign":
-                baseline_size, baseline_identity = baselines.get(
-                    target,
-                    (
-                        _previous_size(previous, target) or size_now[cluster_id],
-                        _previous_identity(previous, target, identity_now.get(cluster_id, "")),
-                    ),
+                carried = baselines.get((target, row[DECIDED_AT]))
+                baseline_size, baseline_identity = carried or (
+                    _previous_size(previous, target) or size_now[cluster_id],
+                    _previous_identity(previous, target, identity_now.get(cluster_id, "")),
                 )
                 grown = size_now[cluster_id] > (1.0 + params.benign_growth) * baseline_size
                 gained = sorted(
@@ -578,17 +577,18 @@ def _with_decision_column(clusters: pl.DataFrame, value: pl.Expr) -> pl.DataFram
     )
 
 
-def _baselines(previous: Previous | None) -> dict[str, tuple[int, str]]:
-    """Target → (size, identity kinds) when a benign decision was first applied."""
+def _baselines(previous: Previous | None) -> dict[tuple[str, str], tuple[int, str]]:
+    """(target, decided_at) → (size, identity kinds) when that benign decision was first
+    applied: a decision made again later (a new ``decided_at``) starts a new baseline."""
     if previous is None or previous.decisions is None:
         return {}
     table = previous.decisions.filter(
         (pl.col(DECISION) == "benign") & pl.col(BASELINE_SIZE).is_not_null()
     )
     return {
-        target: (int(size), identity or "")
-        for target, size, identity in table.select(
-            TARGET, BASELINE_SIZE, BASELINE_IDENTITY
+        (target, at): (int(size), identity or "")
+        for target, at, size, identity in table.select(
+            TARGET, DECIDED_AT, BASELINE_SIZE, BASELINE_IDENTITY
         ).iter_rows()
     }
 
