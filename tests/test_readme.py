@@ -20,7 +20,7 @@ def python_blocks() -> list[str]:
 def test_the_python_api_blocks_run_and_the_stages_equal_the_pipeline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    all_at_once, stage_by_stage = python_blocks()
+    all_at_once, stage_by_stage, over_time = python_blocks()
     (tmp_path / "data").symlink_to(ROOT / "data")
     monkeypatch.chdir(tmp_path)
     first: dict = {}
@@ -32,6 +32,11 @@ def test_the_python_api_blocks_run_and_the_stages_equal_the_pipeline(
     pipeline_members = first["result"].scored.members
     assert second["scored"].members.equals(pipeline_members)
     assert os.path.samefile(first["run"].path, tmp_path / "out" / "api")
+    third: dict = {}
+    exec(compile(over_time, "README.md (runs over time)", "exec"), third)  # noqa: S102
+    today = third["today"]
+    assert today.scored.members.equals(pipeline_members)  # the same input: the same ids
+    assert set(today.tracked.changes["change"]) == {"unchanged"}
 
 
 def test_the_readme_configuration_example_is_a_valid_config() -> None:
