@@ -23,9 +23,9 @@ demo: $(STAMP)
 	$(BIN)/acctgraph evaluate --members $(OUT)/members.parquet --labels data/sample/labels.csv --json $(OUT)/evaluation.json
 	@echo
 	@echo "Results in $(OUT)/: members, clusters, evidence, contributions, attached, cohorts, splits, merges (.parquet/.csv), run.json, config.toml, evaluation.json"
-	@echo "Report (opens offline): $(OUT)/report.html (and report.md); evidence cards: $(OUT)/cards.json"
+	@echo "Report (opens offline; label operations there for the next run's --decisions): $(OUT)/report.html (and report.md); evidence cards: $(OUT)/cards.json"
 	@echo "Graph pages (open in a browser, they work offline): $(OUT)/graphs/overview.html and" \
-		"$$(ls $(OUT)/graphs/cluster_*.html | wc -l) cluster pages, e.g. $(OUT)/graphs/cluster_1.html"
+		"$$(ls $(OUT)/graphs/cluster_*.html | wc -l) cluster pages, e.g. $(OUT)/graphs/cluster_op-000001.html"
 
 # The browser tests drive Debian's Chromium (CI runs on a fresh machine, as root).
 browser:
