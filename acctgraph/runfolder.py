@@ -26,6 +26,9 @@ Layout of ``OUT/`` (every table Parquet; the five top-level tables also CSV):
   that joined or left each (:mod:`acctgraph.cluster.track`);
 - ``decisions`` (runs with ``--decisions``): each target's latest decision and what
   it did to this run, with the benign rule's baseline (:mod:`acctgraph.cluster.track`);
+- ``decision_baselines`` (Parquet only; runs with ``--decisions`` or after one): the
+  size and identity kinds of each benign or allowlisted operation when its decision
+  was first applied, carried from run to run;
 - ``run.json``: tool, versions, parameters, seed, inputs, rows, hubs, detect
   (re-split, detached, attached, cohort, split and merge counts), warnings, timing;
 - ``config.toml``: the parameters as a config file; ``acctgraph run --config
@@ -93,6 +96,7 @@ LINKS = "links"
 CHANGES = "changes"
 CHANGED_MEMBERS = "changed_members"
 DECISIONS = "decisions"
+DECISION_BASELINES = "decision_baselines"
 GRAPH_PAGES_DIR = "graphs"  # the interactive pages (graph/ holds the graph tables)
 OVERVIEW_PAGE = "overview.html"
 REPORT_HTML = "report.html"
@@ -204,6 +208,12 @@ class Run:
         """The decisions applied to this run and what each did
         (:func:`acctgraph.cluster.track.apply_decisions`); None without ``--decisions``."""
         return self._optional(DECISIONS)
+
+    @cached_property
+    def decision_baselines(self) -> pl.DataFrame | None:
+        """The benign and allowlist baselines this run carries to the next
+        (:func:`acctgraph.cluster.track.carried_baselines`); None when there are none."""
+        return self._optional(DECISION_BASELINES)
 
     @cached_property
     def graph_accounts(self) -> pl.DataFrame:

@@ -530,8 +530,18 @@ def test_slow_growth_of_a_benign_operation_adds_up_from_run_to_run():
     scored, applied = apply_decisions(day[16], _benign("2026-06-01"), previous=previous)
     assert scored.clusters["flagged"][0] and applied["baseline_size"][0] == 10
     assert "grew from 10 to 16 accounts" in applied["effect"][0]
-    scored, applied = apply_decisions(day[16], _benign("2026-06-03"), previous=previous)
-    assert not scored.clusters["flagged"][0] and applied["baseline_size"][0] == 14
+    scored, applied16 = apply_decisions(day[16], _benign("2026-06-03"), previous=previous)
+    assert not scored.clusters["flagged"][0] and applied16["baseline_size"][0] == 14
+    # a run in the chain without the decisions file carries the baselines on
+    from acctgraph.cluster.track import track
+
+    _, quiet = track(day[14], previous=previous, matched=None, decisions=None)
+    assert quiet.decisions is None and quiet.baselines["baseline_size"].to_list() == [10]
+    later = Previous.from_tables(
+        members=day[14].members, clusters=day[14].clusters, baselines=quiet.baselines
+    )
+    scored, applied = apply_decisions(day[16], _benign("2026-06-01"), previous=later)
+    assert scored.clusters["flagged"][0] and applied["baseline_size"][0] == 10
 
 
 # --- the command line -----------------------------------------------------------------
@@ -600,3 +610,136 @@ def test_an_allowlisted_organisation_is_never_flagged(world, first, tmp_path):
     applied = result.tracked.decisions.row(0, named=True)
     assert applied["target_kind"] == "organisation"
     assert applied["effect"].startswith(f"its {ours.height:,} accounts not flagged (allowlisted)")
+    from acctgraph.investigate.explain import explain_account
+
+    write_outputs(result, tmp_path / "run")
+    text = explain_account(load_run(tmp_path / "run"), ours["account_id"][0]).to_text()
+    assert "decision on this organisation: allowlist by ana" in text
+
+
+def _decisions(*rows) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            (target, decision, "ana", "2026-06-01", "", i + 2, datetime(2026, 6, 1, tzinfo=UTC))
+            for i, (target, decision) in enumerate(rows)
+        ],
+        schema=["target", "decision", "decided_by", "decided_at", "note", "row", "decided_time"],
+        orient="row",
+    )
+
+
+def test_an_operation_decision_needs_the_previous_run():
+    """Without --previous, op-000001 is whatever cluster scored highest today: not applied."""
+    today = _one_operation(10)
+    scored, applied = apply_decisions(today, _decisions(("op-000001", "allowlist")))
+    assert scored.clusters["flagged"][0]
+    assert applied["effect"][0].startswith("not applied: operation ids carry over only with")
+    previous = Previous.from_tables(  # a run that issued no id
+        members=today.members.with_columns(pl.lit(None, dtype=pl.String).alias("cluster_id")),
+        clusters=today.clusters.clear(),
+    )
+    scored, applied = apply_decisions(
+        today, _decisions(("op-000001", "allowlist")), previous=previous
+    )
+    assert scored.clusters["flagged"][0] and "no earlier run issued" in applied["effect"][0]
+
+
+def test_an_allowlisted_operation_that_grows_by_half_is_flagged_again():
+    """Its id may pass to a cluster of mostly new accounts: the allowlist does not follow it
+    there unchanged."""
+    before, after = _one_operation(10), _one_operation(43)
+    previous = Previous.from_tables(
+        members=before.members, clusters=before.clusters, evidence=before.evidence
+    )
+    scored, applied = apply_decisions(
+        after, _decisions(("op-000001", "allowlist")), previous=previous
+    )
+    assert scored.clusters["flagged"][0] and scored.members["flagged"].all()
+    assert applied["effect"][0].startswith("allowlisted, but it changed materially since (grew")
+
+
+def test_a_confirmed_operation_absorbed_by_a_benign_one_stays_flagged():
+    """op-000001 (confirmed, 4 accounts) merged into op-000002 (benign, 10): the merged
+    operation changed materially, and the confirmed accounts stay flagged whatever it scores."""
+    from acctgraph.cluster.score import Scored
+
+    ids = [f"a{i:02d}" for i in range(14)]
+    old = pl.DataFrame(
+        {
+            "account_id": ids,
+            "cluster_id": ["op-000001"] * 4 + ["op-000002"] * 10,
+            "flagged": [True] * 14,
+        }
+    )
+    previous = Previous.from_tables(
+        members=old,
+        clusters=pl.DataFrame(
+            {
+                "cluster_id": ["op-000001", "op-000002"],
+                "size": [4, 10],
+                "cluster_score": [0.8, 0.6],
+                "flagged": [True, True],
+            }
+        ),
+    )
+    now = Scored(
+        members=pl.DataFrame(
+            {
+                "account_id": ids,
+                "cluster_id": ["op-000002"] * 14,
+                "cluster_score": [0.4] * 14,
+                "flagged": [False] * 14,
+            }
+        ),
+        clusters=pl.DataFrame(
+            {
+                "cluster_id": ["op-000002"],
+                "size": [14],
+                "cluster_score": [0.4],
+                "flagged": [False],
+                "summary": ["14 accounts"],
+            }
+        ),
+        contributions=pl.DataFrame(),
+        evidence=pl.DataFrame(schema={"cluster_id": pl.String, "attribute_kind": pl.String}),
+    )
+    scored, applied = apply_decisions(
+        now, _decisions(("op-000001", "confirmed"), ("op-000002", "benign")), previous=previous
+    )
+    effects = dict(zip(applied["target"], applied["effect"], strict=True))
+    assert effects["op-000001"].startswith(
+        "no cluster has this id now: 4 of its 4 accounts are in op-000002 (absorbed)"
+    )
+    assert "took in 4 accounts of a confirmed operation" in effects["op-000002"]
+    flagged = dict(scored.members.select("account_id", "flagged").iter_rows())
+    assert [flagged[a] for a in ids] == [True] * 4 + [False] * 10
+
+
+def test_a_target_naming_two_kinds_must_say_which():
+    today = _one_operation(3)
+    organisations = pl.DataFrame({"account_id": ["a000", "a001"], "org_id": ["a002", "a002"]})
+    with pytest.raises(
+        InputError, match="names an account and an organisation; write account:a002"
+    ):
+        apply_decisions(today, _decisions(("a002", "allowlist")), organisations=organisations)
+    scored, applied = apply_decisions(
+        today, _decisions(("org:a002", "allowlist")), organisations=organisations
+    )
+    assert applied["target_kind"][0] == "organisation"
+    assert scored.members["flagged"].to_list() == [False, False, True]
+
+
+def test_a_ragged_row_or_a_repeated_column_is_refused_by_row(tmp_path: Path):
+    path = tmp_path / "decisions.csv"
+    path.write_text(
+        HEADER
+        + 'op-000001,benign,ana,2026-06-01,"a lab, Berlin"\n\n'
+        + "op-000002,benign,ana,2026-06-01,a lab, Berlin\n"
+    )
+    with pytest.raises(InputError, match=r"rows 4; the header is row 1\): quote a note"):
+        load_decisions(path)
+    path.write_text("target,decision,decided_by,decided_at,target\nx,benign,a,2026-06-01,y\n")
+    with pytest.raises(InputError, match="column 'target' 2 times"):
+        load_decisions(path)
+    path.write_text("\ufefftarget,decision,decided_by,decided_at\nx,benign,a,2026-06-01\n")
+    assert load_decisions(path)["note"].to_list() == [""]

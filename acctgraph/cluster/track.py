@@ -31,18 +31,26 @@ left, and the score and flag before and after. A second table lists exactly whic
 accounts joined and left each of those operations, and from or to where.
 
 **Decisions** (:func:`apply_decisions`; the file is read by
-:func:`acctgraph.load.decisions.load_decisions`). The latest decision per target:
+:func:`acctgraph.load.decisions.load_decisions`). The latest decision per target. A
+decision on an operation applies only in a run given the previous one, and only to an
+id an earlier run issued (a run without ``--previous`` numbers its operations afresh,
+so ``op-000004`` would name another cluster):
 
 - an operation ``confirmed``: flagged whatever its score; the changes table lists
-  confirmed operations that gained accounts first;
-- an operation ``benign``: not flagged, unless it changed materially since the
-  decision: it grew by more than ``benign_growth`` (half) of its size when the
-  decision was first applied, or it now shares a value of an identity kind (a
-  card, a device, an address; ``identity_kinds``) that it did not share then. The
+  confirmed operations that gained accounts first. When no cluster has its id any
+  more, its accounts stay flagged wherever they went, and the effect names the
+  cluster that absorbed most of them;
+- an operation ``benign`` or ``allowlist``: not flagged, unless it changed materially
+  since the decision: it grew by more than ``benign_growth`` (half) of its size when the
+  decision was first applied, it now shares a value of an identity kind (a card, a
+  device, an address; ``identity_kinds``) that it did not share then, or it took in
+  accounts of a confirmed operation. An id passes to the cluster that holds the most
+  of the operation's accounts, which may have changed; so neither decision follows it
+  unchecked (to allowlist for good, allowlist the accounts or the organisation). The
   size and kinds when the decision was first applied (the previous run's, when the
-  operation was in it) are carried from run to run in the decisions table, so slow
-  growth adds up; a new ``decided_at`` for the target starts a new baseline;
-- an operation ``allowlist``: never flagged;
+  operation was in it) are carried from run to run (``decision_baselines``), also
+  through runs without a decisions file, so slow growth adds up; a new
+  ``decided_at`` for the target starts a new baseline;
 - an account ``allowlist`` or ``benign``: never flagged (its cluster may be);
   an account ``confirmed``: flagged; the same for every account of an organisation
   (a target that is a value of the accounts table's ``org_id``), unless the account
@@ -69,15 +77,17 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from acctgraph.cluster.cohort import LABEL
 from acctgraph.cluster.score import SIZE, Scored
 from acctgraph.core import schema as S
-from acctgraph.core.errors import check_parameters
+from acctgraph.core.errors import InputError, check_parameters
 from acctgraph.load.decisions import (
     DECIDED_AT,
     DECIDED_BY,
@@ -140,6 +150,12 @@ MOVED_SCHEMA: dict[str, pl.DataType] = {
     MOVEMENT: pl.String(),
     OTHER_CLUSTER: pl.String(),
     NEW_ACCOUNT: pl.Boolean(),
+}
+BASELINES_SCHEMA: dict[str, pl.DataType] = {
+    TARGET: pl.String(),
+    DECIDED_AT: pl.String(),
+    BASELINE_SIZE: pl.Int64(),
+    BASELINE_IDENTITY: pl.String(),
 }
 APPLIED_SCHEMA: dict[str, pl.DataType] = {
     TARGET: pl.String(),
@@ -210,6 +226,11 @@ class Previous:
         The previous run's applied decisions table (:data:`APPLIED_SCHEMA`), or None.
     next_number
         The first operation number the previous run did not issue.
+    baselines
+        :data:`BASELINES_SCHEMA`: the size and identity kinds of each benign or allowlisted
+        operation when its decision was first applied, from the previous run's decisions
+        and the baselines it carried (so a run in the chain without ``--decisions`` loses
+        none).
     """
 
     members: pl.DataFrame
@@ -217,6 +238,9 @@ class Previous:
     identity: pl.DataFrame
     decisions: pl.DataFrame | None
     next_number: int
+    baselines: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=BASELINES_SCHEMA)
+    )
 
     @classmethod
     def from_tables(
@@ -228,6 +252,7 @@ class Previous:
         decisions: pl.DataFrame | None = None,
         next_number: int | None = None,
         identity_kinds: Sequence[str] = ("payment", "device", "email"),
+        baselines: pl.DataFrame | None = None,
     ) -> Previous:
         """From a previous run's tables; ``next_number`` defaults to one above its ids."""
         ids = clusters[S.CLUSTER_ID].drop_nulls()
@@ -238,7 +263,25 @@ class Previous:
             identity=identity_table(evidence, identity_kinds),
             decisions=decisions,
             next_number=max(highest + 1, next_number or 1),
+            baselines=carried_baselines(baselines, decisions),
         )
+
+
+def carried_baselines(*tables: pl.DataFrame | None) -> pl.DataFrame:
+    """:data:`BASELINES_SCHEMA` rows of ``tables`` (baselines tables or applied decisions
+    tables), the first row per (target, decided_at) kept, sorted."""
+    parts = [
+        t.filter(pl.col(BASELINE_SIZE).is_not_null()).select(list(BASELINES_SCHEMA))
+        for t in tables
+        if t is not None and BASELINE_SIZE in t.columns
+    ]
+    if not parts:
+        return pl.DataFrame(schema=BASELINES_SCHEMA)
+    return (
+        pl.concat([p.cast(pl.Schema(BASELINES_SCHEMA)) for p in parts])
+        .unique([TARGET, DECIDED_AT], keep="first", maintain_order=True)
+        .sort(TARGET, DECIDED_AT)
+    )
 
 
 def identity_table(evidence: pl.DataFrame | None, identity_kinds: Sequence[str]) -> pl.DataFrame:
@@ -321,7 +364,7 @@ def match_operations(
             (pl.col("_n") > params.min_overlap * pl.col("_old"))
             | (pl.col("_n") > params.min_overlap * pl.col("_size"))
         )
-        .sort(["_n", S.CLUSTER_ID, "_first"], descending=[True, False, False])
+        .sort(["_n", _number(S.CLUSTER_ID), "_first"], descending=[True, False, False])
     )
     taken_ids: set[str] = set()
     taken_labels: set[int] = set()
@@ -350,6 +393,11 @@ def initial_membership(account_ids: pl.Series, previous: Previous) -> list[int]:
     return old.select(key.rank("dense").cast(pl.Int64) - 1)[S.CLUSTER_ID].to_list()
 
 
+def _number(column: str) -> pl.Expr:
+    """An operation id column as its number, for orders that must hold past op-999999."""
+    return pl.col(column).str.strip_prefix(S.OPERATION_PREFIX).cast(pl.Int64)
+
+
 # =============================================================================
 # Decisions
 # =============================================================================
@@ -371,16 +419,26 @@ def apply_decisions(
 ) -> tuple[Scored, pl.DataFrame]:
     """The scored tables with the decisions applied, and the table of what each did.
 
-    A target is an operation id (of this run or the previous one), else an account id,
-    else an organisation (a value of ``organisations``' ``org_id``: ``account_id,
-    org_id``, the accounts table's declared organisations), else unknown (listed, no
-    effect). A decision on an account overrides one on its organisation.
+    A target is an operation id (``op-000123``), an account id, or an organisation (a
+    value of ``organisations``' ``org_id``: ``account_id, org_id``, the accounts table's
+    declared organisations); ``account:ID`` and ``org:ID`` say which when a name could be
+    both, and a target that matches two kinds without a prefix is refused. An operation
+    decision needs ``previous``: ids are carried from run to run, and a run without
+    ``previous`` numbers its operations afresh, so an id names the operation the decision
+    was about only when the previous run issued it. Precedence for an account's flag: its
+    own decision, then its organisation's, then a confirmed operation it belonged to,
+    then its cluster's.
 
     Returns ``(scored, applied)``: ``scored.clusters`` gains a ``decision`` column
     (after ``flagged``; null where none) and its ``flagged`` and ``summary`` follow the
     decisions, as does ``scored.members``' ``flagged``; ``applied`` has one row per
     target (:data:`APPLIED_SCHEMA`), in file order. Without decisions (None) ``scored``
     is returned as it is; an empty decisions table adds the empty column.
+
+    Raises
+    ------
+    InputError
+        A target without a prefix names two kinds of thing (the row is named).
     """
     params = params or TrackParams()
     clusters = scored.clusters
@@ -388,9 +446,6 @@ def apply_decisions(
     if decisions is None:
         return scored, pl.DataFrame(schema=APPLIED_SCHEMA)
     latest = latest_decisions(decisions)
-    known_ops = set(clusters[S.CLUSTER_ID].to_list())
-    if previous is not None:
-        known_ops |= set(previous.clusters[S.CLUSTER_ID].to_list())
     known_accounts = set(members[S.ACCOUNT_ID].to_list())
     org_accounts: dict[str, list[str]] = {}
     if organisations is not None:
@@ -401,87 +456,124 @@ def apply_decisions(
             .iter_rows()
         ):
             org_accounts.setdefault(org, []).append(account)
-    org_flag: dict[str, bool] = {}
     size_now = dict(clusters.select(S.CLUSTER_ID, SIZE).iter_rows())
     flagged_now = dict(clusters.select(S.CLUSTER_ID, S.FLAGGED).iter_rows())
     identity_now = dict(identity_table(scored.evidence, identity_kinds).iter_rows())
     cluster_of = dict(members.select(S.ACCOUNT_ID, S.CLUSTER_ID).iter_rows())
+    previous_accounts: dict[str, list[str]] = {}
+    if previous is not None:
+        for account, op in (
+            previous.members.drop_nulls(S.CLUSTER_ID)
+            .select(S.ACCOUNT_ID, S.CLUSTER_ID)
+            .sort(S.ACCOUNT_ID)
+            .iter_rows()
+        ):
+            previous_accounts.setdefault(op, []).append(account)
     baselines = _baselines(previous)
+    resolved = [
+        (row, *_resolve(row, known_accounts, org_accounts)) for row in latest.iter_rows(named=True)
+    ]
+    # accounts of confirmed operations, where they are now: a benign operation that took
+    # them in has changed materially, and they stay flagged wherever they went
+    confirmed_accounts = {
+        account
+        for row, kind, name in resolved
+        if kind == "operation" and row[DECISION] == "confirmed"
+        for account in previous_accounts.get(name, [])
+    }
 
     op_flag: dict[str, bool] = {}
     op_decision: dict[str, str] = {}
     op_phrase: dict[str, str] = {}
     account_flag: dict[str, bool] = {}
+    org_flag: dict[str, bool] = {}
+    carried_flag: dict[str, bool] = {}
     applied = []
-    for row in latest.iter_rows(named=True):
-        target, decision = row[TARGET], row[DECISION]
+    for row, kind, name in resolved:
+        decision = row[DECISION]
         who = f"{row[DECIDED_BY]}, {row[DECIDED_AT]}"
         baseline_size: int | None = None
         baseline_identity: str | None = None
-        if target in known_ops:
-            kind = "operation"
-            cluster_id: str | None = target if target in size_now else None
-            if cluster_id is None:
-                effect = "no cluster has this id in this run (the operation dissolved)"
+        cluster_id: str | None = None
+        if kind == "operation":
+            issued = previous is not None and S.operation_number(name) < previous.next_number
+            if previous is None:
+                effect = (
+                    "not applied: operation ids carry over only with --previous (a run without "
+                    "it numbers its operations afresh)"
+                )
+            elif not issued:
+                effect = "not applied: no earlier run issued this operation id"
+            elif name not in size_now:
+                went = [cluster_of.get(a) for a in previous_accounts.get(name, [])]
+                now = [c for c in went if c is not None]
+                cluster_id = max(sorted(set(now)), key=now.count) if now else None
+                effect = (
+                    f"no cluster has this id now: {now.count(cluster_id):,} of its "
+                    f"{len(went):,} accounts are in {cluster_id} (absorbed)"
+                    if cluster_id
+                    else "no cluster has this id now: the operation dissolved"
+                )
+                if decision == "confirmed":
+                    for account in previous_accounts.get(name, []):
+                        carried_flag[account] = True
+                    effect += "; its accounts stay flagged (confirmed)"
             elif decision == "confirmed":
-                op_flag[cluster_id] = True
+                cluster_id = name
+                op_flag[name] = True
                 effect = "flagged (confirmed)" + (
-                    "" if flagged_now[cluster_id] else "; its score alone would not flag it"
+                    "" if flagged_now[name] else "; its score alone would not flag it"
                 )
-            elif decision == "allowlist":
-                op_flag[cluster_id] = False
-                effect = "not flagged (allowlisted)"
-            elif decision == "benign":
-                carried = baselines.get((target, row[DECIDED_AT]))
+            elif decision in ("benign", "allowlist"):
+                cluster_id = name
+                carried = baselines.get((name, row[DECIDED_AT]))
                 baseline_size, baseline_identity = carried or (
-                    _previous_size(previous, target) or size_now[cluster_id],
-                    _previous_identity(previous, target, identity_now.get(cluster_id, "")),
+                    _previous_size(previous, name) or size_now[name],
+                    _previous_identity(previous, name, identity_now.get(name, "")),
                 )
-                grown = size_now[cluster_id] > (1.0 + params.benign_growth) * baseline_size
+                reasons = []
+                if size_now[name] > (1.0 + params.benign_growth) * baseline_size:
+                    reasons.append(f"grew from {baseline_size:,} to {size_now[name]:,} accounts")
                 gained = sorted(
-                    set(identity_now.get(cluster_id, "").split())
-                    - set((baseline_identity or "").split())
+                    set(identity_now.get(name, "").split()) - set((baseline_identity or "").split())
                 )
-                if grown or gained:
-                    reasons = []
-                    if grown:
-                        reasons.append(
-                            f"grew from {baseline_size:,} to {size_now[cluster_id]:,} accounts"
-                        )
-                    if gained:
-                        reasons.append(f"now shares {', '.join(gained)} values")
+                if gained:
+                    reasons.append(f"now shares {', '.join(gained)} values")
+                taken = sum(cluster_of.get(a) == name for a in confirmed_accounts)
+                if taken:
+                    reasons.append(f"took in {taken:,} accounts of a confirmed operation")
+                label = "judged benign" if decision == "benign" else "allowlisted"
+                if reasons:
                     effect = (
-                        "judged benign, but it changed materially since ("
+                        f"{label}, but it changed materially since ("
                         + "; ".join(reasons)
                         + "): "
-                        + (
-                            "flagged again"
-                            if flagged_now[cluster_id]
-                            else "its score does not flag it"
-                        )
+                        + ("flagged again" if flagged_now[name] else "its score does not flag it")
                     )
                 else:
-                    op_flag[cluster_id] = False
-                    effect = "not flagged (judged benign; it has not changed materially since)"
+                    op_flag[name] = False
+                    effect = f"not flagged ({label}; it has not changed materially since)"
             else:
+                cluster_id = name
                 effect = "shown as under review; flags unchanged"
-            if cluster_id is not None:
-                op_decision[cluster_id] = decision
-                op_phrase[cluster_id] = f"decision: {decision.replace('_', ' ')} ({who}): {effect}"
-        elif target in known_accounts:
-            kind = "account"
-            cluster_id = cluster_of.get(target)
+            if cluster_id is not None and cluster_id == name:
+                op_decision[name] = decision
+                op_phrase[name] = f"decision: {decision.replace('_', ' ')} ({who}): {effect}"
+        elif kind == "account":
+            cluster_id = cluster_of.get(name)
             if decision in ("allowlist", "benign"):
-                account_flag[target] = False
-                effect = f"account not flagged ({'allowlisted' if decision == 'allowlist' else 'judged benign'})"
+                account_flag[name] = False
+                effect = (
+                    f"account not flagged "
+                    f"({'allowlisted' if decision == 'allowlist' else 'judged benign'})"
+                )
             elif decision == "confirmed":
-                account_flag[target] = True
+                account_flag[name] = True
                 effect = "account flagged (confirmed)"
             else:
                 effect = "shown as under review; flags unchanged"
-        elif target in org_accounts:
-            kind = "organisation"
-            accounts = org_accounts[target]
+        elif kind == "organisation":
+            accounts = org_accounts[name]
             clusters_of = [cluster_of[a] for a in accounts if cluster_of.get(a) is not None]
             cluster_id = (
                 max(sorted(set(clusters_of)), key=clusters_of.count) if clusters_of else None
@@ -490,15 +582,11 @@ def apply_decisions(
             if decision in ("allowlist", "benign", "confirmed"):
                 for account in accounts:
                     org_flag[account] = decision == "confirmed"
-                what = (
-                    "flagged (confirmed)"
-                    if decision == "confirmed"
-                    else (
-                        "not flagged (allowlisted)"
-                        if decision == "allowlist"
-                        else "not flagged (judged benign)"
-                    )
-                )
+                what = {
+                    "confirmed": "flagged (confirmed)",
+                    "allowlist": "not flagged (allowlisted)",
+                    "benign": "not flagged (judged benign)",
+                }[decision]
                 effect = (
                     f"its {len(accounts):,} accounts {what}; {in_flagged:,} of them are in "
                     "clusters flagged by score"
@@ -506,14 +594,12 @@ def apply_decisions(
             else:
                 effect = "shown as under review; flags unchanged"
         else:
-            kind = "unknown"
-            cluster_id = None
             effect = (
                 "no account, organisation or operation has this id in this run or the previous one"
             )
         applied.append(
             {
-                TARGET: target,
+                TARGET: row[TARGET],
                 TARGET_KIND: kind,
                 DECISION: decision,
                 DECIDED_BY: row[DECIDED_BY],
@@ -532,7 +618,7 @@ def apply_decisions(
         orient="row",
     )
     account_flags = pl.DataFrame(
-        list({**org_flag, **account_flag}.items()),
+        list({**carried_flag, **org_flag, **account_flag}.items()),
         schema={S.ACCOUNT_ID: pl.String, "_account_flag": pl.Boolean},
         orient="row",
     )
@@ -569,6 +655,41 @@ def apply_decisions(
     return dataclasses.replace(scored, clusters=clusters, members=members), table
 
 
+ACCOUNT_PREFIX = "account:"
+ORGANISATION_PREFIX = "org:"
+_OPERATION = re.compile(rf"^{S.OPERATION_PREFIX}[0-9]{{{S.OPERATION_DIGITS},}}$")
+
+
+def _resolve(
+    row: dict[str, Any], accounts: set[str], organisations: dict[str, list[str]]
+) -> tuple[str, str]:
+    """``(kind, name)`` of a decision's target: operation, account, organisation or unknown."""
+    target = row[TARGET]
+    if target.startswith(ACCOUNT_PREFIX):
+        name = target.removeprefix(ACCOUNT_PREFIX)
+        return ("account" if name in accounts else "unknown"), name
+    if target.startswith(ORGANISATION_PREFIX):
+        name = target.removeprefix(ORGANISATION_PREFIX)
+        return ("organisation" if name in organisations else "unknown"), name
+    kinds = [
+        kind
+        for kind, matches in (
+            ("operation", bool(_OPERATION.match(target))),
+            ("account", target in accounts),
+            ("organisation", target in organisations),
+        )
+        if matches
+    ]
+    if len(kinds) > 1:
+        raise InputError(
+            f"decision target {target!r} (row {row[ROW]} of the decisions file) names "
+            f"{' and '.join('an ' + k if k[0] in 'aeiou' else 'a ' + k for k in kinds)}; "
+            f"write {ACCOUNT_PREFIX}{target} or {ORGANISATION_PREFIX}{target}",
+            column=TARGET,
+        )
+    return (kinds[0] if kinds else "unknown"), target
+
+
 def _with_decision_column(clusters: pl.DataFrame, value: pl.Expr) -> pl.DataFrame:
     columns = clusters.columns
     at = columns.index(S.FLAGGED) + 1
@@ -578,16 +699,13 @@ def _with_decision_column(clusters: pl.DataFrame, value: pl.Expr) -> pl.DataFram
 
 
 def _baselines(previous: Previous | None) -> dict[tuple[str, str], tuple[int, str]]:
-    """(target, decided_at) → (size, identity kinds) when that benign decision was first
-    applied: a decision made again later (a new ``decided_at``) starts a new baseline."""
-    if previous is None or previous.decisions is None:
+    """(target, decided_at) → (size, identity kinds) when that benign or allowlist decision
+    was first applied: a decision made again later (a new ``decided_at``) starts over."""
+    if previous is None:
         return {}
-    table = previous.decisions.filter(
-        (pl.col(DECISION) == "benign") & pl.col(BASELINE_SIZE).is_not_null()
-    )
     return {
         (target, at): (int(size), identity or "")
-        for target, at, size, identity in table.select(
+        for target, at, size, identity in previous.baselines.select(
             TARGET, DECIDED_AT, BASELINE_SIZE, BASELINE_IDENTITY
         ).iter_rows()
     }
@@ -788,7 +906,7 @@ def operation_changes(
             .alias("_first"),
             pl.col(FLAGGED_AFTER).fill_null(False).alias("_flagged"),
         )
-        .sort(["_first", "_flagged", S.CLUSTER_ID], descending=[True, True, False])
+        .sort(["_first", "_flagged", _number(S.CLUSTER_ID)], descending=[True, True, False])
         .with_row_index("_order")
     )
     moved = (
@@ -817,6 +935,9 @@ class Tracked:
         :func:`operation_changes`' tables; None without a previous run.
     decisions
         :func:`apply_decisions`' table; None without a decisions file.
+    baselines
+        The baselines this run carries to the next (:func:`carried_baselines` of the
+        previous run's and this run's); empty when there are none.
     """
 
     next_number: int
@@ -824,6 +945,7 @@ class Tracked:
     changes: pl.DataFrame | None = None
     moved: pl.DataFrame | None = None
     decisions: pl.DataFrame | None = None
+    baselines: pl.DataFrame | None = None
 
 
 def track(
@@ -860,4 +982,5 @@ def track(
         changes=changes,
         moved=moved,
         decisions=applied if decisions is not None else None,
+        baselines=carried_baselines(previous.baselines if previous else None, applied),
     )

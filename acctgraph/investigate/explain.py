@@ -463,7 +463,16 @@ def _decisions(run: Run, account_id: str, cluster: str | None) -> list[dict[str,
     table = run.decisions
     if table is None:
         return None
-    about = (pl.col("target_kind") == "account") & (pl.col("target") == account_id)
+    about = (pl.col("target_kind") == "account") & pl.col("target").is_in(
+        [account_id, f"account:{account_id}"]
+    )
+    profile = run.profile_accounts
+    if S.ORG_ID in profile.columns:
+        org = profile.filter(pl.col(S.ACCOUNT_ID) == account_id)[S.ORG_ID]
+        if org.len() and org[0] is not None:
+            about = about | (pl.col("target_kind") == "organisation") & pl.col("target").is_in(
+                [org[0], f"org:{org[0]}"]
+            )
     if cluster is not None:
         about = about | (pl.col("target_kind") == "operation") & (pl.col("target") == cluster)
     rows = table.filter(about).drop("row").to_dicts()

@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import polars as pl
@@ -71,14 +72,13 @@ def load_decisions(path: str | Path) -> pl.DataFrame:
     Raises
     ------
     InputError
-        The file cannot be read as CSV, lacks a column, or has rows with an empty
-        target, an unknown decision, no ``decided_by`` or an unreadable ``decided_at``.
+        The file cannot be read as UTF-8 CSV, repeats or lacks a column, or has rows
+        with another number of fields than the header (an unquoted comma in a note),
+        an empty target, an unknown decision, no ``decided_by`` or an unreadable
+        ``decided_at``.
     """
     where = str(path)
-    try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"cannot read the decisions file as CSV: {error}", path=where) from error
+    frame = _read(path, where)
     missing = [c for c in (TARGET, DECISION, DECIDED_BY, DECIDED_AT) if c not in frame.columns]
     if missing:
         raise InputError(
@@ -89,11 +89,8 @@ def load_decisions(path: str | Path) -> pl.DataFrame:
     if NOTE not in frame.columns:
         frame = frame.with_columns(pl.lit("").alias(NOTE))
     frame = frame.select(
-        *(pl.col(c).fill_null("").str.strip_chars().alias(c) for c in DECISION_COLUMNS)
-    ).with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(ROW),
-        pl.col(DECISION).str.to_lowercase().str.replace_all("[ -]", "_"),
-    )
+        *(pl.col(c).fill_null("").str.strip_chars().alias(c) for c in DECISION_COLUMNS), ROW
+    ).with_columns(pl.col(DECISION).str.to_lowercase().str.replace_all("[ -]", "_"))
     frame = frame.with_columns(_parsed_time(pl.col(DECIDED_AT)).alias(DECIDED_TIME))
     checks = [
         (TARGET, pl.col(TARGET) == "", "empty"),
@@ -122,6 +119,48 @@ def load_decisions(path: str | Path) -> pl.DataFrame:
                 examples=[f"row {r}: {v!r}" for r, v in wrong.select(ROW, column).rows()],
             )
     return frame.select(list(DECISIONS_SCHEMA)).cast(pl.Schema(DECISIONS_SCHEMA))
+
+
+def _read(path: str | Path, where: str) -> pl.DataFrame:
+    """Every field as text, with ``row``: the record's number as a spreadsheet shows it."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            records = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InputError(
+            f"cannot read the decisions file as UTF-8 CSV: {error}", path=where
+        ) from error
+    if not records:
+        raise InputError(
+            f"the decisions file is empty (expected a header: {', '.join(DECISION_COLUMNS)})",
+            path=where,
+        )
+    header = [name.strip() for name in records[0]]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise InputError(
+            f"the decisions file has column {repeated[0]!r} {header.count(repeated[0])} times",
+            path=where,
+            column=repeated[0],
+        )
+    rows = [
+        (number, record)
+        for number, record in enumerate(records[1:], start=2)
+        if any(field.strip() for field in record)
+    ]  # blank lines hold nothing
+    ragged = [(number, record) for number, record in rows if len(record) != len(header)]
+    if ragged:
+        shown = ", ".join(str(number) for number, _ in ragged[:10])
+        raise InputError(
+            f"{len(ragged)} row{'' if len(ragged) == 1 else 's'} with another number of fields "
+            f"than the header's {len(header)} (rows {shown}; the header is row 1): quote a "
+            "note that holds a comma",
+            path=where,
+            examples=[f"row {number}: {len(record)} fields" for number, record in ragged],
+        )
+    columns = {name: [record[i] for _, record in rows] for i, name in enumerate(header) if name}
+    frame = pl.DataFrame(columns, schema={name: pl.String for name in columns})
+    return frame.with_columns(pl.Series(ROW, [number for number, _ in rows], dtype=pl.Int64))
 
 
 def _parsed_time(text: pl.Expr) -> pl.Expr:

@@ -578,7 +578,12 @@ def report_view(
     prompt = parameters.get("features", {}).get("prompt_template", {})
     graphs = _graph_pages(out)
     carded = set(cards.clusters[S.CLUSTER_ID].to_list())
-    sections = [_section(card, graphs, params, burst_hours) for card in cards.to_dicts()]
+    # by score (ids are inherited across runs, so id order is not score order)
+    ordered = sorted(
+        cards.to_dicts(),
+        key=lambda card: (-card[S.CLUSTER_SCORE], S.operation_number(card[S.CLUSTER_ID])),
+    )
+    sections = [_section(card, graphs, params, burst_hours) for card in ordered]
     attached = _attached_counts(run)
     merges = _merge_steps(run, params)
     for section in sections:

@@ -682,6 +682,7 @@ def previous_run(path: str | Path, config: Config | None = None) -> Previous:
         clusters=clusters,
         evidence=run.evidence,
         decisions=run.decisions,
+        baselines=run.decision_baselines,
         next_number=int(recorded) if isinstance(recorded, int) else None,
         identity_kinds=config.split.identity_kinds,
     )

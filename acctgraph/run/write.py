@@ -30,6 +30,7 @@ from acctgraph.runfolder import (
     CHANGED_MEMBERS,
     CHANGES,
     COHORTS,
+    DECISION_BASELINES,
     DECISIONS,
     GRAPH_DIR,
     LINKS,
@@ -215,6 +216,13 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             CHANGED_MEMBERS: tracked.moved if tracked else None,
             DECISIONS: tracked.decisions if tracked else None,
         }
+        baselines = tracked.baselines if tracked else None
+        path = out / f"{DECISION_BASELINES}.parquet"
+        if baselines is not None and baselines.height:
+            baselines.write_parquet(path, compression="zstd", statistics=False)
+            written.append(path)
+        else:
+            path.unlink(missing_ok=True)
         for name, table in optional.items():
             if table is not None:
                 written += write_table(table, out, name)

@@ -673,12 +673,13 @@ def _decision_fact(run: Run, cluster_id: str, decision: str | None) -> str:
             f"{plain(row['decided_at'], 40)} ({plain(row['note'], 200)}): {row['effect']}"
         )
     accounts = table.filter(
-        (pl.col("target_kind") == "account") & (pl.col(S.CLUSTER_ID) == cluster_id)
+        pl.col("target_kind").is_in(["account", "organisation"])
+        & (pl.col(S.CLUSTER_ID) == cluster_id)
     )
     if accounts.height:
         counts = accounts.group_by("decision").len().sort("decision").iter_rows()
         parts.append(
-            "accounts with a decision of their own: "
+            "accounts and organisations with a decision of their own: "
             + ", ".join(f"{n:,} {d.replace('_', ' ')}" for d, n in counts)
         )
     return "; ".join(parts)
