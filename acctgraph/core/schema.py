@@ -122,6 +122,8 @@ def parse_operation_id(text: str | int) -> str:
 
     >>> parse_operation_id("7"), parse_operation_id("op-000123"), parse_operation_id(12)
     ('op-000007', 'op-000123', 'op-000012')
+    >>> parse_operation_id("op-0000007"), parse_operation_id("op-1234567")
+    ('op-000007', 'op-1234567')
     >>> parse_operation_id("op-12/../x")
     Traceback (most recent call last):
     ...
@@ -137,7 +139,7 @@ def parse_operation_id(text: str | int) -> str:
         and number.isdigit()
         and len(number) >= OPERATION_DIGITS
     ):
-        return value
+        return operation_id(int(number))  # canonical: op-0000007 is op-000007
     raise InputError(f"not an operation id: {value!r} (expected op-000123 or 123)")
 
 
