@@ -27,10 +27,11 @@ import json
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+
+from acctgraph.simulate import first_weeks
 
 ACCTGRAPH = [str(Path(sys.executable).parent / "acctgraph")]
 
@@ -38,21 +39,14 @@ ACCTGRAPH = [str(Path(sys.executable).parent / "acctgraph")]
 def slice_world(world: Path, out: Path, weeks: float) -> str:
     """Write the world's first ``weeks`` to ``out``; returns the cut-off time (ISO)."""
     out.mkdir(parents=True, exist_ok=True)
-    exchanges = pl.scan_parquet(world / "exchanges.parquet")
-    start = exchanges.select(pl.col("timestamp").min()).collect().item()
-    cut = start + timedelta(weeks=weeks)
-    early = exchanges.filter(pl.col("timestamp") < cut)
-    early.sink_parquet(out / "exchanges.parquet")
-    active = early.select("account_id").unique().collect()
     if (world / "accounts.parquet").is_file():
         accounts = pl.read_parquet(world / "accounts.parquet")
     else:
         accounts = pl.read_csv(world / "accounts.csv", infer_schema=False)
-    created = accounts["created_at"].cast(pl.String).str.to_datetime(time_zone="UTC", strict=False)
-    keep = accounts.filter(
-        (created < cut).fill_null(False)
-        | pl.col("account_id").is_in(active["account_id"].implode())
+    keep, early, cut = first_weeks(
+        accounts, pl.scan_parquet(world / "exchanges.parquet"), weeks=weeks
     )
+    early.sink_parquet(out / "exchanges.parquet")
     keep.write_csv(out / "accounts.csv")
     return cut.isoformat()
 

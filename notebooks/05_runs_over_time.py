@@ -20,12 +20,12 @@
 
 # %%
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
 from acctgraph import load_decisions, load_run, run_and_write
+from acctgraph.simulate import first_weeks
 
 pl.Config.set_tbl_rows(12)
 pl.Config.set_fmt_str_lengths(120)
@@ -41,12 +41,7 @@ OUT = Path(os.environ.get("ACCTGRAPH_NOTEBOOK_OUT", ROOT / "out" / "notebooks"))
 # %%
 exchanges = pl.read_parquet(SAMPLE / "exchanges.parquet")
 accounts = pl.read_csv(SAMPLE / "accounts.csv", infer_schema=False)
-cut = exchanges["timestamp"].min() + timedelta(weeks=4)
-early = exchanges.filter(pl.col("timestamp") < cut)
-created = accounts["created_at"].str.to_datetime(time_zone="UTC", strict=False)
-known = accounts.filter(
-    (created < cut).fill_null(False) | pl.col("account_id").is_in(early["account_id"].implode())
-)
+known, early, cut = first_weeks(accounts, exchanges, weeks=4)
 (OUT / "yesterday_input").mkdir(parents=True, exist_ok=True)
 early.write_parquet(OUT / "yesterday_input" / "exchanges.parquet")
 known.write_parquet(OUT / "yesterday_input" / "accounts.parquet")

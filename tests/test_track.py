@@ -27,7 +27,7 @@ from acctgraph.load import dataset_from_frames
 from acctgraph.load.decisions import load_decisions
 from acctgraph.run.pipeline import previous_run
 from acctgraph.runfolder import load_run
-from acctgraph.simulate import simulate_frames
+from acctgraph.simulate import first_weeks, simulate_frames
 
 WEEKS = 4
 HOSTILE_NOTE = '=HYPERLINK("http://x") <img src=x onerror=alert(1)>'
@@ -221,15 +221,6 @@ def test_iso_times_parse_to_the_same_instant(tmp_path_factory, moment, offset_mi
 # --- a world in time: four weeks, then six --------------------------------------------
 
 
-def _slice(accounts: pl.DataFrame, exchanges: pl.DataFrame, weeks: float):
-    cut = exchanges["timestamp"].min() + timedelta(weeks=weeks)
-    early = exchanges.filter(pl.col("timestamp") < cut)
-    created = accounts["created_at"].str.to_datetime(time_zone="UTC", strict=False)
-    active = early["account_id"].unique().implode()
-    keep = accounts.filter((created < cut).fill_null(False) | pl.col("account_id").is_in(active))
-    return keep, early
-
-
 @pytest.fixture(scope="module")
 def world():
     return simulate_frames("tiny", seed=5)
@@ -239,7 +230,9 @@ def world():
 def first(world, tmp_path_factory) -> Path:
     accounts, exchanges, _ = world
     out = tmp_path_factory.mktemp("first")
-    write_outputs(run_pipeline(dataset_from_frames(*_slice(accounts, exchanges, WEEKS))), out)
+    write_outputs(
+        run_pipeline(dataset_from_frames(*first_weeks(accounts, exchanges, weeks=WEEKS)[:2])), out
+    )
     return out
 
 
@@ -395,76 +388,6 @@ def test_decisions_benign_allowlist_and_confirmed(world, first, second, tmp_path
     )
 
 
-def test_a_benign_operation_that_grows_by_half_is_flagged_again():
-    from acctgraph.cluster.score import Scored
-
-    members = pl.DataFrame(
-        {
-            "account_id": [f"a{i}" for i in range(10)],
-            "cluster_id": ["op-000001"] * 10,
-            "cluster_score": [0.8] * 10,
-            "flagged": [True] * 10,
-        }
-    )
-    clusters = pl.DataFrame(
-        {
-            "cluster_id": ["op-000001"],
-            "size": [10],
-            "cluster_score": [0.8],
-            "flagged": [True],
-            "summary": ["10 accounts"],
-        }
-    )
-    evidence = pl.DataFrame(
-        {"cluster_id": ["op-000001"], "attribute_kind": ["ip_range"], "value": ["1.2.3.0/24"]}
-    )
-    scored = Scored(
-        members=members, clusters=clusters, contributions=pl.DataFrame(), evidence=evidence
-    )
-    decisions = pl.DataFrame(
-        {
-            "target": ["op-000001"],
-            "decision": ["benign"],
-            "decided_by": ["ana"],
-            "decided_at": ["2026-06-01"],
-            "note": [""],
-            "row": [2],
-            "decided_time": [datetime(2026, 6, 1, tzinfo=UTC)],
-        }
-    )
-
-    def flagged(previous_size: int, identity: str = "") -> bool:
-        previous = Previous.from_tables(
-            members=members.head(previous_size),
-            clusters=clusters.with_columns(pl.lit(previous_size).alias("size")),
-            evidence=pl.DataFrame(
-                {"cluster_id": ["op-000001"], "attribute_kind": [identity or "ip_range"]}
-            ),
-        )
-        out, applied = apply_decisions(scored, decisions, previous=previous)
-        assert out.members["flagged"].to_list() == [out.clusters["flagged"][0]] * 10
-        return bool(out.clusters["flagged"][0])
-
-    assert not flagged(7)  # 7 -> 10: grew by 43%
-    assert flagged(6)  # 6 -> 10: grew by 67%
-    scored_with_card = Scored(
-        members=members,
-        clusters=clusters,
-        contributions=pl.DataFrame(),
-        evidence=pl.concat(
-            [
-                evidence,
-                pl.DataFrame(
-                    {"cluster_id": ["op-000001"], "attribute_kind": ["payment"], "value": ["pf"]}
-                ),
-            ]
-        ),
-    )
-    previous = Previous.from_tables(members=members, clusters=clusters, evidence=evidence)
-    out, applied = apply_decisions(scored_with_card, decisions, previous=previous)
-    assert out.clusters["flagged"][0] and "now shares payment values" in applied["effect"][0]
-
-
 def _one_operation(size: int, evidence_kinds=("ip_range",)):
     from acctgraph.cluster.score import Scored
 
@@ -509,6 +432,28 @@ def _benign(at: str) -> pl.DataFrame:
             "decided_time": [datetime.fromisoformat(at).replace(tzinfo=UTC)],
         }
     )
+
+
+def test_a_benign_operation_that_grows_by_half_is_flagged_again():
+    today = _one_operation(10)
+
+    def flagged(previous_size: int) -> bool:
+        before = _one_operation(previous_size)
+        previous = Previous.from_tables(
+            members=before.members, clusters=before.clusters, evidence=before.evidence
+        )
+        out, _ = apply_decisions(today, _benign("2026-06-01"), previous=previous)
+        assert out.members["flagged"].to_list() == [out.clusters["flagged"][0]] * 10
+        return bool(out.clusters["flagged"][0])
+
+    assert not flagged(7)  # 7 -> 10: grew by 43%
+    assert flagged(6)  # 6 -> 10: grew by 67%
+    with_card = _one_operation(10, evidence_kinds=("ip_range", "payment"))
+    previous = Previous.from_tables(
+        members=today.members, clusters=today.clusters, evidence=today.evidence
+    )
+    out, applied = apply_decisions(with_card, _benign("2026-06-01"), previous=previous)
+    assert out.clusters["flagged"][0] and "now shares payment values" in applied["effect"][0]
 
 
 def test_slow_growth_of_a_benign_operation_adds_up_from_run_to_run():

@@ -86,6 +86,7 @@ import polars as pl
 
 from acctgraph.cluster.cohort import LABEL
 from acctgraph.cluster.score import SIZE, Scored
+from acctgraph.cluster.split import SplitParams
 from acctgraph.core import schema as S
 from acctgraph.core.errors import InputError, check_parameters
 from acctgraph.load.decisions import (
@@ -116,6 +117,9 @@ TARGET_KIND = "target_kind"
 EFFECT = "effect"
 BASELINE_SIZE = "baseline_size"
 BASELINE_IDENTITY = "baseline_identity"
+
+IDENTITY_KINDS = SplitParams().identity_kinds
+"""The identity kinds of the benign rule by default: the split's (a card, a device, an address)."""
 
 CHANGES = (
     "new",
@@ -222,8 +226,6 @@ class Previous:
     identity
         ``cluster_id, identity``: each previous operation's identity kinds with shared
         values, sorted and joined by spaces (the benign rule's baseline).
-    decisions
-        The previous run's applied decisions table (:data:`APPLIED_SCHEMA`), or None.
     next_number
         The first operation number the previous run did not issue.
     baselines
@@ -236,7 +238,6 @@ class Previous:
     members: pl.DataFrame
     clusters: pl.DataFrame
     identity: pl.DataFrame
-    decisions: pl.DataFrame | None
     next_number: int
     baselines: pl.DataFrame = dataclasses.field(
         default_factory=lambda: pl.DataFrame(schema=BASELINES_SCHEMA)
@@ -251,17 +252,17 @@ class Previous:
         evidence: pl.DataFrame | None = None,
         decisions: pl.DataFrame | None = None,
         next_number: int | None = None,
-        identity_kinds: Sequence[str] = ("payment", "device", "email"),
+        identity_kinds: Sequence[str] = IDENTITY_KINDS,
         baselines: pl.DataFrame | None = None,
     ) -> Previous:
-        """From a previous run's tables; ``next_number`` defaults to one above its ids."""
+        """From a previous run's tables; ``next_number`` defaults to one above its ids, and
+        ``decisions`` (its applied decisions table) and ``baselines`` give the baselines."""
         ids = clusters[S.CLUSTER_ID].drop_nulls()
         highest = max((S.operation_number(c) for c in ids), default=0)
         return cls(
             members=members.select(S.ACCOUNT_ID, S.CLUSTER_ID, S.FLAGGED),
             clusters=clusters.select(S.CLUSTER_ID, SIZE, S.CLUSTER_SCORE, S.FLAGGED),
             identity=identity_table(evidence, identity_kinds),
-            decisions=decisions,
             next_number=max(highest + 1, next_number or 1),
             baselines=carried_baselines(baselines, decisions),
         )
@@ -414,7 +415,7 @@ def apply_decisions(
     *,
     previous: Previous | None = None,
     params: TrackParams | None = None,
-    identity_kinds: Sequence[str] = ("payment", "device", "email"),
+    identity_kinds: Sequence[str] = IDENTITY_KINDS,
     organisations: pl.DataFrame | None = None,
 ) -> tuple[Scored, pl.DataFrame]:
     """The scored tables with the decisions applied, and the table of what each did.
@@ -955,7 +956,7 @@ def track(
     matched: Matched | None,
     decisions: pl.DataFrame | None,
     params: TrackParams | None = None,
-    identity_kinds: Sequence[str] = ("payment", "device", "email"),
+    identity_kinds: Sequence[str] = IDENTITY_KINDS,
     organisations: pl.DataFrame | None = None,
 ) -> tuple[Scored, Tracked]:
     """Apply the decisions to ``scored`` and compare it with the previous run.

@@ -63,6 +63,7 @@ import polars as pl
 from acctgraph.cards import Cards, load_cards
 from acctgraph.cards.linkage import column_name, comparison_phrase
 from acctgraph.cluster.score import AUTOMATION_SIGNALS
+from acctgraph.cluster.track import CHANGES
 from acctgraph.core import schema as S
 from acctgraph.core.errors import InputError
 from acctgraph.report.charts import Chart, hour_chart, time_chart
@@ -728,17 +729,6 @@ def _since(run: Run, params: ReportParams) -> dict[str, Any] | None:
     ):
         joined.setdefault(cluster_id, []).append(account)
     counts = dict(changes.group_by("change").len().iter_rows())
-    order = (
-        "new",
-        "split",
-        "merged",
-        "grown",
-        "shrunk",
-        "reshuffled",
-        "unchanged",
-        "absorbed",
-        "dissolved",
-    )
     rows = []
     for row in changes.head(params.changes_shown).iter_rows(named=True):
         accounts = joined.get(row[S.CLUSTER_ID], [])
@@ -769,7 +759,7 @@ def _since(run: Run, params: ReportParams) -> dict[str, Any] | None:
     )
     return {
         "previous": document_text(str(Path(previous).parent), limit=limit) if previous else "",
-        "counts": [(_count(counts[c]), c) for c in order if counts.get(c)],
+        "counts": [(_count(counts[c]), c) for c in CHANGES if counts.get(c)],
         "rows": rows,
         "more": max(0, changes.height - len(rows)),
     }

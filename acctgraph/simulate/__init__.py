@@ -27,6 +27,7 @@ from acctgraph.simulate.spec import (
     WorldSpec,
     parse_scale,
 )
+from acctgraph.simulate.timeline import first_weeks
 
 __all__ = [
     "ARCHETYPES",
@@ -38,6 +39,7 @@ __all__ = [
     "SimulationSummary",
     "Tradecraft",
     "WorldSpec",
+    "first_weeks",
     "parse_scale",
     "simulate",
     "simulate_frames",
