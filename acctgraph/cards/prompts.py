@@ -29,7 +29,7 @@ from acctgraph.core.frames import owned
 from acctgraph.features.base import N_EXCHANGES
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import template_bands
-from acctgraph.features.reduce import sample_position
+from acctgraph.features.reduce import in_prompt_sample
 from acctgraph.runfolder import PROFILES_DIR
 
 
@@ -191,22 +191,18 @@ def template_samples(
         members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
         .join(templates.select(S.CLUSTER_ID).unique(), on=S.CLUSTER_ID, how="semi")
         .join(activity.select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID, how="left")
-        .with_columns(
-            (
-                float(rows_per_account)
-                / pl.col(N_EXCHANGES).cast(pl.Float64).fill_null(1.0).clip(1.0, None)
-            )
-            .clip(None, 1.0)
-            .alias("_rate")
-        )
+        .with_columns(pl.col(N_EXCHANGES).cast(pl.Int64).fill_null(1).clip(1, None).alias("_n"))
         .sort(S.ACCOUNT_ID)
     )
     # Filters before any join: `is_in` is pushed into the scan (prompts of other accounts are
     # never decoded), then the account's sampling rate against a hash of (account, timestamp).
-    rate = pl.col(S.ACCOUNT_ID).replace_strict(
-        accounts[S.ACCOUNT_ID], accounts["_rate"], default=None, return_dtype=pl.Float64
+    n_exchanges = pl.col(S.ACCOUNT_ID).replace_strict(
+        accounts[S.ACCOUNT_ID], accounts["_n"], default=None, return_dtype=pl.Int64
     )
-    picked = sample_position(seed=prompt.sample_seed)  # the reductions' sample, found again
+    # The reductions' sample found again (a subset of it when rows_per_account is smaller).
+    picked = in_prompt_sample(
+        seed=prompt.sample_seed, max_per_account=rows_per_account, n_exchanges=n_exchanges
+    )
     bands = template_bands(
         S.PROMPT,
         max_chars=prompt.max_chars,
@@ -220,7 +216,7 @@ def template_samples(
         # Copy the prompts kept at once: filtered strings would otherwise keep every decoded
         # page of the scan alive (acctgraph.core.frames).
         .with_columns(owned(S.PROMPT), owned(S.ACCOUNT_ID))
-        .filter(picked < rate)
+        .filter(picked)
         .drop_nulls(S.PROMPT)
         .join(accounts.lazy().select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
         .with_columns(bands.alias(S.VALUE))

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import polars_hash  # noqa: F401  (registers the ``nchash`` namespace)
 
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
@@ -459,21 +460,49 @@ def _daily(hourly: _Hourly) -> pl.DataFrame:
 
 
 _SAMPLE_HASH_BITS = 24
-"""Resolution of :func:`sample_position` (2**-24): far finer than any rate it is compared to."""
+"""Resolution of the sample's hash (2**-24): far finer than any rate it is compared to."""
+_SAMPLE_KEY_SEP = "\x1f"
+"""Separates the parts of :func:`sample_key` (the unit separator: no id or number holds it)."""
 
 
-def sample_position(*, seed: int) -> pl.Expr:
-    """Each exchange's place in [0, 1) for the prompt sample: a hash of (account, timestamp).
+def sample_key(*, seed: int) -> pl.Expr:
+    """The text each exchange's sample hash is taken of: ``seed␟account_id␟microseconds``.
 
-    An exchange is in the sample when its place is below the account's rate
-    (``max_per_account / n_exchanges``, at most 1); anything that must find the
-    same prompts again (the cards' template samples) uses this expression with
-    the same ``seed`` (:attr:`PromptTemplate.sample_seed`). The hash is
-    polars's, so the sample is the same on every run with one polars version.
+    ``microseconds`` is the timestamp's integer microseconds since the Unix epoch (UTC),
+    in decimal. Any engine that writes the same text and takes XXH64 of its UTF-8 bytes
+    with seed 42 (Spark's ``xxhash64``) finds the same sample.
     """
-    scale = 1 << _SAMPLE_HASH_BITS
-    return (pl.struct(S.ACCOUNT_ID, S.TIMESTAMP).hash(seed=seed) % scale).cast(pl.Float64) / float(
-        scale
+    return pl.concat_str(
+        [
+            pl.lit(str(seed)),
+            pl.col(S.ACCOUNT_ID),
+            pl.col(S.TIMESTAMP).dt.epoch("us").cast(pl.String),
+        ],
+        separator=_SAMPLE_KEY_SEP,
+    )
+
+
+SAMPLE_HASH_SEED = 42
+"""XXH64 seed of the sample hash: Spark's ``xxhash64`` has this one built in."""
+
+
+def in_prompt_sample(*, seed: int, max_per_account: int, n_exchanges: pl.Expr) -> pl.Expr:
+    """Whether an exchange is in its account's prompt sample.
+
+    The exchange's place ``h / 2**24`` (``h``: the low 24 bits of XXH64 of
+    :func:`sample_key`) is compared with the account's rate ``max_per_account /
+    n_exchanges``, in integers (``h * n_exchanges < max_per_account * 2**24``), so the
+    rule has one answer in every engine: about ``max_per_account`` exchanges of each
+    account, all of them when it has no more than that. The hash is XXH64
+    (polars-hash), stable across versions and machines; anything that must find the
+    same prompts again (the cards' template samples) uses this expression with the
+    same ``seed`` (:attr:`PromptTemplate.sample_seed`).
+    """
+    low = sample_key(seed=seed).nchash.xxhash64(seed=SAMPLE_HASH_SEED) & (
+        (1 << _SAMPLE_HASH_BITS) - 1
+    )
+    return low.cast(pl.Int64) * n_exchanges.cast(pl.Int64) < pl.lit(
+        max_per_account << _SAMPLE_HASH_BITS, pl.Int64
     )
 
 
@@ -485,22 +514,25 @@ def _prompt_sample(
 
     Each exchange of an account is kept with probability ``max_per_account /
     n_exchanges`` (all of them when the account has no more exchanges than
-    that), decided by :func:`sample_position`: about ``max_per_account`` per
+    that), decided by :func:`in_prompt_sample`: about ``max_per_account`` per
     account, deterministic. Read once for two reductions, the template bands and
     the capability mix; a script's template mix and its capability shares are
     clear from a few hundred prompts, and this bounds the costliest text work
     to accounts × ``max_per_account``.
     """
-    rate = (pl.lit(float(prompt.max_per_account)) / pl.col(N_EXCHANGES).cast(pl.Float64)).clip(
-        None, 1.0
-    )
     read = [S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT]
     if S.USER_AGENT in columns:
         read.append(S.USER_AGENT)
     sampled = (
         exchanges.select(read)
         .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
-        .filter(sample_position(seed=prompt.sample_seed) < rate)
+        .filter(
+            in_prompt_sample(
+                seed=prompt.sample_seed,
+                max_per_account=prompt.max_per_account,
+                n_exchanges=pl.col(N_EXCHANGES),
+            )
+        )
     )
     if S.USER_AGENT in columns:  # a code a row, not the text: user agents are long
         sampled = sampled.with_columns(client_family(S.USER_AGENT).alias("_client")).drop(
