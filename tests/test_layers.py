@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("load",),
     ("features",),
+    ("spark",),  # the traffic stages on Spark: load and reductions (optional dependency)
     ("graph",),
     ("cluster",),
     ("runfolder",),

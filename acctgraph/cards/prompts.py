@@ -8,6 +8,7 @@ A run folder holds no raw prompts, so :func:`write_template_samples` (called by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -248,7 +249,7 @@ def write_template_samples(
     members: pl.DataFrame,
     clusters: pl.DataFrame,
     attributes: pl.DataFrame,
-    exchanges: pl.LazyFrame,
+    exchanges: pl.LazyFrame | Callable[[pl.Series], pl.LazyFrame],
     activity: pl.DataFrame,
     prompt: PromptTemplate | None,
     params: CardParams | None = None,
@@ -261,7 +262,10 @@ def write_template_samples(
     ``samples_per_template`` raw prompts for each (:func:`template_samples`).
     ``members`` and ``clusters`` are the scoring stage's tables, ``attributes``
     the long attribute table, ``activity`` the reductions' per-account figures and
-    ``prompt`` the run's prompt-template kind (None: no samples). Returns the paths written.
+    ``prompt`` the run's prompt-template kind (None: no samples). ``exchanges`` is the
+    run's exchanges, or a function giving the exchanges of the accounts it is passed (the
+    Spark engine's :meth:`~acctgraph.spark.load.SparkExchanges.of_accounts`). Returns the
+    paths written.
     """
     params = params or CardParams()
     out = Path(out)
@@ -269,6 +273,8 @@ def write_template_samples(
     members = members.drop_nulls(S.CLUSTER_ID)
     templates = cluster_templates(members, attributes, carded, top=params.top_templates)
     holders = template_holders(members, attributes, templates, per_template=params.sample_accounts)
+    if callable(exchanges):
+        exchanges = exchanges(holders[S.ACCOUNT_ID])
     samples = (
         template_samples(
             exchanges,

@@ -6,10 +6,10 @@ per-account tables; no later stage reads raw exchanges again (the cards' templat
 samples excepted, which re-read the prompts of carded clusters). One function per
 reduction:
 
-- ``ip_usage`` (:func:`_ip_usage`): (account, canonical ip, ranges, n_events)
+- ``ip_usage`` (:func:`ip_usage_table`): (account, canonical ip, ranges, n_events)
   from exchange and signup addresses; malformed and non-global addresses
   (:mod:`acctgraph.features.ip`) excluded and counted in the warnings;
-- ``co_activity`` (:func:`_co_activity`): (account, ``ip_range@window-start``,
+- ``co_activity`` (:func:`co_activity_values`): (account, ``ip_range@window-start``,
   n_events) from exchange addresses, in windows of
   :attr:`CoActivity.window_hours <acctgraph.features.kinds.CoActivity>`;
 - ``templates`` (:func:`_template_bands`): (account, template band, n_events)
@@ -209,9 +209,10 @@ def _usage_part(
     """The reductions of one account partition (``bad_ips``: the rows to count as warnings)."""
     step("usage: addresses and co-activity windows")
     ip_windows = _ip_windows(exchanges, columns=columns, window_hours=co_activity.window_hours)
-    ip_usage, ip_lookup, bad_ips = _ip_usage(ip_windows, accounts=accounts)
-    co = _co_activity(ip_windows, ip_lookup)
-    del ip_windows
+    exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
+    ip_usage, ip_lookup, bad_ips = ip_usage_table(exchange_ips, accounts=accounts)
+    co = co_activity_values(_co_activity_counts(ip_windows, ip_lookup))
+    del ip_windows, exchange_ips
 
     step("usage: activity by hour and day")
     hourly = _hourly(exchanges, columns=columns)
@@ -282,12 +283,13 @@ def _ip_windows(exchanges: pl.LazyFrame, *, columns: set[str], window_hours: int
     )
 
 
-def _ip_usage(
-    ip_windows: pl.DataFrame, *, accounts: pl.DataFrame
+def ip_usage_table(
+    exchange_ips: pl.DataFrame, *, accounts: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The ``ip_usage`` table, the lookup of the global addresses it holds, and the bad rows.
 
-    Exchange addresses (from ``ip_windows``) and signup addresses are classified
+    Exchange addresses (``exchange_ips``: exchanges per account and raw address) and
+    signup addresses are classified
     once per distinct raw value (:func:`acctgraph.features.ip.classify_ips`);
     malformed and non-global ones are dropped and returned (``ip, ip_status,
     n_events``, for :func:`_count_bad_ips`), and the rest are summed per
@@ -295,7 +297,6 @@ def _ip_usage(
     row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
     ``ip_range``, ``ip_range_wide``.
     """
-    exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
     signup = (
         accounts.select(
             S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS)
@@ -325,27 +326,30 @@ def _ip_usage(
     return ip_usage, good, bad
 
 
-def _co_activity(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFrame:
-    """``account_id, value, n_events`` with value ``ip_range@window-start``, exchanges only.
-
-    Window labels are formatted once per distinct window, not once per row. Row
-    order is unspecified: sorting millions of string rows is costly and nothing
-    downstream depends on it.
-    """
-    windows = ip_windows.select("_window").unique()
-    windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
+def _co_activity_counts(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, ip_range, _window, n_events``: exchanges per range and window."""
     return (
         ip_windows.join(ip_lookup.select(S.IP, ip_rules.IP_RANGE), on=S.IP, how="inner")
         .group_by(S.ACCOUNT_ID, ip_rules.IP_RANGE, "_window")
         .agg(pl.col(S.N_EVENTS).sum())
-        .join(windows, on="_window")
-        .select(
-            S.ACCOUNT_ID,
-            pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")])
-            .cast(pl.Categorical)
-            .alias(S.VALUE),
-            S.N_EVENTS,
-        )
+    )
+
+
+def co_activity_values(counts: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, value, n_events`` with value ``ip_range@window-start``, exchanges only.
+
+    ``counts`` is ``account_id, ip_range, _window, n_events``. Window labels are
+    formatted once per distinct window, not once per row. Row order is unspecified:
+    sorting millions of string rows is costly and nothing downstream depends on it.
+    """
+    windows = counts.select("_window").unique()
+    windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
+    return counts.join(windows, on="_window").select(
+        S.ACCOUNT_ID,
+        pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")])
+        .cast(pl.Categorical)
+        .alias(S.VALUE),
+        S.N_EVENTS,
     )
 
 
@@ -564,7 +568,7 @@ def client_family(column: str) -> pl.Expr:
 def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.DataFrame:
     """``account_id, value, n_events``: sampled prompts per template band.
 
-    Row order is unspecified (see :func:`_co_activity`).
+    Row order is unspecified (see :func:`co_activity_values`).
     """
     bands = template_bands(
         S.PROMPT,
@@ -687,7 +691,7 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
 
 
 def _count_bad_ips(bad: pl.DataFrame, warnings: WarningLog) -> None:
-    """Record the malformed and non-global addresses of :func:`_ip_usage`'s bad rows."""
+    """Record the malformed and non-global addresses of :func:`ip_usage_table`'s bad rows."""
     for status, code, message in (
         (
             ip_rules.MALFORMED,

@@ -86,10 +86,30 @@ def open_table(
             schema = dict(frame.collect_schema())
     else:
         frame, schema = scan_file(Path(source))
-    names = list(schema)
+    rename = column_renames(list(schema), table, mapping, warnings, where)
+    if rename:
+        frame = frame.rename(rename)
+        schema = {rename.get(name, name): dtype for name, dtype in schema.items()}
+    check_columns(list(schema), table, where)
+    return frame, schema
+
+
+def column_renames(
+    names: list[str],
+    table: str,
+    mapping: Mapping[str, str] | None,
+    warnings: WarningLog,
+    where: str,
+) -> dict[str, str]:
+    """``{file column: new name}`` for a table whose columns are ``names`` (in file order).
+
+    Applies the mapping's renames of ``table``; a file column that already has a
+    mapped contract name is kept as ``<name>_unmapped`` (a counted warning). Refuses
+    a mapped column that does not exist and one column mapped twice.
+    """
     renames = table_mapping(mapping, table)
     for contract, source in renames.items():
-        if source not in schema:
+        if source not in names:
             raise InputError(
                 f"the column mapping {contract}={source} names a column that does not exist; "
                 f"columns present: {', '.join(names)}",
@@ -106,9 +126,9 @@ def open_table(
         )
     rename = {source: contract for contract, source in renames.items()}
     for contract in renames:
-        if contract in schema and contract not in rename:
+        if contract in names and contract not in rename:
             kept = f"{contract}_unmapped"
-            while kept in schema or kept in rename.values():
+            while kept in names or kept in rename.values():
                 kept += "_"
             rename[contract] = kept
             warnings.add(
@@ -120,10 +140,12 @@ def open_table(
                 column=contract,
                 path=where,
             )
-    if rename:
-        frame = frame.rename(rename)
-        schema = {rename.get(name, name): dtype for name, dtype in schema.items()}
-    internal = [name for name in schema if name.startswith("__acctgraph_")]
+    return rename
+
+
+def check_columns(names: list[str], table: str, where: str) -> None:
+    """Refuse reserved ``__acctgraph_`` names and a missing required column of ``table``."""
+    internal = [name for name in names if name.startswith("__acctgraph_")]
     if internal:
         raise InputError(
             "column names starting with __acctgraph_ are reserved", path=where, column=internal[0]
@@ -135,11 +157,10 @@ def open_table(
         S.MEMBERS: S.MEMBERS_REQUIRED,
     }[table]
     for name in required:
-        if name not in schema:
+        if name not in names:
             raise InputError(
                 f"missing required column of the {table} table; columns present: "
-                f"{', '.join(schema)} (if it has another name, map it: --map {name}=<column>)",
+                f"{', '.join(names)} (if it has another name, map it: --map {name}=<column>)",
                 path=where,
                 column=name,
             )
-    return frame, schema

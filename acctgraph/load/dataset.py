@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -40,6 +41,9 @@ class Dataset:
     warnings: WarningLog
     inputs: list[InputFile] = field(default_factory=list)
     extra_account_columns: list[str] = field(default_factory=list)
+    spark: Any = None
+    """On the Spark engine, the exchanges' Spark DataFrame
+    (:class:`acctgraph.spark.load.SparkExchanges`); ``exchanges`` is then empty."""
 
 
 def load_dataset(
@@ -146,10 +150,36 @@ def _assemble(
     log: WarningLog,
 ) -> Dataset:
     """Load both tables and build the account universe (inputs carry rows only)."""
-    exchanges_where = source_name(exchanges, S.EXCHANGES)
     account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
     exchange_frame, per_account, n_exchange_rows = read_exchanges(exchanges, mapping, log)
+    return universe(
+        account_rows,
+        per_account,
+        exchanges=source_name(exchanges, S.EXCHANGES),
+        log=log,
+        inputs=[
+            InputFile(S.ACCOUNTS, source_name(accounts, S.ACCOUNTS), 0, "", n_account_rows),
+            InputFile(S.EXCHANGES, source_name(exchanges, S.EXCHANGES), 0, "", n_exchange_rows),
+        ],
+        extra_account_columns=extra_columns,
+        exchanges_frame=exchange_frame,
+    )
 
+
+def universe(
+    account_rows: pl.DataFrame,
+    per_account: pl.DataFrame,
+    *,
+    exchanges: str,
+    log: WarningLog,
+    inputs: list[InputFile],
+    extra_account_columns: list[str],
+    exchanges_frame: pl.LazyFrame,
+) -> Dataset:
+    """The dataset of checked account rows and the exchanges per account (``account_id,
+    exchanges``, sorted): the accounts table plus the accounts seen only in exchanges,
+    each counted as a warning (``exchanges``: how messages name the exchanges' source)."""
+    exchanges_where = exchanges
     only_in_exchanges = per_account.join(
         account_rows.select(S.ACCOUNT_ID), on=S.ACCOUNT_ID, how="anti"
     ).sort(S.ACCOUNT_ID)
@@ -185,13 +215,10 @@ def _assemble(
     )
     return Dataset(
         accounts=universe,
-        exchanges=exchange_frame,
+        exchanges=exchanges_frame,
         warnings=log,
-        inputs=[
-            InputFile(S.ACCOUNTS, source_name(accounts, S.ACCOUNTS), 0, "", n_account_rows),
-            InputFile(S.EXCHANGES, exchanges_where, 0, "", n_exchange_rows),
-        ],
-        extra_account_columns=extra_columns,
+        inputs=inputs,
+        extra_account_columns=extra_account_columns,
     )
 
 

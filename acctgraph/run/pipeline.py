@@ -73,6 +73,7 @@ from acctgraph.run.result import RunResult
 from acctgraph.run.timing import Progress, Stages
 from acctgraph.run.write import write_outputs
 from acctgraph.runfolder import RUN_JSON, load_run
+from acctgraph.spark.reduce import spark_usage
 
 
 def run_pipeline(
@@ -219,6 +220,15 @@ def compute_usage_for(
     True
     """
     check_declared(dataset, config)
+    if dataset.spark is not None:
+        return spark_usage(
+            dataset,
+            dataset.spark.frame,
+            prompt=config.prompt_template,
+            co_activity=config.co_activity,
+            event_columns=config.event_columns,
+            progress=progress,
+        )
     return compute_usage(
         dataset,
         prompt=config.prompt_template,

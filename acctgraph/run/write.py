@@ -241,7 +241,11 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             members=scored.members,
             clusters=scored.clusters,
             attributes=result.attributes,
-            exchanges=result.dataset.exchanges,
+            exchanges=(
+                result.dataset.exchanges
+                if result.dataset.spark is None
+                else result.dataset.spark.of_accounts
+            ),
             activity=result.usage.activity,
             prompt=result.config.prompt_template,
         ),

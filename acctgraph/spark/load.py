@@ -1,0 +1,443 @@
+"""Loading the exchanges on Spark, with the one-machine loader's typing, checks and messages.
+
+:func:`spark_dataset` is :func:`~acctgraph.load.load_dataset` with the exchanges read
+by Spark: one file (``.parquet``, ``.csv``, ``.ndjson``/``.jsonl``, optionally
+``.gz``), a directory of part files (``exchanges/part-*.parquet``) or a Hive-style
+partitioned directory (``exchanges/day=2026-05-01/…``; the partition columns become
+columns). The accounts table, account-sized, is read on the driver by the one-machine
+loader.
+
+The exchanges are read as the one-machine loader reads them (text formats as text: a
+CSV field that is empty and unquoted is null, ``""`` is an empty string, fields may
+span lines; JSON scalars as text), renamed by the same column mapping
+(:func:`~acctgraph.load.columns.column_renames`), then typed and checked by the same
+polars expressions (:func:`~acctgraph.load.checks.plan_columns`) applied to each Arrow
+batch in Spark's Python workers. Check counts are one Spark aggregation; a failing
+check's examples are the first failing rows in file order, numbered as the
+one-machine loader numbers them (row 1 is the first data row; the files of a
+directory in path order, one after the other), so a bad input is refused with the
+same exit status and message. Exchanges per account and rows repeated exactly are a
+Spark group-by.
+
+The typed exchanges are persisted (memory, then disk) for the reductions
+(:func:`acctgraph.spark.reduce.spark_usage`), which read them several times.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from acctgraph.core import schema as S
+from acctgraph.core.diagnostics import WarningLog
+from acctgraph.core.errors import InputError
+from acctgraph.load import Dataset
+from acctgraph.load.checks import MAX_EXAMPLES, ROW, plan_columns, typed_name
+from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames
+from acctgraph.load.dataset import universe
+from acctgraph.load.formats import InputFile, find_table_file, table_format
+from acctgraph.load.tables import read_accounts
+from acctgraph.spark.session import arrow_batches, plain_type, to_polars
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_FILE = "__acctgraph_file"
+_ID = "__acctgraph_id"
+_PARTITION = "__acctgraph_partition"
+_ID_BITS = 33
+"""``monotonically_increasing_id`` holds the partition in its upper bits, the row's place
+within the partition in its lower 33."""
+
+
+@dataclass
+class SparkExchanges:
+    """The exchanges of a :class:`~acctgraph.load.Dataset` loaded on Spark.
+
+    ``frame``: the typed exchanges (contract columns, then the file's other columns),
+    persisted. :meth:`of_accounts` brings the exchanges of a few accounts to the driver
+    (what the cards' template samples read).
+    """
+
+    frame: Any
+    columns: list[str] = field(default_factory=list)
+
+    def of_accounts(self, account_ids: pl.Series) -> pl.LazyFrame:
+        """The exchanges of ``account_ids`` as a polars frame (a small table)."""
+        from pyspark.sql import functions as f
+
+        ids = account_ids.unique().sort().to_list()
+        return to_polars(self.frame.where(f.col(S.ACCOUNT_ID).isin(ids))).lazy()
+
+
+def spark_dataset(
+    spark: SparkSession,
+    input_dir: str | Path | None = None,
+    *,
+    accounts: str | Path | None = None,
+    exchanges: str | Path | None = None,
+    mapping: Mapping[str, str] | None = None,
+    warnings: WarningLog | None = None,
+) -> Dataset:
+    """:func:`~acctgraph.load.load_dataset` with the exchanges read and checked by Spark.
+
+    ``input_dir`` holds ``accounts.<ext>`` and ``exchanges.<ext>`` (a file, or a
+    directory of part files named ``exchanges``); or give both paths. The returned
+    dataset's ``spark`` holds the typed Spark DataFrame; its ``exchanges`` is an empty
+    polars frame of the same columns (nothing on the driver reads the traffic).
+    """
+    log = warnings if warnings is not None else WarningLog()
+    if input_dir is not None:
+        folder = Path(input_dir)
+        accounts = accounts or find_table_file(folder, S.ACCOUNTS)
+        exchanges = exchanges or _exchanges_path(folder)
+    if accounts is None or exchanges is None:
+        raise InputError("give an input directory, or both the accounts and exchanges paths")
+    account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
+    frame, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
+    from pyspark.sql import functions as f
+
+    per_account = to_polars(
+        frame.groupBy(S.ACCOUNT_ID).agg(f.count(f.lit(1)).alias("exchanges"))
+    ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("exchanges").cast(pl.UInt32))
+    dataset = universe(
+        account_rows,
+        per_account.sort(S.ACCOUNT_ID),
+        exchanges=str(exchanges),
+        log=log,
+        inputs=[
+            InputFile(S.ACCOUNTS, str(accounts), 0, "", n_account_rows),
+            InputFile(S.EXCHANGES, str(exchanges), 0, "", n_rows),
+        ],
+        extra_account_columns=extra_columns,
+        exchanges_frame=_empty_like(frame),
+    )
+    dataset.spark = SparkExchanges(frame=frame, columns=frame.columns)
+    return dataset
+
+
+def _exchanges_path(folder: Path) -> Path:
+    """``folder/exchanges`` when it is a directory of part files, else the one-machine rule."""
+    parts = folder / S.EXCHANGES
+    if parts.is_dir():
+        return parts
+    return find_table_file(folder, S.EXCHANGES)
+
+
+def _format(path: str) -> str:
+    """The format of a file, or of the part files of a directory (the first one found)."""
+    target = Path(path)
+    if target.is_dir():
+        for part in sorted(target.rglob("*")):
+            if part.is_file() and not part.name.startswith(("_", ".")):
+                return table_format(part)
+        raise InputError("the directory holds no part files", path=path)
+    return table_format(target)
+
+
+def _read_raw(spark: SparkSession, path: str) -> DataFrame:
+    fmt = _format(path)
+    reader = spark.read
+    if fmt == "csv":
+        # As polars reads CSV: every field text; an empty unquoted field null, "" an empty string
+        # (a field holding only NUL is read as null); RFC 4180 quotes; fields may span lines.
+        return reader.options(
+            header=True,
+            inferSchema=False,
+            escape='"',
+            multiLine=True,
+            nullValue="\u0000",
+            encoding="UTF-8",
+            mode="FAILFAST",
+        ).csv(path)
+    if fmt == "parquet":
+        return reader.parquet(path)
+    return reader.options(primitivesAsString=True, mode="FAILFAST").json(path)
+
+
+def _polars_schema(frame: DataFrame) -> dict[str, pl.DataType]:
+    """The polars dtypes of a Spark DataFrame's columns (through its Arrow schema)."""
+    arrow = _arrow_schema(frame)
+    empty = pl.DataFrame(pl.from_arrow(arrow.empty_table()))
+    return dict(empty.schema)
+
+
+def _read_exchanges(
+    spark: SparkSession, path: str, mapping: Mapping[str, str] | None, log: WarningLog
+) -> tuple[DataFrame, int]:
+    """Typed, checked, persisted exchanges, and their row count."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as f
+
+    where = path
+    try:
+        raw = _read_raw(spark, path)
+        names = raw.columns
+    except InputError:
+        raise
+    except Exception as exc:  # Spark's analysis errors: a missing path, an unreadable file
+        raise InputError(f"cannot read the file ({_first_line(exc)})", path=where) from exc
+    if not names:
+        raise InputError("has no columns", path=where)
+    rename = column_renames(names, S.EXCHANGES, mapping, log, where)
+    if rename:
+        raw = raw.withColumnsRenamed(rename)
+    check_columns(raw.columns, S.EXCHANGES, where)
+    schema = _polars_schema(raw)
+    typed, checks = plan_columns(S.EXCHANGES, schema, where)
+    extras = [name for name in schema if name not in OUTPUT_SCHEMAS[S.EXCHANGES]]
+    arrow_raw = _arrow_schema(raw)
+    out_schema = pa.schema(
+        [
+            pa.field(name, plain_type(_arrow_type(dtype)))
+            for name, dtype in OUTPUT_SCHEMAS[S.EXCHANGES].items()
+        ]
+        + [arrow_raw.field(name) for name in extras]
+        + [pa.field(f"__acctgraph_check{i}", pa.bool_()) for i in range(len(checks))]
+    )
+    staged = raw.mapInArrow(
+        functools.partial(
+            _stage_batches,
+            typed=typed,
+            masks=[check.mask.fill_null(False) for check in checks],
+            extras=extras,
+            schema=out_schema,
+        ),
+        _ddl(spark, out_schema),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = staged.agg(
+            f.count(f.lit(1)).alias("rows"),
+            *[
+                f.sum(f.col(f"__acctgraph_check{i}").cast("long")).alias(f"n{i}")
+                for i in range(len(checks))
+            ],
+        ).first()
+    except Exception as exc:
+        staged.unpersist()
+        raise InputError(f"cannot read the file ({_first_line(exc)})", path=where) from exc
+    assert counts is not None
+    n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
+    examples = functools.partial(_examples, spark, path, rename, schema, checks, fmt_where=where)
+    for i, check in enumerate(checks):
+        if n[i] and check.fatal:
+            staged.unpersist()
+            raise InputError(
+                f"{n[i]} row(s) with {check.message} (row 1 is the first data row)",
+                path=where,
+                column=check.column,
+                examples=examples(i),
+            )
+    for i, check in enumerate(checks):
+        log.add(
+            check.code,
+            check.message,
+            count=n[i],
+            examples=examples(i) if n[i] else [],
+            column=check.column,
+            path=where,
+        )
+    rows = int(counts["rows"])
+    log.add(
+        "exchanges_empty",
+        "the exchanges table has no rows: a records-only run, where only the accounts "
+        "table's columns link accounts",
+        count=int(rows == 0),
+        path=where,
+    )
+    frame = staged.select(*OUTPUT_SCHEMAS[S.EXCHANGES], *extras)
+    _count_repeated_rows(frame, log, where)
+    return frame, rows
+
+
+def _stage_batches(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    typed: dict[str, pl.Expr],
+    masks: list[pl.Expr],
+    extras: list[str],
+    schema: pa.Schema,
+) -> Iterator[pa.RecordBatch]:
+    """Typed columns, extras and check masks of each raw batch (the loader's expressions)."""
+    for batch in batches:
+        frame = pl.DataFrame(pl.from_arrow(batch))
+        staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
+        out = staged.select(
+            [pl.col(typed_name(name)).alias(name) for name in typed]
+            + [pl.col(name) for name in extras]
+            + [mask.alias(f"__acctgraph_check{i}") for i, mask in enumerate(masks)]
+        )
+        yield from arrow_batches(out, schema)
+
+
+def _examples(
+    spark: SparkSession,
+    path: str,
+    rename: dict[str, str],
+    schema: dict[str, pl.DataType],
+    checks: list[Any],
+    i: int,
+    *,
+    fmt_where: str,
+) -> list[str]:
+    """The first :data:`MAX_EXAMPLES` rows failing check ``i``, numbered as polars numbers them.
+
+    A second read of the input with each row's file and scan position; row numbers
+    follow from the row counts of the files before it (in path order) and of the scan
+    partitions before it in its file (a file's splits are scanned in offset order).
+    """
+    from pyspark.sql import functions as f
+
+    raw = _read_raw(spark, path)
+    if rename:
+        raw = raw.withColumnsRenamed(rename)
+    placed = raw.select(
+        "*",
+        f.col("_metadata.file_path").alias(_FILE),
+        f.monotonically_increasing_id().alias(_ID),
+    )
+    template, parts = checks[i].example
+    typed, _ = plan_columns(S.EXCHANGES, schema, fmt_where)
+    out_schema = pa.schema(
+        [pa.field(_FILE, pa.string()), pa.field(_ID, pa.int64())]
+        + [pa.field(f"e{j}", pa.string()) for j in range(len(parts))]
+    )
+    failing = placed.mapInArrow(
+        functools.partial(
+            _failing_batches,
+            typed=typed,
+            mask=checks[i].mask.fill_null(False),
+            parts=list(parts),
+            schema=out_schema,
+        ),
+        _ddl(spark, out_schema),
+    )
+    # The scan's partitions: rows per (file, partition), so a row's number can be counted.
+    sizes = to_polars(
+        placed.select(_FILE, f.shiftright(_ID, _ID_BITS).alias(_PARTITION))
+        .groupBy(_FILE, _PARTITION)
+        .agg(f.count(f.lit(1)).alias("rows"))
+    ).sort(_FILE, _PARTITION)
+    sizes = sizes.with_columns(
+        (pl.col("rows").cum_sum() - pl.col("rows")).cast(pl.Int64).alias("before")
+    )
+    found = to_polars(failing).with_columns(
+        (pl.col(_ID) // (1 << _ID_BITS)).alias(_PARTITION),
+        (pl.col(_ID) % (1 << _ID_BITS)).alias("_place"),
+    )
+    rows = (
+        found.join(sizes.select(_FILE, _PARTITION, "before"), on=[_FILE, _PARTITION])
+        .with_columns((pl.col("before") + pl.col("_place") + 1).alias("_row"))
+        .sort("_row")
+        .head(MAX_EXAMPLES)
+    )
+    labels = [f"e{j}" for j in range(len(parts))]
+    return [
+        template.format(*(_shown(number, value, j, parts) for j, value in enumerate(values)))
+        for number, *values in rows.select("_row", *labels).iter_rows()
+    ]
+
+
+def _is_row(part: pl.Expr) -> bool:
+    return part.meta.eq(pl.col(ROW))
+
+
+def _shown(number: int, value: str | None, j: int, parts: tuple[pl.Expr, ...]) -> str:
+    """One part of an example: the row number, a value, or ``(null)`` (as polars shows them)."""
+    if _is_row(parts[j]):
+        return str(number)
+    return "(null)" if value is None else value
+
+
+def _failing_batches(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    typed: dict[str, pl.Expr],
+    mask: pl.Expr,
+    parts: list[pl.Expr],
+    schema: pa.Schema,
+) -> Iterator[pa.RecordBatch]:
+    """File, scan position and example parts (text; the row number left null) of failing rows."""
+    for batch in batches:
+        frame = pl.DataFrame(pl.from_arrow(batch))
+        staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
+        out = staged.filter(mask).select(
+            pl.col(_FILE),
+            pl.col(_ID),
+            *[
+                (pl.lit(None, pl.String) if _is_row(part) else part.cast(pl.String)).alias(f"e{j}")
+                for j, part in enumerate(parts)
+            ],
+        )
+        yield from arrow_batches(out, schema)
+
+
+def _count_repeated_rows(frame: DataFrame, log: WarningLog, where: str) -> None:
+    """The loader's ``exchanges_duplicate_rows`` warning: rows repeated exactly (all columns)."""
+    from pyspark.sql import functions as f
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    keys = [
+        f.to_json(f.col(c.name)).alias(c.name)
+        if isinstance(c.dataType, (ArrayType, MapType, StructType))
+        else f.col(c.name)
+        for c in frame.schema.fields
+    ]
+    repeated = to_polars(
+        frame.select(*keys)
+        .groupBy(*frame.columns)
+        .agg(f.count(f.lit(1)).alias("_n"))
+        .where(f.col("_n") > 1)
+        .groupBy(S.ACCOUNT_ID)
+        .agg(f.sum(f.col("_n") - 1).alias("repeated"))
+    ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("repeated").cast(pl.Int64))
+    log.add(
+        "exchanges_duplicate_rows",
+        "exchange rows repeated exactly (all columns equal); kept here, the attribute "
+        "stage counts each distinct exchange once",
+        count=int(repeated["repeated"].sum()),
+        examples=[
+            f"{account}: {n} repeated row(s)"
+            for account, n in repeated.sort(["repeated", S.ACCOUNT_ID], descending=[True, False])
+            .head(MAX_EXAMPLES)
+            .iter_rows()
+        ],
+        column=S.ACCOUNT_ID,
+        path=where,
+    )
+
+
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    """The Arrow type of a polars dtype (of an empty column of it)."""
+    return pl.Series("x", [], dtype=dtype).to_arrow().type
+
+
+def _arrow_schema(frame: DataFrame) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    zone = frame.sparkSession.conf.get("spark.sql.session.timeZone")
+    return to_arrow_schema(frame.schema, timezone=zone)
+
+
+def _ddl(spark: SparkSession, schema: pa.Schema) -> Any:
+    """The Spark schema of an Arrow schema (what ``mapInArrow`` is told it yields)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
+
+
+def _empty_like(frame: DataFrame) -> pl.LazyFrame:
+    """An empty polars frame with the typed exchanges' columns and dtypes."""
+    return pl.DataFrame(pl.from_arrow(_arrow_schema(frame).empty_table())).lazy()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:300] + "…"

@@ -1,0 +1,89 @@
+"""Starting a Spark session for acctgraph, and moving tables between Spark and polars.
+
+Everything acctgraph computes on Spark is independent of the session's settings (time
+zone, partitions): times are read as integer microseconds since the epoch, and hours
+and days are computed from them in UTC. :func:`spark_session` is what the command line
+uses (``--engine spark --spark-master URL``); in a notebook on a cluster the session
+the platform gives is used as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+SPARK_EXTRA = "pip install 'acctgraph[spark]'"
+"""How to install the optional Spark dependencies (named in error messages)."""
+
+
+def require_pyspark() -> Any:
+    """The ``pyspark.sql`` module, or an :class:`ImportError` that says how to install it."""
+    try:
+        import pyspark.sql
+    except ImportError as exc:  # pragma: no cover - the extra is installed in the test env
+        raise ImportError(
+            f"--engine spark needs PySpark and a Java runtime: {SPARK_EXTRA}"
+        ) from exc
+    return pyspark.sql
+
+
+def spark_session(master: str = "local[*]", *, app_name: str = "acctgraph") -> SparkSession:
+    """A Spark session for a run (``getOrCreate``: an active session is reused).
+
+    Python workers run this interpreter (``PYSPARK_PYTHON``, unless set), so the
+    executors of a local session import the same acctgraph and polars as the driver.
+    The session's time zone is UTC and its web UI is off; shuffles use
+    ``2 × default parallelism`` partitions in local mode.
+    """
+    sql = require_pyspark()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        sql.SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def to_polars(frame: DataFrame) -> pl.DataFrame:
+    """A Spark DataFrame collected to the driver as a polars frame (through Arrow)."""
+    table = frame.toArrow()
+    return pl.DataFrame(pl.from_arrow(table))
+
+
+def to_spark(session: SparkSession, frame: pl.DataFrame) -> DataFrame:
+    """A polars frame (a small table: a lookup) as a Spark DataFrame."""
+    table = frame.to_arrow()
+    schema = pa.schema([pa.field(f.name, plain_type(f.type)) for f in table.schema])
+    return session.createDataFrame(table.cast(schema))
+
+
+def plain_type(kind: pa.DataType) -> pa.DataType:
+    """The Arrow type Spark reads for one polars exports: strings and lists not large, not views."""
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_list(kind) or pa.types.is_list_view(kind):
+        return pa.list_(plain_type(kind.value_type))
+    return kind
+
+
+def arrow_batches(frame: pl.DataFrame, schema: pa.Schema) -> list[pa.RecordBatch]:
+    """``frame`` as record batches of exactly ``schema`` (what ``mapInArrow`` must yield)."""
+    table = frame.to_arrow().cast(schema)
+    return table.to_batches() or [pa.RecordBatch.from_pylist([], schema=schema)]
