@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: demo test test-all lint install lock clean sample bench bench-febrl browser notebook
+.PHONY: demo test test-all lint install lock clean sample bench bench-febrl browser java notebook
 
 install: $(STAMP)
 
@@ -32,16 +32,21 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 		|| { echo "the browser tests need Chromium: run 'apt-get install chromium' as root"; exit 1; }
 
+# The Spark tests (tests/test_spark.py, local mode) need a Java runtime, 17 or newer (Debian's).
+java:
+	@command -v java >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y default-jre-headless) \
+		|| { echo "the Spark tests need Java 17+: run 'apt-get install default-jre-headless' as root"; exit 1; }
+
 # Style (ruff check, ruff format --check) and a type check of the package (mypy; it ships py.typed).
 lint: $(STAMP)
 	$(BIN)/ruff check acctgraph tests benchmarks conftest.py
 	$(BIN)/ruff format --check acctgraph tests benchmarks conftest.py
 	$(BIN)/mypy
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser java lint
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-all: $(STAMP) browser
+test-all: $(STAMP) browser java
 	$(BIN)/python -m pytest -q
 
 # JupyterLab on the investigator notebooks, in the project's environment (its python3 kernel).

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -180,6 +181,16 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
         json_path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
+def _spark(master: str) -> Any:
+    """A Spark session (``--engine spark``), or a usage error saying what to install."""
+    try:
+        from acctgraph.spark.session import spark_session
+
+        return spark_session(master)
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument(
     "input_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -192,9 +203,10 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
 )
 @click.option(
     "--exchanges",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="Exchanges file (instead of INPUT_DIR).",
+    help="Exchanges file (instead of INPUT_DIR); with --engine spark also a directory of "
+    "part files or a Hive-style partitioned directory.",
 )
 @click.option(
     "--out",
@@ -257,6 +269,21 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
     "confirmed, benign, allowlist or under_review per operation id or account id. Read, "
     "never written.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["polars", "spark"]),
+    default="polars",
+    show_default=True,
+    help="Where the exchanges are loaded and reduced: polars on this machine, or Apache "
+    "Spark (pip install 'acctgraph[spark]'; a Java runtime). The outputs are the same.",
+)
+@click.option(
+    "--spark-master",
+    default="local[*]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[2], spark://host:7077, yarn, ...).",
+)
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def run(
     input_dir: Path | None,
@@ -270,6 +297,8 @@ def run(
     memory_budget: str | None,
     previous: Path | None,
     decisions: Path | None,
+    engine: str,
+    spark_master: str,
     quiet: bool,
 ) -> None:
     """Find and score operator clusters; write members, clusters, evidence and run.json.
@@ -279,6 +308,7 @@ def run(
       acctgraph run data/sample --out out/sample
       acctgraph run --accounts users.csv --exchanges logs.parquet --map account_id=user_id --out out/case42
       acctgraph run today/ --out out/today --previous out/yesterday --decisions decisions.csv
+      acctgraph run case/ --out out/case --engine spark --spark-master local[2]
     """
     from acctgraph import Config, run_and_write
 
@@ -300,6 +330,7 @@ def run(
         progress=_stderr_progress(quiet),
         previous=previous,
         decisions=decisions,
+        spark=_spark(spark_master) if engine == "spark" else None,
     )
     _print_top(result, out)
 

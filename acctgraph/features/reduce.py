@@ -65,6 +65,7 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -502,9 +503,8 @@ def in_prompt_sample(*, seed: int, max_per_account: int, n_exchanges: pl.Expr) -
     same prompts again (the cards' template samples) uses this expression with the
     same ``seed`` (:attr:`PromptTemplate.sample_seed`).
     """
-    low = sample_key(seed=seed).nchash.xxhash64(seed=SAMPLE_HASH_SEED) & (
-        (1 << _SAMPLE_HASH_BITS) - 1
-    )
+    key: Any = sample_key(seed=seed)  # polars-hash's namespace is registered at import
+    low = key.nchash.xxhash64(seed=SAMPLE_HASH_SEED) & ((1 << _SAMPLE_HASH_BITS) - 1)
     return low.cast(pl.Int64) * n_exchanges.cast(pl.Int64) < pl.lit(
         max_per_account << _SAMPLE_HASH_BITS, pl.Int64
     )

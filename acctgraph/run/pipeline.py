@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -73,6 +74,7 @@ from acctgraph.run.result import RunResult
 from acctgraph.run.timing import Progress, Stages
 from acctgraph.run.write import write_outputs
 from acctgraph.runfolder import RUN_JSON, load_run
+from acctgraph.spark.load import spark_dataset
 from acctgraph.spark.reduce import spark_usage
 
 
@@ -708,12 +710,15 @@ def run_and_write(
     progress: Progress | None = None,
     previous: str | Path | None = None,
     decisions: str | Path | None = None,
+    spark: Any = None,
 ) -> RunResult:
     """Load the inputs, run every stage and write the outputs (what ``acctgraph run`` does).
 
     ``previous``: an earlier run folder whose operation ids this run carries on;
     ``decisions``: the investigators' decisions file (:mod:`acctgraph.cluster.track`).
     Both are read, and refused with exit status 2 when malformed, before the inputs.
+    ``spark``: a Spark session; the exchanges are then loaded and reduced on Spark
+    (:func:`~acctgraph.spark.load.spark_dataset`), with the same outputs.
     """
     config = config or Config()
     stage = Stages(progress)
@@ -726,10 +731,15 @@ def run_and_write(
     if decisions is not None:
         decided = load_decisions(decisions)
         sources.append(vars(file_record("decisions", decisions, rows=decided.height)))
+    mapping = dict(config.mapping)
     dataset = stage(
         "load",
-        lambda: load_dataset(
-            input_dir, accounts=accounts, exchanges=exchanges, mapping=dict(config.mapping)
+        lambda: (
+            load_dataset(input_dir, accounts=accounts, exchanges=exchanges, mapping=mapping)
+            if spark is None
+            else spark_dataset(
+                spark, input_dir, accounts=accounts, exchanges=exchanges, mapping=mapping
+            )
         ),
     )
     result = run_pipeline(

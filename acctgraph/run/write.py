@@ -59,6 +59,15 @@ def versions() -> dict[str, str]:
     return out
 
 
+def engine_record(result: RunResult) -> dict[str, Any]:
+    """Where the exchanges were loaded and reduced: polars on this machine, or Spark
+    (its master and version). The outputs are the same either way."""
+    spark = result.dataset.spark
+    if spark is None:
+        return {"name": "polars"}
+    return {"name": "spark", **spark.describe()}
+
+
 def run_record(result: RunResult) -> dict[str, Any]:
     """The content of ``run.json``: everything needed to cite and reproduce the run."""
     scored = result.scored
@@ -67,6 +76,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
         "versions": versions(),
         "parameters": result.config.to_dict(),
         "seed": result.config.seed,
+        "engine": engine_record(result),
         "inputs": [vars(f) for f in result.dataset.inputs] + result.sources,
         "rows": {
             "accounts_in": result.dataset.accounts.height,

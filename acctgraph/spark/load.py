@@ -26,6 +26,7 @@ The typed exchanges are persisted (memory, then disk) for the reductions
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +40,9 @@ from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import InputError
 from acctgraph.load import Dataset
 from acctgraph.load.checks import MAX_EXAMPLES, ROW, plan_columns, typed_name
-from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames
+from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames, table_mapping
 from acctgraph.load.dataset import universe
-from acctgraph.load.formats import InputFile, find_table_file, table_format
+from acctgraph.load.formats import InputFile, file_record, find_table_file, table_format
 from acctgraph.load.tables import read_accounts
 from acctgraph.spark.session import arrow_batches, plain_type, to_polars
 
@@ -68,6 +69,11 @@ class SparkExchanges:
     frame: Any
     columns: list[str] = field(default_factory=list)
 
+    def describe(self) -> dict[str, str]:
+        """The session's master URL and Spark version (for ``run.json``)."""
+        session = self.frame.sparkSession
+        return {"master": session.sparkContext.master, "version": session.version}
+
     def of_accounts(self, account_ids: pl.Series) -> pl.LazyFrame:
         """The exchanges of ``account_ids`` as a polars frame (a small table)."""
         from pyspark.sql import functions as f
@@ -93,12 +99,14 @@ def spark_dataset(
     polars frame of the same columns (nothing on the driver reads the traffic).
     """
     log = warnings if warnings is not None else WarningLog()
+    table_mapping(mapping, S.ACCOUNTS)  # reject bad mapping keys before reading anything
     if input_dir is not None:
         folder = Path(input_dir)
-        accounts = accounts or find_table_file(folder, S.ACCOUNTS)
-        exchanges = exchanges or _exchanges_path(folder)
+        accounts = accounts if accounts is not None else find_table_file(folder, S.ACCOUNTS)
+        exchanges = exchanges if exchanges is not None else _exchanges_path(folder)
     if accounts is None or exchanges is None:
-        raise InputError("give an input directory, or both the accounts and exchanges paths")
+        missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
+        raise InputError(f"no {missing} table given: pass a directory or both files")
     account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
     frame, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
     from pyspark.sql import functions as f
@@ -112,14 +120,34 @@ def spark_dataset(
         exchanges=str(exchanges),
         log=log,
         inputs=[
-            InputFile(S.ACCOUNTS, str(accounts), 0, "", n_account_rows),
-            InputFile(S.EXCHANGES, str(exchanges), 0, "", n_rows),
+            file_record(S.ACCOUNTS, accounts, rows=n_account_rows),
+            _source_record(S.EXCHANGES, str(exchanges), rows=n_rows),
         ],
         extra_account_columns=extra_columns,
         exchanges_frame=_empty_like(frame),
     )
     dataset.spark = SparkExchanges(frame=frame, columns=frame.columns)
     return dataset
+
+
+def _source_record(table: str, path: str, *, rows: int) -> InputFile:
+    """Size and SHA-256 of a local file; of a local directory's part files, the total size
+    and the SHA-256 of each part's relative path and content in path order; a path this
+    machine cannot read (a cluster's storage) is recorded with size 0 and no digest."""
+    target = Path(path)
+    if target.is_file():
+        return file_record(table, target, rows=rows)
+    if not target.is_dir():
+        return InputFile(table, path, 0, "", rows)
+    digest = hashlib.sha256()
+    size = 0
+    for part in sorted(p for p in target.rglob("*") if p.is_file()):
+        digest.update(str(part.relative_to(target)).encode() + b"\0")
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        size += part.stat().st_size
+    return InputFile(table, path, size, digest.hexdigest(), rows)
 
 
 def _exchanges_path(folder: Path) -> Path:
@@ -176,6 +204,9 @@ def _read_exchanges(
     from pyspark.sql import functions as f
 
     where = path
+    local = Path(path)
+    if local.is_file() and local.stat().st_size == 0:  # what the one-machine loader says
+        raise InputError("file is empty", path=where)
     try:
         raw = _read_raw(spark, path)
         names = raw.columns

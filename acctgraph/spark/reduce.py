@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -59,7 +59,7 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 24 * _US_PER_HOUR
 
 
-def _functions():  # type: ignore[no-untyped-def]
+def _functions() -> Any:
     from pyspark.sql import functions
 
     return functions
