@@ -59,7 +59,7 @@ def _plain(frame: pl.DataFrame) -> pl.DataFrame:
 def test_the_prompt_sample_hash_is_the_same_in_spark(spark: Any) -> None:
     from pyspark.sql import functions as f
 
-    t0 = dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC)
     rows = [
         (account, t0 + dt.timedelta(microseconds=7_919 * i * i + 13 * i), n)
         for i, (account, n) in enumerate(
