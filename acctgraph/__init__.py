@@ -42,6 +42,9 @@ _FRONT: dict[str, str] = {
     "load_labels": "acctgraph.load",
     "load_members": "acctgraph.load",
     "load_decisions": "acctgraph.load.decisions",
+    # the exchanges on Apache Spark (pip install 'acctgraph[spark]')
+    "spark_session": "acctgraph.spark.session",
+    "spark_dataset": "acctgraph.spark.load",
     # the stages, one by one
     "compute_usage": "acctgraph.features",
     "attribute_table": "acctgraph.features",
@@ -99,6 +102,8 @@ __all__ = [
     "load_labels",
     "load_members",
     "load_decisions",
+    "spark_session",
+    "spark_dataset",
     "compute_usage",
     "attribute_table",
     "build_graph",
@@ -172,6 +177,8 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.investigate.explain import explain_account, explain_pair
     from acctgraph.load import Dataset, dataset_from_frames, load_dataset, load_labels, load_members
     from acctgraph.load.decisions import load_decisions
+    from acctgraph.spark.load import spark_dataset
+    from acctgraph.spark.session import spark_session
     from acctgraph.report.display import document_text
     from acctgraph.report.document import write_report
     from acctgraph.run.config import Config

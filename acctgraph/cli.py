@@ -181,10 +181,10 @@ def evaluate(members: Path, labels: Path, json_path: Path | None, clusters: str)
         json_path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
-def _spark(master: str) -> Any:
+def _spark(master: str | None) -> Any:
     """A Spark session (``--engine spark``), or a usage error saying what to install."""
     try:
-        from acctgraph.spark.session import spark_session
+        from acctgraph import spark_session
 
         return spark_session(master)
     except ImportError as exc:
@@ -203,7 +203,7 @@ def _spark(master: str) -> Any:
 )
 @click.option(
     "--exchanges",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Exchanges file (instead of INPUT_DIR); with --engine spark also a directory of "
     "part files or a Hive-style partitioned directory.",
@@ -279,10 +279,10 @@ def _spark(master: str) -> Any:
 )
 @click.option(
     "--spark-master",
-    default="local[*]",
-    show_default=True,
+    default=None,
     metavar="URL",
-    help="With --engine spark: the Spark master (local[2], spark://host:7077, yarn, ...).",
+    help="With --engine spark: the Spark master (local[2], spark://host:7077, yarn, ...); "
+    "default: spark-submit's, else local[*].",
 )
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def run(
@@ -298,7 +298,7 @@ def run(
     previous: Path | None,
     decisions: Path | None,
     engine: str,
-    spark_master: str,
+    spark_master: str | None,
     quiet: bool,
 ) -> None:
     """Find and score operator clusters; write members, clusters, evidence and run.json.
@@ -601,3 +601,7 @@ def expand(
         )
     else:
         click.echo(result.to_text(), nl=False)
+
+
+if __name__ == "__main__":  # spark-submit runs this file (README, "On Apache Spark")
+    main()

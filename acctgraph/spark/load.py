@@ -70,9 +70,14 @@ class SparkExchanges:
     columns: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, str]:
-        """The session's master URL and Spark version (for ``run.json``)."""
+        """The session's master URL, Spark version and driver memory (for ``run.json``)."""
         session = self.frame.sparkSession
-        return {"master": session.sparkContext.master, "version": session.version}
+        context = session.sparkContext
+        return {
+            "master": context.master,
+            "version": session.version,
+            "driver_memory": context.getConf().get("spark.driver.memory", "(Spark's default)"),
+        }
 
     def of_accounts(self, account_ids: pl.Series) -> pl.LazyFrame:
         """The exchanges of ``account_ids`` as a polars frame (a small table)."""
@@ -159,13 +164,16 @@ def _exchanges_path(folder: Path) -> Path:
 
 
 def _format(path: str) -> str:
-    """The format of a file, or of the part files of a directory (the first one found)."""
+    """The format of a file, or of the part files of a directory (the first one found); a
+    path this machine cannot see (a cluster's storage) by its extension, else Parquet."""
     target = Path(path)
     if target.is_dir():
         for part in sorted(target.rglob("*")):
             if part.is_file() and not part.name.startswith(("_", ".")):
                 return table_format(part)
         raise InputError("the directory holds no part files", path=path)
+    if not target.exists() and "://" in path and not target.suffix:
+        return "parquet"
     return table_format(target)
 
 

@@ -35,17 +35,26 @@ def require_pyspark() -> Any:
     return pyspark.sql
 
 
-def spark_session(master: str = "local[*]", *, app_name: str = "acctgraph") -> SparkSession:
+def spark_session(master: str | None = None, *, app_name: str = "acctgraph") -> SparkSession:
     """A Spark session for a run (``getOrCreate``: an active session is reused).
 
-    Python workers run this interpreter (``PYSPARK_PYTHON``, unless set), so the
-    executors of a local session import the same acctgraph and polars as the driver.
-    The session's time zone is UTC and its web UI is off; shuffles use
-    ``2 × default parallelism`` partitions in local mode.
+    ``master``: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``); None takes
+    the one ``spark-submit`` was given, else ``local[*]``. Python workers run this
+    interpreter (``PYSPARK_PYTHON``, unless set), so the executors of a local session
+    import the same acctgraph and polars as the driver. The session's time zone is UTC
+    and its web UI is off. A local session gets :func:`local_driver_memory` unless
+    ``spark.driver.memory`` is set, and ``2 × cores`` shuffle partitions.
     """
     sql = require_pyspark()
+    from pyspark import SparkConf, SparkContext
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit: its JVM holds its settings
+        SparkContext._ensure_initialized()
+    given = SparkConf()
+    if master is None:
+        master = given.get("spark.master", "local[*]")
     builder = (
         sql.SparkSession.builder.master(master)
         .appName(app_name)
@@ -56,9 +65,18 @@ def spark_session(master: str = "local[*]", *, app_name: str = "acctgraph") -> S
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+        if not given.contains("spark.driver.memory"):
+            builder = builder.config("spark.driver.memory", local_driver_memory())
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def local_driver_memory() -> str:
+    """The JVM heap of a local session: a quarter of the machine's memory (at least 1 GB;
+    the local JVM holds Spark's whole executor), as Spark's ``spark.driver.memory``."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1024, total // 4 // 2**20)}m"
 
 
 def to_polars(frame: DataFrame) -> pl.DataFrame:
