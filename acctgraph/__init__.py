@@ -177,8 +177,6 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.investigate.explain import explain_account, explain_pair
     from acctgraph.load import Dataset, dataset_from_frames, load_dataset, load_labels, load_members
     from acctgraph.load.decisions import load_decisions
-    from acctgraph.spark.load import spark_dataset
-    from acctgraph.spark.session import spark_session
     from acctgraph.report.display import document_text
     from acctgraph.report.document import write_report
     from acctgraph.run.config import Config
@@ -187,4 +185,6 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from acctgraph.run.write import write_outputs
     from acctgraph.runfolder import Run, load_run
     from acctgraph.simulate import simulate, simulate_frames
+    from acctgraph.spark.load import spark_dataset
+    from acctgraph.spark.session import spark_session
     from acctgraph.viz import show_cluster, show_overview, to_gexf, to_graphml, write_graph_pages

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,7 +52,9 @@ def run_once(world: Path, out: Path, engine: str, master: str) -> dict[str, floa
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{engine} run failed with status {process.returncode}")
-    timing = {t["stage"]: t["seconds"] for t in json.loads((out / "run.json").read_text())["timing"]}
+    timing = {
+        t["stage"]: t["seconds"] for t in json.loads((out / "run.json").read_text())["timing"]
+    }
     return {
         "wall_s": wall,
         "peak_process_gb": own / 1e9,
@@ -64,7 +65,9 @@ def run_once(world: Path, out: Path, engine: str, master: str) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("worlds", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
@@ -82,7 +85,9 @@ def main() -> None:
                 )
         one, other = (args.out / world.name / engine for engine in ("polars", "spark"))
         for name in TABLES:
-            same = (one / f"{name}.parquet").read_bytes() == (other / f"{name}.parquet").read_bytes()
+            same = (one / f"{name}.parquet").read_bytes() == (
+                other / f"{name}.parquet"
+            ).read_bytes()
             print(f"{name}.parquet byte-identical: {same}")
 
 
