@@ -152,6 +152,25 @@ def test_part_files_and_partitioned_directories(spark: Any, tiny: Path, tmp_path
         assert record["path"] == str(folder) and len(record["sha256"]) == 64
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_text_formats_give_the_same_outputs(
+    spark: Any, tiny: Path, tmp_path: Path, fmt: str
+) -> None:
+    folder = tmp_path / fmt
+    folder.mkdir()
+    shutil.copy(tiny / "accounts.csv", folder / "accounts.csv")
+    exchanges = pl.read_parquet(tiny / "exchanges.parquet")
+    if fmt == "csv":
+        exchanges.write_csv(folder / "exchanges.csv")
+    else:
+        exchanges.write_ndjson(folder / "exchanges.ndjson")
+    expected = _run(None, folder, tmp_path / "polars")
+    got = _run(spark, folder, tmp_path / "spark")
+    _same_outputs(expected, got)
+    a, b = (json.loads((out / "run.json").read_text()) for out in (expected, got))
+    assert a["warnings"] == b["warnings"]
+
+
 def _message(load: Any) -> str:
     with pytest.raises(InputError) as caught:
         load()

@@ -141,12 +141,19 @@ def memory_plan(
     machine's memory, or a budget that was set explicitly. A default budget that the
     input exceeds is raised, in steps of 5%, to the smallest that fits within the
     machine's available memory, and counted as a warning (``memory_budget_exceeded``).
+
+    On the Spark engine the pass over the exchanges runs on Spark; the driver's tables
+    are per account, so the exchanges counted are at most ``max_per_account`` per
+    account (the prompt sample's bound), and the plan made again with the attribute
+    rows is the one that matters.
     """
     budget, source = resolve_budget(config.memory_budget)
     n_exchanges = next(
         (f.rows for f in dataset.inputs if f.table == S.EXCHANGES and f.rows is not None), 0
     )
     n_accounts = dataset.accounts.height
+    if dataset.spark is not None:
+        n_exchanges = min(n_exchanges, n_accounts * config.prompt_template.max_per_account)
 
     def plan_for(size: int) -> MemoryPlan:
         return plan_memory(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames
 from acctgraph.load.dataset import universe
 from acctgraph.load.formats import InputFile, file_record, find_table_file, table_format
 from acctgraph.load.tables import read_accounts
-from acctgraph.spark.session import arrow_batches, plain_type, to_polars
+from acctgraph.spark.session import arrow_batches, plain_type, spark_schema, to_polars
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -67,7 +67,6 @@ class SparkExchanges:
     """
 
     frame: Any
-    columns: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, str]:
         """The session's master URL, Spark version and driver memory (for ``run.json``)."""
@@ -131,7 +130,7 @@ def spark_dataset(
         extra_account_columns=extra_columns,
         exchanges_frame=_empty_like(frame),
     )
-    dataset.spark = SparkExchanges(frame=frame, columns=frame.columns)
+    dataset.spark = SparkExchanges(frame=frame)
     return dataset
 
 
@@ -248,7 +247,7 @@ def _read_exchanges(
             extras=extras,
             schema=out_schema,
         ),
-        _ddl(spark, out_schema),
+        spark_schema(out_schema),
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = staged.agg(
@@ -355,7 +354,7 @@ def _examples(
             parts=list(parts),
             schema=out_schema,
         ),
-        _ddl(spark, out_schema),
+        spark_schema(out_schema),
     )
     # The scan's partitions: rows per (file, partition), so a row's number can be counted.
     sizes = to_polars(
@@ -462,13 +461,6 @@ def _arrow_schema(frame: DataFrame) -> pa.Schema:
 
     zone = frame.sparkSession.conf.get("spark.sql.session.timeZone")
     return to_arrow_schema(frame.schema, timezone=zone)
-
-
-def _ddl(spark: SparkSession, schema: pa.Schema) -> Any:
-    """The Spark schema of an Arrow schema (what ``mapInArrow`` is told it yields)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
 
 
 def _empty_like(frame: DataFrame) -> pl.LazyFrame:

@@ -50,7 +50,7 @@ from acctgraph.features.declared import normalised_text
 from acctgraph.features.kinds import CoActivity, PromptTemplate
 from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
 from acctgraph.load import Dataset
-from acctgraph.spark.session import arrow_batches, to_polars, to_spark
+from acctgraph.spark.session import arrow_batches, spark_schema, to_polars, to_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -184,12 +184,6 @@ def spark_usage(
         clients=clients,
         warnings=dataset.warnings,
     )
-
-
-def _ddl(schema: pa.Schema) -> str:
-    """The Spark DDL of an Arrow schema of strings, small integers and string lists."""
-    names = {pa.string(): "string", pa.int8(): "tinyint", pa.list_(pa.string()): "array<string>"}
-    return ", ".join(f"`{field.name}` {names[field.type]}" for field in schema)
 
 
 def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
@@ -326,7 +320,8 @@ def _prompt_tables(
     classified = (
         sampled.select(*keep)
         .mapInArrow(
-            functools.partial(_classify_batches, prompt=prompt, clients=clients), _ddl(_SAMPLED)
+            functools.partial(_classify_batches, prompt=prompt, clients=clients),
+            spark_schema(_SAMPLED),
         )
         .persist()
     )
@@ -409,7 +404,7 @@ def _events(exchanges: DataFrame, declared: Sequence[tuple[str, str | None]]) ->
     ordered = sorted(set(declared), key=lambda d: (d[0], d[1] or ""))
     read = sorted({S.ACCOUNT_ID, S.TIMESTAMP, *[column for column, _ in ordered]})
     values = exchanges.select(*read).mapInArrow(
-        functools.partial(_event_batches, declared=ordered), _ddl(_EVENT_VALUES)
+        functools.partial(_event_batches, declared=ordered), spark_schema(_EVENT_VALUES)
     )
     counted = to_polars(
         values.groupBy(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(

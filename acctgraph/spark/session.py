@@ -105,3 +105,10 @@ def arrow_batches(frame: pl.DataFrame, schema: pa.Schema) -> list[pa.RecordBatch
     """``frame`` as record batches of exactly ``schema`` (what ``mapInArrow`` must yield)."""
     table = frame.to_arrow().cast(schema)
     return table.to_batches() or [pa.RecordBatch.from_pylist([], schema=schema)]
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    """The Spark schema of an Arrow schema (what ``mapInArrow`` is told its function yields)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema, prefer_timestamp_ntz=False)
