@@ -16,8 +16,8 @@ batch in Spark's Python workers. Check counts are one Spark aggregation; a faili
 check's examples are the first failing rows in file order, numbered as the
 one-machine loader numbers them (row 1 is the first data row; the files of a
 directory in path order, one after the other), so a bad input is refused with the
-same exit status and message. Exchanges per account and rows repeated exactly are a
-Spark group-by.
+same exit status and message. Exchanges per account, and rows repeated exactly (by a
+64-bit row hash, as on one machine), are Spark group-bys.
 
 The typed exchanges are persisted (memory, then disk) for the reductions
 (:func:`acctgraph.spark.reduce.spark_usage`), which read them several times.
@@ -421,15 +421,19 @@ def _count_repeated_rows(frame: DataFrame, log: WarningLog, where: str) -> None:
     from pyspark.sql import functions as f
     from pyspark.sql.types import ArrayType, MapType, StructType
 
-    keys = [
-        f.to_json(f.col(c.name)).alias(c.name)
+    # A 64-bit hash of each row, as the one-machine loader counts them: the values
+    # (nested ones as JSON; Spark hashes no map) and where the nulls are (xxhash64 skips
+    # a null, so (null, "a") and ("a", null) would otherwise hash alike).
+    values = [
+        f.to_json(f.col(c.name))
         if isinstance(c.dataType, (ArrayType, MapType, StructType))
         else f.col(c.name)
         for c in frame.schema.fields
     ]
+    nulls = [f.col(name).isNull() for name in frame.columns]
     repeated = to_polars(
-        frame.select(*keys)
-        .groupBy(*frame.columns)
+        frame.select(S.ACCOUNT_ID, f.xxhash64(*values, *nulls).alias("_row"))
+        .groupBy(S.ACCOUNT_ID, "_row")
         .agg(f.count(f.lit(1)).alias("_n"))
         .where(f.col("_n") > 1)
         .groupBy(S.ACCOUNT_ID)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -43,7 +44,10 @@ def spark_session(master: str | None = None, *, app_name: str = "acctgraph") -> 
     interpreter (``PYSPARK_PYTHON``, unless set), so the executors of a local session
     import the same acctgraph and polars as the driver. The session's time zone is UTC
     and its web UI is off. A local session gets :func:`local_driver_memory` unless
-    ``spark.driver.memory`` is set, and ``2 × cores`` shuffle partitions.
+    ``spark.driver.memory`` is set, ``2 × cores`` shuffle partitions, the loopback
+    address (``SPARK_LOCAL_IP``, unless set) and Spark's logging at errors only
+    (``log4j2.properties`` beside this module, unless ``spark.driver.extraJavaOptions``
+    is set).
     """
     sql = require_pyspark()
     from pyspark import SparkConf, SparkContext
@@ -64,9 +68,15 @@ def spark_session(master: str | None = None, *, app_name: str = "acctgraph") -> 
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
     if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
         if not given.contains("spark.driver.memory"):
             builder = builder.config("spark.driver.memory", local_driver_memory())
+        if not given.contains("spark.driver.extraJavaOptions"):
+            logging = Path(__file__).with_name("log4j2.properties")
+            builder = builder.config(
+                "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{logging}"
+            )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
