@@ -104,6 +104,39 @@ def test_the_reductions_are_the_same_tables(spark: Any, tiny: Path) -> None:
         assert _plain(a).equals(_plain(b)), name
 
 
+def test_hours_and_days_at_their_edges(spark: Any, tmp_path: Path) -> None:
+    """Hour and day boundaries, before and after the epoch, a leap second's neighbour: the
+    hours of day, days and first/last seen are polars' in any Spark session time zone."""
+    edges = [
+        "1969-12-31T23:59:59.999999Z",
+        "1970-01-01T00:00:00Z",
+        "2026-04-22T00:59:59.999999Z",
+        "2026-04-22T01:00:00Z",
+        "2026-06-05T23:59:59Z",
+        "2016-12-31T23:59:59Z",
+        "2017-01-01T00:00:00Z",
+    ]
+    exchanges = pl.DataFrame(
+        {
+            "account_id": [f"a{i % 3}" for i in range(len(edges) * 3)],
+            "timestamp": edges * 3,
+            "ip": ["81.2.69.1"] * (len(edges) * 3),
+        }
+    )
+    pl.DataFrame({"account_id": ["a0", "a1", "a2"]}).write_csv(tmp_path / "accounts.csv")
+    exchanges.write_parquet(tmp_path / "exchanges.parquet")
+    expected = compute_usage(ag.load_dataset(tmp_path))
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        dataset = spark_dataset(spark, tmp_path)
+        got = spark_usage(dataset, dataset.spark.frame)
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    for name in ("activity", "hours", "daily"):
+        assert getattr(got, name).equals(getattr(expected, name)), name
+    assert _plain(got.co_activity).equals(_plain(expected.co_activity))
+
+
 def _run(spark: Any | None, source: Path | dict[str, Path], out: Path) -> Path:
     kwargs = source if isinstance(source, dict) else {"input_dir": source}
     run_and_write(**kwargs, out=out, spark=spark)  # type: ignore[arg-type]

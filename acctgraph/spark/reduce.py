@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 _US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 24 * _US_PER_HOUR
 
 
 def _functions() -> Any:
@@ -209,12 +208,9 @@ def _activity_tables(
     if tokens:
         # polars sums nulls to 0, Spark to null
         aggs.append(f.coalesce(f.sum(S.OUTPUT_TOKENS), f.lit(0)).alias(OUTPUT_TOKENS_TOTAL))
-    hourly = (
-        exchanges.groupBy(S.ACCOUNT_ID, f.floor(micros / _US_PER_HOUR).cast("long").alias("_hour"))
-        .agg(*aggs)
-        .persist()
-    )
-    day = f.floor(f.col("_hour") / 24).cast("long")
+    hour = (_floor_to(micros, _US_PER_HOUR) / _US_PER_HOUR).cast("long")  # exact: a multiple
+    hourly = exchanges.groupBy(S.ACCOUNT_ID, hour.alias("_hour")).agg(*aggs).persist()
+    day = ((f.col("_hour") - f.pmod(f.col("_hour"), f.lit(24))) / 24).cast("long")
     per_account = [
         f.sum(S.N_EVENTS).alias(N_EXCHANGES),
         f.min(FIRST_SEEN).alias(FIRST_SEEN),
