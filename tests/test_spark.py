@@ -95,6 +95,7 @@ def test_the_reductions_are_the_same_tables(spark: Any, tiny: Path) -> None:
     expected = compute_usage(ag.load_dataset(tiny), event_columns=declared)
     dataset = spark_dataset(spark, tiny)
     got = spark_usage(dataset, dataset.spark.frame, event_columns=declared)
+    dataset.spark.release()
     assert got.events.height > 0
     for name in ("ip_usage", "activity", "hours", "daily", "clients", "emails"):  # sorted tables
         assert getattr(got, name).equals(getattr(expected, name)), name
@@ -130,6 +131,7 @@ def test_hours_and_days_at_their_edges(spark: Any, tmp_path: Path) -> None:
     try:
         dataset = spark_dataset(spark, tmp_path)
         got = spark_usage(dataset, dataset.spark.frame)
+        dataset.spark.release()
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
     for name in ("activity", "hours", "daily"):
@@ -183,6 +185,35 @@ def test_part_files_and_partitioned_directories(spark: Any, tiny: Path, tmp_path
         _same_outputs(expected, got)
         record = json.loads((got / "run.json").read_text())["inputs"][1]
         assert record["path"] == str(folder) and len(record["sha256"]) == 64
+
+
+def test_awkward_column_names_and_partition_values(spark: Any, tiny: Path, tmp_path: Path) -> None:
+    """Extra columns named like a contract column in other letters, with a dot, or like
+    Spark's hidden ``_metadata``; a Hive partition value that looks like a number: the run
+    is polars' (and nothing stays persisted after it)."""
+    exchanges = pl.read_parquet(tiny / "exchanges.parquet").with_columns(
+        pl.col("ip").alias("IP"),
+        pl.lit("sdk 1.2").alias("client.version"),
+        pl.lit("x").alias("_metadata"),
+        (pl.col("output_tokens") % 7 == 0).alias("Prompt"),
+    )
+    persisted = spark.sparkContext._jsc.getPersistentRDDs().size()
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(tiny / "accounts.csv", one / "accounts.csv")
+    exchanges.write_parquet(one / "exchanges.parquet")
+    expected = _run(None, one, tmp_path / "polars")
+    got = _run(spark, one, tmp_path / "spark")
+    _same_outputs(expected, got)
+    a, b = (json.loads((out / "run.json").read_text()) for out in (expected, got))
+    assert a["warnings"] == b["warnings"]
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == persisted  # all released
+    hive = tmp_path / "hive" / "exchanges" / "shard=0012"
+    hive.mkdir(parents=True)
+    exchanges.drop("_metadata").write_parquet(hive / "part-0.parquet")
+    dataset = spark_dataset(spark, accounts=tiny / "accounts.csv", exchanges=hive.parent)
+    assert dataset.spark.frame.select("shard").distinct().collect()[0][0] == "0012"
+    dataset.spark.release()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "ndjson"])
@@ -276,13 +307,24 @@ def test_warnings_and_their_rows_match_when_files_are_split(spark: Any, tmp_path
     frame.write_parquet(tmp_path / "exchanges.parquet", row_group_size=2_000)
     frame.write_csv(tmp_path / "exchanges.csv")
     accounts = CONTRACT / "good" / "accounts.csv"
+    parts = tmp_path / "parts"  # small part files: Spark packs several in one scan partition
+    parts.mkdir()
+    for i, chunk in enumerate(frame.iter_slices(n_rows=3_000)):
+        chunk.write_parquet(parts / f"part-{i:05d}.parquet")
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(64 * 1024))
     try:
-        for name in ("exchanges.parquet", "exchanges.csv"):
-            expected = ag.load_dataset(accounts=accounts, exchanges=tmp_path / name).warnings
-            got = spark_dataset(spark, accounts=accounts, exchanges=tmp_path / name).warnings
-            assert got.as_records() == expected.as_records(), name
-            codes = {w["code"] for w in got.as_records()}
+        for name in ("exchanges.parquet", "exchanges.csv", "parts"):
+            one_file = tmp_path / ("exchanges.parquet" if name == "parts" else name)
+            expected = ag.load_dataset(accounts=accounts, exchanges=one_file).warnings
+            got = spark_dataset(spark, accounts=accounts, exchanges=tmp_path / name)
+            got.spark.release()
+            records = [
+                {k: v for k, v in w.items() if k != "path"} for w in got.warnings.as_records()
+            ]
+            assert records == [
+                {k: v for k, v in w.items() if k != "path"} for w in expected.as_records()
+            ], name
+            codes = {w["code"] for w in records}
             assert {"exchanges_input_tokens_invalid", "exchanges_prompt_blank"} <= codes
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")

@@ -354,6 +354,23 @@ def co_activity_values(counts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def declared_in_order(
+    declared: Sequence[tuple[str, str | None]],
+) -> list[tuple[str, str | None]]:
+    """The declared exchanges columns once each, by column then window (no window first)."""
+    return sorted(set(declared), key=lambda d: (d[0], d[1] or ""))
+
+
+def declared_value(column: str, window: str | None) -> tuple[str, pl.Expr]:
+    """The attribute kind and value of a declared exchanges column: the normalised text
+    (kind ``column``), or with a window ``value@window-start`` (kind ``column@window``)."""
+    value = normalised_text(pl.col(column))
+    if window is None:
+        return column, value
+    start = pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{column}@{window}", pl.concat_str([value, pl.lit("@"), start])
+
+
 def _events(exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]]) -> pl.DataFrame:
     """``Usage.events``: exchanges per (account, normalised value) of each declared column.
 
@@ -362,22 +379,9 @@ def _events(exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]])
     (:func:`~acctgraph.features.declared.normalised_text`: NFKC, trim, case).
     """
     frames = []
-    for column, window in sorted(set(declared), key=lambda d: (d[0], d[1] or "")):
-        value = normalised_text(pl.col(column))
-        if window is None:
-            kind, keyed = column, exchanges.select(S.ACCOUNT_ID, value.alias(S.VALUE))
-        else:
-            kind = f"{column}@{window}"
-            keyed = exchanges.select(
-                S.ACCOUNT_ID,
-                pl.concat_str(
-                    [
-                        value,
-                        pl.lit("@"),
-                        pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime("%Y-%m-%dT%H:%M:%S"),
-                    ]
-                ).alias(S.VALUE),
-            )
+    for column, window in declared_in_order(declared):
+        kind, value = declared_value(column, window)
+        keyed = exchanges.select(S.ACCOUNT_ID, value.alias(S.VALUE))
         frames.append(
             keyed.drop_nulls()
             .group_by(S.ACCOUNT_ID, S.VALUE)

@@ -115,7 +115,8 @@ def file_record(table: str, path: str | Path, *, rows: int | None = None) -> Inp
     return InputFile(table, str(path), file_path.stat().st_size, digest.hexdigest(), rows)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 300 characters), for messages."""
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 300 else line[:300] + "…"
@@ -129,7 +130,7 @@ def reading(path: str) -> Iterator[None]:
     except InputError:
         raise
     except _READ_ERRORS as exc:
-        message = f"cannot read the file ({_first_line(exc)})"
+        message = f"cannot read the file ({first_line(exc)})"
         if isinstance(exc, (pl.exceptions.ComputeError,)) and "utf" in str(exc).lower():
             message += "; text files must be UTF-8"
         raise InputError(message, path=path) from exc

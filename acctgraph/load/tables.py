@@ -89,13 +89,7 @@ def read_exchanges(
         [expr.alias(typed_name(name)) for name, expr in typed.items()]
     )
     rows = run_checks(staged, checks, table=S.EXCHANGES, path=where, warnings=warnings)
-    warnings.add(
-        "exchanges_empty",
-        "the exchanges table has no rows: a records-only run, where only the accounts "
-        "table's columns link accounts",
-        count=int(rows == 0),
-        path=where,
-    )
+    warn_if_empty(warnings, rows, where)
     # Pass 2: exchanges per account, and rows repeated exactly (64-bit row hash), in
     # partitions of accounts so that the distinct row hashes held at once stay bounded.
     parts = max(1, -(-rows // ROWS_PER_PART))
@@ -115,9 +109,27 @@ def read_exchanges(
                 for part in range(parts)
             ]
         ).sort(S.ACCOUNT_ID)
-    repeated = per_account.filter(pl.col("exchanges") > pl.col("distinct")).with_columns(
-        (pl.col("exchanges") - pl.col("distinct")).alias("repeated")
+    repeated = per_account.filter(pl.col("exchanges") > pl.col("distinct")).select(
+        S.ACCOUNT_ID, (pl.col("exchanges") - pl.col("distinct")).alias("repeated")
     )
+    warn_repeated_rows(warnings, repeated, where)
+    return exchanges, per_account.select(S.ACCOUNT_ID, "exchanges"), rows
+
+
+def warn_if_empty(warnings: WarningLog, rows: int, where: str) -> None:
+    """The ``exchanges_empty`` warning (counted 1 when the exchanges table has no rows)."""
+    warnings.add(
+        "exchanges_empty",
+        "the exchanges table has no rows: a records-only run, where only the accounts "
+        "table's columns link accounts",
+        count=int(rows == 0),
+        path=where,
+    )
+
+
+def warn_repeated_rows(warnings: WarningLog, repeated: pl.DataFrame, where: str) -> None:
+    """The ``exchanges_duplicate_rows`` warning from ``account_id, repeated`` (rows beyond
+    the first of each distinct row), the accounts with most repeats as examples."""
     warnings.add(
         "exchanges_duplicate_rows",
         "exchange rows repeated exactly (all columns equal); kept here, the attribute "
@@ -133,4 +145,3 @@ def read_exchanges(
         column=S.ACCOUNT_ID,
         path=where,
     )
-    return exchanges, per_account.select(S.ACCOUNT_ID, "exchanges"), rows

@@ -749,12 +749,16 @@ def run_and_write(
             )
         ),
     )
-    result = run_pipeline(
-        dataset, config=config, progress=progress, previous=before, decisions=decided
-    )
-    result.sources = sources
-    result.timings = stage.timings + result.timings
-    if progress:
-        progress("write")
-    write_outputs(result, out)
+    try:
+        result = run_pipeline(
+            dataset, config=config, progress=progress, previous=before, decisions=decided
+        )
+        result.sources = sources
+        result.timings = stage.timings + result.timings
+        if progress:
+            progress("write")
+        write_outputs(result, out)
+    finally:
+        if dataset.spark is not None:  # the persisted exchanges: read for the last time
+            dataset.spark.release()
     return result

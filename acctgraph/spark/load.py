@@ -4,12 +4,13 @@
 by Spark: one file (``.parquet``, ``.csv``, ``.ndjson``/``.jsonl``, optionally
 ``.gz``), a directory of part files (``exchanges/part-*.parquet``) or a Hive-style
 partitioned directory (``exchanges/day=2026-05-01/…``; the partition columns become
-columns). The accounts table, account-sized, is read on the driver by the one-machine
-loader.
+text columns). The accounts table, account-sized, is read on the driver by the
+one-machine loader. Column names are case-sensitive (``spark.sql.caseSensitive`` is set).
 
-The exchanges are read as the one-machine loader reads them (text formats as text: a
-CSV field that is empty and unquoted is null, ``""`` is an empty string, fields may
-span lines; JSON scalars as text), renamed by the same column mapping
+The exchanges are read with the one-machine loader's conventions (text formats as text:
+a CSV field that is empty and unquoted is null, ``""`` is an empty string, fields may
+span lines; JSON scalars as text) by Spark's parsers, which differ on malformed files
+(docs/data-contract.md), renamed by the same column mapping
 (:func:`~acctgraph.load.columns.column_renames`), then typed and checked by the same
 polars expressions (:func:`~acctgraph.load.checks.plan_columns`) applied to each Arrow
 batch in Spark's Python workers. Check counts are one Spark aggregation; a failing
@@ -20,7 +21,8 @@ same exit status and message. Exchanges per account, and rows repeated exactly (
 64-bit row hash, as on one machine), are Spark group-bys.
 
 The typed exchanges are persisted (memory, then disk) for the reductions
-(:func:`acctgraph.spark.reduce.spark_usage`), which read them several times.
+(:func:`acctgraph.spark.reduce.spark_usage`), which read them several times, until
+:meth:`SparkExchanges.release` (``run_and_write`` releases them after writing).
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ from acctgraph.load import Dataset
 from acctgraph.load.checks import MAX_EXAMPLES, ROW, plan_columns, typed_name
 from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames, table_mapping
 from acctgraph.load.dataset import universe
-from acctgraph.load.formats import InputFile, file_record, find_table_file, table_format
-from acctgraph.load.tables import read_accounts
-from acctgraph.spark.session import arrow_batches, plain_type, spark_schema, to_polars
+from acctgraph.load.formats import (
+    InputFile,
+    file_record,
+    find_table_file,
+    first_line,
+    table_format,
+)
+from acctgraph.load.tables import read_accounts, warn_if_empty, warn_repeated_rows
+from acctgraph.spark.session import arrow_batches, map_in_arrow, plain_type, to_polars
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -62,11 +70,18 @@ class SparkExchanges:
     """The exchanges of a :class:`~acctgraph.load.Dataset` loaded on Spark.
 
     ``frame``: the typed exchanges (contract columns, then the file's other columns),
-    persisted. :meth:`of_accounts` brings the exchanges of a few accounts to the driver
+    selected from ``persisted``, which :meth:`release` drops. :meth:`of_accounts` brings the exchanges of a few accounts to the driver
     (what the cards' template samples read).
     """
 
     frame: Any
+    persisted: Any = None
+
+    def release(self) -> None:
+        """Drop the persisted exchanges from Spark's memory and disk (after the run)."""
+        if self.persisted is not None:
+            self.persisted.unpersist()
+            self.persisted = None
 
     def describe(self) -> dict[str, str]:
         """The session's master URL, Spark version and driver memory (for ``run.json``)."""
@@ -112,12 +127,16 @@ def spark_dataset(
         missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
         raise InputError(f"no {missing} table given: pass a directory or both files")
     account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
-    frame, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
+    frame, persisted, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
     from pyspark.sql import functions as f
 
-    per_account = to_polars(
-        frame.groupBy(S.ACCOUNT_ID).agg(f.count(f.lit(1)).alias("exchanges"))
-    ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("exchanges").cast(pl.UInt32))
+    try:
+        per_account = to_polars(
+            frame.groupBy(S.ACCOUNT_ID).agg(f.count(f.lit(1)).alias("exchanges"))
+        ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("exchanges").cast(pl.UInt32))
+    except BaseException:
+        persisted.unpersist()
+        raise
     dataset = universe(
         account_rows,
         per_account.sort(S.ACCOUNT_ID),
@@ -130,7 +149,7 @@ def spark_dataset(
         extra_account_columns=extra_columns,
         exchanges_frame=_empty_like(frame),
     )
-    dataset.spark = SparkExchanges(frame=frame)
+    dataset.spark = SparkExchanges(frame=frame, persisted=persisted)
     return dataset
 
 
@@ -192,8 +211,32 @@ def _read_raw(spark: SparkSession, path: str) -> DataFrame:
             mode="FAILFAST",
         ).csv(path)
     if fmt == "parquet":
-        return reader.parquet(path)
+        # Hive partition values as text, as written in the directory names ("0012", not 12).
+        key = "spark.sql.sources.partitionColumnTypeInference.enabled"
+        before = str(spark.conf.get(key, "true"))
+        spark.conf.set(key, "false")
+        try:
+            return reader.parquet(path)
+        finally:
+            spark.conf.set(key, before)
     return reader.options(primitivesAsString=True, mode="FAILFAST").json(path)
+
+
+def column(name: str) -> Any:
+    """A Spark column by its exact name (quoted: a dot in a name is not a struct field)."""
+    from pyspark.sql import functions as f
+
+    return f.col("`" + name.replace("`", "``") + "`")
+
+
+def spark_message(exc: BaseException) -> str:
+    """The first line of a Spark error's own message (not Py4J's "error calling o123")."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        return first_line(RuntimeError(str(java.getMessage())))
+    if hasattr(exc, "getMessage"):
+        return first_line(RuntimeError(str(exc.getMessage())))
+    return first_line(exc)
 
 
 def _polars_schema(frame: DataFrame) -> dict[str, pl.DataType]:
@@ -205,8 +248,12 @@ def _polars_schema(frame: DataFrame) -> dict[str, pl.DataType]:
 
 def _read_exchanges(
     spark: SparkSession, path: str, mapping: Mapping[str, str] | None, log: WarningLog
-) -> tuple[DataFrame, int]:
-    """Typed, checked, persisted exchanges, and their row count."""
+) -> tuple[DataFrame, DataFrame, int]:
+    """Typed, checked exchanges, the persisted frame they are selected from, the row count.
+
+    Column names are case-sensitive, as in the data contract (``spark.sql.caseSensitive``
+    is set on the session).
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as f
 
@@ -214,13 +261,14 @@ def _read_exchanges(
     local = Path(path)
     if local.is_file() and local.stat().st_size == 0:  # what the one-machine loader says
         raise InputError("file is empty", path=where)
+    spark.conf.set("spark.sql.caseSensitive", "true")
     try:
         raw = _read_raw(spark, path)
         names = raw.columns
     except InputError:
         raise
     except Exception as exc:  # Spark's analysis errors: a missing path, an unreadable file
-        raise InputError(f"cannot read the file ({_first_line(exc)})", path=where) from exc
+        raise InputError(f"cannot read the file ({spark_message(exc)})", path=where) from exc
     if not names:
         raise InputError("has no columns", path=where)
     rename = column_renames(names, S.EXCHANGES, mapping, log, where)
@@ -239,7 +287,8 @@ def _read_exchanges(
         + [arrow_raw.field(name) for name in extras]
         + [pa.field(f"__acctgraph_check{i}", pa.bool_()) for i in range(len(checks))]
     )
-    staged = raw.mapInArrow(
+    staged = map_in_arrow(
+        raw,
         functools.partial(
             _stage_batches,
             typed=typed,
@@ -247,51 +296,49 @@ def _read_exchanges(
             extras=extras,
             schema=out_schema,
         ),
-        spark_schema(out_schema),
+        out_schema,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = staged.agg(
-            f.count(f.lit(1)).alias("rows"),
-            *[
-                f.sum(f.col(f"__acctgraph_check{i}").cast("long")).alias(f"n{i}")
-                for i in range(len(checks))
-            ],
-        ).first()
-    except Exception as exc:
-        staged.unpersist()
-        raise InputError(f"cannot read the file ({_first_line(exc)})", path=where) from exc
-    assert counts is not None
-    n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
-    examples = functools.partial(_examples, spark, path, rename, schema, checks, fmt_where=where)
-    for i, check in enumerate(checks):
-        if n[i] and check.fatal:
-            staged.unpersist()
-            raise InputError(
-                f"{n[i]} row(s) with {check.message} (row 1 is the first data row)",
-                path=where,
-                column=check.column,
-                examples=examples(i),
-            )
-    for i, check in enumerate(checks):
-        log.add(
-            check.code,
-            check.message,
-            count=n[i],
-            examples=examples(i) if n[i] else [],
-            column=check.column,
-            path=where,
+        try:
+            counts = staged.agg(
+                f.count(f.lit(1)).alias("rows"),
+                *[
+                    f.sum(f.col(f"__acctgraph_check{i}").cast("long")).alias(f"n{i}")
+                    for i in range(len(checks))
+                ],
+            ).first()
+        except Exception as exc:
+            raise InputError(f"cannot read the file ({spark_message(exc)})", path=where) from exc
+        assert counts is not None
+        n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
+        examples = functools.partial(
+            _examples, spark, path, rename, schema, checks, fmt_where=where
         )
-    rows = int(counts["rows"])
-    log.add(
-        "exchanges_empty",
-        "the exchanges table has no rows: a records-only run, where only the accounts "
-        "table's columns link accounts",
-        count=int(rows == 0),
-        path=where,
-    )
-    frame = staged.select(*OUTPUT_SCHEMAS[S.EXCHANGES], *extras)
-    _count_repeated_rows(frame, log, where)
-    return frame, rows
+        for i, check in enumerate(checks):
+            if n[i] and check.fatal:
+                raise InputError(
+                    f"{n[i]} row(s) with {check.message} (row 1 is the first data row)",
+                    path=where,
+                    column=check.column,
+                    examples=examples(i),
+                )
+        for i, check in enumerate(checks):
+            log.add(
+                check.code,
+                check.message,
+                count=n[i],
+                examples=examples(i) if n[i] else [],
+                column=check.column,
+                path=where,
+            )
+        rows = int(counts["rows"])
+        warn_if_empty(log, rows, where)
+        frame = staged.select(*[column(name) for name in [*OUTPUT_SCHEMAS[S.EXCHANGES], *extras]])
+        _count_repeated_rows(frame, log, where)
+    except BaseException:
+        staged.unpersist()
+        raise
+    return frame, staged, rows
 
 
 def _stage_batches(
@@ -337,7 +384,7 @@ def _examples(
         raw = raw.withColumnsRenamed(rename)
     placed = raw.select(
         "*",
-        f.col("_metadata.file_path").alias(_FILE),
+        raw.metadataColumn("_metadata").getField("file_path").alias(_FILE),
         f.monotonically_increasing_id().alias(_ID),
     )
     template, parts = checks[i].example
@@ -346,7 +393,8 @@ def _examples(
         [pa.field(_FILE, pa.string()), pa.field(_ID, pa.int64())]
         + [pa.field(f"e{j}", pa.string()) for j in range(len(parts))]
     )
-    failing = placed.mapInArrow(
+    failing = map_in_arrow(
+        placed,
         functools.partial(
             _failing_batches,
             typed=typed,
@@ -354,24 +402,23 @@ def _examples(
             parts=list(parts),
             schema=out_schema,
         ),
-        spark_schema(out_schema),
+        out_schema,
     )
-    # The scan's partitions: rows per (file, partition), so a row's number can be counted.
+    # The scan's partitions: rows per (file, partition) and the first place a file's rows
+    # take in the partition (a partition may hold several small files, largest first), so
+    # that a row's number can be counted.
     sizes = to_polars(
-        placed.select(_FILE, f.shiftright(_ID, _ID_BITS).alias(_PARTITION))
+        placed.select(_FILE, _ID, f.shiftright(_ID, _ID_BITS).alias(_PARTITION))
         .groupBy(_FILE, _PARTITION)
-        .agg(f.count(f.lit(1)).alias("rows"))
+        .agg(f.count(f.lit(1)).alias("rows"), f.min(_ID).alias("_first"))
     ).sort(_FILE, _PARTITION)
     sizes = sizes.with_columns(
         (pl.col("rows").cum_sum() - pl.col("rows")).cast(pl.Int64).alias("before")
     )
-    found = to_polars(failing).with_columns(
-        (pl.col(_ID) // (1 << _ID_BITS)).alias(_PARTITION),
-        (pl.col(_ID) % (1 << _ID_BITS)).alias("_place"),
-    )
+    found = to_polars(failing).with_columns((pl.col(_ID) // (1 << _ID_BITS)).alias(_PARTITION))
     rows = (
-        found.join(sizes.select(_FILE, _PARTITION, "before"), on=[_FILE, _PARTITION])
-        .with_columns((pl.col("before") + pl.col("_place") + 1).alias("_row"))
+        found.join(sizes.select(_FILE, _PARTITION, "before", "_first"), on=[_FILE, _PARTITION])
+        .with_columns((pl.col("before") + pl.col(_ID) - pl.col("_first") + 1).alias("_row"))
         .sort("_row")
         .head(MAX_EXAMPLES)
     )
@@ -425,34 +472,21 @@ def _count_repeated_rows(frame: DataFrame, log: WarningLog, where: str) -> None:
     # (nested ones as JSON; Spark hashes no map) and where the nulls are (xxhash64 skips
     # a null, so (null, "a") and ("a", null) would otherwise hash alike).
     values = [
-        f.to_json(f.col(c.name))
+        f.to_json(column(c.name))
         if isinstance(c.dataType, (ArrayType, MapType, StructType))
-        else f.col(c.name)
+        else column(c.name)
         for c in frame.schema.fields
     ]
-    nulls = [f.col(name).isNull() for name in frame.columns]
+    nulls = [column(name).isNull() for name in frame.columns]
     repeated = to_polars(
-        frame.select(S.ACCOUNT_ID, f.xxhash64(*values, *nulls).alias("_row"))
+        frame.select(column(S.ACCOUNT_ID), f.xxhash64(*values, *nulls).alias("_row"))
         .groupBy(S.ACCOUNT_ID, "_row")
         .agg(f.count(f.lit(1)).alias("_n"))
         .where(f.col("_n") > 1)
         .groupBy(S.ACCOUNT_ID)
         .agg(f.sum(f.col("_n") - 1).alias("repeated"))
     ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("repeated").cast(pl.Int64))
-    log.add(
-        "exchanges_duplicate_rows",
-        "exchange rows repeated exactly (all columns equal); kept here, the attribute "
-        "stage counts each distinct exchange once",
-        count=int(repeated["repeated"].sum()),
-        examples=[
-            f"{account}: {n} repeated row(s)"
-            for account, n in repeated.sort(["repeated", S.ACCOUNT_ID], descending=[True, False])
-            .head(MAX_EXAMPLES)
-            .iter_rows()
-        ],
-        column=S.ACCOUNT_ID,
-        path=where,
-    )
+    warn_repeated_rows(log, repeated, where)
 
 
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:
@@ -470,9 +504,3 @@ def _arrow_schema(frame: DataFrame) -> pa.Schema:
 def _empty_like(frame: DataFrame) -> pl.LazyFrame:
     """An empty polars frame with the typed exchanges' columns and dtypes."""
     return pl.DataFrame(pl.from_arrow(_arrow_schema(frame).empty_table())).lazy()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:300] + "…"

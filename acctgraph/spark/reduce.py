@@ -2,7 +2,7 @@
 
 :func:`spark_usage` gives the same :class:`~acctgraph.features.base.Usage` tables as
 :func:`~acctgraph.features.reduce.compute_usage`, from exchanges held in a Spark
-DataFrame (typed as the loader types them: :func:`acctgraph.spark.load.spark_exchanges`).
+DataFrame (typed as the loader types them: :func:`acctgraph.spark.load.spark_dataset`).
 What grows with traffic runs on Spark; what the driver receives is per account:
 
 - group-bys and counts are Spark's own (exchanges per account and raw address, per
@@ -46,11 +46,11 @@ from acctgraph.features.base import (
     OUTPUT_TOKENS_TOTAL,
     Usage,
 )
-from acctgraph.features.declared import normalised_text
 from acctgraph.features.kinds import CoActivity, PromptTemplate
 from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
 from acctgraph.load import Dataset
-from acctgraph.spark.session import arrow_batches, spark_schema, to_polars, to_spark
+from acctgraph.spark.load import column
+from acctgraph.spark.session import arrow_batches, map_in_arrow, to_polars, to_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -122,25 +122,28 @@ def spark_usage(
         exchange_ips = pl.DataFrame(
             schema={S.ACCOUNT_ID: pl.String, S.IP: pl.String, S.N_EVENTS: pl.UInt32}
         )
-    ip_usage, lookup, bad_ips = R.ip_usage_table(exchange_ips, accounts=accounts)
-    del exchange_ips
-    if windows is not None and lookup.height:
-        ranges = to_spark(session, lookup.select(S.IP, "ip_range"))
-        counts = to_polars(
-            windows.join(f.broadcast(ranges), on=S.IP, how="inner")
-            .groupBy(S.ACCOUNT_ID, "ip_range", "_window")
-            .agg(f.sum(S.N_EVENTS).alias(S.N_EVENTS))
-        )
-        windows.unpersist()
-    else:
-        counts = pl.DataFrame(
-            schema={
-                S.ACCOUNT_ID: pl.String,
-                "ip_range": pl.String,
-                "_window": pl.Int64,
-                S.N_EVENTS: pl.Int64,
-            }
-        )
+    try:
+        ip_usage, lookup, bad_ips = R.ip_usage_table(exchange_ips, accounts=accounts)
+        del exchange_ips
+        if windows is not None and lookup.height:
+            ranges = to_spark(session, lookup.select(S.IP, "ip_range"))
+            counts = to_polars(
+                windows.join(f.broadcast(ranges), on=S.IP, how="inner")
+                .groupBy(S.ACCOUNT_ID, "ip_range", "_window")
+                .agg(f.sum(S.N_EVENTS).alias(S.N_EVENTS))
+            )
+        else:
+            counts = pl.DataFrame(
+                schema={
+                    S.ACCOUNT_ID: pl.String,
+                    "ip_range": pl.String,
+                    "_window": pl.Int64,
+                    S.N_EVENTS: pl.Int64,
+                }
+            )
+    finally:
+        if windows is not None:
+            windows.unpersist()
     co = R.co_activity_values(
         counts.with_columns(pl.col("_window").cast(S.TIME), pl.col(S.N_EVENTS).cast(pl.UInt32))
     )
@@ -210,6 +213,17 @@ def _activity_tables(
         aggs.append(f.coalesce(f.sum(S.OUTPUT_TOKENS), f.lit(0)).alias(OUTPUT_TOKENS_TOTAL))
     hour = (_floor_to(micros, _US_PER_HOUR) / _US_PER_HOUR).cast("long")  # exact: a multiple
     hourly = exchanges.groupBy(S.ACCOUNT_ID, hour.alias("_hour")).agg(*aggs).persist()
+    try:
+        return _per_account_tables(hourly, tokens=tokens)
+    finally:
+        hourly.unpersist()
+
+
+def _per_account_tables(
+    hourly: DataFrame, *, tokens: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``activity``, ``hours`` and ``daily`` from the (account, hour) table."""
+    f = _functions()
     day = ((f.col("_hour") - f.pmod(f.col("_hour"), f.lit(24))) / 24).cast("long")
     per_account = [
         f.sum(S.N_EVENTS).alias(N_EXCHANGES),
@@ -247,7 +261,6 @@ def _activity_tables(
         pl.col(DAY).cast(pl.Int32).cast(pl.Date),
         pl.col(S.N_EVENTS).cast(pl.UInt32),
     )
-    hourly.unpersist()
     return activity, hours.sort(S.ACCOUNT_ID, HOUR), daily.sort(S.ACCOUNT_ID, DAY)
 
 
@@ -313,36 +326,35 @@ def _prompt_tables(
         .where(low * f.col(N_EXCHANGES) < f.lit(prompt.max_per_account << R._SAMPLE_HASH_BITS))
     )
     keep = [S.ACCOUNT_ID, S.PROMPT] + ([S.USER_AGENT] if clients else [])
-    classified = (
-        sampled.select(*keep)
-        .mapInArrow(
-            functools.partial(_classify_batches, prompt=prompt, clients=clients),
-            spark_schema(_SAMPLED),
+    classified = map_in_arrow(
+        sampled.select(*keep),
+        functools.partial(_classify_batches, prompt=prompt, clients=clients),
+        _SAMPLED,
+    ).persist()
+    try:
+        templates = to_polars(
+            classified.select(S.ACCOUNT_ID, f.explode("_bands").alias(S.VALUE))
+            .where(f.col(S.VALUE).isNotNull())
+            .groupBy(S.ACCOUNT_ID, S.VALUE)
+            .agg(f.count(f.lit(1)).alias(S.N_EVENTS))
+        ).select(
+            pl.col(S.ACCOUNT_ID).cast(pl.String),
+            pl.col(S.VALUE).cast(pl.Categorical),
+            pl.col(S.N_EVENTS).cast(pl.UInt32),
         )
-        .persist()
-    )
-    templates = to_polars(
-        classified.select(S.ACCOUNT_ID, f.explode("_bands").alias(S.VALUE))
-        .where(f.col(S.VALUE).isNotNull())
-        .groupBy(S.ACCOUNT_ID, S.VALUE)
-        .agg(f.count(f.lit(1)).alias(S.N_EVENTS))
-    ).select(
-        pl.col(S.ACCOUNT_ID).cast(pl.String),
-        pl.col(S.VALUE).cast(pl.Categorical),
-        pl.col(S.N_EVENTS).cast(pl.UInt32),
-    )
-    aggs = [f.count(f.lit(1)).alias("_sampled")]
-    aggs += [
-        f.sum((f.col("_capability") == i).cast("long")).alias(f"n_{name}")
-        for i, name in enumerate(CAPABILITIES)
-    ]
-    if clients:
+        aggs = [f.count(f.lit(1)).alias("_sampled")]
         aggs += [
-            f.sum((f.col("_client") == i).cast("long")).alias(f"n_{name}")
-            for i, name in enumerate(CLIENTS)
+            f.sum((f.col("_capability") == i).cast("long")).alias(f"n_{name}")
+            for i, name in enumerate(CAPABILITIES)
         ]
-    counts = to_polars(classified.groupBy(S.ACCOUNT_ID).agg(*aggs))
-    classified.unpersist()
+        if clients:
+            aggs += [
+                f.sum((f.col("_client") == i).cast("long")).alias(f"n_{name}")
+                for i, name in enumerate(CLIENTS)
+            ]
+        counts = to_polars(classified.groupBy(S.ACCOUNT_ID).agg(*aggs))
+    finally:
+        classified.unpersist()
     counts = counts.select(
         pl.col(S.ACCOUNT_ID).cast(pl.String),
         pl.col("_sampled").cast(pl.UInt32),
@@ -372,19 +384,8 @@ def _event_batches(
     for batch in batches:
         frame = pl.DataFrame(pl.from_arrow(batch)).with_columns(pl.col(S.TIMESTAMP).cast(S.TIME))
         parts = []
-        for column, window in declared:
-            value = normalised_text(pl.col(column))
-            if window is None:
-                kind = column
-            else:
-                kind = f"{column}@{window}"
-                value = pl.concat_str(
-                    [
-                        value,
-                        pl.lit("@"),
-                        pl.col(S.TIMESTAMP).dt.truncate(window).dt.strftime("%Y-%m-%dT%H:%M:%S"),
-                    ]
-                )
+        for name, window in declared:
+            kind, value = R.declared_value(name, window)
             parts.append(
                 frame.select(
                     S.ACCOUNT_ID, pl.lit(kind).alias(S.ATTRIBUTE_KIND), value.alias(S.VALUE)
@@ -397,10 +398,12 @@ def _events(exchanges: DataFrame, declared: Sequence[tuple[str, str | None]]) ->
     if not declared:
         return pl.DataFrame(schema=EVENTS_SCHEMA)
     f = _functions()
-    ordered = sorted(set(declared), key=lambda d: (d[0], d[1] or ""))
-    read = sorted({S.ACCOUNT_ID, S.TIMESTAMP, *[column for column, _ in ordered]})
-    values = exchanges.select(*read).mapInArrow(
-        functools.partial(_event_batches, declared=ordered), spark_schema(_EVENT_VALUES)
+    ordered = R.declared_in_order(declared)
+    read = sorted({S.ACCOUNT_ID, S.TIMESTAMP, *[name for name, _ in ordered]})
+    values = map_in_arrow(
+        exchanges.select(*[column(name) for name in read]),
+        functools.partial(_event_batches, declared=ordered),
+        _EVENT_VALUES,
     )
     counted = to_polars(
         values.groupBy(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(

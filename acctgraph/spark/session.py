@@ -9,8 +9,10 @@ the platform gives is used as it is.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,3 +124,27 @@ def spark_schema(schema: pa.Schema) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
+
+
+def map_in_arrow(
+    frame: DataFrame,
+    function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+    schema: pa.Schema,
+) -> DataFrame:
+    """``frame.mapInArrow(function, schema)``, with any column names: Spark resolves the
+    input columns of ``mapInArrow`` by name, which a dot in a name breaks, so they travel
+    under positional names and ``function`` sees the batches under their own."""
+    names = frame.columns
+    positional = frame.toDF(*[f"_c{i}" for i in range(len(names))])
+    return positional.mapInArrow(
+        functools.partial(_named_batches, function=function, names=names), spark_schema(schema)
+    )
+
+
+def _named_batches(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    function: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+    names: list[str],
+) -> Iterator[pa.RecordBatch]:
+    return function(batch.rename_columns(names) for batch in batches)
