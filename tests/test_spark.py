@@ -216,8 +216,8 @@ def test_awkward_column_names_and_partition_values(spark: Any, tiny: Path, tmp_p
     dataset.spark.release()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
-def test_text_formats_give_the_same_outputs(
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet_ns"])
+def test_other_formats_give_the_same_outputs(
     spark: Any, tiny: Path, tmp_path: Path, fmt: str
 ) -> None:
     folder = tmp_path / fmt
@@ -226,8 +226,12 @@ def test_text_formats_give_the_same_outputs(
     exchanges = pl.read_parquet(tiny / "exchanges.parquet")
     if fmt == "csv":
         exchanges.write_csv(folder / "exchanges.csv")
-    else:
+    elif fmt == "ndjson":
         exchanges.write_ndjson(folder / "exchanges.ndjson")
+    else:  # timestamps in nanoseconds, as pandas writes them
+        exchanges.with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC"))).write_parquet(
+            folder / "exchanges.parquet"
+        )
     expected = _run(None, folder, tmp_path / "polars")
     got = _run(spark, folder, tmp_path / "spark")
     _same_outputs(expected, got)

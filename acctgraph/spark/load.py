@@ -262,6 +262,9 @@ def _read_exchanges(
     if local.is_file() and local.stat().st_size == 0:  # what the one-machine loader says
         raise InputError("file is empty", path=where)
     spark.conf.set("spark.sql.caseSensitive", "true")
+    # Parquet timestamps in nanoseconds (pandas writes them) arrive as integers, typed again
+    # in the batches (_nanosecond_columns); Spark's own types stop at microseconds.
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     try:
         raw = _read_raw(spark, path)
         names = raw.columns
@@ -275,7 +278,8 @@ def _read_exchanges(
     if rename:
         raw = raw.withColumnsRenamed(rename)
     check_columns(raw.columns, S.EXCHANGES, where)
-    schema = _polars_schema(raw)
+    nanos = _nanosecond_columns(path, rename)
+    schema = {**_polars_schema(raw), **nanos}
     typed, checks = plan_columns(S.EXCHANGES, schema, where)
     extras = [name for name in schema if name not in OUTPUT_SCHEMAS[S.EXCHANGES]]
     arrow_raw = _arrow_schema(raw)
@@ -292,6 +296,7 @@ def _read_exchanges(
         functools.partial(
             _stage_batches,
             typed=typed,
+            nanos=nanos,
             masks=[check.mask.fill_null(False) for check in checks],
             extras=extras,
             schema=out_schema,
@@ -312,7 +317,7 @@ def _read_exchanges(
         assert counts is not None
         n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
         examples = functools.partial(
-            _examples, spark, path, rename, schema, checks, fmt_where=where
+            _examples, spark, path, rename, schema, nanos, checks, fmt_where=where
         )
         for i, check in enumerate(checks):
             if n[i] and check.fatal:
@@ -341,17 +346,50 @@ def _read_exchanges(
     return frame, staged, rows
 
 
+def _nanosecond_columns(path: str, rename: dict[str, str]) -> dict[str, pl.DataType]:
+    """The contract columns stored as Parquet timestamps in nanoseconds (under their
+    contract names), with the polars dtype the one-machine loader reads them as.
+
+    Read from the footer of the file, or of a directory's first part file, when this
+    machine can open it (a cluster's storage it cannot: such columns then arrive as
+    integers, and an integer timestamp in nanoseconds is out of range, so refused).
+    """
+    target = Path(path)
+    if target.is_dir():
+        parts = [p for p in sorted(target.rglob("*.parquet")) if not p.name.startswith(("_", "."))]
+        target = parts[0] if parts else target
+    if not target.is_file() or table_format(target) != "parquet":
+        return {}
+    import pyarrow.parquet as pq
+
+    found: dict[str, pl.DataType] = {}
+    for field in pq.read_schema(target):
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            name = rename.get(field.name, field.name)
+            if name in OUTPUT_SCHEMAS[S.EXCHANGES]:
+                found[name] = pl.Datetime("ns", field.type.tz)
+    return found
+
+
+def _with_nanoseconds(frame: pl.DataFrame, nanos: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``frame`` with the integer nanoseconds of ``nanos``' columns as timestamps again."""
+    if not nanos:
+        return frame
+    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in nanos.items())
+
+
 def _stage_batches(
     batches: Iterator[pa.RecordBatch],
     *,
     typed: dict[str, pl.Expr],
+    nanos: dict[str, pl.DataType],
     masks: list[pl.Expr],
     extras: list[str],
     schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     """Typed columns, extras and check masks of each raw batch (the loader's expressions)."""
     for batch in batches:
-        frame = pl.DataFrame(pl.from_arrow(batch))
+        frame = _with_nanoseconds(pl.DataFrame(pl.from_arrow(batch)), nanos)
         staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
         out = staged.select(
             [pl.col(typed_name(name)).alias(name) for name in typed]
@@ -366,6 +404,7 @@ def _examples(
     path: str,
     rename: dict[str, str],
     schema: dict[str, pl.DataType],
+    nanos: dict[str, pl.DataType],
     checks: list[Any],
     i: int,
     *,
@@ -373,9 +412,10 @@ def _examples(
 ) -> list[str]:
     """The first :data:`MAX_EXAMPLES` rows failing check ``i``, numbered as polars numbers them.
 
-    A second read of the input with each row's file and scan position; row numbers
-    follow from the row counts of the files before it (in path order) and of the scan
-    partitions before it in its file (a file's splits are scanned in offset order).
+    A second read of the input with each row's file and scan position; a row's number
+    follows from the row counts of the files before it (in path order), of the scan
+    partitions before it in its file (a file's splits fall in partitions in offset order)
+    and its place after its file's first row in its partition.
     """
     from pyspark.sql import functions as f
 
@@ -398,6 +438,7 @@ def _examples(
         functools.partial(
             _failing_batches,
             typed=typed,
+            nanos=nanos,
             mask=checks[i].mask.fill_null(False),
             parts=list(parts),
             schema=out_schema,
@@ -444,13 +485,14 @@ def _failing_batches(
     batches: Iterator[pa.RecordBatch],
     *,
     typed: dict[str, pl.Expr],
+    nanos: dict[str, pl.DataType],
     mask: pl.Expr,
     parts: list[pl.Expr],
     schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     """File, scan position and example parts (text; the row number left null) of failing rows."""
     for batch in batches:
-        frame = pl.DataFrame(pl.from_arrow(batch))
+        frame = _with_nanoseconds(pl.DataFrame(pl.from_arrow(batch)), nanos)
         staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
         out = staged.filter(mask).select(
             pl.col(_FILE),
