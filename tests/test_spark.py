@@ -179,6 +179,8 @@ def test_part_files_and_partitioned_directories(spark: Any, tiny: Path, tmp_path
         (hive / f"day={day}").mkdir(parents=True)
         chunk.drop("day").write_parquet(hive / f"day={day}" / "part-0.parquet")
     expected = _run(None, tiny, tmp_path / "polars")
+    with pytest.raises(InputError, match="is a directory.*--engine spark"):
+        ag.load_dataset(accounts=tiny / "accounts.csv", exchanges=parts)
     for folder in (parts, hive):
         shutil.copy(tiny / "accounts.csv", folder.parent / "accounts.csv")
         got = _run(spark, folder.parent, tmp_path / f"spark_{folder.parent.name}")

@@ -138,6 +138,12 @@ def reading(path: str) -> Iterator[None]:
 
 def scan_file(path: Path) -> tuple[pl.LazyFrame, dict[str, pl.DataType]]:
     """Lazy scan of one file (text formats as strings) and its schema."""
+    if path.is_dir():
+        raise InputError(
+            "is a directory: this engine reads one file per table (a directory of part "
+            "files is read with --engine spark)",
+            path=str(path),
+        )
     fmt = table_format(path)
     where = str(path)
     if not path.exists():
