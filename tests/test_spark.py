@@ -95,6 +95,8 @@ def test_the_reductions_are_the_same_tables(spark: Any, tiny: Path) -> None:
     expected = compute_usage(ag.load_dataset(tiny), event_columns=declared)
     dataset = spark_dataset(spark, tiny)
     got = spark_usage(dataset, dataset.spark.frame, event_columns=declared)
+    with pytest.raises(ValueError, match="on Spark"):  # its polars frame is empty: refused
+        compute_usage(dataset)
     dataset.spark.release()
     assert got.events.height > 0
     for name in ("ip_usage", "activity", "hours", "daily", "clients", "emails"):  # sorted tables

@@ -137,6 +137,11 @@ def compute_usage(
         The tables listed in the module docstring; ``warnings`` is the
         dataset's log, with the IP warnings added.
     """
+    if dataset.spark is not None:  # its `exchanges` is an empty frame: never reduce it
+        raise ValueError(
+            "this dataset's exchanges are on Spark (acctgraph.spark_dataset): reduce them with "
+            "acctgraph.spark.reduce.spark_usage, or run acctgraph.run_pipeline"
+        )
     prompt = prompt or PromptTemplate()
     co_activity = co_activity or CoActivity()
     accounts, exchanges = dataset.accounts, dataset.exchanges
