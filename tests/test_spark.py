@@ -220,7 +220,7 @@ def test_awkward_column_names_and_partition_values(spark: Any, tiny: Path, tmp_p
     dataset.spark.release()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet_ns"])
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet_ns", "parquet_uint64"])
 def test_other_formats_give_the_same_outputs(
     spark: Any, tiny: Path, tmp_path: Path, fmt: str
 ) -> None:
@@ -232,10 +232,15 @@ def test_other_formats_give_the_same_outputs(
         exchanges.write_csv(folder / "exchanges.csv")
     elif fmt == "ndjson":
         exchanges.write_ndjson(folder / "exchanges.ndjson")
-    else:  # timestamps in nanoseconds, as pandas writes them
+    elif fmt == "parquet_ns":  # timestamps in nanoseconds, as pandas writes them
         exchanges.with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC"))).write_parquet(
             folder / "exchanges.parquet"
         )
+    else:  # epoch milliseconds and token counts as unsigned 64-bit integers
+        exchanges.with_columns(
+            pl.col("timestamp").dt.epoch("ms").cast(pl.UInt64),
+            pl.col("output_tokens").cast(pl.UInt64),
+        ).write_parquet(folder / "exchanges.parquet")
     expected = _run(None, folder, tmp_path / "polars")
     got = _run(spark, folder, tmp_path / "spark")
     _same_outputs(expected, got)

@@ -263,7 +263,7 @@ def _read_exchanges(
         raise InputError("file is empty", path=where)
     spark.conf.set("spark.sql.caseSensitive", "true")
     # Parquet timestamps in nanoseconds (pandas writes them) arrive as integers, typed again
-    # in the batches (_nanosecond_columns); Spark's own types stop at microseconds.
+    # in the batches (_footer_types); Spark's own types stop at microseconds.
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     try:
         raw = _read_raw(spark, path)
@@ -278,8 +278,8 @@ def _read_exchanges(
     if rename:
         raw = raw.withColumnsRenamed(rename)
     check_columns(raw.columns, S.EXCHANGES, where)
-    nanos = _nanosecond_columns(path, rename)
-    schema = {**_polars_schema(raw), **nanos}
+    footer = _footer_types(path, rename)
+    schema = {**_polars_schema(raw), **footer}
     typed, checks = plan_columns(S.EXCHANGES, schema, where)
     extras = [name for name in schema if name not in OUTPUT_SCHEMAS[S.EXCHANGES]]
     arrow_raw = _arrow_schema(raw)
@@ -296,7 +296,7 @@ def _read_exchanges(
         functools.partial(
             _stage_batches,
             typed=typed,
-            nanos=nanos,
+            footer=footer,
             masks=[check.mask.fill_null(False) for check in checks],
             extras=extras,
             schema=out_schema,
@@ -317,7 +317,7 @@ def _read_exchanges(
         assert counts is not None
         n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
         examples = functools.partial(
-            _examples, spark, path, rename, schema, nanos, checks, fmt_where=where
+            _examples, spark, path, rename, schema, footer, checks, fmt_where=where
         )
         for i, check in enumerate(checks):
             if n[i] and check.fatal:
@@ -346,13 +346,15 @@ def _read_exchanges(
     return frame, staged, rows
 
 
-def _nanosecond_columns(path: str, rename: dict[str, str]) -> dict[str, pl.DataType]:
-    """The contract columns stored as Parquet timestamps in nanoseconds (under their
-    contract names), with the polars dtype the one-machine loader reads them as.
+def _footer_types(path: str, rename: dict[str, str]) -> dict[str, pl.DataType]:
+    """Contract columns whose Parquet type Spark cannot hold as polars reads it, under their
+    contract names, with the polars dtype the one-machine loader reads them as: timestamps
+    in nanoseconds (pandas' default; Spark reads them as integer nanoseconds) and unsigned
+    64-bit integers (Spark reads them as decimals).
 
     Read from the footer of the file, or of a directory's first part file, when this
-    machine can open it (a cluster's storage it cannot: such columns then arrive as
-    integers, and an integer timestamp in nanoseconds is out of range, so refused).
+    machine can open it (on a cluster's storage it cannot: a nanosecond timestamp then
+    arrives as an integer out of range and an unsigned one as a decimal, both refused).
     """
     target = Path(path)
     if target.is_dir():
@@ -364,32 +366,35 @@ def _nanosecond_columns(path: str, rename: dict[str, str]) -> dict[str, pl.DataT
 
     found: dict[str, pl.DataType] = {}
     for field in pq.read_schema(target):
+        name = rename.get(field.name, field.name)
+        if name not in OUTPUT_SCHEMAS[S.EXCHANGES]:
+            continue
         if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
-            name = rename.get(field.name, field.name)
-            if name in OUTPUT_SCHEMAS[S.EXCHANGES]:
-                found[name] = pl.Datetime("ns", field.type.tz)
+            found[name] = pl.Datetime("ns", field.type.tz)
+        elif pa.types.is_uint64(field.type):
+            found[name] = pl.UInt64()
     return found
 
 
-def _with_nanoseconds(frame: pl.DataFrame, nanos: dict[str, pl.DataType]) -> pl.DataFrame:
-    """``frame`` with the integer nanoseconds of ``nanos``' columns as timestamps again."""
-    if not nanos:
+def _with_footer_types(frame: pl.DataFrame, footer: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``frame`` with :func:`_footer_types`' columns cast back to the types polars reads."""
+    if not footer:
         return frame
-    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in nanos.items())
+    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in footer.items())
 
 
 def _stage_batches(
     batches: Iterator[pa.RecordBatch],
     *,
     typed: dict[str, pl.Expr],
-    nanos: dict[str, pl.DataType],
+    footer: dict[str, pl.DataType],
     masks: list[pl.Expr],
     extras: list[str],
     schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     """Typed columns, extras and check masks of each raw batch (the loader's expressions)."""
     for batch in batches:
-        frame = _with_nanoseconds(pl.DataFrame(pl.from_arrow(batch)), nanos)
+        frame = _with_footer_types(pl.DataFrame(pl.from_arrow(batch)), footer)
         staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
         out = staged.select(
             [pl.col(typed_name(name)).alias(name) for name in typed]
@@ -404,7 +409,7 @@ def _examples(
     path: str,
     rename: dict[str, str],
     schema: dict[str, pl.DataType],
-    nanos: dict[str, pl.DataType],
+    footer: dict[str, pl.DataType],
     checks: list[Any],
     i: int,
     *,
@@ -438,7 +443,7 @@ def _examples(
         functools.partial(
             _failing_batches,
             typed=typed,
-            nanos=nanos,
+            footer=footer,
             mask=checks[i].mask.fill_null(False),
             parts=list(parts),
             schema=out_schema,
@@ -485,14 +490,14 @@ def _failing_batches(
     batches: Iterator[pa.RecordBatch],
     *,
     typed: dict[str, pl.Expr],
-    nanos: dict[str, pl.DataType],
+    footer: dict[str, pl.DataType],
     mask: pl.Expr,
     parts: list[pl.Expr],
     schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     """File, scan position and example parts (text; the row number left null) of failing rows."""
     for batch in batches:
-        frame = _with_nanoseconds(pl.DataFrame(pl.from_arrow(batch)), nanos)
+        frame = _with_footer_types(pl.DataFrame(pl.from_arrow(batch)), footer)
         staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
         out = staged.filter(mask).select(
             pl.col(_FILE),
