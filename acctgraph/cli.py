@@ -203,7 +203,7 @@ def _spark(master: str | None) -> Any:
 )
 @click.option(
     "--exchanges",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),  # text: a URI (s3a://bucket/x) must keep its "//"
     default=None,
     help="Exchanges file (instead of INPUT_DIR); with --engine spark also a directory of "
     "part files or a Hive-style partitioned directory.",
@@ -288,7 +288,7 @@ def _spark(master: str | None) -> Any:
 def run(
     input_dir: Path | None,
     accounts: Path | None,
-    exchanges: Path | None,
+    exchanges: str | None,
     out: Path,
     config_path: Path | None,
     maps: tuple[str, ...],

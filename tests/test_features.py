@@ -514,7 +514,7 @@ def test_usage_twice_on_one_dataset_does_not_double_its_warnings() -> None:
     )
 )
 def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(rows) -> None:
-    from acctgraph.features.reduce import _scaled_capabilities
+    from acctgraph.features.reduce import scaled_capabilities
 
     table = pl.DataFrame(
         {
@@ -527,7 +527,7 @@ def test_capability_estimates_add_up_and_are_exact_when_every_prompt_was_read(ro
             },
         }
     ).filter(pl.col("_sampled") > 0)
-    scaled = _scaled_capabilities(table)
+    scaled = scaled_capabilities(table)
     columns = [f"n_{name}" for name in CAPABILITIES]
     assert (
         scaled.select(pl.sum_horizontal(columns)).to_series().to_list()

@@ -29,7 +29,6 @@ from acctgraph.core import schema as S
 from acctgraph.core.frames import owned
 from acctgraph.features.base import N_EXCHANGES
 from acctgraph.features.kinds import PromptTemplate
-from acctgraph.features.prompt import template_bands
 from acctgraph.features.reduce import in_prompt_sample
 from acctgraph.runfolder import PROFILES_DIR
 
@@ -204,13 +203,7 @@ def template_samples(
     picked = in_prompt_sample(
         seed=prompt.sample_seed, max_per_account=rows_per_account, n_exchanges=n_exchanges
     )
-    bands = template_bands(
-        S.PROMPT,
-        max_chars=prompt.max_chars,
-        min_word=prompt.min_word,
-        band_words=prompt.band_words,
-        n_bands=prompt.n_bands,
-    )
+    bands = prompt.bands(S.PROMPT)
     found = (
         exchanges.select(S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT)
         .filter(pl.col(S.ACCOUNT_ID).is_in(accounts[S.ACCOUNT_ID].implode()))

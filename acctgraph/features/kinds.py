@@ -53,6 +53,7 @@ from acctgraph.core.errors import ConfigError
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import LONG, Feature, Usage, long_rows
+from acctgraph.features.prompt import template_bands
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,6 +241,16 @@ class PromptTemplate(Feature):
 
     def values(self, usage: Usage) -> pl.LazyFrame:
         return long_rows(usage.templates.lazy())
+
+    def bands(self, column: str = S.PROMPT) -> pl.Expr:
+        """The template bands of ``column``'s prompts under these parameters (a list per row)."""
+        return template_bands(
+            column,
+            max_chars=self.max_chars,
+            min_word=self.min_word,
+            band_words=self.band_words,
+            n_bands=self.n_bands,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

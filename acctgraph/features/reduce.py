@@ -19,18 +19,18 @@ reduction:
   (:class:`~acctgraph.features.kinds.PromptTemplate`), so about
   ``max_per_account`` per account, and all of an account's prompts when it
   has no more exchanges than that;
-- ``activity`` (:func:`_activity`, :func:`_with_capability_mix`): one row per
+- ``activity`` (:func:`_activity`, :func:`with_capability_mix`): one row per
   account of the accounts table, with behaviour figures used by scoring
   (``n_exchanges``, first and last seen, active days, output tokens) and the
   capability mix ``n_coding`` … ``n_other``, classified on the template sample
-  and scaled to the account's exchanges (:func:`_scaled_capabilities`: exact
+  and scaled to the account's exchanges (:func:`scaled_capabilities`: exact
   where the sample holds every exchange);
 - ``clients`` (:func:`_capability_counts`): per sampled account (sorted), the
   template sample's exchanges by client family of the user agent
   (:func:`client_family`);
 - ``hours`` (:func:`_hours`): (account, hour of day UTC, n_events);
 - ``daily`` (:func:`_daily`): (account, day UTC, n_events);
-- ``emails`` (:func:`_emails`): each account's address and its parts.
+- ``emails`` (:func:`account_emails`): each account's address and its parts.
 
 ``activity``, ``hours`` and ``daily`` all follow from one group-by of the
 exchanges to (account, hour) (:func:`_hourly`).
@@ -92,7 +92,7 @@ from acctgraph.features.base import (
 )
 from acctgraph.features.declared import normalised_text
 from acctgraph.features.kinds import CoActivity, PromptTemplate
-from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
+from acctgraph.features.prompt import CAPABILITIES, capability
 from acctgraph.load import Dataset
 
 
@@ -180,11 +180,11 @@ def compute_usage(
         merged["hours"] = merged["hours"].sort(S.ACCOUNT_ID, HOUR)
         merged["daily"] = merged["daily"].sort(S.ACCOUNT_ID, DAY)
         merged["clients"] = merged["clients"].sort(S.ACCOUNT_ID)
-    _count_bad_ips(merged.pop("bad_ips"), dataset.warnings)
+    count_bad_ips(merged.pop("bad_ips"), dataset.warnings)
     return Usage(
         events=merged["events"],
         accounts=accounts,
-        emails=_emails(accounts),
+        emails=account_emails(accounts),
         ip_usage=merged["ip_usage"],
         templates=merged["templates"],
         co_activity=merged["co_activity"],
@@ -239,14 +239,14 @@ def _usage_part(
             if S.USER_AGENT in columns
             else pl.DataFrame(schema=CLIENTS_SCHEMA)
         )
-        capabilities = _scaled_capabilities(counts)
+        capabilities = scaled_capabilities(counts)
     else:
         templates = pl.DataFrame(
             schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.Categorical, S.N_EVENTS: pl.UInt32}
         )
         capabilities = None
         clients = pl.DataFrame(schema=CLIENTS_SCHEMA)
-    activity = _with_capability_mix(activity, capabilities, accounts=accounts)
+    activity = with_capability_mix(activity, capabilities, accounts=accounts)
 
     if event_columns:
         step("usage: declared exchanges columns")
@@ -298,7 +298,7 @@ def ip_usage_table(
     signup addresses are classified
     once per distinct raw value (:func:`acctgraph.features.ip.classify_ips`);
     malformed and non-global ones are dropped and returned (``ip, ip_status,
-    n_events``, for :func:`_count_bad_ips`), and the rest are summed per
+    n_events``, for :func:`count_bad_ips`), and the rest are summed per
     (account, canonical address). The lookup has one
     row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
     ``ip_range``, ``ip_range_wide``.
@@ -473,9 +473,9 @@ def _daily(hourly: _Hourly) -> pl.DataFrame:
 # --- Prompts: the template sample, its bands, and the capability mix --------------------------
 
 
-_SAMPLE_HASH_BITS = 24
+SAMPLE_HASH_BITS = 24
 """Resolution of the sample's hash (2**-24): far finer than any rate it is compared to."""
-_SAMPLE_KEY_SEP = "\x1f"
+SAMPLE_KEY_SEP = "\x1f"
 """Separates the parts of :func:`sample_key` (the unit separator: no id or number holds it)."""
 
 
@@ -492,7 +492,7 @@ def sample_key(*, seed: int) -> pl.Expr:
             pl.col(S.ACCOUNT_ID),
             pl.col(S.TIMESTAMP).dt.epoch("us").cast(pl.String),
         ],
-        separator=_SAMPLE_KEY_SEP,
+        separator=SAMPLE_KEY_SEP,
     )
 
 
@@ -513,9 +513,9 @@ def in_prompt_sample(*, seed: int, max_per_account: int, n_exchanges: pl.Expr) -
     same ``seed`` (:attr:`PromptTemplate.sample_seed`).
     """
     key: Any = sample_key(seed=seed)  # polars-hash's namespace is registered at import
-    low = key.nchash.xxhash64(seed=SAMPLE_HASH_SEED) & ((1 << _SAMPLE_HASH_BITS) - 1)
+    low = key.nchash.xxhash64(seed=SAMPLE_HASH_SEED) & ((1 << SAMPLE_HASH_BITS) - 1)
     return low.cast(pl.Int64) * n_exchanges.cast(pl.Int64) < pl.lit(
-        max_per_account << _SAMPLE_HASH_BITS, pl.Int64
+        max_per_account << SAMPLE_HASH_BITS, pl.Int64
     )
 
 
@@ -579,13 +579,7 @@ def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.Data
 
     Row order is unspecified (see :func:`co_activity_values`).
     """
-    bands = template_bands(
-        S.PROMPT,
-        max_chars=prompt.max_chars,
-        min_word=prompt.min_word,
-        band_words=prompt.band_words,
-        n_bands=prompt.n_bands,
-    )
+    bands = prompt.bands(S.PROMPT)
     return (
         sampled.select(S.ACCOUNT_ID, bands.alias(S.VALUE))
         .explode(S.VALUE)
@@ -625,12 +619,12 @@ def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int, clients: bool) 
     )
 
 
-def _with_capability_mix(
+def with_capability_mix(
     activity: pl.DataFrame, capabilities: pl.DataFrame | None, *, accounts: pl.DataFrame
 ) -> pl.DataFrame:
     """The ``activity`` table: one row per account of ``accounts``, sorted, with the mix.
 
-    ``capabilities`` is :func:`_scaled_capabilities`'s table, or None when the
+    ``capabilities`` is :func:`scaled_capabilities`'s table, or None when the
     exchanges have no prompt column (every count 0). Accounts without exchanges
     get ``n_exchanges`` 0 and nulls elsewhere.
     """
@@ -661,7 +655,7 @@ def _with_capability_mix(
 # --- Emails --------------------------------------------------------------------------------
 
 
-def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
+def account_emails(accounts: pl.DataFrame) -> pl.DataFrame:
     """``account_id, email`` and the parts of :func:`acctgraph.features.email.email_table`."""
     raw = (
         accounts.select(S.ACCOUNT_ID, S.EMAIL)
@@ -672,7 +666,7 @@ def _emails(accounts: pl.DataFrame) -> pl.DataFrame:
     return raw.join(table, on=S.EMAIL, how="left").sort(S.ACCOUNT_ID)
 
 
-def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
+def scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
     """``account_id, n_<capability>…``: the sample's class counts scaled to the account's exchanges.
 
     Exact where every prompt was read; otherwise each class gets the floor of its
@@ -681,7 +675,7 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
 
     >>> t = pl.DataFrame({"account_id": ["a", "b"], "_sampled": [3, 4], "n_exchanges": [3, 10],
     ...                   "n_coding": [1, 1], "n_agentic": [1, 1], "n_reasoning": [1, 1], "n_other": [0, 1]})
-    >>> _scaled_capabilities(t).rows()
+    >>> scaled_capabilities(t).rows()
     [('a', 1, 1, 1, 0), ('b', 3, 3, 2, 2)]
     """
     columns = [f"n_{name}" for name in CAPABILITIES]
@@ -699,7 +693,7 @@ def _scaled_capabilities(sampled: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _count_bad_ips(bad: pl.DataFrame, warnings: WarningLog) -> None:
+def count_bad_ips(bad: pl.DataFrame, warnings: WarningLog) -> None:
     """Record the malformed and non-global addresses of :func:`ip_usage_table`'s bad rows."""
     for status, code, message in (
         (

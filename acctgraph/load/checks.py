@@ -15,7 +15,7 @@ refuses an account id whose rows differ.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -247,11 +247,31 @@ def run_checks(
             for values in rows.drop("__row").iter_rows()
         ]
 
+    report_checks(
+        checks,
+        [int(result[f"n{i}"]) for i in range(len(checks))],
+        examples,
+        path=path,
+        warnings=warnings,
+    )
+    return int(result["__rows"])
+
+
+def report_checks(
+    checks: list[_Check],
+    counts: list[int],
+    examples: Callable[[int], list[str]],
+    *,
+    path: str,
+    warnings: WarningLog,
+) -> None:
+    """Raise the first fatal check that failed (its count and examples); record every
+    non-fatal one as a warning. ``examples(i)``: the example rows of check ``i``, asked
+    only when it failed."""
     for i, check in enumerate(checks):
-        count = int(result[f"n{i}"])
-        if count and check.fatal:
+        if counts[i] and check.fatal:
             raise InputError(
-                f"{count} row(s) with {check.message} (row 1 is the first data row)",
+                f"{counts[i]} row(s) with {check.message} (row 1 is the first data row)",
                 path=path,
                 column=check.column,
                 examples=examples(i),
@@ -260,12 +280,11 @@ def run_checks(
         warnings.add(
             check.code,
             check.message,
-            count=int(result[f"n{i}"]),
-            examples=examples(i),
+            count=counts[i],
+            examples=examples(i) if counts[i] else [],
             column=check.column,
             path=path,
         )
-    return int(result["__rows"])
 
 
 def collapse_duplicates(

@@ -9,7 +9,7 @@ evaluator compares.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,13 +101,7 @@ def load_dataset(
     """
     log = warnings if warnings is not None else WarningLog()
     table_mapping(mapping, S.ACCOUNTS)  # reject bad mapping keys before reading anything
-    if input_dir is not None:
-        accounts = accounts if accounts is not None else find_table_file(input_dir, S.ACCOUNTS)
-        exchanges = exchanges if exchanges is not None else find_table_file(input_dir, S.EXCHANGES)
-    if accounts is None or exchanges is None:
-        missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
-        raise InputError(f"no {missing} table given: pass a directory or both files")
-    accounts_path, exchanges_path = Path(accounts), Path(exchanges)
+    accounts_path, exchanges_path = map(Path, table_paths(input_dir, accounts, exchanges))
 
     dataset = _assemble(accounts_path, exchanges_path, mapping, log)
     dataset.inputs = [
@@ -141,6 +135,31 @@ def dataset_from_frames(
     log = warnings if warnings is not None else WarningLog()
     table_mapping(mapping, S.ACCOUNTS)
     return _assemble(accounts, exchanges, mapping, log)
+
+
+def table_paths(
+    input_dir: str | Path | None,
+    accounts: str | Path | None,
+    exchanges: str | Path | None,
+    *,
+    find_exchanges: Callable[[Path], Path] | None = None,
+) -> tuple[str | Path, str | Path]:
+    """The accounts and exchanges paths: each given one as given (a URI such as
+    ``s3a://bucket/x`` stays text), else looked up in ``input_dir``
+    (:func:`~acctgraph.load.formats.find_table_file`; ``find_exchanges`` replaces the
+    exchanges' lookup). Refuses a table that is neither given nor in a directory."""
+    if input_dir is not None:
+        folder = Path(input_dir)
+        if accounts is None:
+            accounts = find_table_file(folder, S.ACCOUNTS)
+        if exchanges is None:
+            exchanges = (
+                find_exchanges(folder) if find_exchanges else find_table_file(folder, S.EXCHANGES)
+            )
+    if accounts is None or exchanges is None:
+        missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
+        raise InputError(f"no {missing} table given: pass a directory or both files")
+    return accounts, exchanges
 
 
 def _assemble(

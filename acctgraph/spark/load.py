@@ -18,7 +18,7 @@ check's examples are the first failing rows in file order, numbered as the
 one-machine loader numbers them (row 1 is the first data row; the files of a
 directory in path order, one after the other), so a bad input is refused with the
 same exit status and message. Exchanges per account, and rows repeated exactly (by a
-64-bit row hash, as on one machine), are Spark group-bys.
+64-bit row hash, as on one machine), are one Spark group-by.
 
 The typed exchanges are persisted (memory, then disk) for the reductions
 (:func:`acctgraph.spark.reduce.spark_usage`), which read them several times, until
@@ -41,9 +41,9 @@ from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import InputError
 from acctgraph.load import Dataset
-from acctgraph.load.checks import MAX_EXAMPLES, ROW, plan_columns, typed_name
+from acctgraph.load.checks import MAX_EXAMPLES, ROW, plan_columns, report_checks, typed_name
 from acctgraph.load.columns import OUTPUT_SCHEMAS, check_columns, column_renames, table_mapping
-from acctgraph.load.dataset import universe
+from acctgraph.load.dataset import table_paths, universe
 from acctgraph.load.formats import (
     InputFile,
     file_record,
@@ -119,27 +119,14 @@ def spark_dataset(
     """
     log = warnings if warnings is not None else WarningLog()
     table_mapping(mapping, S.ACCOUNTS)  # reject bad mapping keys before reading anything
-    if input_dir is not None:
-        folder = Path(input_dir)
-        accounts = accounts if accounts is not None else find_table_file(folder, S.ACCOUNTS)
-        exchanges = exchanges if exchanges is not None else _exchanges_path(folder)
-    if accounts is None or exchanges is None:
-        missing = S.ACCOUNTS if accounts is None else S.EXCHANGES
-        raise InputError(f"no {missing} table given: pass a directory or both files")
+    accounts, exchanges = table_paths(
+        input_dir, accounts, exchanges, find_exchanges=_exchanges_path
+    )
     account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
-    frame, persisted, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
-    from pyspark.sql import functions as f
-
-    try:
-        per_account = to_polars(
-            frame.groupBy(S.ACCOUNT_ID).agg(f.count(f.lit(1)).alias("exchanges"))
-        ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("exchanges").cast(pl.UInt32))
-    except BaseException:
-        persisted.unpersist()
-        raise
+    frame, persisted, per_account, n_rows = _read_exchanges(spark, str(exchanges), mapping, log)
     dataset = universe(
         account_rows,
-        per_account.sort(S.ACCOUNT_ID),
+        per_account,
         exchanges=str(exchanges),
         log=log,
         inputs=[
@@ -248,8 +235,9 @@ def _polars_schema(frame: DataFrame) -> dict[str, pl.DataType]:
 
 def _read_exchanges(
     spark: SparkSession, path: str, mapping: Mapping[str, str] | None, log: WarningLog
-) -> tuple[DataFrame, DataFrame, int]:
-    """Typed, checked exchanges, the persisted frame they are selected from, the row count.
+) -> tuple[DataFrame, DataFrame, pl.DataFrame, int]:
+    """Typed, checked exchanges, the persisted frame they are selected from, the exchanges
+    per account (:func:`_per_account`) and the row count.
 
     Column names are case-sensitive, as in the data contract (``spark.sql.caseSensitive``
     is set on the session).
@@ -315,35 +303,19 @@ def _read_exchanges(
         except Exception as exc:
             raise InputError(f"cannot read the file ({spark_message(exc)})", path=where) from exc
         assert counts is not None
-        n = {i: int(counts[f"n{i}"] or 0) for i in range(len(checks))}
         examples = functools.partial(
             _examples, spark, path, rename, schema, footer, checks, fmt_where=where
         )
-        for i, check in enumerate(checks):
-            if n[i] and check.fatal:
-                raise InputError(
-                    f"{n[i]} row(s) with {check.message} (row 1 is the first data row)",
-                    path=where,
-                    column=check.column,
-                    examples=examples(i),
-                )
-        for i, check in enumerate(checks):
-            log.add(
-                check.code,
-                check.message,
-                count=n[i],
-                examples=examples(i) if n[i] else [],
-                column=check.column,
-                path=where,
-            )
+        n = [int(counts[f"n{i}"] or 0) for i in range(len(checks))]
+        report_checks(checks, n, examples, path=where, warnings=log)
         rows = int(counts["rows"])
         warn_if_empty(log, rows, where)
         frame = staged.select(*[column(name) for name in [*OUTPUT_SCHEMAS[S.EXCHANGES], *extras]])
-        _count_repeated_rows(frame, log, where)
+        per_account = _per_account(frame, log, where)
     except BaseException:
         staged.unpersist()
         raise
-    return frame, staged, rows
+    return frame, staged, per_account, rows
 
 
 def _footer_types(path: str, rename: dict[str, str]) -> dict[str, pl.DataType]:
@@ -376,11 +348,15 @@ def _footer_types(path: str, rename: dict[str, str]) -> dict[str, pl.DataType]:
     return found
 
 
-def _with_footer_types(frame: pl.DataFrame, footer: dict[str, pl.DataType]) -> pl.DataFrame:
-    """``frame`` with :func:`_footer_types`' columns cast back to the types polars reads."""
-    if not footer:
-        return frame
-    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in footer.items())
+def _typed_batch(
+    batch: pa.RecordBatch, typed: dict[str, pl.Expr], footer: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """A raw batch with :func:`_footer_types`' columns cast back to the types polars reads
+    and the loader's typed columns (:func:`~acctgraph.load.checks.typed_name`) added."""
+    frame = pl.DataFrame(pl.from_arrow(batch)).with_columns(
+        pl.col(name).cast(dtype) for name, dtype in footer.items()
+    )
+    return frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
 
 
 def _stage_batches(
@@ -394,8 +370,7 @@ def _stage_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Typed columns, extras and check masks of each raw batch (the loader's expressions)."""
     for batch in batches:
-        frame = _with_footer_types(pl.DataFrame(pl.from_arrow(batch)), footer)
-        staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
+        staged = _typed_batch(batch, typed, footer)
         out = staged.select(
             [pl.col(typed_name(name)).alias(name) for name in typed]
             + [pl.col(name) for name in extras]
@@ -497,8 +472,7 @@ def _failing_batches(
 ) -> Iterator[pa.RecordBatch]:
     """File, scan position and example parts (text; the row number left null) of failing rows."""
     for batch in batches:
-        frame = _with_footer_types(pl.DataFrame(pl.from_arrow(batch)), footer)
-        staged = frame.with_columns([expr.alias(typed_name(name)) for name, expr in typed.items()])
+        staged = _typed_batch(batch, typed, footer)
         out = staged.filter(mask).select(
             pl.col(_FILE),
             pl.col(_ID),
@@ -510,8 +484,9 @@ def _failing_batches(
         yield from arrow_batches(out, schema)
 
 
-def _count_repeated_rows(frame: DataFrame, log: WarningLog, where: str) -> None:
-    """The loader's ``exchanges_duplicate_rows`` warning: rows repeated exactly (all columns)."""
+def _per_account(frame: DataFrame, log: WarningLog, where: str) -> pl.DataFrame:
+    """``account_id, exchanges`` (sorted), and the loader's ``exchanges_duplicate_rows``
+    warning: rows repeated exactly (all columns), one Spark job as one polars pass."""
     from pyspark.sql import functions as f
     from pyspark.sql.types import ArrayType, MapType, StructType
 
@@ -525,15 +500,20 @@ def _count_repeated_rows(frame: DataFrame, log: WarningLog, where: str) -> None:
         for c in frame.schema.fields
     ]
     nulls = [column(name).isNull() for name in frame.columns]
-    repeated = to_polars(
+    per_account = to_polars(
         frame.select(column(S.ACCOUNT_ID), f.xxhash64(*values, *nulls).alias("_row"))
         .groupBy(S.ACCOUNT_ID, "_row")
         .agg(f.count(f.lit(1)).alias("_n"))
-        .where(f.col("_n") > 1)
         .groupBy(S.ACCOUNT_ID)
-        .agg(f.sum(f.col("_n") - 1).alias("repeated"))
-    ).select(pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("repeated").cast(pl.Int64))
+        .agg(f.sum("_n").alias("exchanges"), f.sum(f.col("_n") - 1).alias("repeated"))
+    )
+    repeated = per_account.filter(pl.col("repeated") > 0).select(
+        pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("repeated").cast(pl.Int64)
+    )
     warn_repeated_rows(log, repeated, where)
+    return per_account.select(
+        pl.col(S.ACCOUNT_ID).cast(pl.String), pl.col("exchanges").cast(pl.UInt32)
+    ).sort(S.ACCOUNT_ID)
 
 
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:

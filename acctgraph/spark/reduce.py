@@ -47,7 +47,7 @@ from acctgraph.features.base import (
     Usage,
 )
 from acctgraph.features.kinds import CoActivity, PromptTemplate
-from acctgraph.features.prompt import CAPABILITIES, capability, template_bands
+from acctgraph.features.prompt import CAPABILITIES, capability
 from acctgraph.load import Dataset
 from acctgraph.spark.load import column
 from acctgraph.spark.session import arrow_batches, map_in_arrow, to_polars, to_spark
@@ -113,9 +113,12 @@ def spark_usage(
             .agg(f.count(f.lit(1)).alias(S.N_EVENTS))
             .persist()
         )
-        exchange_ips = _typed(
-            to_polars(windows.groupBy(S.ACCOUNT_ID, S.IP).agg(f.sum(S.N_EVENTS).alias(S.N_EVENTS))),
-            {S.ACCOUNT_ID: pl.String, S.IP: pl.String, S.N_EVENTS: pl.UInt32},
+        exchange_ips = to_polars(
+            windows.groupBy(S.ACCOUNT_ID, S.IP).agg(f.sum(S.N_EVENTS).alias(S.N_EVENTS))
+        ).select(
+            pl.col(S.ACCOUNT_ID).cast(pl.String),
+            pl.col(S.IP).cast(pl.String),
+            pl.col(S.N_EVENTS).cast(pl.UInt32),
         )
     else:
         windows = None
@@ -160,23 +163,23 @@ def spark_usage(
             if S.USER_AGENT in columns
             else pl.DataFrame(schema=CLIENTS_SCHEMA)
         )
-        capabilities = R._scaled_capabilities(counts)
+        capabilities = R.scaled_capabilities(counts)
     else:
         templates = pl.DataFrame(
             schema={S.ACCOUNT_ID: pl.String, S.VALUE: pl.Categorical, S.N_EVENTS: pl.UInt32}
         )
         capabilities = None
         clients = pl.DataFrame(schema=CLIENTS_SCHEMA)
-    activity = R._with_capability_mix(activity, capabilities, accounts=accounts)
+    activity = R.with_capability_mix(activity, capabilities, accounts=accounts)
 
     if event_columns:
         step("usage: declared exchanges columns (Spark)")
     events = _events(exchanges, event_columns)
-    R._count_bad_ips(bad_ips, dataset.warnings)
+    R.count_bad_ips(bad_ips, dataset.warnings)
     return Usage(
         events=events,
         accounts=accounts,
-        emails=R._emails(accounts),
+        emails=R.account_emails(accounts),
         ip_usage=ip_usage,
         templates=templates,
         co_activity=co,
@@ -186,10 +189,6 @@ def spark_usage(
         clients=clients,
         warnings=dataset.warnings,
     )
-
-
-def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 # --- Activity, hours of day, days -----------------------------------------------------------
@@ -282,13 +281,7 @@ def _classify_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Each sampled exchange's capability class, client family and template bands
     (the one-machine path's polars expressions, batch by batch)."""
-    bands = template_bands(
-        S.PROMPT,
-        max_chars=prompt.max_chars,
-        min_word=prompt.min_word,
-        band_words=prompt.band_words,
-        n_bands=prompt.n_bands,
-    )
+    bands = prompt.bands(S.PROMPT)
     cap = capability(S.PROMPT, max_chars=prompt.capability_chars).replace_strict(
         list(CAPABILITIES), list(range(len(CAPABILITIES))), return_dtype=pl.Int8
     )
@@ -312,18 +305,18 @@ def _prompt_tables(
     session = exchanges.sparkSession
     clients = S.USER_AGENT in columns
     key = f.concat_ws(
-        R._SAMPLE_KEY_SEP,
+        R.SAMPLE_KEY_SEP,
         f.lit(str(prompt.sample_seed)),
         f.col(S.ACCOUNT_ID),
         _micros(S.TIMESTAMP).cast("string"),
     )
-    low = f.xxhash64(key).bitwiseAND(f.lit((1 << R._SAMPLE_HASH_BITS) - 1))
+    low = f.xxhash64(key).bitwiseAND(f.lit((1 << R.SAMPLE_HASH_BITS) - 1))
     n = to_spark(session, activity.select(S.ACCOUNT_ID, pl.col(N_EXCHANGES).cast(pl.Int64)))
     read = [S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT] + ([S.USER_AGENT] if clients else [])
     sampled = (
         exchanges.select(*read)
         .join(f.broadcast(n), on=S.ACCOUNT_ID)
-        .where(low * f.col(N_EXCHANGES) < f.lit(prompt.max_per_account << R._SAMPLE_HASH_BITS))
+        .where(low * f.col(N_EXCHANGES) < f.lit(prompt.max_per_account << R.SAMPLE_HASH_BITS))
     )
     keep = [S.ACCOUNT_ID, S.PROMPT] + ([S.USER_AGENT] if clients else [])
     classified = map_in_arrow(
