@@ -23,6 +23,7 @@ from acctgraph.features.ip import (
     NOT_GLOBAL,
     OK,
     SPECIAL_PURPOSE_RANGES,
+    _classify_other,
     _classify_scalar,
     classify_ips,
 )
@@ -162,6 +163,37 @@ def test_ipv6_follows_the_registry_in_any_spelling(numbers: list[int]) -> None:
     for address, texts in spellings.items():
         for text in texts:
             assert got[text] == _expected(address), text
+
+
+def _spelled(number: int, style: int) -> str:
+    address = ipaddress.IPv6Address(number)
+    return (address.compressed, address.exploded, address.exploded.upper())[style]
+
+
+_HEX_AND_COLONS = st.text(alphabet="0123456789abcdefABCDEF:", min_size=1, max_size=45)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(_numbers(6), st.integers(0, 2)).map(lambda t: _spelled(*t)),
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2)).map(lambda t: _spelled(*t)),
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2)).map(
+            lambda t: _spelled(t[0] | 0xFFFF << 32, t[1])
+        ),
+        _HEX_AND_COLONS,
+    )
+)
+@example("1:2:3:4:5:6:7::")
+@example("::1:2:3:4:5:6:7")
+@example("1::2::3")
+@example("12345::")
+@example("::808:808")
+@example("0:0:0:1::")
+def test_the_fast_ipv6_path_gives_the_scalar_answer(value: str) -> None:
+    # The C library's parser and writer against ipaddress's, on addresses and on any
+    # text of hex digits and colons (what the fast path takes; the rest falls through).
+    assert _classify_other(value, {}) == _classify_scalar(value), value
 
 
 @pytest.mark.parametrize(

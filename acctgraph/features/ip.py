@@ -6,7 +6,8 @@ far fewer distinct addresses), after trimming whitespace, by two paths:
 - dotted-quad IPv4 (the bulk of a log) is parsed with polars expressions
   (:func:`_classify_v4_vectorised`);
 - everything else, IPv6 included, goes one value at a time through
-  :mod:`ipaddress` (:func:`_classify_scalar`).
+  :mod:`ipaddress` (:func:`_classify_scalar`), plain IPv6 text by the C library's
+  parser and writer, which give the same answer faster (:func:`_classify_other`).
 
 Both decide global or not from one table, :data:`SPECIAL_PURPOSE_RANGES` (the
 IANA IPv4 and IPv6 special-purpose registries, plus multicast), and an
@@ -35,6 +36,8 @@ Examples
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 
 import polars as pl
 
@@ -238,6 +241,49 @@ def _classify_scalar(
     return OK, str(ipaddress.IPv6Address(number)), prefix(64), prefix(48)
 
 
+_PLAIN_V6 = re.compile(r"[0-9A-Fa-f:]+")
+_MAPPED_OR_COMPATIBLE = 1 << 32  # below: ::/96 (IPv4-compatible); ::ffff:0:0/96 checked apart
+_MAPPED_PREFIX = 0xFFFF
+
+
+def _classify_other(
+    value: str, prefixes: dict[tuple[int, int], str]
+) -> tuple[str, str | None, str | None, str | None]:
+    """:func:`_classify_scalar`'s answer, by a faster path for plain IPv6 text.
+
+    A value of hex digits and colons only is parsed and written by the C library
+    (:func:`socket.inet_pton`, :func:`socket.inet_ntop`: the compressed lower-case
+    form, as :mod:`ipaddress` writes it) about thirty times faster than :mod:`ipaddress`. Anything
+    else (zone ids, embedded IPv4, values the C library refuses) and addresses the two
+    write differently (``::/96`` and IPv4-mapped ones) go to :func:`_classify_scalar`;
+    tests/test_ip.py checks the two paths agree.
+
+    >>> _classify_other("2A00:1450:4001:081C::200E", {})
+    ('ok', '2a00:1450:4001:81c::200e', '2a00:1450:4001:81c::/64', '2a00:1450:4001::/48')
+    """
+    if not _PLAIN_V6.fullmatch(value):
+        return _classify_scalar(value, prefixes)
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, value)
+    except (OSError, ValueError):
+        return _classify_scalar(value, prefixes)
+    number = int.from_bytes(packed, "big")
+    if number < _MAPPED_OR_COMPATIBLE or number >> 32 == _MAPPED_PREFIX:
+        return _classify_scalar(value, prefixes)
+    if not _is_global(number, version=6):
+        return NOT_GLOBAL, None, None, None
+
+    def prefix(bits: int) -> str:
+        key = (number >> (128 - bits), bits)
+        text = prefixes.get(key)
+        if text is None:
+            address = (key[0] << (128 - bits)).to_bytes(16, "big")
+            text = prefixes[key] = f"{socket.inet_ntop(socket.AF_INET6, address)}/{bits}"
+        return text
+
+    return OK, socket.inet_ntop(socket.AF_INET6, packed), prefix(64), prefix(48)
+
+
 def classify_ips(raw: pl.Series) -> pl.DataFrame:
     """Classify distinct raw IP strings (nulls are ignored).
 
@@ -263,6 +309,6 @@ def classify_ips(raw: pl.Series) -> pl.DataFrame:
     v4 = _classify_v4_vectorised(frame.filter(looks_v4))
     rest = frame.filter(~looks_v4)
     prefixes: dict[tuple[int, int], str] = {}
-    rows = [(r, *_classify_scalar(v, prefixes)) for r, v in rest.select(RAW, "_v").iter_rows()]
+    rows = [(r, *_classify_other(v, prefixes)) for r, v in rest.select(RAW, "_v").iter_rows()]
     other = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
     return pl.concat([v4.cast(RESULT_SCHEMA), other]).sort(RAW)

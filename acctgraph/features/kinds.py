@@ -53,7 +53,7 @@ from acctgraph.core.errors import ConfigError
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
 from acctgraph.features.base import LONG, Feature, Usage, long_rows
-from acctgraph.features.prompt import template_bands
+from acctgraph.features.prompt import template_band_columns, template_bands
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +245,16 @@ class PromptTemplate(Feature):
     def bands(self, column: str = S.PROMPT) -> pl.Expr:
         """The template bands of ``column``'s prompts under these parameters (a list per row)."""
         return template_bands(
+            column,
+            max_chars=self.max_chars,
+            min_word=self.min_word,
+            band_words=self.band_words,
+            n_bands=self.n_bands,
+        )
+
+    def band_columns(self, column: str = S.PROMPT) -> list[pl.Expr]:
+        """:meth:`bands` as one expression per band (``_band0`` …; null where absent)."""
+        return template_band_columns(
             column,
             max_chars=self.max_chars,
             min_word=self.min_word,

@@ -148,15 +148,32 @@ def template_bands(
 
     Bands of fewer than half ``band_words`` words are dropped (see the module docstring).
     """
+    bands = template_band_columns(
+        column, max_chars=max_chars, min_word=min_word, band_words=band_words, n_bands=n_bands
+    )
+    return pl.concat_list(bands).list.drop_nulls()
+
+
+def template_band_columns(
+    column: str, *, max_chars: int = 160, min_word: int = 3, band_words: int = 8, n_bands: int = 2
+) -> list[pl.Expr]:
+    """:func:`template_bands` as ``n_bands`` expressions, band ``i`` null where the prompt
+    has none: for group-bys that count bands, cheaper than building and exploding lists.
+
+    >>> frame = pl.DataFrame({"p": ["write a python function that parses yaml files", "hi"]})
+    >>> frame.select(template_band_columns("p", band_words=4)).rows()
+    [('write python function parses', 'yaml files'), (None, None)]
+    """
     text = _normalised_with_space(column, max_chars=max_chars, min_word=min_word)
     least = max(1, band_words // 2)
-    bands = [
+    return [
         text.str.extract(
             rf"^(?:[a-z]+ ){{{i * band_words}}}((?:[a-z]+ ){{{least},{band_words}}})", 1
-        ).str.strip_chars_end(" ")
+        )
+        .str.strip_chars_end(" ")
+        .alias(f"_band{i}")
         for i in range(n_bands)
     ]
-    return pl.concat_list(bands).list.drop_nulls()
 
 
 def capability(column: str, *, max_chars: int = 400) -> pl.Expr:

@@ -12,7 +12,7 @@ reduction:
 - ``co_activity`` (:func:`co_activity_values`): (account, ``ip_range@window-start``,
   n_events) from exchange addresses, in windows of
   :attr:`CoActivity.window_hours <acctgraph.features.kinds.CoActivity>`;
-- ``templates`` (:func:`_template_bands`): (account, template band, n_events)
+- ``templates`` (:func:`_prompt_tables`): (account, template band, n_events)
   over a per-account sample of prompts (:func:`_prompt_sample`): each
   exchange kept with probability ``max_per_account / n_exchanges`` by a hash
   of (account, timestamp) seeded with ``sample_seed``
@@ -25,7 +25,7 @@ reduction:
   capability mix ``n_coding`` … ``n_other``, classified on the template sample
   and scaled to the account's exchanges (:func:`scaled_capabilities`: exact
   where the sample holds every exchange);
-- ``clients`` (:func:`_capability_counts`): per sampled account (sorted), the
+- ``clients`` (:func:`_prompt_tables`): per sampled account (sorted), the
   template sample's exchanges by client family of the user agent
   (:func:`client_family`);
 - ``hours`` (:func:`_hours`): (account, hour of day UTC, n_events);
@@ -230,9 +230,8 @@ def _usage_part(
     if S.PROMPT in columns:
         step("usage: prompt sample, template bands and capabilities")
         sampled = _prompt_sample(exchanges, activity, prompt=prompt, columns=columns)
-        templates = _template_bands(sampled, prompt=prompt)
-        counts = _capability_counts(
-            sampled, max_chars=prompt.capability_chars, clients=S.USER_AGENT in columns
+        templates, counts = _prompt_tables(
+            sampled, activity, prompt=prompt, clients=S.USER_AGENT in columns
         )
         clients = (
             counts.select(list(CLIENTS_SCHEMA)).sort(S.ACCOUNT_ID)
@@ -522,14 +521,15 @@ def in_prompt_sample(*, seed: int, max_per_account: int, n_exchanges: pl.Expr) -
 def _prompt_sample(
     exchanges: pl.LazyFrame, activity: pl.DataFrame, *, prompt: PromptTemplate, columns: set[str]
 ) -> pl.LazyFrame:
-    """``account_id, timestamp, prompt, n_exchanges`` (and ``_client``, the user agent's client
-    family code, when the exchanges have one) of the sampled exchanges (lazy).
+    """``account_id, timestamp, prompt, _a, n_exchanges`` (and ``_client``, the user agent's
+    client family code, when the exchanges have one) of the sampled exchanges (lazy); ``_a``
+    is the account's row in ``activity``.
 
     Each exchange of an account is kept with probability ``max_per_account /
     n_exchanges`` (all of them when the account has no more exchanges than
     that), decided by :func:`in_prompt_sample`: about ``max_per_account`` per
     account, deterministic. Read once for two reductions, the template bands and
-    the capability mix; a script's template mix and its capability shares are
+    the capability mix (:func:`_prompt_tables`); a script's template mix and its capability shares are
     clear from a few hundred prompts, and this bounds the costliest text work
     to accounts × ``max_per_account``.
     """
@@ -538,7 +538,10 @@ def _prompt_sample(
         read.append(S.USER_AGENT)
     sampled = (
         exchanges.select(read)
-        .join(activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES), on=S.ACCOUNT_ID)
+        .join(
+            activity.lazy().select(S.ACCOUNT_ID, N_EXCHANGES).with_row_index("_a"),
+            on=S.ACCOUNT_ID,
+        )
         .filter(
             in_prompt_sample(
                 seed=prompt.sample_seed,
@@ -574,30 +577,43 @@ def client_family(column: str) -> pl.Expr:
     )
 
 
-def _template_bands(sampled: pl.LazyFrame, *, prompt: PromptTemplate) -> pl.DataFrame:
-    """``account_id, value, n_events``: sampled prompts per template band.
+def _prompt_tables(
+    sampled: pl.LazyFrame, activity: pl.DataFrame, *, prompt: PromptTemplate, clients: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``templates`` table and the sample's class counts, from one read of the sample.
 
-    Row order is unspecified (see :func:`co_activity_values`).
+    One streaming pass reads the sampled prompts and keeps, per sampled exchange, only
+    codes: the account's place in ``activity`` (sorted ids), its template bands
+    (categorical), its capability class and client family. The two group-bys then run
+    over these codes in memory, so the prompts are read and the sample decided once.
+
+    ``templates`` is ``account_id, value, n_events`` (sampled prompts per template band,
+    row order unspecified: see :func:`co_activity_values`); the counts are ``account_id,
+    _sampled, n_exchanges, n_<capability>…`` (each prompt classified on its first
+    ``prompt.capability_chars`` characters) and, with ``clients``, the sample's ``n_<client
+    family>…`` (:data:`~acctgraph.features.base.CLIENTS`), one row per sampled account,
+    sorted.
     """
-    bands = prompt.bands(S.PROMPT)
-    return (
-        sampled.select(S.ACCOUNT_ID, bands.alias(S.VALUE))
-        .explode(S.VALUE)
+    ids = activity.select(S.ACCOUNT_ID, N_EXCHANGES).with_row_index("_a")
+    coded = sampled.select(
+        "_a",
+        *[band.cast(pl.Categorical) for band in prompt.band_columns(S.PROMPT)],
+        capability(S.PROMPT, max_chars=prompt.capability_chars)
+        .cast(pl.Enum(CAPABILITIES))
+        .alias("_capability"),
+        *(["_client"] if clients else []),
+    ).collect(engine="streaming")
+    templates = (
+        pl.concat(
+            [coded.select("_a", pl.col(f"_band{i}").alias(S.VALUE)) for i in range(prompt.n_bands)]
+        )
         .drop_nulls(S.VALUE)
-        # Coded before the group-by, whose state then holds a code per key, not the text.
-        .with_columns(pl.col(S.VALUE).cast(pl.Categorical))
-        .group_by(S.ACCOUNT_ID, S.VALUE)
+        .group_by("_a", S.VALUE)
         .agg(pl.len().alias(S.N_EVENTS))
-        .with_columns(owned(S.ACCOUNT_ID))
-        .collect()
     )
-
-
-def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int, clients: bool) -> pl.DataFrame:
-    """``account_id, _sampled, n_exchanges, n_<capability>…``: the sample's class counts
-    (each prompt classified on its first ``max_chars`` characters); with ``clients``, also
-    the sample's ``n_<client family>…`` (:data:`~acctgraph.features.base.CLIENTS`)."""
-    cap = capability(S.PROMPT, max_chars=max_chars)
+    templates = templates.select(
+        ids[S.ACCOUNT_ID].gather(templates["_a"]).alias(S.ACCOUNT_ID), S.VALUE, S.N_EVENTS
+    )
     families = (
         [
             (pl.col("_client") == i).sum().cast(pl.UInt32).alias(f"n_{name}")
@@ -606,17 +622,25 @@ def _capability_counts(sampled: pl.LazyFrame, *, max_chars: int, clients: bool) 
         if clients
         else []
     )
-    return (
-        sampled.group_by(S.ACCOUNT_ID)
+    counts = (
+        coded.group_by("_a")
         .agg(
             pl.len().alias("_sampled"),
-            pl.col(N_EXCHANGES).first(),
-            *[(cap == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
+            *[(pl.col("_capability") == name).sum().alias(f"n_{name}") for name in CAPABILITIES],
             *families,
         )
-        .with_columns(owned(S.ACCOUNT_ID))
-        .collect()
+        .sort("_a")
     )
+    del coded
+    picked = ids.select(S.ACCOUNT_ID, N_EXCHANGES)[counts["_a"]]
+    counts = pl.concat([picked, counts.drop("_a")], how="horizontal").select(
+        S.ACCOUNT_ID,
+        "_sampled",
+        N_EXCHANGES,
+        *[f"n_{name}" for name in CAPABILITIES],
+        *[f"n_{name}" for name in CLIENTS if clients],
+    )
+    return templates, counts
 
 
 def with_capability_mix(

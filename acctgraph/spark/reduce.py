@@ -300,7 +300,7 @@ def _classify_batches(
 def _prompt_tables(
     exchanges: DataFrame, activity: pl.DataFrame, *, prompt: PromptTemplate, columns: set[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``templates`` and the capability counts of :func:`~acctgraph.features.reduce._capability_counts`."""
+    """``templates`` and the capability counts of :func:`~acctgraph.features.reduce._prompt_tables`."""
     f = _functions()
     session = exchanges.sparkSession
     clients = S.USER_AGENT in columns
