@@ -229,6 +229,70 @@ def test_detach_matches_the_reference_loop() -> None:
             assert _canonical(expected) == _canonical(got)
 
 
+def test_two_households_a_detached_member_bridged_become_two_clusters() -> None:
+    from acctgraph.cluster.detect import _canonical, split_broken_clusters
+
+    # Households 0-2 and 3-5, each a triangle; vertex 6 linked to both was detached.
+    ends = np.array([(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5), (2, 6), (6, 3)])
+    after = split_broken_clusters(ends, [0] * 7, [0, 0, 0, 0, 0, 0, 1])
+    assert _canonical(after) == [0, 0, 0, 1, 1, 1, 2]
+    # Parts that were apart before (joined by behaviour, not links) stay together.
+    ends = np.array([(0, 1), (1, 2), (3, 4), (4, 5), (5, 6)])
+    after = split_broken_clusters(ends, [0] * 7, [0, 0, 0, 0, 0, 1, 0])
+    assert _canonical(after) == [0, 0, 0, 0, 0, 1, 2]  # 6 lost its link to 3-4 through 5
+
+
+def test_a_household_pair_bridged_in_a_large_graph_is_cut_apart() -> None:
+    # In a large graph Leiden joins two households linked through one weak third party;
+    # the weak member rule detaches it, and the households must not stay one cluster.
+    edges, weights, n = [], [], 0
+    for _ in range(100):
+        edges += list(itertools.combinations(range(n, n + 6), 2))
+        weights += [1.0] * 15
+        n += 6
+    first, second, bridge = list(range(n, n + 3)), list(range(n + 3, n + 6)), n + 6
+    edges += list(itertools.combinations(first, 2)) + list(itertools.combinations(second, 2))
+    edges += [(first[0], bridge), (bridge, second[0])]
+    weights += [1.0] * 6 + [0.05, 0.05]
+    graph = ig.Graph(n=n + 7, edges=edges)
+    graph.es["weight"] = weights
+    membership = detect_communities(graph, params=DetectParams(), seed=1).membership
+    assert membership[first[0]] != membership[second[0]]
+    assert len({membership[v] for v in first}) == len({membership[v] for v in second}) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_every_detected_cluster_is_connected_by_its_own_links(seed: int) -> None:
+    # Groups with strong links inside and a few weak links between: whatever Leiden
+    # joins and the weak-member rule detaches, each cluster holds together by its links.
+    rng = random.Random(seed)
+    n, edges, weights = 0, [], []
+    for _ in range(100):  # a large graph: joining two small groups costs modularity little
+        edges += list(itertools.combinations(range(n, n + 6), 2))
+        weights += [1.0] * 15
+        n += 6
+    start = n
+    for _ in range(rng.randint(2, 12)):
+        size = rng.randint(2, 5)
+        edges += list(itertools.combinations(range(n, n + size), 2))
+        weights += [1.0] * (size * (size - 1) // 2)
+        n += size
+    for _ in range(rng.randint(0, n - start)):  # weak links among the small groups
+        a, b = rng.randrange(start, n), rng.randrange(start, n)
+        if a != b:
+            edges.append((a, b))
+            weights.append(rng.choice([0.02, 0.05, 0.2, 0.5]))
+    graph = ig.Graph(n=n, edges=edges)
+    graph.es["weight"] = weights
+    graph.simplify(combine_edges="sum")
+    params = DetectParams(min_member_strength=rng.choice([0.1, 0.3, 0.6]))
+    membership = detect_communities(graph, params=params, seed=seed).membership
+    for label in set(membership):
+        members = [v for v, m in enumerate(membership) if m == label]
+        assert graph.subgraph(members).is_connected(), (label, members)
+
+
 @pytest.mark.parametrize("factor", [0, 3, 48, 2048])
 def test_the_resplit_ceiling_is_a_power_of_two_up_to_1024(factor: int) -> None:
     with pytest.raises(ConfigError, match="max_resolution_factor"):

@@ -57,7 +57,8 @@ Weak members
 Last, a member of a cluster of three or more whose summed link weight to the
 rest of its cluster is below ``min_member_strength`` times that of the
 cluster's median member is detached (left unclustered); :attr:`Communities.detached`
-counts them.
+counts them. A cluster that a detached member held together (two households linked
+only through a third party's address) is then cut into its connected parts.
 
 Determinism
 -----------
@@ -91,7 +92,7 @@ from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 from acctgraph.features.base import N_EXCHANGES, Usage
-from acctgraph.graph.build import ACCOUNT_INDEX, VALUE_INDEX, AccountGraph
+from acctgraph.graph.build import ACCOUNT_INDEX, SOURCE, TARGET, VALUE_INDEX, AccountGraph
 from acctgraph.graph.randomness import seeded_igraph
 
 OBJECTIVES = ("CPM", "modularity")
@@ -394,7 +395,10 @@ def detect_communities(
             next_label += 1
             if len(part_members) > params.max_cluster_size and len(part_members) < len(members):
                 queue.append(part_members)
+    before = list(membership)
     detached = _detach_weak_members(graph, membership, params.min_member_strength, next_label)
+    if detached:
+        membership = split_broken_clusters(_edge_arrays(graph)[0], before, membership)
     return Communities(
         membership=_canonical(membership),
         params=params,
@@ -596,6 +600,61 @@ def _detach_weak_members(
     return len(weak)
 
 
+def split_broken_clusters(ends: np.ndarray, before: list[int], after: list[int]) -> list[int]:
+    """``after`` with the clusters that losing members left in pieces cut into their pieces.
+
+    ``ends`` are the graph's links (``m × 2`` vertex indices), ``before`` and ``after``
+    a membership before and after some members were moved out of their clusters. A
+    cluster that lost members is cut where the links inside it no longer join what
+    they joined before: two households linked only through a third party's account,
+    once that account is detached, share nothing and are two clusters. Parts that
+    were apart before (joined by behaviour, not links) stay together. Of each piece,
+    the one holding the lowest vertex keeps the label; the others get new labels.
+
+    >>> ends = np.array([[0, 1], [2, 3], [1, 4], [4, 2]])
+    >>> split_broken_clusters(ends, [0, 0, 0, 0, 0], [0, 0, 0, 0, 1])
+    [0, 0, 2, 2, 1]
+    """
+    was = np.asarray(before, dtype=np.int64)
+    now = np.asarray(after, dtype=np.int64)
+    n = len(now)
+    if n == 0 or len(ends) == 0:
+        return list(after)
+    lost = np.zeros(int(max(was.max(), now.max())) + 1, dtype=bool)
+    lost[was[was != now]] = True
+    stayed = (was == now) & lost[now]
+    if not stayed.any():
+        return list(after)
+
+    def parts(labels: np.ndarray) -> np.ndarray:
+        inside = ends[labels[ends[:, 0]] == labels[ends[:, 1]]]
+        links = sparse.coo_array(
+            (np.ones(len(inside), dtype=np.int8), (inside[:, 0], inside[:, 1])), shape=(n, n)
+        )
+        return connected_components(links, directed=False)[1].astype(np.int64)
+
+    part_before, part_after = parts(was), parts(now)
+    vertices = np.flatnonzero(stayed)
+    # One key per (piece before, piece after): sorted keys group the pieces before.
+    pairs = part_before[vertices] * np.int64(n) + part_after[vertices]
+    keys, first = np.unique(pairs, return_index=True)
+    piece = keys // n
+    # Of each piece before, the piece after holding its lowest vertex keeps the label.
+    order = np.lexsort((first, piece))
+    keeper = np.empty(len(keys), dtype=bool)
+    keeper[order] = np.r_[True, piece[order][1:] != piece[order][:-1]]
+    if keeper.all():
+        return list(after)
+    moved = np.flatnonzero(~keeper)
+    moved = moved[np.argsort(first[moved], kind="stable")]  # new labels in vertex order
+    new_label = np.full(len(keys), -1, dtype=np.int64)
+    new_label[moved] = np.arange(len(moved), dtype=np.int64) + int(now.max()) + 1
+    relabelled = new_label[np.searchsorted(keys, pairs)]
+    labels = now.copy()
+    labels[vertices] = np.where(relabelled >= 0, relabelled, labels[vertices])
+    return labels.tolist()
+
+
 def detach_thin_members(
     membership: list[int],
     graph: AccountGraph,
@@ -608,8 +667,9 @@ def detach_thin_members(
 
     ``membership`` is per graph account (vertex order); ``usage.activity`` gives
     each account's exchanges; ``soft_kinds`` is ``Config.soft_kinds`` in a run.
-    See :func:`_detach_thin` for the rule. Returns the new membership and how
-    many members were detached.
+    See :func:`_detach_thin` for the rule; a cluster that the detached members held
+    together is then cut into its pieces (:func:`split_broken_clusters`). Returns the
+    new membership and how many members were detached.
     """
     n_exchanges = (
         pl.DataFrame({S.ACCOUNT_ID: graph.account_ids})
@@ -619,7 +679,7 @@ def detach_thin_members(
         .fill_null(0)
         .to_numpy()
     )
-    return _detach_thin(
+    after, detached = _detach_thin(
         membership,
         graph.incidence,
         graph.values,
@@ -627,6 +687,10 @@ def detach_thin_members(
         soft_kinds=soft_kinds,
         min_exchanges=min_exchanges,
     )
+    if detached:
+        ends = graph.edges.select(SOURCE, TARGET).to_numpy().astype(np.int64, copy=False)
+        after = split_broken_clusters(ends, membership, after)
+    return after, detached
 
 
 def _detach_thin(
