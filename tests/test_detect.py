@@ -240,6 +240,10 @@ def test_two_households_a_detached_member_bridged_become_two_clusters() -> None:
     ends = np.array([(0, 1), (1, 2), (3, 4), (4, 5), (5, 6)])
     after = split_broken_clusters(ends, [0] * 7, [0, 0, 0, 0, 0, 1, 0])
     assert _canonical(after) == [0, 0, 0, 0, 0, 1, 2]  # 6 lost its link to 3-4 through 5
+    # Two households that move out together (one unit) are cut apart as well.
+    ends = np.array([(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5), (2, 6), (6, 3)])
+    after = split_broken_clusters(ends, [0] * 7, [1, 1, 1, 1, 1, 1, 0])
+    assert _canonical(after) == [0, 0, 0, 1, 1, 1, 2]
 
 
 def test_a_household_pair_bridged_in_a_large_graph_is_cut_apart() -> None:

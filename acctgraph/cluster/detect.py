@@ -601,30 +601,38 @@ def _detach_weak_members(
 
 
 def split_broken_clusters(ends: np.ndarray, before: list[int], after: list[int]) -> list[int]:
-    """``after`` with the clusters that losing members left in pieces cut into their pieces.
+    """``after`` with the clusters that moving members left in pieces cut into their pieces.
 
     ``ends`` are the graph's links (``m × 2`` vertex indices), ``before`` and ``after``
-    a membership before and after some members were moved out of their clusters. A
-    cluster that lost members is cut where the links inside it no longer join what
-    they joined before: two households linked only through a third party's account,
-    once that account is detached, share nothing and are two clusters. Parts that
-    were apart before (joined by behaviour, not links) stay together. Of each piece,
-    the one holding the lowest vertex keeps the label; the others get new labels.
+    a membership before and after some members were moved out of their clusters (alone,
+    or in groups given a label of their own). Every cluster that lost or gained members
+    is cut where its links no longer join what they joined before: two households
+    linked only through a third party's account, once that account leaves (or once the
+    two move out together), share nothing and are two clusters. Parts that were apart
+    before (joined by behaviour, not links) stay together. Of a cluster's pieces, the
+    one holding the lowest vertex keeps the label; the others get new labels, in
+    order of their lowest vertex.
 
     >>> ends = np.array([[0, 1], [2, 3], [1, 4], [4, 2]])
     >>> split_broken_clusters(ends, [0, 0, 0, 0, 0], [0, 0, 0, 0, 1])
     [0, 0, 2, 2, 1]
+    >>> split_broken_clusters(ends, [0, 0, 0, 0, 0], [1, 1, 1, 1, 0])  # the four move together
+    [1, 1, 2, 2, 0]
     """
     was = np.asarray(before, dtype=np.int64)
     now = np.asarray(after, dtype=np.int64)
     n = len(now)
     if n == 0 or len(ends) == 0:
         return list(after)
-    lost = np.zeros(int(max(was.max(), now.max())) + 1, dtype=bool)
-    lost[was[was != now]] = True
-    stayed = (was == now) & lost[now]
-    if not stayed.any():
+    changed = was != now
+    if not changed.any():
         return list(after)
+    top = int(max(was.max(), now.max())) + 1
+    lost = np.zeros(top, dtype=bool)
+    lost[was[changed]] = True
+    touched = np.zeros(top, dtype=bool)
+    touched[now[changed]] = True  # clusters that gained members (new labels included)
+    touched[now[~changed & lost[now]]] = True  # clusters that lost members
 
     def parts(labels: np.ndarray) -> np.ndarray:
         inside = ends[labels[ends[:, 0]] == labels[ends[:, 1]]]
@@ -633,23 +641,25 @@ def split_broken_clusters(ends: np.ndarray, before: list[int], after: list[int])
         )
         return connected_components(links, directed=False)[1].astype(np.int64)
 
-    part_before, part_after = parts(was), parts(now)
-    vertices = np.flatnonzero(stayed)
-    # One key per (piece before, piece after): sorted keys group the pieces before.
-    pairs = part_before[vertices] * np.int64(n) + part_after[vertices]
-    keys, first = np.unique(pairs, return_index=True)
-    piece = keys // n
-    # Of each piece before, the piece after holding its lowest vertex keeps the label.
-    order = np.lexsort((first, piece))
-    keeper = np.empty(len(keys), dtype=bool)
-    keeper[order] = np.r_[True, piece[order][1:] != piece[order][:-1]]
+    vertices = np.flatnonzero(touched[now])
+    part_before, part_after = parts(was)[vertices], parts(now)[vertices]
+    # A group: what one piece before became in one cluster after; its pieces after are cut.
+    group = part_before * np.int64(top) + now[vertices]
+    order = np.lexsort((vertices, part_after, group))
+    group, part_after, vertices = group[order], part_after[order], vertices[order]
+    starts = np.r_[True, (group[1:] != group[:-1]) | (part_after[1:] != part_after[:-1])]
+    piece_group, piece_first = group[starts], vertices[starts]
+    # Of each group, the piece holding its lowest vertex keeps the label.
+    by_first = np.lexsort((piece_first, piece_group))
+    keeper = np.empty(len(piece_group), dtype=bool)
+    keeper[by_first] = np.r_[True, piece_group[by_first][1:] != piece_group[by_first][:-1]]
     if keeper.all():
         return list(after)
     moved = np.flatnonzero(~keeper)
-    moved = moved[np.argsort(first[moved], kind="stable")]  # new labels in vertex order
-    new_label = np.full(len(keys), -1, dtype=np.int64)
+    moved = moved[np.argsort(piece_first[moved], kind="stable")]  # new labels in vertex order
+    new_label = np.full(len(piece_group), -1, dtype=np.int64)
     new_label[moved] = np.arange(len(moved), dtype=np.int64) + int(now.max()) + 1
-    relabelled = new_label[np.searchsorted(keys, pairs)]
+    relabelled = new_label[np.cumsum(starts) - 1]
     labels = now.copy()
     labels[vertices] = np.where(relabelled >= 0, relabelled, labels[vertices])
     return labels.tolist()
