@@ -396,9 +396,12 @@ def detect_communities(
             if len(part_members) > params.max_cluster_size and len(part_members) < len(members):
                 queue.append(part_members)
     before = list(membership)
-    detached = _detach_weak_members(graph, membership, params.min_member_strength, next_label)
+    edges = _edge_arrays(graph)
+    detached = _detach_weak_members(
+        graph, membership, params.min_member_strength, next_label, edges=edges
+    )
     if detached:
-        membership = split_broken_clusters(_edge_arrays(graph)[0], before, membership)
+        membership = split_broken_clusters(edges[0], before, membership)
     return Communities(
         membership=_canonical(membership),
         params=params,
@@ -567,20 +570,26 @@ def _own_prompts_shared(
 
 
 def _detach_weak_members(
-    graph: ig.Graph, membership: list[int], fraction: float, next_label: int
+    graph: ig.Graph,
+    membership: list[int],
+    fraction: float,
+    next_label: int,
+    *,
+    edges: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> int:
     """Give weakly attached members a label of their own; returns how many were detached.
 
     A member of a cluster of three or more is detached when its summed edge weight to
     the rest of its cluster is below ``fraction`` times the cluster's median member's
     (the upper median). Strengths are summed edge by edge in edge order, so the result
-    is the same as a loop over the edges would give.
+    is the same as a loop over the edges would give. ``edges``: the graph's
+    :func:`_edge_arrays` when the caller has them.
     """
     if fraction <= 0 or graph.ecount() == 0:
         return 0
     n = graph.vcount()
     labels = np.asarray(membership, dtype=np.int64)
-    ends, weight = _edge_arrays(graph)
+    ends, weight = edges if edges is not None else _edge_arrays(graph)
     inside = labels[ends[:, 0]] == labels[ends[:, 1]]
     strength = np.bincount(ends[inside].ravel(), weights=np.repeat(weight[inside], 2), minlength=n)[
         :n

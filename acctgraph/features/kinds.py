@@ -244,23 +244,19 @@ class PromptTemplate(Feature):
 
     def bands(self, column: str = S.PROMPT) -> pl.Expr:
         """The template bands of ``column``'s prompts under these parameters (a list per row)."""
-        return template_bands(
-            column,
-            max_chars=self.max_chars,
-            min_word=self.min_word,
-            band_words=self.band_words,
-            n_bands=self.n_bands,
-        )
+        return template_bands(column, **self._band_settings())
 
     def band_columns(self, column: str = S.PROMPT) -> list[pl.Expr]:
         """:meth:`bands` as one expression per band (``_band0`` …; null where absent)."""
-        return template_band_columns(
-            column,
-            max_chars=self.max_chars,
-            min_word=self.min_word,
-            band_words=self.band_words,
-            n_bands=self.n_bands,
-        )
+        return template_band_columns(column, **self._band_settings())
+
+    def _band_settings(self) -> dict[str, int]:
+        return {
+            "max_chars": self.max_chars,
+            "min_word": self.min_word,
+            "band_words": self.band_words,
+            "n_bands": self.n_bands,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -529,9 +529,9 @@ def _prompt_sample(
     n_exchanges`` (all of them when the account has no more exchanges than
     that), decided by :func:`in_prompt_sample`: about ``max_per_account`` per
     account, deterministic. Read once for two reductions, the template bands and
-    the capability mix (:func:`_prompt_tables`); a script's template mix and its capability shares are
-    clear from a few hundred prompts, and this bounds the costliest text work
-    to accounts × ``max_per_account``.
+    the capability mix (:func:`_prompt_tables`); a script's template mix and its
+    capability shares are clear from a few hundred prompts, and this bounds the
+    costliest text work to accounts × ``max_per_account``.
     """
     read = [S.ACCOUNT_ID, S.TIMESTAMP, S.PROMPT]
     if S.USER_AGENT in columns:
