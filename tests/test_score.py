@@ -127,6 +127,38 @@ def test_signup_burst_is_the_largest_group_created_close_together() -> None:
     assert _values(signup_burst(alone, params=DEFAULT), "signup_burst") == {0: 0.0}
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(0, 96 * 3600))),
+        max_size=40,
+    ),
+    st.sampled_from([0.5, 1.0, 24.0]),
+)
+def test_signup_burst_matches_the_definition(
+    rows: list[tuple[int, int | None]], burst_hours: float
+) -> None:
+    """The vectorised signal equals a direct count over every window start."""
+    members = pl.DataFrame(
+        {
+            LABEL: [label for label, _ in rows],
+            S.CREATED_AT: [None if s is None else T0 + timedelta(seconds=s) for _, s in rows],
+        },
+        schema={LABEL: pl.Int64, S.CREATED_AT: pl.Datetime("us", "UTC")},
+    )
+    got = _values(signup_burst(members, params=_with(burst_hours=burst_hours)), "signup_burst")
+    expected = {}
+    for label in {label for label, _ in rows}:
+        times = sorted(s for other, s in rows if other == label and s is not None)
+        if len(times) < 2:
+            expected[label] = 0.0
+            continue
+        most = max(
+            sum(1 for t in times if start <= t <= start + burst_hours * 3600) for start in times
+        )
+        expected[label] = (most - 1) / (len(times) - 1)
+    assert got == expected
+
+
 def test_volume_saturates_on_a_log_scale() -> None:
     members = pl.DataFrame(
         {
@@ -207,6 +239,40 @@ def test_round_the_clock_is_in_the_unit_interval(counts: list[int]) -> None:
             "round_the_clock",
         )
         assert _in_unit_interval(got)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 23), st.integers(0, 50)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 23),
+)
+def test_round_the_clock_matches_the_definition(
+    rows: list[tuple[int, int, int]], window: int
+) -> None:
+    """Members' hours summed per cluster; the quietest wrapping window's share, scaled."""
+    hours = pl.DataFrame(
+        {LABEL: [r[0] for r in rows], HOUR: [r[1] for r in rows], S.N_EVENTS: [r[2] for r in rows]},
+        schema={LABEL: pl.Int64, HOUR: pl.Int8, S.N_EVENTS: pl.UInt32},
+    )
+    got = _values(
+        round_the_clock(hours, params=_with(quiet_window_hours=window)), "round_the_clock"
+    )
+    expected = {}
+    for label in {r[0] for r in rows}:
+        day = [
+            float(sum(n for lab, h, n in rows if lab == label and h == hour)) for hour in range(24)
+        ]
+        total = sum(day)
+        quiet = (
+            min(sum(day[(h + i) % 24] for i in range(window)) for h in range(24)) / total
+            if total > 0
+            else 0.0
+        )
+        expected[label] = min(1.0, quiet * (24 / window))
+    assert got == expected
 
 
 # --- template_concentration ------------------------------------------------------------------

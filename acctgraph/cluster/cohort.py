@@ -74,6 +74,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -349,12 +350,16 @@ def _shares(
     # One row per (account, value) of a kind (acctgraph.features.attribute_table): a value's
     # rows count its holders.
     holders = templates.group_by(S.VALUE).agg(pl.len().alias("_holders"))
-    activity = usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES).filter(pl.col(N_EXCHANGES) >= 1)
-    return (
-        templates.select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
-        .join(holders.filter(pl.col("_holders") >= params.min_holders), on=S.VALUE)
-        .join(activity, on=S.ACCOUNT_ID)
+    accounts = (
+        usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES)
+        .filter(pl.col(N_EXCHANGES) >= 1)
         .join(index, on=S.ACCOUNT_ID)
+    )
+    return (
+        templates.lazy()
+        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
+        .join(holders.lazy().filter(pl.col("_holders") >= params.min_holders), on=S.VALUE)
+        .join(accounts.lazy(), on=S.ACCOUNT_ID)
         .select(
             "_a",
             S.VALUE,
@@ -363,7 +368,10 @@ def _shares(
             .clip(0.0, 1.0)
             .alias("share"),
         )
-        .sort("_a", S.VALUE)
+        # By account: each value's rows (one per holder) in account order, whatever the
+        # order of an account's values; what reads one value's rows sums them in this order.
+        .sort("_a")
+        .collect()
     )
 
 
@@ -489,6 +497,16 @@ def _groups(
         .filter(pl.col("_a").list.len() >= params.min_size)
         .sort(S.VALUE)
     )
+    # The blocks' accounts' rows, selected once rather than from the whole tables per block.
+    candidates = index.join(blocks.select(pl.col("_a").explode()), on="_a", how="semi")
+    ids = candidates.select(S.ACCOUNT_ID)
+    usage = dataclasses.replace(
+        usage,
+        hours=usage.hours.join(ids, on=S.ACCOUNT_ID, how="semi"),
+        ip_usage=usage.ip_usage.join(ids, on=S.ACCOUNT_ID, how="semi"),
+        activity=usage.activity.join(ids, on=S.ACCOUNT_ID, how="semi"),
+    )
+    shares = shares.join(candidates.select("_a"), on="_a", how="semi")
     for accounts in blocks["_a"].to_list():
         accounts = np.asarray(accounts, dtype=np.int64)
         profiles = _profiles(accounts, shares, usage, index, params.hour_bin)

@@ -91,6 +91,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import polars as pl
 
 from acctgraph.cluster.merge import MERGED_INTO
@@ -541,18 +542,17 @@ def _shared_of_kind(shared: pl.DataFrame, graph: AccountGraph, kind: str) -> pl.
 
 
 def _template_events(attributes: pl.DataFrame, by_label: pl.DataFrame) -> pl.DataFrame:
-    """``label, n_events``: each member's prompt-template events in the attribute table.
+    """``label, n_events``: each cluster's prompt-template events in the attribute table.
 
     The attribute table's prompt_template rows are the same (account, band,
-    n_events) rows as :attr:`Usage.templates`.
+    n_events) rows as :attr:`Usage.templates`; only the members' rows are summed.
     """
     return (
         attributes.lazy()
         .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .group_by(S.ACCOUNT_ID)
-        .agg(pl.col(S.N_EVENTS).sum())
         .join(by_label.lazy(), on=S.ACCOUNT_ID)
-        .select(LABEL, S.N_EVENTS)
+        .group_by(LABEL)
+        .agg(pl.col(S.N_EVENTS).sum())
         .collect()
     )
 
@@ -647,25 +647,34 @@ def signup_burst(members: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
     params
         :class:`ScoreParams`.
     """
-    span = params.burst_hours * 3600
-
-    def burst(created: pl.Series) -> float:
-        if len(created) < 2:
-            return 0.0
-        best, lo = 1, 0
-        for hi in range(len(created)):
-            while (created[hi] - created[lo]).total_seconds() > span:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return (best - 1) / (len(created) - 1)
-
+    span = int(params.burst_hours * 3600 * 1_000_000)  # microseconds
+    created = (
+        members.select(LABEL, pl.col(S.CREATED_AT).dt.epoch("us").alias("_t"))
+        .drop_nulls("_t")
+        .sort(LABEL, "_t")
+    )
+    label = created[LABEL].to_numpy()
+    times = created["_t"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]]) if len(label) else label
+    ends = np.r_[starts[1:], len(label)].astype(np.int64)
+    share = np.zeros(len(starts))
+    for k, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist())):
+        if hi - lo < 2:
+            continue
+        seg = times[lo:hi]
+        # the first member created within ``span`` before each member (two pointers, at once)
+        first = np.searchsorted(seg, seg - span, side="left")
+        most = int((np.arange(hi - lo) - first).max()) + 1
+        share[k] = (most - 1) / (hi - lo - 1)
+    found = pl.DataFrame(
+        {LABEL: label[starts].astype(np.int64), "signup_burst": share},
+        schema={LABEL: pl.Int64, "signup_burst": pl.Float64},
+    )
     return (
-        members.group_by(LABEL)
-        .agg(pl.col(S.CREATED_AT).drop_nulls().sort().alias("_created"))
-        .select(
-            LABEL,
-            pl.col("_created").map_elements(burst, return_dtype=pl.Float64).alias("signup_burst"),
-        )
+        members.select(LABEL)
+        .unique()
+        .join(found, on=LABEL, how="left")
+        .with_columns(pl.col("signup_burst").fill_null(0.0))
     )
 
 
@@ -693,16 +702,6 @@ def volume(members: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
     )
 
 
-def _quietest_share(hours: list[float], window: int) -> float:
-    """Share of the events (one count per hour of the day) in the quietest ``window`` hours."""
-    total = sum(hours)
-    if total <= 0:
-        return 0.0
-    n = len(hours)
-    windows = [sum(hours[(h + i) % n] for i in range(window)) for h in range(n)]
-    return min(windows) / total
-
-
 def round_the_clock(hours: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame:
     """``min(1, q × 24 / quiet_window_hours)``, ``q`` the share of events in the quietest window.
 
@@ -718,14 +717,17 @@ def round_the_clock(hours: pl.DataFrame, *, params: ScoreParams) -> pl.DataFrame
         :class:`ScoreParams`.
     """
     per_hour = hours.group_by(LABEL, HOUR).agg(pl.col(S.N_EVENTS).sum())
+    labels, row = np.unique(per_hour[LABEL].to_numpy(), return_inverse=True)
+    day = np.zeros((len(labels), HOURS_PER_DAY))
+    day[row, per_hour[HOUR].to_numpy().astype(np.int64)] = per_hour[S.N_EVENTS].to_numpy()
+    window = np.zeros_like(day)  # window[:, h]: events in hours h .. h + window - 1 (wrapping)
+    for offset in range(params.quiet_window_hours):
+        window += np.roll(day, -offset, axis=1)
+    total = day.sum(axis=1)
+    quiet = np.divide(window.min(axis=1), total, out=np.zeros(len(labels)), where=total > 0)
     scale = HOURS_PER_DAY / params.quiet_window_hours  # 1 / the window's share of uniform traffic
-    quiet: dict[int, float] = {}
-    for (label,), sub in per_hour.partition_by(LABEL, as_dict=True).items():
-        counts = dict(zip(sub[HOUR].to_list(), sub[S.N_EVENTS].to_list()))
-        day = [float(counts.get(h, 0.0)) for h in range(HOURS_PER_DAY)]
-        quiet[label] = _quietest_share(day, params.quiet_window_hours)
     return pl.DataFrame(
-        {LABEL: list(quiet), "round_the_clock": [min(1.0, q * scale) for q in quiet.values()]},
+        {LABEL: labels, "round_the_clock": np.minimum(1.0, quiet * scale)},
         schema={LABEL: pl.Int64, "round_the_clock": pl.Float64},
     )
 
