@@ -500,16 +500,16 @@ def _groups(
     # The blocks' accounts' rows, selected once rather than from the whole tables per block.
     candidates = index.join(blocks.select(pl.col("_a").explode()), on="_a", how="semi")
     ids = candidates.select(S.ACCOUNT_ID)
-    usage = dataclasses.replace(
+    block_usage = dataclasses.replace(
         usage,
         hours=usage.hours.join(ids, on=S.ACCOUNT_ID, how="semi"),
         ip_usage=usage.ip_usage.join(ids, on=S.ACCOUNT_ID, how="semi"),
         activity=usage.activity.join(ids, on=S.ACCOUNT_ID, how="semi"),
     )
-    shares = shares.join(candidates.select("_a"), on="_a", how="semi")
+    block_shares = shares.join(candidates.select("_a"), on="_a", how="semi")
     for accounts in blocks["_a"].to_list():
         accounts = np.asarray(accounts, dtype=np.int64)
-        profiles = _profiles(accounts, shares, usage, index, params.hour_bin)
+        profiles = _profiles(accounts, block_shares, block_usage, index, params.hour_bin)
         links = _links(profiles, len(accounts), params)
         _, component = connected_components(links, directed=False)
         sizes = np.bincount(component)
