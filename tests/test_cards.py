@@ -269,7 +269,7 @@ def test_template_counts_match_the_attribute_table(written, cards: Cards) -> Non
     result, _ = written
     row = cards.templates.row(0, named=True)
     members = result.scored.members.filter(pl.col(S.CLUSTER_ID) == row[S.CLUSTER_ID])[S.ACCOUNT_ID]
-    rows = result.attributes.filter(
+    rows = result.attributes_by_id().filter(
         (pl.col(S.ATTRIBUTE_KIND) == "prompt_template")
         & pl.col(S.ACCOUNT_ID).is_in(members.implode())
     )

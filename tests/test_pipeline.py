@@ -152,7 +152,9 @@ def test_evidence_references_clusters(result5: RunResult) -> None:
 
 def test_evidence_counts_match_the_attribute_table(result5: RunResult) -> None:
     # Kinds and values are categorical in the attribute table: text to join the evidence.
-    attributes = result5.attributes.with_columns(pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String))
+    attributes = result5.attributes_by_id().with_columns(
+        pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)
+    )
     members = result5.scored.members
     holders = attributes.join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
     inside = holders.group_by(S.CLUSTER_ID, S.ATTRIBUTE_KIND, S.VALUE).agg(
@@ -200,7 +202,7 @@ def test_contributions_sum_to_cluster_score_within_1e6(result5: RunResult) -> No
 
 
 def test_attribute_table_has_no_duplicate_keys(result5: RunResult) -> None:
-    keys = result5.attributes.select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
+    keys = result5.attributes_by_id().select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
     assert keys.is_unique().all()
 
 

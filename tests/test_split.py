@@ -156,7 +156,8 @@ def test_parts_of_a_cut_cluster_share_no_identity_and_name_each_other(sample_res
                 f"cut by behaviour from cluster{'s' if len(ids) > 2 else ''} {others}:" in summary
             )
         held = (
-            sample_result.attributes.filter(
+            sample_result.attributes_by_id()
+            .filter(
                 pl.col("attribute_kind").cast(pl.String).is_in(list(SplitParams().identity_kinds))
             )
             .join(members.select("account_id", "cluster_id"), on="account_id")

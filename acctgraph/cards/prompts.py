@@ -27,14 +27,19 @@ from acctgraph.cards.model import (
 from acctgraph.cluster.score import ACCOUNTS_IN_CLUSTER, PROMPT_TEMPLATE_KIND
 from acctgraph.core import schema as S
 from acctgraph.core.frames import owned
-from acctgraph.features.base import N_EXCHANGES
+from acctgraph.features.base import N_EXCHANGES, join_accounts
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.reduce import in_prompt_sample
 from acctgraph.runfolder import PROFILES_DIR
 
 
 def cluster_templates(
-    members: pl.DataFrame, attributes: pl.DataFrame, carded: pl.DataFrame, *, top: int
+    members: pl.DataFrame,
+    attributes: pl.DataFrame,
+    carded: pl.DataFrame,
+    *,
+    top: int,
+    account_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Top prompt template bands of each carded cluster, from the long attribute table.
 
@@ -57,9 +62,13 @@ def cluster_templates(
         carded.select(S.CLUSTER_ID), on=S.CLUSTER_ID, how="semi"
     )
     rows = (
-        attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .select(S.ACCOUNT_ID, S.VALUE, pl.col(S.N_EVENTS).cast(pl.Int64))
-        .join(in_cards, on=S.ACCOUNT_ID)
+        join_accounts(
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND),
+            in_cards,
+            account_ids,
+        )
+        .select(S.ACCOUNT_ID, S.CLUSTER_ID, S.VALUE, pl.col(S.N_EVENTS).cast(pl.Int64))
+        .collect()
     )
     totals = rows.group_by(S.CLUSTER_ID).agg(pl.col(S.N_EVENTS).sum().alias(TEMPLATE_EVENTS))
     return (
@@ -90,7 +99,12 @@ def cluster_templates(
 
 
 def template_holders(
-    members: pl.DataFrame, attributes: pl.DataFrame, templates: pl.DataFrame, *, per_template: int
+    members: pl.DataFrame,
+    attributes: pl.DataFrame,
+    templates: pl.DataFrame,
+    *,
+    per_template: int,
+    account_ids: pl.Series | None = None,
 ) -> pl.DataFrame:
     """``account_id, cluster_id``: for each top template, the ``per_template`` members that sent it most.
 
@@ -106,9 +120,13 @@ def template_holders(
     [('b', 1), ('c', 1)]
     """
     return (
-        attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
-        .join(members.select(S.ACCOUNT_ID, S.CLUSTER_ID), on=S.ACCOUNT_ID)
+        join_accounts(
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND),
+            members.select(S.ACCOUNT_ID, S.CLUSTER_ID),
+            account_ids,
+        )
+        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS, S.CLUSTER_ID)
+        .collect()
         .join(
             templates.select(
                 S.CLUSTER_ID, pl.col(S.VALUE).cast(attributes.schema[S.VALUE]), TEMPLATE_RANK
@@ -246,6 +264,7 @@ def write_template_samples(
     activity: pl.DataFrame,
     prompt: PromptTemplate | None,
     params: CardParams | None = None,
+    account_ids: pl.Series | None = None,
 ) -> list[Path]:
     """Write ``profiles/cluster_templates.parquet`` and ``profiles/template_samples.parquet``.
 
@@ -254,7 +273,8 @@ def write_template_samples(
     every carded cluster (:func:`cluster_templates`) and up to
     ``samples_per_template`` raw prompts for each (:func:`template_samples`).
     ``members`` and ``clusters`` are the scoring stage's tables, ``attributes``
-    the long attribute table, ``activity`` the reductions' per-account figures and
+    the long attribute table (keyed by ``account_index``: positions in ``account_ids``,
+    or by ``account_id``), ``activity`` the reductions' per-account figures and
     ``prompt`` the run's prompt-template kind (None: no samples). ``exchanges`` is the
     run's exchanges, or a function giving the exchanges of the accounts it is passed (the
     Spark engine's :meth:`~acctgraph.spark.load.SparkExchanges.of_accounts`). Returns the
@@ -264,8 +284,16 @@ def write_template_samples(
     out = Path(out)
     carded = carded_clusters(clusters, top=params.top_clusters)
     members = members.drop_nulls(S.CLUSTER_ID)
-    templates = cluster_templates(members, attributes, carded, top=params.top_templates)
-    holders = template_holders(members, attributes, templates, per_template=params.sample_accounts)
+    templates = cluster_templates(
+        members, attributes, carded, top=params.top_templates, account_ids=account_ids
+    )
+    holders = template_holders(
+        members,
+        attributes,
+        templates,
+        per_template=params.sample_accounts,
+        account_ids=account_ids,
+    )
     if callable(exchanges):
         exchanges = exchanges(holders[S.ACCOUNT_ID])
     samples = (

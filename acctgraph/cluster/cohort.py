@@ -85,7 +85,7 @@ from scipy.sparse.csgraph import connected_components
 from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
-from acctgraph.features.base import HOUR, N_EXCHANGES, Usage
+from acctgraph.features.base import HOUR, N_EXCHANGES, Usage, index_accounts
 from acctgraph.features.ip import IP_RANGE
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.features.prompt import AGENTIC, CODING, REASONING
@@ -296,8 +296,9 @@ def find_cohorts(
     account_ids
         The graph's accounts, in vertex order.
     attributes
-        The long attribute table; its ``prompt_template`` rows (``account_id, value,
-        n_events``) are the template bands of the accounts' sampled prompts.
+        The long attribute table (keyed by ``account_id`` or by ``account_index``, positions
+        in ``account_ids``); its ``prompt_template`` rows (account, value, n_events) are the
+        template bands of the accounts' sampled prompts.
     usage
         For ``activity`` (exchanges, capability mix), ``hours`` and ``ip_usage``.
     sample_size
@@ -314,8 +315,12 @@ def find_cohorts(
         (``Config.soft_kinds`` in a run); values of every other kind in
         ``attributes`` do. Empty: every shared value does.
     """
+    if not params.enabled:
+        return Cohorts(list(membership), _empty_table())
+    if S.ACCOUNT_INDEX not in attributes.columns:
+        attributes = index_accounts(attributes, account_ids).collect()
     templates = attributes.filter(pl.col(S.ATTRIBUTE_KIND) == PromptTemplate.kind)
-    if not params.enabled or templates.is_empty():
+    if templates.is_empty():
         return Cohorts(list(membership), _empty_table())
     index = pl.DataFrame({S.ACCOUNT_ID: account_ids}).with_row_index("_a")
     index = index.with_columns(pl.col("_a").cast(pl.Int64))
@@ -329,7 +334,7 @@ def find_cohorts(
     firm = (  # read per operation, for its members only
         attributes.lazy()
         .filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(soft_kinds)))
-        .select(S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE)
+        .select(pl.col(S.ACCOUNT_INDEX).cast(pl.Int64).alias("_a"), S.ATTRIBUTE_KIND, S.VALUE)
     )
     return _operations(
         membership, groups, shares, signature, usage, index, sample_size, params, edges, firm
@@ -354,12 +359,13 @@ def _shares(
         usage.activity.select(S.ACCOUNT_ID, N_EXCHANGES)
         .filter(pl.col(N_EXCHANGES) >= 1)
         .join(index, on=S.ACCOUNT_ID)
+        .drop(S.ACCOUNT_ID)
     )
     return (
         templates.lazy()
-        .select(S.ACCOUNT_ID, S.VALUE, S.N_EVENTS)
+        .select(pl.col(S.ACCOUNT_INDEX).cast(pl.Int64).alias("_a"), S.VALUE, S.N_EVENTS)
         .join(holders.lazy().filter(pl.col("_holders") >= params.min_holders), on=S.VALUE)
-        .join(accounts.lazy(), on=S.ACCOUNT_ID)
+        .join(accounts.lazy(), on="_a")
         .select(
             "_a",
             S.VALUE,
@@ -791,7 +797,7 @@ def _strays(
     """Members of an operation that neither its groups nor its behaviour account for.
 
     ``everyone``: the operation's accounts; ``grouped``: its group members;
-    ``firm``: ``account_id, attribute_kind, value`` of the firm kinds. Values of
+    ``firm``: ``_a, attribute_kind, value`` of the firm kinds (``_a``: account position). Values of
     firm kinds shared inside ``everyone`` chain its members into units; a unit
     holding a group member is anchored. Every other unit leaves when none of its
     members reaches ``min_member_similarity`` to the operation's centroid (its
@@ -802,12 +808,10 @@ def _strays(
     outside = np.setdiff1d(everyone, grouped)
     if not len(outside):
         return outside
-    ids = index.filter(pl.col("_a").is_in(everyone.tolist()))
     shared = (
-        firm.filter(pl.col(S.ACCOUNT_ID).is_in(ids[S.ACCOUNT_ID].implode()))
+        firm.filter(pl.col("_a").is_in(everyone.tolist()))
         .filter(pl.len().over(S.ATTRIBUTE_KIND, S.VALUE) >= 2)
         .collect()
-        .join(ids, on=S.ACCOUNT_ID)
         .select(
             "_a",
             pl.struct(S.ATTRIBUTE_KIND, S.VALUE).rank("dense").cast(pl.Int64).alias("_v"),

@@ -48,7 +48,7 @@ import polars as pl
 from acctgraph.cluster.split import PARTS, SPLIT_FROM, Model, Profiles, SplitParams, gap_by_part
 from acctgraph.core import schema as S
 from acctgraph.core.errors import check_parameters
-from acctgraph.features.base import Usage
+from acctgraph.features.base import Usage, join_accounts
 from acctgraph.features.kinds import PromptTemplate
 
 PROMPT_TEMPLATE_KIND = PromptTemplate.kind
@@ -126,8 +126,8 @@ def merge_by_behaviour(
     ``membership`` is a community label per account (position in ``account_ids``);
     ``members`` the scored members table (``account_id, flagged``, as
     :attr:`Scored.members <acctgraph.cluster.score.Scored>`): the clusters of flagged
-    accounts may merge; ``attributes`` the long attribute table
-    (its ``prompt_template`` rows give each cluster's prompt traffic); ``usage`` the
+    accounts may merge; ``attributes`` the long attribute table, keyed by ``account_id``
+    or by positions in ``account_ids`` (its ``prompt_template`` rows give each cluster's prompt traffic); ``usage`` the
     behaviour (hours, activity, clients, e-mails); ``model`` the parameters of the
     behaviour models; ``splits`` the :attr:`Split.table <acctgraph.cluster.split.Split>`
     whose parts of one cluster never merge again.
@@ -141,7 +141,7 @@ def merge_by_behaviour(
     rows = np.flatnonzero(np.isin(labels, candidates))
     ids = account_ids.gather(rows)
     group = labels[rows].copy()  # the current label of each row
-    events, templates = _template_events(attributes, ids, group)
+    events, templates = _template_events(attributes, ids, group, account_ids)
     profile = Profiles.of(ids, usage, model)
     origin = _origins(splits, candidates)
     records: list[dict[str, object]] = []
@@ -205,15 +205,19 @@ def merge_by_behaviour(
 
 
 def _template_events(
-    attributes: pl.DataFrame, ids: pl.Series, group: np.ndarray
+    attributes: pl.DataFrame, ids: pl.Series, group: np.ndarray, account_ids: pl.Series
 ) -> tuple[pl.DataFrame, pl.Series]:
     """``_group, _template, n_events``: each cluster's sampled template events per template
-    (a code), and the templates' text by code."""
+    (a code), and the templates' text by code (``ids``: the accounts, ``group``: their
+    clusters; ``account_ids``: the universe that an ``account_index`` of ``attributes``
+    indexes)."""
     index = pl.DataFrame({S.ACCOUNT_ID: ids, _GROUP: pl.Series(group, dtype=pl.Int64)})
     events = (
-        attributes.lazy()
-        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .join(index.lazy(), on=S.ACCOUNT_ID)
+        join_accounts(
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND),
+            index,
+            account_ids,
+        )
         .group_by(_GROUP, pl.col(S.VALUE).cast(pl.String))
         .agg(pl.col(S.N_EVENTS).sum())
         .collect()

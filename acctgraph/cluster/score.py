@@ -380,7 +380,8 @@ def score_clusters(
     graph
         The :class:`~acctgraph.graph.AccountGraph` the communities were found on.
     attributes
-        The long attribute table.
+        The long attribute table, keyed by ``account_id`` or by ``account_index`` (positions
+        in ``graph.account_ids``).
     usage
         Per-account aggregates (activity, hours, templates, IP usage).
     params
@@ -484,7 +485,7 @@ def _signals(
         round_the_clock(usage.hours.join(by_label, on=S.ACCOUNT_ID), params=params),
         template_concentration(
             _shared_of_kind(shared, graph, PROMPT_TEMPLATE_KIND),
-            _template_events(attributes, by_label),
+            _template_events(attributes, clustered),
             params=params,
         ),
         capability_targeting(members),
@@ -541,16 +542,19 @@ def _shared_of_kind(shared: pl.DataFrame, graph: AccountGraph, kind: str) -> pl.
     return shared.join(of_kind, on=VALUE_INDEX)
 
 
-def _template_events(attributes: pl.DataFrame, by_label: pl.DataFrame) -> pl.DataFrame:
+def _template_events(attributes: pl.DataFrame, clustered: pl.DataFrame) -> pl.DataFrame:
     """``label, n_events``: each cluster's prompt-template events in the attribute table.
 
     The attribute table's prompt_template rows are the same (account, band,
     n_events) rows as :attr:`Usage.templates`; only the members' rows are summed.
+    ``clustered``: ``account_id, account_index, label`` of the members (the index is
+    the graph's, as an attribute table keyed by ``account_index`` is).
     """
+    key = S.ACCOUNT_INDEX if S.ACCOUNT_INDEX in attributes.columns else S.ACCOUNT_ID
     return (
         attributes.lazy()
         .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .join(by_label.lazy(), on=S.ACCOUNT_ID)
+        .join(clustered.lazy().select(pl.col(key).cast(attributes.schema[key]), LABEL), on=key)
         .group_by(LABEL)
         .agg(pl.col(S.N_EVENTS).sum())
         .collect()

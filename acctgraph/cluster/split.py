@@ -64,7 +64,7 @@ import polars as pl
 from acctgraph.cluster.detect import units
 from acctgraph.core import schema as S
 from acctgraph.core.errors import check_parameters
-from acctgraph.features.base import CLIENTS, HOUR, N_EXCHANGES, Usage
+from acctgraph.features.base import CLIENTS, HOUR, N_EXCHANGES, Usage, join_accounts
 from acctgraph.features.email import FREE_MAIL_DOMAINS
 from acctgraph.features.prompt import CAPABILITIES
 
@@ -172,8 +172,8 @@ def split_by_behaviour(
     """Cut the clusters of ``membership`` that hold more than one behaviour model.
 
     ``membership`` is a community label per account (position in ``account_ids``);
-    ``attributes`` the long attribute table (its ``identity_kinds`` rows make the
-    units); ``usage`` gives ``hours``, ``activity`` and ``emails``. New parts get
+    ``attributes`` the long attribute table, keyed by ``account_id`` or by positions in
+    ``account_ids`` (its ``identity_kinds`` rows make the units); ``usage`` gives ``hours``, ``activity`` and ``emails``. New parts get
     labels above every existing one, in order of the cut cluster's label.
     """
     labels = np.asarray(membership, dtype=np.int64)
@@ -343,9 +343,13 @@ def _units(
     """Unit number of each account of ``rows`` (chained by shared identity values)."""
     index = pl.DataFrame({S.ACCOUNT_ID: account_ids.gather(rows)}).with_row_index("_i")
     held = (
-        attributes.lazy()
-        .filter(pl.col(S.ATTRIBUTE_KIND).cast(pl.String).is_in(list(params.identity_kinds)))
-        .join(index.lazy(), on=S.ACCOUNT_ID)
+        join_accounts(
+            attributes.lazy().filter(
+                pl.col(S.ATTRIBUTE_KIND).cast(pl.String).is_in(list(params.identity_kinds))
+            ),
+            index,
+            account_ids,
+        )
         .select(
             "_i",
             pl.struct(pl.col(S.ATTRIBUTE_KIND).cast(pl.String), pl.col(S.VALUE).cast(pl.String))

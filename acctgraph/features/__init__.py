@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from acctgraph.core import schema as S
-from acctgraph.features.base import Usage
+from acctgraph.features.base import Usage, index_accounts, join_accounts
 from acctgraph.features.declared import (
     EventCoActivity,
     EventColumn,
@@ -61,6 +61,8 @@ __all__ = [
     "compute_usage",
     "declaration",
     "default_features",
+    "index_accounts",
+    "join_accounts",
     "parse_declaration",
 ]
 
@@ -70,7 +72,9 @@ def default_features() -> tuple[Feature, ...]:
     return tuple(cls() for cls in DEFAULT_FEATURES)
 
 
-def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
+def attribute_table(
+    usage: Usage, features: Sequence[Feature], account_ids: pl.Series | None = None
+) -> pl.DataFrame:
     """The long attribute table ``(account_id, attribute_kind, value, n_events)``.
 
     Each enabled kind yields at most one row per (account, value) (see
@@ -84,6 +88,13 @@ def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
     table is 1.0 GB instead of 2.5). They sort lexically and compare with string
     literals (``pl.col("value") == "…"``); cast them to ``pl.String`` to join with
     text columns of other tables.
+
+    With ``account_ids`` (the sorted account universe, as ``AccountGraph.account_ids``), the
+    table is keyed by position instead: ``account_index`` (UInt32, the account's row in
+    ``account_ids``) replaces ``account_id``, four bytes a row instead of the id's text
+    (:func:`~acctgraph.features.base.index_accounts`; a run holds it so). Every reader of
+    the table in :mod:`acctgraph.cluster` and :mod:`acctgraph.cards` takes either form
+    (:func:`~acctgraph.features.base.join_accounts`).
     """
     frames = [
         feature.values(usage).with_columns(pl.lit(feature.kind).alias(S.ATTRIBUTE_KIND))
@@ -91,10 +102,13 @@ def attribute_table(usage: Usage, features: Sequence[Feature]) -> pl.DataFrame:
         if feature.enabled
     ]
     if not frames:
-        return pl.DataFrame(schema=S.ATTRIBUTES_SCHEMA)
-    return (
-        pl.concat(frames, how="vertical")
-        .select(list(S.ATTRIBUTES_SCHEMA))
-        .cast(pl.Schema(S.ATTRIBUTES_SCHEMA))
-        .collect()
-    )
+        table = pl.DataFrame(schema=S.ATTRIBUTES_SCHEMA).lazy()
+    else:
+        table = (
+            pl.concat(frames, how="vertical")
+            .select(list(S.ATTRIBUTES_SCHEMA))
+            .cast(pl.Schema(S.ATTRIBUTES_SCHEMA))
+        )
+    if account_ids is not None:
+        table = index_accounts(table, account_ids)
+    return table.collect()

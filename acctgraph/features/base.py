@@ -75,6 +75,93 @@ def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+_ACCOUNT_KEY = "_account_key"
+
+
+def account_positions(account_ids: pl.Series) -> pl.LazyFrame:
+    """``account_id, account_index``: each id of ``account_ids`` (sorted and unique: the
+    account universe, as ``AccountGraph.account_ids``) and its position."""
+    return (
+        account_ids.cast(pl.String)
+        .alias(S.ACCOUNT_ID)
+        .to_frame()
+        .lazy()
+        .with_row_index(S.ACCOUNT_INDEX)
+    )
+
+
+def index_accounts(frame: pl.DataFrame | pl.LazyFrame, account_ids: pl.Series) -> pl.LazyFrame:
+    """``frame`` keyed by account position: its ``account_id`` replaced by ``account_index``
+    (first), the account's position in ``account_ids`` (:func:`account_positions`); rows of
+    accounts outside ``account_ids`` are dropped.
+
+    The ids are matched by a 64-bit hash of their text (joins then compare integers);
+    ``account_ids`` is checked to have no two ids with one hash.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"account_id": ["b", "z", "a"], "n_events": [1, 2, 3]})
+    >>> index_accounts(frame, pl.Series(["a", "b", "c"])).collect().sort("account_index").rows()
+    [(0, 3), (1, 1)]
+    """
+    keys = account_positions(account_ids).select(
+        pl.col(S.ACCOUNT_ID).hash(seed=3).alias(_ACCOUNT_KEY), S.ACCOUNT_INDEX
+    )
+    if keys.select(pl.col(_ACCOUNT_KEY).n_unique()).collect().item() < len(account_ids):
+        raise AssertionError("account id hash collision; please report")  # pragma: no cover
+    frame = frame.lazy()
+    rest = [c for c in frame.collect_schema().names() if c != S.ACCOUNT_ID]
+    return (
+        frame.with_columns(pl.col(S.ACCOUNT_ID).hash(seed=3).alias(_ACCOUNT_KEY))
+        .join(keys, on=_ACCOUNT_KEY)
+        .select(S.ACCOUNT_INDEX, *rest)
+    )
+
+
+def join_accounts(
+    attributes: pl.DataFrame | pl.LazyFrame,
+    frame: pl.DataFrame | pl.LazyFrame,
+    account_ids: pl.Series | None = None,
+) -> pl.LazyFrame:
+    """The attribute rows of ``frame``'s accounts, with ``frame``'s columns (an inner join on
+    the account; ``frame`` has ``account_id`` and at most one row per account).
+
+    Either form of the attribute table: keyed by ``account_id`` (as
+    :func:`acctgraph.features.attribute_table` gives it by default), or by ``account_index``
+    positions in ``account_ids`` (as a run holds it); the result's columns are the same:
+    ``account_id`` and the rest of ``frame``'s, then the attribute columns. Only ``frame``'s
+    accounts are matched to positions, so a small ``frame`` costs little.
+
+    Examples
+    --------
+    >>> ids = pl.Series(["a", "b", "c"])
+    >>> frame = pl.DataFrame({"account_id": ["c"], "label": [7]})
+    >>> text = pl.DataFrame({"account_id": ["a", "c"], "value": ["x", "y"]})
+    >>> indexed = pl.DataFrame({"account_index": [0, 2], "value": ["x", "y"]})
+    >>> [join_accounts(t, frame, ids).collect().rows() for t in (text, indexed)]
+    [[('c', 7, 'y')], [('c', 7, 'y')]]
+    """
+    attributes = attributes.lazy()
+    frame = frame.lazy()
+    names = attributes.collect_schema().names()
+    front = frame.collect_schema().names()
+    if S.ACCOUNT_INDEX in names:
+        if account_ids is None:
+            raise ValueError("an attribute table keyed by account_index needs account_ids")
+        keyed = frame.join(account_positions(account_ids), on=S.ACCOUNT_ID)
+        joined = attributes.join(
+            keyed.with_columns(
+                pl.col(S.ACCOUNT_INDEX).cast(attributes.collect_schema()[S.ACCOUNT_INDEX])
+            ),
+            on=S.ACCOUNT_INDEX,
+        )
+        rest = [c for c in names if c != S.ACCOUNT_INDEX]
+    else:
+        joined = attributes.join(frame, on=S.ACCOUNT_ID)
+        rest = [c for c in names if c != S.ACCOUNT_ID]
+    return joined.select(*front, *[c for c in rest if c not in front])
+
+
 @dataclass(frozen=True, kw_only=True)
 class Feature:
     """Base of every attribute kind (the fields are described in :mod:`acctgraph.features.kinds`).

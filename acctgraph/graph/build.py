@@ -274,7 +274,9 @@ def build_graph(
     Parameters
     ----------
     attributes
-        ``account_id, attribute_kind, value, n_events`` (see :mod:`acctgraph.core.schema`).
+        ``account_id, attribute_kind, value, n_events`` (see :mod:`acctgraph.core.schema`),
+        or keyed by ``account_index`` (positions in ``account_ids``, which must then be given:
+        :func:`~acctgraph.features.attribute_table` with ``account_ids``).
     weights
         Evidence weight per kind (kinds absent here weigh 1.0).
     hub_caps
@@ -309,7 +311,10 @@ def build_graph(
         left)``, ``graph: projection``).
     """
     similarities = similarities or {}
+    indexed = S.ACCOUNT_INDEX in attributes.columns
     if account_ids is None:
+        if indexed:
+            raise ValueError("an attribute table keyed by account_index needs account_ids")
         account_ids = attributes[S.ACCOUNT_ID].unique()
     account_ids = account_ids.cast(pl.String).unique().sort().rename(S.ACCOUNT_ID)
     account_table = account_ids.to_frame().with_row_index(ACCOUNT_INDEX)
@@ -353,23 +358,25 @@ def build_graph(
         raise AssertionError("account id hash collision; please report")
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
-    base = (
-        attributes.lazy()
-        .select(
-            pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"),
-            pl.col(S.VALUE).hash(seed=1).alias("_k1"),
-            pl.col(S.ATTRIBUTE_KIND)
-            .cast(pl.Enum(kinds))
-            .to_physical()
-            .cast(pl.UInt8)
-            .alias(KIND_CODE),
-            S.N_EVENTS,
+    narrow = [
+        pl.col(S.VALUE).hash(seed=1).alias("_k1"),
+        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
+        S.N_EVENTS,
+    ]
+    if indexed:  # already positions in account_ids
+        base = (
+            attributes.lazy()
+            .select(pl.col(ACCOUNT_INDEX).cast(account_table.schema[ACCOUNT_INDEX]), *narrow)
+            .with_row_index("_row")
         )
-        .with_row_index("_row")
-        .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
-        .select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS)
-        .collect()
-    )
+    else:
+        base = (
+            attributes.lazy()
+            .select(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"), *narrow)
+            .with_row_index("_row")
+            .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
+        )
+    base = base.select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS).collect()
     n_kinds = len(kinds)
     # Accounts holding each kind: (account, kind) pairs are distinct across account partitions.
     holders = (
@@ -533,10 +540,16 @@ def build_graph(
     projected = edges.height
     links = Links.empty()
     if linkage:
+        declared = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
+        if not indexed:
+            declared = declared.join(
+                account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID
+            )
         links = link_records(
-            attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
-            .join(account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID)
-            .select(ACCOUNT_INDEX, pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)),
+            declared.select(
+                pl.col(ACCOUNT_INDEX).cast(account_table.schema[ACCOUNT_INDEX]),
+                pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String),
+            ),
             linkage,
             n_accounts=len(account_ids),
             params=linkage_params or LinkageParams(),

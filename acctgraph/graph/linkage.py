@@ -90,7 +90,7 @@ from rapidfuzz.distance import JaroWinkler
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
 
-ACCOUNT_INDEX = "account_index"
+ACCOUNT_INDEX = S.ACCOUNT_INDEX
 SOURCE = "source"
 TARGET = "target"
 PROBABILITY = "probability"

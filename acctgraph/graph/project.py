@@ -44,7 +44,9 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-ACCOUNT_INDEX = "account_index"
+from acctgraph.core import schema as S
+
+ACCOUNT_INDEX = S.ACCOUNT_INDEX
 VALUE_INDEX = "value_index"
 STRENGTH = "strength"
 KIND_CODE = "kind_code"

@@ -50,6 +50,7 @@ from acctgraph.features import (
     attribute_table,
     compute_usage,
     declaration,
+    join_accounts,
 )
 from acctgraph.features.kinds import PromptTemplate
 from acctgraph.graph import AccountGraph, build_graph
@@ -319,12 +320,19 @@ def run_from_usage(
     # Two tables: the infrastructure kinds' rows (addresses, ranges, co-activity windows,
     # about 40% of the rows) are read by the graph builder alone, and are freed once the
     # graph holds the values that link; the rest is read again by cohorts, scores and samples.
+    # Both are keyed by account position (account_index) in the sorted account universe,
+    # which is the graph's vertex order: four bytes a row instead of the id's text.
     infrastructure = config.infrastructure
+    accounts = dataset.accounts[S.ACCOUNT_ID].unique().sort()
     firm, infra = stage(
         "attributes",
         lambda: (
-            attribute_table(usage, [f for f in config.features if f.kind not in infrastructure]),
-            attribute_table(usage, [f for f in config.features if f.kind in infrastructure]),
+            attribute_table(
+                usage, [f for f in config.features if f.kind not in infrastructure], accounts
+            ),
+            attribute_table(
+                usage, [f for f in config.features if f.kind in infrastructure], accounts
+            ),
         ),
     )
     # From here on the attribute tables hold the template and co-activity rows; drop the
@@ -352,7 +360,7 @@ def run_from_usage(
             infrastructure=config.infrastructure,
             alphas=config.alphas,
             params=config.graph,
-            account_ids=dataset.accounts[S.ACCOUNT_ID],
+            account_ids=accounts,
             linkage=config.linkage_columns,
             linkage_params=config.linkage,
             partitions=plan.graph_partitions,
@@ -546,8 +554,14 @@ def links_table(
     links = graph.links
     ids = graph.account_ids
     described = {f.kind: f.describe() for f in config.declared if isinstance(f, ExtraColumn)}
-    values = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(described))).select(
-        S.ACCOUNT_ID, pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)
+    values = (
+        join_accounts(
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(described))),
+            scored.members.select(S.ACCOUNT_ID),
+            ids,
+        )
+        .select(S.ACCOUNT_ID, pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String))
+        .collect()
     )
     clusters = scored.members.select(S.ACCOUNT_ID, S.CLUSTER_ID)
     pairs = links.pairs.select(

@@ -10,6 +10,7 @@ import polars as pl
 from acctgraph.cluster.detect import Communities
 from acctgraph.cluster.score import Scored
 from acctgraph.cluster.track import Tracked
+from acctgraph.core import schema as S
 from acctgraph.core.memory import MemoryPlan
 from acctgraph.features import Usage
 from acctgraph.graph import AccountGraph
@@ -24,8 +25,11 @@ class RunResult:
     ``attributes`` is the long attribute table without the infrastructure kinds' rows
     (network addresses, ranges, co-activity windows), which nothing after the graph
     reads (the values that link accounts are in ``graph.values`` and ``graph.incidence``);
-    ``attribute_rows`` counts the whole table's rows. Running the stages one by one
-    (the README's Python section) keeps the whole table.
+    ``attribute_rows`` counts the whole table's rows. The table is keyed by
+    ``account_index``, the account's position in ``graph.account_ids`` (four bytes a row
+    instead of the id's text); :meth:`attributes_by_id` gives it with ``account_id``.
+    Running the stages one by one (the README's Python section) keeps the whole table,
+    keyed by ``account_id``.
     """
 
     config: Config
@@ -56,3 +60,12 @@ class RunResult:
     tracked: Tracked | None = None  # ids across runs, changes, decisions (acctgraph.cluster.track)
     sources: list[dict[str, Any]] = field(default_factory=list)
     """The previous run and the decisions file, as ``run.json`` records them."""
+
+    def attributes_by_id(self) -> pl.DataFrame:
+        """:attr:`attributes` keyed by ``account_id`` (the attribute table's columns and order)."""
+        if S.ACCOUNT_INDEX not in self.attributes.columns:
+            return self.attributes
+        return self.attributes.select(
+            self.graph.account_ids.gather(self.attributes[S.ACCOUNT_INDEX]).alias(S.ACCOUNT_ID),
+            pl.exclude(S.ACCOUNT_INDEX),
+        )

@@ -258,6 +258,7 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
             ),
             activity=result.usage.activity,
             prompt=result.config.prompt_template,
+            account_ids=result.graph.account_ids,
         ),
     )
     paths.append(write_json(run_record(result), out / "run.json"))
