@@ -358,25 +358,26 @@ def build_graph(
         raise AssertionError("account id hash collision; please report")
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
-    narrow = [
+    narrow: list[pl.Expr] = [
         pl.col(S.VALUE).hash(seed=1).alias("_k1"),
         pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
-        S.N_EVENTS,
+        pl.col(S.N_EVENTS),
     ]
     if indexed:  # already positions in account_ids
-        base = (
+        narrowed = (
             attributes.lazy()
             .select(pl.col(ACCOUNT_INDEX).cast(account_table.schema[ACCOUNT_INDEX]), *narrow)
             .with_row_index("_row")
         )
     else:
-        base = (
+        narrowed = (
             attributes.lazy()
             .select(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"), *narrow)
             .with_row_index("_row")
             .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
         )
-    base = base.select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS).collect()
+    base = narrowed.select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS).collect()
+    del narrowed
     n_kinds = len(kinds)
     # Accounts holding each kind: (account, kind) pairs are distinct across account partitions.
     holders = (
