@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,15 +111,26 @@ class Run:
     ----------
     path
         The ``--out`` folder of ``acctgraph run``.
+    written
+        Graph tables the caller has just written to this folder from these very frames
+        (``values``, ``incidence``, ``edges``, ``hubs``), used instead of reading the files
+        back: the writer of a run draws its pages from the run folder without holding its
+        largest tables twice. A Parquet round trip gives equal frames (a test checks it).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    SHAREABLE = ("values", "incidence", "edges", "hubs")
+
+    def __init__(self, path: str | Path, written: Mapping[str, pl.DataFrame] | None = None) -> None:
         self.path = Path(path)
         if not (self.path / RUN_JSON).is_file():
             raise InputError(
                 "is not a finished acctgraph run (no run.json); run `acctgraph run` first",
                 path=str(self.path),
             )
+        for name, frame in (written or {}).items():
+            if name not in self.SHAREABLE:
+                raise ValueError(f"{name!r} is not one of {', '.join(self.SHAREABLE)}")
+            self.__dict__[name] = frame  # the cached_property's slot: read as if from the file
 
     def _optional(self, name: str) -> pl.DataFrame | None:
         """A top-level table that older runs (or runs without it) do not have: None then."""
@@ -269,6 +281,7 @@ class Run:
         )
 
 
-def load_run(path: str | Path) -> Run:
-    """Open a finished run folder (see the module docstring for what it holds)."""
-    return Run(path)
+def load_run(path: str | Path, written: Mapping[str, pl.DataFrame] | None = None) -> Run:
+    """Open a finished run folder (see the module docstring for what it holds; ``written``:
+    see :class:`Run`)."""
+    return Run(path, written)

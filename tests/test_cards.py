@@ -340,3 +340,16 @@ def test_card_params_validate() -> None:
     with pytest.raises(ConfigError, match="cards.sample_rows_per_account must be at least 1"):
         CardParams(sample_rows_per_account=0)
     assert CardParams(top_clusters=0, members=0).top_clusters == 0  # 0 is allowed: no extra cards
+
+
+def test_graph_tables_given_to_the_run_equal_the_files(written) -> None:
+    """write_outputs hands its graph frames to the Run that draws cards and pages instead of
+    reading them back; that is only sound if the files read back equal them."""
+    result, out = written
+    read = load_run(out)
+    for name in Run.SHAREABLE:
+        assert getattr(read, name).equals(getattr(result.graph, name)), name
+    shared = load_run(out, {"incidence": result.graph.incidence})
+    assert shared.incidence is result.graph.incidence
+    with pytest.raises(ValueError, match="members"):
+        load_run(out, {"members": result.scored.members})

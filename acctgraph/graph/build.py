@@ -340,9 +340,11 @@ def build_graph(
         .replace_strict(dict(alphas or {}), default=params.alpha, return_dtype=pl.Float64)
         .alias("_alpha"),
     )
-    # Values are keyed by their kind and two independent 64-bit hashes of their text (a
-    # collision would need both to collide: ~n²/2^129); grouping and joins touch integers
-    # only. Equal values share a partition (``_k1 % partitions``), so each partition's
+    # Values are keyed by their kind and an integer: a categorical value's code (one per
+    # text; the attribute table's values are categorical), or else two independent 64-bit
+    # hashes of the text (a collision would need both to collide: ~n²/2^129); grouping and
+    # joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
+    # each partition's
     # value counts are final; the per-row work runs one partition at a time, in two passes
     # (counts and norms, then the incidence once every norm and value id is known), so
     # only one partition's per-row tables are alive at once. Ids come from sorting the
@@ -358,8 +360,12 @@ def build_graph(
         raise AssertionError("account id hash collision; please report")
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
+    coded = isinstance(attributes.schema[S.VALUE], (pl.Categorical, pl.Enum))
+    keys = [KIND_CODE, "_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
     narrow: list[pl.Expr] = [
-        pl.col(S.VALUE).hash(seed=1).alias("_k1"),
+        (
+            pl.col(S.VALUE).to_physical().cast(pl.UInt64) if coded else pl.col(S.VALUE).hash(seed=1)
+        ).alias("_k1"),
         pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
         pl.col(S.N_EVENTS),
     ]
@@ -418,26 +424,28 @@ def build_graph(
 
     step = _Steps(progress, partitions)
     shared_parts = []
+
+    def second_key(part: pl.DataFrame) -> pl.DataFrame:
+        if coded:
+            return part
+        return part.with_columns(attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2"))
+
     for part in step.parts("graph: value counts and norms", _partitions(base, "_k1", partitions)):
-        keyed = part.with_columns(
-            attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
-        )
+        keyed = second_key(part)
         counts = (
-            keyed.group_by(KIND_CODE, "_k1", "_k2")
+            keyed.group_by(keys)
             .agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
             .join(holders_of_kind, on=KIND_CODE)
             .with_columns(idf.alias("_idf"))
         )
-        rows = keyed.select(ACCOUNT_INDEX, KIND_CODE, "_k1", "_k2", S.N_EVENTS).join(
-            counts.select(KIND_CODE, "_k1", "_k2", "_idf"), on=[KIND_CODE, "_k1", "_k2"]
+        rows = keyed.select(ACCOUNT_INDEX, *keys, S.N_EVENTS).join(
+            counts.select(*keys, "_idf"), on=keys
         )
         del keyed
         sums = rows.with_columns(x).group_by(slot).agg(squares.sum().alias("_squares"))
         square_sums[sums["_slot"].to_numpy()] += sums["_squares"].to_numpy()
         shared_parts.append(
-            counts.filter(pl.col(N_ACCOUNTS) >= 2).select(
-                KIND_CODE, "_k1", "_k2", N_ACCOUNTS, "_row"
-            )
+            counts.filter(pl.col(N_ACCOUNTS) >= 2).select(*keys, N_ACCOUNTS, "_row")
         )
         del rows, sums, counts
     shared = pl.concat(shared_parts).join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
@@ -487,13 +495,11 @@ def build_graph(
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
     norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
     constants = kind_props.select(KIND_CODE, "_cosine", "_alpha")
-    value_ids = values.select(KIND_CODE, "_k1", "_k2", VALUE_INDEX, N_ACCOUNTS, "_kind_holders")
+    value_ids = values.select(*keys, VALUE_INDEX, N_ACCOUNTS, "_kind_holders")
     incidence_parts = []
     for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
-        keyed = part.with_columns(
-            attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2")
-        ).drop("_row")
-        rows = keyed.join(value_ids, on=[KIND_CODE, "_k1", "_k2"])
+        keyed = second_key(part).drop("_row")
+        rows = keyed.join(value_ids, on=keys)
         del keyed
         rows = rows.with_columns(idf.alias("_idf")).with_columns(
             x,

@@ -265,7 +265,16 @@ def write_outputs(result: RunResult, out: str | Path) -> list[Path]:
     paths.append(write_config(result, out))
     # Cards, graph pages and the report read the run folder just written, exactly as
     # `acctgraph report` / `acctgraph viz` would later (one Run: each table read once).
-    run = load_run(out)
+    graph = result.graph
+    run = load_run(  # the graph tables just written from these frames: not held twice
+        out,
+        {
+            "values": graph.values,
+            "incidence": graph.incidence,
+            "edges": graph.edges,
+            "hubs": graph.hubs,
+        },
+    )
     paths += _timed(result, "cards", lambda: write_cards(compute_cards(run), out))
     paths += _timed(result, "graph_pages", lambda: write_graph_pages(run, clean=True).paths)
     # Last, the report (it links the graph pages that exist), then run.json again with its timing.
