@@ -635,3 +635,34 @@ def test_client_families_are_counted_on_the_sample_and_absent_without_user_agent
     bare = compute_usage(dataset_from_frames(accounts, exchanges.drop(S.USER_AGENT))).clients
     assert bare["n_unknown"].to_list() == [10, 10, 10]  # the loader gives a null column
     assert bare["n_browser"].sum() == bare["n_program"].sum() == 0
+
+
+def test_reductions_refuse_exchanges_of_accounts_outside_the_table() -> None:
+    """The reductions group by account key and map keys back through the accounts table: an
+    exchange of an account the table lacks would be dropped, so it is refused instead (the
+    loaders add such accounts to the universe, and then nothing is lost)."""
+    import datetime as dt
+
+    from acctgraph.core.diagnostics import WarningLog
+    from acctgraph.load import Dataset
+
+    t = dt.datetime(2026, 5, 1, 12, tzinfo=dt.timezone.utc)
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a"],
+            S.CREATED_AT: pl.Series([None], dtype=pl.Datetime("us", "UTC")),
+            S.EMAIL: pl.Series([None], dtype=pl.String),
+        }
+    )
+    exchanges = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["a", "z"],
+            S.TIMESTAMP: [t, t],
+            S.IP: ["81.2.69.1"] * 2,
+            S.PROMPT: ["hi"] * 2,
+        }
+    )
+    with pytest.raises(ValueError, match="accounts table lacks"):
+        compute_usage(Dataset(accounts, exchanges.lazy(), WarningLog()))
+    usage = compute_usage(dataset_from_frames(accounts, exchanges))
+    assert usage.activity.sort(S.ACCOUNT_ID)["n_exchanges"].to_list() == [1, 1]

@@ -73,7 +73,7 @@ import polars_hash  # noqa: F401  (registers the ``nchash`` namespace)
 
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
-from acctgraph.core.frames import account_part, owned
+from acctgraph.core.frames import ACCOUNT_KEY, account_key, account_keys, account_part, owned
 from acctgraph.core.memory import part_label
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
@@ -214,14 +214,18 @@ def _usage_part(
 ) -> dict[str, pl.DataFrame]:
     """The reductions of one account partition (``bad_ips``: the rows to count as warnings)."""
     step("usage: addresses and co-activity windows")
-    ip_windows = _ip_windows(exchanges, columns=columns, window_hours=co_activity.window_hours)
+    keys = account_keys(accounts[S.ACCOUNT_ID])
+    ip_windows = _ip_windows(
+        exchanges, keys, columns=columns, window_hours=co_activity.window_hours
+    )
     exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
     ip_usage, ip_lookup, bad_ips = ip_usage_table(exchange_ips, accounts=accounts)
     co = co_activity_values(_co_activity_counts(ip_windows, ip_lookup))
     del ip_windows, exchange_ips
 
     step("usage: activity by hour and day")
-    hourly = _hourly(exchanges, columns=columns)
+    hourly = _hourly(exchanges, keys, columns=columns)
+    del keys
     activity = _activity(hourly, columns=columns)
     hours = _hours(hourly)
     daily = _daily(hourly)
@@ -265,8 +269,13 @@ def _usage_part(
 # --- IP usage and co-activity --------------------------------------------------------------
 
 
-def _ip_windows(exchanges: pl.LazyFrame, *, columns: set[str], window_hours: int) -> pl.DataFrame:
-    """``account_id, ip, _window, n_events``: exchanges per raw address and co-activity window."""
+def _ip_windows(
+    exchanges: pl.LazyFrame, keys: pl.DataFrame, *, columns: set[str], window_hours: int
+) -> pl.DataFrame:
+    """``account_id, ip, _window, n_events``: exchanges per raw address and co-activity window.
+
+    Grouped by account key (:func:`~acctgraph.core.frames.account_key`; ``keys``: the
+    accounts' :func:`~acctgraph.core.frames.account_keys`), the ids joined back after."""
     if S.IP not in columns:
         return pl.DataFrame(
             schema={
@@ -278,13 +287,17 @@ def _ip_windows(exchanges: pl.LazyFrame, *, columns: set[str], window_hours: int
         )
     return (
         exchanges.select(
-            S.ACCOUNT_ID, S.IP, pl.col(S.TIMESTAMP).dt.truncate(f"{window_hours}h").alias("_window")
+            account_key(),
+            S.IP,
+            pl.col(S.TIMESTAMP).dt.truncate(f"{window_hours}h").alias("_window"),
         )
         .drop_nulls(S.IP)
-        .group_by(S.ACCOUNT_ID, S.IP, "_window")
+        .group_by(ACCOUNT_KEY, S.IP, "_window")
         .agg(pl.len().alias(S.N_EVENTS))
-        .with_columns(owned(S.ACCOUNT_ID), owned(S.IP))  # keys would pin the scan's pages
+        .with_columns(owned(S.IP))  # keys would pin the scan's pages
         .collect()
+        .join(keys, on=ACCOUNT_KEY)
+        .select(S.ACCOUNT_ID, S.IP, "_window", S.N_EVENTS)
     )
 
 
@@ -405,8 +418,8 @@ def _events(exchanges: pl.LazyFrame, declared: Sequence[tuple[str, str | None]])
 class _Hourly:
     """Exchanges per (account, UTC hour), the one group-by that activity, hours and days share.
 
-    ``coded`` holds an integer code ``_a`` of the account (its rank among the
-    sorted ids, so code order is id order) instead of the id: the three
+    ``coded`` holds an integer code ``_a`` of the account (its position among the
+    accounts' sorted ids, so code order is id order) instead of the id: the three
     reductions group by it rather than hashing and sorting id strings three
     times. ``ids`` maps a code back to its id.
     """
@@ -419,19 +432,23 @@ class _Hourly:
         return frame.select(self.ids.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
 
 
-def _hourly(exchanges: pl.LazyFrame, *, columns: set[str]) -> _Hourly:
+def _hourly(exchanges: pl.LazyFrame, keys: pl.DataFrame, *, columns: set[str]) -> _Hourly:
+    """Exchanges per account and hour (grouped by account key, as :func:`_ip_windows`)."""
     ts = pl.col(S.TIMESTAMP)
     aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
     if S.OUTPUT_TOKENS in columns:
         aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
-    hourly = (
-        exchanges.group_by(S.ACCOUNT_ID, ts.dt.truncate("1h").alias("_hour"))
-        .agg(aggs)
-        .with_columns(owned(S.ACCOUNT_ID))
-        .collect()
+    ids = keys.sort(S.ACCOUNT_ID).with_row_index("_a")
+    grouped = (
+        exchanges.group_by(account_key(), ts.dt.truncate("1h").alias("_hour")).agg(aggs).collect()
     )
-    ids = hourly.select(pl.col(S.ACCOUNT_ID).unique().sort()).with_row_index("_a")
-    coded = hourly.join(ids, on=S.ACCOUNT_ID).drop(S.ACCOUNT_ID)
+    coded = grouped.join(ids.select(ACCOUNT_KEY, "_a"), on=ACCOUNT_KEY).drop(ACCOUNT_KEY)
+    if coded.height < grouped.height:
+        raise ValueError(
+            "the exchanges hold accounts that the accounts table lacks: make the dataset with "
+            "acctgraph.load_dataset or dataset_from_frames, which add them to the universe"
+        )
+    del grouped
     return _Hourly(coded=coded, ids=ids[S.ACCOUNT_ID])
 
 
