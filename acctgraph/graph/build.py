@@ -364,7 +364,7 @@ def build_graph(
     keys = [KIND_CODE, "_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
     narrow: list[pl.Expr] = [
         (
-            pl.col(S.VALUE).to_physical().cast(pl.UInt64) if coded else pl.col(S.VALUE).hash(seed=1)
+            pl.col(S.VALUE).to_physical().cast(pl.UInt32) if coded else pl.col(S.VALUE).hash(seed=1)
         ).alias("_k1"),
         pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
         pl.col(S.N_EVENTS),
@@ -425,13 +425,14 @@ def build_graph(
     step = _Steps(progress, partitions)
     shared_parts = []
 
-    def second_key(part: pl.DataFrame) -> pl.DataFrame:
+    def second_key(part: pl.DataFrame, text: pl.Series) -> pl.DataFrame:
+        """``part`` with ``_k2``, a second hash of its rows' values (``text``: the column)."""
         if coded:
             return part
-        return part.with_columns(attributes[S.VALUE].gather(part["_row"]).hash(seed=2).alias("_k2"))
+        return part.with_columns(text.gather(part["_row"]).hash(seed=2).alias("_k2"))
 
     for part in step.parts("graph: value counts and norms", _partitions(base, "_k1", partitions)):
-        keyed = second_key(part)
+        keyed = second_key(part, attributes[S.VALUE])
         counts = (
             keyed.group_by(keys)
             .agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
@@ -498,7 +499,7 @@ def build_graph(
     value_ids = values.select(*keys, VALUE_INDEX, N_ACCOUNTS, "_kind_holders")
     incidence_parts = []
     for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
-        keyed = second_key(part).drop("_row")
+        keyed = second_key(part, attributes[S.VALUE]).drop("_row")
         rows = keyed.join(value_ids, on=keys)
         del keyed
         rows = rows.with_columns(idf.alias("_idf")).with_columns(
@@ -535,6 +536,20 @@ def build_graph(
         INFRASTRUCTURE,
     )
     linkage = dict(linkage or {})
+    declared = None
+    if linkage:  # the declared columns' rows, read before the table is let go
+        declared = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
+        if not indexed:
+            declared = declared.join(
+                account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID
+            )
+        declared = declared.select(
+            pl.col(ACCOUNT_INDEX).cast(account_table.schema[ACCOUNT_INDEX]),
+            pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String),
+        )
+    # Nothing below reads the attribute table: a caller that holds no other reference to
+    # some of its rows (a run's infrastructure rows) has them freed before the projection.
+    del attributes
     step("graph: projection")
     edges = _project(
         incidence,
@@ -546,17 +561,9 @@ def build_graph(
     )
     projected = edges.height
     links = Links.empty()
-    if linkage:
-        declared = attributes.filter(pl.col(S.ATTRIBUTE_KIND).is_in(sorted(linkage)))
-        if not indexed:
-            declared = declared.join(
-                account_table.select(S.ACCOUNT_ID, ACCOUNT_INDEX), on=S.ACCOUNT_ID
-            )
+    if declared is not None:
         links = link_records(
-            declared.select(
-                pl.col(ACCOUNT_INDEX).cast(account_table.schema[ACCOUNT_INDEX]),
-                pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String),
-            ),
+            declared,
             linkage,
             n_accounts=len(account_ids),
             params=linkage_params or LinkageParams(),

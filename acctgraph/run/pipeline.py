@@ -350,10 +350,14 @@ def run_from_usage(
                 f"graph: memory plan for {attribute_rows:,} attribute rows: estimated peak "
                 f"{format_size(plan.estimate_bytes)}, {plan.graph_partitions} value partitions"
             )
+    # The infrastructure rows are reachable from `held` only until the graph builder takes
+    # them: it lets the table go before the projection, and they are freed then.
+    held = {"infra": infra}
+    del infra
     graph = stage(
         "graph",
         lambda: build_graph(
-            pl.concat([firm, infra], how="vertical", rechunk=False),  # two chunks, no copy
+            pl.concat([firm, held.pop("infra")], how="vertical", rechunk=False),  # no copy
             weights=config.weights,
             hub_caps=config.hub_caps,
             similarities=config.similarities,
@@ -371,7 +375,6 @@ def run_from_usage(
     )
     # Past the graph, only the non-infrastructure kinds' rows are read (prompt templates for
     # cohorts, scores and samples; firm values for cohorts): the infrastructure rows go.
-    infra = infra.clear()
     attributes = firm
     communities = stage(
         "detect",
