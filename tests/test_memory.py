@@ -50,9 +50,9 @@ def test_the_default_budget_is_a_share_of_the_machine() -> None:
 
 def test_more_attribute_rows_per_exchange_split_the_graph_more() -> None:
     sizes = dict(n_accounts=1_000_000, n_exchanges=40_000_000, source="test", machine=(None, None))
-    before = plan_memory(9 * GB, **sizes)
-    usual = plan_memory(9 * GB, n_attribute_rows=36_000_000, **sizes)  # 0.9 a row: the model's
-    chatty = plan_memory(9 * GB, n_attribute_rows=54_000_000, **sizes)
+    before = plan_memory(8 * GB, **sizes)
+    usual = plan_memory(8 * GB, n_attribute_rows=36_000_000, **sizes)  # 0.9 a row: the model's
+    chatty = plan_memory(8 * GB, n_attribute_rows=54_000_000, **sizes)
     assert usual == before
     assert chatty.estimate_bytes > before.estimate_bytes
     assert chatty.graph_partitions > before.graph_partitions
