@@ -646,7 +646,7 @@ def test_reductions_refuse_exchanges_of_accounts_outside_the_table() -> None:
     from acctgraph.core.diagnostics import WarningLog
     from acctgraph.load import Dataset
 
-    t = dt.datetime(2026, 5, 1, 12, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
     accounts = pl.DataFrame(
         {
             S.ACCOUNT_ID: ["a"],

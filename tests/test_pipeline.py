@@ -206,6 +206,72 @@ def test_attribute_table_has_no_duplicate_keys(result5: RunResult) -> None:
     assert keys.is_unique().all()
 
 
+def test_either_form_of_the_attribute_table_gives_the_same_results(world5, result5) -> None:
+    """A run keys its attribute table by account position; a notebook may pass the text form.
+    The graph and the stages that read the table must not tell them apart."""
+    from acctgraph.cluster.cohort import find_cohorts
+    from acctgraph.cluster.score import score_clusters
+    from acctgraph.features import attribute_table
+    from acctgraph.graph import build_graph
+    from acctgraph.run.pipeline import compute_usage_for
+
+    accounts, exchanges, _ = world5
+    dataset = dataset_from_frames(accounts, exchanges)
+    config = result5.config
+    usage = compute_usage_for(dataset, config=config)
+    ids = dataset.accounts[S.ACCOUNT_ID]
+    text = attribute_table(usage, config.features)
+    coded = attribute_table(usage, config.features, ids)
+    assert S.ACCOUNT_INDEX in coded.columns and S.ACCOUNT_ID not in coded.columns
+    assert coded.select(pl.col(S.ACCOUNT_INDEX).cast(pl.Int64).max()).item() < len(ids)
+    graphs = [
+        build_graph(
+            table,
+            weights=config.weights,
+            hub_caps=config.hub_caps,
+            similarities=config.similarities,
+            infrastructure=config.infrastructure,
+            alphas=config.alphas,
+            params=config.graph,
+            account_ids=ids,
+        )
+        for table in (text, coded)
+    ]
+    for name in ("edges", "incidence", "values", "hubs"):
+        assert getattr(graphs[0], name).equals(getattr(graphs[1], name)), name
+    membership = result5.communities.membership
+    cohorts = [
+        find_cohorts(
+            membership,
+            ids,
+            table,
+            usage,
+            sample_size=config.prompt_template.max_per_account,
+            params=config.cohort,
+            edges=graphs[0].edges,
+            soft_kinds=config.soft_kinds,
+        )
+        for table in (text, coded)
+    ]
+    assert cohorts[0].membership == cohorts[1].membership
+    assert cohorts[0].table.equals(cohorts[1].table)
+    scored = [
+        score_clusters(membership, graphs[0], table, usage, params=config.score)
+        for table in (text, coded)
+    ]
+    assert scored[0].clusters.equals(scored[1].clusters)
+    # The run's own table (kinds other than infrastructure), given back with its ids.
+    firm = text.filter(~pl.col(S.ATTRIBUTE_KIND).is_in(sorted(config.infrastructure)))
+    key = [S.ACCOUNT_ID, S.ATTRIBUTE_KIND, S.VALUE]
+    by_id = result5.attributes_by_id()
+    assert by_id.columns == firm.columns
+    assert (
+        by_id.with_columns(pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String))
+        .sort(key)
+        .equals(firm.with_columns(pl.col(S.ATTRIBUTE_KIND, S.VALUE).cast(pl.String)).sort(key))
+    )
+
+
 def test_no_null_values_reach_the_graph(result5: RunResult) -> None:
     assert result5.attributes[S.VALUE].null_count() == 0
     assert result5.graph.values[S.VALUE].null_count() == 0

@@ -18,6 +18,7 @@ import polars as pl
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.frames import ACCOUNT_KEY, account_key, account_keys
 
 HOUR = "hour"
 DAY = "day"
@@ -75,9 +76,6 @@ def long_rows(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-_ACCOUNT_KEY = "_account_key"
-
-
 def account_positions(account_ids: pl.Series) -> pl.LazyFrame:
     """``account_id, account_index``: each id of ``account_ids`` (sorted and unique: the
     account universe, as ``AccountGraph.account_ids``) and its position."""
@@ -95,8 +93,8 @@ def index_accounts(frame: pl.DataFrame | pl.LazyFrame, account_ids: pl.Series) -
     (first), the account's position in ``account_ids`` (:func:`account_positions`); rows of
     accounts outside ``account_ids`` are dropped.
 
-    The ids are matched by a 64-bit hash of their text (joins then compare integers);
-    ``account_ids`` is checked to have no two ids with one hash.
+    The ids are matched by their 64-bit keys (:func:`~acctgraph.core.frames.account_keys`,
+    checked to be distinct), so the join compares integers.
 
     Examples
     --------
@@ -104,16 +102,16 @@ def index_accounts(frame: pl.DataFrame | pl.LazyFrame, account_ids: pl.Series) -
     >>> index_accounts(frame, pl.Series(["a", "b", "c"])).collect().sort("account_index").rows()
     [(0, 3), (1, 1)]
     """
-    keys = account_positions(account_ids).select(
-        pl.col(S.ACCOUNT_ID).hash(seed=3).alias(_ACCOUNT_KEY), S.ACCOUNT_INDEX
+    keys = (
+        account_keys(account_ids.cast(pl.String))
+        .with_row_index(S.ACCOUNT_INDEX)
+        .select(ACCOUNT_KEY, S.ACCOUNT_INDEX)
     )
-    if keys.select(pl.col(_ACCOUNT_KEY).n_unique()).collect().item() < len(account_ids):
-        raise AssertionError("account id hash collision; please report")  # pragma: no cover
     frame = frame.lazy()
     rest = [c for c in frame.collect_schema().names() if c != S.ACCOUNT_ID]
     return (
-        frame.with_columns(pl.col(S.ACCOUNT_ID).hash(seed=3).alias(_ACCOUNT_KEY))
-        .join(keys, on=_ACCOUNT_KEY)
+        frame.with_columns(account_key())
+        .join(keys.lazy(), on=ACCOUNT_KEY)
         .select(S.ACCOUNT_INDEX, *rest)
     )
 

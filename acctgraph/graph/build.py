@@ -71,6 +71,7 @@ from scipy import sparse
 
 from acctgraph.core import schema as S
 from acctgraph.core.errors import ConfigError
+from acctgraph.core.frames import ACCOUNT_KEY, account_key, account_keys
 from acctgraph.core.memory import part_label
 from acctgraph.graph.linkage import PROBABILITY, LinkageParams, Links, link_records
 from acctgraph.graph.project import (  # column names shared with the projection, defined there
@@ -351,13 +352,6 @@ def build_graph(
     # shared values' (kind, value) texts, so they do not depend on the hashes or the
     # partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
-    account_table = account_table.with_columns(
-        pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key")
-    )
-    if (
-        account_table["_account_key"].n_unique() < account_table.height
-    ):  # pragma: no cover - 2^-64 odds
-        raise AssertionError("account id hash collision; please report")
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
     coded = isinstance(attributes.schema[S.VALUE], (pl.Categorical, pl.Enum))
@@ -378,9 +372,9 @@ def build_graph(
     else:
         narrowed = (
             attributes.lazy()
-            .select(pl.col(S.ACCOUNT_ID).hash(seed=3).alias("_account_key"), *narrow)
+            .select(account_key(), *narrow)
             .with_row_index("_row")
-            .join(account_table.lazy().select("_account_key", ACCOUNT_INDEX), on="_account_key")
+            .join(account_keys(account_ids).with_row_index(ACCOUNT_INDEX).lazy(), on=ACCOUNT_KEY)
         )
     base = narrowed.select("_row", ACCOUNT_INDEX, KIND_CODE, "_k1", S.N_EVENTS).collect()
     del narrowed
