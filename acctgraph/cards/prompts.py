@@ -46,7 +46,8 @@ def cluster_templates(
     ``share`` is the band's part of all the sampled prompt bands the cluster's
     members sent (one-off bands included; a prompt gives up to ``n_bands``
     bands), so a cluster that sends one script has shares near 1 / ``n_bands``
-    per band, and a group of people chatting has small ones.
+    per band, and a group of people chatting has small ones. ``attributes`` may be keyed
+    by ``account_index``, positions in ``account_ids`` (as a run holds it).
 
     Examples
     --------
@@ -109,6 +110,7 @@ def template_holders(
     """``account_id, cluster_id``: for each top template, the ``per_template`` members that sent it most.
 
     These are the accounts :func:`template_samples` reads (ties by account id).
+    ``attributes`` may be keyed by ``account_index``, positions in ``account_ids``.
 
     Examples
     --------

@@ -345,15 +345,15 @@ def build_graph(
     # text; the attribute table's values are categorical), or else two independent 64-bit
     # hashes of the text (a collision would need both to collide: ~n²/2^129); grouping and
     # joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
-    # each partition's
-    # value counts are final; the per-row work runs one partition at a time, in two passes
-    # (counts and norms, then the incidence once every norm and value id is known), so
-    # only one partition's per-row tables are alive at once. Ids come from sorting the
+    # each partition's value counts are final; the per-row work runs one partition at a
+    # time, in two passes (counts and norms, then the incidence once every norm and value
+    # id is known), so only one partition's per-row tables are alive at once. Ids come from sorting the
     # shared values' (kind, value) texts, so they do not depend on the hashes or the
     # partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
-    # in the sorted kinds, as kind_code), the first value hash, events, and the row number.
+    # in the sorted kinds, as kind_code), the value's code (or first hash), events, and the
+    # row number.
     coded = isinstance(attributes.schema[S.VALUE], (pl.Categorical, pl.Enum))
     keys = [KIND_CODE, "_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
     narrow: list[pl.Expr] = [
@@ -609,7 +609,7 @@ class _Steps:
 
 
 def _partitions(frame: pl.DataFrame, key: str, parts: int):
-    """``frame``'s rows split by ``key % parts`` (a 64-bit hash), one part at a time."""
+    """``frame``'s rows split by ``key % parts`` (a value code or hash), one part at a time."""
     for part in range(parts):
         yield frame.filter(pl.col(key) % parts == part)
 
