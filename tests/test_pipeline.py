@@ -212,8 +212,7 @@ def test_either_form_of_the_attribute_table_gives_the_same_results(world5, resul
     from acctgraph.cluster.cohort import find_cohorts
     from acctgraph.cluster.score import score_clusters
     from acctgraph.features import attribute_table
-    from acctgraph.graph import build_graph
-    from acctgraph.run.pipeline import compute_usage_for
+    from acctgraph.run.pipeline import compute_usage_for, graph_for
 
     accounts, exchanges, _ = world5
     dataset = dataset_from_frames(accounts, exchanges)
@@ -224,19 +223,7 @@ def test_either_form_of_the_attribute_table_gives_the_same_results(world5, resul
     coded = attribute_table(usage, config.features, ids)
     assert S.ACCOUNT_INDEX in coded.columns and S.ACCOUNT_ID not in coded.columns
     assert coded.select(pl.col(S.ACCOUNT_INDEX).cast(pl.Int64).max()).item() < len(ids)
-    graphs = [
-        build_graph(
-            table,
-            weights=config.weights,
-            hub_caps=config.hub_caps,
-            similarities=config.similarities,
-            infrastructure=config.infrastructure,
-            alphas=config.alphas,
-            params=config.graph,
-            account_ids=ids,
-        )
-        for table in (text, coded)
-    ]
+    graphs = [graph_for(table, config, ids) for table in (text, coded)]
     for name in ("edges", "incidence", "values", "hubs"):
         assert getattr(graphs[0], name).equals(getattr(graphs[1], name)), name
     membership = result5.communities.membership

@@ -127,7 +127,8 @@ def merge_by_behaviour(
     ``members`` the scored members table (``account_id, flagged``, as
     :attr:`Scored.members <acctgraph.cluster.score.Scored>`): the clusters of flagged
     accounts may merge; ``attributes`` the long attribute table, keyed by ``account_id``
-    or by positions in ``account_ids`` (its ``prompt_template`` rows give each cluster's prompt traffic); ``usage`` the
+    or by positions in ``account_ids`` (its ``prompt_template`` rows give each cluster's
+    prompt traffic); ``usage`` the
     behaviour (hours, activity, clients, e-mails); ``model`` the parameters of the
     behaviour models; ``splits`` the :attr:`Split.table <acctgraph.cluster.split.Split>`
     whose parts of one cluster never merge again.
@@ -141,7 +142,7 @@ def merge_by_behaviour(
     rows = np.flatnonzero(np.isin(labels, candidates))
     ids = account_ids.gather(rows)
     group = labels[rows].copy()  # the current label of each row
-    events, templates = _template_events(attributes, ids, group, account_ids)
+    events, templates = _template_events(attributes, ids, rows, group)
     profile = Profiles.of(ids, usage, model)
     origin = _origins(splits, candidates)
     records: list[dict[str, object]] = []
@@ -205,18 +206,21 @@ def merge_by_behaviour(
 
 
 def _template_events(
-    attributes: pl.DataFrame, ids: pl.Series, group: np.ndarray, account_ids: pl.Series
+    attributes: pl.DataFrame, ids: pl.Series, rows: np.ndarray, group: np.ndarray
 ) -> tuple[pl.DataFrame, pl.Series]:
     """``_group, _template, n_events``: each cluster's sampled template events per template
-    (a code), and the templates' text by code (``ids``: the accounts, ``group``: their
-    clusters; ``account_ids``: the universe that an ``account_index`` of ``attributes``
-    indexes)."""
-    index = pl.DataFrame({S.ACCOUNT_ID: ids, _GROUP: pl.Series(group, dtype=pl.Int64)})
+    (a code), and the templates' text by code (``ids``: the accounts, ``rows``: their
+    positions in the graph, ``group``: their clusters)."""
+    index = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ids,
+            S.ACCOUNT_INDEX: pl.Series(rows, dtype=pl.UInt32),
+            _GROUP: pl.Series(group, dtype=pl.Int64),
+        }
+    )
     events = (
         join_accounts(
-            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND),
-            index,
-            account_ids,
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND), index
         )
         .group_by(_GROUP, pl.col(S.VALUE).cast(pl.String))
         .agg(pl.col(S.N_EVENTS).sum())

@@ -106,6 +106,7 @@ from acctgraph.features.base import (
     LAST_SEEN,
     N_EXCHANGES,
     Usage,
+    join_accounts,
 )
 from acctgraph.features.ip import IP_RANGE  # the range column of Usage.ip_usage
 from acctgraph.features.kinds import PromptTemplate
@@ -550,11 +551,11 @@ def _template_events(attributes: pl.DataFrame, clustered: pl.DataFrame) -> pl.Da
     ``clustered``: ``account_id, account_index, label`` of the members (the index is
     the graph's, as an attribute table keyed by ``account_index`` is).
     """
-    key = S.ACCOUNT_INDEX if S.ACCOUNT_INDEX in attributes.columns else S.ACCOUNT_ID
     return (
-        attributes.lazy()
-        .filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND)
-        .join(clustered.lazy().select(pl.col(key).cast(attributes.schema[key]), LABEL), on=key)
+        join_accounts(
+            attributes.lazy().filter(pl.col(S.ATTRIBUTE_KIND) == PROMPT_TEMPLATE_KIND),
+            clustered.select(S.ACCOUNT_ID, ACCOUNT_INDEX, LABEL),
+        )
         .group_by(LABEL)
         .agg(pl.col(S.N_EVENTS).sum())
         .collect()

@@ -173,7 +173,8 @@ def split_by_behaviour(
 
     ``membership`` is a community label per account (position in ``account_ids``);
     ``attributes`` the long attribute table, keyed by ``account_id`` or by positions in
-    ``account_ids`` (its ``identity_kinds`` rows make the units); ``usage`` gives ``hours``, ``activity`` and ``emails``. New parts get
+    ``account_ids`` (its ``identity_kinds`` rows make the units); ``usage`` gives ``hours``,
+    ``activity`` and ``emails``. New parts get
     labels above every existing one, in order of the cut cluster's label.
     """
     labels = np.asarray(membership, dtype=np.int64)
@@ -341,14 +342,18 @@ def _units(
     account_ids: pl.Series, rows: np.ndarray, attributes: pl.DataFrame, params: SplitParams
 ) -> np.ndarray:
     """Unit number of each account of ``rows`` (chained by shared identity values)."""
-    index = pl.DataFrame({S.ACCOUNT_ID: account_ids.gather(rows)}).with_row_index("_i")
+    index = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: account_ids.gather(rows),
+            S.ACCOUNT_INDEX: pl.Series(rows, dtype=pl.UInt32),  # positions in account_ids
+        }
+    ).with_row_index("_i")
     held = (
         join_accounts(
             attributes.lazy().filter(
                 pl.col(S.ATTRIBUTE_KIND).cast(pl.String).is_in(list(params.identity_kinds))
             ),
             index,
-            account_ids,
         )
         .select(
             "_i",

@@ -127,8 +127,9 @@ def join_accounts(
     Either form of the attribute table: keyed by ``account_id`` (as
     :func:`acctgraph.features.attribute_table` gives it by default), or by ``account_index``
     positions in ``account_ids`` (as a run holds it); the result's columns are the same:
-    ``account_id`` and the rest of ``frame``'s, then the attribute columns. Only ``frame``'s
-    accounts are matched to positions, so a small ``frame`` costs little.
+    ``frame``'s, then the attribute columns. A ``frame`` that has the positions already
+    (an ``account_index`` column) is joined on them; otherwise only ``frame``'s accounts are
+    matched to positions, so a small ``frame`` costs little.
 
     Examples
     --------
@@ -144,9 +145,12 @@ def join_accounts(
     names = attributes.collect_schema().names()
     front = frame.collect_schema().names()
     if S.ACCOUNT_INDEX in names:
-        if account_ids is None:
+        if S.ACCOUNT_INDEX in front:
+            keyed = frame
+        elif account_ids is None:
             raise ValueError("an attribute table keyed by account_index needs account_ids")
-        keyed = frame.join(account_positions(account_ids), on=S.ACCOUNT_ID)
+        else:
+            keyed = frame.join(account_positions(account_ids), on=S.ACCOUNT_ID)
         joined = attributes.join(
             keyed.with_columns(
                 pl.col(S.ACCOUNT_INDEX).cast(attributes.collect_schema()[S.ACCOUNT_INDEX])

@@ -356,20 +356,11 @@ def run_from_usage(
     del infra
     graph = stage(
         "graph",
-        lambda: build_graph(
+        lambda: graph_for(
             pl.concat([firm, held.pop("infra")], how="vertical", rechunk=False),  # no copy
-            weights=config.weights,
-            hub_caps=config.hub_caps,
-            similarities=config.similarities,
-            infrastructure=config.infrastructure,
-            alphas=config.alphas,
-            params=config.graph,
-            account_ids=accounts,
-            linkage=config.linkage_columns,
-            linkage_params=config.linkage,
-            partitions=plan.graph_partitions,
-            pair_budget=plan.pair_budget,
-            ring_memory=plan.ring_memory,
+            config,
+            accounts,
+            plan=plan,
             progress=progress,
         ),
     )
@@ -520,6 +511,43 @@ def run_from_usage(
         attribute_rows=attribute_rows,
         memory=plan,
         tracked=tracked,
+    )
+
+
+def graph_for(
+    attributes: pl.DataFrame,
+    config: Config,
+    account_ids: pl.Series,
+    *,
+    plan: MemoryPlan | None = None,
+    progress: Progress | None = None,
+) -> AccountGraph:
+    """:func:`~acctgraph.graph.build_graph` with ``config``'s kinds, graph parameters and
+    record linkage, split as ``plan`` says (None: the builder's defaults; the graph is the
+    same). ``attributes`` is either form of the attribute table (positions in
+    ``account_ids``, or ids)."""
+    split: dict[str, Any] = (
+        {}
+        if plan is None
+        else {
+            "partitions": plan.graph_partitions,
+            "pair_budget": plan.pair_budget,
+            "ring_memory": plan.ring_memory,
+        }
+    )
+    return build_graph(
+        attributes,
+        weights=config.weights,
+        hub_caps=config.hub_caps,
+        similarities=config.similarities,
+        infrastructure=config.infrastructure,
+        alphas=config.alphas,
+        params=config.graph,
+        account_ids=account_ids,
+        linkage=config.linkage_columns,
+        linkage_params=config.linkage,
+        progress=progress,
+        **split,
     )
 
 
