@@ -73,7 +73,7 @@ import polars_hash  # noqa: F401  (registers the ``nchash`` namespace)
 
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
-from acctgraph.core.frames import ACCOUNT_KEY, account_key, account_keys, account_part, owned
+from acctgraph.core.frames import ACCOUNT_KEY, account_key, account_keys, account_part
 from acctgraph.core.memory import part_label
 from acctgraph.features import email as email_rules
 from acctgraph.features import ip as ip_rules
@@ -214,18 +214,22 @@ def _usage_part(
 ) -> dict[str, pl.DataFrame]:
     """The reductions of one account partition (``bad_ips``: the rows to count as warnings)."""
     step("usage: addresses and co-activity windows")
-    keys = account_keys(accounts[S.ACCOUNT_ID])
+    positions = account_positions_by_key(accounts[S.ACCOUNT_ID])
     ip_windows = _ip_windows(
-        exchanges, keys, columns=columns, window_hours=co_activity.window_hours
+        exchanges, positions, columns=columns, window_hours=co_activity.window_hours
     )
-    exchange_ips = ip_windows.group_by(S.ACCOUNT_ID, S.IP).agg(pl.col(S.N_EVENTS).sum())
-    ip_usage, ip_lookup, bad_ips = ip_usage_table(exchange_ips, accounts=accounts)
-    co = co_activity_values(_co_activity_counts(ip_windows, ip_lookup))
+    exchange_ips = ip_windows.group_by(POSITION, S.IP).agg(pl.col(S.N_EVENTS).sum())
+    signup = _signup_ips(accounts, positions)
+    ip_usage, ip_lookup, bad_ips = _ip_usage(exchange_ips, signup, key=POSITION)
+    ip_usage = _named(ip_usage, positions)
+    co = _named(
+        co_activity_values(_co_activity_counts(ip_windows, ip_lookup, key=POSITION)), positions
+    )
     del ip_windows, exchange_ips
 
     step("usage: activity by hour and day")
-    hourly = _hourly(exchanges, keys, columns=columns)
-    del keys
+    hourly = _hourly(exchanges, positions, columns=columns)
+    del positions
     activity = _activity(hourly, columns=columns)
     hours = _hours(hourly)
     daily = _daily(hourly)
@@ -269,22 +273,40 @@ def _usage_part(
 # --- IP usage and co-activity --------------------------------------------------------------
 
 
-def _ip_windows(
-    exchanges: pl.LazyFrame, keys: pl.DataFrame, *, columns: set[str], window_hours: int
-) -> pl.DataFrame:
-    """``account_id, ip, _window, n_events``: exchanges per raw address and co-activity window.
+POSITION = "_a"
+"""An account's position among the accounts' sorted ids (UInt32), the key the reductions
+group by: position order is id order, and the ids are joined back once per table."""
 
-    Grouped by account key (:func:`~acctgraph.core.frames.account_key`; ``keys``: the
-    accounts' :func:`~acctgraph.core.frames.account_keys`), the ids joined back after."""
+
+def account_positions_by_key(account_ids: pl.Series) -> pl.DataFrame:
+    """``_account_key, account_id, _a``: the accounts' keys
+    (:func:`~acctgraph.core.frames.account_keys`) sorted by id, ``_a`` the position."""
+    return (
+        account_keys(account_ids)
+        .sort(S.ACCOUNT_ID)
+        .with_row_index(POSITION)
+        .with_columns(pl.col(POSITION).cast(pl.UInt32))
+    )
+
+
+def _named(frame: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its position ``_a`` replaced by ``account_id`` (first column)."""
+    return frame.select(
+        positions[S.ACCOUNT_ID].gather(frame[POSITION]).alias(S.ACCOUNT_ID), pl.exclude(POSITION)
+    )
+
+
+def _ip_windows(
+    exchanges: pl.LazyFrame, positions: pl.DataFrame, *, columns: set[str], window_hours: int
+) -> pl.DataFrame:
+    """``_a, ip, _window, n_events``: exchanges per account position, raw address
+    (categorical) and co-activity window.
+
+    Grouped by account key (:func:`~acctgraph.core.frames.account_key`), the positions
+    (:func:`account_positions_by_key`) joined after."""
+    schema = {POSITION: pl.UInt32, S.IP: pl.Categorical, "_window": S.TIME, S.N_EVENTS: pl.UInt32}
     if S.IP not in columns:
-        return pl.DataFrame(
-            schema={
-                S.ACCOUNT_ID: pl.String,
-                S.IP: pl.String,
-                "_window": S.TIME,
-                S.N_EVENTS: pl.UInt32,
-            }
-        )
+        return pl.DataFrame(schema=schema)
     return (
         exchanges.select(
             account_key(),
@@ -293,11 +315,28 @@ def _ip_windows(
         )
         .drop_nulls(S.IP)
         .group_by(ACCOUNT_KEY, S.IP, "_window")
-        .agg(pl.len().alias(S.N_EVENTS))
-        .with_columns(owned(S.IP))  # keys would pin the scan's pages
+        .agg(pl.len().cast(pl.UInt32).alias(S.N_EVENTS))
+        .with_columns(pl.col(S.IP).cast(pl.Categorical))  # a code a row; no page pinned
         .collect()
-        .join(keys, on=ACCOUNT_KEY)
-        .select(S.ACCOUNT_ID, S.IP, "_window", S.N_EVENTS)
+        .join(positions.select(ACCOUNT_KEY, POSITION), on=ACCOUNT_KEY)
+        .select(list(schema))
+    )
+
+
+def _signup_ips(accounts: pl.DataFrame, keys: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``account_id, ip, n_events`` (1) of the accounts' signup addresses; with ``keys``
+    (:func:`account_positions_by_key`) the account's position ``_a`` instead of its id."""
+    if S.SIGNUP_IP not in accounts.columns:
+        key = POSITION if keys is not None else S.ACCOUNT_ID
+        dtype = pl.UInt32 if keys is not None else pl.String
+        return pl.DataFrame(schema={key: dtype, S.IP: pl.String, S.N_EVENTS: pl.UInt32})
+    signup = accounts.select(
+        S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS)
+    ).drop_nulls(S.IP)
+    if keys is None:
+        return signup
+    return signup.join(keys.select(S.ACCOUNT_ID, POSITION), on=S.ACCOUNT_ID).select(
+        POSITION, S.IP, S.N_EVENTS
     )
 
 
@@ -306,68 +345,91 @@ def ip_usage_table(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The ``ip_usage`` table, the lookup of the global addresses it holds, and the bad rows.
 
-    Exchange addresses (``exchange_ips``: exchanges per account and raw address) and
-    signup addresses are classified
-    once per distinct raw value (:func:`acctgraph.features.ip.classify_ips`);
-    malformed and non-global ones are dropped and returned (``ip, ip_status,
-    n_events``, for :func:`count_bad_ips`), and the rest are summed per
-    (account, canonical address). The lookup has one
-    row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
+    Exchange addresses (``exchange_ips``: ``account_id, ip, n_events``, exchanges per
+    account and raw address) and the accounts' signup addresses are classified once per
+    distinct raw value (:func:`acctgraph.features.ip.classify_ips`); malformed and
+    non-global ones are dropped and returned (``ip, ip_status, n_events``, for
+    :func:`count_bad_ips`), and the rest are summed per (account, canonical address). The
+    lookup has one row per usable raw value: ``ip`` (raw), ``ip_status``, ``ip_canonical``,
     ``ip_range``, ``ip_range_wide``.
     """
-    signup = (
-        accounts.select(
-            S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS)
-        ).drop_nulls(S.IP)
-        if S.SIGNUP_IP in accounts.columns
-        else exchange_ips.clear()
+    return _ip_usage(exchange_ips, _signup_ips(accounts), key=S.ACCOUNT_ID)
+
+
+def _ip_usage(
+    exchange_ips: pl.DataFrame, signup: pl.DataFrame, *, key: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """:func:`ip_usage_table` of ``key, ip, n_events`` rows (``ip`` text or categorical; the
+    lookup's ``ip`` has the same type), accounts identified by ``key``."""
+    ip_type = exchange_ips.schema[S.IP]
+    raw_ips = pl.concat(
+        [
+            exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)),
+            signup.with_columns(pl.col(S.IP).cast(ip_type)),
+        ]
     )
-    raw_ips = pl.concat([exchange_ips.with_columns(pl.col(S.N_EVENTS).cast(pl.UInt32)), signup])
-    lookup = ip_rules.classify_ips(raw_ips[S.IP])
+    lookup = ip_rules.classify_ips(raw_ips[S.IP].unique().cast(pl.String)).with_columns(
+        pl.col(ip_rules.RAW).cast(ip_type)
+    )
     bad = (
         raw_ips.join(lookup.rename({ip_rules.RAW: S.IP}), on=S.IP, how="inner")
         .filter(pl.col(ip_rules.IP_STATUS) != ip_rules.OK)
-        .select(S.IP, ip_rules.IP_STATUS, S.N_EVENTS)
+        .select(pl.col(S.IP).cast(pl.String), ip_rules.IP_STATUS, S.N_EVENTS)
     )
     good = lookup.filter(pl.col(ip_rules.IP_STATUS) == ip_rules.OK).rename({ip_rules.RAW: S.IP})
     ip_usage = (
         raw_ips.join(good, on=S.IP, how="inner")
-        .group_by(S.ACCOUNT_ID, "ip_canonical")
+        .group_by(key, "ip_canonical")
         .agg(
             pl.col(S.N_EVENTS).sum(),
             pl.col(ip_rules.IP_RANGE).first(),
             pl.col(ip_rules.IP_RANGE_WIDE).first(),
         )
         .rename({"ip_canonical": S.IP})
-        .sort(S.ACCOUNT_ID, S.IP)
+        .sort(key, S.IP)
     )
     return ip_usage, good, bad
 
 
-def _co_activity_counts(ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame) -> pl.DataFrame:
-    """``account_id, ip_range, _window, n_events``: exchanges per range and window."""
+def _co_activity_counts(
+    ip_windows: pl.DataFrame, ip_lookup: pl.DataFrame, *, key: str
+) -> pl.DataFrame:
+    """``key, ip_range, _window, n_events``: exchanges per range and window (the range
+    categorical)."""
+    ranges = ip_lookup.select(S.IP, pl.col(ip_rules.IP_RANGE).cast(pl.Categorical))
     return (
-        ip_windows.join(ip_lookup.select(S.IP, ip_rules.IP_RANGE), on=S.IP, how="inner")
-        .group_by(S.ACCOUNT_ID, ip_rules.IP_RANGE, "_window")
+        ip_windows.join(ranges, on=S.IP, how="inner")
+        .group_by(key, ip_rules.IP_RANGE, "_window")
         .agg(pl.col(S.N_EVENTS).sum())
     )
 
 
 def co_activity_values(counts: pl.DataFrame) -> pl.DataFrame:
-    """``account_id, value, n_events`` with value ``ip_range@window-start``, exchanges only.
+    """``account, value, n_events`` with value ``ip_range@window-start``, exchanges only.
 
-    ``counts`` is ``account_id, ip_range, _window, n_events``. Window labels are
-    formatted once per distinct window, not once per row. Row order is unspecified:
-    sorting millions of string rows is costly and nothing downstream depends on it.
+    ``counts`` is ``account, ip_range, _window, n_events`` (``account``: the first column,
+    whatever identifies the account). Values are made once per distinct (range, window),
+    not once per row. Row order is unspecified: sorting millions of string rows is costly
+    and nothing downstream depends on it.
     """
-    windows = counts.select("_window").unique()
-    windows = windows.with_columns(pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M").alias("_label"))
-    return counts.join(windows, on="_window").select(
-        S.ACCOUNT_ID,
-        pl.concat_str([pl.col(ip_rules.IP_RANGE), pl.lit("@"), pl.col("_label")])
-        .cast(pl.Categorical)
-        .alias(S.VALUE),
-        S.N_EVENTS,
+    account = counts.columns[0]
+    values = (
+        counts.select(ip_rules.IP_RANGE, "_window")
+        .unique()
+        .with_columns(
+            pl.concat_str(
+                [
+                    pl.col(ip_rules.IP_RANGE).cast(pl.String),
+                    pl.lit("@"),
+                    pl.col("_window").dt.strftime("%Y-%m-%dT%H:%M"),
+                ]
+            )
+            .cast(pl.Categorical)
+            .alias(S.VALUE)
+        )
+    )
+    return counts.join(values, on=[ip_rules.IP_RANGE, "_window"]).select(
+        account, S.VALUE, S.N_EVENTS
     )
 
 
@@ -432,24 +494,23 @@ class _Hourly:
         return frame.select(self.ids.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
 
 
-def _hourly(exchanges: pl.LazyFrame, keys: pl.DataFrame, *, columns: set[str]) -> _Hourly:
+def _hourly(exchanges: pl.LazyFrame, positions: pl.DataFrame, *, columns: set[str]) -> _Hourly:
     """Exchanges per account and hour (grouped by account key, as :func:`_ip_windows`)."""
     ts = pl.col(S.TIMESTAMP)
     aggs = [pl.len().alias(S.N_EVENTS), ts.min().alias(FIRST_SEEN), ts.max().alias(LAST_SEEN)]
     if S.OUTPUT_TOKENS in columns:
         aggs.append(pl.col(S.OUTPUT_TOKENS).sum().alias(OUTPUT_TOKENS_TOTAL))
-    ids = keys.sort(S.ACCOUNT_ID).with_row_index("_a")
     grouped = (
         exchanges.group_by(account_key(), ts.dt.truncate("1h").alias("_hour")).agg(aggs).collect()
     )
-    coded = grouped.join(ids.select(ACCOUNT_KEY, "_a"), on=ACCOUNT_KEY).drop(ACCOUNT_KEY)
+    coded = grouped.join(positions.select(ACCOUNT_KEY, POSITION), on=ACCOUNT_KEY).drop(ACCOUNT_KEY)
     if coded.height < grouped.height:
         raise ValueError(
             "the exchanges hold accounts that the accounts table lacks: make the dataset with "
             "acctgraph.load_dataset or dataset_from_frames, which add them to the universe"
         )
     del grouped
-    return _Hourly(coded=coded, ids=ids[S.ACCOUNT_ID])
+    return _Hourly(coded=coded, ids=positions[S.ACCOUNT_ID])
 
 
 def _activity(hourly: _Hourly, *, columns: set[str]) -> pl.DataFrame:
