@@ -304,7 +304,9 @@ def _ip_windows(
 
     Grouped by account key (:func:`~acctgraph.core.frames.account_key`), the positions
     (:func:`account_positions_by_key`) joined after."""
-    schema = {POSITION: pl.UInt32, S.IP: pl.Categorical, "_window": S.TIME, S.N_EVENTS: pl.UInt32}
+    schema = pl.Schema(
+        {POSITION: pl.UInt32(), S.IP: pl.Categorical(), "_window": S.TIME, S.N_EVENTS: pl.UInt32()}
+    )
     if S.IP not in columns:
         return pl.DataFrame(schema=schema)
     return (
@@ -319,7 +321,7 @@ def _ip_windows(
         .with_columns(pl.col(S.IP).cast(pl.Categorical))  # a code a row; no page pinned
         .collect()
         .join(positions.select(ACCOUNT_KEY, POSITION), on=ACCOUNT_KEY)
-        .select(list(schema))
+        .select(schema.names())
     )
 
 
