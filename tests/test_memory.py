@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -146,11 +147,21 @@ def test_duplicate_rows_are_counted_the_same_in_account_partitions(
 ) -> None:
     """The load stage's second pass (exchanges per account, rows repeated exactly) gives the
     same counts and examples when it runs in account partitions."""
-    import acctgraph.load.tables as tables
+    import acctgraph.core.memory as memory
+    import acctgraph.load.dataset as dataset_module
 
-    whole = load_dataset(SAMPLE)
-    monkeypatch.setattr(tables, "ROWS_PER_PART", 50_000)  # 301,408 rows: 7 partitions
-    split = load_dataset(SAMPLE)
+    seen: list[int] = []
+    read = dataset_module.read_exchanges
+
+    def spy(*args: Any, rows_per_part: int) -> Any:
+        seen.append(rows_per_part)
+        return read(*args, rows_per_part=rows_per_part)
+
+    monkeypatch.setattr(dataset_module, "read_exchanges", spy)
+    whole = load_dataset(SAMPLE)  # the default budget: one partition
+    monkeypatch.setattr(memory, "MIN_LOAD_ROWS", 50_000)
+    split = load_dataset(SAMPLE, memory_budget="256MB")  # 301,408 rows: 7 partitions
+    assert seen[0] > whole.inputs[1].rows and seen[1] == 50_000
     assert whole.warnings.count("exchanges_duplicate_rows") > 0
     assert whole.warnings.as_records() == split.warnings.as_records()
     assert whole.accounts.equals(split.accounts)

@@ -92,6 +92,12 @@ ROWS_PER_EXCHANGE = 0.9
 were measured (the incident: 35.8M rows, 39.8M exchanges). A world with more rows per
 exchange (chattier users: more distinct prompts, addresses and windows) is planned, once
 its attribute table is known, as if it had ``rows / ROWS_PER_EXCHANGE`` exchanges."""
+LOAD_PER_EXCHANGE = 60
+"""The load stage's duplicate-row pass (each row's 64-bit hash, each account's set of
+distinct hashes), per exchange of one account partition: incident-chatty's 45.3M rows in
+one partition peaked at 2.96 GB with the accounts table."""
+MIN_LOAD_ROWS = 1_000_000
+"""The fewest exchanges per partition of the duplicate-row pass, whatever the budget."""
 PROJECTION_WORKERS = 2
 MAX_PAIR_BUDGET = 8_000_000
 MIN_PAIR_BUDGET = 250_000
@@ -102,6 +108,16 @@ RING_PER_EXCHANGE = 45
 MIN_GRAPH_PARTITIONS = 4
 """The graph builder always runs on at least this many value partitions (as its group-bys
 did before the plan): a quarter of the per-row tables at a time."""
+
+
+def load_rows_per_part(budget: int) -> int:
+    """Exchanges per account partition of the load stage's duplicate-row pass, so that the
+    pass's state stays within ``budget`` bytes (each partition reads the exchanges once).
+
+    >>> load_rows_per_part(8 * GB), load_rows_per_part(MIN_BUDGET)
+    (126666666, 1000000)
+    """
+    return max(MIN_LOAD_ROWS, (budget - BASE_BYTES) // LOAD_PER_EXCHANGE)
 
 
 def part_label(name: str, part: int, parts: int, started: float, *, noun: str = "part") -> str:

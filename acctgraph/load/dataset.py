@@ -19,6 +19,7 @@ import polars as pl
 from acctgraph.core import schema as S
 from acctgraph.core.diagnostics import WarningLog
 from acctgraph.core.errors import InputError
+from acctgraph.core.memory import load_rows_per_part, resolve_budget
 from acctgraph.load.checks import MAX_EXAMPLES, ROW, collapse_duplicates
 from acctgraph.load.columns import table_mapping
 from acctgraph.load.formats import InputFile, Source, file_record, find_table_file, source_name
@@ -53,6 +54,7 @@ def load_dataset(
     exchanges: str | Path | None = None,
     mapping: Mapping[str, str] | None = None,
     warnings: WarningLog | None = None,
+    memory_budget: str | int | None = None,
 ) -> Dataset:
     """Read and validate the accounts and exchanges tables (docs/data-contract.md).
 
@@ -69,6 +71,11 @@ def load_dataset(
     warnings
         Log receiving the counted non-fatal problems (a new one when None); also
         returned as ``Dataset.warnings``.
+    memory_budget
+        The run's memory budget (a size such as ``"8GB"``, as ``--memory-budget``; None:
+        the machine's default, :func:`acctgraph.core.memory.resolve_budget`): how many
+        exchanges the duplicate-row pass takes at once
+        (:func:`~acctgraph.core.memory.load_rows_per_part`), never the result.
 
     Returns
     -------
@@ -103,7 +110,8 @@ def load_dataset(
     table_mapping(mapping, S.ACCOUNTS)  # reject bad mapping keys before reading anything
     accounts_path, exchanges_path = map(Path, table_paths(input_dir, accounts, exchanges))
 
-    dataset = _assemble(accounts_path, exchanges_path, mapping, log)
+    rows_per_part = load_rows_per_part(resolve_budget(memory_budget)[0])
+    dataset = _assemble(accounts_path, exchanges_path, mapping, log, rows_per_part=rows_per_part)
     dataset.inputs = [
         file_record(S.ACCOUNTS, accounts_path, rows=dataset.inputs[0].rows),
         file_record(S.EXCHANGES, exchanges_path, rows=dataset.inputs[1].rows),
@@ -134,7 +142,8 @@ def dataset_from_frames(
     """
     log = warnings if warnings is not None else WarningLog()
     table_mapping(mapping, S.ACCOUNTS)
-    return _assemble(accounts, exchanges, mapping, log)
+    rows_per_part = load_rows_per_part(resolve_budget(None)[0])
+    return _assemble(accounts, exchanges, mapping, log, rows_per_part=rows_per_part)
 
 
 def table_paths(
@@ -167,10 +176,14 @@ def _assemble(
     exchanges: Source,
     mapping: Mapping[str, str] | None,
     log: WarningLog,
+    *,
+    rows_per_part: int,
 ) -> Dataset:
     """Load both tables and build the account universe (inputs carry rows only)."""
     account_rows, extra_columns, n_account_rows = read_accounts(accounts, mapping, log)
-    exchange_frame, per_account, n_exchange_rows = read_exchanges(exchanges, mapping, log)
+    exchange_frame, per_account, n_exchange_rows = read_exchanges(
+        exchanges, mapping, log, rows_per_part=rows_per_part
+    )
     return universe(
         account_rows,
         per_account,

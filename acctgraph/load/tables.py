@@ -68,15 +68,16 @@ def read_accounts(
     return frame.drop(ROW), extras, rows
 
 
-ROWS_PER_PART = 40_000_000
-"""Exchanges per account partition of the duplicate-row count (the load stage's second
-pass): the distinct row hashes of one partition are held at once."""
-
-
 def read_exchanges(
-    source: Source, mapping: Mapping[str, str] | None, warnings: WarningLog
+    source: Source,
+    mapping: Mapping[str, str] | None,
+    warnings: WarningLog,
+    *,
+    rows_per_part: int,
 ) -> tuple[pl.LazyFrame, pl.DataFrame, int]:
-    """Typed lazy exchanges, per-account counts, row count. Two streaming passes."""
+    """Typed lazy exchanges, per-account counts, row count. Two streaming passes; the second
+    (the duplicate-row count) in account partitions of about ``rows_per_part`` exchanges,
+    whose distinct row hashes are held at once (:func:`acctgraph.core.memory.load_rows_per_part`)."""
     where = source_name(source, S.EXCHANGES)
     frame, schema = open_table(source, S.EXCHANGES, mapping, warnings)
     typed, checks = plan_columns(S.EXCHANGES, schema, where)
@@ -92,7 +93,7 @@ def read_exchanges(
     warn_if_empty(warnings, rows, where)
     # Pass 2: exchanges per account, and rows repeated exactly (64-bit row hash), in
     # partitions of accounts so that the distinct row hashes held at once stay bounded.
-    parts = max(1, -(-rows // ROWS_PER_PART))
+    parts = max(1, -(-rows // rows_per_part))
     hashed = exchanges.select(
         pl.col(S.ACCOUNT_ID), pl.struct(pl.all()).hash(seed=0).alias("__acctgraph_row_hash")
     )

@@ -787,7 +787,13 @@ def run_and_write(
     dataset = stage(
         "load",
         lambda: (
-            load_dataset(input_dir, accounts=accounts, exchanges=exchanges, mapping=mapping)
+            load_dataset(
+                input_dir,
+                accounts=accounts,
+                exchanges=exchanges,
+                mapping=mapping,
+                memory_budget=config.memory_budget,
+            )
             if spark is None
             else spark_dataset(
                 spark, input_dir, accounts=accounts, exchanges=exchanges, mapping=mapping
