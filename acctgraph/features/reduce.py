@@ -221,10 +221,9 @@ def _usage_part(
     exchange_ips = ip_windows.group_by(POSITION, S.IP).agg(pl.col(S.N_EVENTS).sum())
     signup = _signup_ips(accounts, positions)
     ip_usage, ip_lookup, bad_ips = _ip_usage(exchange_ips, signup, key=POSITION)
-    ip_usage = _named(ip_usage, positions)
-    co = _named(
-        co_activity_values(_co_activity_counts(ip_windows, ip_lookup, key=POSITION)), positions
-    )
+    ids = positions[S.ACCOUNT_ID]
+    ip_usage = _named(ip_usage, ids)
+    co = _named(co_activity_values(_co_activity_counts(ip_windows, ip_lookup, key=POSITION)), ids)
     del ip_windows, exchange_ips
 
     step("usage: activity by hour and day")
@@ -289,11 +288,10 @@ def account_positions_by_key(account_ids: pl.Series) -> pl.DataFrame:
     )
 
 
-def _named(frame: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with its position ``_a`` replaced by ``account_id`` (first column)."""
-    return frame.select(
-        positions[S.ACCOUNT_ID].gather(frame[POSITION]).alias(S.ACCOUNT_ID), pl.exclude(POSITION)
-    )
+def _named(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """``frame`` with its position ``_a`` replaced by ``account_id`` (first column); ``ids``:
+    the accounts' sorted ids (:func:`account_positions_by_key`'s ``account_id``)."""
+    return frame.select(ids.gather(frame[POSITION]).alias(S.ACCOUNT_ID), pl.exclude(POSITION))
 
 
 def _ip_windows(
@@ -493,7 +491,7 @@ class _Hourly:
 
     def named(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` with its ``_a`` code replaced by ``account_id`` (first column)."""
-        return frame.select(self.ids.gather(frame["_a"]).alias(S.ACCOUNT_ID), pl.exclude("_a"))
+        return _named(frame, self.ids)
 
 
 def _hourly(exchanges: pl.LazyFrame, positions: pl.DataFrame, *, columns: set[str]) -> _Hourly:
