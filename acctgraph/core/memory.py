@@ -92,10 +92,12 @@ ROWS_PER_EXCHANGE = 0.9
 were measured (the incident: 35.8M rows, 39.8M exchanges). A world with more rows per
 exchange (chattier users: more distinct prompts, addresses and windows) is planned, once
 its attribute table is known, as if it had ``rows / ROWS_PER_EXCHANGE`` exchanges."""
-LOAD_PER_EXCHANGE = 60
+LOAD_PER_EXCHANGE = 120
 """The load stage's duplicate-row pass (each row's 64-bit hash, each account's set of
-distinct hashes), per exchange of one account partition: incident-chatty's 45.3M rows in
-one partition peaked at 2.96 GB with the accounts table."""
+distinct hashes), per exchange of one account partition. Its hash tables grow by doubling,
+so the cost per row depends on where a partition falls between powers of two: measured
+with the accounts table, 45.3M rows in one partition peaked at 2.96 GB (56 bytes a row
+over :data:`BASE_BYTES`) and 79.7M rows at 9.6 GB (115 bytes a row)."""
 MIN_LOAD_ROWS = 1_000_000
 """The fewest exchanges per partition of the duplicate-row pass, whatever the budget."""
 PROJECTION_WORKERS = 2
@@ -115,7 +117,7 @@ def load_rows_per_part(budget: int) -> int:
     pass's state stays within ``budget`` bytes (each partition reads the exchanges once).
 
     >>> load_rows_per_part(8 * GB), load_rows_per_part(MIN_BUDGET)
-    (126666666, 1000000)
+    (63333333, 1000000)
     """
     return max(MIN_LOAD_ROWS, (budget - BASE_BYTES) // LOAD_PER_EXCHANGE)
 
