@@ -128,8 +128,8 @@ def merge_by_behaviour(
     :attr:`Scored.members <acctgraph.cluster.score.Scored>`): the clusters of flagged
     accounts may merge; ``attributes`` the long attribute table, keyed by ``account_id``
     or by positions in ``account_ids`` (its ``prompt_template`` rows give each cluster's
-    prompt traffic); ``usage`` the
-    behaviour (hours, activity, clients, e-mails); ``model`` the parameters of the
+    prompt traffic); ``usage`` the behaviour (hours, activity, clients, e-mails); ``model``
+    the parameters of the
     behaviour models; ``splits`` the :attr:`Split.table <acctgraph.cluster.split.Split>`
     whose parts of one cluster never merge again.
     """

@@ -174,8 +174,8 @@ def split_by_behaviour(
     ``membership`` is a community label per account (position in ``account_ids``);
     ``attributes`` the long attribute table, keyed by ``account_id`` or by positions in
     ``account_ids`` (its ``identity_kinds`` rows make the units); ``usage`` gives ``hours``,
-    ``activity`` and ``emails``. New parts get
-    labels above every existing one, in order of the cut cluster's label.
+    ``activity`` and ``emails``. New parts get labels above every existing one, in order of
+    the cut cluster's label.
     """
     labels = np.asarray(membership, dtype=np.int64)
     empty = Split(labels.tolist(), pl.DataFrame(schema=TABLE_SCHEMA))

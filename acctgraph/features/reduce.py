@@ -323,19 +323,19 @@ def _ip_windows(
     )
 
 
-def _signup_ips(accounts: pl.DataFrame, keys: pl.DataFrame | None = None) -> pl.DataFrame:
-    """``account_id, ip, n_events`` (1) of the accounts' signup addresses; with ``keys``
+def _signup_ips(accounts: pl.DataFrame, positions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``account_id, ip, n_events`` (1) of the accounts' signup addresses; with ``positions``
     (:func:`account_positions_by_key`) the account's position ``_a`` instead of its id."""
     if S.SIGNUP_IP not in accounts.columns:
-        key = POSITION if keys is not None else S.ACCOUNT_ID
-        dtype = pl.UInt32 if keys is not None else pl.String
+        key = POSITION if positions is not None else S.ACCOUNT_ID
+        dtype = pl.UInt32 if positions is not None else pl.String
         return pl.DataFrame(schema={key: dtype, S.IP: pl.String, S.N_EVENTS: pl.UInt32})
     signup = accounts.select(
         S.ACCOUNT_ID, pl.col(S.SIGNUP_IP).alias(S.IP), pl.lit(1, pl.UInt32).alias(S.N_EVENTS)
     ).drop_nulls(S.IP)
-    if keys is None:
+    if positions is None:
         return signup
-    return signup.join(keys.select(S.ACCOUNT_ID, POSITION), on=S.ACCOUNT_ID).select(
+    return signup.join(positions.select(S.ACCOUNT_ID, POSITION), on=S.ACCOUNT_ID).select(
         POSITION, S.IP, S.N_EVENTS
     )
 

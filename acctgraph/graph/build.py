@@ -347,9 +347,9 @@ def build_graph(
     # joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
     # each partition's value counts are final; the per-row work runs one partition at a
     # time, in two passes (counts and norms, then the incidence once every norm and value
-    # id is known), so only one partition's per-row tables are alive at once. Ids come from sorting the
-    # shared values' (kind, value) texts, so they do not depend on the hashes or the
-    # partitions, and neither does any number: norms are exact integer sums.
+    # id is known), so only one partition's per-row tables are alive at once. Ids come from
+    # sorting the shared values' (kind, value) texts, so they do not depend on the hashes or
+    # the partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the value's code (or first hash), events, and the
