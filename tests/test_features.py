@@ -25,6 +25,8 @@ from acctgraph.features.email import (
     normalise_email,
 )
 from acctgraph.features.prompt import (
+    FILLER_WORDS,
+    template_band_columns,
     AGENTIC,
     CAPABILITIES,
     CODING,
@@ -209,6 +211,49 @@ def test_normalised_prompt_total_and_idempotent(text: str) -> None:
 def test_normalised_prompt_long_text(text: str) -> None:
     once = _normalised(text)
     assert once is not None and len(once) <= 160
+
+
+def _reference_words(text: str, *, max_chars: int, min_word: int) -> list[str]:
+    """The skeleton's words as the module docstring defines them, in plain Python."""
+    plain = re.compile(rf"[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}}")
+    tokens = re.findall(r"[A-Za-z0-9_]+", text[:max_chars])
+    return [t.lower() for t in tokens if plain.fullmatch(t) and t.lower() not in set(FILLER_WORDS)]
+
+
+_PROMPTISH = st.lists(
+    st.sampled_from(
+        list("abcXYZ_09 \t\n-.,!é\u212aK\u017fs")
+        + ["camelCase", "HTTPServer", "Ab", "ABc", "aB"]
+        + ["the ", "The ", "THE ", "these ", "then ", "thence ", "quic\u212a ", "please "]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(_PROMPTISH, min_size=1, max_size=20),
+    max_chars=st.integers(1, 200),
+    min_word=st.integers(1, 5),
+    band_words=st.integers(1, 9),
+    n_bands=st.integers(1, 4),
+)
+def test_normalised_prompt_and_bands_match_the_plain_definition(
+    texts: list[str], max_chars: int, min_word: int, band_words: int, n_bands: int
+) -> None:
+    frame = pl.DataFrame({"p": texts}, schema={"p": pl.String})
+    normalised = frame.select(normalised_prompt("p", max_chars=max_chars, min_word=min_word))
+    bands = frame.select(
+        template_band_columns(
+            "p", max_chars=max_chars, min_word=min_word, band_words=band_words, n_bands=n_bands
+        )
+    ).rows()
+    least = max(1, band_words // 2)
+    for text, got, got_bands in zip(texts, normalised["p"], bands, strict=True):
+        words = _reference_words(text, max_chars=max_chars, min_word=min_word)
+        assert got == " ".join(words)
+        chunks = [words[i * band_words : (i + 1) * band_words] for i in range(n_bands)]
+        assert got_bands == tuple(" ".join(c) if len(c) >= least else None for c in chunks)
 
 
 def test_normalised_prompt_null_stays_null() -> None:

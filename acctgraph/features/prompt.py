@@ -98,7 +98,6 @@ FILLER_WORDS = (
     "yes",
     "hii",
 )
-_FILLER_AND_SPACE = r"(?-u:\b)(?:" + "|".join(FILLER_WORDS) + r") "
 
 CODING = "coding"
 AGENTIC = "agentic"
@@ -116,29 +115,49 @@ _CAPABILITY_PATTERNS = {
 }
 
 
-def _normalised_with_space(column: str, *, max_chars: int, min_word: int) -> pl.Expr:
-    """Normalised words, each followed by one space (``"write python function "``)."""
-    word = rf"(?-u:\b)(?:[A-Z][a-z]{{{min_word - 1},}}|[a-z]{{{min_word},}}|[A-Z]{{{min_word},}})(?-u:\b)"
-    words = (
+def _junk_pattern(min_word: int) -> str:
+    """A run of what the template skeleton drops, as one regular expression.
+
+    Text is cut into ASCII word tokens (``[A-Za-z0-9_]+``) and everything else. A token is
+    kept when it is a plain word (``word``, ``Word``, ``WORD``) of at least ``min_word``
+    letters and not a filler word; the pattern matches any run of non-word characters and
+    dropped tokens, which are those holding a digit or an underscore, those with a lower-case
+    letter before a capital (``camelCase``), those with two capitals before a lower-case
+    letter (``HTTPServer``), those shorter than ``min_word`` letters and the filler words
+    (ASCII case-insensitive). These are exactly the tokens that are not plain words: a
+    letters-only token with no lower-case letter before a capital is capitals then lower-case
+    letters, a plain word when there is at most one capital or no lower-case letter.
+    """
+    short = rf"|[A-Za-z]{{1,{min_word - 1}}}" if min_word > 1 else ""
+    dropped = (
+        r"[A-Za-z0-9_]*[0-9_][A-Za-z0-9_]*"
+        r"|[A-Za-z]*[a-z][A-Z][A-Za-z]*"
+        r"|[A-Z]{2,}[a-z][A-Za-z]*"
+        rf"{short}|(?i-u:{'|'.join(FILLER_WORDS)})"
+    )
+    return rf"(?:[^A-Za-z0-9_]|(?-u:\b)(?:{dropped})(?-u:\b))+"
+
+
+def _spaced_words(column: str, *, max_chars: int, min_word: int) -> pl.Expr:
+    """The kept words, lower-cased, one space between them and at most one at either end
+    (``" write python function"``): one regex pass replaces every run of dropped text with a
+    space (:func:`_junk_pattern`)."""
+    return (
         pl.col(column)
         .str.slice(0, max_chars)
-        .str.extract_all(word)
-        .list.join(" ")
+        .str.replace_all(_junk_pattern(min_word), " ")
         .str.to_lowercase()
     )
-    return pl.concat_str([words, pl.lit(" ")]).str.replace_all(_FILLER_AND_SPACE, "")
 
 
 def normalised_prompt(column: str, *, max_chars: int = 160, min_word: int = 3) -> pl.Expr:
     """The template skeleton of a prompt: plain content words, lower-cased, in order.
 
-    One regex pass keeps plain words (``word``, ``Word``, ``WORD``) of at least
-    ``min_word`` letters; tokens holding digits, underscores or inner capitals
-    (identifiers, numbers, ``camelCase``) are not words and fall out.
+    Plain words (``word``, ``Word``, ``WORD``) of at least ``min_word`` letters are kept;
+    tokens holding digits, underscores or inner capitals (identifiers, numbers,
+    ``camelCase``) are not words and fall out, as do filler words.
     """
-    return _normalised_with_space(
-        column, max_chars=max_chars, min_word=min_word
-    ).str.strip_chars_end(" ")
+    return _spaced_words(column, max_chars=max_chars, min_word=min_word).str.strip_chars(" ")
 
 
 def template_bands(
@@ -160,20 +179,24 @@ def template_band_columns(
     """:func:`template_bands` as ``n_bands`` expressions, band ``i`` null where the prompt
     has none: for group-bys that count bands, cheaper than building and exploding lists.
 
+    Band ``i`` is found by one match without capture groups (the first ``i * band_words``
+    words and up to ``band_words`` more, at least half as many) and the first
+    ``i * band_words`` words removed; matches without groups take a quarter of the time.
+
     >>> frame = pl.DataFrame({"p": ["write a python function that parses yaml files", "hi"]})
     >>> frame.select(template_band_columns("p", band_words=4)).rows()
     [('write python function parses', 'yaml files'), (None, None)]
     """
-    text = _normalised_with_space(column, max_chars=max_chars, min_word=min_word)
+    text = _spaced_words(column, max_chars=max_chars, min_word=min_word)
     least = max(1, band_words // 2)
-    return [
-        text.str.extract(
-            rf"^(?:[a-z]+ ){{{i * band_words}}}((?:[a-z]+ ){{{least},{band_words}}})", 1
-        )
-        .str.strip_chars_end(" ")
-        .alias(f"_band{i}")
-        for i in range(n_bands)
-    ]
+    bands = []
+    for i in range(n_bands):
+        skip = rf"^ ?(?:[a-z]+ ){{{i * band_words}}}"
+        band = text.str.extract(rf"{skip}(?:[a-z]+(?: |$)){{{least},{band_words}}}", 0)
+        if i:
+            band = band.str.replace(skip, "")
+        bands.append(band.str.strip_chars(" ").alias(f"_band{i}"))
+    return bands
 
 
 def capability(column: str, *, max_chars: int = 400) -> pl.Expr:
