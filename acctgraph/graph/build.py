@@ -341,10 +341,11 @@ def build_graph(
         .replace_strict(dict(alphas or {}), default=params.alpha, return_dtype=pl.Float64)
         .alias("_alpha"),
     )
-    # Values are keyed by their kind and an integer: a categorical value's code (one per
-    # text; the attribute table's values are categorical), or else two independent 64-bit
-    # hashes of the text (a collision would need both to collide: ~n²/2^129); grouping and
-    # joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
+    # Values are keyed by integers: a categorical value (the attribute table's values are
+    # categorical) by one 64-bit key, its kind code above its category code (one column
+    # groups and joins about twice as fast as two); other values by their kind and two
+    # independent 64-bit hashes of the text (a collision would need both to collide:
+    # ~n²/2^129). Grouping and joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
     # each partition's value counts are final; the per-row work runs one partition at a
     # time, in two passes (counts and norms, then the incidence once every norm and value
     # id is known), so only one partition's per-row tables are alive at once. Ids come from
@@ -352,15 +353,21 @@ def build_graph(
     # the partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
-    # in the sorted kinds, as kind_code), the value's code (or first hash), events, and the
+    # in the sorted kinds, as kind_code), the value's key (or first hash), events, and the
     # row number.
     coded = isinstance(attributes.schema[S.VALUE], (pl.Categorical, pl.Enum))
-    keys = [KIND_CODE, "_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
+    keys = ["_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
+    key_columns = keys if KIND_CODE in keys else [KIND_CODE, *keys]
+    kind_column = (
+        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE)
+    )
     narrow: list[pl.Expr] = [
         (
-            pl.col(S.VALUE).to_physical().cast(pl.UInt32) if coded else pl.col(S.VALUE).hash(seed=1)
+            kind_column.cast(pl.UInt64) * (1 << 32) + pl.col(S.VALUE).to_physical().cast(pl.UInt64)
+            if coded
+            else pl.col(S.VALUE).hash(seed=1)
         ).alias("_k1"),
-        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
+        kind_column,
         pl.col(S.N_EVENTS),
     ]
     if indexed:  # already positions in account_ids
@@ -429,18 +436,22 @@ def build_graph(
         keyed = second_key(part, attributes[S.VALUE])
         counts = (
             keyed.group_by(keys)
-            .agg(pl.len().alias(N_ACCOUNTS), pl.col("_row").first())
+            .agg(
+                pl.len().alias(N_ACCOUNTS),
+                pl.col("_row").first(),
+                *([] if KIND_CODE in keys else [pl.col(KIND_CODE).first()]),
+            )
             .join(holders_of_kind, on=KIND_CODE)
             .with_columns(idf.alias("_idf"))
         )
-        rows = keyed.select(ACCOUNT_INDEX, *keys, S.N_EVENTS).join(
+        rows = keyed.select(ACCOUNT_INDEX, *key_columns, S.N_EVENTS).join(
             counts.select(*keys, "_idf"), on=keys
         )
         del keyed
         sums = rows.with_columns(x).group_by(slot).agg(squares.sum().alias("_squares"))
         square_sums[sums["_slot"].to_numpy()] += sums["_squares"].to_numpy()
         shared_parts.append(
-            counts.filter(pl.col(N_ACCOUNTS) >= 2).select(*keys, N_ACCOUNTS, "_row")
+            counts.filter(pl.col(N_ACCOUNTS) >= 2).select(*key_columns, N_ACCOUNTS, "_row")
         )
         del rows, sums, counts
     shared = pl.concat(shared_parts).join(kind_props.drop(S.ATTRIBUTE_KIND), on=KIND_CODE)
@@ -486,32 +497,37 @@ def build_graph(
     )
 
     # Strength of each (account, shared value) link; pair contribution = kind weight × s_a ×
-    # s_b. Per-kind constants come from the small kind table.
+    # s_b. A shared-kind value's strength is the same for all its holders, and a cosine
+    # value's idf and prior too: they are computed once per value, not per row.
     prior = (params.cosine_prior * pl.col("_kind_holders").cast(pl.Float64).log()).pow(2)
-    norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + prior).sqrt()
-    constants = kind_props.select(KIND_CODE, "_cosine", "_alpha")
-    value_ids = values.select(*keys, VALUE_INDEX, N_ACCOUNTS, "_kind_holders")
+    norm = (pl.col("_squares").cast(pl.Float64) / _NORM_SCALE + pl.col("_prior")).sqrt()
+    value_ids = values.select(
+        *keys,
+        VALUE_INDEX,
+        "_cosine",
+        idf.alias("_idf"),
+        prior.alias("_prior"),
+        (pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0)
+        .clip(1.0, None)
+        .pow(-pl.col("_alpha") / 2.0)
+        .alias("_shared_strength"),
+    )
     incidence_parts = []
     for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
         keyed = second_key(part, attributes[S.VALUE]).drop("_row")
         rows = keyed.join(value_ids, on=keys)
         del keyed
-        rows = rows.with_columns(idf.alias("_idf")).with_columns(
-            x,
-            pl.Series("_squares", square_sums[rows.select(slot)["_slot"].to_numpy()]),
+        rows = rows.with_columns(
+            x, pl.Series("_squares", square_sums[rows.select(slot)["_slot"].to_numpy()])
         )
         incidence_parts.append(
-            rows.join(constants, on=KIND_CODE).select(
+            rows.select(
                 ACCOUNT_INDEX,
                 VALUE_INDEX,
                 S.N_EVENTS,
                 pl.when(pl.col("_cosine"))
                 .then(pl.when(norm > 0).then(pl.col("_x") / norm).otherwise(0.0))
-                .otherwise(
-                    (pl.col(N_ACCOUNTS).cast(pl.Float64) - 1.0)
-                    .clip(1.0, None)
-                    .pow(-pl.col("_alpha") / 2.0)
-                )
+                .otherwise(pl.col("_shared_strength"))
                 .alias(STRENGTH),
             )
         )
