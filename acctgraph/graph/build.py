@@ -343,7 +343,7 @@ def build_graph(
     )
     # Values are keyed by integers: a categorical value (the attribute table's values are
     # categorical) by one 64-bit key, its kind code above its category code (one column
-    # groups and joins about twice as fast as two); other values by their kind and two
+    # groups and joins about twice as fast as two; made per partition); others by kind and two
     # independent 64-bit hashes of the text (a collision would need both to collide:
     # ~n²/2^129). Grouping and joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
     # each partition's value counts are final; the per-row work runs one partition at a
@@ -353,21 +353,16 @@ def build_graph(
     # the partitions, and neither does any number: norms are exact integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
-    # in the sorted kinds, as kind_code), the value's key (or first hash), events, and the
+    # in the sorted kinds, as kind_code), the value's code (or first hash), events, and the
     # row number.
     coded = isinstance(attributes.schema[S.VALUE], (pl.Categorical, pl.Enum))
-    keys = ["_k1"] if coded else [KIND_CODE, "_k1", "_k2"]
+    keys = ["_key"] if coded else [KIND_CODE, "_k1", "_k2"]
     key_columns = keys if KIND_CODE in keys else [KIND_CODE, *keys]
-    kind_column = (
-        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE)
-    )
     narrow: list[pl.Expr] = [
         (
-            kind_column.cast(pl.UInt64) * (1 << 32) + pl.col(S.VALUE).to_physical().cast(pl.UInt64)
-            if coded
-            else pl.col(S.VALUE).hash(seed=1)
+            pl.col(S.VALUE).to_physical().cast(pl.UInt32) if coded else pl.col(S.VALUE).hash(seed=1)
         ).alias("_k1"),
-        kind_column,
+        pl.col(S.ATTRIBUTE_KIND).cast(pl.Enum(kinds)).to_physical().cast(pl.UInt8).alias(KIND_CODE),
         pl.col(S.N_EVENTS),
     ]
     if indexed:  # already positions in account_ids
@@ -426,14 +421,20 @@ def build_graph(
     step = _Steps(progress, partitions)
     shared_parts = []
 
-    def second_key(part: pl.DataFrame, text: pl.Series) -> pl.DataFrame:
-        """``part`` with ``_k2``, a second hash of its rows' values (``text``: the column)."""
+    def with_keys(part: pl.DataFrame, text: pl.Series) -> pl.DataFrame:
+        """``part`` with the rest of its value keys: ``_key`` (kind code above category code)
+        for categorical values, else ``_k2``, a second hash of the text (``text``: the column).
+        Made one partition at a time: the narrow table keeps four bytes a row for the code."""
         if coded:
-            return part
+            return part.with_columns(
+                (
+                    pl.col(KIND_CODE).cast(pl.UInt64) * (1 << 32) + pl.col("_k1").cast(pl.UInt64)
+                ).alias("_key")
+            )
         return part.with_columns(text.gather(part["_row"]).hash(seed=2).alias("_k2"))
 
     for part in step.parts("graph: value counts and norms", _partitions(base, "_k1", partitions)):
-        keyed = second_key(part, attributes[S.VALUE])
+        keyed = with_keys(part, attributes[S.VALUE])
         counts = (
             keyed.group_by(keys)
             .agg(
@@ -514,7 +515,7 @@ def build_graph(
     )
     incidence_parts = []
     for part in step.parts("graph: incidence", _partitions(base, "_k1", partitions)):
-        keyed = second_key(part, attributes[S.VALUE]).drop("_row")
+        keyed = with_keys(part, attributes[S.VALUE]).drop("_row")
         rows = keyed.join(value_ids, on=keys)
         del keyed
         rows = rows.with_columns(
@@ -532,12 +533,23 @@ def build_graph(
             )
         )
         del rows
-    del base, square_sums
-    # Sorted by (value, account) as one 64-bit key: twice as fast as a two-column sort.
-    incidence = pl.concat(incidence_parts, rechunk=False).sort(
-        pl.col(VALUE_INDEX).cast(pl.UInt64) * (1 << 32) + pl.col(ACCOUNT_INDEX).cast(pl.UInt64)
-    )
+    del base, square_sums, value_ids
+    # Sorted by (value, account) as one 64-bit key (twice as fast as a two-column sort), and
+    # gathered one column at a time, each unsorted column let go once gathered: the sorted
+    # copy of the whole table and the unsorted one are never held at once.
+    incidence = pl.concat(incidence_parts, rechunk=False)
     del incidence_parts
+    order = incidence.select(
+        (pl.col(VALUE_INDEX).cast(pl.UInt64) * (1 << 32) + pl.col(ACCOUNT_INDEX).cast(pl.UInt64))
+        .arg_sort()
+        .alias("_order")
+    )["_order"]
+    gathered = []
+    for name in incidence.columns:
+        gathered.append(incidence[name].rechunk().gather(order))
+        incidence = incidence.drop(name)
+    incidence = pl.DataFrame(gathered)
+    del order, gathered
     values = values.select(
         VALUE_INDEX,
         S.ATTRIBUTE_KIND,
