@@ -25,15 +25,15 @@ from acctgraph.features.email import (
     normalise_email,
 )
 from acctgraph.features.prompt import (
-    FILLER_WORDS,
-    template_band_columns,
     AGENTIC,
     CAPABILITIES,
     CODING,
+    FILLER_WORDS,
     OTHER,
     REASONING,
     capability,
     normalised_prompt,
+    template_band_columns,
     template_bands,
 )
 from acctgraph.load import dataset_from_frames
