@@ -711,3 +711,31 @@ def test_reductions_refuse_exchanges_of_accounts_outside_the_table() -> None:
         compute_usage(Dataset(accounts, exchanges.lazy(), WarningLog()))
     usage = compute_usage(dataset_from_frames(accounts, exchanges))
     assert usage.activity.sort(S.ACCOUNT_ID)["n_exchanges"].to_list() == [1, 1]
+
+
+def test_hours_and_days_keep_account_then_time_order_across_the_epoch() -> None:
+    # _hours and _daily group by one packed integer key; days before 1970 are negative.
+    from datetime import UTC, datetime
+
+    from acctgraph.features.reduce import _daily, _Hourly, _hours
+
+    utc = UTC
+    coded = pl.DataFrame(
+        {
+            "_hour": [
+                datetime(1969, 12, 31, 23, tzinfo=utc),
+                datetime(1900, 1, 1, 5, tzinfo=utc),
+                datetime(2026, 5, 1, 7, tzinfo=utc),
+                datetime(2026, 5, 1, 23, tzinfo=utc),
+            ],
+            S.N_EVENTS: pl.Series([1, 2, 3, 4], dtype=pl.UInt32),
+            "_a": pl.Series([1, 0, 1, 1], dtype=pl.UInt32),
+        }
+    )
+    hourly = _Hourly(coded=coded, ids=pl.Series(["a", "b"]))
+    assert _daily(hourly).rows() == [
+        ("a", datetime(1900, 1, 1).date(), 2),
+        ("b", datetime(1969, 12, 31).date(), 1),
+        ("b", datetime(2026, 5, 1).date(), 7),
+    ]
+    assert _hours(hourly).rows() == [("a", 5, 2), ("b", 7, 3), ("b", 23, 5)]

@@ -530,20 +530,45 @@ def _activity(hourly: _Hourly, *, columns: set[str]) -> pl.DataFrame:
 
 
 def _hours(hourly: _Hourly) -> pl.DataFrame:
-    """``account_id, hour, n_events``: exchanges per hour of day (UTC)."""
-    return hourly.named(
-        hourly.coded.group_by("_a", pl.col("_hour").dt.hour().alias(HOUR))
+    """``account_id, hour, n_events``: exchanges per hour of day (UTC).
+
+    Grouped and sorted by one integer, ``position × 24 + hour`` (one key column groups and
+    sorts faster than two)."""
+    key = pl.col("_a").cast(pl.UInt64) * 24 + pl.col("_hour").dt.hour().cast(pl.UInt64)
+    counts = (
+        hourly.coded.group_by(key.alias("_key"))
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
-        .sort("_a", HOUR)
+        .sort("_key")
+    )
+    return hourly.named(
+        counts.select(
+            (pl.col("_key") // 24).cast(pl.UInt32).alias("_a"),
+            (pl.col("_key") % 24).cast(pl.Int8).alias(HOUR),
+            S.N_EVENTS,
+        )
     )
 
 
+_DAY_OFFSET = 1 << 31
+"""Added to a date's day number (days since 1970, signed 32-bit) to make it a non-negative key."""
+
+
 def _daily(hourly: _Hourly) -> pl.DataFrame:
-    """``account_id, day, n_events``: exchanges per day (UTC)."""
-    return hourly.named(
-        hourly.coded.group_by("_a", pl.col("_hour").dt.date().alias(DAY))
+    """``account_id, day, n_events``: exchanges per day (UTC), grouped and sorted by one
+    integer, ``position × 2³² + day number + 2³¹``."""
+    day = pl.col("_hour").dt.date().cast(pl.Int32).cast(pl.Int64) + _DAY_OFFSET
+    key = pl.col("_a").cast(pl.Int64) * (1 << 32) + day
+    counts = (
+        hourly.coded.group_by(key.alias("_key"))
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
-        .sort("_a", DAY)
+        .sort("_key")
+    )
+    return hourly.named(
+        counts.select(
+            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("_a"),
+            ((pl.col("_key") % (1 << 32)) - _DAY_OFFSET).cast(pl.Int32).cast(pl.Date).alias(DAY),
+            S.N_EVENTS,
+        )
     )
 
 
