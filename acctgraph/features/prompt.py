@@ -180,8 +180,8 @@ def template_band_columns(
     has none: for group-bys that count bands, cheaper than building and exploding lists.
 
     Band ``i`` is found by one match without capture groups (the first ``i * band_words``
-    words and up to ``band_words`` more, at least half as many) and the first
-    ``i * band_words`` words removed; matches without groups take a quarter of the time.
+    words and up to ``band_words`` more, at least half as many), then its first
+    ``i * band_words`` words are removed.
 
     >>> frame = pl.DataFrame({"p": ["write a python function that parses yaml files", "hi"]})
     >>> frame.select(template_band_columns("p", band_words=4)).rows()

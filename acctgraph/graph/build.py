@@ -343,14 +343,15 @@ def build_graph(
     )
     # Values are keyed by integers: a categorical value (the attribute table's values are
     # categorical) by one 64-bit key, its kind code above its category code (one column
-    # groups and joins about twice as fast as two; made per partition); others by kind and two
-    # independent 64-bit hashes of the text (a collision would need both to collide:
-    # ~n²/2^129). Grouping and joins touch integers only. Equal values share a partition (``_k1 % partitions``), so
-    # each partition's value counts are final; the per-row work runs one partition at a
-    # time, in two passes (counts and norms, then the incidence once every norm and value
-    # id is known), so only one partition's per-row tables are alive at once. Ids come from
-    # sorting the shared values' (kind, value) texts, so they do not depend on the hashes or
-    # the partitions, and neither does any number: norms are exact integer sums.
+    # groups and joins about twice as fast as two; made per partition); others by kind and
+    # two independent 64-bit hashes of the text (a collision would need both to collide:
+    # ~n²/2^129). Grouping and joins touch integers only. Equal values share a partition
+    # (``_k1 % partitions``), so each partition's value counts are final; the per-row work
+    # runs one partition at a time, in two passes (counts and norms, then the incidence once
+    # every norm and value id is known), so only one partition's per-row tables are alive at
+    # once. Ids come from sorting the shared values' (kind, value) texts, so they do not
+    # depend on the hashes or the partitions, and neither does any number: norms are exact
+    # integer sums.
     kind_code = {kind: code for code, kind in enumerate(kinds)}
     # One narrow row per attribute row: account index, kind code (Enum codes are positions
     # in the sorted kinds, as kind_code), the value's code (or first hash), events, and the
@@ -535,8 +536,8 @@ def build_graph(
         del rows
     del base, square_sums, value_ids
     # Sorted by (value, account) as one 64-bit key (twice as fast as a two-column sort), and
-    # gathered one column at a time, each unsorted column let go once gathered: the sorted
-    # copy of the whole table and the unsorted one are never held at once.
+    # gathered one column at a time, each unsorted column let go once gathered: at most one
+    # column is held twice, never the whole table.
     incidence = pl.concat(incidence_parts, rechunk=False)
     del incidence_parts
     order = incidence.select(
