@@ -129,9 +129,9 @@ def merge_by_behaviour(
     accounts may merge; ``attributes`` the long attribute table, keyed by ``account_id``
     or by positions in ``account_ids`` (its ``prompt_template`` rows give each cluster's
     prompt traffic); ``usage`` the behaviour (hours, activity, clients, e-mails); ``model``
-    the parameters of the
-    behaviour models; ``splits`` the :attr:`Split.table <acctgraph.cluster.split.Split>`
-    whose parts of one cluster never merge again.
+    the parameters of the behaviour models; ``splits`` the
+    :attr:`Split.table <acctgraph.cluster.split.Split>` whose parts of one cluster never
+    merge again.
     """
     labels = np.asarray(membership, dtype=np.int64)
     empty = Merge(labels.tolist(), pl.DataFrame(schema=TABLE_SCHEMA))

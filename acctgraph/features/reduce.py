@@ -529,23 +529,29 @@ def _activity(hourly: _Hourly, *, columns: set[str]) -> pl.DataFrame:
     return activity
 
 
-def _hours(hourly: _Hourly) -> pl.DataFrame:
-    """``account_id, hour, n_events``: exchanges per hour of day (UTC).
-
-    Grouped and sorted by one integer, ``position × 24 + hour`` (one key column groups and
-    sorts faster than two)."""
-    key = pl.col("_a").cast(pl.UInt64) * 24 + pl.col("_hour").dt.hour().cast(pl.UInt64)
+def _events_by(hourly: _Hourly, key: pl.Expr, decoded: list[pl.Expr]) -> pl.DataFrame:
+    """Exchanges summed per ``key``, one integer packing the account's position with a time
+    part (one key column groups and sorts faster than two), sorted by it; ``decoded`` unpacks
+    the key into ``_a`` and the time part."""
     counts = (
         hourly.coded.group_by(key.alias("_key"))
         .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
         .sort("_key")
     )
-    return hourly.named(
-        counts.select(
-            (pl.col("_key") // 24).cast(pl.UInt32).alias("_a"),
+    return hourly.named(counts.select(*decoded, S.N_EVENTS))
+
+
+def _hours(hourly: _Hourly) -> pl.DataFrame:
+    """``account_id, hour, n_events``: exchanges per hour of day (UTC), keyed by
+    ``position × 24 + hour``."""
+    key = pl.col(POSITION).cast(pl.UInt64) * 24 + pl.col("_hour").dt.hour().cast(pl.UInt64)
+    return _events_by(
+        hourly,
+        key,
+        [
+            (pl.col("_key") // 24).cast(pl.UInt32).alias(POSITION),
             (pl.col("_key") % 24).cast(pl.Int8).alias(HOUR),
-            S.N_EVENTS,
-        )
+        ],
     )
 
 
@@ -554,21 +560,17 @@ _DAY_OFFSET = 1 << 31
 
 
 def _daily(hourly: _Hourly) -> pl.DataFrame:
-    """``account_id, day, n_events``: exchanges per day (UTC), grouped and sorted by one
-    integer, ``position × 2³² + day number + 2³¹``."""
+    """``account_id, day, n_events``: exchanges per day (UTC), keyed by
+    ``position × 2³² + day number + 2³¹``."""
     day = pl.col("_hour").dt.date().cast(pl.Int32).cast(pl.Int64) + _DAY_OFFSET
-    key = pl.col("_a").cast(pl.Int64) * (1 << 32) + day
-    counts = (
-        hourly.coded.group_by(key.alias("_key"))
-        .agg(pl.col(S.N_EVENTS).sum().cast(pl.UInt32))
-        .sort("_key")
-    )
-    return hourly.named(
-        counts.select(
-            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias("_a"),
+    key = pl.col(POSITION).cast(pl.Int64) * (1 << 32) + day
+    return _events_by(
+        hourly,
+        key,
+        [
+            (pl.col("_key") // (1 << 32)).cast(pl.UInt32).alias(POSITION),
             ((pl.col("_key") % (1 << 32)) - _DAY_OFFSET).cast(pl.Int32).cast(pl.Date).alias(DAY),
-            S.N_EVENTS,
-        )
+        ],
     )
 
 

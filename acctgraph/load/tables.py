@@ -77,7 +77,8 @@ def read_exchanges(
 ) -> tuple[pl.LazyFrame, pl.DataFrame, int]:
     """Typed lazy exchanges, per-account counts, row count. Two streaming passes; the second
     (the duplicate-row count) in account partitions of about ``rows_per_part`` exchanges,
-    whose distinct row hashes are held at once (:func:`acctgraph.core.memory.load_rows_per_part`)."""
+    whose distinct row hashes are held at once
+    (:func:`acctgraph.core.memory.load_rows_per_part`)."""
     where = source_name(source, S.EXCHANGES)
     frame, schema = open_table(source, S.EXCHANGES, mapping, warnings)
     typed, checks = plan_columns(S.EXCHANGES, schema, where)
